@@ -1,0 +1,98 @@
+/*
+ * cli.h — what the keten subcommands share: the global options, opening
+ * the home, resolving ids and parties, printing results and errors, and
+ * mapping library errors to sysexits.h exit codes.
+ */
+#ifndef KETEN_CLI_H
+#define KETEN_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "keten/keten.h"
+
+/* Exit codes (sysexits.h), published in docs/exit-codes.md. */
+enum {
+	EX_FINDING = 1,     /* reconcile --check found something; verify found a bad entry */
+	EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_NOINPUT_ = 66, EX_UNAVAILABLE_ = 69,
+	EX_SOFTWARE_ = 70, EX_CANTCREAT_ = 73, EX_IOERR_ = 74, EX_PROTOCOL_ = 76,
+	EX_NOPERM_ = 77, EX_CONFIG_ = 78,
+};
+
+typedef struct cli {
+	const char *home;        /* --home, $KETEN_HOME, ~/.keten */
+	bool json;               /* --json */
+	bool quiet;              /* --quiet: no progress */
+	keten_ledger *L;         /* after cli_open */
+} cli;
+
+typedef int (*cli_fn)(cli *c, int argc, char **argv);
+
+typedef struct cli_command {
+	const char *name;
+	cli_fn fn;
+	const char *summary;
+} cli_command;
+
+/* Print "keten: <msg>" (and the rule) on stderr; return the exit code. */
+int cli_error(const keten_error *err);
+/* Print a one-line usage error and return 64. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print usage text for --help to stdout; return 0. */
+int cli_help(const char *text);
+/* Exit code of a library error code. */
+int cli_exit_code(keten_err code);
+
+/* Open the home's ledger; with unlock, also unlock its key (passphrase
+ * from KETEN_PASSPHRASE, else asked on the terminal). Returns exit code. */
+int cli_open(cli *c, bool unlock);
+void cli_close(cli *c);
+
+/* The passphrase for a new or existing home; NULL when none can be had. */
+const char *cli_passphrase(const char *prompt, bool confirm);
+
+/* Resolve an entry id prefix; on error prints and returns exit code. */
+int cli_resolve_id(cli *c, const char *hex, uint8_t id[32]);
+/*
+ * Resolve a party by full key (64 hex), key prefix (>= 8 hex) or certified
+ * name (case-insensitive).  On error prints and returns exit code.
+ */
+int cli_resolve_party(cli *c, const char *what, uint8_t key[32]);
+/* Name of a party key ("" when unknown); buf >= 128. */
+const char *cli_party_name(cli *c, const uint8_t key[32], char *buf, size_t len);
+
+/*
+ * Append one body by this home's key and print the result: the id alone,
+ * or with --json {"id","type"[,"amount_cents"]}.  amount < 0: none.
+ */
+int cli_append(cli *c, uint32_t type, const uint8_t *body, size_t len,
+               const uint8_t (*audience)[32], size_t n_audience, int64_t amount);
+
+/* Print a JSON value to stdout (compact, newline) and free it. */
+void cli_print_json(json_t *v);
+
+/* Text checks for fields typed by users: clean UTF-8, no BSN. Returns exit code. */
+int cli_check_text(const char *field, const char *s);
+
+/* Parse helpers; on error print and return exit code (64). */
+int cli_parse_date(const char *opt, const char *s, uint32_t *ymd);
+int cli_parse_amount(const char *opt, const char *s, int64_t *cents);
+
+/* stderr is a terminal and progress is wanted. */
+bool cli_progress(const cli *c);
+
+/* Command groups (one file each). */
+int cmd_init(cli *c, int argc, char **argv);
+int cmd_whoami(cli *c, int argc, char **argv);
+int cmd_trust(cli *c, int argc, char **argv);
+int cmd_party(cli *c, int argc, char **argv);
+int cmd_log(cli *c, int argc, char **argv);
+int cmd_show(cli *c, int argc, char **argv);
+int cmd_verify(cli *c, int argc, char **argv);
+int cmd_export(cli *c, int argc, char **argv);
+int cmd_import(cli *c, int argc, char **argv);
+
+#endif

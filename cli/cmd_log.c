@@ -1,0 +1,245 @@
+/*
+ * cmd_log.c — keten log and keten show: read entries, newest first.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+#include "fields.h"
+#include "rules.h"
+
+static const char *status_name(keten_status st)
+{
+	switch (st) {
+	case KS_APPLIED: return "applied";
+	case KS_PENDING: return "pending";
+	case KS_REJECTED: return "rejected";
+	case KS_STUB: return "stub";
+	default: return "unknown";
+	}
+}
+
+json_t *cli_entry_json(const keten_entry *e)
+{
+	json_t *o = json_object(), *aud = json_array();
+	char hex[65], *b64;
+	size_t b64len;
+
+	keten_hex(hex, e->id, 32);
+	json_object_set_new(o, "id", json_string(hex));
+	keten_hex(hex, e->author, 32);
+	json_object_set_new(o, "author", json_string(hex));
+	json_object_set_new(o, "seq", json_integer((json_int_t)e->seq));
+	if (e->seq > 1) {
+		keten_hex(hex, e->prev, 32);
+		json_object_set_new(o, "prev", json_string(hex));
+	} else {
+		json_object_set_new(o, "prev", json_null());
+	}
+	json_object_set_new(o, "timestamp_ms", json_integer(e->timestamp_ms));
+	json_object_set_new(o, "type", json_string(keten_body_type_name(e->body_type)));
+	for (size_t i = 0; i < e->n_audience; i++) {
+		keten_hex(hex, e->audience[i], 32);
+		json_array_append_new(aud, json_string(hex));
+	}
+	json_object_set_new(o, "audience", aud);
+	b64len = sodium_base64_ENCODED_LEN(e->header_len + e->body_len + 64, sodium_base64_VARIANT_ORIGINAL);
+	b64 = malloc(b64len);
+	if (b64) {
+		sodium_bin2base64(b64, b64len, e->header, e->header_len, sodium_base64_VARIANT_ORIGINAL);
+		json_object_set_new(o, "header", json_string(b64));
+		sodium_bin2base64(b64, b64len, e->sig, 64, sodium_base64_VARIANT_ORIGINAL);
+		json_object_set_new(o, "signature", json_string(b64));
+		if (e->has_body) {
+			sodium_bin2base64(b64, b64len, e->body, e->body_len, sodium_base64_VARIANT_ORIGINAL);
+			json_object_set_new(o, "body", json_string(b64));
+		} else {
+			json_object_set_new(o, "body", json_null());
+		}
+		free(b64);
+	}
+	json_object_set_new(o, "fields", e->has_body ? cli_body_json(e->body_type, e->body, e->body_len)
+	                                             : json_null());
+	return o;
+}
+
+static const char log_usage[] =
+	"usage: keten log [--author PARTY] [--type TYPE] [--limit N]\n"
+	"\n"
+	"List entries, newest first: id prefix, time, type, author, status.\n"
+	"Types: certificate revocation contract indexation allocation subcontract\n"
+	"answer delivery claim payment receipt result clawback dispute response\n"
+	"ruling correction checkpoint.\n";
+
+struct log_ctx {
+	cli *c;
+	keten_txn *t;
+	uint8_t author[32];
+	bool by_author;
+	long limit, shown;
+	size_t keyoff;   /* where the id starts in the scanned key */
+	json_t *arr;
+};
+
+static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct log_ctx *l = p;
+	keten_entry e;
+	keten_status st = 0;
+	char hex[65], rule[48] = "", name[128], when[32];
+	int64_t ms;
+
+	if (kl < l->keyoff + 32)
+		return 0;
+	if (keten_store_get_entry(l->t, k + l->keyoff, &e, NULL))
+		return 0;
+	if (l->by_author && memcmp(e.author, l->author, 32) != 0) {
+		keten_entry_release(&e);
+		return 0;
+	}
+	keten_store_status(l->t, e.id, &st, rule, sizeof rule, NULL);
+	if (l->arr) {
+		json_t *o = cli_entry_json(&e);
+		json_object_set_new(o, "status", json_string(status_name(st)));
+		if (rule[0])
+			json_object_set_new(o, "rule", json_string(rule));
+		json_array_append_new(l->arr, o);
+	} else {
+		keten_hex(hex, e.id, 32);
+		ms = e.timestamp_ms;
+		keten_format_date(when, sizeof when, keten_date_of_ms(ms));
+		cli_party_name(l->c, e.author, name, sizeof name);
+		printf("%.16s  %s  %-12s %-24s %s%s%s\n", hex, when, keten_body_type_name(e.body_type),
+		       name[0] ? name : "?", status_name(st), rule[0] ? ": " : "", rule);
+	}
+	keten_entry_release(&e);
+	return ++l->shown >= l->limit && l->limit > 0 ? 1 : 0;
+}
+
+int cmd_log(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"author", 1, 0, 'a'}, {"type", 1, 0, 't'}, {"limit", 1, 0, 'n'}, {"help", 0, 0, 'h'}, {0}};
+	struct log_ctx l = {.c = c, .limit = 0};
+	const char *author = NULL, *type = NULL;
+	keten_error err = {0};
+	uint32_t bt = 0;
+	int o, rc;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'a': author = optarg; break;
+		case 't': type = optarg; break;
+		case 'n': {
+			char *end;
+			l.limit = strtol(optarg, &end, 10);
+			if (*end || l.limit < 1)
+				return cli_usage_error("log", "--limit '%s' is not a positive number", optarg);
+			break;
+		}
+		case 'h': return cli_help(log_usage);
+		default: return cli_usage_error("log", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("log", "unexpected argument '%s'", argv[optind]);
+	if (type && !(bt = keten_body_type_from_name(type)))
+		return cli_usage_error("log", "'%s' is not an entry type", type);
+	if ((rc = cli_open(c, false)))
+		return rc;
+	if (author) {
+		if ((rc = cli_resolve_party(c, author, l.author)))
+			return rc;
+		l.by_author = true;
+	}
+	if (keten_store_read(keten_ledger_store(c->L), &l.t, &err))
+		return cli_error(&err);
+	l.arr = c->json ? json_array() : NULL;
+	if (bt) {
+		uint8_t prefix[4];
+		keten_be32(prefix, bt);
+		l.keyoff = 12;
+		rc = keten_kv_scan_reverse(l.t, KT_BY_TYPE, prefix, 4, log_cb, &l, &err);
+	} else {
+		l.keyoff = 8;
+		rc = keten_kv_scan_reverse(l.t, KT_TIMELINE, NULL, 0, log_cb, &l, &err);
+	}
+	keten_txn_end(l.t);
+	if (l.arr)
+		cli_print_json(l.arr);
+	return rc ? cli_error(&err) : 0;
+}
+
+static const char show_usage[] =
+	"usage: keten show ID [--raw]\n"
+	"\n"
+	"Show one entry (ID: full id or a unique prefix of at least 8 hex digits):\n"
+	"its header, status and decoded body.  --raw prints the stored bytes in hex.\n"
+	"A stub says that its body is withheld from this node and why.\n";
+
+int cmd_show(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"raw", 0, 0, 'r'}, {"help", 0, 0, 'h'}, {0}};
+	keten_error err = {0};
+	keten_entry e;
+	keten_txn *t;
+	keten_status st = 0;
+	uint8_t id[32];
+	char rule[48] = "";
+	bool raw = false;
+	int o, rc;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'r': raw = true; break;
+		case 'h': return cli_help(show_usage);
+		default: return cli_usage_error("show", "unknown option");
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("show", "takes one ID");
+	if ((rc = cli_open(c, false)) || (rc = cli_resolve_id(c, argv[optind], id)))
+		return rc;
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
+		return cli_error(&err);
+	rc = keten_store_get_entry(t, id, &e, &err);
+	if (rc == 0)
+		keten_store_status(t, id, &st, rule, sizeof rule, NULL);
+	keten_txn_end(t);
+	if (rc)
+		return cli_error(&err);
+	if (raw) {
+		char *hex = malloc(e.raw_len * 2 + 1);
+		if (hex) {
+			keten_hex(hex, e.raw, e.raw_len);
+			puts(hex);
+			free(hex);
+		}
+	} else {
+		json_t *j = cli_entry_json(&e);
+		json_object_set_new(j, "status", json_string(status_name(st)));
+		if (rule[0])
+			json_object_set_new(j, "rule", json_string(rule));
+		if (!e.has_body)
+			json_object_set_new(j, "withheld", json_string(
+				"this node holds only the signed header: the body goes only to the entry's audience "
+				"and to auditors of its municipality"));
+		if (c->json) {
+			cli_print_json(j);
+		} else {
+			char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			if (s) {
+				puts(s);
+				free(s);
+			}
+			json_decref(j);
+		}
+	}
+	keten_entry_release(&e);
+	return 0;
+}

@@ -1,0 +1,307 @@
+/*
+ * common.c — shared CLI plumbing: errors and exit codes, opening a home,
+ * passphrases, id and party resolution, appending and printing.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "rules.h"
+#include "keten.pb-c.h"
+
+int cli_exit_code(keten_err code)
+{
+	switch (code) {
+	case KETEN_OK: return 0;
+	case KETEN_EINVAL: case KETEN_EAMBIGUOUS: return EX_USAGE_;
+	case KETEN_EMALFORMED: case KETEN_ESIG: case KETEN_EHASH: case KETEN_ECHAIN:
+	case KETEN_EAUTHOR: case KETEN_ERULE: case KETEN_EFORK: case KETEN_EPENDING:
+		return EX_DATAERR_;
+	case KETEN_ENOTFOUND: return EX_NOINPUT_;
+	case KETEN_EEXIST: return EX_CANTCREAT_;
+	case KETEN_EIO: case KETEN_ESTORE: return EX_IOERR_;
+	case KETEN_EPASS: case KETEN_EPERM: return EX_NOPERM_;
+	case KETEN_EPROTO: return EX_PROTOCOL_;
+	default: return EX_SOFTWARE_;
+	}
+}
+
+int cli_error(const keten_error *err)
+{
+	if (err->code == KETEN_ERULE && err->rule[0])
+		fprintf(stderr, "keten: refused by rule '%s': %s\n", err->rule, err->msg);
+	else
+		fprintf(stderr, "keten: %s\n", err->msg[0] ? err->msg : keten_strerror(err->code));
+	return cli_exit_code(err->code);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "keten %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'keten %s --help')\n", cmd);
+	return EX_USAGE_;
+}
+
+int cli_help(const char *text)
+{
+	fputs(text, stdout);
+	return 0;
+}
+
+const char *cli_passphrase(const char *prompt, bool confirm)
+{
+	static char buf[256], again[256];
+	const char *env = getenv("KETEN_PASSPHRASE");
+	struct termios old, quiet;
+	FILE *tty;
+
+	if (env)
+		return env;
+	tty = fopen("/dev/tty", "r+");
+	if (!tty)
+		return NULL;
+	for (int round = 0; round < (confirm ? 2 : 1); round++) {
+		char *dst = round ? again : buf;
+		fprintf(tty, "%s", round ? "again: " : prompt);
+		fflush(tty);
+		tcgetattr(fileno(tty), &old);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+		if (!fgets(dst, sizeof buf, tty))
+			dst[0] = 0;
+		tcsetattr(fileno(tty), TCSAFLUSH, &old);
+		fprintf(tty, "\n");
+		dst[strcspn(dst, "\r\n")] = 0;
+	}
+	fclose(tty);
+	if (confirm && strcmp(buf, again) != 0) {
+		fprintf(stderr, "keten: the passphrases differ\n");
+		return NULL;
+	}
+	return buf;
+}
+
+int cli_open(cli *c, bool unlock)
+{
+	keten_error err = {0};
+	if (!c->L && keten_ledger_open(c->home, &c->L, &err))
+		return cli_error(&err);
+	if (unlock && !keten_ledger_unlocked(c->L)) {
+		const char *pass = NULL;
+		if (!keten_ledger_info(c->L)->unprotected) {
+			pass = cli_passphrase("passphrase: ", false);
+			if (!pass) {
+				fprintf(stderr, "keten: the key of '%s' needs a passphrase: set KETEN_PASSPHRASE or run on a terminal\n",
+				        c->home);
+				return EX_NOPERM_;
+			}
+		}
+		if (keten_ledger_unlock(c->L, pass, &err))
+			return cli_error(&err);
+	}
+	return 0;
+}
+
+void cli_close(cli *c)
+{
+	keten_ledger_close(c->L);
+	c->L = NULL;
+}
+
+int cli_resolve_id(cli *c, const char *hex, uint8_t id[32])
+{
+	keten_error err = {0};
+	keten_txn *t;
+	int rc = keten_store_read(keten_ledger_store(c->L), &t, &err);
+	if (rc == 0) {
+		rc = keten_store_resolve(t, hex, id, &err);
+		keten_txn_end(t);
+	}
+	return rc ? cli_error(&err) : 0;
+}
+
+struct party_find {
+	const char *what;
+	size_t len;
+	bool by_name;
+	int found;
+	uint8_t key[32];
+	char names[256];
+};
+
+static int party_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct party_find *f = p;
+	Keten__State__PartyState *ps;
+	char hex[65];
+	bool hit;
+
+	if (kl != 32)
+		return 0;
+	keten_hex(hex, k, 32);
+	ps = keten__state__party_state__unpack(NULL, vl, v);
+	if (!ps)
+		return 0;
+	hit = f->by_name ? (ps->name && strcasecmp(ps->name, f->what) == 0)
+	                 : strncasecmp(hex, f->what, f->len) == 0;
+	if (hit) {
+		if (f->found++ == 0)
+			memcpy(f->key, k, 32);
+		size_t u = strlen(f->names);
+		snprintf(f->names + u, sizeof f->names - u, "%s%.16s (%s)", u ? ", " : "", hex,
+		         ps->name ? ps->name : "");
+	}
+	keten__state__party_state__free_unpacked(ps, NULL);
+	return 0;
+}
+
+static bool all_hex(const char *s)
+{
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+int cli_resolve_party(cli *c, const char *what, uint8_t key[32])
+{
+	keten_error err = {0};
+	struct party_find f = {.what = what, .len = strlen(what)};
+	keten_txn *t;
+	int rc;
+
+	if (f.len == 64 && keten_unhex(key, 32, what) == 0)
+		return 0;
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
+		return cli_error(&err);
+	f.by_name = !(f.len >= KETEN_MIN_PREFIX && all_hex(what));
+	rc = keten_kv_scan(t, KT_PARTIES, NULL, 0, party_cb, &f, &err);
+	if (rc == 0 && !f.found && !f.by_name) {
+		/* a key prefix of a trust anchor or of this home itself */
+		char hex[65];
+		keten_hex(hex, keten_ledger_info(c->L)->key, 32);
+		if (strncasecmp(hex, what, f.len) == 0) {
+			memcpy(f.key, keten_ledger_info(c->L)->key, 32);
+			f.found = 1;
+		}
+	}
+	keten_txn_end(t);
+	if (rc)
+		return cli_error(&err);
+	if (f.found == 0) {
+		fprintf(stderr, "keten: no party '%s' is known here (name, key or key prefix)\n", what);
+		return EX_NOINPUT_;
+	}
+	if (f.found > 1) {
+		fprintf(stderr, "keten: party '%s' is ambiguous: %s\n", what, f.names);
+		return EX_USAGE_;
+	}
+	memcpy(key, f.key, 32);
+	return 0;
+}
+
+const char *cli_party_name(cli *c, const uint8_t key[32], char *buf, size_t len)
+{
+	keten_txn *t;
+	Keten__State__PartyState *ps = NULL;
+	buf[0] = 0;
+	if (keten_store_read(keten_ledger_store(c->L), &t, NULL))
+		return buf;
+	if (keten_party_load(t, key, &ps, NULL) == 0 && ps->name)
+		snprintf(buf, len, "%s", ps->name);
+	else if (keten_kv_get(t, KT_TRUST, key, 32, NULL, NULL, NULL) == 0) {
+		const void *v;
+		size_t n;
+		if (keten_kv_get(t, KT_TRUST, key, 32, &v, &n, NULL) == 0)
+			snprintf(buf, len, "%.*s", (int)strnlen(v, n), (const char *)v);
+	}
+	keten__state__party_state__free_unpacked(ps, NULL);
+	keten_txn_end(t);
+	return buf;
+}
+
+void cli_print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
+	if (s) {
+		puts(s);
+		free(s);
+	}
+	json_decref(v);
+}
+
+int cli_append(cli *c, uint32_t type, const uint8_t *body, size_t len,
+               const uint8_t (*audience)[32], size_t n_audience, int64_t amount)
+{
+	keten_error err = {0};
+	keten_append a = {.body_type = type, .body = body, .body_len = len,
+	                  .audience = audience, .n_audience = n_audience};
+	uint8_t id[1][32];
+	char hex[65];
+	int rc = cli_open(c, true);
+	if (rc)
+		return rc;
+	if (keten_ledger_append(c->L, &a, 1, id, &err))
+		return cli_error(&err);
+	keten_hex(hex, id[0], 32);
+	if (c->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_string(hex));
+		json_object_set_new(o, "type", json_string(keten_body_type_name(type)));
+		if (amount >= 0)
+			json_object_set_new(o, "amount_cents", json_integer(amount));
+		cli_print_json(o);
+	} else {
+		puts(hex);
+	}
+	return 0;
+}
+
+int cli_check_text(const char *field, const char *s)
+{
+	if (!s)
+		return 0;
+	if (!keten_text_ok(s, strlen(s))) {
+		fprintf(stderr, "keten: refused by rule 'invalid-text': %s is not clean UTF-8 text\n", field);
+		return EX_DATAERR_;
+	}
+	if (keten_text_has_bsn(s)) {
+		fprintf(stderr, "keten: refused by rule 'bsn-in-text': %s holds a number that passes the BSN 11-test; "
+		        "keten never stores a BSN\n", field);
+		return EX_DATAERR_;
+	}
+	return 0;
+}
+
+int cli_parse_date(const char *opt, const char *s, uint32_t *ymd)
+{
+	if (keten_parse_date(s, ymd) != 0) {
+		fprintf(stderr, "keten: %s '%s' is not a date (YYYY-MM-DD)\n", opt, s);
+		return EX_USAGE_;
+	}
+	return 0;
+}
+
+int cli_parse_amount(const char *opt, const char *s, int64_t *cents)
+{
+	if (keten_parse_cents(s, false, cents) != 0) {
+		fprintf(stderr, "keten: %s '%s' is not an amount in euro (1234.56 or 1234,56)\n", opt, s);
+		return EX_USAGE_;
+	}
+	return 0;
+}
+
+bool cli_progress(const cli *c)
+{
+	return !c->quiet && isatty(2);
+}

@@ -1,0 +1,86 @@
+/*
+ * main.c — the keten program: global options and the command table.
+ * Each command group lives in its own file and registers one line here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+	{"init", cmd_init, "create a home: key and ledger"},
+	{"whoami", cmd_whoami, "this home's name, role and key"},
+	{"trust", cmd_trust, "trust add KEY --name NAME: a certifying authority"},
+	{"party", cmd_party, "party certify|revoke|list"},
+	{"log", cmd_log, "list entries"},
+	{"show", cmd_show, "show one entry"},
+	{"verify", cmd_verify, "check every signature, hash, chain link and certificate"},
+	{"export", cmd_export, "write entries as NDJSON or CSV"},
+	{"import", cmd_import, "append signed entries exported by another home"},
+};
+
+static int usage(FILE *f)
+{
+	fprintf(f, "usage: keten [--home DIR] [--json] [--quiet] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'keten COMMAND --help' tells more.  The home is --home, else $KETEN_HOME, else ~/.keten.\n");
+	return f == stdout ? 0 : EX_USAGE_;
+}
+
+int main(int argc, char **argv)
+{
+	static char home_buf[4096];
+	cli c = {0};
+	char **rest = calloc((size_t)argc + 1, sizeof *rest);
+	int n = 0;
+
+	if (!rest)
+		return EX_SOFTWARE_;
+	/* Global options may stand anywhere: take them out before dispatch. */
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--home") == 0) {
+			if (i + 1 >= argc)
+				return cli_usage_error("keten", "option '--home' needs a directory");
+			c.home = argv[++i];
+		} else if (strncmp(argv[i], "--home=", 7) == 0) {
+			c.home = argv[i] + 7;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			c.json = true;
+		} else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+			c.quiet = true;
+		} else if (strcmp(argv[i], "--") == 0) {
+			while (i < argc)
+				rest[n++] = argv[i++];
+		} else {
+			rest[n++] = argv[i];
+		}
+	}
+	if (!c.home || !*c.home)
+		c.home = getenv("KETEN_HOME");
+	if (!c.home || !*c.home) {
+		const char *h = getenv("HOME");
+		snprintf(home_buf, sizeof home_buf, "%s/.keten", h ? h : ".");
+		c.home = home_buf;
+	}
+	if (n == 0)
+		return usage(stderr);
+	if (strcmp(rest[0], "--help") == 0 || strcmp(rest[0], "-h") == 0 || strcmp(rest[0], "help") == 0)
+		return usage(stdout);
+	if (strcmp(rest[0], "--version") == 0) {
+		printf("keten 0.1\n");
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+		if (strcmp(commands[i].name, rest[0]) == 0) {
+			int rc = commands[i].fn(&c, n, rest);
+			cli_close(&c);
+			free(rest);
+			return rc;
+		}
+	}
+	fprintf(stderr, "keten: '%s' is not a keten command (see 'keten --help')\n", rest[0]);
+	free(rest);
+	return EX_USAGE_;
+}

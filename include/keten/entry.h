@@ -1,0 +1,107 @@
+/*
+ * entry.h — the signed envelope of every fact in the ledger.
+ *
+ *   Entry     { header bytes, signature, body bytes (absent in a stub) }
+ *   signature = Ed25519(author, "keten/entry/v1" || header bytes)
+ *   id        = BLAKE2b-256(header bytes || signature)
+ *   body_hash = BLAKE2b-256(body bytes)
+ *
+ * A keten_entry is a parsed view of the stored bytes: the header, signature
+ * and body pointers point into `raw`, which the entry owns.  Nothing that
+ * was signed is ever re-encoded; a stub is made by dropping the body field
+ * from the Entry message, leaving the signed header bytes as they were.
+ */
+#ifndef KETEN_ENTRY_H
+#define KETEN_ENTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct keten_error;
+struct keten_keypair;
+
+#define KETEN_SIG_CONTEXT     "keten/entry/v1"
+#define KETEN_SIG_CONTEXT_LEN 14u
+#define KETEN_MAX_AUDIENCE    64u
+
+typedef struct keten_entry {
+	uint8_t *raw;                 /* the encoded Entry, owned */
+	size_t raw_len;
+	const uint8_t *header;        /* into raw */
+	size_t header_len;
+	const uint8_t *sig;           /* into raw, KETEN_SIG_BYTES */
+	const uint8_t *body;          /* into raw, NULL in a stub */
+	size_t body_len;
+	bool has_body;
+
+	uint8_t id[32];
+	uint8_t author[32];
+	uint64_t seq;
+	uint8_t prev[32];             /* all zero at seq 1 */
+	int64_t timestamp_ms;
+	uint32_t body_type;
+	uint8_t body_hash[32];
+	size_t n_audience;
+	uint8_t audience[KETEN_MAX_AUDIENCE][32];
+} keten_entry;
+
+/*
+ * Parse encoded Entry bytes into *out (copying them).  Checks the framing,
+ * every header field's size and range (author a valid Ed25519 point, seq
+ * >= 1, prev present iff seq > 1, known body type, audience size), computes
+ * the id, and — when the body is present — checks body_hash.  It does NOT
+ * check the signature: see keten_entry_verify.
+ * Errors: KETEN_EMALFORMED, KETEN_EHASH, KETEN_ENOMEM.
+ */
+int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out,
+                      struct keten_error *err);
+
+/* Check the author's signature over the header.  0 or KETEN_ESIG. */
+__attribute__((warn_unused_result))
+int keten_entry_verify(const keten_entry *e);
+
+/* What a new entry says; the body is the encoded body message. */
+typedef struct keten_entry_draft {
+	uint64_t seq;
+	const uint8_t *prev;          /* NULL at seq 1 */
+	int64_t timestamp_ms;
+	uint32_t body_type;
+	const uint8_t *body;
+	size_t body_len;
+	const uint8_t (*audience)[32];
+	size_t n_audience;
+} keten_entry_draft;
+
+/*
+ * Encode, hash and sign a new entry by kp; *out receives it parsed.
+ * Errors: KETEN_EINVAL (bad draft), KETEN_ENOMEM.
+ */
+int keten_entry_sign(const struct keten_keypair *kp, const keten_entry_draft *d,
+                     keten_entry *out, struct keten_error *err);
+
+/* The stub of an entry: the same header and signature, no body.
+ * *out owns malloc'd bytes.  Errors: KETEN_ENOMEM. */
+int keten_entry_stub_bytes(const keten_entry *e, uint8_t **out, size_t *out_len);
+
+/* Frame header, signature and (when has_body) body as Entry bytes, the
+ * canonical way keten_entry_parse accepts.  *out is malloc'd. */
+int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t sig[64],
+                      const uint8_t *body, size_t body_len, bool has_body,
+                      uint8_t **out, size_t *out_len);
+
+/* Is key in the entry's audience? */
+bool keten_entry_has_audience(const keten_entry *e, const uint8_t key[32]);
+
+/* Free the raw bytes and clear the view; safe on a cleared entry. */
+void keten_entry_release(keten_entry *e);
+
+/* Name of a body type ("allocation", "claim", ...) or NULL if unknown;
+ * and back (0 if unknown). */
+const char *keten_body_type_name(uint32_t body_type);
+uint32_t keten_body_type_from_name(const char *name);
+
+/* BLAKE2b-256 helper. */
+void keten_hash(uint8_t out[32], const uint8_t *in, size_t len);
+
+#endif

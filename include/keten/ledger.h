@@ -1,0 +1,98 @@
+/*
+ * ledger.h — a node's ledger: its home, its key, and the one path by which
+ * entries enter the store.
+ *
+ * Local entries are built, signed and validated in one write transaction;
+ * a hard rule refuses them and nothing is stored.  Entries from elsewhere
+ * (import, sync) pass two gates: authenticity (framing, body hash, chain
+ * links, one signature per run of an author's entries) decides whether
+ * they are stored at all; business rules decide whether they are applied
+ * to derived state or kept marked "rejected: rule".  An entry whose
+ * references (or whose author's certificate) have not arrived waits as
+ * pending and is applied when they do.
+ */
+#ifndef KETEN_LEDGER_H
+#define KETEN_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct keten_error;
+struct keten_store;
+struct keten_keypair;
+
+typedef struct keten_ledger keten_ledger;
+
+/* A home: HOME/key (keystore), HOME/ledger/ (LMDB). */
+typedef struct keten_home_info {
+	char name[128];
+	char role[64];          /* comma-separated role names */
+	char agb[16];
+	char municipality[16];
+	uint8_t key[32];
+	bool unprotected;
+} keten_home_info;
+
+/*
+ * Create a new home in dir (which must not hold one): keystore and ledger.
+ * Errors: KETEN_EEXIST, KETEN_EIO, KETEN_EINVAL (bad role), ...
+ */
+int keten_home_create(const char *dir, const char *passphrase, const keten_home_info *info,
+                      struct keten_error *err);
+
+/* Open the ledger of a home.  The key is not unlocked. */
+int keten_ledger_open(const char *dir, keten_ledger **out, struct keten_error *err);
+void keten_ledger_close(keten_ledger *L);
+struct keten_store *keten_ledger_store(keten_ledger *L);
+const keten_home_info *keten_ledger_info(keten_ledger *L);
+const char *keten_ledger_dir(keten_ledger *L);
+
+/* Unlock the home's key for signing.  Errors: KETEN_EPASS, ... */
+int keten_ledger_unlock(keten_ledger *L, const char *passphrase, struct keten_error *err);
+bool keten_ledger_unlocked(keten_ledger *L);
+/* The unlocked key pair (NULL before keten_ledger_unlock). */
+const struct keten_keypair *keten_ledger_keypair(keten_ledger *L);
+
+/* One body to append. */
+typedef struct keten_append {
+	uint32_t body_type;
+	const uint8_t *body;
+	size_t body_len;
+	const uint8_t (*audience)[32];
+	size_t n_audience;
+	int64_t timestamp_ms;           /* 0: now */
+} keten_append;
+
+/*
+ * Sign and append n entries by this home's key, in order, in one write
+ * transaction: all or none.  ids (may be NULL) receives each new id.
+ * A hard rule refuses the batch: KETEN_ERULE with err->rule set.
+ */
+int keten_ledger_append(keten_ledger *L, const keten_append *a, size_t n, uint8_t (*ids)[32],
+                        struct keten_error *err);
+
+/* Entries received from elsewhere: encoded Entry bytes. */
+typedef struct keten_blob {
+	const uint8_t *data;
+	size_t len;
+} keten_blob;
+
+typedef struct keten_ingest_stats {
+	size_t received, added, bodies_added, known, stubs, applied, pending, rejected, forks;
+} keten_ingest_stats;
+
+/*
+ * Verify and store entries from elsewhere in one write transaction.  With
+ * all_or_nothing, any entry that fails authenticity aborts everything
+ * (import); otherwise the runs that fail are dropped and the rest kept
+ * (sync), and err reports the first failure.
+ */
+int keten_ledger_ingest(keten_ledger *L, const keten_blob *b, size_t n, bool all_or_nothing,
+                        keten_ingest_stats *st, struct keten_error *err);
+
+/* Trust anchors (this node's own configuration). */
+int keten_ledger_trust_add(keten_ledger *L, const uint8_t key[32], const char *name,
+                           struct keten_error *err);
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * store.h — the LMDB environment of a node home, and nothing else.
+ *
+ * One environment per home (HOME/ledger/), named databases:
+ *
+ *   entries  id -> Entry bytes, exactly as signed (stubs have no body)
+ *   feeds    author || seq (8 bytes big-endian) -> id
+ *   heads    author -> seq (8 BE) || id
+ *   by_type  type (4 BE) || timestamp (8 BE) || id -> ""
+ *   timeline timestamp (8 BE) || id -> "" (every entry, by its time)
+ *   refs     referenced id || referring id -> ""
+ *   status   id -> status byte || rule name (applied, pending, rejected, ...)
+ *   pending  missing id or author key (32) || waiting id -> ""
+ *   forks    author || seq (8 BE) || id -> header || signature (each fork)
+ *   trust    key -> name of a trust anchor (this node's own choice)
+ *   meta     name -> value (schema version, own key, config)
+ *   parties  key -> PartyState (derived)
+ *   state    kind byte || key -> derived domain state
+ *   index    kind byte || key -> "" secondary indices of derived state
+ *
+ * Only this module calls LMDB.  Every write happens inside
+ * keten_store_write(), which runs a caller's function in one write
+ * transaction and, when the map is full, aborts, grows the map and runs
+ * the function again from the start — so the function must do all its
+ * work through the transaction it is given.  Read transactions are short.
+ */
+#ifndef KETEN_STORE_H
+#define KETEN_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct keten_error;
+struct keten_entry;
+
+#define KETEN_SCHEMA_VERSION 1u
+
+typedef enum keten_table {
+	KT_ENTRIES, KT_FEEDS, KT_HEADS, KT_BY_TYPE, KT_TIMELINE, KT_REFS, KT_STATUS,
+	KT_PENDING, KT_FORKS, KT_TRUST, KT_META, KT_PARTIES, KT_STATE, KT_INDEX,
+	KT_COUNT
+} keten_table;
+
+/* Status of a stored entry (first byte of its `status` value). */
+typedef enum keten_status {
+	KS_APPLIED  = 1,  /* in derived state */
+	KS_PENDING  = 2,  /* waits for referenced entries or its author's certificate */
+	KS_REJECTED = 3,  /* authentic, but a rule refused it here; the rule follows */
+	KS_STUB     = 4,  /* only the header is held here: the body is not ours to see */
+} keten_status;
+
+typedef struct keten_store keten_store;
+typedef struct keten_txn keten_txn;
+
+/*
+ * Open (create when `create`) the environment in directory `dir`.
+ * map_bytes 0 uses the default (KETEN_MAPSIZE env var, else 1 GiB); the
+ * map grows by doubling when full.  Errors: KETEN_ENOTFOUND (no ledger in
+ * dir and !create), KETEN_ESTORE, KETEN_EIO, KETEN_ENOMEM.
+ */
+int keten_store_open(const char *dir, bool create, size_t map_bytes,
+                     keten_store **out, struct keten_error *err);
+/* Close; NULL does nothing.  No transaction may be open. */
+void keten_store_close(keten_store *s);
+/* The current map size in bytes (grows on MDB_MAP_FULL). */
+size_t keten_store_mapsize(keten_store *s);
+
+/*
+ * Run fn(txn, ctx, err) in one write transaction and commit it when fn
+ * returns 0; abort otherwise and return fn's error.  On MDB_MAP_FULL
+ * the map is doubled and fn runs again from the start.
+ */
+typedef int (*keten_write_fn)(keten_txn *txn, void *ctx, struct keten_error *err);
+int keten_store_write(keten_store *s, keten_write_fn fn, void *ctx,
+                      struct keten_error *err);
+
+/* A read-only snapshot; end it with keten_txn_end (safe on NULL). */
+int keten_store_read(keten_store *s, keten_txn **out, struct keten_error *err);
+void keten_txn_end(keten_txn *txn);
+keten_store *keten_txn_store(keten_txn *txn);
+
+/*
+ * Key-value access to one table.  keten_kv_get's *val points into the
+ * map and is valid until the transaction ends or the next write through
+ * it.  get returns KETEN_ENOTFOUND when absent; del of an absent key is
+ * not an error.
+ */
+int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen,
+                 const void **val, size_t *vlen, struct keten_error *err);
+int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen,
+                 const void *val, size_t vlen, struct keten_error *err);
+int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_t klen,
+                 struct keten_error *err);
+
+/*
+ * Call fn for every key starting with prefix (plen 0: all), in key order.
+ * fn returns 0 to go on, > 0 to stop (scan then returns 0), < 0 to stop
+ * with an error (scan returns KETEN_EINVAL unless fn set err).  Key and
+ * value views are valid only during the call.  Do not write to the same
+ * table from fn.
+ */
+typedef int (*keten_scan_fn)(const uint8_t *key, size_t klen, const uint8_t *val,
+                             size_t vlen, void *ctx);
+int keten_kv_scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
+                  keten_scan_fn fn, void *ctx, struct keten_error *err);
+/* As keten_kv_scan but from the last key with the prefix to the first. */
+int keten_kv_scan_reverse(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
+                          keten_scan_fn fn, void *ctx, struct keten_error *err);
+/* Number of records in a table. */
+size_t keten_kv_count(keten_txn *t, keten_table tab);
+
+/* Entries -------------------------------------------------------------- */
+
+/*
+ * Append e to its author's feed: entries, feeds, heads, by_type, and
+ * status.  The caller has checked that e continues the feed.  When the
+ * id is already stored with a body and e is a stub, nothing changes;
+ * when it is stored as a stub and e has the body, the body is added.
+ */
+int keten_store_put_entry(keten_txn *t, const struct keten_entry *e,
+                          keten_status st, const char *rule, struct keten_error *err);
+
+/* Record that `from` refers to `to`. */
+int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[32],
+                        struct keten_error *err);
+
+/* The stored entry with this id, parsed (a copy, owned by *out). */
+int keten_store_get_entry(keten_txn *t, const uint8_t id[32], struct keten_entry *out,
+                          struct keten_error *err);
+bool keten_store_has_entry(keten_txn *t, const uint8_t id[32]);
+
+/* The author's head: seq 0 and a zero id when the author has no feed here. */
+int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq,
+                     uint8_t id[32], struct keten_error *err);
+/* Id of the author's entry at seq; KETEN_ENOTFOUND when absent. */
+int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq,
+                        uint8_t id[32], struct keten_error *err);
+
+/* Status of an entry, and the rule when rejected (rule may be NULL;
+ * rule_len at least 48).  KETEN_ENOTFOUND when absent. */
+int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st,
+                       char *rule, size_t rule_len, struct keten_error *err);
+int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st,
+                           const char *rule, struct keten_error *err);
+
+/*
+ * Resolve a hex id prefix of at least KETEN_MIN_PREFIX digits (or a full
+ * id).  KETEN_EAMBIGUOUS lists up to 8 candidates in err->msg;
+ * KETEN_ENOTFOUND when none; KETEN_EINVAL when not hex or too short.
+ */
+int keten_store_resolve(keten_txn *t, const char *hex, uint8_t id[32],
+                        struct keten_error *err);
+
+/* Big-endian helpers for keys. */
+void keten_be64(uint8_t out[8], uint64_t v);
+uint64_t keten_get_be64(const uint8_t in[8]);
+void keten_be32(uint8_t out[4], uint32_t v);
+uint32_t keten_get_be32(const uint8_t in[4]);
+
+#endif

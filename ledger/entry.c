@@ -1,0 +1,367 @@
+/*
+ * entry.c — the entry envelope: parse, sign, verify, stub.
+ *
+ * Parsing decodes the outer Entry and then the Header from the very bytes
+ * that were signed; both decodes are bounded by KETEN_MAX_ENTRY_BYTES
+ * before protobuf-c sees them.  The id and hashes are always computed over
+ * the stored bytes, never over a re-encoding.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "keten/keten.h"
+#include "keten.pb-c.h"
+
+static const char *const type_names[] = {
+	[KETEN__BODY_TYPE__PARTY_CERTIFICATE] = "certificate",
+	[KETEN__BODY_TYPE__REVOCATION] = "revocation",
+	[KETEN__BODY_TYPE__FRAMEWORK_CONTRACT] = "contract",
+	[KETEN__BODY_TYPE__INDEXATION] = "indexation",
+	[KETEN__BODY_TYPE__ALLOCATION] = "allocation",
+	[KETEN__BODY_TYPE__SUBCONTRACT_OFFER] = "subcontract",
+	[KETEN__BODY_TYPE__OFFER_ANSWER] = "answer",
+	[KETEN__BODY_TYPE__DELIVERY] = "delivery",
+	[KETEN__BODY_TYPE__CLAIM] = "claim",
+	[KETEN__BODY_TYPE__PAYMENT] = "payment",
+	[KETEN__BODY_TYPE__RECEIPT] = "receipt",
+	[KETEN__BODY_TYPE__RESULT] = "result",
+	[KETEN__BODY_TYPE__CLAWBACK] = "clawback",
+	[KETEN__BODY_TYPE__DISPUTE] = "dispute",
+	[KETEN__BODY_TYPE__RESPONSE] = "response",
+	[KETEN__BODY_TYPE__RULING] = "ruling",
+	[KETEN__BODY_TYPE__CORRECTION] = "correction",
+	[KETEN__BODY_TYPE__CHECKPOINT] = "checkpoint",
+};
+#define N_TYPES (sizeof type_names / sizeof type_names[0])
+
+const char *keten_body_type_name(uint32_t t)
+{
+	return t < N_TYPES ? type_names[t] : NULL;
+}
+
+uint32_t keten_body_type_from_name(const char *name)
+{
+	for (uint32_t t = 1; t < N_TYPES; t++)
+		if (type_names[t] && strcmp(type_names[t], name) == 0)
+			return t;
+	return 0;
+}
+
+void keten_hash(uint8_t out[32], const uint8_t *in, size_t len)
+{
+	crypto_generichash(out, 32, in, len, NULL, 0);
+}
+
+static void entry_id(keten_entry *e)
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, e->header, e->header_len);
+	crypto_generichash_update(&st, e->sig, KETEN_SIG_BYTES);
+	crypto_generichash_final(&st, e->id, 32);
+}
+
+/* Decode the header fields into e; the Header bytes are already bounded. */
+static int parse_header(keten_entry *e, keten_error *err)
+{
+	Keten__Header *h = keten__header__unpack(NULL, e->header_len, e->header);
+	int rc = KETEN_EMALFORMED;
+
+	if (!h)
+		return keten_fail(err, rc, "entry header does not decode");
+	if (h->author.len != 32) {
+		keten_fail(err, rc, "entry author is not a 32-byte key");
+		goto out;
+	}
+	if (h->seq < 1 || h->seq > (UINT64_C(1) << 62)) {
+		keten_fail(err, rc, "entry seq %llu is out of range", (unsigned long long)h->seq);
+		goto out;
+	}
+	if (h->seq == 1 ? h->has_prev : (!h->has_prev || h->prev.len != 32)) {
+		keten_fail(err, rc, "entry prev does not fit seq %llu", (unsigned long long)h->seq);
+		goto out;
+	}
+	if (!keten_body_type_name(h->body_type)) {
+		keten_fail(err, rc, "entry body type %u is unknown", h->body_type);
+		goto out;
+	}
+	if (h->body_hash.len != 32) {
+		keten_fail(err, rc, "entry body hash has %zu bytes, not 32", h->body_hash.len);
+		goto out;
+	}
+	if (h->n_audience > KETEN_MAX_AUDIENCE) {
+		keten_fail(err, rc, "entry audience of %zu keys is above %u", h->n_audience,
+		           KETEN_MAX_AUDIENCE);
+		goto out;
+	}
+	for (size_t i = 0; i < h->n_audience; i++) {
+		if (h->audience[i].len != 32) {
+			keten_fail(err, rc, "entry audience key %zu is not 32 bytes", i);
+			goto out;
+		}
+		memcpy(e->audience[i], h->audience[i].data, 32);
+	}
+	e->n_audience = h->n_audience;
+	memcpy(e->author, h->author.data, 32);
+	e->seq = h->seq;
+	if (h->has_prev)
+		memcpy(e->prev, h->prev.data, 32);
+	e->timestamp_ms = h->timestamp_ms;
+	e->body_type = h->body_type;
+	memcpy(e->body_hash, h->body_hash.data, 32);
+	rc = KETEN_OK;
+out:
+	keten__header__free_unpacked(h, NULL);
+	return rc;
+}
+
+/* Read a varint at *p (< end) into *v; false when truncated or > 10 bytes. */
+static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*v = x;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* One length-delimited field with the given tag byte, or false. */
+static bool get_field(const uint8_t **p, const uint8_t *end, uint8_t tag,
+                      const uint8_t **data, size_t *len)
+{
+	uint64_t n;
+	if (*p >= end || **p != tag)
+		return false;
+	(*p)++;
+	if (!get_varint(p, end, &n) || n > (uint64_t)(end - *p))
+		return false;
+	*data = *p;
+	*len = (size_t)n;
+	*p += n;
+	return true;
+}
+
+/*
+ * The outer Entry is read by hand, strictly: header (field 1), signature
+ * (field 2) and optional body (field 3), in that order, once each, nothing
+ * after.  keten always writes it that way, so one byte string has exactly
+ * one reading and the views can point straight into the stored bytes.
+ */
+int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out, keten_error *err)
+{
+	const uint8_t *p = bytes, *end = bytes + len, *hdr, *sig, *body = NULL;
+	size_t hdr_len, sig_len, body_len = 0;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (len == 0 || len > KETEN_MAX_ENTRY_BYTES)
+		return keten_fail(err, KETEN_EMALFORMED, "entry of %zu bytes is out of bounds", len);
+	if (!get_field(&p, end, 0x0a, &hdr, &hdr_len) || hdr_len == 0 ||
+	    !get_field(&p, end, 0x12, &sig, &sig_len) || sig_len != KETEN_SIG_BYTES)
+		return keten_fail(err, KETEN_EMALFORMED, "entry framing is malformed");
+	if (p < end && !get_field(&p, end, 0x1a, &body, &body_len))
+		return keten_fail(err, KETEN_EMALFORMED, "entry framing is malformed");
+	if (p != end)
+		return keten_fail(err, KETEN_EMALFORMED, "entry has trailing bytes");
+
+	out->raw = malloc(len);
+	if (!out->raw)
+		return keten_fail(err, KETEN_ENOMEM, NULL);
+	memcpy(out->raw, bytes, len);
+	out->raw_len = len;
+	out->header = out->raw + (hdr - bytes);
+	out->header_len = hdr_len;
+	out->sig = out->raw + (sig - bytes);
+	if (body) {
+		out->body = out->raw + (body - bytes);
+		out->body_len = body_len;
+		out->has_body = true;
+	}
+	rc = parse_header(out, err);
+	if (rc)
+		goto fail;
+	entry_id(out);
+	if (out->has_body) {
+		uint8_t h[32];
+		keten_hash(h, out->body, out->body_len);
+		if (sodium_memcmp(h, out->body_hash, 32) != 0) {
+			rc = keten_fail(err, KETEN_EHASH, "entry body does not match its hash");
+			goto fail;
+		}
+	}
+	return KETEN_OK;
+fail:
+	keten_entry_release(out);
+	return rc;
+}
+
+int keten_entry_verify(const keten_entry *e)
+{
+	uint8_t stackbuf[1024];
+	uint8_t *m = stackbuf;
+	size_t n = KETEN_SIG_CONTEXT_LEN + e->header_len;
+	int ok;
+
+	if (n > sizeof stackbuf && !(m = malloc(n)))
+		return KETEN_ENOMEM;
+	memcpy(m, KETEN_SIG_CONTEXT, KETEN_SIG_CONTEXT_LEN);
+	memcpy(m + KETEN_SIG_CONTEXT_LEN, e->header, e->header_len);
+	ok = crypto_sign_verify_detached(e->sig, m, n, e->author) == 0;
+	if (m != stackbuf)
+		free(m);
+	return ok ? KETEN_OK : KETEN_ESIG;
+}
+
+static size_t varint_len(uint64_t n)
+{
+	size_t k = 1;
+	while (n >= 0x80) {
+		n >>= 7;
+		k++;
+	}
+	return k;
+}
+
+/* Append a length-delimited field. */
+static uint8_t *put_field(uint8_t *p, uint8_t tag, const uint8_t *data, size_t len)
+{
+	*p++ = tag;
+	uint64_t n = len;
+	do {
+		uint8_t b = n & 0x7f;
+		n >>= 7;
+		*p++ = b | (n ? 0x80 : 0);
+	} while (n);
+	if (len)
+		memcpy(p, data, len);
+	return p + len;
+}
+
+static int frame(const uint8_t *hdr, size_t hdr_len, const uint8_t *sig,
+                 const uint8_t *body, size_t body_len, bool has_body,
+                 uint8_t **out, size_t *out_len)
+{
+	size_t cap = hdr_len + KETEN_SIG_BYTES + body_len + 3 * 11;
+	uint8_t *buf = malloc(cap), *p;
+	if (!buf)
+		return KETEN_ENOMEM;
+	p = put_field(buf, 0x0a, hdr, hdr_len);
+	p = put_field(p, 0x12, sig, KETEN_SIG_BYTES);
+	if (has_body)
+		p = put_field(p, 0x1a, body, body_len);
+	*out = buf;
+	*out_len = (size_t)(p - buf);
+	return KETEN_OK;
+}
+
+int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d,
+                     keten_entry *out, keten_error *err)
+{
+	Keten__Header h = KETEN__HEADER__INIT;
+	ProtobufCBinaryData aud[KETEN_MAX_AUDIENCE];
+	uint8_t body_hash[32], sig[64], *msg = NULL, *raw = NULL;
+	size_t hlen, raw_len;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (d->seq < 1 || (d->seq > 1) != (d->prev != NULL) || d->n_audience > KETEN_MAX_AUDIENCE ||
+	    !keten_body_type_name(d->body_type) || d->body_len > KETEN_MAX_ENTRY_BYTES / 2)
+		return keten_fail(err, KETEN_EINVAL, "entry draft is invalid");
+	keten_hash(body_hash, d->body, d->body_len);
+	h.author.data = (uint8_t *)kp->pk;
+	h.author.len = 32;
+	h.seq = d->seq;
+	if (d->prev) {
+		h.has_prev = 1;
+		h.prev.data = (uint8_t *)d->prev;
+		h.prev.len = 32;
+	}
+	h.timestamp_ms = d->timestamp_ms;
+	h.body_type = d->body_type;
+	h.body_hash.data = body_hash;
+	h.body_hash.len = 32;
+	for (size_t i = 0; i < d->n_audience; i++) {
+		aud[i].data = (uint8_t *)d->audience[i];
+		aud[i].len = 32;
+	}
+	h.n_audience = d->n_audience;
+	h.audience = aud;
+
+	hlen = keten__header__get_packed_size(&h);
+	msg = malloc(KETEN_SIG_CONTEXT_LEN + hlen);
+	if (!msg)
+		return keten_fail(err, KETEN_ENOMEM, NULL);
+	memcpy(msg, KETEN_SIG_CONTEXT, KETEN_SIG_CONTEXT_LEN);
+	keten__header__pack(&h, msg + KETEN_SIG_CONTEXT_LEN);
+	if (keten_keypair_sign(kp, sig, msg, KETEN_SIG_CONTEXT_LEN + hlen) != 0) {
+		rc = keten_fail(err, KETEN_ECRYPTO, "signing failed");
+		goto out;
+	}
+	rc = frame(msg + KETEN_SIG_CONTEXT_LEN, hlen, sig, d->body, d->body_len, true, &raw, &raw_len);
+	if (rc) {
+		keten_fail(err, rc, NULL);
+		goto out;
+	}
+	/* Fill the view from the draft: no second decode of what we just wrote.
+	 * frame() puts the header right after a 1-byte tag and its varint. */
+	out->raw = raw;
+	out->raw_len = raw_len;
+	out->header_len = hlen;
+	out->header = raw + 1 + varint_len(hlen);
+	out->sig = out->header + hlen + 2;
+	out->body = raw + raw_len - d->body_len;
+	out->body_len = d->body_len;
+	out->has_body = true;
+	memcpy(out->author, kp->pk, 32);
+	out->seq = d->seq;
+	if (d->prev)
+		memcpy(out->prev, d->prev, 32);
+	out->timestamp_ms = d->timestamp_ms;
+	out->body_type = d->body_type;
+	memcpy(out->body_hash, body_hash, 32);
+	out->n_audience = d->n_audience;
+	if (d->n_audience)
+		memcpy(out->audience, d->audience, d->n_audience * 32);
+	entry_id(out);
+	raw = NULL;
+out:
+	free(raw);
+	free(msg);
+	return rc;
+}
+
+int keten_entry_stub_bytes(const keten_entry *e, uint8_t **out, size_t *out_len)
+{
+	return frame(e->header, e->header_len, e->sig, NULL, 0, false, out, out_len);
+}
+
+bool keten_entry_has_audience(const keten_entry *e, const uint8_t key[32])
+{
+	for (size_t i = 0; i < e->n_audience; i++)
+		if (memcmp(e->audience[i], key, 32) == 0)
+			return true;
+	return false;
+}
+
+void keten_entry_release(keten_entry *e)
+{
+	if (!e)
+		return;
+	free(e->raw);
+	memset(e, 0, sizeof *e);
+}
+
+int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t sig[64],
+                      const uint8_t *body, size_t body_len, bool has_body,
+                      uint8_t **out, size_t *out_len)
+{
+	return frame(header, header_len, sig, body, body_len, has_body, out, out_len);
+}

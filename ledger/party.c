@@ -1,0 +1,261 @@
+/*
+ * party.c — who may write: trust anchors, party certificates and
+ * revocations, and the authority check every entry passes before its
+ * body rules run.
+ *
+ * A trust anchor is this node's own choice (keten trust add); an anchor
+ * is valid for itself.  Any other key counts only while a certificate by
+ * an anchor covers the entry's date and no revocation precedes its time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "rules.h"
+#include "keten.pb-c.h"
+
+static const char *const role_names[] = {
+	[KETEN__ROLE__REGION] = "region",
+	[KETEN__ROLE__MUNICIPALITY] = "municipality",
+	[KETEN__ROLE__LEAD_PROVIDER] = "lead-provider",
+	[KETEN__ROLE__SUBCONTRACTOR] = "subcontractor",
+	[KETEN__ROLE__AUDITOR] = "auditor",
+};
+
+const char *keten_role_name(uint32_t r)
+{
+	return r < sizeof role_names / sizeof *role_names && role_names[r] ? role_names[r] : NULL;
+}
+
+uint32_t keten_role_from_name(const char *name)
+{
+	for (uint32_t r = 1; r < sizeof role_names / sizeof *role_names; r++)
+		if (strcmp(role_names[r], name) == 0)
+			return r;
+	return 0;
+}
+
+bool keten_is_anchor(keten_txn *t, const uint8_t key[32])
+{
+	return keten_kv_get(t, KT_TRUST, key, 32, NULL, NULL, NULL) == KETEN_OK;
+}
+
+int keten_party_load(keten_txn *t, const uint8_t key[32], Keten__State__PartyState **out,
+                     keten_error *err)
+{
+	const void *v;
+	size_t n;
+	int rc = keten_kv_get(t, KT_PARTIES, key, 32, &v, &n, err);
+	*out = NULL;
+	if (rc)
+		return rc;
+	*out = keten__state__party_state__unpack(NULL, n, v);
+	return *out ? KETEN_OK : keten_fail(err, KETEN_ESTORE, "ledger store: damaged party record");
+}
+
+int keten_party_save(keten_txn *t, const Keten__State__PartyState *p, keten_error *err)
+{
+	size_t n = keten__state__party_state__get_packed_size(p);
+	uint8_t *buf = malloc(n ? n : 1);
+	int rc;
+	if (!buf)
+		return keten_fail(err, KETEN_ENOMEM, NULL);
+	keten__state__party_state__pack(p, buf);
+	rc = keten_kv_put(t, KT_PARTIES, p->key.data, 32, buf, n, err);
+	free(buf);
+	return rc;
+}
+
+static uint32_t role_mask(const Keten__State__PartyState *p)
+{
+	uint32_t m = 0;
+	for (size_t i = 0; i < p->n_roles; i++)
+		if (p->roles[i] < 32)
+			m |= ROLE_BIT(p->roles[i]);
+	return m;
+}
+
+int keten_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms, uint32_t *roles,
+                           bool *anchor, keten_error *err)
+{
+	Keten__State__PartyState *p = NULL;
+	bool is_anchor = keten_is_anchor(t, key);
+	char hex[65];
+	int rc = keten_party_load(t, key, &p, err);
+
+	*roles = 0;
+	*anchor = is_anchor;
+	if (rc == KETEN_ENOTFOUND) {
+		keten_error_clear(err);
+		if (is_anchor)
+			return KETEN_OK;
+		keten_hex(hex, key, 32);
+		return keten_fail(err, KETEN_EAUTHOR, "key '%.16s' is not certified by a trust anchor here", hex);
+	}
+	if (rc)
+		return rc;
+	*roles = role_mask(p);
+	if (!is_anchor) {
+		uint32_t day = keten_date_of_ms(ts_ms);
+		keten_hex(hex, key, 32);
+		if (p->revoked_ms && ts_ms >= p->revoked_ms)
+			rc = keten_refuse(err, "author-revoked", "key '%.16s' (%s) was revoked before this entry",
+			                  hex, p->name ? p->name : "");
+		else if ((p->valid_from && day < p->valid_from) || (p->valid_until && day > p->valid_until))
+			rc = keten_refuse(err, "certificate-not-valid",
+			                  "certificate of '%s' does not cover the entry's date", p->name ? p->name : hex);
+	}
+	keten__state__party_state__free_unpacked(p, NULL);
+	return rc;
+}
+
+static bool code_ok(const char *s, size_t digits)
+{
+	if (!s)
+		return true;
+	if (strlen(s) != digits)
+		return false;
+	for (size_t i = 0; i < digits; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static int apply_certificate(keten_apply *a, keten_error *err)
+{
+	Keten__PartyCertificate *c = keten__party_certificate__unpack(NULL, a->e->body_len, a->e->body);
+	Keten__State__PartyState *old = NULL, ps = KETEN__STATE__PARTY_STATE__INIT;
+	ProtobufCBinaryData certid = {32, (uint8_t *)a->e->id}, by = {32, (uint8_t *)a->e->author};
+	int rc;
+
+	if (!c)
+		return keten_refuse(err, "malformed-body", "certificate body does not decode");
+	if (!a->anchor) {
+		rc = keten_refuse(err, "certifier-not-anchor", "only a trust anchor may certify parties");
+		goto out;
+	}
+	if (c->key.len != 32 || !crypto_core_ed25519_is_valid_point(c->key.data)) {
+		rc = keten_refuse(err, "invalid-key", "certified key is not a valid Ed25519 public key");
+		goto out;
+	}
+	if (!c->name[0] || !keten_text_ok(c->name, strlen(c->name)) || keten_text_has_bsn(c->name)) {
+		rc = keten_refuse(err, "invalid-name", "party name is empty or not clean text");
+		goto out;
+	}
+	if (c->n_roles == 0) {
+		rc = keten_refuse(err, "invalid-role", "a certificate names at least one role");
+		goto out;
+	}
+	for (size_t i = 0; i < c->n_roles; i++)
+		if (!keten_role_name(c->roles[i])) {
+			rc = keten_refuse(err, "invalid-role", "role %u is unknown", c->roles[i]);
+			goto out;
+		}
+	if (!code_ok(c->agb, 8) || !code_ok(c->kvk, 8)) {
+		rc = keten_refuse(err, "invalid-code", "AGB and KvK codes have 8 digits");
+		goto out;
+	}
+	for (size_t i = 0; i < c->n_municipality; i++)
+		if (!code_ok(c->municipality[i], 4)) {
+			rc = keten_refuse(err, "invalid-code", "CBS municipality code '%s' is not 4 digits",
+			                  c->municipality[i]);
+			goto out;
+		}
+	if ((c->has_valid_from && c->valid_from && !keten_date_valid(c->valid_from)) ||
+	    (c->has_valid_until && c->valid_until && !keten_date_valid(c->valid_until)) ||
+	    (c->valid_from && c->valid_until && c->valid_until < c->valid_from)) {
+		rc = keten_refuse(err, "invalid-date", "certificate validity dates are not a valid period");
+		goto out;
+	}
+	rc = keten_party_load(a->txn, c->key.data, &old, err);
+	if (rc && rc != KETEN_ENOTFOUND)
+		goto out;
+	keten_error_clear(err);
+	ps.key = c->key;
+	ps.name = c->name;
+	ps.n_roles = c->n_roles;
+	ps.roles = c->roles;
+	ps.agb = c->agb;
+	ps.kvk = c->kvk;
+	ps.n_municipality = c->n_municipality;
+	ps.municipality = c->municipality;
+	ps.has_valid_from = ps.has_valid_until = 1;
+	ps.valid_from = c->valid_from;
+	ps.valid_until = c->valid_until;
+	ps.has_certificate = ps.has_certified_by = 1;
+	ps.certificate = certid;
+	ps.certified_by = by;
+	if (old && old->forked)
+		ps.has_forked = ps.forked = 1;
+	if (old && old->revoked_ms) {
+		/* A new certificate after a revocation re-admits the key only for
+		 * entries after this certificate's time. */
+		ps.has_revoked_ms = 0;
+	}
+	rc = keten_party_save(a->txn, &ps, err);
+	if (rc == 0) {
+		memcpy(a->wake, c->key.data, 32);
+		a->has_wake = true;
+	}
+out:
+	keten__state__party_state__free_unpacked(old, NULL);
+	keten__party_certificate__free_unpacked(c, NULL);
+	return rc;
+}
+
+static int apply_revocation(keten_apply *a, keten_error *err)
+{
+	Keten__Revocation *r = keten__revocation__unpack(NULL, a->e->body_len, a->e->body);
+	Keten__State__PartyState *p = NULL;
+	int rc;
+
+	if (!r)
+		return keten_refuse(err, "malformed-body", "revocation body does not decode");
+	if (r->key.len != 32) {
+		rc = keten_refuse(err, "invalid-key", "revoked key is not 32 bytes");
+		goto out;
+	}
+	if (!keten_text_ok(r->reason, strlen(r->reason)) || keten_text_has_bsn(r->reason)) {
+		rc = keten_refuse(err, "bsn-in-text", "revocation reason is not clean text");
+		goto out;
+	}
+	rc = keten_party_load(a->txn, r->key.data, &p, err);
+	if (rc == KETEN_ENOTFOUND) {
+		memcpy(a->missing, r->key.data, 32);
+		rc = KETEN_EPENDING;
+		goto out;
+	}
+	if (rc)
+		goto out;
+	if (!p->has_certified_by || p->certified_by.len != 32 ||
+	    memcmp(p->certified_by.data, a->e->author, 32) != 0) {
+		rc = keten_refuse(err, "revoker-not-certifier", "only the certifying authority may revoke '%s'",
+		                  p->name ? p->name : "");
+		goto out;
+	}
+	p->has_revoked_ms = 1;
+	p->revoked_ms = r->effective_ms > 0 ? r->effective_ms : a->e->timestamp_ms;
+	{
+		char *own = p->revoke_reason;   /* owned by p; r->reason by r */
+		p->revoke_reason = r->reason;
+		rc = keten_party_save(a->txn, p, err);
+		p->revoke_reason = own;
+	}
+out:
+	keten__state__party_state__free_unpacked(p, NULL);
+	keten__revocation__free_unpacked(r, NULL);
+	return rc;
+}
+
+int keten_rules_apply(keten_apply *a, keten_error *err)
+{
+	switch (a->e->body_type) {
+	case KETEN__BODY_TYPE__PARTY_CERTIFICATE:
+		return apply_certificate(a, err);
+	case KETEN__BODY_TYPE__REVOCATION:
+		return apply_revocation(a, err);
+	default:
+		return keten_domain_apply(a, err);
+	}
+}

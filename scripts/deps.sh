@@ -1,0 +1,25 @@
+#!/bin/sh
+# deps.sh — make sure the Debian packages keten builds and tests with are
+# installed.  As root it installs what is missing with apt-get; otherwise it
+# prints the exact command to run and fails.
+set -u
+PKGS="build-essential pkg-config clang libclang-rt-14-dev
+liblmdb-dev lmdb-utils libsodium-dev libprotobuf-c-dev protobuf-c-compiler
+protobuf-compiler libnng-dev nng-utils libcmocka-dev libjansson-dev libcsv-dev
+libxml2-dev libxml2-utils sqlite3 python3"
+missing=""
+for p in $PKGS; do
+	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
+	case "$s" in *"install ok installed"*) ;; *) missing="$missing $p" ;; esac
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+	echo "deps: installing:$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends $missing >&2 && exit 0
+	echo "deps: apt-get failed; install by hand: apt-get install$missing" >&2
+	exit 69
+fi
+echo "deps: missing Debian packages; run as root:" >&2
+echo "  sudo apt-get install$missing" >&2
+exit 69

@@ -1,0 +1,86 @@
+#!/bin/sh
+# run.sh — every test suite of keten, one after another, and one closing
+# line over all of them: "N passed, N failed".  Exit 1 on any failure.
+#
+# Suites:  unit (cmocka, normal build), unit-san (the same under
+# address,undefined sanitizers), cli (shell tests driving the real binary),
+# fuzz (each libFuzzer target briefly over its committed corpus).
+# Each test is one line "ok NAME" or "FAIL NAME" in the log.
+set -u
+cd "$(dirname "$0")/.." || exit 70
+JOBS=${JOBS:-2}
+LOG=build/test-log.txt
+mkdir -p build
+: > "$LOG"
+pass=0
+fail=0
+export KETEN_PWHASH_FAST=1
+
+note() { printf '%s\n' "$*" | tee -a "$LOG"; }
+ok()   { pass=$((pass + 1)); note "ok   $1"; }
+bad()  { fail=$((fail + 1)); note "FAIL $1"; }
+
+# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)..."
+run_cmocka() { # suite binary
+	out=$(timeout 300 "$2" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" >> "$LOG"
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+	p=${p:-0}; f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	pass=$((pass + p)); fail=$((fail + f))
+	note "$1 $(basename "$2"): $p passed, $f failed"
+	[ "$f" -eq 0 ] || printf '%s\n' "$out" | grep -E '^\[  (FAILED|ERROR) \]|error|Failure' | head -20
+}
+
+echo "== build"
+if ! make -s -j"$JOBS" all unit >> "$LOG" 2>&1; then
+	tail -30 "$LOG"; bad build; echo "$pass passed, $fail failed"; exit 1
+fi
+echo "== unit"
+for t in build/tests/test_*; do [ -x "$t" ] && run_cmocka unit "$t"; done
+
+echo "== unit under address,undefined sanitizers"
+if make -s -j"$JOBS" SANITIZE=address,undefined unit >> "$LOG" 2>&1; then
+	for t in build/san/tests/test_*; do
+		[ -x "$t" ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_cmocka unit-san "$t"
+	done
+else
+	bad sanitizer-build
+fi
+
+echo "== cli"
+for t in tests/cli/t_*.sh; do
+	[ -f "$t" ] || continue
+	out=$(KETEN=$(pwd)/build/keten timeout 600 sh "$t" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" >> "$LOG"
+	p=$(printf '%s\n' "$out" | grep -c '^ok ')
+	f=$(printf '%s\n' "$out" | grep -c '^not ok ')
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	pass=$((pass + p)); fail=$((fail + f))
+	note "cli $(basename "$t"): $p passed, $f failed"
+	[ "$f" -eq 0 ] || printf '%s\n' "$out" | grep -E '^not ok|^#' | head -20
+done
+
+echo "== fuzz (brief, committed corpora)"
+if [ -n "$(ls tests/fuzz/fuzz_*.c 2>/dev/null)" ]; then
+	if make -s -j"$JOBS" fuzz >> "$LOG" 2>&1; then
+		for f in build/fuzz/fuzz_*; do
+			name=$(basename "$f")
+			corpus=tests/fuzz/corpus/${name#fuzz_}
+			mkdir -p "build/fuzz/work-$name"
+			if timeout 120 "$f" -max_total_time=15 -rss_limit_mb=2048 "build/fuzz/work-$name" "$corpus" >> "$LOG" 2>&1; then
+				ok "fuzz $name"
+			else
+				bad "fuzz $name"
+			fi
+		done
+	else
+		bad fuzz-build
+	fi
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
