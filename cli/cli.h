@@ -94,5 +94,24 @@ int cmd_show(cli *c, int argc, char **argv);
 int cmd_verify(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
 int cmd_import(cli *c, int argc, char **argv);
+int cmd_node(cli *c, int argc, char **argv);
+int cmd_sync(cli *c, int argc, char **argv);
+int cmd_peer(cli *c, int argc, char **argv);
+int cmd_checkpoint(cli *c, int argc, char **argv);
+int cmd_dispute(cli *c, int argc, char **argv);
+int cmd_contract(cli *c, int argc, char **argv);
+int cmd_allocate(cli *c, int argc, char **argv);
+int cmd_subcontract(cli *c, int argc, char **argv);
+int cmd_accept(cli *c, int argc, char **argv);
+int cmd_refuse(cli *c, int argc, char **argv);
+int cmd_deliver(cli *c, int argc, char **argv);
+int cmd_claim(cli *c, int argc, char **argv);
+int cmd_pay(cli *c, int argc, char **argv);
+int cmd_receipt(cli *c, int argc, char **argv);
+int cmd_close(cli *c, int argc, char **argv);
+int cmd_clawback(cli *c, int argc, char **argv);
+int cmd_correct(cli *c, int argc, char **argv);
+int cmd_balance(cli *c, int argc, char **argv);
+int cmd_reconcile(cli *c, int argc, char **argv); int cmd_report(cli *c, int argc, char **argv); int cmd_batch(cli *c, int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * cmd_export.c — keten export (NDJSON, one signed entry per line) and
+ * cmd_export.c — keten export (NDJSON, one signed entry per line, or CSV
+ * for spreadsheets: RFC 4180, UTF-8, CRLF, ',' or ';' between fields) and
  * keten import (append what another home exported, verified exactly as a
  * received entry; all or nothing; entries already held are skipped).
  */
@@ -14,14 +15,65 @@
 #include "fields.h"
 
 static const char export_usage[] =
-	"usage: keten export [--format ndjson] [--type TYPE] [-o FILE]\n"
+	"usage: keten export [--format ndjson|csv] [--separator ,|;] [--type TYPE] [-o FILE]\n"
 	"\n"
 	"Write every entry held here, feed by feed, one JSON object per line:\n"
 	"id, author, prev, seq, timestamp_ms, type, audience, header, signature\n"
 	"(base64 of the signed bytes), body (base64, or null for a stub) and\n"
-	"fields (the decoded body).  'keten import' reads it back.\n";
+	"fields (the decoded body).  'keten import' reads it back.\n"
+	"\n"
+	"--format csv writes one row per entry for spreadsheets (RFC 4180, UTF-8,\n"
+	"CRLF line ends) under the header row\n"
+	"id,author,seq,prev,timestamp_ms,type,audience_count,body_present\n"
+	"(prev is empty at seq 1; body_present is true, or false for a stub).\n"
+	"--separator ';' is for Dutch Excel.  CSV cannot be imported.\n";
 
-struct export_ctx { keten_txn *t; FILE *out; uint32_t type; size_t n; };
+struct export_ctx { keten_txn *t; FILE *out; uint32_t type; size_t n; char sep; };
+
+/* One CSV field: quoted when it holds the separator, a quote, CR or LF. */
+static int csv_put(FILE *out, const char *s, char sep, bool last)
+{
+	if (strchr(s, sep) || strpbrk(s, "\"\r\n")) {
+		if (fputc('"', out) == EOF)
+			return -1;
+		for (; *s; s++)
+			if ((*s == '"' && fputc('"', out) == EOF) || fputc(*s, out) == EOF)
+				return -1;
+		if (fputc('"', out) == EOF)
+			return -1;
+	} else if (fputs(s, out) == EOF) {
+		return -1;
+	}
+	return last ? (fputs("\r\n", out) == EOF ? -1 : 0) : (fputc(sep, out) == EOF ? -1 : 0);
+}
+
+static int csv_row(FILE *out, char sep, const char *const *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (csv_put(out, f[i], sep, i + 1 == n))
+			return -1;
+	return 0;
+}
+
+static int export_csv_entry(struct export_ctx *x, const keten_entry *e)
+{
+	static const uint8_t zero[32];
+	char id[65], author[65], prev[65], seq[24], ts[24], naud[24];
+	const char *type = keten_body_type_name(e->body_type);
+	const char *f[8] = {id, author, seq, prev, ts, type ? type : "", naud,
+	                    e->has_body ? "true" : "false"};
+
+	keten_hex(id, e->id, 32);
+	keten_hex(author, e->author, 32);
+	if (memcmp(e->prev, zero, 32) == 0)
+		prev[0] = 0;
+	else
+		keten_hex(prev, e->prev, 32);
+	snprintf(seq, sizeof seq, "%llu", (unsigned long long)e->seq);
+	snprintf(ts, sizeof ts, "%lld", (long long)e->timestamp_ms);
+	snprintf(naud, sizeof naud, "%zu", e->n_audience);
+	return csv_row(x->out, x->sep, f, 8);
+}
 
 static int export_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
@@ -30,7 +82,13 @@ static int export_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, v
 	char *s;
 	if (vl != 32 || keten_store_get_entry(x->t, v, &e, NULL))
 		return 0;
-	if (!x->type || e.body_type == x->type) {
+	if (x->sep && (!x->type || e.body_type == x->type)) {
+		if (export_csv_entry(x, &e)) {
+			keten_entry_release(&e);
+			return -1;
+		}
+		x->n++;
+	} else if (!x->type || e.body_type == x->type) {
 		json_t *o = cli_entry_json(&e);
 		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(o);
@@ -49,9 +107,10 @@ static int export_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, v
 int cmd_export(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"format", 1, 0, 'f'}, {"type", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0}};
+		{"format", 1, 0, 'f'}, {"type", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"separator", 1, 0, 's'},
+		{"help", 0, 0, 'h'}, {0}};
 	struct export_ctx x = {.out = stdout};
-	const char *path = NULL, *format = "ndjson";
+	const char *path = NULL, *format = "ndjson", *separator = NULL;
 	keten_error err = {0};
 	int o, rc;
 
@@ -64,14 +123,22 @@ int cmd_export(cli *c, int argc, char **argv)
 				return cli_usage_error("export", "'%s' is not an entry type", optarg);
 			break;
 		case 'o': path = optarg; break;
+		case 's': separator = optarg; break;
 		case 'h': return cli_help(export_usage);
 		default: return cli_usage_error("export", "unknown option");
 		}
 	}
 	if (optind != argc)
 		return cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
-	if (strcmp(format, "ndjson") != 0)
-		return cli_usage_error("export", "format '%s' is not known (ndjson)", format);
+	if (strcmp(format, "csv") == 0) {
+		if (separator && strcmp(separator, ",") != 0 && strcmp(separator, ";") != 0)
+			return cli_usage_error("export", "separator '%s' is not ',' or ';'", separator);
+		x.sep = separator ? separator[0] : ',';
+	} else if (strcmp(format, "ndjson") != 0) {
+		return cli_usage_error("export", "format '%s' is not known (ndjson, csv)", format);
+	} else if (separator) {
+		return cli_usage_error("export", "--separator goes with --format csv");
+	}
 	if ((rc = cli_open(c, false)))
 		return rc;
 	if (path && !(x.out = fopen(path, "w"))) {
@@ -80,7 +147,14 @@ int cmd_export(cli *c, int argc, char **argv)
 	}
 	if (keten_store_read(keten_ledger_store(c->L), &x.t, &err))
 		return cli_error(&err);
-	rc = keten_kv_scan(x.t, KT_FEEDS, NULL, 0, export_cb, &x, &err);
+	rc = 0;
+	if (x.sep) {
+		static const char *const head[8] = {"id", "author", "seq", "prev", "timestamp_ms", "type",
+		                                    "audience_count", "body_present"};
+		rc = csv_row(x.out, x.sep, head, 8);
+	}
+	if (rc == 0)
+		rc = keten_kv_scan(x.t, KT_FEEDS, NULL, 0, export_cb, &x, &err);
 	keten_txn_end(x.t);
 	if (path && fclose(x.out) != 0)
 		rc = -1;

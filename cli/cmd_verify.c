@@ -46,10 +46,12 @@ static int collect_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 	item *it = &c->v[c->n++];
 	memset(it, 0, sizeof *it);
 	it->key = v;
+	/* Author and seq come from the feed key, so a damaged entry is still
+	 * reported at its place in its feed. */
+	memcpy(it->author, k, 32);
+	it->seq = keten_get_be64(k + 32);
 	if (keten_kv_get(c->t, KT_ENTRIES, v, 32, &raw, &len, NULL) != 0) {
 		it->bad = "feed names an entry that is not stored";
-		memcpy(it->author, k, 32);
-		it->seq = keten_get_be64(k + 32);
 		return 0;
 	}
 	it->raw = raw;
@@ -72,13 +74,13 @@ static void *worker(void *p)
 			continue;
 		}
 		memcpy(it->id, e.id, 32);
-		memcpy(it->author, e.author, 32);
 		memcpy(it->prev, e.prev, 32);
-		it->seq = e.seq;
 		it->ts = e.timestamp_ms;
 		it->has_body = e.has_body;
 		if (memcmp(e.id, it->key, 32) != 0)
 			it->bad = "id does not match the stored bytes";
+		else if (memcmp(e.author, it->author, 32) != 0 || e.seq != it->seq)
+			it->bad = "author or seq differ from the feed it is stored in";
 		else if (keten_entry_verify(&e) != 0)
 			it->bad = "signature does not verify";
 		keten_entry_release(&e);
@@ -174,8 +176,10 @@ int cmd_verify(cli *c, int argc, char **argv)
 		if (it->bad)
 			continue;
 		sigs++;
+		/* links are checked against the id the feed names, so one damaged
+		 * entry does not make its successor look broken too */
 		if (first ? (it->seq != 1) : (it->seq != col.v[i - 1].seq + 1 ||
-		                              memcmp(it->prev, col.v[i - 1].id, 32) != 0))
+		                              memcmp(it->prev, col.v[i - 1].key, 32) != 0))
 			it->bad = "does not continue its author's feed";
 		else {
 			keten_status st;

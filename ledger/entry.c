@@ -118,7 +118,9 @@ out:
 	return rc;
 }
 
-/* Read a varint at *p (< end) into *v; false when truncated or > 10 bytes. */
+/* Read a varint at *p (< end) into *v; false when truncated, > 10 bytes,
+ * above 64 bits, or not minimal (a final zero byte after the first): the
+ * framing is canonical, so one entry has exactly one encoding. */
 static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	uint64_t x = 0;
@@ -126,6 +128,8 @@ static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 		uint8_t b = *(*p)++;
 		x |= (uint64_t)(b & 0x7f) << shift;
 		if (!(b & 0x80)) {
+			if ((b == 0 && shift > 0) || (shift == 63 && b > 1))
+				return false;
 			*v = x;
 			return true;
 		}

@@ -307,32 +307,36 @@ static int scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
 	} else if (plen == 0) {
 		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	} else {
-		/* Position after the last key with the prefix: prefix + 0xff... */
+		/* Position just before the first key above the prefix range: the
+		 * prefix's successor (trailing 0xff bytes dropped, last byte + 1).
+		 * Padding the prefix with 0xff bytes instead would miss longer keys. */
 		uint8_t hi[512];
-		if (plen + 64 > sizeof hi) {
+		size_t hl = plen;
+		if (plen > sizeof hi) {
 			mdb_cursor_close(c);
 			return keten_fail(err, KETEN_EINVAL, "scan prefix too long");
 		}
 		memcpy(hi, prefix, plen);
-		memset(hi + plen, 0xff, 64);
-		k.mv_size = plen + 64;
-		k.mv_data = hi;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc == MDB_NOTFOUND)
+		while (hl > 0 && hi[hl - 1] == 0xff)
+			hl--;
+		if (hl == 0) {
 			rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-		else if (rc == 0)
-			rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+		} else {
+			hi[hl - 1]++;
+			k.mv_size = hl;
+			k.mv_data = hi;
+			rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+			if (rc == MDB_NOTFOUND)
+				rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+			else if (rc == 0)
+				rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+		}
 	}
 	while (rc == 0) {
-		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)) {
-			if (!reverse)
-				break;
-			/* reverse: keys above the prefix range may precede; step back */
-			if (memcmp(k.mv_data, prefix, k.mv_size < plen ? k.mv_size : plen) < 0)
-				break;
-			rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
-			continue;
-		}
+		/* forward it starts at the first key >= prefix, reverse at the last
+		 * key below the successor: the first key without the prefix ends it */
+		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
+			break;
 		res = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, ctx);
 		if (res)
 			break;
@@ -528,7 +532,12 @@ static int resolve_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 	if (kl != 32)
 		return 0;
 	keten_hex(hex, k, 32);
-	if (strncmp(hex, c->hex, c->len) != 0)
+	/* With an odd digit count the scan's byte prefix is one digit short:
+	 * keys below the last digit come first and are skipped, not an end. */
+	int cmp = strncmp(hex, c->hex, c->len);
+	if (cmp < 0)
+		return 0;
+	if (cmp > 0)
 		return 1;
 	if (c->found++ == 0)
 		memcpy(c->id, k, 32);

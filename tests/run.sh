@@ -20,18 +20,18 @@ note() { printf '%s\n' "$*" | tee -a "$LOG"; }
 ok()   { pass=$((pass + 1)); note "ok   $1"; }
 bad()  { fail=$((fail + 1)); note "FAIL $1"; }
 
-# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)..."
+# cmocka reports in TAP (CMOCKA_MESSAGE_OUTPUT=TAP): one "ok N - name" or
+# "not ok N - name" line per test, counted here.
 run_cmocka() { # suite binary
-	out=$(timeout 300 "$2" 2>&1)
+	out=$(CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$2" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" >> "$LOG"
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
-	p=${p:-0}; f=${f:-0}
+	p=$(printf '%s\n' "$out" | grep -c '^ok ')
+	f=$(printf '%s\n' "$out" | grep -c '^not ok ')
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 	pass=$((pass + p)); fail=$((fail + f))
 	note "$1 $(basename "$2"): $p passed, $f failed"
-	[ "$f" -eq 0 ] || printf '%s\n' "$out" | grep -E '^\[  (FAILED|ERROR) \]|error|Failure' | head -20
+	[ "$f" -eq 0 ] || printf '%s\n' "$out" | grep -E '^not ok|^#' | head -20
 }
 
 echo "== build"

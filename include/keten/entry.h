@@ -48,10 +48,12 @@ typedef struct keten_entry {
 
 /*
  * Parse encoded Entry bytes into *out (copying them).  Checks the framing,
- * every header field's size and range (author a valid Ed25519 point, seq
- * >= 1, prev present iff seq > 1, known body type, audience size), computes
+ * every header field's size and range (author 32 bytes, seq >= 1, prev
+ * present iff seq > 1, known body type, audience size), computes
  * the id, and — when the body is present — checks body_hash.  It does NOT
- * check the signature: see keten_entry_verify.
+ * check the signature (keten_entry_verify), nor that the author is a valid
+ * Ed25519 point: the ledger checks that once per author, when its feed
+ * first appears, and libsodium's verify refuses such keys anyway.
  * Errors: KETEN_EMALFORMED, KETEN_EHASH, KETEN_ENOMEM.
  */
 int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out,

@@ -1,0 +1,689 @@
+/*
+ * cmd_dispute.c — keten dispute open|respond|rule|list|show.
+ *
+ * open, respond and rule append a signed entry (rules in ledger/dispute.c);
+ * list and show read the derived dispute state.  show lays out the whole
+ * evidence chain an auditor needs: each disputed entry with its type,
+ * author, status, decoded fields and whether its signature verifies, the
+ * responses in time order, and the ruling with its adjustments.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fields.h"
+#include "rules.h"
+#include "dispute.h"
+#include "keten.pb-c.h"
+
+static const char dispute_usage[] =
+	"usage: keten dispute open ENTRY[,ENTRY...] --reason TEXT [--amount EUR]\n"
+	"       keten dispute respond DISPUTE --text TEXT [--entries ENTRY[,ENTRY...]]\n"
+	"       keten dispute rule DISPUTE --decision TEXT [--owes DEBTOR:CREDITOR:EUR]...\n"
+	"       keten dispute list [--open]\n"
+	"       keten dispute show DISPUTE\n"
+	"\n"
+	"open     contest entries (any certified party); --amount is the sum in\n"
+	"         dispute.  The dispute goes to its opener, the authors and\n"
+	"         recipients of the disputed entries, and their municipality.\n"
+	"respond  add your side (only a party to the dispute: its opener, an\n"
+	"         author or a recipient of a disputed entry), with optional\n"
+	"         further entries as evidence.\n"
+	"rule     decide (only a municipality or region; once per dispute).\n"
+	"         Each --owes says DEBTOR pays CREDITOR an amount; parties by\n"
+	"         name or key prefix.\n"
+	"list     every dispute, or only those not yet ruled.\n"
+	"show     the dispute with its evidence (signatures checked), the\n"
+	"         responses and the ruling.\n"
+	"\n"
+	"Entries are named by id or a unique prefix of at least 8 hex digits.\n"
+	"Amounts: 1234.56 or 1234,56 euro, more than zero.  --json for machine output.\n";
+
+/* Resolve a comma-separated list of entry ids, dropping repeats. */
+static int resolve_list(cli *c, const char *opt, char *list, uint8_t (*ids)[32], size_t *n)
+{
+	char *save, *tok;
+	int rc;
+
+	*n = 0;
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		uint8_t id[32];
+		bool seen = false;
+		if (!*tok)
+			continue;
+		if ((rc = cli_resolve_id(c, tok, id)))
+			return rc;
+		for (size_t i = 0; i < *n && !seen; i++)
+			seen = memcmp(ids[i], id, 32) == 0;
+		if (seen)
+			continue;
+		if (*n == KETEN_MAX_DISPUTED)
+			return cli_usage_error("dispute", "%s names more than %u entries", opt, KETEN_MAX_DISPUTED);
+		memcpy(ids[(*n)++], id, 32);
+	}
+	if (*n == 0)
+		return cli_usage_error("dispute", "%s names no entry", opt);
+	return 0;
+}
+
+/* An amount typed by a person; signs are let through so that the ledger's
+ * rule 'amount-not-positive' names the refusal. */
+static int parse_amount(const char *opt, const char *s, int64_t *cents)
+{
+	if (keten_parse_cents(s, true, cents) != 0)
+		return cli_usage_error("dispute", "%s '%s' is not an amount in euro (1234.56 or 1234,56)", opt, s);
+	return 0;
+}
+
+static ProtobufCBinaryData *bin_array(uint8_t (*ids)[32], size_t n)
+{
+	ProtobufCBinaryData *b = calloc(n ? n : 1, sizeof *b);
+	for (size_t i = 0; b && i < n; i++) {
+		b[i].data = ids[i];
+		b[i].len = 32;
+	}
+	return b;
+}
+
+/* The audience of an existing dispute: its entry's audience. */
+static int dispute_audience(cli *c, const uint8_t id[32], uint8_t (*aud)[32], size_t *n)
+{
+	keten_error err = {0};
+	keten_txn *t;
+	keten_entry e;
+	int rc;
+
+	*n = 0;
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
+		return cli_error(&err);
+	rc = keten_store_get_entry(t, id, &e, &err);
+	keten_txn_end(t);
+	if (rc)
+		return cli_error(&err);
+	for (size_t i = 0; i < e.n_audience; i++)
+		memcpy(aud[i], e.audience[i], 32);
+	*n = e.n_audience;
+	keten_entry_release(&e);
+	return 0;
+}
+
+static int pack_append(cli *c, uint32_t type, const ProtobufCMessage *m,
+                       const uint8_t (*aud)[32], size_t n_aud, int64_t amount)
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(len ? len : 1);
+	int rc;
+	if (!buf)
+		return EX_SOFTWARE_;
+	protobuf_c_message_pack(m, buf);
+	rc = cli_append(c, type, buf, len, aud, n_aud, amount);
+	free(buf);
+	return rc;
+}
+
+/* open ----------------------------------------------------------------------- */
+
+static int dispute_open(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"reason", 1, 0, 'r'}, {"amount", 1, 0, 'a'}, {"help", 0, 0, 'h'}, {0}};
+	Keten__Dispute d = KETEN__DISPUTE__INIT;
+	uint8_t ids[KETEN_MAX_DISPUTED][32], aud[KETEN_MAX_AUDIENCE][32];
+	size_t n = 0, n_aud = 0;
+	keten_error err = {0};
+	keten_txn *t;
+	int o, rc;
+
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'r': d.text = optarg; break;
+		case 'a': if ((rc = parse_amount("--amount", optarg, &d.amount_cents))) return rc;
+			d.has_amount_cents = 1; break;
+		case 'h': return cli_help(dispute_usage);
+		default: return cli_usage_error("dispute", "unknown option");
+		}
+	}
+	if (optind != argc - 1 || !d.text)
+		return cli_usage_error("dispute", "open takes ENTRY[,ENTRY...] and --reason TEXT");
+	if ((rc = cli_check_text("--reason", d.text)))
+		return rc;
+	if ((rc = cli_open(c, false)) || (rc = resolve_list(c, "ENTRY", argv[optind], ids, &n)))
+		return rc;
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
+		return cli_error(&err);
+	rc = keten_dispute_audience(t, keten_ledger_info(c->L)->key, (const uint8_t (*)[32])ids, n,
+	                            aud, &n_aud, &err);
+	keten_txn_end(t);
+	if (rc)
+		return cli_error(&err);
+	d.n_entries = n;
+	if (!(d.entries = bin_array(ids, n)))
+		return EX_SOFTWARE_;
+	rc = pack_append(c, KETEN__BODY_TYPE__DISPUTE, &d.base, (const uint8_t (*)[32])aud, n_aud,
+	                 d.has_amount_cents ? d.amount_cents : -1);
+	free(d.entries);
+	return rc;
+}
+
+/* respond -------------------------------------------------------------------- */
+
+static int dispute_respond(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"text", 1, 0, 't'}, {"entries", 1, 0, 'e'}, {"help", 0, 0, 'h'}, {0}};
+	Keten__Response r = KETEN__RESPONSE__INIT;
+	uint8_t id[32], ids[KETEN_MAX_DISPUTED][32], aud[KETEN_MAX_AUDIENCE][32];
+	size_t n = 0, n_aud = 0;
+	char *entries = NULL;
+	int o, rc;
+
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 't': r.text = optarg; break;
+		case 'e': entries = optarg; break;
+		case 'h': return cli_help(dispute_usage);
+		default: return cli_usage_error("dispute", "unknown option");
+		}
+	}
+	if (optind != argc - 1 || !r.text)
+		return cli_usage_error("dispute", "respond takes one DISPUTE and --text TEXT");
+	if ((rc = cli_check_text("--text", r.text)))
+		return rc;
+	if ((rc = cli_open(c, false)) || (rc = cli_resolve_id(c, argv[optind], id)))
+		return rc;
+	if (entries && (rc = resolve_list(c, "--entries", entries, ids, &n)))
+		return rc;
+	if ((rc = dispute_audience(c, id, aud, &n_aud)))
+		return rc;
+	r.dispute.data = id;
+	r.dispute.len = 32;
+	r.n_entries = n;
+	if (!(r.entries = bin_array(ids, n)))
+		return EX_SOFTWARE_;
+	rc = pack_append(c, KETEN__BODY_TYPE__RESPONSE, &r.base, (const uint8_t (*)[32])aud, n_aud, -1);
+	free(r.entries);
+	return rc;
+}
+
+/* rule ----------------------------------------------------------------------- */
+
+/* "DEBTOR:CREDITOR:EUR" into an adjustment; keys written to debtor/creditor. */
+static int parse_owes(cli *c, const char *s, Keten__Adjustment *x, uint8_t debtor[32],
+                      uint8_t creditor[32])
+{
+	char buf[512];
+	char *first, *last;
+	int rc;
+
+	snprintf(buf, sizeof buf, "%s", s);
+	first = strchr(buf, ':');
+	last = strrchr(buf, ':');
+	if (!first || first == last || first == buf || last == first + 1 || !last[1])
+		return cli_usage_error("dispute", "--owes '%s' is not DEBTOR:CREDITOR:EUR", s);
+	*first = *last = 0;
+	if ((rc = parse_amount("--owes", last + 1, &x->amount_cents)))
+		return rc;
+	if ((rc = cli_resolve_party(c, buf, debtor)) || (rc = cli_resolve_party(c, first + 1, creditor)))
+		return rc;
+	x->debtor.data = debtor;
+	x->debtor.len = 32;
+	x->creditor.data = creditor;
+	x->creditor.len = 32;
+	return 0;
+}
+
+static int dispute_rule(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"decision", 1, 0, 'd'}, {"owes", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0}};
+	Keten__Ruling r = KETEN__RULING__INIT;
+	Keten__Adjustment adj[KETEN_MAX_ADJUSTMENTS], *ptrs[KETEN_MAX_ADJUSTMENTS];
+	uint8_t id[32], keys[KETEN_MAX_ADJUSTMENTS][2][32], aud[KETEN_MAX_AUDIENCE][32];
+	const char *owes[KETEN_MAX_ADJUSTMENTS];
+	size_t n_owes = 0, n_aud = 0;
+	int o, rc;
+
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': r.decision = optarg; break;
+		case 'o':
+			if (n_owes == KETEN_MAX_ADJUSTMENTS)
+				return cli_usage_error("dispute", "at most %u --owes", KETEN_MAX_ADJUSTMENTS);
+			owes[n_owes++] = optarg;
+			break;
+		case 'h': return cli_help(dispute_usage);
+		default: return cli_usage_error("dispute", "unknown option");
+		}
+	}
+	if (optind != argc - 1 || !r.decision)
+		return cli_usage_error("dispute", "rule takes one DISPUTE and --decision TEXT");
+	if ((rc = cli_check_text("--decision", r.decision)))
+		return rc;
+	if ((rc = cli_open(c, false)) || (rc = cli_resolve_id(c, argv[optind], id)))
+		return rc;
+	for (size_t i = 0; i < n_owes; i++) {
+		Keten__Adjustment init = KETEN__ADJUSTMENT__INIT;
+		adj[i] = init;
+		if ((rc = parse_owes(c, owes[i], &adj[i], keys[i][0], keys[i][1])))
+			return rc;
+		ptrs[i] = &adj[i];
+	}
+	if ((rc = dispute_audience(c, id, aud, &n_aud)))
+		return rc;
+	r.dispute.data = id;
+	r.dispute.len = 32;
+	r.n_adjustments = n_owes;
+	r.adjustments = ptrs;
+	return pack_append(c, KETEN__BODY_TYPE__RULING, &r.base, (const uint8_t (*)[32])aud, n_aud, -1);
+}
+
+/* list ----------------------------------------------------------------------- */
+
+static void name_of(cli *c, const uint8_t key[32], char *buf, size_t len)
+{
+	if (!cli_party_name(c, key, buf, len)[0]) {
+		char hex[65];
+		keten_hex(hex, key, 32);
+		snprintf(buf, len, "%.16s", hex);
+	}
+}
+
+struct list_ctx {
+	cli *c;
+	json_t *arr;
+	size_t shown;
+};
+
+static int list_cb(keten_txn *t, const Keten__State__DisputeState *d, void *p)
+{
+	struct list_ctx *l = p;
+	char hex[65], name[128], when[16], amount[40] = "";
+	bool ruled = keten_dispute_ruled(d);
+
+	keten_hex(hex, d->id.data, 32);
+	keten_format_date(when, sizeof when, keten_date_of_ms(d->opened_ms));
+	if (l->arr) {
+		json_t *o = json_object(), *ents = json_array();
+		json_object_set_new(o, "id", json_string(hex));
+		json_object_set_new(o, "status", json_string(ruled ? "ruled" : "open"));
+		keten_hex(hex, d->opener.data, 32);
+		json_object_set_new(o, "opener", json_string(hex));
+		name_of(l->c, d->opener.data, name, sizeof name);
+		json_object_set_new(o, "opener_name", json_string(name));
+		json_object_set_new(o, "opened", json_string(when));
+		json_object_set_new(o, "opened_ms", json_integer(d->opened_ms));
+		for (size_t i = 0; i < d->n_entries; i++) {
+			keten_hex(hex, d->entries[i].data, 32);
+			json_array_append_new(ents, json_string(hex));
+		}
+		json_object_set_new(o, "entries", ents);
+		if (d->amount_cents > 0)
+			json_object_set_new(o, "amount_cents", json_integer(d->amount_cents));
+		json_object_set_new(o, "text", json_string(d->text ? d->text : ""));
+		json_object_set_new(o, "responses", json_integer((json_int_t)d->n_responses));
+		if (ruled) {
+			keten_hex(hex, d->ruling.data, 32);
+			json_object_set_new(o, "ruling", json_string(hex));
+		}
+		json_array_append_new(l->arr, o);
+	} else {
+		name_of(l->c, d->opener.data, name, sizeof name);
+		if (d->amount_cents > 0)
+			keten_format_cents_human(amount, sizeof amount, d->amount_cents);
+		printf("%.16s  %s  %-5s  %-24s %14s  %zu entr%s, %zu response%s  %.60s\n", hex, when,
+		       ruled ? "ruled" : "open", name, amount, d->n_entries, d->n_entries == 1 ? "y" : "ies",
+		       d->n_responses, d->n_responses == 1 ? "" : "s", d->text ? d->text : "");
+	}
+	l->shown++;
+	return 0;
+}
+
+static int dispute_list(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"open", 0, 0, 'o'}, {"help", 0, 0, 'h'}, {0}};
+	struct list_ctx l = {.c = c};
+	keten_error err = {0};
+	keten_txn *t;
+	bool open_only = false;
+	int o, rc;
+
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'o': open_only = true; break;
+		case 'h': return cli_help(dispute_usage);
+		default: return cli_usage_error("dispute", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("dispute", "unexpected argument '%s'", argv[optind]);
+	if ((rc = cli_open(c, false)))
+		return rc;
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
+		return cli_error(&err);
+	l.arr = c->json ? json_array() : NULL;
+	rc = keten_dispute_each(t, open_only, list_cb, &l, &err);
+	keten_txn_end(t);
+	if (rc) {
+		json_decref(l.arr);
+		return cli_error(&err);
+	}
+	if (l.arr)
+		cli_print_json(l.arr);
+	return 0;
+}
+
+/* show ----------------------------------------------------------------------- */
+
+static const char *status_word(keten_status st)
+{
+	switch (st) {
+	case KS_APPLIED: return "applied";
+	case KS_PENDING: return "pending";
+	case KS_REJECTED: return "rejected";
+	case KS_STUB: return "stub";
+	default: return "unknown";
+	}
+}
+
+static void set_party(cli *c, json_t *o, const char *field, const uint8_t key[32])
+{
+	char hex[65], name[128], nfield[64];
+	keten_hex(hex, key, 32);
+	json_object_set_new(o, field, json_string(hex));
+	snprintf(nfield, sizeof nfield, "%s_name", field);
+	json_object_set_new(o, nfield, json_string(cli_party_name(c, key, name, sizeof name)));
+}
+
+/* One disputed entry as evidence. */
+static json_t *evidence_json(cli *c, keten_txn *t, const uint8_t id[32])
+{
+	json_t *o = json_object();
+	keten_entry e;
+	keten_status st = 0;
+	char hex[65], rule[48] = "";
+
+	keten_hex(hex, id, 32);
+	json_object_set_new(o, "id", json_string(hex));
+	if (keten_store_get_entry(t, id, &e, NULL)) {
+		json_object_set_new(o, "status", json_string("missing"));
+		return o;
+	}
+	keten_store_status(t, id, &st, rule, sizeof rule, NULL);
+	json_object_set_new(o, "type", json_string(keten_body_type_name(e.body_type)));
+	set_party(c, o, "author", e.author);
+	json_object_set_new(o, "seq", json_integer((json_int_t)e.seq));
+	json_object_set_new(o, "timestamp_ms", json_integer(e.timestamp_ms));
+	json_object_set_new(o, "status", json_string(status_word(st)));
+	if (rule[0])
+		json_object_set_new(o, "rule", json_string(rule));
+	json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
+	json_object_set_new(o, "under_open_dispute", json_boolean(keten_entry_under_open_dispute(t, id)));
+	json_object_set_new(o, "fields", e.has_body ? cli_body_json(e.body_type, e.body, e.body_len)
+	                                            : json_null());
+	if (!e.has_body)
+		json_object_set_new(o, "withheld", json_true());
+	keten_entry_release(&e);
+	return o;
+}
+
+struct timed {
+	int64_t ms;
+	json_t *o;
+};
+
+static int cmp_timed(const void *x, const void *y)
+{
+	const struct timed *a = x, *b = y;
+	if (a->ms != b->ms)
+		return a->ms < b->ms ? -1 : 1;
+	return strcmp(json_string_value(json_object_get(a->o, "id")),
+	              json_string_value(json_object_get(b->o, "id")));
+}
+
+static json_t *response_json(cli *c, keten_txn *t, const uint8_t id[32], int64_t *ms)
+{
+	json_t *o = json_object();
+	keten_entry e;
+	char hex[65];
+
+	keten_hex(hex, id, 32);
+	json_object_set_new(o, "id", json_string(hex));
+	*ms = 0;
+	if (keten_store_get_entry(t, id, &e, NULL))
+		return o;
+	*ms = e.timestamp_ms;
+	set_party(c, o, "author", e.author);
+	json_object_set_new(o, "timestamp_ms", json_integer(e.timestamp_ms));
+	json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
+	if (e.has_body) {
+		Keten__Response *r = keten__response__unpack(NULL, e.body_len, e.body);
+		if (r) {
+			json_t *ents = json_array();
+			json_object_set_new(o, "text", json_string(r->text ? r->text : ""));
+			for (size_t i = 0; i < r->n_entries; i++)
+				if (r->entries[i].len == 32) {
+					keten_hex(hex, r->entries[i].data, 32);
+					json_array_append_new(ents, json_string(hex));
+				}
+			json_object_set_new(o, "entries", ents);
+			keten__response__free_unpacked(r, NULL);
+		}
+	}
+	keten_entry_release(&e);
+	return o;
+}
+
+static json_t *ruling_json(cli *c, keten_txn *t, const Keten__State__DisputeState *d)
+{
+	json_t *o = json_object(), *adj = json_array();
+	keten_entry e;
+	char hex[65];
+
+	keten_hex(hex, d->ruling.data, 32);
+	json_object_set_new(o, "id", json_string(hex));
+	if (d->has_ruler && d->ruler.len == 32)
+		set_party(c, o, "ruler", d->ruler.data);
+	json_object_set_new(o, "timestamp_ms", json_integer(d->ruled_ms));
+	if (keten_store_get_entry(t, d->ruling.data, &e, NULL) == 0) {
+		json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
+		if (e.has_body) {
+			Keten__Ruling *r = keten__ruling__unpack(NULL, e.body_len, e.body);
+			if (r) {
+				json_object_set_new(o, "decision", json_string(r->decision ? r->decision : ""));
+				keten__ruling__free_unpacked(r, NULL);
+			}
+		}
+		keten_entry_release(&e);
+	}
+	for (size_t i = 0; i < d->n_adjustments; i++) {
+		const Keten__State__DisputeAdjustment *x = d->adjustments[i];
+		json_t *a = json_object();
+		set_party(c, a, "debtor", x->debtor.data);
+		set_party(c, a, "creditor", x->creditor.data);
+		json_object_set_new(a, "amount_cents", json_integer(x->amount_cents));
+		json_array_append_new(adj, a);
+	}
+	json_object_set_new(o, "adjustments", adj);
+	return o;
+}
+
+static json_t *dispute_json(cli *c, keten_txn *t, const Keten__State__DisputeState *d)
+{
+	json_t *o = json_object(), *ev = json_array(), *resp = json_array(), *aud = json_array();
+	struct timed *tr = calloc(d->n_responses ? d->n_responses : 1, sizeof *tr);
+	keten_entry e;
+	char hex[65], when[16];
+
+	keten_hex(hex, d->id.data, 32);
+	json_object_set_new(o, "id", json_string(hex));
+	json_object_set_new(o, "status", json_string(keten_dispute_ruled(d) ? "ruled" : "open"));
+	set_party(c, o, "opener", d->opener.data);
+	keten_format_date(when, sizeof when, keten_date_of_ms(d->opened_ms));
+	json_object_set_new(o, "opened", json_string(when));
+	json_object_set_new(o, "opened_ms", json_integer(d->opened_ms));
+	json_object_set_new(o, "text", json_string(d->text ? d->text : ""));
+	if (d->amount_cents > 0)
+		json_object_set_new(o, "amount_cents", json_integer(d->amount_cents));
+	if (keten_store_get_entry(t, d->id.data, &e, NULL) == 0) {
+		json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
+		for (size_t i = 0; i < e.n_audience; i++) {
+			keten_hex(hex, e.audience[i], 32);
+			json_array_append_new(aud, json_string(hex));
+		}
+		keten_entry_release(&e);
+	}
+	json_object_set_new(o, "audience", aud);
+	for (size_t i = 0; i < d->n_entries; i++)
+		json_array_append_new(ev, evidence_json(c, t, d->entries[i].data));
+	json_object_set_new(o, "evidence", ev);
+	if (tr) {
+		for (size_t i = 0; i < d->n_responses; i++)
+			tr[i].o = response_json(c, t, d->responses[i].data, &tr[i].ms);
+		qsort(tr, d->n_responses, sizeof *tr, cmp_timed);
+		for (size_t i = 0; i < d->n_responses; i++)
+			json_array_append_new(resp, tr[i].o);
+		free(tr);
+	}
+	json_object_set_new(o, "responses", resp);
+	json_object_set_new(o, "ruling", keten_dispute_ruled(d) ? ruling_json(c, t, d) : json_null());
+	return o;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
+
+static const char *who(json_t *o, const char *field, char *buf, size_t len)
+{
+	char nfield[64];
+	snprintf(nfield, sizeof nfield, "%s_name", field);
+	if (*jstr(o, nfield))
+		snprintf(buf, len, "%s", jstr(o, nfield));
+	else
+		snprintf(buf, len, "%.16s", jstr(o, field));
+	return buf;
+}
+
+static const char *day_of(json_t *o, char *buf, size_t len)
+{
+	keten_format_date(buf, len, keten_date_of_ms(json_integer_value(json_object_get(o, "timestamp_ms"))));
+	return buf;
+}
+
+static void print_dispute(json_t *j)
+{
+	json_t *ruling = json_object_get(j, "ruling"), *v;
+	char name[128], name2[128], when[16], amount[40];
+	size_t i;
+
+	printf("dispute %s  (%s)\n", jstr(j, "id"), jstr(j, "status"));
+	printf("opened   %s by %s\n", jstr(j, "opened"), who(j, "opener", name, sizeof name));
+	if (json_object_get(j, "amount_cents")) {
+		keten_format_cents_human(amount, sizeof amount, json_integer_value(json_object_get(j, "amount_cents")));
+		printf("amount   %s\n", amount);
+	}
+	printf("reason   %s\n", jstr(j, "text"));
+	printf("\nevidence\n");
+	json_array_foreach(json_object_get(j, "evidence"), i, v) {
+		json_t *f = json_object_get(v, "fields");
+		printf("  %.16s  %-12s by %-24s %-8s signature %s\n", jstr(v, "id"), jstr(v, "type"),
+		       who(v, "author", name, sizeof name), jstr(v, "status"),
+		       json_is_true(json_object_get(v, "signature_ok")) ? "ok" : "BAD");
+		if (json_is_object(f)) {
+			char *s = json_dumps(f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			if (s)
+				printf("      %s\n", s);
+			free(s);
+		} else {
+			printf("      (body withheld from this node)\n");
+		}
+	}
+	printf("\nresponses\n");
+	if (json_array_size(json_object_get(j, "responses")) == 0)
+		printf("  none\n");
+	json_array_foreach(json_object_get(j, "responses"), i, v)
+		printf("  %s  %.16s  %s: %s\n", day_of(v, when, sizeof when), jstr(v, "id"),
+		       who(v, "author", name, sizeof name), jstr(v, "text"));
+	printf("\nruling\n");
+	if (!json_is_object(ruling)) {
+		printf("  none yet\n");
+		return;
+	}
+	printf("  %s  %.16s  %s: %s\n", day_of(ruling, when, sizeof when), jstr(ruling, "id"),
+	       who(ruling, "ruler", name, sizeof name), jstr(ruling, "decision"));
+	json_array_foreach(json_object_get(ruling, "adjustments"), i, v) {
+		keten_format_cents_human(amount, sizeof amount, json_integer_value(json_object_get(v, "amount_cents")));
+		printf("    %s owes %s %s\n", who(v, "debtor", name, sizeof name),
+		       who(v, "creditor", name2, sizeof name2), amount);
+	}
+}
+
+static int dispute_show(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", 0, 0, 'h'}, {0}};
+	Keten__State__DisputeState *d = NULL;
+	keten_error err = {0};
+	keten_txn *t;
+	uint8_t id[32];
+	json_t *j;
+	int o, rc;
+
+	optind = 2;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'h': return cli_help(dispute_usage);
+		default: return cli_usage_error("dispute", "unknown option");
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("dispute", "show takes one DISPUTE");
+	if ((rc = cli_open(c, false)) || (rc = cli_resolve_id(c, argv[optind], id)))
+		return rc;
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
+		return cli_error(&err);
+	rc = keten_dispute_load(t, id, &d, &err);
+	if (rc) {
+		keten_txn_end(t);
+		if (rc == KETEN_ENOTFOUND) {
+			fprintf(stderr, "keten: '%s' is not a dispute applied here\n", argv[optind]);
+			return EX_NOINPUT_;
+		}
+		return cli_error(&err);
+	}
+	j = dispute_json(c, t, d);
+	keten_txn_end(t);
+	keten__state__dispute_state__free_unpacked(d, NULL);
+	if (c->json) {
+		cli_print_json(j);
+	} else {
+		print_dispute(j);
+		json_decref(j);
+	}
+	return 0;
+}
+
+int cmd_dispute(cli *c, int argc, char **argv)
+{
+	if (argc < 2)
+		return cli_usage_error("dispute", "needs open, respond, rule, list or show");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cli_help(dispute_usage);
+	if (strcmp(argv[1], "open") == 0)
+		return dispute_open(c, argc, argv);
+	if (strcmp(argv[1], "respond") == 0)
+		return dispute_respond(c, argc, argv);
+	if (strcmp(argv[1], "rule") == 0)
+		return dispute_rule(c, argc, argv);
+	if (strcmp(argv[1], "list") == 0)
+		return dispute_list(c, argc, argv);
+	if (strcmp(argv[1], "show") == 0)
+		return dispute_show(c, argc, argv);
+	return cli_usage_error("dispute", "'%s' is not a dispute command", argv[1]);
+}

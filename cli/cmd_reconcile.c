@@ -1,0 +1,1212 @@
+/*
+ * cmd_reconcile.c — keten reconcile (per pair and per agreement: agreed,
+ * delivered, claimed, paid, received, outstanding, overdue; the soft-rule
+ * findings with their evidence; optionally a camt.053 bank statement
+ * matched to the payments), keten report (the regional monitor) and
+ * keten batch (many deliveries, claims, payments and receipts from a CSV
+ * or NDJSON file, appended in one transaction: all or none).
+ *
+ * reconcile and report read derived state in one read transaction
+ * (ledger/reconcile.c, ledger/report.c) and print a table with human
+ * amounts, CSV or JSON with cents.  batch builds each body exactly as the
+ * single commands do (cli/cmd_flow.c), with the same audience: this home
+ * plus the payer, payee and municipality of the agreement concerned.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "domain.h"
+#include "keten/batch.h"
+#include "keten/camt.h"
+#include "keten/reconcile.h"
+#include "keten/report.h"
+
+enum fmt { FMT_TABLE, FMT_CSV, FMT_JSON };
+
+static int parse_format(const char *cmd, const char *s, enum fmt *f)
+{
+	if (strcmp(s, "table") == 0)
+		*f = FMT_TABLE;
+	else if (strcmp(s, "csv") == 0)
+		*f = FMT_CSV;
+	else if (strcmp(s, "json") == 0)
+		*f = FMT_JSON;
+	else
+		return cli_usage_error(cmd, "--format is table, csv or json, not '%s'", s);
+	return 0;
+}
+
+/* Read a whole file into memory (at most max bytes). */
+static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (!f) {
+		fprintf(stderr, "keten: cannot open '%s': %s\n", path, strerror(errno));
+		return errno == ENOENT ? EX_NOINPUT_ : EX_IOERR_;
+	}
+	for (;;) {
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 65536;
+			uint8_t *p;
+			if (cap > max) {
+				fprintf(stderr, "keten: '%s' is larger than %zu bytes\n", path, max);
+				free(buf);
+				if (f != stdin)
+					fclose(f);
+				return EX_DATAERR_;
+			}
+			if (!(p = realloc(buf, c + 1))) {
+				free(buf);
+				if (f != stdin)
+					fclose(f);
+				return EX_SOFTWARE_;
+			}
+			buf = p;
+			cap = c;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "keten: cannot read '%s'\n", path);
+		free(buf);
+		if (f != stdin)
+			fclose(f);
+		return EX_IOERR_;
+	}
+	if (f != stdin)
+		fclose(f);
+	if (!buf && !(buf = malloc(1)))
+		return EX_SOFTWARE_;
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* Names of parties, looked up once each in the command's transaction.
+ * Each name is its own allocation, so a returned pointer stays valid
+ * until names_free. */
+struct name { uint8_t key[32]; char name[128]; };
+
+struct names {
+	keten_txn *t;
+	struct name **v;
+	size_t n;
+};
+
+static const char *party_name(struct names *nm, const uint8_t key[32])
+{
+	static const uint8_t zero[32];
+	Keten__State__PartyState *ps = NULL;
+	struct name *e;
+	const void *tv;
+	size_t tn;
+	void *p;
+
+	if (memcmp(key, zero, 32) == 0)
+		return "";
+	for (size_t i = 0; i < nm->n; i++)
+		if (memcmp(nm->v[i]->key, key, 32) == 0)
+			return nm->v[i]->name;
+	if (!(p = realloc(nm->v, (nm->n + 1) * sizeof *nm->v)))
+		return "";
+	nm->v = p;
+	if (!(e = calloc(1, sizeof *e)))
+		return "";
+	memcpy(e->key, key, 32);
+	if (keten_party_load(nm->t, key, &ps, NULL) == 0 && ps->name)
+		snprintf(e->name, sizeof e->name, "%s", ps->name);
+	else if (keten_kv_get(nm->t, KT_TRUST, key, 32, &tv, &tn, NULL) == 0)
+		snprintf(e->name, sizeof e->name, "%.*s", (int)strnlen(tv, tn), (const char *)tv);
+	if (!e->name[0])
+		keten_hex(e->name, key, 8);
+	keten__state__party_state__free_unpacked(ps, NULL);
+	nm->v[nm->n++] = e;
+	return e->name;
+}
+
+static void names_free(struct names *nm)
+{
+	for (size_t i = 0; i < nm->n; i++)
+		free(nm->v[i]);
+	free(nm->v);
+	memset(nm, 0, sizeof *nm);
+}
+
+/* The body type name of an entry held here ("entry" when unknown). */
+static const char *entry_type(keten_txn *t, const uint8_t id[32])
+{
+	keten_entry e;
+	const char *name = NULL;
+	if (keten_store_get_entry(t, id, &e, NULL) == 0) {
+		name = keten_body_type_name(e.body_type);
+		keten_entry_release(&e);
+	}
+	return name ? name : "entry";
+}
+
+/* CSV field, quoted when needed; LF line ends. */
+static void csv_field(const char *s, bool last)
+{
+	if (strpbrk(s, ",\"\r\n")) {
+		putchar('"');
+		for (; *s; s++) {
+			if (*s == '"')
+				putchar('"');
+			putchar(*s);
+		}
+		putchar('"');
+	} else {
+		fputs(s, stdout);
+	}
+	putchar(last ? '\n' : ',');
+}
+
+static void csv_row(const char *const *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		csv_field(f[i] ? f[i] : "", i + 1 == n);
+}
+
+static void hex_or_empty(char out[65], const uint8_t key[32])
+{
+	static const uint8_t zero[32];
+	if (memcmp(key, zero, 32) == 0)
+		out[0] = 0;
+	else
+		keten_hex(out, key, 32);
+}
+
+static char *i64(char *buf, int64_t v)
+{
+	sprintf(buf, "%lld", (long long)v);
+	return buf;
+}
+
+static char *human(char *buf, size_t len, int64_t cents)
+{
+	keten_format_cents_human(buf, len, cents);
+	return buf;
+}
+
+/* Units in hundredths as "12.5". */
+static char *units(char *buf, int64_t u)
+{
+	if (u % 100 == 0)
+		sprintf(buf, "%lld", (long long)(u / 100));
+	else
+		sprintf(buf, "%lld.%02lld", (long long)(u / 100), (long long)(u < 0 ? -u % 100 : u % 100));
+	return buf;
+}
+
+/* reconcile ----------------------------------------------------------------------- */
+
+static const char reconcile_usage[] =
+	"usage: keten reconcile [--with PARTY] [--period YYYY-MM|YYYY-Qn|YYYY] [--as-of DATE]\n"
+	"                       [--bank FILE] [--format table|csv|json] [--check]\n"
+	"\n"
+	"Sets side by side what the parties asserted, from this home's point of view\n"
+	"(a subcontractor: what each lead provider owes it; a lead provider: both\n"
+	"sides; a municipality: everything in its municipalities), per agreement\n"
+	"(allocation or subcontract) and per pair of parties: agreed, delivered\n"
+	"(units), claimed, paid, received (confirmed by the payee), outstanding\n"
+	"(claimed - paid) and overdue (unpaid past the payment term at --as-of,\n"
+	"default today).  Then every finding: a stable kind, the amount at stake,\n"
+	"and the ids of the entries that prove it (see docs/reconciliation.md).\n"
+	"\n"
+	"--with     only what concerns this party (name, key or key prefix)\n"
+	"--period   only claims dated, and deliveries and months of agreements, in it\n"
+	"--as-of    what was known on that day: later claims and payments do not count\n"
+	"--bank     match a camt.053 statement to this home's payments: by end-to-end\n"
+	"           reference first, then by amount within 5 days; lists matched,\n"
+	"           bank-only and ledger-only lines and checks the balances\n"
+	"--format   table (human amounts, default), csv or json (cents)\n"
+	"--check    exit 1 when there is any finding, 0 otherwise\n"
+	"\n"
+	"CSV columns: record (line, pair, finding, bank, balance), kind, subject,\n"
+	"payer, payer_name, payee, payee_name, what, agreed_cents, delivered_units,\n"
+	"claimed_cents, paid_cents, received_cents, outstanding_cents,\n"
+	"overdue_cents, amount_cents, evidence (ids separated by spaces), detail.\n";
+
+/* Bank lines that are findings, added to the result. */
+static int add_bank_findings(keten_recon *r, const keten_bank_result *b)
+{
+	for (size_t i = 0; i < b->n_lines + 1; i++) {
+		const keten_bank_line *l = i < b->n_lines ? &b->lines[i] : NULL;
+		const char *kind;
+		keten_recon_finding *f;
+		void *p;
+		if (l) {
+			switch (l->status) {
+			case KETEN_BANK_ONLY: kind = "bank-only"; break;
+			case KETEN_LEDGER_ONLY: kind = "ledger-only"; break;
+			case KETEN_BANK_AMOUNT_DIFFERS: kind = "bank-amount-differs"; break;
+			case KETEN_BANK_DUPLICATE: kind = "bank-duplicate"; break;
+			default: continue;
+			}
+		} else {
+			if (!b->has_balances || b->balance_ok)
+				continue;
+			kind = "bank-balance-mismatch";
+		}
+		if (!(p = realloc(r->findings, (r->n_findings + 1) * sizeof *r->findings)))
+			return -1;
+		r->findings = p;
+		f = &r->findings[r->n_findings++];
+		memset(f, 0, sizeof *f);
+		f->kind = kind;
+		if (!l) {
+			f->amount_cents = b->closing_cents - b->computed_cents;
+			snprintf(f->detail, sizeof f->detail, "opening %lld + bookings = %lld, closing says %lld",
+			         (long long)b->opening_cents, (long long)b->computed_cents, (long long)b->closing_cents);
+			continue;
+		}
+		f->amount_cents = l->status == KETEN_LEDGER_ONLY ? l->ledger_cents
+		                : l->status == KETEN_BANK_AMOUNT_DIFFERS ? l->bank_cents - l->ledger_cents : l->bank_cents;
+		memcpy(f->payer, l->payer, 32);
+		memcpy(f->payee, l->payee, 32);
+		if (l->has_payment) {
+			if (!(f->ids = malloc(32)))
+				return -1;
+			memcpy(f->ids[0], l->payment, 32);
+			f->n_ids = 1;
+		}
+		char bd[11], ld[11];
+		keten_format_date(bd, sizeof bd, l->bank_date);
+		keten_format_date(ld, sizeof ld, l->ledger_date);
+		if (l->status == KETEN_LEDGER_ONLY)
+			snprintf(f->detail, sizeof f->detail, "payment of %lld cents on %s (ref '%s') is not on the statement",
+			         (long long)l->ledger_cents, ld, l->ledger_ref);
+		else if (l->status == KETEN_BANK_AMOUNT_DIFFERS)
+			snprintf(f->detail, sizeof f->detail, "statement line %zu: %lld cents on %s, ref '%s'; the payment says %lld",
+			         l->file_line, (long long)l->bank_cents, bd, l->bank_ref, (long long)l->ledger_cents);
+		else
+			snprintf(f->detail, sizeof f->detail, "statement line %zu: %lld cents on %s, ref '%s'%s", l->file_line,
+			         (long long)l->bank_cents, bd, l->bank_ref,
+			         l->status == KETEN_BANK_DUPLICATE ? "; the payment is already matched to another line" : "");
+	}
+	return 0;
+}
+
+static void evidence_text(keten_txn *t, const keten_recon_finding *f, bool full, char *buf, size_t len)
+{
+	size_t u = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < f->n_ids && u + 1 < len; i++) {
+		char hex[65];
+		keten_hex(hex, f->ids[i], 32);
+		if (full)
+			u += (size_t)snprintf(buf + u, len - u, "%s%s", i ? " " : "", hex);
+		else
+			u += (size_t)snprintf(buf + u, len - u, "%s%s:%.8s", i ? ", " : "", entry_type(t, f->ids[i]), hex);
+	}
+}
+
+static void print_table(keten_txn *t, struct names *nm, const keten_recon *r, const keten_bank_result *b,
+                        const char *who)
+{
+	char d[11], a[8][40], hex[65];
+	keten_format_date(d, sizeof d, r->as_of);
+	printf("reconciliation as of %s, seen by %s\n\n", d, who);
+	printf("%-18s %-18s %-9s %-16s %14s %9s %14s %14s %14s %14s %14s\n", "payer", "payee", "subject", "what",
+	       "agreed", "delivered", "claimed", "paid", "received", "outstanding", "overdue");
+	for (size_t i = 0; i < r->n_lines; i++) {
+		const keten_recon_line *l = &r->lines[i];
+		keten_hex(hex, l->subject, 32);
+		printf("%-18.18s %-18.18s %-9.8s %-16.16s %14s %9s %14s %14s %14s %14s %14s\n", party_name(nm, l->payer),
+		       party_name(nm, l->payee), hex, l->what, human(a[0], 40, l->agreed_cents), units(a[1], l->delivered_units),
+		       human(a[2], 40, l->claimed_cents), human(a[3], 40, l->paid_cents), human(a[4], 40, l->received_cents),
+		       human(a[5], 40, l->outstanding_cents), human(a[6], 40, l->overdue_cents));
+	}
+	if (!r->n_lines)
+		printf("(no agreements)\n");
+	printf("\nper pair of parties:\n");
+	printf("%-18s %-18s %5s %14s %9s %14s %14s %14s %14s %14s\n", "payer", "payee", "lines", "agreed", "delivered",
+	       "claimed", "paid", "received", "outstanding", "overdue");
+	for (size_t i = 0; i < r->n_pairs; i++) {
+		const keten_recon_pair *p = &r->pairs[i];
+		printf("%-18.18s %-18.18s %5zu %14s %9s %14s %14s %14s %14s %14s\n", party_name(nm, p->payer),
+		       party_name(nm, p->payee), p->n_lines, human(a[0], 40, p->agreed_cents), units(a[1], p->delivered_units),
+		       human(a[2], 40, p->claimed_cents), human(a[3], 40, p->paid_cents), human(a[4], 40, p->received_cents),
+		       human(a[5], 40, p->outstanding_cents), human(a[6], 40, p->overdue_cents));
+	}
+	if (b) {
+		char d1[11], d2[11];
+		keten_format_date(d1, sizeof d1, b->from);
+		keten_format_date(d2, sizeof d2, b->until);
+		printf("\nbank statement %s to %s: %zu matched, %zu amount differs, %zu duplicate, %zu bank-only, %zu ledger-only\n",
+		       d1, d2, b->matched, b->amount_differs, b->duplicates, b->bank_only, b->ledger_only);
+		if (b->has_balances)
+			printf("balances: opening %s, closing %s, opening + bookings %s: %s\n", human(a[0], 40, b->opening_cents),
+			       human(a[1], 40, b->closing_cents), human(a[2], 40, b->computed_cents),
+			       b->balance_ok ? "agree" : "DIFFER");
+		else
+			printf("balances: the statement lacks an opening or closing balance\n");
+		printf("%-15s %-11s %5s %14s %-10s %-24s %-9s %14s %-10s\n", "status", "how", "line", "bank", "booked",
+		       "bank reference", "payment", "ledger", "paid on");
+		for (size_t i = 0; i < b->n_lines; i++) {
+			const keten_bank_line *l = &b->lines[i];
+			char bd[11], ld[11], ln[16];
+			keten_format_date(bd, sizeof bd, l->bank_date);
+			keten_format_date(ld, sizeof ld, l->ledger_date);
+			if (l->has_payment)
+				keten_hex(hex, l->payment, 32);
+			else
+				hex[0] = 0;
+			snprintf(ln, sizeof ln, "%zu", l->file_line);
+			printf("%-15s %-11s %5s %14s %-10s %-24.24s %-9.8s %14s %-10s\n", keten_bank_status_name(l->status),
+			       l->how, l->file_line ? ln : "", l->status == KETEN_LEDGER_ONLY ? "" : human(a[0], 40, l->bank_cents),
+			       bd, l->bank_ref, hex, l->has_payment ? human(a[1], 40, l->ledger_cents) : "", ld);
+		}
+	}
+	printf("\nfindings: %zu\n", r->n_findings);
+	if (r->n_findings)
+		printf("%-30s %14s  %-18s %-18s %s\n", "kind", "amount", "payer", "payee", "evidence / detail");
+	for (size_t i = 0; i < r->n_findings; i++) {
+		const keten_recon_finding *f = &r->findings[i];
+		char ev[1200];
+		evidence_text(t, f, false, ev, sizeof ev);
+		printf("%-30s %14s  %-18.18s %-18.18s %s\n%-30s %14s  %s\n", f->kind, human(a[0], 40, f->amount_cents),
+		       party_name(nm, f->payer), party_name(nm, f->payee), ev[0] ? ev : "-", "", "", f->detail);
+	}
+}
+
+static void print_csv(struct names *nm, const keten_recon *r, const keten_bank_result *b)
+{
+	static const char *const head[] = {"record", "kind", "subject", "payer", "payer_name", "payee", "payee_name",
+	                                   "what", "agreed_cents", "delivered_units", "claimed_cents", "paid_cents",
+	                                   "received_cents", "outstanding_cents", "overdue_cents", "amount_cents",
+	                                   "evidence", "detail"};
+	char subj[65], payer[65], payee[65], n[9][24];
+	csv_row(head, 18);
+	for (size_t i = 0; i < r->n_lines; i++) {
+		const keten_recon_line *l = &r->lines[i];
+		const char *f[18];
+		keten_hex(subj, l->subject, 32);
+		keten_hex(payer, l->payer, 32);
+		keten_hex(payee, l->payee, 32);
+		f[0] = "line"; f[1] = l->subcontract ? "subcontract" : "allocation"; f[2] = subj;
+		f[3] = payer; f[4] = party_name(nm, l->payer); f[5] = payee; f[6] = party_name(nm, l->payee);
+		f[7] = l->what; f[8] = i64(n[0], l->agreed_cents); f[9] = units(n[1], l->delivered_units);
+		f[10] = i64(n[2], l->claimed_cents); f[11] = i64(n[3], l->paid_cents); f[12] = i64(n[4], l->received_cents);
+		f[13] = i64(n[5], l->outstanding_cents); f[14] = i64(n[6], l->overdue_cents); f[15] = "";
+		f[16] = subj; f[17] = "";
+		csv_row(f, 18);
+	}
+	for (size_t i = 0; i < r->n_pairs; i++) {
+		const keten_recon_pair *p = &r->pairs[i];
+		const char *f[18];
+		char cnt[24];
+		keten_hex(payer, p->payer, 32);
+		keten_hex(payee, p->payee, 32);
+		snprintf(cnt, sizeof cnt, "%zu lines", p->n_lines);
+		f[0] = "pair"; f[1] = ""; f[2] = ""; f[3] = payer; f[4] = party_name(nm, p->payer); f[5] = payee;
+		f[6] = party_name(nm, p->payee); f[7] = cnt; f[8] = i64(n[0], p->agreed_cents);
+		f[9] = units(n[1], p->delivered_units); f[10] = i64(n[2], p->claimed_cents); f[11] = i64(n[3], p->paid_cents);
+		f[12] = i64(n[4], p->received_cents); f[13] = i64(n[5], p->outstanding_cents);
+		f[14] = i64(n[6], p->overdue_cents); f[15] = ""; f[16] = ""; f[17] = "";
+		csv_row(f, 18);
+	}
+	for (size_t i = 0; i < r->n_findings; i++) {
+		const keten_recon_finding *f = &r->findings[i];
+		const char *row[18] = {0};
+		char ev[70 * 80];
+		evidence_text(NULL, f, true, ev, sizeof ev);
+		hex_or_empty(subj, f->subject);
+		hex_or_empty(payer, f->payer);
+		hex_or_empty(payee, f->payee);
+		row[0] = "finding"; row[1] = f->kind; row[2] = subj; row[3] = payer; row[4] = party_name(nm, f->payer);
+		row[5] = payee; row[6] = party_name(nm, f->payee); row[15] = i64(n[0], f->amount_cents); row[16] = ev;
+		row[17] = f->detail;
+		csv_row(row, 18);
+	}
+	if (b) {
+		for (size_t i = 0; i < b->n_lines; i++) {
+			const keten_bank_line *l = &b->lines[i];
+			const char *row[18] = {0};
+			char pay[65], det[200];
+			if (l->has_payment)
+				keten_hex(pay, l->payment, 32);
+			else
+				pay[0] = 0;
+			hex_or_empty(payer, l->payer);
+			hex_or_empty(payee, l->payee);
+			char bd[11], ld[11];
+			keten_format_date(bd, sizeof bd, l->bank_date);
+			keten_format_date(ld, sizeof ld, l->ledger_date);
+			snprintf(det, sizeof det, "how=%s line=%zu booked=%s bank_ref=%s ledger_cents=%lld paid_on=%s ledger_ref=%s",
+			         l->how, l->file_line, bd, l->bank_ref, (long long)l->ledger_cents, ld, l->ledger_ref);
+			row[0] = "bank"; row[1] = keten_bank_status_name(l->status); row[2] = pay; row[3] = payer;
+			row[4] = party_name(nm, l->payer); row[5] = payee; row[6] = party_name(nm, l->payee);
+			row[15] = i64(n[0], l->status == KETEN_LEDGER_ONLY ? l->ledger_cents : l->bank_cents);
+			row[16] = pay; row[17] = det;
+			csv_row(row, 18);
+		}
+		{
+			const char *row[18] = {0};
+			char det[160];
+			snprintf(det, sizeof det, "opening=%lld closing=%lld computed=%lld", (long long)b->opening_cents,
+			         (long long)b->closing_cents, (long long)b->computed_cents);
+			row[0] = "balance";
+			row[1] = !b->has_balances ? "incomplete" : b->balance_ok ? "agree" : "differ";
+			row[15] = i64(n[0], b->closing_cents);
+			row[17] = det;
+			csv_row(row, 18);
+		}
+	}
+}
+
+static json_t *key_json(const uint8_t key[32])
+{
+	char hex[65];
+	hex_or_empty(hex, key);
+	return hex[0] ? json_string(hex) : json_null();
+}
+
+static json_t *amounts_json(json_t *o, int64_t agreed, int64_t delivered, int64_t claimed, int64_t paid,
+                            int64_t received, int64_t outstanding, int64_t overdue)
+{
+	json_object_set_new(o, "agreed_cents", json_integer(agreed));
+	json_object_set_new(o, "delivered_units", delivered % 100 ? json_real((double)delivered / 100.0)
+	                                                          : json_integer(delivered / 100));
+	json_object_set_new(o, "claimed_cents", json_integer(claimed));
+	json_object_set_new(o, "paid_cents", json_integer(paid));
+	json_object_set_new(o, "received_cents", json_integer(received));
+	json_object_set_new(o, "outstanding_cents", json_integer(outstanding));
+	json_object_set_new(o, "overdue_cents", json_integer(overdue));
+	return o;
+}
+
+static void print_json(keten_txn *t, struct names *nm, const keten_recon *r, const keten_bank_result *b)
+{
+	json_t *root = json_object(), *lines = json_array(), *pairs = json_array(), *fs = json_array();
+	char d[11];
+	keten_format_date(d, sizeof d, r->as_of);
+	json_object_set_new(root, "as_of", json_string(d));
+	for (size_t i = 0; i < r->n_lines; i++) {
+		const keten_recon_line *l = &r->lines[i];
+		json_t *o = json_object();
+		char s1[11], s2[11];
+		json_object_set_new(o, "subject", key_json(l->subject));
+		json_object_set_new(o, "kind", json_string(l->subcontract ? "subcontract" : "allocation"));
+		json_object_set_new(o, "payer", key_json(l->payer));
+		json_object_set_new(o, "payer_name", json_string(party_name(nm, l->payer)));
+		json_object_set_new(o, "payee", key_json(l->payee));
+		json_object_set_new(o, "payee_name", json_string(party_name(nm, l->payee)));
+		json_object_set_new(o, "what", json_string(l->what));
+		keten_format_date(s1, sizeof s1, l->start);
+		keten_format_date(s2, sizeof s2, l->end);
+		json_object_set_new(o, "start", json_string(s1));
+		json_object_set_new(o, "end", l->end ? json_string(s2) : json_null());
+		json_object_set_new(o, "claims", json_integer((json_int_t)l->n_claims));
+		json_array_append_new(lines, amounts_json(o, l->agreed_cents, l->delivered_units, l->claimed_cents,
+		                                          l->paid_cents, l->received_cents, l->outstanding_cents,
+		                                          l->overdue_cents));
+	}
+	for (size_t i = 0; i < r->n_pairs; i++) {
+		const keten_recon_pair *p = &r->pairs[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "payer", key_json(p->payer));
+		json_object_set_new(o, "payer_name", json_string(party_name(nm, p->payer)));
+		json_object_set_new(o, "payee", key_json(p->payee));
+		json_object_set_new(o, "payee_name", json_string(party_name(nm, p->payee)));
+		json_object_set_new(o, "lines", json_integer((json_int_t)p->n_lines));
+		json_array_append_new(pairs, amounts_json(o, p->agreed_cents, p->delivered_units, p->claimed_cents,
+		                                          p->paid_cents, p->received_cents, p->outstanding_cents,
+		                                          p->overdue_cents));
+	}
+	for (size_t i = 0; i < r->n_findings; i++) {
+		const keten_recon_finding *f = &r->findings[i];
+		json_t *o = json_object(), *ev = json_array();
+		json_object_set_new(o, "kind", json_string(f->kind));
+		json_object_set_new(o, "subject", key_json(f->subject));
+		json_object_set_new(o, "payer", key_json(f->payer));
+		json_object_set_new(o, "payer_name", json_string(party_name(nm, f->payer)));
+		json_object_set_new(o, "payee", key_json(f->payee));
+		json_object_set_new(o, "payee_name", json_string(party_name(nm, f->payee)));
+		json_object_set_new(o, "amount_cents", json_integer(f->amount_cents));
+		for (size_t j = 0; j < f->n_ids; j++) {
+			json_t *e = json_object();
+			char hex[65];
+			keten_hex(hex, f->ids[j], 32);
+			json_object_set_new(e, "id", json_string(hex));
+			json_object_set_new(e, "type", json_string(entry_type(t, f->ids[j])));
+			json_array_append_new(ev, e);
+		}
+		json_object_set_new(o, "evidence", ev);
+		json_object_set_new(o, "detail", json_string(f->detail));
+		json_array_append_new(fs, o);
+	}
+	json_object_set_new(root, "lines", lines);
+	json_object_set_new(root, "pairs", pairs);
+	json_object_set_new(root, "findings", fs);
+	if (b) {
+		json_t *bo = json_object(), *bl = json_array();
+		char s1[11], s2[11];
+		keten_format_date(s1, sizeof s1, b->from);
+		keten_format_date(s2, sizeof s2, b->until);
+		json_object_set_new(bo, "from", json_string(s1));
+		json_object_set_new(bo, "until", json_string(s2));
+		json_object_set_new(bo, "matched", json_integer((json_int_t)b->matched));
+		json_object_set_new(bo, "amount_differs", json_integer((json_int_t)b->amount_differs));
+		json_object_set_new(bo, "duplicates", json_integer((json_int_t)b->duplicates));
+		json_object_set_new(bo, "bank_only", json_integer((json_int_t)b->bank_only));
+		json_object_set_new(bo, "ledger_only", json_integer((json_int_t)b->ledger_only));
+		json_object_set_new(bo, "balances", json_string(!b->has_balances ? "incomplete" : b->balance_ok ? "agree" : "differ"));
+		json_object_set_new(bo, "opening_cents", json_integer(b->opening_cents));
+		json_object_set_new(bo, "closing_cents", json_integer(b->closing_cents));
+		json_object_set_new(bo, "computed_cents", json_integer(b->computed_cents));
+		for (size_t i = 0; i < b->n_lines; i++) {
+			const keten_bank_line *l = &b->lines[i];
+			json_t *o = json_object();
+			char bd[11], ld[11];
+			keten_format_date(bd, sizeof bd, l->bank_date);
+			keten_format_date(ld, sizeof ld, l->ledger_date);
+			json_object_set_new(o, "status", json_string(keten_bank_status_name(l->status)));
+			json_object_set_new(o, "how", json_string(l->how));
+			json_object_set_new(o, "line", l->file_line ? json_integer((json_int_t)l->file_line) : json_null());
+			json_object_set_new(o, "bank_cents", l->status == KETEN_LEDGER_ONLY ? json_null() : json_integer(l->bank_cents));
+			json_object_set_new(o, "booked", l->bank_date ? json_string(bd) : json_null());
+			json_object_set_new(o, "bank_ref", json_string(l->bank_ref));
+			json_object_set_new(o, "payment", l->has_payment ? key_json(l->payment) : json_null());
+			json_object_set_new(o, "ledger_cents", l->has_payment ? json_integer(l->ledger_cents) : json_null());
+			json_object_set_new(o, "paid_on", l->has_payment ? json_string(ld) : json_null());
+			json_object_set_new(o, "ledger_ref", json_string(l->ledger_ref));
+			json_array_append_new(bl, o);
+		}
+		json_object_set_new(bo, "lines", bl);
+		json_object_set_new(root, "bank", bo);
+	}
+	cli_print_json(root);
+}
+
+int cmd_reconcile(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"with", 1, 0, 'w'}, {"period", 1, 0, 'p'}, {"as-of", 1, 0, 'a'}, {"bank", 1, 0, 'b'},
+		{"format", 1, 0, 'f'}, {"check", 0, 0, 'c'}, {"help", 0, 0, 'h'}, {0}};
+	keten_recon_opts ro = {0};
+	keten_recon r = {0};
+	keten_bank_result br = {0}, *bp = NULL;
+	keten_camt_statement st = {0};
+	struct names nm = {0};
+	const char *with = NULL, *bank = NULL;
+	enum fmt fmt = c->json ? FMT_JSON : FMT_TABLE;
+	bool check = false;
+	uint8_t me[32], wkey[32];
+	keten_error err = {0};
+	keten_txn *t = NULL;
+	int o, rc;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'w': with = optarg; break;
+		case 'p':
+			if (keten_recon_period(optarg, &ro.from, &ro.until))
+				return cli_usage_error("reconcile", "--period '%s' is not YYYY-MM, YYYY-Qn or YYYY", optarg);
+			break;
+		case 'a': if ((rc = cli_parse_date("--as-of", optarg, &ro.as_of))) return rc; break;
+		case 'b': bank = optarg; break;
+		case 'f': if ((rc = parse_format("reconcile", optarg, &fmt))) return rc; break;
+		case 'c': check = true; break;
+		case 'h': return cli_help(reconcile_usage);
+		default: return cli_usage_error("reconcile", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("reconcile", "unexpected argument '%s'", argv[optind]);
+	if (bank) {
+		uint8_t *buf;
+		size_t len;
+		if ((rc = read_file(bank, KETEN_CAMT_MAX_BYTES, &buf, &len)))
+			return rc;
+		rc = keten_camt_parse(buf, len, &st, &err);
+		free(buf);
+		if (rc) {
+			fprintf(stderr, "keten: bank statement '%s': %s\n", bank, err.msg);
+			return cli_exit_code(err.code);
+		}
+	}
+	if ((rc = cli_open(c, false)))
+		goto out;
+	memcpy(me, keten_ledger_info(c->L)->key, 32);
+	ro.me = me;
+	if (with) {
+		if ((rc = cli_resolve_party(c, with, wkey)))
+			goto out;
+		ro.with = wkey;
+	}
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err)) {
+		rc = cli_error(&err);
+		goto out;
+	}
+	nm.t = t;
+	if (keten_reconcile(t, &ro, &r, &err)) {
+		rc = cli_error(&err);
+		goto out;
+	}
+	if (bank) {
+		if (keten_recon_bank(t, me, &st, &br, &err)) {
+			rc = cli_error(&err);
+			goto out;
+		}
+		bp = &br;
+		if (add_bank_findings(&r, &br)) {
+			rc = EX_SOFTWARE_;
+			goto out;
+		}
+	}
+	if (fmt == FMT_JSON) {
+		print_json(t, &nm, &r, bp);
+	} else if (fmt == FMT_CSV) {
+		print_csv(&nm, &r, bp);
+	} else {
+		char who[200];
+		snprintf(who, sizeof who, "%s", party_name(&nm, me));
+		if (with) {
+			size_t u = strlen(who);
+			snprintf(who + u, sizeof who - u, ", with %s", party_name(&nm, wkey));
+		}
+		print_table(t, &nm, &r, bp, who);
+	}
+	if (fflush(stdout) != 0) {
+		rc = EX_IOERR_;
+		goto out;
+	}
+	rc = check && r.n_findings ? EX_FINDING : 0;
+out:
+	keten_txn_end(t);
+	names_free(&nm);
+	keten_recon_release(&r);
+	keten_bank_release(&br);
+	keten_camt_release(&st);
+	return rc;
+}
+
+/* report ------------------------------------------------------------------------------ */
+
+static const char report_usage[] =
+	"usage: keten report [--by municipality|provider|arrangement|month] [--period P]\n"
+	"                    [--format table|csv|json]\n"
+	"\n"
+	"The regional monitor over what this home holds bodies of: per group, the\n"
+	"allocations and distinct clients, allocated and paid costs, the share\n"
+	"subcontracted (accepted subcontracts / allocated), the average length of\n"
+	"closed herstel trajectories (days), early stops by stop code (any code\n"
+	"other than 'according to plan': jeugd 31, wmo 19), rijgen, and payment\n"
+	"delay (median and 90th percentile days from a claim to each payment on\n"
+	"it).  --by month groups allocations by start month and money and delays\n"
+	"by payment month.  --period P (YYYY-MM, YYYY-Qn or YYYY): allocations\n"
+	"running in it, closes and payments dated in it.  Default --by municipality.\n";
+
+static void stops_text(const keten_report_row *row, char *buf, size_t len)
+{
+	size_t u = 0;
+	buf[0] = 0;
+	for (size_t i = 0; i < row->n_stops && u + 1 < len; i++)
+		u += (size_t)snprintf(buf + u, len - u, "%s%s:%zu", i ? " " : "", row->stops[i].code, row->stops[i].n);
+}
+
+static const char *group_label(struct names *nm, keten_report_by by, const char *key, char *buf, size_t len)
+{
+	uint8_t k[32];
+	if (by == KETEN_REPORT_PROVIDER && strlen(key) == 64 && keten_unhex(k, 32, key) == 0)
+		snprintf(buf, len, "%s", party_name(nm, k));
+	else
+		snprintf(buf, len, "%s", key);
+	return buf;
+}
+
+static char *pct(char *buf, uint32_t bp)
+{
+	sprintf(buf, "%u.%02u%%", bp / 100, bp % 100);
+	return buf;
+}
+
+int cmd_report(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"by", 1, 0, 'b'}, {"period", 1, 0, 'p'}, {"format", 1, 0, 'f'}, {"help", 0, 0, 'h'}, {0}};
+	keten_report_opts ro = {.by = KETEN_REPORT_MUNICIPALITY};
+	keten_report rep = {0};
+	struct names nm = {0};
+	enum fmt fmt = c->json ? FMT_JSON : FMT_TABLE;
+	keten_error err = {0};
+	keten_txn *t = NULL;
+	int o, rc;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'b':
+			if (!(ro.by = keten_report_by_from_name(optarg)))
+				return cli_usage_error("report", "--by is municipality, provider, arrangement or month, not '%s'",
+				                       optarg);
+			break;
+		case 'p':
+			if (keten_recon_period(optarg, &ro.from, &ro.until))
+				return cli_usage_error("report", "--period '%s' is not YYYY-MM, YYYY-Qn or YYYY", optarg);
+			break;
+		case 'f': if ((rc = parse_format("report", optarg, &fmt))) return rc; break;
+		case 'h': return cli_help(report_usage);
+		default: return cli_usage_error("report", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("report", "unexpected argument '%s'", argv[optind]);
+	if ((rc = cli_open(c, false)))
+		return rc;
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
+		return cli_error(&err);
+	nm.t = t;
+	if (keten_report_build(t, &ro, &rep, &err)) {
+		rc = cli_error(&err);
+		goto out;
+	}
+	if (fmt == FMT_JSON) {
+		json_t *root = json_object(), *rows = json_array();
+		json_object_set_new(root, "by", json_string(keten_report_by_name(ro.by)));
+		for (size_t i = 0; i <= rep.n_rows; i++) {
+			const keten_report_row *row = i < rep.n_rows ? &rep.rows[i] : &rep.total;
+			json_t *o2 = json_object(), *stops = json_object();
+			char label[140];
+			json_object_set_new(o2, "group", json_string(row->key));
+			json_object_set_new(o2, "label", json_string(group_label(&nm, ro.by, row->key, label, sizeof label)));
+			json_object_set_new(o2, "allocations", json_integer((json_int_t)row->allocations));
+			json_object_set_new(o2, "clients", json_integer((json_int_t)row->clients));
+			json_object_set_new(o2, "allocated_cents", json_integer(row->allocated_cents));
+			json_object_set_new(o2, "paid_cents", json_integer(row->paid_cents));
+			json_object_set_new(o2, "subcontracted_cents", json_integer(row->subcontracted_cents));
+			json_object_set_new(o2, "subcontract_paid_cents", json_integer(row->sub_paid_cents));
+			json_object_set_new(o2, "subcontracted_bp", json_integer(row->subcontracted_bp));
+			json_object_set_new(o2, "closed_herstel", json_integer((json_int_t)row->closed_herstel));
+			json_object_set_new(o2, "avg_trajectory_days", json_integer(row->avg_trajectory_days));
+			json_object_set_new(o2, "early_stops", json_integer((json_int_t)row->early_stops));
+			for (size_t s = 0; s < row->n_stops; s++)
+				json_object_set_new(stops, row->stops[s].code, json_integer((json_int_t)row->stops[s].n));
+			json_object_set_new(o2, "early_stops_by_code", stops);
+			json_object_set_new(o2, "rijgen", json_integer((json_int_t)row->rijgen));
+			json_object_set_new(o2, "payments", json_integer((json_int_t)row->payments));
+			json_object_set_new(o2, "delay_median_days", json_integer(row->delay_median_days));
+			json_object_set_new(o2, "delay_p90_days", json_integer(row->delay_p90_days));
+			if (i < rep.n_rows)
+				json_array_append_new(rows, o2);
+			else
+				json_object_set_new(root, "total", o2);
+		}
+		json_object_set_new(root, "rows", rows);
+		cli_print_json(root);
+	} else if (fmt == FMT_CSV) {
+		static const char *const head[] = {"group", "label", "allocations", "clients", "allocated_cents",
+		                                   "paid_cents", "subcontracted_cents", "subcontract_paid_cents",
+		                                   "subcontracted_bp", "closed_herstel", "avg_trajectory_days",
+		                                   "early_stops", "early_stops_by_code", "rijgen", "payments",
+		                                   "delay_median_days", "delay_p90_days"};
+		csv_row(head, 17);
+		for (size_t i = 0; i <= rep.n_rows; i++) {
+			const keten_report_row *row = i < rep.n_rows ? &rep.rows[i] : &rep.total;
+			char n[12][24], label[140], stops[400];
+			const char *f[17];
+			stops_text(row, stops, sizeof stops);
+			f[0] = row->key; f[1] = group_label(&nm, ro.by, row->key, label, sizeof label);
+			sprintf(n[0], "%zu", row->allocations); f[2] = n[0];
+			sprintf(n[1], "%zu", row->clients); f[3] = n[1];
+			f[4] = i64(n[2], row->allocated_cents); f[5] = i64(n[3], row->paid_cents);
+			f[6] = i64(n[4], row->subcontracted_cents); f[7] = i64(n[5], row->sub_paid_cents);
+			sprintf(n[6], "%u", row->subcontracted_bp); f[8] = n[6];
+			sprintf(n[7], "%zu", row->closed_herstel); f[9] = n[7];
+			f[10] = i64(n[8], row->avg_trajectory_days);
+			sprintf(n[9], "%zu", row->early_stops); f[11] = n[9];
+			f[12] = stops;
+			sprintf(n[10], "%zu", row->rijgen); f[13] = n[10];
+			sprintf(n[11], "%zu", row->payments); f[14] = n[11];
+			char med[24], p90[24];
+			f[15] = i64(med, row->delay_median_days); f[16] = i64(p90, row->delay_p90_days);
+			csv_row(f, 17);
+		}
+	} else {
+		char a[4][40], p[16], stops[400], label[140];
+		printf("%-20s %6s %7s %14s %14s %14s %8s %6s %8s %6s %-16s %6s %7s %7s\n", keten_report_by_name(ro.by),
+		       "alloc", "clients", "allocated", "paid", "subcontracted", "share", "closed", "avg days", "early",
+		       "stops by code", "rijgen", "delay50", "delay90");
+		for (size_t i = 0; i <= rep.n_rows; i++) {
+			const keten_report_row *row = i < rep.n_rows ? &rep.rows[i] : &rep.total;
+			stops_text(row, stops, sizeof stops);
+			printf("%-20.20s %6zu %7zu %14s %14s %14s %8s %6zu %8lld %6zu %-16s %6zu %7lld %7lld\n",
+			       group_label(&nm, ro.by, row->key, label, sizeof label), row->allocations, row->clients,
+			       human(a[0], 40, row->allocated_cents), human(a[1], 40, row->paid_cents),
+			       human(a[2], 40, row->subcontracted_cents), pct(p, row->subcontracted_bp), row->closed_herstel,
+			       (long long)row->avg_trajectory_days, row->early_stops, stops[0] ? stops : "-", row->rijgen,
+			       (long long)row->delay_median_days, (long long)row->delay_p90_days);
+		}
+	}
+	rc = fflush(stdout) ? EX_IOERR_ : 0;
+out:
+	keten_txn_end(t);
+	names_free(&nm);
+	keten_report_release(&rep);
+	return rc;
+}
+
+/* batch --------------------------------------------------------------------------------- */
+
+static const char batch_usage[] =
+	"usage: keten batch FILE\n"
+	"\n"
+	"Append many deliveries, claims, payments and receipts at once, from CSV\n"
+	"(a header row; ',' or ';') or NDJSON (one object per line), as a\n"
+	"provider's own administration exports them.  Every row has a 'type'\n"
+	"(delivery, claim, payment, receipt); the other columns are named after the\n"
+	"flags of the matching command: subcontract or allocation, period, units,\n"
+	"unit, note (delivery); installment, amount, deliveries (claim); claim,\n"
+	"amount, date, reference (payment); payment, amount, date (receipt).\n"
+	"Ids may be unique prefixes.  Every row is checked first and every bad row\n"
+	"reported with its line number; then all rows are appended in one\n"
+	"transaction, or none when a rule refuses one of them.  Prints one id per\n"
+	"row (--json: an array of {line, type, id}).  FILE '-' reads stdin.\n";
+
+struct brow {
+	keten_append a;
+	uint8_t *body;
+	size_t len;
+	uint8_t aud[KETEN_MAX_AUDIENCE][32];
+	size_t n_aud;
+};
+
+static void aud_add(struct brow *b, const ProtobufCBinaryData *k)
+{
+	if (!k || k->len != 32 || b->n_aud >= KETEN_MAX_AUDIENCE)
+		return;
+	for (size_t i = 0; i < b->n_aud; i++)
+		if (memcmp(b->aud[i], k->data, 32) == 0)
+			return;
+	memcpy(b->aud[b->n_aud++], k->data, 32);
+}
+
+/* Audience of an agreement (allocation or offer): payer, payee, municipality. */
+static void aud_target(keten_txn *t, struct brow *b, const uint8_t id[32])
+{
+	Keten__State__AllocationState *as = NULL;
+	Keten__State__OfferState *os = NULL;
+	if (dom_get(t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)&as, NULL) == 0) {
+		aud_add(b, &as->author);
+		aud_add(b, &as->provider);
+	} else if (dom_get(t, DK_OFFER, id, &keten__state__offer_state__descriptor, (void **)&os, NULL) == 0) {
+		aud_add(b, &os->author);
+		aud_add(b, &os->subcontractor);
+		aud_add(b, &os->municipality_key);
+	}
+	dom_free(as);
+	dom_free(os);
+}
+
+/* Resolve an id (full or unique prefix) in t; message into msg on failure. */
+static int resolve(keten_txn *t, const char *what, const char *hex, uint8_t id[32], char *msg, size_t len)
+{
+	keten_error err = {0};
+	if (strlen(hex) == 64 && keten_unhex(id, 32, hex) == 0)
+		return 0;
+	if (keten_store_resolve(t, hex, id, &err) == 0)
+		return 0;
+	snprintf(msg, len, "%s '%s': %s", what, hex, err.msg[0] ? err.msg : keten_strerror(err.code));
+	return -1;
+}
+
+/* Split a list of ids separated by spaces, ',' or ';'. */
+static int resolve_list(keten_txn *t, const char *what, const char *list, uint8_t (*ids)[32], size_t max,
+                        size_t *n, char *msg, size_t len)
+{
+	char buf[KETEN_BATCH_MAX_FIELD + 1], *save, *tok;
+	*n = 0;
+	snprintf(buf, sizeof buf, "%s", list);
+	for (tok = strtok_r(buf, " ,;", &save); tok; tok = strtok_r(NULL, " ,;", &save)) {
+		if (*n == max) {
+			snprintf(msg, len, "%s: more than %zu ids", what, max);
+			return -1;
+		}
+		if (resolve(t, what, tok, ids[*n], msg, len))
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int pack(struct brow *b, uint32_t type, const ProtobufCMessage *m)
+{
+	b->len = protobuf_c_message_get_packed_size(m);
+	if (!(b->body = malloc(b->len ? b->len : 1)))
+		return -1;
+	protobuf_c_message_pack(m, b->body);
+	b->a.body_type = type;
+	b->a.body = b->body;
+	b->a.body_len = b->len;
+	return 0;
+}
+
+/* Build one row's body; a message in msg (and -1) when the row is bad. */
+static int build_row(keten_txn *t, const uint8_t me[32], const keten_batch_row *row, struct brow *b, char *msg,
+                     size_t len, int64_t *amount)
+{
+	ProtobufCBinaryData self = {32, (uint8_t *)me};
+	uint8_t target[32], ids[64][32];
+	ProtobufCBinaryData bins[64];
+	size_t n = 0;
+
+	*amount = -1;
+	b->n_aud = 0;
+	aud_add(b, &self);
+	switch (row->type) {
+	case KETEN_BATCH_DELIVERY: {
+		Keten__Delivery d = KETEN__DELIVERY__INIT;
+		const char *tg = row->subcontract ? row->subcontract : row->allocation;
+		if (resolve(t, row->subcontract ? "subcontract" : "allocation", tg, target, msg, len))
+			return -1;
+		if (row->note && (!keten_text_ok(row->note, strlen(row->note)) || keten_text_has_bsn(row->note))) {
+			snprintf(msg, len, "note is not clean text or holds a BSN");
+			return -1;
+		}
+		aud_target(t, b, target);
+		d.target.data = target;
+		d.target.len = 32;
+		d.period = row->period;
+		d.units = row->units_hundredths;
+		d.unit = row->unit;
+		d.note = row->note;
+		return pack(b, KETEN__BODY_TYPE__DELIVERY, &d.base);
+	}
+	case KETEN_BATCH_CLAIM: {
+		Keten__Claim k = KETEN__CLAIM__INIT;
+		const char *tg = row->subcontract ? row->subcontract : row->allocation;
+		keten_error err = {0};
+		if (resolve(t, row->subcontract ? "subcontract" : "allocation", tg, target, msg, len))
+			return -1;
+		if (row->deliveries && resolve_list(t, "deliveries", row->deliveries, ids, 64, &n, msg, len))
+			return -1;
+		for (size_t i = 0; i < n; i++) {
+			bins[i].data = ids[i];
+			bins[i].len = 32;
+		}
+		k.deliveries = bins;
+		k.n_deliveries = n;
+		k.installment = row->installment;
+		if (!k.installment) {
+			Keten__State__OfferState *os = NULL;
+			Keten__State__AllocationState *as = NULL;
+			dom_get(t, DK_OFFER, target, &keten__state__offer_state__descriptor, (void **)&os, NULL);
+			dom_get(t, DK_ALLOCATION, target, &keten__state__allocation_state__descriptor, (void **)&as, NULL);
+			if ((os && os->pricing == KETEN__PRICING__PER_UNIT) || (as && as->kind == KETEN__KIND__COMPONENT))
+				k.installment = "units";
+			dom_free(os);
+			dom_free(as);
+			if (!k.installment) {
+				snprintf(msg, len, "give an installment (upfront, final or YYYY-MM)");
+				return -1;
+			}
+		}
+		if (row->amount) {
+			k.amount_cents = row->amount_cents;
+		} else if (keten_dom_expected_claim(t, target, k.installment, (const uint8_t (*)[32])ids, n,
+		                                    &k.amount_cents, &err)) {
+			snprintf(msg, len, "cannot compute the amount: %s; give an amount", err.msg);
+			return -1;
+		}
+		*amount = k.amount_cents;
+		aud_target(t, b, target);
+		k.target.data = target;
+		k.target.len = 32;
+		return pack(b, KETEN__BODY_TYPE__CLAIM, &k.base);
+	}
+	case KETEN_BATCH_PAYMENT: {
+		Keten__Payment p = KETEN__PAYMENT__INIT;
+		if (resolve_list(t, "claim", row->claim, ids, 64, &n, msg, len))
+			return -1;
+		if (!n) {
+			snprintf(msg, len, "a payment names a claim");
+			return -1;
+		}
+		if (row->reference && (!keten_text_ok(row->reference, strlen(row->reference)) ||
+		                       keten_text_has_bsn(row->reference))) {
+			snprintf(msg, len, "reference is not clean text or holds a BSN");
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++) {
+			Keten__State__ClaimState *ks = NULL;
+			Keten__State__ClawbackState *cb = NULL;
+			bins[i].data = ids[i];
+			bins[i].len = 32;
+			if (dom_get(t, DK_CLAIM, ids[i], &keten__state__claim_state__descriptor, (void **)&ks, NULL) == 0) {
+				aud_add(b, &ks->author);
+				aud_add(b, &ks->municipality_key);
+			} else if (dom_get(t, DK_CLAWBACK, ids[i], &keten__state__clawback_state__descriptor, (void **)&cb,
+			                   NULL) == 0) {
+				aud_add(b, &cb->author);
+				for (size_t j = 0; j < cb->n_debts; j++)
+					if (cb->debts[j]->debtor.len == 32 && memcmp(cb->debts[j]->debtor.data, me, 32) == 0)
+						aud_add(b, &cb->debts[j]->creditor);
+			}
+			dom_free(ks);
+			dom_free(cb);
+		}
+		p.claims = bins;
+		p.n_claims = n;
+		p.amount_cents = row->amount_cents;
+		p.date = row->date_ymd;
+		p.reference = row->reference;
+		*amount = p.amount_cents;
+		return pack(b, KETEN__BODY_TYPE__PAYMENT, &p.base);
+	}
+	case KETEN_BATCH_RECEIPT: {
+		Keten__Receipt r = KETEN__RECEIPT__INIT;
+		Keten__State__PaymentState *ps = NULL;
+		if (resolve(t, "payment", row->payment, target, msg, len))
+			return -1;
+		if (dom_get(t, DK_PAYMENT, target, &keten__state__payment_state__descriptor, (void **)&ps, NULL) == 0) {
+			aud_add(b, &ps->author);
+			aud_add(b, &ps->municipality_key);
+			r.amount_cents = row->amount ? row->amount_cents : ps->amount_cents;
+			dom_free(ps);
+		} else if (row->amount) {
+			r.amount_cents = row->amount_cents;
+		} else {
+			snprintf(msg, len, "payment '%s' is not held here: give an amount", row->payment);
+			return -1;
+		}
+		r.received = true;
+		if (row->date) {
+			r.has_date = 1;
+			r.date = row->date_ymd;
+		}
+		r.payment.data = target;
+		r.payment.len = 32;
+		*amount = r.amount_cents;
+		return pack(b, KETEN__BODY_TYPE__RECEIPT, &r.base);
+	}
+	default:
+		snprintf(msg, len, "unknown row type");
+		return -1;
+	}
+}
+
+int cmd_batch(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"help", 0, 0, 'h'}, {0}};
+	keten_batch bt = {0};
+	keten_error err = {0};
+	keten_txn *t = NULL;
+	struct brow *rows = NULL;
+	keten_append *app = NULL;
+	uint8_t (*ids)[32] = NULL;
+	int64_t *amounts = NULL;
+	uint8_t *buf = NULL, me[32];
+	size_t len, bad = 0;
+	int o, rc;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'h')
+			return cli_help(batch_usage);
+		return cli_usage_error("batch", "unknown option");
+	}
+	if (optind != argc - 1)
+		return cli_usage_error("batch", "takes one FILE");
+	if ((rc = read_file(argv[optind], KETEN_BATCH_MAX_BYTES, &buf, &len)))
+		return rc;
+	rc = keten_batch_parse(buf, len, &bt, &err);
+	free(buf);
+	if (rc) {
+		for (size_t i = 0; i < bt.n_errors; i++) {
+			if (bt.errors[i].line)
+				fprintf(stderr, "keten batch: %s:%zu: %s\n", argv[optind], bt.errors[i].line, bt.errors[i].msg);
+			else
+				fprintf(stderr, "keten batch: %s: %s\n", argv[optind], bt.errors[i].msg);
+		}
+		if (!bt.n_errors)
+			fprintf(stderr, "keten batch: %s: %s\n", argv[optind], err.msg);
+		fprintf(stderr, "keten: nothing appended: %zu bad row%s\n", bt.n_errors, bt.n_errors == 1 ? "" : "s");
+		keten_batch_release(&bt);
+		return cli_exit_code(err.code ? err.code : KETEN_EMALFORMED);
+	}
+	if ((rc = cli_open(c, true)))
+		goto out;
+	memcpy(me, keten_ledger_info(c->L)->key, 32);
+	rows = calloc(bt.n_rows ? bt.n_rows : 1, sizeof *rows);
+	app = calloc(bt.n_rows ? bt.n_rows : 1, sizeof *app);
+	ids = calloc(bt.n_rows ? bt.n_rows : 1, sizeof *ids);
+	amounts = calloc(bt.n_rows ? bt.n_rows : 1, sizeof *amounts);
+	if (!rows || !app || !ids || !amounts) {
+		rc = EX_SOFTWARE_;
+		goto out;
+	}
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err)) {
+		rc = cli_error(&err);
+		goto out;
+	}
+	for (size_t i = 0; i < bt.n_rows; i++) {
+		char msg[300];
+		if (build_row(t, me, &bt.rows[i], &rows[i], msg, sizeof msg, &amounts[i])) {
+			fprintf(stderr, "keten batch: %s:%zu: %s\n", argv[optind], bt.rows[i].line, msg);
+			bad++;
+			continue;
+		}
+		rows[i].a.audience = (const uint8_t (*)[32])rows[i].aud;
+		rows[i].a.n_audience = rows[i].n_aud;
+		app[i] = rows[i].a;
+	}
+	keten_txn_end(t);
+	t = NULL;
+	if (bad) {
+		fprintf(stderr, "keten: nothing appended: %zu bad row%s of %zu\n", bad, bad == 1 ? "" : "s", bt.n_rows);
+		rc = EX_DATAERR_;
+		goto out;
+	}
+	if (keten_ledger_append(c->L, app, bt.n_rows, ids, &err)) {
+		rc = cli_error(&err);
+		fprintf(stderr, "keten: nothing appended: one of the %zu rows was refused (the rows are appended in file "
+		        "order; the first refused one stops the batch)\n", bt.n_rows);
+		goto out;
+	}
+	if (c->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < bt.n_rows; i++) {
+			json_t *j = json_object();
+			char hex[65];
+			keten_hex(hex, ids[i], 32);
+			json_object_set_new(j, "line", json_integer((json_int_t)bt.rows[i].line));
+			json_object_set_new(j, "type", json_string(keten_batch_type_name(bt.rows[i].type)));
+			json_object_set_new(j, "id", json_string(hex));
+			if (amounts[i] >= 0)
+				json_object_set_new(j, "amount_cents", json_integer(amounts[i]));
+			json_array_append_new(arr, j);
+		}
+		cli_print_json(arr);
+	} else {
+		for (size_t i = 0; i < bt.n_rows; i++) {
+			char hex[65];
+			keten_hex(hex, ids[i], 32);
+			puts(hex);
+		}
+	}
+	rc = 0;
+out:
+	keten_txn_end(t);
+	for (size_t i = 0; rows && i < bt.n_rows; i++)
+		free(rows[i].body);
+	free(rows);
+	free(app);
+	free(ids);
+	free(amounts);
+	keten_batch_release(&bt);
+	return rc;
+}

@@ -1,0 +1,89 @@
+/*
+ * net.h — keten nodes over nng: a server that answers the sync protocol
+ * on one or more URLs (rep0 with several contexts, so it serves many
+ * peers at once), and a peer connection that pulls from one node in
+ * rounds (req0).  The protocol itself lives in ledger/sync.c; this module
+ * only moves its messages and keeps one session per nng pipe.
+ *
+ * URLs: tcp://HOST:PORT, ipc:///path, tls+tcp://HOST:PORT (nng's TLS 1.2,
+ * mbedTLS underneath; PEM files named by the caller: a server needs its
+ * certificate and key, a client the CA that signed the server's and dials
+ * by the host name in that certificate; a server given a CA requires
+ * client certificates too).  Every socket caps the size of what
+ * it receives (NNG_OPT_RECVMAXSZ: 1 MiB for requests, 4 MiB + margin for
+ * replies).  A peer that keeps sending bad requests is dropped.
+ *
+ * The server reads the ledger from nng's threads while a pull writes to it
+ * from the caller's thread: both go through one lock in net.c, so LMDB's
+ * map may grow safely.
+ */
+#ifndef KETEN_NET_H
+#define KETEN_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct keten_error;
+struct keten_ledger;
+struct keten_sync_limits;
+struct keten_sync_stats;
+
+/* A line for the log (no newline); called from any thread. */
+typedef void (*keten_log_fn)(void *ctx, const char *line);
+
+typedef struct keten_node keten_node;
+
+/* PEM files for tls+tcp:// URLs; NULL fields are not used. */
+typedef struct keten_tls_files {
+	const char *cert;
+	const char *key;
+	const char *ca;
+} keten_tls_files;
+
+/*
+ * Serve L (unlocked: it signs challenges) on every URL.  lim NULL: the
+ * defaults; tls may be NULL when no URL is tls+tcp://.  Errors:
+ * KETEN_EINVAL (bad URL, TLS files missing), KETEN_EIO (cannot listen,
+ * cannot read a TLS file; the message names it), KETEN_ENOMEM.
+ */
+int keten_node_start(struct keten_ledger *L, const char *const *urls, size_t n_urls,
+                     const struct keten_sync_limits *lim, const keten_tls_files *tls,
+                     keten_log_fn log, void *log_ctx, keten_node **out, struct keten_error *err);
+/* Stop serving and free; NULL does nothing.  May block inside nng: callers
+ * that must exit keep a watchdog. */
+void keten_node_stop(keten_node *n);
+/* Requests answered so far, and peers dropped for misbehaving. */
+uint64_t keten_node_requests(const keten_node *n);
+uint64_t keten_node_dropped(const keten_node *n);
+
+/* Writes by the caller (say a checkpoint append) in a process that serves
+ * take this lock around them; keten_peer_sync takes it itself. */
+void keten_net_write_lock(void);
+void keten_net_write_unlock(void);
+
+typedef struct keten_peer keten_peer;
+
+/*
+ * Connect to the node at url to pull from it into L (unlocked).  With
+ * wait, the dial happens now and fails when nobody listens (KETEN_EIO);
+ * without, nng keeps dialling in the background.  timeout_ms bounds
+ * each round trip.  tls as for keten_node_start (a CA is needed for
+ * tls+tcp://).
+ */
+int keten_peer_open(struct keten_ledger *L, const char *url, bool wait, int timeout_ms,
+                    const keten_tls_files *tls, keten_peer **out, struct keten_error *err);
+/*
+ * One sync round: authenticate if needed, compare heads, fetch and ingest
+ * what is new.  *st receives the round's figures.  Errors: KETEN_EIO (no
+ * answer in time, connection lost), KETEN_EPROTO (the peer broke the
+ * protocol or answered with an error), KETEN_ESIG, KETEN_EAUTHOR (the
+ * handshake failed or we are not certified there), store errors.
+ */
+int keten_peer_sync(keten_peer *p, struct keten_sync_stats *st, struct keten_error *err);
+const char *keten_peer_url(const keten_peer *p);
+/* The key that answered the last handshake; false before one. */
+bool keten_peer_key(const keten_peer *p, uint8_t key[32]);
+void keten_peer_close(keten_peer *p);
+
+#endif

@@ -1,0 +1,406 @@
+/*
+ * flow_contract.c — body rules and derived state of framework contracts
+ * (raamcontracten), their yearly indexation, and allocations
+ * (toewijzingen).  Only a municipality or region publishes a contract or
+ * allocates; an allocation's arrangement or component must be in the
+ * contract's tariff table, its dates inside the contract's validity, and
+ * its amount the (indexed) tariff unless it is marked maatwerk.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain.h"
+
+static bool digits(const char *s, size_t n)
+{
+	if (!s || strlen(s) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static bool blank(const char *s)
+{
+	for (; s && *s; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\n')
+			return false;
+	return true;
+}
+
+static bool domain_ok(const char *d)
+{
+	return d && (strcmp(d, "jeugd") == 0 || strcmp(d, "wmo") == 0);
+}
+
+bool flow_unit_ok(const char *u)
+{
+	static const char *const units[] = {"minute", "hour", "day", "dagdeel", "etmaal", "piece", "week", "month"};
+	if (!u)
+		return false;
+	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+		if (strcmp(u, units[i]) == 0)
+			return true;
+	return false;
+}
+
+static int check_contract(keten_apply *a, const Keten__FrameworkContract *c, keten_error *err)
+{
+	int rc;
+
+	if (!(dom_roles(a) & ROLE_AUTHORITY))
+		return keten_refuse(err, "wrong-role", "only a municipality or region publishes a framework contract");
+	if (!c->ref[0] || strlen(c->ref) > 64)
+		return keten_refuse(err, "invalid-reference", "a contract reference has 1 to 64 characters");
+	if ((rc = dom_text("contract reference", c->ref, err)) || (rc = dom_text("quality", c->quality, err)) ||
+	    (rc = dom_text("dispute route", c->dispute_route, err)))
+		return rc;
+	if (!domain_ok(c->domain))
+		return keten_refuse(err, "invalid-domain", "domain '%s' is not jeugd or wmo", c->domain);
+	if (c->n_municipalities == 0)
+		return keten_refuse(err, "invalid-code", "a contract names at least one municipality (CBS code)");
+	for (size_t i = 0; i < c->n_municipalities; i++)
+		if (!digits(c->municipalities[i], 4))
+			return keten_refuse(err, "invalid-code", "CBS municipality code '%s' is not 4 digits",
+			                    c->municipalities[i]);
+	if (!keten_date_valid(c->valid_from) || !keten_date_valid(c->valid_until) || c->valid_until < c->valid_from)
+		return keten_refuse(err, "invalid-date", "contract validity is not a valid period");
+	if (c->n_tariffs + c->n_components == 0)
+		return keten_refuse(err, "empty-tariff-table", "a contract has at least one tariff line");
+	for (size_t i = 0; i < c->n_tariffs; i++) {
+		const Keten__Tariff *t = c->tariffs[i];
+		if (strcmp(t->domain, c->domain) != 0)
+			return keten_refuse(err, "invalid-tariff", "tariff %s/%s is for domain %s, the contract for %s",
+			                    t->profile, t->intensity, t->domain, c->domain);
+		if (t->kind != KETEN__KIND__HERSTEL && t->kind != KETEN__KIND__DUURZAAM)
+			return keten_refuse(err, "invalid-tariff", "tariff %s/%s is neither herstel nor duurzaam",
+			                    t->profile, t->intensity);
+		if (t->cents <= 0 || t->cents > KETEN_MAX_CENTS)
+			return keten_refuse(err, "invalid-amount", "tariff %s/%s is not a positive amount", t->profile,
+			                    t->intensity);
+		if (!t->profile[0] || !t->intensity[0] || (rc = dom_text("tariff profile", t->profile, err)) ||
+		    (rc = dom_text("tariff intensity", t->intensity, err)) || (rc = dom_text("tariff name", t->name, err)))
+			return rc ? rc : (int)keten_refuse(err, "invalid-tariff", "a tariff line needs a profile and intensity");
+	}
+	for (size_t i = 0; i < c->n_components; i++) {
+		const Keten__Component *k = c->components[i];
+		if (!k->code[0] || (rc = dom_text("component code", k->code, err)) ||
+		    (rc = dom_text("component name", k->name, err)))
+			return rc ? rc : (int)keten_refuse(err, "invalid-tariff", "a component needs a code");
+		if (k->cents_per_unit <= 0 || k->cents_per_unit > KETEN_MAX_CENTS)
+			return keten_refuse(err, "invalid-amount", "component %s is not a positive amount", k->code);
+		if (!flow_unit_ok(k->unit))
+			return keten_refuse(err, "invalid-unit", "component %s has unit '%s'", k->code, k->unit);
+	}
+	if (c->subcontract_rule > KETEN__SUBCONTRACT_RULE__SUB_MAX)
+		return keten_refuse(err, "invalid-rule", "subcontract rule %u is unknown", c->subcontract_rule);
+	if (c->max_margin_bp > 10000)
+		return keten_refuse(err, "invalid-share", "maximum margin above 100%%");
+	if (c->has_payment_term_days && (c->payment_term_days == 0 || c->payment_term_days > 365))
+		return keten_refuse(err, "invalid-payment-term", "payment term must be 1 to 365 days");
+	for (size_t i = 0; i < c->n_early_stop; i++) {
+		if (!keten_dom_stop_label(c->domain, c->early_stop[i]->stop_code))
+			return keten_refuse(err, "unknown-stop-code", "stop code '%s' is not in the %s list (reden beeindiging)",
+			                    c->early_stop[i]->stop_code, c->domain);
+		if (c->early_stop[i]->reclaim_bp > 10000)
+			return keten_refuse(err, "invalid-share", "early-stop share above 100%%");
+	}
+	for (size_t i = 0; i < c->n_eligible; i++)
+		if (c->eligible[i].len != 32)
+			return keten_refuse(err, "malformed-body", "an eligible party is not a 32-byte key");
+	{
+		/* a reference is unique per author; another author's contract with the
+		 * same reference, received from elsewhere, is kept beside it */
+		uint8_t id[32];
+		Keten__State__ContractState *old = NULL;
+		bool mine = false;
+		if (keten_dom_contract_by_ref(a->txn, c->ref, id, NULL) == 0) {
+			if (dom_get(a->txn, DK_CONTRACT, id, &keten__state__contract_state__descriptor, (void **)&old, NULL) == 0)
+				mine = memcmp(old->author.data, a->e->author, 32) == 0;
+			dom_free(old);
+			if (mine || a->local)
+				return keten_refuse(err, "duplicate-reference", "a framework contract '%s' already exists", c->ref);
+		}
+	}
+	return KETEN_OK;
+}
+
+int flow_contract(keten_apply *a, keten_error *err)
+{
+	Keten__FrameworkContract *c = keten__framework_contract__unpack(NULL, a->e->body_len, a->e->body);
+	Keten__State__ContractState cs = KETEN__STATE__CONTRACT_STATE__INIT;
+	int rc;
+
+	if (!c)
+		return keten_refuse(err, "malformed-body", "framework contract body does not decode");
+	if ((rc = check_contract(a, c, err)))
+		goto out;
+	cs.id.data = (uint8_t *)a->e->id;
+	cs.id.len = 32;
+	cs.ref = c->ref;
+	cs.author.data = (uint8_t *)a->e->author;
+	cs.author.len = 32;
+	cs.domain = c->domain;
+	cs.has_valid_from = cs.has_valid_until = 1;
+	cs.valid_from = c->valid_from;
+	cs.valid_until = c->valid_until;
+	cs.has_subcontract_rule = cs.has_max_margin_bp = cs.has_sub_subcontracting = cs.has_payment_term_days = 1;
+	cs.subcontract_rule = c->subcontract_rule;
+	cs.max_margin_bp = c->max_margin_bp;
+	cs.sub_subcontracting = c->sub_subcontracting;
+	cs.payment_term_days = c->has_payment_term_days ? c->payment_term_days : 30;
+	if ((rc = dom_put(a->txn, DK_CONTRACT, a->e->id, &cs, err)))
+		goto out;
+	{
+		size_t n = strlen(c->ref);
+		uint8_t k[80];
+		memcpy(k, c->ref, n);
+		k[n] = 0;
+		rc = dom_index_put(a->txn, DX_CONTRACT_REF, k, n + 1, a->e->id, 32, err);
+	}
+out:
+	keten__framework_contract__free_unpacked(c, NULL);
+	return rc;
+}
+
+int flow_indexation(keten_apply *a, keten_error *err)
+{
+	Keten__Indexation *x = keten__indexation__unpack(NULL, a->e->body_len, a->e->body);
+	Keten__State__ContractState *cs = NULL;
+	Keten__State__IndexStep *step, **arr;
+	uint32_t type;
+	size_t pos;
+	int rc;
+
+	if (!x)
+		return keten_refuse(err, "malformed-body", "indexation body does not decode");
+	if ((rc = dom_ref(a, x->contract.data, x->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT),
+	                  &type, err)))
+		goto out;
+	if ((rc = dom_get(a->txn, DK_CONTRACT, x->contract.data, &keten__state__contract_state__descriptor,
+	                  (void **)&cs, err)))
+		goto out;
+	if (memcmp(cs->author.data, a->e->author, 32) != 0) {
+		rc = keten_refuse(err, "wrong-role", "only the author of contract '%s' indexes it", cs->ref);
+		goto out;
+	}
+	if (x->year < 1900 || x->year > 2999 || x->bp <= -10000 || x->bp > 10000) {
+		rc = keten_refuse(err, "invalid-indexation", "indexation year or percentage out of range");
+		goto out;
+	}
+	if (x->rounding != 0) {
+		rc = keten_refuse(err, "invalid-indexation", "rounding rule %u is unknown (0: half away from zero)",
+		                  x->rounding);
+		goto out;
+	}
+	for (pos = 0; pos < cs->n_indexations; pos++) {
+		if (cs->indexations[pos]->year == x->year) {
+			rc = keten_refuse(err, "duplicate-indexation", "contract '%s' is already indexed for %u", cs->ref,
+			                  x->year);
+			goto out;
+		}
+		if (cs->indexations[pos]->year > x->year)
+			break;
+	}
+	arr = realloc(cs->indexations, (cs->n_indexations + 1) * sizeof *arr);
+	step = malloc(sizeof *step);
+	if (!arr || !step) {
+		free(step);
+		if (arr)
+			cs->indexations = arr;
+		rc = keten_fail(err, KETEN_ENOMEM, NULL);
+		goto out;
+	}
+	cs->indexations = arr;
+	keten__state__index_step__init(step);
+	step->year = x->year;
+	step->bp = x->bp;
+	if (dom_set_bytes(&step->entry, a->e->id, 32) == 0)
+		step->has_entry = 1;
+	memmove(arr + pos + 1, arr + pos, (cs->n_indexations - pos) * sizeof *arr);
+	arr[pos] = step;
+	cs->n_indexations++;
+	rc = dom_put(a->txn, DK_CONTRACT, cs->id.data, cs, err);
+out:
+	dom_free(cs);
+	keten__indexation__free_unpacked(x, NULL);
+	return rc;
+}
+
+/* rijgen: an earlier herstel allocation of the same arrangement for the same
+ * client that ended at most 31 days before this one starts. */
+struct rijgen_scan {
+	keten_txn *t;
+	const Keten__Allocation *al;
+	size_t plen;
+	bool hit;
+};
+
+static int rijgen_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct rijgen_scan *s = p;
+	Keten__State__AllocationState *o = NULL;
+	if (kl != s->plen + 32)
+		return 0;
+	if (dom_get(s->t, DK_ALLOCATION, k + s->plen, &keten__state__allocation_state__descriptor, (void **)&o, NULL))
+		return 0;
+	if (!o->voided && o->kind == KETEN__KIND__HERSTEL && o->profile && o->intensity && s->al->profile &&
+	    s->al->intensity && strcmp(o->profile, s->al->profile) == 0 && strcmp(o->intensity, s->al->intensity) == 0) {
+		uint32_t ended = o->close_date ? o->close_date : o->end;
+		if (ended && ended <= s->al->start &&
+		    keten_date_days(s->al->start) - keten_date_days(ended) <= 31)
+			s->hit = true;
+	}
+	dom_free(o);
+	return 0;
+}
+
+static int check_allocation(keten_apply *a, const Keten__Allocation *al, const Keten__FrameworkContract *fc,
+                            const Keten__State__ContractState *cs, keten_error *err)
+{
+	Keten__State__PartyState *ps = NULL;
+	bool found = false, lead = false;
+	int64_t expected = 0;
+	int rc;
+
+	if (!(dom_roles(a) & ROLE_AUTHORITY))
+		return keten_refuse(err, "wrong-role", "only a municipality or region allocates");
+	if (!al->client_ref[0] || strlen(al->client_ref) > 64)
+		return keten_refuse(err, "invalid-reference", "a client reference has 1 to 64 characters");
+	if ((rc = dom_text("client reference", al->client_ref, err)) || (rc = dom_text("number", al->number, err)) ||
+	    (rc = dom_text("maatwerk reason", al->maatwerk, err)))
+		return rc;
+	for (size_t i = 0; i < fc->n_municipalities; i++)
+		if (strcmp(fc->municipalities[i], al->municipality) == 0)
+			found = true;
+	if (!found)
+		return keten_refuse(err, "municipality-not-in-contract", "municipality %s is not in contract '%s'",
+		                    al->municipality, fc->ref);
+	if (strcmp(al->domain, fc->domain) != 0)
+		return keten_refuse(err, "domain-mismatch", "allocation domain %s differs from contract domain %s",
+		                    al->domain, fc->domain);
+	if (al->provider.len != 32)
+		return keten_refuse(err, "malformed-body", "provider is not a 32-byte key");
+	rc = keten_party_load(a->txn, al->provider.data, &ps, NULL);
+	if (rc == KETEN_ENOTFOUND) {
+		memcpy(a->missing, al->provider.data, 32);
+		return KETEN_EPENDING;
+	}
+	if (rc)
+		return keten_fail(err, rc, "cannot read the provider's certificate");
+	for (size_t i = 0; i < ps->n_roles; i++)
+		if (ps->roles[i] == KETEN__ROLE__LEAD_PROVIDER)
+			lead = true;
+	keten__state__party_state__free_unpacked(ps, NULL);
+	if (!lead)
+		return keten_refuse(err, "provider-not-lead-provider", "the provider is not certified as lead provider");
+	if (!keten_date_valid(al->start) || (al->end && (!keten_date_valid(al->end) || al->end < al->start)))
+		return keten_refuse(err, "invalid-date", "allocation period is not a valid period");
+	if (al->start < fc->valid_from || al->start > fc->valid_until || (al->end && al->end > fc->valid_until))
+		return keten_refuse(err, "date-outside-validity", "allocation period is outside the validity of contract '%s'",
+		                    fc->ref);
+	if (al->kind == KETEN__KIND__HERSTEL || al->kind == KETEN__KIND__DUURZAAM) {
+		const Keten__Tariff *t = keten_dom_tariff(fc, al->profile, al->intensity, al->kind);
+		if (!t)
+			return keten_refuse(err, "not-in-tariff-table", "arrangement %s/%s %s is not in the tariff table of '%s'",
+			                    al->profile ? al->profile : "-", al->intensity ? al->intensity : "-",
+			                    al->kind == KETEN__KIND__HERSTEL ? "herstel" : "duurzaam", fc->ref);
+		if (!keten_dom_indexed(cs, t->cents, 0, al->start / 10000, &expected))
+			return keten_refuse(err, "amount-overflow", "indexed tariff overflows");
+	} else if (al->kind == KETEN__KIND__COMPONENT) {
+		const Keten__Component *k = keten_dom_component(fc, al->component);
+		int64_t per;
+		if (!k)
+			return keten_refuse(err, "not-in-tariff-table", "component %s is not in the tariff table of '%s'",
+			                    al->component ? al->component : "-", fc->ref);
+		if (!al->has_units || al->units <= 0 || al->units > KETEN_MAX_CENTS / 100)
+			return keten_refuse(err, "invalid-amount", "a component allocation needs a positive number of units");
+		if (!keten_dom_indexed(cs, k->cents_per_unit, 0, al->start / 10000, &per) ||
+		    !keten_apply_bp(per, al->units * 100, &expected))
+			return keten_refuse(err, "amount-overflow", "units x tariff overflows");
+	} else {
+		return keten_refuse(err, "invalid-kind", "kind %u is not herstel, duurzaam or component", al->kind);
+	}
+	if (al->amount_cents <= 0)
+		return keten_refuse(err, "invalid-amount", "an allocation amount must be above zero");
+	if (al->amount_cents > KETEN_MAX_CENTS)
+		return keten_refuse(err, "amount-overflow", "amount above the largest keten accepts");
+	if (blank(al->maatwerk) && al->amount_cents != expected)
+		return keten_refuse(err, "amount-not-tariff", "amount %lld differs from the tariff %lld: mark it maatwerk with a reason",
+		                    (long long)al->amount_cents, (long long)expected);
+	return KETEN_OK;
+}
+
+int flow_allocation(keten_apply *a, keten_error *err)
+{
+	Keten__Allocation *al = keten__allocation__unpack(NULL, a->e->body_len, a->e->body);
+	Keten__FrameworkContract *fc = NULL;
+	Keten__State__ContractState *cs = NULL;
+	Keten__State__AllocationState as = KETEN__STATE__ALLOCATION_STATE__INIT;
+	char *finding = "rijgen";
+	uint32_t type;
+	int rc;
+
+	if (!al)
+		return keten_refuse(err, "malformed-body", "allocation body does not decode");
+	if (!(dom_roles(a) & ROLE_AUTHORITY)) {
+		rc = keten_refuse(err, "wrong-role", "only a municipality or region allocates");
+		goto out;
+	}
+	if ((rc = dom_ref(a, al->contract.data, al->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT),
+	                  &type, err)))
+		goto out;
+	if ((rc = dom_get(a->txn, DK_CONTRACT, al->contract.data, &keten__state__contract_state__descriptor,
+	                  (void **)&cs, err)) ||
+	    (rc = keten_dom_contract_body(a->txn, al->contract.data, &fc, err)))
+		goto out;
+	if ((rc = check_allocation(a, al, fc, cs, err)))
+		goto out;
+	as.id.data = (uint8_t *)a->e->id;
+	as.id.len = 32;
+	as.author.data = (uint8_t *)a->e->author;
+	as.author.len = 32;
+	as.provider = al->provider;
+	as.contract = al->contract;
+	as.municipality = al->municipality;
+	as.domain = al->domain;
+	as.has_kind = as.has_amount_cents = as.has_start = as.has_end = 1;
+	as.kind = al->kind;
+	as.profile = al->profile;
+	as.intensity = al->intensity;
+	as.component = al->component;
+	as.has_units = al->has_units;
+	as.units = al->units;
+	as.amount_cents = al->amount_cents;
+	as.start = al->start;
+	as.end = al->end;
+	as.client_ref = al->client_ref;
+	as.has_maatwerk = 1;
+	as.maatwerk = !blank(al->maatwerk);
+	{
+		struct rijgen_scan s = {.t = a->txn, .al = al};
+		uint8_t pre[80];
+		size_t n = strlen(al->client_ref);
+		pre[0] = DX_CLIENT;
+		memcpy(pre + 1, al->client_ref, n);
+		pre[n + 1] = 0;
+		s.plen = n + 2;
+		if (al->kind == KETEN__KIND__HERSTEL &&
+		    (rc = keten_kv_scan(a->txn, KT_INDEX, pre, n + 2, rijgen_cb, &s, err)))
+			goto out;
+		if (s.hit) {
+			as.n_findings = 1;
+			as.findings = &finding;
+		}
+		if ((rc = dom_put(a->txn, DK_ALLOCATION, a->e->id, &as, err)))
+			goto out;
+		rc = dom_index_put(a->txn, DX_CLIENT, pre + 1, n + 1, a->e->id, 32, err);
+	}
+out:
+	if (fc)
+		keten__framework_contract__free_unpacked(fc, NULL);
+	dom_free(cs);
+	keten__allocation__free_unpacked(al, NULL);
+	return rc;
+}

@@ -1,0 +1,403 @@
+/*
+ * flow_offer.c — body rules and derived state of subcontract offers, their
+ * acceptance or refusal, and deliveries (prestaties).  Only the holder of
+ * an allocation subcontracts it (a subcontractor passes work on only when
+ * the contract allows sub-subcontracting); only the offered party answers,
+ * once; deliveries fall inside the agreed period.  Prices above or beside
+ * the framework tariff, over-allocation and margins above the contract's
+ * maximum are recorded as findings on the offer, never refused.
+ *
+ * A rule that depends on another party's later entry (a voided allocation
+ * or offer) refuses only local appends: entries received from elsewhere
+ * apply whatever order their feeds arrive in, so that every node that
+ * holds the same entries derives the same state.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain.h"
+
+static int load_alloc(keten_txn *t, const uint8_t id[32], Keten__State__AllocationState **as, keten_error *err)
+{
+	return dom_get(t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)as, err);
+}
+
+static int load_offer(keten_txn *t, const uint8_t id[32], Keten__State__OfferState **os, keten_error *err)
+{
+	return dom_get(t, DK_OFFER, id, &keten__state__offer_state__descriptor, (void **)os, err);
+}
+
+struct offer_ctx {
+	Keten__SubcontractOffer *o;
+	Keten__State__AllocationState *as;   /* root allocation */
+	Keten__State__OfferState *parent;    /* when sub-subcontracting */
+	Keten__State__ContractState *cs;
+	Keten__FrameworkContract *fc;
+	int64_t total;                       /* fixed, monthly, or units x tariff */
+	bool stub;                           /* what is subcontracted is withheld from this node */
+};
+
+static int check_offer(keten_apply *a, struct offer_ctx *x, keten_error *err)
+{
+	Keten__SubcontractOffer *o = x->o;
+	Keten__State__PartyState *ps = NULL;
+	uint32_t type;
+	int rc;
+
+	if ((rc = dom_ref_stub(a, o->allocation.data, o->allocation.len,
+	                       TYPE_BIT(KETEN__BODY_TYPE__ALLOCATION) | TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type,
+	                       &x->stub, err)))
+		return rc;
+	if (x->stub) {
+		/* The subcontractor's node: the allocation (or the offer passed on)
+		 * is not ours to read, so its holder, period and contract are taken
+		 * on the author's word; everything in the offer itself is checked. */
+	} else if (type == KETEN__BODY_TYPE__SUBCONTRACT_OFFER) {
+		if ((rc = load_offer(a->txn, o->allocation.data, &x->parent, err)))
+			return rc;
+		if (memcmp(x->parent->subcontractor.data, a->e->author, 32) != 0)
+			return keten_refuse(err, "not-allocation-holder", "only the subcontractor of that offer may pass work on");
+		if (!x->parent->accepted || (x->parent->voided && a->local))
+			return keten_refuse(err, "offer-not-accepted", "the subcontract passed on is not accepted");
+		/* the root allocation is withheld from a subcontractor's node: what
+		 * depends on it (the contract's consent, its period) is checked by
+		 * the nodes that can read it, the municipality's among them */
+		rc = load_alloc(a->txn, x->parent->allocation.data, &x->as, NULL);
+		if (rc == KETEN_ENOTFOUND)
+			x->stub = true;
+		else if (rc)
+			return keten_fail(err, rc, "cannot read the allocation of the subcontract passed on");
+	} else {
+		if ((rc = load_alloc(a->txn, o->allocation.data, &x->as, err)))
+			return rc;
+		if (memcmp(x->as->provider.data, a->e->author, 32) != 0)
+			return keten_refuse(err, "not-allocation-holder", "only the allocation's lead provider subcontracts it");
+	}
+	if (!x->stub) {
+		if ((rc = dom_get(a->txn, DK_CONTRACT, x->as->contract.data, &keten__state__contract_state__descriptor,
+		                  (void **)&x->cs, err)) ||
+		    (rc = keten_dom_contract_body(a->txn, x->as->contract.data, &x->fc, err)))
+			return rc;
+		if (o->has_contract && (o->contract.len != 32 || memcmp(o->contract.data, x->as->contract.data, 32) != 0))
+			return keten_refuse(err, "contract-mismatch", "the offer names another contract than its allocation's");
+		if (x->parent && !x->cs->sub_subcontracting)
+			return keten_refuse(err, "sub-subcontracting-forbidden", "contract '%s' does not allow sub-subcontracting",
+			                    x->cs->ref);
+		if (x->as->voided && a->local)
+			return keten_refuse(err, "entry-void", "the allocation was voided");
+		if (x->as->closed && (a->local || (x->as->closed_by.len == 32 &&
+		                                   memcmp(x->as->closed_by.data, a->e->author, 32) == 0)))
+			return keten_refuse(err, "allocation-closed", "the allocation is closed");
+	} else {
+		/* the contract named by the offer (or by the offer passed on), when held here */
+		const ProtobufCBinaryData *cid = x->parent && x->parent->has_contract ? &x->parent->contract
+		                               : o->has_contract ? &o->contract : NULL;
+		if (cid && cid->len == 32 &&
+		    dom_get(a->txn, DK_CONTRACT, cid->data, &keten__state__contract_state__descriptor, (void **)&x->cs, NULL) == 0 &&
+		    x->parent && !x->cs->sub_subcontracting)
+			return keten_refuse(err, "sub-subcontracting-forbidden", "contract '%s' does not allow sub-subcontracting",
+			                    x->cs->ref);
+	}
+	if (o->subcontractor.len != 32)
+		return keten_refuse(err, "malformed-body", "subcontractor is not a 32-byte key");
+	if (memcmp(o->subcontractor.data, a->e->author, 32) == 0)
+		return keten_refuse(err, "self-subcontract", "a party cannot subcontract to itself");
+	rc = keten_party_load(a->txn, o->subcontractor.data, &ps, NULL);
+	if (rc == KETEN_ENOTFOUND) {
+		memcpy(a->missing, o->subcontractor.data, 32);
+		return KETEN_EPENDING;
+	}
+	if (rc)
+		return keten_fail(err, rc, "cannot read the subcontractor's certificate");
+	keten__state__party_state__free_unpacked(ps, NULL);
+	if (x->fc && x->fc->n_eligible) {
+		bool found = false;
+		for (size_t i = 0; i < x->fc->n_eligible; i++)
+			if (memcmp(x->fc->eligible[i].data, o->subcontractor.data, 32) == 0)
+				found = true;
+		if (!found)
+			return keten_refuse(err, "party-not-eligible", "the subcontractor is not eligible under contract '%s'",
+			                    x->fc->ref);
+	}
+	if ((rc = dom_text("scope", o->scope, err)) || (rc = dom_text("unit", o->unit, err)))
+		return rc;
+	switch (o->pricing) {
+	case KETEN__PRICING__FIXED_AMOUNT:
+	case KETEN__PRICING__MONTHLY:
+		if (!o->has_amount_cents || o->amount_cents <= 0)
+			return keten_refuse(err, "invalid-amount", "a subcontract amount must be above zero");
+		if (o->amount_cents > KETEN_MAX_CENTS)
+			return keten_refuse(err, "amount-overflow", "amount above the largest keten accepts");
+		x->total = o->amount_cents;
+		break;
+	case KETEN__PRICING__PER_UNIT:
+		if (o->units <= 0 || o->unit_tariff_cents <= 0)
+			return keten_refuse(err, "invalid-amount", "units and unit tariff must be above zero");
+		if (!flow_unit_ok(o->unit))
+			return keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit", o->unit ? o->unit : "");
+		if (o->units > KETEN_MAX_CENTS / 100 || o->unit_tariff_cents > KETEN_MAX_CENTS ||
+		    !keten_apply_bp(o->unit_tariff_cents, o->units * 100, &x->total) || x->total > KETEN_MAX_CENTS)
+			return keten_refuse(err, "amount-overflow", "units x unit tariff overflows");
+		break;
+	default:
+		return keten_refuse(err, "invalid-pricing", "pricing must be a fixed amount, per unit or monthly");
+	}
+	if (!keten_date_valid(o->start) || (o->end && (!keten_date_valid(o->end) || o->end < o->start)))
+		return keten_refuse(err, "invalid-date", "subcontract period is not a valid period");
+	if (!x->stub) {
+		uint32_t from = x->parent ? x->parent->start : x->as->start;
+		uint32_t until = x->parent ? x->parent->end : x->as->end;
+		if (o->start < from || (until && (o->start > until || o->end > until || !o->end)))
+			return keten_refuse(err, "date-outside-validity", "subcontract period is outside the allocation's period");
+	}
+	if (o->has_payment_term_days && (o->payment_term_days == 0 || o->payment_term_days > 365))
+		return keten_refuse(err, "invalid-payment-term", "payment term must be 1 to 365 days");
+	return KETEN_OK;
+}
+
+/* Soft findings of an offer against the allocation and the framework. */
+static int offer_findings(struct offer_ctx *x, Keten__State__OfferState *st, char **buf)
+{
+	size_t n = 0;
+	int64_t ref = x->parent ? x->parent->amount_cents : x->as->amount_cents, sub;
+	bool comparable;
+
+	if (x->parent)
+		comparable = x->o->pricing == x->parent->pricing;
+	else
+		comparable = (x->o->pricing == KETEN__PRICING__MONTHLY) == (x->as->kind == KETEN__KIND__DUURZAAM);
+	if (!x->parent && keten_add_cents(x->as->subcontracted_cents, x->total, &sub) && sub > x->as->amount_cents &&
+	    comparable)
+		buf[n++] = "over-allocation";
+	if (comparable) {
+		if (x->cs->subcontract_rule == KETEN__SUBCONTRACT_RULE__SUB_MAX && x->total > ref)
+			buf[n++] = "above-framework-tariff";
+		if (x->cs->subcontract_rule == KETEN__SUBCONTRACT_RULE__SUB_FIXED && x->total != ref)
+			buf[n++] = "differs-from-framework-tariff";
+		if (x->cs->max_margin_bp && ref > 0 && x->total < ref &&
+		    (__int128)(ref - x->total) * 10000 > (__int128)x->cs->max_margin_bp * ref)
+			buf[n++] = "margin-above-max";
+	}
+	st->findings = buf;
+	st->n_findings = n;
+	return 0;
+}
+
+int flow_offer(keten_apply *a, keten_error *err)
+{
+	struct offer_ctx x = {0};
+	Keten__State__OfferState st = KETEN__STATE__OFFER_STATE__INIT;
+	char *findings[4];
+	int rc;
+
+	x.o = keten__subcontract_offer__unpack(NULL, a->e->body_len, a->e->body);
+	if (!x.o)
+		return keten_refuse(err, "malformed-body", "subcontract offer body does not decode");
+	if ((rc = check_offer(a, &x, err)))
+		goto out;
+	st.id.data = (uint8_t *)a->e->id;
+	st.id.len = 32;
+	st.author.data = (uint8_t *)a->e->author;
+	st.author.len = 32;
+	st.subcontractor = x.o->subcontractor;
+	st.allocation = !x.stub ? x.as->id : x.parent ? x.parent->allocation : x.o->allocation;
+	st.has_parent = 1;
+	st.parent = x.o->allocation;
+	if (!x.stub) {
+		st.has_municipality_key = 1;
+		st.municipality_key = x.as->author;
+	} else if (x.parent && x.parent->has_municipality_key) {
+		st.has_municipality_key = 1;
+		st.municipality_key = x.parent->municipality_key;
+	} else {
+		/* the municipality is the one audience key that is neither party */
+		for (size_t i = 0; i < a->e->n_audience; i++)
+			if (memcmp(a->e->audience[i], a->e->author, 32) != 0 &&
+			    memcmp(a->e->audience[i], x.o->subcontractor.data, 32) != 0) {
+				st.has_municipality_key = 1;
+				st.municipality_key.data = (uint8_t *)a->e->audience[i];
+				st.municipality_key.len = 32;
+			}
+	}
+	st.has_pricing = st.has_amount_cents = st.has_start = st.has_end = st.has_payment_term_days = 1;
+	st.pricing = x.o->pricing;
+	st.amount_cents = x.total;
+	st.has_units = st.has_unit_tariff_cents = x.o->pricing == KETEN__PRICING__PER_UNIT;
+	st.units = x.o->units;
+	st.unit_tariff_cents = x.o->unit_tariff_cents;
+	st.unit = x.o->unit;
+	st.start = x.o->start;
+	st.end = x.o->end;
+	st.payment_term_days = x.o->has_payment_term_days ? x.o->payment_term_days : x.cs ? x.cs->payment_term_days : 30;
+	if (x.cs) {
+		st.has_contract = 1;
+		st.contract = x.cs->id;
+	}
+	if (!x.stub)
+		offer_findings(&x, &st, findings);
+	if ((rc = dom_put(a->txn, DK_OFFER, a->e->id, &st, err)))
+		goto out;
+	if ((rc = dom_index_put(a->txn, DX_OFFERS, st.allocation.data, 32, a->e->id, 32, err)))
+		goto out;
+	if (!x.parent && !x.stub) {
+		if (!keten_add_cents(x.as->subcontracted_cents, x.total, &x.as->subcontracted_cents)) {
+			rc = keten_refuse(err, "amount-overflow", "subcontracted total overflows");
+			goto out;
+		}
+		x.as->has_subcontracted_cents = 1;
+		rc = dom_put(a->txn, DK_ALLOCATION, x.as->id.data, x.as, err);
+	}
+out:
+	dom_free(x.as);
+	dom_free(x.parent);
+	dom_free(x.cs);
+	if (x.fc)
+		keten__framework_contract__free_unpacked(x.fc, NULL);
+	keten__subcontract_offer__free_unpacked(x.o, NULL);
+	return rc;
+}
+
+int flow_answer(keten_apply *a, keten_error *err)
+{
+	Keten__OfferAnswer *ans = keten__offer_answer__unpack(NULL, a->e->body_len, a->e->body);
+	Keten__State__OfferState *os = NULL;
+	uint32_t type;
+	int rc;
+
+	if (!ans)
+		return keten_refuse(err, "malformed-body", "offer answer body does not decode");
+	if ((rc = dom_ref(a, ans->offer.data, ans->offer.len, TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type, err)))
+		goto out;
+	if ((rc = load_offer(a->txn, ans->offer.data, &os, err)))
+		goto out;
+	if (memcmp(os->subcontractor.data, a->e->author, 32) != 0) {
+		rc = keten_refuse(err, "not-offered-party", "only the offered subcontractor accepts or refuses an offer");
+		goto out;
+	}
+	if (os->voided && a->local) {
+		rc = keten_refuse(err, "entry-void", "the offer was voided");
+		goto out;
+	}
+	if (os->answered) {
+		rc = keten_refuse(err, "already-answered", "the offer was already %s", os->accepted ? "accepted" : "refused");
+		goto out;
+	}
+	if ((rc = dom_text("reason", ans->reason, err)))
+		goto out;
+	if (!ans->accept && (!ans->reason || !ans->reason[0])) {
+		rc = keten_refuse(err, "reason-required", "a refusal gives a reason");
+		goto out;
+	}
+	os->has_answered = os->has_accepted = 1;
+	os->answered = 1;
+	os->accepted = ans->accept;
+	if (dom_set_bytes(&os->answer, a->e->id, 32)) {
+		rc = keten_fail(err, KETEN_ENOMEM, NULL);
+		goto out;
+	}
+	os->has_answer = 1;
+	if ((rc = dom_put(a->txn, DK_OFFER, os->id.data, os, err)))
+		goto out;
+	if (!ans->accept && !os->voided && os->parent.len == 32 && memcmp(os->parent.data, os->allocation.data, 32) == 0) {
+		Keten__State__AllocationState *as = NULL;
+		/* absent when the allocation's body is withheld from this node */
+		if (load_alloc(a->txn, os->allocation.data, &as, NULL) == 0) {
+			as->subcontracted_cents -= os->amount_cents;
+			rc = dom_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
+		}
+		dom_free(as);
+	}
+out:
+	dom_free(os);
+	keten__offer_answer__free_unpacked(ans, NULL);
+	return rc;
+}
+
+int flow_delivery(keten_apply *a, keten_error *err)
+{
+	Keten__Delivery *d = keten__delivery__unpack(NULL, a->e->body_len, a->e->body);
+	Keten__State__AllocationState *as = NULL;
+	Keten__State__OfferState *os = NULL;
+	Keten__State__DeliveryState st = KETEN__STATE__DELIVERY_STATE__INIT;
+	uint32_t type, ym, start, end;
+	int rc;
+
+	if (!d)
+		return keten_refuse(err, "malformed-body", "delivery body does not decode");
+	if ((rc = dom_ref(a, d->target.data, d->target.len,
+	                  TYPE_BIT(KETEN__BODY_TYPE__ALLOCATION) | TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type, err)))
+		goto out;
+	if (type == KETEN__BODY_TYPE__SUBCONTRACT_OFFER) {
+		if ((rc = load_offer(a->txn, d->target.data, &os, err)))
+			goto out;
+		if (memcmp(os->subcontractor.data, a->e->author, 32) != 0 && memcmp(os->author.data, a->e->author, 32) != 0) {
+			rc = keten_refuse(err, "not-a-party", "only the parties to the subcontract record its deliveries");
+			goto out;
+		}
+		/* the subcontractor's own acceptance precedes its deliveries in its feed;
+		 * the lead provider's deliveries do not wait for another party's entry */
+		if ((!os->accepted && memcmp(os->subcontractor.data, a->e->author, 32) == 0) || (os->voided && a->local)) {
+			rc = keten_refuse(err, "offer-not-accepted", "the subcontract is not accepted");
+			goto out;
+		}
+		/* absent when the allocation's body is withheld from this node */
+		rc = load_alloc(a->txn, os->allocation.data, &as, NULL);
+		if (rc && rc != KETEN_ENOTFOUND) {
+			rc = keten_fail(err, rc, "cannot read the subcontract's allocation");
+			goto out;
+		}
+		rc = KETEN_OK;
+		start = os->start;
+		end = os->end;
+	} else {
+		if ((rc = load_alloc(a->txn, d->target.data, &as, err)))
+			goto out;
+		if (memcmp(as->provider.data, a->e->author, 32) != 0) {
+			rc = keten_refuse(err, "not-a-party", "only the lead provider records deliveries on an allocation");
+			goto out;
+		}
+		if (as->voided && a->local) {
+			rc = keten_refuse(err, "entry-void", "the allocation was voided");
+			goto out;
+		}
+		start = as->start;
+		end = as->end;
+	}
+	if (keten_parse_period(d->period, &ym) != 0) {
+		rc = keten_refuse(err, "invalid-period", "period '%s' is not YYYY-MM", d->period);
+		goto out;
+	}
+	if (!dom_month_in(ym, start, end)) {
+		rc = keten_refuse(err, "date-outside-validity", "period %s is outside the agreed period", d->period);
+		goto out;
+	}
+	if (d->units <= 0 || d->units > KETEN_MAX_CENTS) {
+		rc = keten_refuse(err, "invalid-amount", "delivered units must be above zero");
+		goto out;
+	}
+	if (!flow_unit_ok(d->unit)) {
+		rc = keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit", d->unit);
+		goto out;
+	}
+	if (as && as->domain && strcmp(as->domain, "wmo") == 0 && strcmp(d->unit, "hour") != 0) {
+		rc = keten_refuse(err, "wmo-needs-hours", "Wmo deliveries are indicated in hours");
+		goto out;
+	}
+	if ((rc = dom_text("note", d->note, err)))
+		goto out;
+	st.id.data = (uint8_t *)a->e->id;
+	st.id.len = 32;
+	st.target = d->target;
+	st.author.data = (uint8_t *)a->e->author;
+	st.author.len = 32;
+	st.period = d->period;
+	st.has_units = 1;
+	st.units = d->units;
+	st.unit = d->unit;
+	rc = dom_put(a->txn, DK_DELIVERY, a->e->id, &st, err);
+out:
+	dom_free(as);
+	dom_free(os);
+	keten__delivery__free_unpacked(d, NULL);
+	return rc;
+}

@@ -1,0 +1,531 @@
+/*
+ * net.c — nng transport for the sync protocol: a rep0 server with a pool
+ * of contexts, one protocol session per nng pipe, and a req0 peer
+ * connection that drives a keten_sync_client round by round.  Nothing
+ * here decides what to send: ledger/sync.c does.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+#include <sodium.h>
+
+#include "keten/keten.h"
+#include "keten/net.h"
+#include "sync.h"
+
+#define WORKERS          8
+#define SERVER_RECVMAX   (1024u * 1024u)
+#define CLIENT_RECVMAX   (KETEN_SYNC_MAX_REPLY + 64u * 1024u)
+#define LOG_PER_SESSION  4      /* bad requests logged per session before going quiet */
+
+/* Serving reads the ledger from nng's threads; pulling writes it from the
+ * caller's.  LMDB must not grow its map under an open read transaction of
+ * this process, so the two take this lock. */
+static pthread_rwlock_t ledger_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+void keten_net_write_lock(void)
+{
+	pthread_rwlock_wrlock(&ledger_lock);
+}
+
+void keten_net_write_unlock(void)
+{
+	pthread_rwlock_unlock(&ledger_lock);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Server ------------------------------------------------------------------- */
+
+struct session {
+	uint32_t pipe;
+	pthread_mutex_t mu;
+	keten_sync_session s;
+	unsigned logged;
+	struct session *next;
+};
+
+struct worker {
+	keten_node *node;
+	nng_aio *aio;
+	nng_ctx ctx;
+	bool sending;
+};
+
+struct keten_node {
+	keten_ledger *L;
+	nng_socket sock;
+	bool open;
+	keten_sync_limits lim;
+	keten_log_fn log;
+	void *log_ctx;
+	pthread_mutex_t mu;            /* sessions list and counters */
+	struct session *sessions;
+	struct worker w[WORKERS];
+	uint64_t requests, dropped;
+	volatile bool stopping;
+};
+
+static void node_log(keten_node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void node_log(keten_node *n, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	if (!n->log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	n->log(n->log_ctx, line);
+}
+
+/* Find or make the session of a pipe; returned locked. */
+static struct session *session_get(keten_node *n, uint32_t pipe)
+{
+	struct session *s;
+	pthread_mutex_lock(&n->mu);
+	for (s = n->sessions; s && s->pipe != pipe; s = s->next)
+		;
+	if (!s && (s = calloc(1, sizeof *s))) {
+		s->pipe = pipe;
+		pthread_mutex_init(&s->mu, NULL);
+		keten_sync_session_init(&s->s, &n->lim, mono_ms());
+		s->next = n->sessions;
+		n->sessions = s;
+	}
+	if (s)
+		pthread_mutex_lock(&s->mu);
+	pthread_mutex_unlock(&n->mu);
+	return s;
+}
+
+static void pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	keten_node *n = arg;
+	uint32_t id = (uint32_t)nng_pipe_id(p);
+	struct session **pp, *s = NULL;
+	(void)ev;
+	pthread_mutex_lock(&n->mu);
+	for (pp = &n->sessions; *pp; pp = &(*pp)->next)
+		if ((*pp)->pipe == id) {
+			s = *pp;
+			*pp = s->next;
+			break;
+		}
+	if (s) {
+		/* wait for a worker still serving it */
+		pthread_mutex_lock(&s->mu);
+		pthread_mutex_unlock(&s->mu);
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+	}
+	pthread_mutex_unlock(&n->mu);
+}
+
+static void worker_recv(struct worker *w)
+{
+	w->sending = false;
+	if (!w->node->stopping)
+		nng_ctx_recv(w->ctx, w->aio);
+}
+
+static void worker_cb(void *arg)
+{
+	struct worker *w = arg;
+	keten_node *n = w->node;
+	nng_msg *msg;
+	nng_pipe pipe;
+	struct session *s;
+	keten_error note = {0};
+	uint8_t *reply = NULL;
+	size_t rlen = 0;
+	char who[20];
+	int rc;
+
+	if (w->sending) {
+		if (nng_aio_result(w->aio) != 0)
+			nng_msg_free(nng_aio_get_msg(w->aio));
+		worker_recv(w);
+		return;
+	}
+	rc = nng_aio_result(w->aio);
+	if (rc != 0) {
+		if (rc != NNG_ECLOSED && rc != NNG_ECANCELED)
+			worker_recv(w);
+		return;
+	}
+	msg = nng_aio_get_msg(w->aio);
+	pipe = nng_msg_get_pipe(msg);
+	s = session_get(n, (uint32_t)nng_pipe_id(pipe));
+	if (!s) {
+		nng_msg_free(msg);
+		worker_recv(w);
+		return;
+	}
+	if (s->s.strikes >= KETEN_SYNC_MAX_STRIKES) {
+		/* A peer that keeps misbehaving: no more answers, drop the connection. */
+		pthread_mutex_unlock(&s->mu);
+		nng_msg_free(msg);
+		pthread_mutex_lock(&n->mu);
+		n->dropped++;
+		pthread_mutex_unlock(&n->mu);
+		node_log(n, "dropped pipe %d after %u bad requests", nng_pipe_id(pipe), KETEN_SYNC_MAX_STRIKES);
+		nng_pipe_close(pipe);
+		worker_recv(w);
+		return;
+	}
+	pthread_rwlock_rdlock(&ledger_lock);
+	rc = keten_sync_serve(n->L, &s->s, &n->lim, mono_ms(), nng_msg_body(msg), nng_msg_len(msg),
+	                      &reply, &rlen, &note);
+	pthread_rwlock_unlock(&ledger_lock);
+	if (rc != KETEN_OK && s->logged < LOG_PER_SESSION) {
+		char hex[65];
+		s->logged++;
+		keten_hex(hex, s->s.peer, 32);
+		snprintf(who, sizeof who, "%.16s", s->s.peer[0] || s->s.peer[1] ? hex : "?");
+		node_log(n, "pipe %d (key %s): %s", nng_pipe_id(pipe), who, note.msg);
+	}
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&n->mu);
+	n->requests++;
+	pthread_mutex_unlock(&n->mu);
+	if (!reply) {
+		nng_msg_free(msg);
+		worker_recv(w);
+		return;
+	}
+	nng_msg_clear(msg);
+	if (nng_msg_append(msg, reply, rlen) != 0) {
+		free(reply);
+		nng_msg_free(msg);
+		worker_recv(w);
+		return;
+	}
+	free(reply);
+	nng_aio_set_msg(w->aio, msg);
+	w->sending = true;
+	nng_ctx_send(w->ctx, w->aio);
+}
+
+static int net_fail(keten_error *err, int nrc, const char *what, const char *url)
+{
+	return keten_fail(err, nrc == NNG_EADDRINVAL || nrc == NNG_ENOTSUP ? KETEN_EINVAL : KETEN_EIO,
+	                  "%s '%s': %s", what, url, nng_strerror(nrc));
+}
+
+static void tls_free(nng_tls_config *cfg)
+{
+	if (cfg)
+		nng_tls_config_free(cfg);
+}
+
+static bool is_tls(const char *url)
+{
+	return strncmp(url, "tls+tcp://", 10) == 0;
+}
+
+/* The host of tls+tcp://HOST:PORT, for the client's certificate check. */
+static void url_host(const char *url, char *host, size_t len)
+{
+	const char *h = strstr(url, "://"), *end;
+	h = h ? h + 3 : url;
+	if (*h == '[') {
+		h++;
+		end = strchr(h, ']');
+	} else {
+		end = strrchr(h, ':');
+	}
+	if (!end)
+		end = h + strlen(h);
+	snprintf(host, len, "%.*s", (int)(end - h), h);
+}
+
+/* A whole PEM file as a string (at most 1 MiB), or NULL. */
+static char *read_pem(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0;
+	if (!f)
+		return NULL;
+	buf = malloc(1024 * 1024 + 1);
+	if (buf)
+		n = fread(buf, 1, 1024 * 1024, f);
+	if (buf && (ferror(f) || n == 1024 * 1024)) {
+		free(buf);
+		buf = NULL;
+	}
+	if (buf)
+		buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+/* A TLS configuration for one endpoint; *out NULL when the URL is not TLS. */
+static int tls_config(const char *url, bool server, const keten_tls_files *tls,
+                      nng_tls_config **out, keten_error *err)
+{
+	nng_tls_config *cfg = NULL;
+	char host[256];
+	int rc;
+
+	*out = NULL;
+	if (!is_tls(url))
+		return KETEN_OK;
+	if (server && (!tls || !tls->cert || !tls->key))
+		return keten_fail(err, KETEN_EINVAL, "listening on '%s' needs a TLS certificate and key", url);
+	if (!server && (!tls || !tls->ca))
+		return keten_fail(err, KETEN_EINVAL, "dialling '%s' needs the CA file that signed its certificate", url);
+	if ((rc = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT)))
+		return net_fail(err, rc, "cannot set up TLS for", url);
+	if (tls->cert && tls->key) {
+		char *cert = read_pem(tls->cert), *key = read_pem(tls->key);
+		rc = cert && key ? nng_tls_config_own_cert(cfg, cert, key, NULL) : NNG_ENOENT;
+		if (key)
+			sodium_memzero(key, strlen(key));
+		free(cert);
+		free(key);
+		if (rc)
+			goto fail;
+	}
+	if (tls->ca) {
+		if ((rc = nng_tls_config_ca_file(cfg, tls->ca)) ||
+		    (rc = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)))
+			goto fail;
+	}
+	if (!server) {
+		url_host(url, host, sizeof host);
+		if ((rc = nng_tls_config_server_name(cfg, host)))
+			goto fail;
+	}
+	*out = cfg;
+	return KETEN_OK;
+fail:
+	tls_free(cfg);
+	return keten_fail(err, KETEN_EIO, "TLS files for '%s' (%s%s%s%s%s): %s", url,
+	                  tls->cert ? tls->cert : "", tls->key ? ", " : "", tls->key ? tls->key : "",
+	                  tls->ca ? ", " : "", tls->ca ? tls->ca : "", nng_strerror(rc));
+}
+
+int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls,
+                     const keten_sync_limits *lim, const keten_tls_files *tls,
+                     keten_log_fn log, void *log_ctx, keten_node **out, keten_error *err)
+{
+	keten_node *n;
+	int rc;
+
+	*out = NULL;
+	if (!keten_ledger_keypair(L))
+		return keten_fail(err, KETEN_EINVAL, "the home's key is not unlocked");
+	n = calloc(1, sizeof *n);
+	if (!n)
+		return keten_fail(err, KETEN_ENOMEM, NULL);
+	n->L = L;
+	n->log = log;
+	n->log_ctx = log_ctx;
+	if (lim)
+		n->lim = *lim;
+	else
+		keten_sync_limits_default(&n->lim);
+	pthread_mutex_init(&n->mu, NULL);
+	if ((rc = nng_rep0_open(&n->sock))) {
+		rc = net_fail(err, rc, "cannot open a socket for", urls[0]);
+		goto fail;
+	}
+	n->open = true;
+	nng_socket_set_size(n->sock, NNG_OPT_RECVMAXSZ, SERVER_RECVMAX);
+	nng_pipe_notify(n->sock, NNG_PIPE_EV_REM_POST, pipe_gone, n);
+	for (int i = 0; i < WORKERS; i++) {
+		n->w[i].node = n;
+		if ((rc = nng_aio_alloc(&n->w[i].aio, worker_cb, &n->w[i])) ||
+		    (rc = nng_ctx_open(&n->w[i].ctx, n->sock))) {
+			rc = net_fail(err, rc, "cannot make a context for", urls[0]);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < n_urls; i++) {
+		nng_listener l;
+		nng_tls_config *cfg;
+		if ((rc = tls_config(urls[i], true, tls, &cfg, err)))
+			goto fail;
+		if ((rc = nng_listener_create(&l, n->sock, urls[i])) ||
+		    (cfg && (rc = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg))) ||
+		    (rc = nng_listener_start(l, 0))) {
+			tls_free(cfg);
+			rc = net_fail(err, rc, "cannot listen on", urls[i]);
+			goto fail;
+		}
+		tls_free(cfg);    /* the listener holds its own reference */
+	}
+	for (int i = 0; i < WORKERS; i++)
+		worker_recv(&n->w[i]);
+	*out = n;
+	return KETEN_OK;
+fail:
+	keten_node_stop(n);
+	return rc;
+}
+
+void keten_node_stop(keten_node *n)
+{
+	struct session *s, *next;
+	if (!n)
+		return;
+	n->stopping = true;
+	for (int i = 0; i < WORKERS; i++)
+		if (n->w[i].aio)
+			nng_aio_stop(n->w[i].aio);
+	if (n->open)
+		nng_close(n->sock);
+	for (int i = 0; i < WORKERS; i++)
+		nng_aio_free(n->w[i].aio);
+	for (s = n->sessions; s; s = next) {
+		next = s->next;
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+	}
+	pthread_mutex_destroy(&n->mu);
+	free(n);
+}
+
+uint64_t keten_node_requests(const keten_node *n)
+{
+	return n->requests;
+}
+
+uint64_t keten_node_dropped(const keten_node *n)
+{
+	return n->dropped;
+}
+
+/* Peer ------------------------------------------------------------------------ */
+
+struct keten_peer {
+	keten_ledger *L;
+	nng_socket sock;
+	char url[512];
+	keten_sync_client *c;
+};
+
+int keten_peer_open(keten_ledger *L, const char *url, bool wait, int timeout_ms,
+                    const keten_tls_files *tls, keten_peer **out, keten_error *err)
+{
+	nng_tls_config *cfg = NULL;
+	nng_dialer d;
+	keten_peer *p;
+	int rc;
+
+	*out = NULL;
+	if ((rc = tls_config(url, false, tls, &cfg, err)))
+		return rc;
+	p = calloc(1, sizeof *p);
+	if (!p) {
+		tls_free(cfg);
+		return keten_fail(err, KETEN_ENOMEM, NULL);
+	}
+	p->L = L;
+	snprintf(p->url, sizeof p->url, "%s", url);
+	if ((rc = keten_sync_client_new(L, &p->c, err))) {
+		tls_free(cfg);
+		free(p);
+		return rc;
+	}
+	if ((rc = nng_req0_open(&p->sock))) {
+		tls_free(cfg);
+		keten_sync_client_free(p->c);
+		free(p);
+		return net_fail(err, rc, "cannot open a socket for", url);
+	}
+	nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ, CLIENT_RECVMAX);
+	nng_socket_set_ms(p->sock, NNG_OPT_RECVTIMEO, timeout_ms);
+	nng_socket_set_ms(p->sock, NNG_OPT_SENDTIMEO, timeout_ms);
+	nng_socket_set_ms(p->sock, NNG_OPT_REQ_RESENDTIME, timeout_ms * 2);
+	nng_socket_set_ms(p->sock, NNG_OPT_RECONNMINT, 100);
+	nng_socket_set_ms(p->sock, NNG_OPT_RECONNMAXT, 2000);
+	if ((rc = nng_dialer_create(&d, p->sock, url)) ||
+	    (cfg && (rc = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg))) ||
+	    (rc = nng_dialer_start(d, wait ? 0 : NNG_FLAG_NONBLOCK))) {
+		tls_free(cfg);
+		nng_close(p->sock);
+		keten_sync_client_free(p->c);
+		free(p);
+		return net_fail(err, rc, "cannot connect to", url);
+	}
+	tls_free(cfg);
+	*out = p;
+	return KETEN_OK;
+}
+
+int keten_peer_sync(keten_peer *p, keten_sync_stats *st, keten_error *err)
+{
+	uint8_t *req = NULL;
+	size_t len = 0;
+	int rc;
+
+	pthread_rwlock_wrlock(&ledger_lock);
+	rc = keten_sync_client_begin(p->c, &req, &len, err);
+	pthread_rwlock_unlock(&ledger_lock);
+	while (rc == 0 && req) {
+		void *buf = NULL;
+		size_t blen = 0;
+		int nrc;
+		if (keten_sync_client_wait_ms(p->c)) {
+			uint32_t ms = keten_sync_client_wait_ms(p->c);
+			struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		}
+		nrc = nng_send(p->sock, req, len, 0);
+		free(req);
+		req = NULL;
+		if (nrc == 0)
+			nrc = nng_recv(p->sock, &buf, &blen, NNG_FLAG_ALLOC);
+		if (nrc) {
+			rc = keten_fail(err, KETEN_EIO, "no answer from '%s': %s", p->url, nng_strerror(nrc));
+			keten_sync_client_reset(p->c);
+			break;
+		}
+		pthread_rwlock_wrlock(&ledger_lock);
+		rc = keten_sync_client_reply(p->c, buf, blen, &req, &len, err);
+		pthread_rwlock_unlock(&ledger_lock);
+		nng_free(buf, blen);
+		if (rc)
+			keten_sync_client_reset(p->c);
+	}
+	free(req);
+	if (st)
+		*st = *keten_sync_client_stats(p->c);
+	return rc;
+}
+
+const char *keten_peer_url(const keten_peer *p)
+{
+	return p->url;
+}
+
+bool keten_peer_key(const keten_peer *p, uint8_t key[32])
+{
+	return keten_sync_client_server(p->c, key);
+}
+
+void keten_peer_close(keten_peer *p)
+{
+	if (!p)
+		return;
+	nng_close(p->sock);
+	keten_sync_client_free(p->c);
+	free(p);
+}

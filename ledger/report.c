@@ -1,0 +1,629 @@
+/*
+ * report.c — the regional monitor from derived state (see keten/report.h).
+ *
+ * Four prefix scans of the `state` table: allocations (each assigned to a
+ * group, with its client, amount, close and stop), offers (subcontracted
+ * amounts, added to the group of their root allocation), claims (their
+ * date and the group of the allocation they fall under) and payments
+ * (money paid and the delay between a claim's date and each payment on
+ * it).  Groups are few (municipalities, providers, arrangements, months),
+ * so they are found by a linear search; claims are found by an id map.
+ * Distinct clients are counted by sorting (group, client) pairs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain.h"
+#include "keten/report.h"
+
+const char *keten_report_by_name(keten_report_by by)
+{
+	switch (by) {
+	case KETEN_REPORT_MUNICIPALITY: return "municipality";
+	case KETEN_REPORT_PROVIDER: return "provider";
+	case KETEN_REPORT_ARRANGEMENT: return "arrangement";
+	case KETEN_REPORT_MONTH: return "month";
+	default: return "";
+	}
+}
+
+keten_report_by keten_report_by_from_name(const char *s)
+{
+	for (int b = KETEN_REPORT_MUNICIPALITY; s && b <= KETEN_REPORT_MONTH; b++)
+		if (strcmp(s, keten_report_by_name((keten_report_by)b)) == 0)
+			return (keten_report_by)b;
+	return (keten_report_by)0;
+}
+
+bool keten_report_planned_stop(const char *domain, const char *code)
+{
+	if (!code)
+		return true;
+	if (domain && strcmp(domain, "wmo") == 0)
+		return strcmp(code, "19") == 0;
+	return strcmp(code, "31") == 0;
+}
+
+/* Claim id -> (group, date, kind) --------------------------------------------- */
+
+struct cinfo {
+	uint8_t id[32];
+	size_t group;
+	uint32_t date;
+	bool sub;              /* a claim on a subcontract */
+	bool used;
+};
+
+struct cmap {
+	struct cinfo *t;
+	size_t cap, n;
+};
+
+static size_t cslot(const struct cmap *m, const uint8_t id[32])
+{
+	uint64_t h;
+	memcpy(&h, id, 8);
+	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1))
+		if (!m->t[i].used || memcmp(m->t[i].id, id, 32) == 0)
+			return i;
+}
+
+static int cput(struct cmap *m, const struct cinfo *c)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		struct cmap g = {.cap = m->cap ? m->cap * 2 : 256};
+		if (!(g.t = calloc(g.cap, sizeof *g.t)))
+			return -1;
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->t[i].used)
+				g.t[cslot(&g, m->t[i].id)] = m->t[i], g.n++;
+		free(m->t);
+		*m = g;
+	}
+	size_t i = cslot(m, c->id);
+	if (!m->t[i].used)
+		m->n++;
+	m->t[i] = *c;
+	m->t[i].used = true;
+	return 0;
+}
+
+static const struct cinfo *cget(const struct cmap *m, const uint8_t id[32])
+{
+	if (!m->cap)
+		return NULL;
+	size_t i = cslot(m, id);
+	return m->t[i].used ? &m->t[i] : NULL;
+}
+
+/* Allocation id -> group: a sorted array after the allocation scan. */
+struct agroup {
+	uint8_t id[32];
+	size_t group;
+};
+
+static int cmp_agroup(const void *a, const void *b)
+{
+	return memcmp(((const struct agroup *)a)->id, ((const struct agroup *)b)->id, 32);
+}
+
+/* Context ------------------------------------------------------------------------ */
+
+struct client { size_t group; char *ref; };
+
+struct delays { int64_t *d; size_t n, cap; };
+
+struct rctx {
+	keten_txn *t;
+	const keten_report_opts *o;
+	uint32_t today;
+	keten_report *r;
+	size_t cap_rows;
+	struct delays *dl;              /* per row, parallel to r->rows */
+	struct delays dl_total;
+	int64_t *traj_days;             /* per row: sum of trajectory days */
+	struct client *cl;
+	size_t n_cl, cap_cl;
+	struct agroup *ag;
+	size_t n_ag, cap_ag;
+	struct cmap claims;
+	/* contract state cache (few contracts) */
+	uint8_t (*ck)[32];
+	Keten__State__ContractState **cs;
+	size_t n_cs;
+	size_t n_made;                  /* rows made (dl and traj_days are indexed by them) */
+	int fail;
+};
+
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : 16;
+	void *p = realloc(*arr, c * size);
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = c;
+	return 0;
+}
+
+/* The row with this key, made when new; SIZE_MAX when out of memory. */
+static size_t row_of(struct rctx *x, const char *key)
+{
+	keten_report *r = x->r;
+	size_t old = x->cap_rows;
+	for (size_t i = 0; i < r->n_rows; i++)
+		if (strcmp(r->rows[i].key, key) == 0)
+			return i;
+	if (grow((void **)&r->rows, &x->cap_rows, r->n_rows, sizeof *r->rows))
+		return SIZE_MAX;
+	if (x->cap_rows != old) {
+		void *a = realloc(x->dl, x->cap_rows * sizeof *x->dl), *b;
+		if (!a)
+			return SIZE_MAX;
+		x->dl = a;
+		b = realloc(x->traj_days, x->cap_rows * sizeof *x->traj_days);
+		if (!b)
+			return SIZE_MAX;
+		x->traj_days = b;
+	}
+	memset(&r->rows[r->n_rows], 0, sizeof *r->rows);
+	memset(&x->dl[r->n_rows], 0, sizeof *x->dl);
+	x->traj_days[r->n_rows] = 0;
+	snprintf(r->rows[r->n_rows].key, sizeof r->rows[r->n_rows].key, "%s", key);
+	x->n_made = r->n_rows + 1;
+	return r->n_rows++;
+}
+
+static void month_key(char *buf, size_t len, uint32_t ymd)
+{
+	snprintf(buf, len, "%04u-%02u", ymd / 10000, ymd / 100 % 100);
+}
+
+static const char *kind_name(uint32_t k)
+{
+	switch (k) {
+	case KETEN__KIND__HERSTEL: return "herstel";
+	case KETEN__KIND__DUURZAAM: return "duurzaam";
+	case KETEN__KIND__COMPONENT: return "component";
+	default: return "";
+	}
+}
+
+static void group_key(const struct rctx *x, const Keten__State__AllocationState *as, char *buf, size_t len)
+{
+	switch (x->o->by) {
+	case KETEN_REPORT_MUNICIPALITY:
+		snprintf(buf, len, "%s", as->municipality ? as->municipality : "-");
+		break;
+	case KETEN_REPORT_PROVIDER:
+		if (as->provider.len == 32)
+			keten_hex(buf, as->provider.data, 32);
+		else
+			snprintf(buf, len, "-");
+		break;
+	case KETEN_REPORT_ARRANGEMENT:
+		if (as->kind == KETEN__KIND__COMPONENT)
+			snprintf(buf, len, "%s component", as->component ? as->component : "-");
+		else
+			snprintf(buf, len, "%s/%s %s", as->profile ? as->profile : "-", as->intensity ? as->intensity : "-",
+			         kind_name(as->kind));
+		break;
+	default:
+		month_key(buf, len, as->start);
+		break;
+	}
+}
+
+static bool in_period(const struct rctx *x, uint32_t d)
+{
+	return (!x->o->from || d >= x->o->from) && (!x->o->until || d <= x->o->until);
+}
+
+static const Keten__State__ContractState *contract(struct rctx *x, const ProtobufCBinaryData *id)
+{
+	Keten__State__ContractState *cs = NULL;
+	void *a, *b;
+	if (id->len != 32)
+		return NULL;
+	for (size_t i = 0; i < x->n_cs; i++)
+		if (memcmp(x->ck[i], id->data, 32) == 0)
+			return x->cs[i];
+	if (!(a = realloc(x->ck, (x->n_cs + 1) * sizeof *x->ck)))
+		return NULL;
+	x->ck = a;
+	if (!(b = realloc(x->cs, (x->n_cs + 1) * sizeof *x->cs)))
+		return NULL;
+	x->cs = b;
+	dom_get(x->t, DK_CONTRACT, id->data, &keten__state__contract_state__descriptor, (void **)&cs, NULL);
+	memcpy(x->ck[x->n_cs], id->data, 32);
+	x->cs[x->n_cs++] = cs;
+	return cs;
+}
+
+/* Allocated amount of a duurzaam arrangement: its months within the period
+ * and up to today, pro rata, indexed. */
+static int64_t duurzaam_total(struct rctx *x, const Keten__State__AllocationState *as)
+{
+	const Keten__State__ContractState *cs = contract(x, &as->contract);
+	uint32_t lo = as->start, hi = as->end ? as->end : x->today;
+	int64_t sum = 0;
+	if (x->o->from && lo < x->o->from)
+		lo = x->o->from;
+	if (x->o->until && hi > x->o->until)
+		hi = x->o->until;
+	if (!lo || hi < lo)
+		return 0;
+	for (uint32_t ym = lo / 100; ym <= hi / 100; ym = (ym % 100 == 12) ? ym + 89 : ym + 1) {
+		int64_t monthly = as->amount_cents;
+		if (cs && !keten_dom_indexed(cs, monthly, as->start / 10000, ym / 100, &monthly))
+			break;
+		if (!keten_add_cents(sum, keten_prorata_month(monthly, ym, as->start, as->end), &sum))
+			break;
+	}
+	return sum;
+}
+
+static void add_stop(keten_report_row *row, const char *code)
+{
+	row->early_stops++;
+	for (size_t i = 0; i < row->n_stops; i++)
+		if (strcmp(row->stops[i].code, code) == 0) {
+			row->stops[i].n++;
+			return;
+		}
+	if (row->n_stops < KETEN_REPORT_MAX_STOPS) {
+		snprintf(row->stops[row->n_stops].code, sizeof row->stops[0].code, "%s", code);
+		row->stops[row->n_stops++].n = 1;
+	}
+}
+
+static int alloc_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct rctx *x = p;
+	Keten__State__AllocationState *as;
+	keten_report_row *row;
+	char key[72];
+	size_t g;
+
+	if (kl != 33)
+		return 0;
+	if (!(as = keten__state__allocation_state__unpack(NULL, vl, v)))
+		return 0;
+	if (as->voided) {
+		dom_free(as);
+		return 0;
+	}
+	group_key(x, as, key, sizeof key);
+	if ((g = row_of(x, key)) == SIZE_MAX || grow((void **)&x->ag, &x->cap_ag, x->n_ag, sizeof *x->ag))
+		goto oom;
+	memcpy(x->ag[x->n_ag].id, k + 1, 32);
+	x->ag[x->n_ag++].group = g;
+	row = &x->r->rows[g];
+	/* counted when it overlaps the period */
+	if ((!x->o->until || as->start <= x->o->until) && (!x->o->from || !as->end || as->end >= x->o->from)) {
+		row->allocations++;
+		keten_add_cents(row->allocated_cents,
+		                as->kind == KETEN__KIND__DUURZAAM ? duurzaam_total(x, as) : as->amount_cents,
+		                &row->allocated_cents);
+		if (dom_has_string(as->findings, as->n_findings, "rijgen"))
+			row->rijgen++;
+		if (as->client_ref) {
+			if (grow((void **)&x->cl, &x->cap_cl, x->n_cl, sizeof *x->cl))
+				goto oom;
+			x->cl[x->n_cl].group = g;
+			if (!(x->cl[x->n_cl].ref = strdup(as->client_ref)))
+				goto oom;
+			x->n_cl++;
+		}
+	}
+	if (as->closed && as->close_date && in_period(x, as->close_date)) {
+		if (as->kind == KETEN__KIND__HERSTEL && as->close_date >= as->start) {
+			row->closed_herstel++;
+			x->traj_days[g] += keten_date_days(as->close_date) - keten_date_days(as->start) + 1;
+		}
+		if (as->stop_code && !keten_report_planned_stop(as->domain, as->stop_code))
+			add_stop(row, as->stop_code);
+	}
+	dom_free(as);
+	return 0;
+oom:
+	dom_free(as);
+	x->fail = KETEN_ENOMEM;
+	return -1;
+}
+
+static size_t group_of_alloc(const struct rctx *x, const ProtobufCBinaryData *id)
+{
+	struct agroup key, *hit;
+	if (id->len != 32 || !x->n_ag)
+		return SIZE_MAX;
+	memcpy(key.id, id->data, 32);
+	hit = bsearch(&key, x->ag, x->n_ag, sizeof *x->ag, cmp_agroup);
+	return hit ? hit->group : SIZE_MAX;
+}
+
+static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct rctx *x = p;
+	Keten__State__OfferState *os;
+	size_t g;
+	if (kl != 33)
+		return 0;
+	if (!(os = keten__state__offer_state__unpack(NULL, vl, v)))
+		return 0;
+	/* accepted first-level subcontracts, overlapping the period */
+	if (!os->voided && os->accepted && os->parent.len == 32 && os->allocation.len == 32 &&
+	    memcmp(os->parent.data, os->allocation.data, 32) == 0 &&
+	    (g = group_of_alloc(x, &os->allocation)) != SIZE_MAX &&
+	    (!x->o->until || os->start <= x->o->until) && (!x->o->from || !os->end || os->end >= x->o->from)) {
+		int64_t amount = os->amount_cents;
+		if (os->pricing == KETEN__PRICING__MONTHLY) {
+			uint32_t lo = os->start, hi = os->end ? os->end : x->today;
+			amount = 0;
+			if (x->o->from && lo < x->o->from)
+				lo = x->o->from;
+			if (x->o->until && hi > x->o->until)
+				hi = x->o->until;
+			for (uint32_t ym = lo / 100; lo && ym <= hi / 100; ym = (ym % 100 == 12) ? ym + 89 : ym + 1)
+				keten_add_cents(amount, keten_prorata_month(os->amount_cents, ym, os->start, os->end), &amount);
+		}
+		keten_add_cents(x->r->rows[g].subcontracted_cents, amount, &x->r->rows[g].subcontracted_cents);
+	}
+	dom_free(os);
+	return 0;
+}
+
+static int claim_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct rctx *x = p;
+	Keten__State__ClaimState *cs;
+	struct cinfo ci = {0};
+	if (kl != 33)
+		return 0;
+	if (!(cs = keten__state__claim_state__unpack(NULL, vl, v)))
+		return 0;
+	if (!cs->voided) {
+		const ProtobufCBinaryData *root = cs->allocation.len == 32 ? &cs->allocation : &cs->target;
+		ci.group = group_of_alloc(x, root);
+		ci.sub = !(cs->target.len == 32 && root->len == 32 && memcmp(cs->target.data, root->data, 32) == 0);
+		ci.date = cs->date;
+		memcpy(ci.id, k + 1, 32);
+		if (ci.group != SIZE_MAX && cput(&x->claims, &ci)) {
+			dom_free(cs);
+			x->fail = KETEN_ENOMEM;
+			return -1;
+		}
+	}
+	dom_free(cs);
+	return 0;
+}
+
+static int push_delay(struct delays *d, int64_t v)
+{
+	if (grow((void **)&d->d, &d->cap, d->n, sizeof *d->d))
+		return -1;
+	d->d[d->n++] = v;
+	return 0;
+}
+
+static int payment_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct rctx *x = p;
+	Keten__State__PaymentState *ps;
+	if (kl != 33)
+		return 0;
+	if (!(ps = keten__state__payment_state__unpack(NULL, vl, v)))
+		return 0;
+	if (!ps->voided && !ps->repayment && in_period(x, ps->date)) {
+		for (size_t i = 0; i < ps->n_parts; i++) {
+			const Keten__State__ClaimPart *cp = ps->parts[i];
+			const struct cinfo *ci = cp->claim.len == 32 ? cget(&x->claims, cp->claim.data) : NULL;
+			size_t g;
+			if (!ci || cp->amount_cents <= 0)
+				continue;
+			g = ci->group;
+			if (x->o->by == KETEN_REPORT_MONTH) {
+				char key[16];
+				month_key(key, sizeof key, ps->date);
+				if ((g = row_of(x, key)) == SIZE_MAX)
+					goto oom;
+			}
+			keten_report_row *row = &x->r->rows[g];
+			if (ci->sub)
+				keten_add_cents(row->sub_paid_cents, cp->amount_cents, &row->sub_paid_cents);
+			else
+				keten_add_cents(row->paid_cents, cp->amount_cents, &row->paid_cents);
+			if (ci->date && ps->date) {
+				int64_t days = keten_date_days(ps->date) - keten_date_days(ci->date);
+				if (push_delay(&x->dl[g], days) || push_delay(&x->dl_total, days))
+					goto oom;
+			}
+		}
+	}
+	dom_free(ps);
+	return 0;
+oom:
+	dom_free(ps);
+	x->fail = KETEN_ENOMEM;
+	return -1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile (pct of 100) of sorted values. */
+static int64_t percentile(const int64_t *v, size_t n, unsigned pct)
+{
+	size_t rank;
+	if (!n)
+		return 0;
+	rank = (pct * n + 99) / 100;
+	return v[rank ? rank - 1 : 0];
+}
+
+static void finish_delays(keten_report_row *row, struct delays *d)
+{
+	if (d->n)
+		qsort(d->d, d->n, sizeof *d->d, cmp_i64);
+	row->payments = d->n;
+	if (!d->n)
+		return;
+	/* the median of an even count is the mean of the middle two, rounded down */
+	row->delay_median_days = d->n % 2 ? d->d[d->n / 2] : (d->d[d->n / 2 - 1] + d->d[d->n / 2]) / 2;
+	row->delay_p90_days = percentile(d->d, d->n, 90);
+}
+
+static int cmp_client(const void *a, const void *b)
+{
+	const struct client *x = a, *y = b;
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	return strcmp(x->ref, y->ref);
+}
+
+static int cmp_client_ref(const void *a, const void *b)
+{
+	return strcmp(((const struct client *)a)->ref, ((const struct client *)b)->ref);
+}
+
+static int cmp_stop(const void *a, const void *b)
+{
+	return strcmp(((const keten_report_stop *)a)->code, ((const keten_report_stop *)b)->code);
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	return strcmp(((const keten_report_row *)a)->key, ((const keten_report_row *)b)->key);
+}
+
+static uint32_t share_bp(int64_t part, int64_t whole)
+{
+	if (whole <= 0 || part <= 0)
+		return 0;
+	return (uint32_t)(((__int128)part * 10000 + whole / 2) / whole);
+}
+
+static int64_t avg_days(int64_t sum, size_t n)
+{
+	return n ? (sum + (int64_t)n / 2) / (int64_t)n : 0;
+}
+
+int keten_report_build(keten_txn *t, const keten_report_opts *o, keten_report *out, keten_error *err)
+{
+	struct rctx x = {.t = t, .o = o};
+	keten_report *r = out;
+	keten_report_row *tot;
+	int64_t traj_total = 0;
+	uint8_t kind;
+	int rc = 0;
+
+	if (!out)
+		return keten_fail(err, KETEN_EINVAL, "report: no result");
+	memset(out, 0, sizeof *out);
+	if (!t || !o || o->by < KETEN_REPORT_MUNICIPALITY || o->by > KETEN_REPORT_MONTH)
+		return keten_fail(err, KETEN_EINVAL, "report: --by is municipality, provider, arrangement or month");
+	x.r = r;
+	x.today = o->today ? o->today : keten_today();
+
+	kind = DK_ALLOCATION;
+	if ((rc = keten_kv_scan(t, KT_STATE, &kind, 1, alloc_cb, &x, err)))
+		goto out;
+	if (x.n_ag)
+		qsort(x.ag, x.n_ag, sizeof *x.ag, cmp_agroup);
+	kind = DK_OFFER;
+	if ((rc = keten_kv_scan(t, KT_STATE, &kind, 1, offer_cb, &x, err)))
+		goto out;
+	kind = DK_CLAIM;
+	if ((rc = keten_kv_scan(t, KT_STATE, &kind, 1, claim_cb, &x, err)))
+		goto out;
+	kind = DK_PAYMENT;
+	if ((rc = keten_kv_scan(t, KT_STATE, &kind, 1, payment_cb, &x, err)))
+		goto out;
+
+	/* distinct clients per group, and over all */
+	if (x.n_cl)
+		qsort(x.cl, x.n_cl, sizeof *x.cl, cmp_client);
+	for (size_t i = 0; i < x.n_cl; i++)
+		if (i == 0 || x.cl[i].group != x.cl[i - 1].group || strcmp(x.cl[i].ref, x.cl[i - 1].ref) != 0)
+			r->rows[x.cl[i].group].clients++;
+	if (x.n_cl)
+		qsort(x.cl, x.n_cl, sizeof *x.cl, cmp_client_ref);
+	tot = &r->total;
+	snprintf(tot->key, sizeof tot->key, "total");
+	for (size_t i = 0; i < x.n_cl; i++)
+		if (i == 0 || strcmp(x.cl[i].ref, x.cl[i - 1].ref) != 0)
+			tot->clients++;
+
+	for (size_t i = 0; i < r->n_rows; i++) {
+		keten_report_row *row = &r->rows[i];
+		finish_delays(row, &x.dl[i]);
+		row->subcontracted_bp = share_bp(row->subcontracted_cents, row->allocated_cents);
+		row->avg_trajectory_days = avg_days(x.traj_days[i], row->closed_herstel);
+		tot->allocations += row->allocations;
+		keten_add_cents(tot->allocated_cents, row->allocated_cents, &tot->allocated_cents);
+		keten_add_cents(tot->paid_cents, row->paid_cents, &tot->paid_cents);
+		keten_add_cents(tot->subcontracted_cents, row->subcontracted_cents, &tot->subcontracted_cents);
+		keten_add_cents(tot->sub_paid_cents, row->sub_paid_cents, &tot->sub_paid_cents);
+		tot->closed_herstel += row->closed_herstel;
+		traj_total += x.traj_days[i];
+		tot->rijgen += row->rijgen;
+		for (size_t s = 0; s < row->n_stops; s++)
+			for (size_t n = 0; n < row->stops[s].n; n++)
+				add_stop(tot, row->stops[s].code);
+	}
+	tot->subcontracted_bp = share_bp(tot->subcontracted_cents, tot->allocated_cents);
+	tot->avg_trajectory_days = avg_days(traj_total, tot->closed_herstel);
+	finish_delays(tot, &x.dl_total);
+	/* groups that only exist through periods outside the report are dropped */
+	{
+		size_t j = 0;
+		for (size_t i = 0; i < r->n_rows; i++) {
+			const keten_report_row *row = &r->rows[i];
+			if (row->allocations || row->paid_cents || row->sub_paid_cents || row->closed_herstel ||
+			    row->early_stops || row->payments)
+				r->rows[j++] = *row;
+		}
+		r->n_rows = j;
+	}
+	if (r->n_rows)
+		qsort(r->rows, r->n_rows, sizeof *r->rows, cmp_row);
+	for (size_t i = 0; i < r->n_rows; i++)
+		if (r->rows[i].n_stops)
+			qsort(r->rows[i].stops, r->rows[i].n_stops, sizeof r->rows[i].stops[0], cmp_stop);
+	if (tot->n_stops)
+		qsort(tot->stops, tot->n_stops, sizeof tot->stops[0], cmp_stop);
+out:
+	if (rc == 0 && x.fail)
+		rc = keten_fail(err, x.fail, "report: out of memory");
+	for (size_t i = 0; i < x.n_cl; i++)
+		free(x.cl[i].ref);
+	free(x.cl);
+	for (size_t i = 0; i < x.n_made; i++)
+		free(x.dl[i].d);
+	free(x.dl);
+	for (size_t i = 0; i < x.n_cs; i++)
+		dom_free(x.cs[i]);
+	free(x.cs);
+	free(x.ck);
+	free(x.ag);
+	free(x.claims.t);
+	free(x.dl_total.d);
+	free(x.traj_days);
+	if (rc)
+		keten_report_release(r);
+	return rc;
+}
+
+void keten_report_release(keten_report *r)
+{
+	if (!r)
+		return;
+	free(r->rows);
+	memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,183 @@
+/*
+ * sync.h — the sync protocol between keten nodes as pure functions over
+ * messages (proto/sync.proto), with no sockets: ledger/net.c carries the
+ * bytes over nng, and the tests carry them over a simulated network.
+ *
+ * Server side: one keten_sync_session per connection (nng pipe).
+ * keten_sync_serve() takes one request's bytes and always produces one
+ * reply: Challenge, AuthOk, HeadsReply, Entries or Error.  Nothing but
+ * Hello and Auth is answered on a session that has not authenticated.
+ *
+ * Client side: a keten_sync_client pulls from one server in rounds.
+ * keten_sync_client_begin() gives the first request of a round; each
+ * reply goes to keten_sync_client_reply(), which ingests what arrived
+ * (through keten_ledger_ingest, the one path for received entries) and
+ * gives the next request, or none when the round is over.  The client
+ * stays authenticated across rounds, so an in-sync round is one Heads
+ * request carrying the last digest and one short reply.
+ *
+ * Need-to-know (keten_sync_may_read): a key may read an entry's body when
+ * the audience is empty (certificates, revocations), the key is the author
+ * or in the audience, or the key is an auditor certified for a
+ * municipality that a party of the audience is certified for.  Everyone
+ * else gets the stub: the signed header without the body.
+ */
+#ifndef KETEN_SYNC_H
+#define KETEN_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keten/keten.h"
+
+#define KETEN_SYNC_NONCE_BYTES  32u
+#define KETEN_SYNC_MAX_REQUEST  (64u * 1024u)         /* larger requests: Error TOO_LARGE */
+#define KETEN_SYNC_MAX_REPLY    (4u * 1024u * 1024u)  /* NNG_OPT_RECVMAXSZ of a client */
+#define KETEN_SYNC_MAX_ENTRIES  1000u                 /* entries per Entries reply */
+#define KETEN_SYNC_REPLY_BYTES  (3u * 1024u * 1024u)  /* entry bytes per Entries reply */
+#define KETEN_SYNC_MAX_STRIKES  8u                    /* bad requests before a pipe is dropped */
+#define KETEN_SYNC_CTX_SERVER   "keten/sync/v1/server"
+#define KETEN_SYNC_CTX_CLIENT   "keten/sync/v1/client"
+
+/* What a server allows each session. */
+typedef struct keten_sync_limits {
+	uint32_t max_entries;     /* per reply, at most KETEN_SYNC_MAX_ENTRIES */
+	uint32_t max_bytes;       /* per reply, at most KETEN_SYNC_REPLY_BYTES */
+	uint32_t rate_per_s;      /* requests per second per session */
+	uint32_t burst;           /* requests allowed at once */
+} keten_sync_limits;
+
+/* The defaults: 1000 entries, 3 MiB, 500 requests/s, bursts of 1000. */
+void keten_sync_limits_default(keten_sync_limits *lim);
+
+typedef enum keten_sync_state {
+	KETEN_SYNC_NEW = 0,       /* nothing yet, or a failed Auth */
+	KETEN_SYNC_CHALLENGED,    /* Hello answered, waiting for Auth */
+	KETEN_SYNC_AUTHED,        /* bound to `peer` */
+} keten_sync_state;
+
+/* A server's view of one connection. */
+typedef struct keten_sync_session {
+	keten_sync_state state;
+	uint8_t peer[32];                        /* from Hello; bound after Auth */
+	uint8_t client_nonce[KETEN_SYNC_NONCE_BYTES];
+	uint8_t server_nonce[KETEN_SYNC_NONCE_BYTES];
+	uint8_t challenge_sig[64];               /* to answer a repeated Hello alike */
+	uint8_t auth_sig[64];                    /* to answer a repeated Auth alike */
+	double tokens;                           /* rate limit bucket */
+	int64_t last_ms;
+	uint32_t strikes;                        /* malformed, bad signature, unauthenticated */
+	uint64_t requests;
+} keten_sync_session;
+
+void keten_sync_session_init(keten_sync_session *s, const keten_sync_limits *lim, int64_t now_ms);
+
+/*
+ * Answer one request.  *reply (malloc'd) always receives a reply unless
+ * the result is KETEN_ENOMEM.  Returns KETEN_OK for a normal reply, or the
+ * reason an Error reply was sent: KETEN_EPROTO (malformed, unknown type,
+ * too large, rate limited, unauthenticated), KETEN_ESIG (bad Auth),
+ * KETEN_EAUTHOR (peer not certified here), or a store error; note (may be
+ * NULL) says what happened, for the log.  L must be unlocked (Challenge
+ * is signed with its key).
+ */
+int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_limits *lim,
+                     int64_t now_ms, const uint8_t *req, size_t len, uint8_t **reply,
+                     size_t *reply_len, keten_error *note);
+
+/* May `key` read the body of e?  (The rule above; t reads party states.) */
+bool keten_sync_may_read(keten_txn *t, const keten_entry *e, const uint8_t key[32]);
+
+/* BLAKE2b-256 over every head (author || seq BE64 || id) in author order,
+ * and the number of feeds. */
+int keten_sync_heads_digest(keten_txn *t, uint8_t out[32], size_t *n_feeds, keten_error *err);
+
+/*
+ * Checkpoints: a node records the heads it has seen as a Checkpoint entry
+ * (keten.Checkpoint: every feed head here, in author order, and root = the
+ * heads digest above; with more than 2500 feeds the root alone).
+ * keten_sync_checkpoint_body encodes one from this ledger and gives the
+ * digest it covers.
+ */
+int keten_sync_checkpoint_body(keten_txn *t, uint8_t **out, size_t *len, uint8_t digest[32],
+                               keten_error *err);
+
+/* A checkpoint held here compared with this ledger's own feeds. */
+typedef struct keten_checkpoint_check {
+	size_t heads;      /* feeds it lists */
+	size_t agree;      /* we hold the same entry at that seq */
+	size_t behind;     /* we have not seen that seq yet: not a finding */
+	size_t differ;     /* we hold another entry at that seq: an equivocation */
+	bool first_differ_set;
+	uint8_t first_differ[32];
+	uint64_t first_differ_seq;
+} keten_checkpoint_check;
+
+/* Check checkpoint entry e (with its body) against t's feeds.  Errors:
+ * KETEN_EINVAL (not a checkpoint body), KETEN_EMALFORMED (heads out of
+ * order or root that does not match them). */
+int keten_sync_checkpoint_check(keten_txn *t, const keten_entry *e, keten_checkpoint_check *out,
+                                keten_error *err);
+
+/* What one client round did. */
+typedef struct keten_sync_stats {
+	size_t entries;           /* new entries stored */
+	size_t stubs;             /* of which stubs */
+	size_t bodies;            /* bodies added to stubs held before */
+	size_t known;             /* received but already held */
+	size_t forks;             /* equivocations found */
+	size_t pending;           /* stored, waiting for references or a certificate */
+	size_t rejected;          /* stored, refused by a business rule here */
+	size_t dropped;           /* failed authenticity, not stored */
+	size_t requests;          /* round trips */
+	size_t bytes_out, bytes_in;
+	size_t feeds;             /* feeds the server listed */
+	bool same;                /* the server's heads had not changed */
+} keten_sync_stats;
+
+typedef struct keten_sync_client keten_sync_client;
+
+/* A client pulling into L (unlocked: it signs Auth with L's key). */
+int keten_sync_client_new(keten_ledger *L, keten_sync_client **out, keten_error *err);
+void keten_sync_client_free(keten_sync_client *c);
+
+/* Ask for at most this many entries and bytes per Fetch (0: server's cap). */
+void keten_sync_client_limits(keten_sync_client *c, uint32_t max_entries, uint32_t max_bytes);
+
+/* Start a round: *req (malloc'd) is the first request (Hello when not
+ * authenticated, else Heads). */
+int keten_sync_client_begin(keten_sync_client *c, uint8_t **req, size_t *req_len,
+                            keten_error *err);
+
+/*
+ * Take the reply to the last request; *req receives the next request, or
+ * NULL when the round is over.  An Error reply, a bad Challenge or a reply
+ * that does not fit ends the round with KETEN_EPROTO (or KETEN_ESIG,
+ * KETEN_EAUTHOR for a bad or refused handshake); an Error UNAUTHENTICATED
+ * after the handshake (the connection was replaced) makes the client
+ * authenticate again, at most twice per round; an Error RATE_LIMITED
+ * gives the same request again, to send after keten_sync_client_wait_ms()
+ * (at most four times per round).
+ */
+int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t len,
+                            uint8_t **req, size_t *req_len, keten_error *err);
+
+/* How long to wait before sending the request just returned (0: now). */
+uint32_t keten_sync_client_wait_ms(const keten_sync_client *c);
+
+/* The current round's figures. */
+const keten_sync_stats *keten_sync_client_stats(const keten_sync_client *c);
+/* The server's key, once a Challenge has verified; false before. */
+bool keten_sync_client_server(const keten_sync_client *c, uint8_t key[32]);
+/* The connection was lost: authenticate again in the next round, and ask
+ * for full heads. */
+void keten_sync_client_reset(keten_sync_client *c);
+
+/* Decode a Reply and say which kind it is ("error unauthenticated: ...")
+ * into buf, for tests and logs.  Returns the reply's oneof case, 0 when it
+ * does not decode; *error_code receives the Error code (0 when none). */
+int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code, char *buf,
+                              size_t buflen);
+
+#endif

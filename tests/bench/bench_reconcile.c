@@ -1,0 +1,761 @@
+/*
+ * bench_reconcile.c — `make bench` for reconciliation: a generated region
+ * ledger (7 municipalities, 60 providers, KETEN_BENCH_CLIENTS clients over
+ * two years: herstel and duurzaam allocations, a fifth of them partly
+ * subcontracted to another provider, claims, payments, receipts and
+ * results, every entry signed by its real author and appended or ingested
+ * through the ledger's one path, rules and derived state included), then,
+ * for one provider seen from the region's node:
+ *
+ *   - `keten reconcile --with P --format csv` and `keten balance --with P`
+ *     (the real binary, wall time per run, median of KETEN_BENCH_REPS);
+ *   - keten_reconcile() in process (the same question without process
+ *     start-up);
+ *   - the sqlite3 command line answering the same questions over the same
+ *     data exported to one table with indices on payer, payee and target:
+ *     per agreement of P agreed, claimed, paid and received; per pair of P
+ *     claimed, paid and received.
+ *
+ * It prints both times and their ratio (keten / sqlite).  It asserts
+ * nothing.  Environment: KETEN_BENCH_KETEN (binary, default build/keten),
+ * KETEN_BENCH_CLIENTS (default 2000; 20000 is the issue's size, about a
+ * million entries), KETEN_BENCH_REPS (default 5), KETEN_BENCH_DIR (scratch
+ * directory, default a new one under /tmp, removed at the end),
+ * KETEN_BENCH_KEEP=1 (keep it).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "keten/keten.h"
+#include "keten/reconcile.h"
+#include "keten.pb-c.h"
+
+#define N_MUNI      7
+#define N_PROV      60
+#define MONTHS      24
+#define MAX_REPS    15
+#define CHUNK       4000
+
+static const char *const munis[N_MUNI] = {"0405", "0498", "0532", "0420", "0385", "0448", "0416"};
+
+static const char *keten_bin = "build/keten";
+static char workdir[4096], home[4200], csv_path[4200], db_path[4200];
+static int made_workdir;
+static size_t n_clients = 2000;
+static int reps = 5;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what, const keten_error *err)
+{
+	fprintf(stderr, "bench_reconcile: %s: %s%s%s\n", what, err && err->rule[0] ? err->rule : "",
+	        err && err->rule[0] ? ": " : "", err ? err->msg : "");
+	exit(1);
+}
+
+/* Authors ----------------------------------------------------------------------- */
+
+typedef struct author {
+	keten_keypair kp;
+	uint64_t seq;
+	uint8_t prev[32];
+	char hex[65];
+} author;
+
+static author prov[N_PROV];
+static uint8_t region_key[32];
+static char region_hex[65];
+static keten_ledger *L;
+
+/* Entries waiting to be ingested, in order. */
+static keten_blob *pend;
+static keten_entry *pend_e;
+static size_t n_pend, cap_pend;
+static size_t total_entries;
+
+static void flush_ingest(void)
+{
+	keten_error err = {0};
+	keten_ingest_stats st = {0};
+	if (!n_pend)
+		return;
+	if (keten_ledger_ingest(L, pend, n_pend, true, &st, &err))
+		die("ingest", &err);
+	if (st.rejected || st.pending)
+		fprintf(stderr, "bench_reconcile: %zu rejected, %zu pending of %zu\n", st.rejected, st.pending, n_pend);
+	for (size_t i = 0; i < n_pend; i++)
+		keten_entry_release(&pend_e[i]);
+	total_entries += n_pend;
+	n_pend = 0;
+}
+
+/* Sign a body by a provider; the entry is ingested at the next flush. */
+static void by_provider(author *a, uint32_t type, const ProtobufCMessage *m, int64_t ts,
+                        const uint8_t (*aud)[32], size_t n_aud, uint8_t id[32])
+{
+	keten_error err = {0};
+	size_t len = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(len ? len : 1);
+	keten_entry_draft d = {.seq = a->seq + 1, .prev = a->seq ? a->prev : NULL, .timestamp_ms = ts,
+	                       .body_type = type, .audience = aud, .n_audience = n_aud};
+	if (!buf)
+		exit(1);
+	protobuf_c_message_pack(m, buf);
+	d.body = buf;
+	d.body_len = len;
+	if (n_pend == cap_pend) {
+		cap_pend = cap_pend ? cap_pend * 2 : 1024;
+		pend = realloc(pend, cap_pend * sizeof *pend);
+		pend_e = realloc(pend_e, cap_pend * sizeof *pend_e);
+		if (!pend || !pend_e)
+			exit(1);
+	}
+	if (keten_entry_sign(&a->kp, &d, &pend_e[n_pend], &err))
+		die("sign", &err);
+	free(buf);
+	a->seq++;
+	memcpy(a->prev, pend_e[n_pend].id, 32);
+	memcpy(id, pend_e[n_pend].id, 32);
+	n_pend++;
+	/* the blobs point into the entries; refresh all after a realloc */
+	for (size_t i = 0; i < n_pend; i++) {
+		pend[i].data = pend_e[i].raw;
+		pend[i].len = pend_e[i].raw_len;
+	}
+	if (n_pend >= CHUNK)
+		flush_ingest();
+}
+
+/* Appends by the region's own key, batched. */
+static keten_append *app;
+static uint8_t **app_body;
+static uint8_t (*app_aud)[2][32];
+static uint8_t (**app_id)[32];
+static size_t n_app, cap_app;
+
+static void flush_append(void)
+{
+	keten_error err = {0};
+	uint8_t (*ids)[32];
+	if (!n_app)
+		return;
+	flush_ingest();
+	ids = malloc(n_app * sizeof *ids);
+	if (!ids)
+		exit(1);
+	for (size_t i = 0; i < n_app; i++)
+		app[i].audience = (const uint8_t (*)[32])app_aud[i];
+	if (keten_ledger_append(L, app, n_app, ids, &err))
+		die("append", &err);
+	for (size_t i = 0; i < n_app; i++) {
+		if (app_id[i])
+			memcpy(*app_id[i], ids[i], 32);
+		free(app_body[i]);
+	}
+	free(ids);
+	total_entries += n_app;
+	n_app = 0;
+}
+
+/* Queue a body by the region; *id is filled at the flush. */
+static void by_region(uint32_t type, const ProtobufCMessage *m, int64_t ts, const uint8_t *to, uint8_t (*id)[32])
+{
+	size_t len = protobuf_c_message_get_packed_size(m);
+	if (n_app == cap_app) {
+		cap_app = cap_app ? cap_app * 2 : 1024;
+		app = realloc(app, cap_app * sizeof *app);
+		app_body = realloc(app_body, cap_app * sizeof *app_body);
+		app_aud = realloc(app_aud, cap_app * sizeof *app_aud);
+		app_id = realloc(app_id, cap_app * sizeof *app_id);
+		if (!app || !app_body || !app_aud || !app_id)
+			exit(1);
+	}
+	app_body[n_app] = malloc(len ? len : 1);
+	if (!app_body[n_app])
+		exit(1);
+	protobuf_c_message_pack(m, app_body[n_app]);
+	memset(&app[n_app], 0, sizeof *app);
+	app[n_app].body_type = type;
+	app[n_app].body = app_body[n_app];
+	app[n_app].body_len = len;
+	app[n_app].timestamp_ms = ts;
+	memcpy(app_aud[n_app][0], region_key, 32);
+	app[n_app].n_audience = 1;
+	if (to) {
+		memcpy(app_aud[n_app][1], to, 32);
+		app[n_app].n_audience = 2;
+	}
+	app_id[n_app] = id;
+	n_app++;
+	if (n_app >= CHUNK)
+		flush_append();
+}
+
+/* The data set ------------------------------------------------------------------------ */
+
+typedef struct client {
+	uint8_t alloc[32];
+	int prov, sub;          /* sub: subcontractor index, -1 none */
+	int muni;
+	bool herstel;
+	int start;              /* month index 0..23 */
+	int64_t amount;         /* herstel total or monthly */
+	uint8_t offer[32];
+	int64_t offer_amount;   /* fixed total or monthly */
+} client;
+
+static client *cl;
+static FILE *csv;
+
+static uint32_t month_first(int m)
+{
+	return (uint32_t)((2025 + m / 12) * 10000 + (m % 12 + 1) * 100 + 1);
+}
+
+static uint32_t month_last(int m)
+{
+	int y = 2025 + m / 12, mo = m % 12 + 1;
+	return (uint32_t)(y * 10000 + mo * 100 + keten_days_in_month(y, mo));
+}
+
+static int64_t ms_of(uint32_t ymd)
+{
+	return keten_date_days(ymd) * 86400000LL + 12 * 3600000LL;
+}
+
+static void hexid(char out[65], const uint8_t id[32])
+{
+	keten_hex(out, id, 32);
+}
+
+/* One row of the SQLite export: the same facts keten holds. */
+static void csv_row(const char *type, const uint8_t id[32], const char *payer, const char *payee,
+                    const uint8_t target[32], int64_t amount, uint32_t date, const uint8_t claim[32])
+{
+	char a[65], b[65], c[65];
+	hexid(a, id);
+	hexid(b, target);
+	if (claim)
+		hexid(c, claim);
+	else
+		c[0] = 0;
+	fprintf(csv, "%s,%s,%s,%s,%s,%lld,%u,%s\n", type, a, payer, payee, b, (long long)amount, date, c);
+}
+
+struct pending_claim {
+	uint8_t id[32];
+	int c;                  /* client */
+	bool sub;               /* a subcontractor's claim on the offer */
+	int64_t amount;
+	uint32_t date;
+};
+
+/* Audience: the region, then a and b, without repeats. */
+static void audience3(uint8_t (*aud)[32], size_t *n, const uint8_t *a, const uint8_t *b)
+{
+	const uint8_t *k[2] = {a, b};
+	memcpy(aud[0], region_key, 32);
+	*n = 1;
+	for (int i = 0; i < 2; i++) {
+		bool seen = !k[i];
+		for (size_t j = 0; j < *n && !seen; j++)
+			seen = memcmp(aud[j], k[i], 32) == 0;
+		if (!seen)
+			memcpy(aud[(*n)++], k[i], 32);
+	}
+}
+
+static void generate(void)
+{
+	keten_error err = {0};
+	keten_home_info info = {0};
+	uint8_t contract[32];
+	uint64_t rng = 0x9E3779B97F4A7C15ull;
+	struct pending_claim *pc = NULL;
+	size_t n_pc = 0, cap_pc = 0;
+	double t0 = now_s();
+
+	snprintf(info.name, sizeof info.name, "Regio West-Friesland");
+	snprintf(info.role, sizeof info.role, "municipality");
+	snprintf(info.municipality, sizeof info.municipality, "0405");
+	if (keten_home_create(home, NULL, &info, &err) || keten_ledger_open(home, &L, &err) ||
+	    keten_ledger_unlock(L, NULL, &err))
+		die("home", &err);
+	memcpy(region_key, keten_ledger_info(L)->key, 32);
+	hexid(region_hex, region_key);
+	if (keten_ledger_trust_add(L, region_key, "Regio West-Friesland", &err))
+		die("trust", &err);
+	{
+		Keten__PartyCertificate pcert = KETEN__PARTY_CERTIFICATE__INIT;
+		uint32_t roles[1] = {KETEN__ROLE__MUNICIPALITY};
+		char *ml[N_MUNI];
+		for (int i = 0; i < N_MUNI; i++)
+			ml[i] = (char *)munis[i];
+		pcert.key.data = region_key;
+		pcert.key.len = 32;
+		pcert.name = "Regio West-Friesland";
+		pcert.roles = roles;
+		pcert.n_roles = 1;
+		pcert.municipality = ml;
+		pcert.n_municipality = N_MUNI;
+		pcert.has_valid_from = 1;
+		pcert.valid_from = 20240101;
+		by_region(KETEN__BODY_TYPE__PARTY_CERTIFICATE, &pcert.base, ms_of(20241201), NULL, NULL);
+	}
+	for (int p = 0; p < N_PROV; p++) {
+		Keten__PartyCertificate pcert = KETEN__PARTY_CERTIFICATE__INIT;
+		uint32_t roles[2] = {KETEN__ROLE__LEAD_PROVIDER, KETEN__ROLE__SUBCONTRACTOR};
+		char name[64];
+		prov[p].kp.sk = sodium_malloc(64);
+		if (!prov[p].kp.sk)
+			exit(1);
+		crypto_sign_keypair(prov[p].kp.pk, prov[p].kp.sk);
+		hexid(prov[p].hex, prov[p].kp.pk);
+		snprintf(name, sizeof name, "Zorgaanbieder %02d", p + 1);
+		pcert.key.data = prov[p].kp.pk;
+		pcert.key.len = 32;
+		pcert.name = name;
+		pcert.roles = roles;
+		pcert.n_roles = 2;
+		pcert.has_valid_from = 1;
+		pcert.valid_from = 20240101;
+		by_region(KETEN__BODY_TYPE__PARTY_CERTIFICATE, &pcert.base, ms_of(20241201), NULL, NULL);
+	}
+	{
+		Keten__FrameworkContract fc = KETEN__FRAMEWORK_CONTRACT__INIT;
+		Keten__Tariff t1 = KETEN__TARIFF__INIT, t2 = KETEN__TARIFF__INIT, *tt[2] = {&t1, &t2};
+		char *ml[N_MUNI];
+		for (int i = 0; i < N_MUNI; i++)
+			ml[i] = (char *)munis[i];
+		t1.domain = t2.domain = "jeugd";
+		t1.profile = t2.profile = "J03";
+		t1.intensity = t2.intensity = "4";
+		t1.kind = KETEN__KIND__HERSTEL;
+		t1.cents = 1436600;
+		t1.per = "traject";
+		t2.kind = KETEN__KIND__DUURZAAM;
+		t2.cents = 159600;
+		t2.per = "maand";
+		fc.ref = "RWF-J-2025";
+		fc.municipalities = ml;
+		fc.n_municipalities = N_MUNI;
+		fc.domain = "jeugd";
+		fc.valid_from = 20250101;
+		fc.valid_until = 20271231;
+		fc.tariffs = tt;
+		fc.n_tariffs = 2;
+		fc.has_payment_term_days = 1;
+		fc.payment_term_days = 30;
+		by_region(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT, &fc.base, ms_of(20241215), NULL, &contract);
+	}
+	flush_append();
+
+	cl = calloc(n_clients, sizeof *cl);
+	if (!cl)
+		exit(1);
+	for (size_t c = 0; c < n_clients; c++) {
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		cl[c].prov = (int)((rng >> 33) % N_PROV);
+		cl[c].muni = (int)(c % N_MUNI);
+		cl[c].herstel = (rng >> 20) & 1;
+		cl[c].start = (int)((rng >> 40) % MONTHS);
+		cl[c].sub = ((rng >> 50) % 5 == 0) ? (cl[c].prov + 1 + (int)((rng >> 24) % (N_PROV - 1))) % N_PROV : -1;
+		cl[c].amount = cl[c].herstel ? 1436600 : 159600;
+		cl[c].offer_amount = cl[c].herstel ? 480000 : 60000;
+	}
+
+	for (int m = 0; m < MONTHS; m++) {
+		uint32_t d1 = month_first(m);
+		/* 1. allocations starting this month */
+		for (size_t c = 0; c < n_clients; c++) {
+			Keten__Allocation al = KETEN__ALLOCATION__INIT;
+			char ref[32];
+			if (cl[c].start != m)
+				continue;
+			snprintf(ref, sizeof ref, "RWF-%06zu", c);
+			al.contract.data = contract;
+			al.contract.len = 32;
+			al.client_ref = ref;
+			al.provider.data = prov[cl[c].prov].kp.pk;
+			al.provider.len = 32;
+			al.domain = "jeugd";
+			al.profile = "J03";
+			al.intensity = "4";
+			al.kind = cl[c].herstel ? KETEN__KIND__HERSTEL : KETEN__KIND__DUURZAAM;
+			al.start = d1;
+			al.has_end = 1;
+			al.end = month_last(m + (cl[c].herstel ? 5 : 11));
+			al.amount_cents = cl[c].amount;
+			al.municipality = (char *)munis[cl[c].muni];
+			by_region(KETEN__BODY_TYPE__ALLOCATION, &al.base, ms_of(d1), prov[cl[c].prov].kp.pk, &cl[c].alloc);
+		}
+		flush_append();
+		for (size_t c = 0; c < n_clients; c++) {
+			if (cl[c].start != m)
+				continue;
+			csv_row("agreement", cl[c].alloc, region_hex, prov[cl[c].prov].hex, cl[c].alloc,
+			        cl[c].herstel ? cl[c].amount : cl[c].amount * 12, d1, NULL);
+		}
+		/* 2. offers and acceptances */
+		for (size_t c = 0; c < n_clients; c++) {
+			Keten__SubcontractOffer o = KETEN__SUBCONTRACT_OFFER__INIT;
+			Keten__OfferAnswer an = KETEN__OFFER_ANSWER__INIT;
+			uint8_t aud[3][32], ans[32];
+			size_t na;
+			if (cl[c].start != m || cl[c].sub < 0)
+				continue;
+			audience3(aud, &na, prov[cl[c].prov].kp.pk, prov[cl[c].sub].kp.pk);
+			o.allocation.data = cl[c].alloc;
+			o.allocation.len = 32;
+			o.subcontractor.data = prov[cl[c].sub].kp.pk;
+			o.subcontractor.len = 32;
+			o.pricing = cl[c].herstel ? KETEN__PRICING__FIXED_AMOUNT : KETEN__PRICING__MONTHLY;
+			o.has_amount_cents = 1;
+			o.amount_cents = cl[c].offer_amount;
+			o.start = d1;
+			o.has_end = 1;
+			o.end = month_last(m + (cl[c].herstel ? 5 : 11));
+			by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__SUBCONTRACT_OFFER, &o.base, ms_of(d1) + 1000,
+			            (const uint8_t (*)[32])aud, na, cl[c].offer);
+			an.offer.data = cl[c].offer;
+			an.offer.len = 32;
+			an.accept = 1;
+			by_provider(&prov[cl[c].sub], KETEN__BODY_TYPE__OFFER_ANSWER, &an.base, ms_of(d1) + 2000,
+			            (const uint8_t (*)[32])aud, na, ans);
+			csv_row("agreement", cl[c].offer, prov[cl[c].prov].hex, prov[cl[c].sub].hex, cl[c].offer,
+			        cl[c].herstel ? cl[c].offer_amount : cl[c].offer_amount * 12, d1, NULL);
+		}
+		flush_ingest();
+		/* 3. claims (and results) of this month */
+		n_pc = 0;
+		for (size_t c = 0; c < n_clients; c++) {
+			int age = m - cl[c].start;
+			const char *inst = NULL;
+			char month[8];
+			int64_t amt = 0, up, fin;
+			if (age < 0 || (cl[c].herstel && age != 0 && age != 6) || (!cl[c].herstel && age > 11))
+				continue;
+			keten_split_herstel(cl[c].amount, &up, &fin);
+			snprintf(month, sizeof month, "%04u-%02u", d1 / 10000, d1 / 100 % 100);
+			for (int who = 0; who < 2; who++) {
+				Keten__Claim k = KETEN__CLAIM__INIT;
+				uint8_t aud[3][32];
+				size_t na;
+				author *a;
+				if (who == 1 && cl[c].sub < 0)
+					break;
+				if (cl[c].herstel) {
+					inst = age == 0 ? "upfront" : "final";
+					if (who == 0)
+						amt = age == 0 ? up : fin;
+					else {
+						int64_t su, sf;
+						keten_split_herstel(cl[c].offer_amount, &su, &sf);
+						amt = age == 0 ? su : sf;
+					}
+				} else {
+					inst = month;
+					amt = who == 0 ? cl[c].amount : cl[c].offer_amount;
+				}
+				a = who == 0 ? &prov[cl[c].prov] : &prov[cl[c].sub];
+				if (who == 0)
+					audience3(aud, &na, prov[cl[c].prov].kp.pk, NULL);
+				else
+					audience3(aud, &na, prov[cl[c].prov].kp.pk, prov[cl[c].sub].kp.pk);
+				k.target.data = who == 0 ? cl[c].alloc : cl[c].offer;
+				k.target.len = 32;
+				k.installment = (char *)inst;
+				k.amount_cents = amt;
+				if (n_pc == cap_pc) {
+					cap_pc = cap_pc ? cap_pc * 2 : 1024;
+					if (!(pc = realloc(pc, cap_pc * sizeof *pc)))
+						exit(1);
+				}
+				by_provider(a, KETEN__BODY_TYPE__CLAIM, &k.base, ms_of(d1 + 4), (const uint8_t (*)[32])aud, na,
+				            pc[n_pc].id);
+				pc[n_pc].c = (int)c;
+				pc[n_pc].sub = who == 1;
+				pc[n_pc].amount = amt;
+				pc[n_pc].date = d1 + 4;
+				csv_row("claim", pc[n_pc].id, who == 0 ? region_hex : prov[cl[c].prov].hex, a->hex,
+				        k.target.data, amt, d1 + 4, NULL);
+				n_pc++;
+			}
+			if (cl[c].herstel && age == 6) {
+				Keten__Result r = KETEN__RESULT__INIT;
+				uint8_t aud[3][32], rid[32];
+				size_t na;
+				audience3(aud, &na, prov[cl[c].prov].kp.pk, NULL);
+				r.allocation.data = cl[c].alloc;
+				r.allocation.len = 32;
+				r.outcome = (c % 10 == 0) ? KETEN__OUTCOME__STOPPED : KETEN__OUTCOME__ACHIEVED;
+				r.stop_code = (c % 10 == 0) ? "32" : "31";
+				r.date = d1;
+				by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__RESULT, &r.base, ms_of(d1 + 3),
+				            (const uint8_t (*)[32])aud, na, rid);
+			}
+		}
+		flush_ingest();
+		/* 4. payments: the region pays lead providers, lead providers pay subcontractors */
+		{
+			size_t k = 0;
+			uint8_t (*pid)[32] = calloc(n_pc ? n_pc : 1, sizeof *pid);
+			if (!pid)
+				exit(1);
+			for (size_t i = 0; i < n_pc; i++) {
+				Keten__Payment p = KETEN__PAYMENT__INIT;
+				ProtobufCBinaryData cb = {32, pc[i].id};
+				uint32_t date = keten_date_add_days(pc[i].date, 5 + (int32_t)(i % 37));
+				char ref[32];
+				int c = pc[i].c;
+				snprintf(ref, sizeof ref, "E2E-%d-%zu", m, i);
+				p.claims = &cb;
+				p.n_claims = 1;
+				p.amount_cents = pc[i].amount;
+				p.date = date;
+				p.reference = ref;
+				if (!pc[i].sub) {
+					by_region(KETEN__BODY_TYPE__PAYMENT, &p.base, ms_of(d1 + 20), prov[cl[c].prov].kp.pk, &pid[k++]);
+				} else {
+					uint8_t aud[3][32], sid[32];
+					size_t na;
+					audience3(aud, &na, prov[cl[c].prov].kp.pk, prov[cl[c].sub].kp.pk);
+					by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__PAYMENT, &p.base, ms_of(d1 + 20),
+					            (const uint8_t (*)[32])aud, na, sid);
+					csv_row("payment", sid, prov[cl[c].prov].hex, prov[cl[c].sub].hex, cl[c].offer, pc[i].amount,
+					        date, pc[i].id);
+				}
+			}
+			flush_ingest();
+			flush_append();
+			k = 0;
+			for (size_t i = 0; i < n_pc; i++) {
+				int c = pc[i].c;
+				uint32_t date = keten_date_add_days(pc[i].date, 5 + (int32_t)(i % 37));
+				if (pc[i].sub)
+					continue;
+				csv_row("payment", pid[k], region_hex, prov[cl[c].prov].hex, cl[c].alloc, pc[i].amount, date, pc[i].id);
+				/* 5. the lead provider confirms (9 in 10) */
+				if (i % 10 != 9) {
+					Keten__Receipt r = KETEN__RECEIPT__INIT;
+					uint8_t aud[3][32], rid[32];
+					size_t na;
+					audience3(aud, &na, prov[cl[c].prov].kp.pk, NULL);
+					r.payment.data = pid[k];
+					r.payment.len = 32;
+					r.amount_cents = pc[i].amount;
+					r.received = 1;
+					r.has_date = 1;
+					r.date = date;
+					by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__RECEIPT, &r.base, ms_of(d1 + 25),
+					            (const uint8_t (*)[32])aud, na, rid);
+					csv_row("receipt", rid, region_hex, prov[cl[c].prov].hex, cl[c].alloc, pc[i].amount, date,
+					        pc[i].id);
+				}
+				k++;
+			}
+			free(pid);
+		}
+		flush_ingest();
+		if (isatty(2))
+			fprintf(stderr, "\rgenerating: month %d/%d, %zu entries", m + 1, MONTHS, total_entries);
+	}
+	if (isatty(2))
+		fprintf(stderr, "\n");
+	free(pc);
+	printf("generated: %zu clients, %d providers, %d municipalities, %zu entries in %.1f s\n", n_clients, N_PROV,
+	       N_MUNI, total_entries, now_s() - t0);
+}
+
+/* Timing ------------------------------------------------------------------------------- */
+
+static int run_quiet(char *const argv[])
+{
+	pid_t pid;
+	int st;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(127);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Median wall time of running argv reps times (one warm-up run first). */
+static double time_cmd(char *const argv[])
+{
+	double t[MAX_REPS];
+	int rc = run_quiet(argv);
+	if (rc != 0 && rc != 1) {
+		fprintf(stderr, "bench_reconcile: %s %s exited %d\n", argv[0], argv[1], rc);
+		return -1;
+	}
+	for (int i = 0; i < reps; i++) {
+		double t0 = now_s();
+		run_quiet(argv);
+		t[i] = now_s() - t0;
+	}
+	qsort(t, (size_t)reps, sizeof *t, cmp_d);
+	return t[reps / 2];
+}
+
+static void rmtree(const char *dir)
+{
+	char *argv[] = {"rm", "-rf", (char *)dir, NULL};
+	run_quiet(argv);
+}
+
+int main(void)
+{
+	const char *s;
+	char sql_recon[1024], sql_bal[1024], sql_load[9000];
+	double t_kr, t_kb, t_sr, t_sb, t_lib[MAX_REPS];
+	int p = 7;
+
+	if ((s = getenv("KETEN_BENCH_KETEN")) && *s)
+		keten_bin = s;
+	if ((s = getenv("KETEN_BENCH_CLIENTS")) && atol(s) > 0)
+		n_clients = (size_t)atol(s);
+	if ((s = getenv("KETEN_BENCH_REPS")) && atoi(s) > 0)
+		reps = atoi(s) < MAX_REPS ? atoi(s) : MAX_REPS;
+	if (keten_init_crypto())
+		return 1;
+	setenv("KETEN_PWHASH_FAST", "1", 1);
+	if ((s = getenv("KETEN_BENCH_DIR")) && *s) {
+		snprintf(workdir, sizeof workdir, "%s", s);
+		mkdir(workdir, 0700);
+	} else {
+		snprintf(workdir, sizeof workdir, "/tmp/keten-bench-reconcile-XXXXXX");
+		if (!mkdtemp(workdir)) {
+			perror("mkdtemp");
+			return 1;
+		}
+		made_workdir = 1;
+	}
+	snprintf(home, sizeof home, "%s/region", workdir);
+	snprintf(csv_path, sizeof csv_path, "%s/facts.csv", workdir);
+	snprintf(db_path, sizeof db_path, "%s/facts.sqlite", workdir);
+	if (!(csv = fopen(csv_path, "w"))) {
+		perror(csv_path);
+		return 1;
+	}
+	generate();
+	fclose(csv);
+
+	/* the question, in keten: in process */
+	{
+		keten_error err = {0};
+		keten_recon r = {0};
+		keten_recon_opts o = {.me = region_key, .with = prov[p].kp.pk};
+		size_t lines = 0, findings = 0;
+		for (int i = 0; i < reps; i++) {
+			keten_txn *t;
+			double t0 = now_s();
+			if (keten_store_read(keten_ledger_store(L), &t, &err) || keten_reconcile(t, &o, &r, &err))
+				die("reconcile", &err);
+			keten_txn_end(t);
+			t_lib[i] = now_s() - t0;
+			lines = r.n_lines;
+			findings = r.n_findings;
+			keten_recon_release(&r);
+		}
+		qsort(t_lib, (size_t)reps, sizeof *t_lib, cmp_d);
+		printf("party: Zorgaanbieder %02d (%s...): %zu agreements, %zu findings\n", p + 1, prov[p].hex, lines, findings);
+	}
+	keten_ledger_close(L);
+
+	/* the same data in SQLite, one table with indices */
+	snprintf(sql_load, sizeof sql_load,
+	         "CREATE TABLE f(type TEXT, id TEXT, payer TEXT, payee TEXT, target TEXT, amount INTEGER, date INTEGER, claim TEXT);\n"
+	         ".mode csv\n.import %s f\n"
+	         "CREATE INDEX f_payer ON f(payer);\nCREATE INDEX f_payee ON f(payee);\nCREATE INDEX f_target ON f(target);\n"
+	         "ANALYZE;\n", csv_path);
+	{
+		char cmd[9500];
+		FILE *pp;
+		double t0 = now_s();
+		snprintf(cmd, sizeof cmd, "sqlite3 %s", db_path);
+		if (!(pp = popen(cmd, "w"))) {
+			perror("sqlite3");
+			return 1;
+		}
+		fputs(sql_load, pp);
+		if (pclose(pp) != 0) {
+			fprintf(stderr, "bench_reconcile: sqlite3 failed to load the data\n");
+			return 1;
+		}
+		printf("sqlite3: loaded the same facts into one indexed table in %.1f s\n", now_s() - t0);
+	}
+	snprintf(sql_recon, sizeof sql_recon,
+	         "SELECT target, payer, payee,"
+	         " SUM(CASE type WHEN 'agreement' THEN amount ELSE 0 END),"
+	         " SUM(CASE type WHEN 'claim' THEN amount ELSE 0 END),"
+	         " SUM(CASE type WHEN 'payment' THEN amount ELSE 0 END),"
+	         " SUM(CASE type WHEN 'receipt' THEN amount ELSE 0 END)"
+	         " FROM f WHERE payer = '%s' OR payee = '%s' GROUP BY target ORDER BY payer, payee, target;",
+	         prov[p].hex, prov[p].hex);
+	snprintf(sql_bal, sizeof sql_bal,
+	         "SELECT payer, payee,"
+	         " SUM(CASE type WHEN 'claim' THEN amount ELSE 0 END),"
+	         " SUM(CASE type WHEN 'payment' THEN amount ELSE 0 END),"
+	         " SUM(CASE type WHEN 'receipt' THEN amount ELSE 0 END)"
+	         " FROM f WHERE payer = '%s' OR payee = '%s' GROUP BY payer, payee;",
+	         prov[p].hex, prov[p].hex);
+	{
+		char *kr[] = {(char *)keten_bin, "--home", home, "reconcile", "--with", prov[p].hex, "--format", "csv", NULL};
+		char *kb[] = {(char *)keten_bin, "--home", home, "balance", "--with", prov[p].hex, NULL};
+		char *sr[] = {"sqlite3", db_path, sql_recon, NULL};
+		char *sb[] = {"sqlite3", db_path, sql_bal, NULL};
+		t_kr = time_cmd(kr);
+		t_kb = time_cmd(kb);
+		t_sr = time_cmd(sr);
+		t_sb = time_cmd(sb);
+	}
+	printf("\n%-44s %12s %12s %8s\n", "question (one provider, region's node)", "keten ms", "sqlite3 ms", "ratio");
+	printf("%-44s %12.2f %12.2f %8.2f   goal <= 0.50\n", "reconcile --with P (process, median)", t_kr * 1e3,
+	       t_sr * 1e3, t_kr / t_sr);
+	printf("%-44s %12.2f %12.2f %8.2f\n", "balance --with P (process, median)", t_kb * 1e3, t_sb * 1e3, t_kb / t_sb);
+	printf("%-44s %12.2f %12s\n", "keten_reconcile() in process (median)", t_lib[reps / 2] * 1e3, "-");
+	printf("(%d runs each after one warm-up; wall time of the whole command including process start)\n", reps);
+
+	for (int i = 0; i < N_PROV; i++)
+		keten_keypair_release(&prov[i].kp);
+	free(cl);
+	free(pend);
+	free(pend_e);
+	free(app);
+	free(app_body);
+	free(app_aud);
+	free(app_id);
+	if (made_workdir && !getenv("KETEN_BENCH_KEEP"))
+		rmtree(workdir);
+	else
+		printf("kept %s\n", workdir);
+	return 0;
+}
