@@ -1,37 +1,126 @@
 #!/bin/sh
-# demo.sh — keten end to end on one machine: a municipality, a lead
-# provider and a subcontractor, each with its own home.
+# demo.sh — keten end to end on one machine.  Three parties (Gemeente
+# Hoorn, a lead provider and a subcontractor) each keep a home and run a
+# node on 127.0.0.1; every entry travels between them by `keten sync`.
+# The tariffs come from ../shared/fixtures/tarieven-voorbeeld-2026.csv,
+# which is SYNTHETIC: invented amounts, no published tariffs.
 set -eu
 cd "$(dirname "$0")/.."
 K=$(pwd)/build/keten
+TARIFFS=$(pwd)/../shared/fixtures/tarieven-voorbeeld-2026.csv
+[ -f "$TARIFFS" ] || TARIFFS=$(pwd)/tests/data/tarieven-voorbeeld-2026.csv
 D=$(mktemp -d /tmp/keten-demo.XXXXXX)
-trap 'rm -rf "$D"' EXIT
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	sleep 0.3
+	for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
+	rm -rf "$D"
+}
+trap cleanup EXIT INT TERM
 export KETEN_PWHASH_FAST=1
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ keten %s\n' "$*"; "$K" "$@"; }
+bold() { if [ -t 1 ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
+# k WHO ARGS: run keten in WHO's home, echoing the command
+k() { who=$1; shift; printf '%s$ keten %s\n' "$who" "$*" >&2; "$K" --home "$D/$who" "$@"; }
+q() { who=$1; shift; "$K" --home "$D/$who" "$@"; }
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+jget() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
-step "three parties make their homes"
-MUNI=$("$K" --home "$D/hoorn" init --name "Gemeente Hoorn" --role municipality --municipality 0405 --no-passphrase)
-LEAD=$("$K" --home "$D/lead" init --name "Jeugdhulp Westfriesland" --role lead-provider --agb 12345678 --no-passphrase)
-SUB=$("$K" --home "$D/sub" init --name "Praktijk De Linde" --role subcontractor --agb 87654321 --no-passphrase)
-echo "municipality $MUNI"; echo "lead provider $LEAD"; echo "subcontractor $SUB"
+bold "three parties make their homes"
+MUNI=$(q hoorn init --name "Gemeente Hoorn" --role municipality --municipality 0405 --no-passphrase)
+LEAD=$(q lead init --name "Jeugdhulp Westfriesland" --role lead-provider --agb 12345678 --no-passphrase)
+SUB=$(q sub init --name "Praktijk De Linde" --role subcontractor --agb 87654321 --no-passphrase)
+echo "hoorn  $MUNI"; echo "lead   $LEAD"; echo "sub    $SUB"
 
-step "the municipality is the trust anchor and certifies everyone"
-export KETEN_HOME="$D/hoorn"
-run trust add "$MUNI" --name "Gemeente Hoorn"
-run party certify "$MUNI" --name "Gemeente Hoorn" --role municipality --municipality 0405 >/dev/null
-run party certify "$LEAD" --name "Jeugdhulp Westfriesland" --role lead-provider --agb 12345678 >/dev/null
-run party certify "$SUB" --name "Praktijk De Linde" --role subcontractor --agb 87654321 >/dev/null
-run party list
+bold "the municipality is the trust anchor and certifies everyone"
+k hoorn trust add "$MUNI" --name "Gemeente Hoorn"
+k hoorn party certify "$MUNI" --name "Gemeente Hoorn" --role municipality --municipality 0405 >/dev/null
+k hoorn party certify "$LEAD" --name "Jeugdhulp Westfriesland" --role lead-provider --agb 12345678 >/dev/null
+k hoorn party certify "$SUB" --name "Praktijk De Linde" --role subcontractor --agb 87654321 >/dev/null
+k hoorn party list
 
-step "the providers trust the municipality and take its certificates"
-"$K" --home "$D/hoorn" export -o "$D/hoorn.ndjson"
-for h in lead sub; do
-	"$K" --home "$D/$h" trust add "$MUNI" --name "Gemeente Hoorn"
-	printf '$ keten --home %s import hoorn.ndjson\n' "$h"
-	"$K" --home "$D/$h" import "$D/hoorn.ndjson"
+bold "each party runs a node on loopback"
+for who in hoorn lead sub; do
+	p=$(port)
+	eval "URL_$who=tcp://127.0.0.1:$p"
+	"$K" --home "$D/$who" node --listen "tcp://127.0.0.1:$p" --interval 3600 2>"$D/$who.node.log" &
+	PIDS="$PIDS $!"
+done
+sleep 0.5
+echo "hoorn $URL_hoorn   lead $URL_lead   sub $URL_sub"
+sync() { who=$1; from=$2; eval "u=\$URL_$from"; k "$who" sync "$u"; }
+
+bold "the providers trust the municipality and sync its certificates"
+for who in lead sub; do
+	q "$who" trust add "$MUNI" --name "Gemeente Hoorn"
+	sync "$who" hoorn
 done
 
-step "every signature, link and certificate checks out"
-run verify
-run log
+bold "framework contract (synthetic tariffs) and an allocation: J03 intensity 4, herstel"
+k hoorn contract add --ref WF-JEUGD-2026 --domain jeugd --municipality 0405,0498 \
+	--from 2026-01-01 --until 2028-12-31 --tariffs "$TARIFFS" --payment-term 30 \
+	--subcontract max --max-margin 10 --early-stop 32=50:sub >/dev/null
+ALLOC=$(k hoorn --json allocate --contract WF-JEUGD-2026 --client HRN-2026-0042 --provider "Jeugdhulp Westfriesland" \
+	--profile J03 --intensity 4 --kind herstel --from 2026-01-05 --until 2026-09-30 --number 2026000042 | jget id)
+sync lead hoorn
+
+bold "the lead provider claims the up-front 2/3; the municipality pays; the lead confirms"
+UP=$(k lead --json claim "$ALLOC" --installment upfront)
+echo "$UP"
+UPID=$(echo "$UP" | jget id); UPAMT=$(echo "$UP" | jget amount_cents)
+sync hoorn lead
+PAY1=$(k hoorn pay "$UPID" --amount "$(python3 -c "print('%.2f' % ($UPAMT/100))")" --date 2026-01-20 --reference E2E-HRN-0042-1)
+sync lead hoorn
+k lead receipt "$PAY1" --date 2026-01-21 >/dev/null
+
+bold "a subcontract: Praktijk De Linde does the family sessions for 600.00 a month"
+OFFER=$(k lead subcontract "$ALLOC" --to "Praktijk De Linde" --monthly 600,00 --from 2026-02-01 --until 2026-05-31 \
+	--scope "gezinsbegeleiding thuis, wekelijks")
+sync sub lead
+k sub accept "$OFFER" >/dev/null
+D1=$(k sub deliver "$OFFER" --period 2026-02 --units 8 --unit hour --note "vier gesprekken")
+D2=$(k sub deliver "$OFFER" --period 2026-03 --units 9.5 --unit hour)
+C1=$(k sub claim "$OFFER" --installment 2026-02 --deliveries "$D1")
+C2=$(k sub claim "$OFFER" --installment 2026-03 --deliveries "$D2")
+sync lead sub
+
+bold "February is paid; March is not, and the subcontractor disputes it"
+P2=$(k lead pay "$C1" --amount 600 --date 2026-03-10 --reference E2E-LINDE-02)
+sync sub lead
+k sub receipt "$P2" --date 2026-03-11 >/dev/null
+DISP=$(k sub dispute open "$C2" --reason "March not paid, two reminders sent" --amount 600)
+sync lead sub
+k lead dispute respond "$DISP" --text "Held back: the March report was missing; it has arrived now" >/dev/null
+sync hoorn sub; sync hoorn lead
+k hoorn dispute rule "$DISP" --decision "The lead provider pays March within 14 days" \
+	--owes "Jeugdhulp Westfriesland:Praktijk De Linde:600" >/dev/null
+sync lead hoorn; sync sub hoorn
+P3=$(k lead pay "$C2" --amount 600 --date 2026-06-02 --reference E2E-LINDE-03)
+sync sub lead
+k sub receipt "$P3" --date 2026-06-03 >/dev/null
+sync lead sub; sync hoorn sub
+k hoorn dispute show "$DISP"
+
+bold "results achieved: the lead provider closes and claims the final 1/3"
+k lead close "$ALLOC" --outcome achieved --stop-code 31 --date 2026-09-30 >/dev/null
+FIN=$(k lead --json claim "$ALLOC" --installment final)
+echo "$FIN"
+sync hoorn lead
+FINID=$(echo "$FIN" | jget id); FINAMT=$(echo "$FIN" | jget amount_cents)
+PF=$(k hoorn pay "$FINID" --amount "$(python3 -c "print('%.2f' % ($FINAMT/100))")" --date 2026-10-05 --reference E2E-HRN-0042-2)
+sync lead hoorn; sync sub lead
+echo "(the lead provider has not yet confirmed this last payment)"
+
+bold "balances"
+k lead balance
+k sub balance
+
+bold "reconciliation from the lead provider's side: figures and findings with their evidence"
+k lead reconcile --as-of 2026-11-30 || true
+bold "the same from the municipality's side, as a script would ask it"
+if k hoorn reconcile --as-of 2026-11-30 --check >/dev/null; then echo "no findings"; else echo "reconcile --check: findings present (exit 1)"; fi
+
+bold "every node verifies every signature, link and certificate"
+for who in hoorn lead sub; do k "$who" verify; done
+bold "need-to-know: what the subcontractor's node holds of the municipality's allocation"
+q sub --json show "$ALLOC" | python3 -c 'import json,sys; e=json.load(sys.stdin); print("type:", e["type"], "| body held:", e["body"] is not None, "|", e.get("withheld", ""))'

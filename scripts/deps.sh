@@ -6,7 +6,7 @@ set -u
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 liblmdb-dev lmdb-utils libsodium-dev libprotobuf-c-dev protobuf-c-compiler
 protobuf-compiler libnng-dev nng-utils libcmocka-dev libjansson-dev libcsv-dev
-libxml2-dev libxml2-utils sqlite3 python3"
+libxml2-dev libxml2-utils sqlite3 python3 jq openssl"
 missing=""
 for p in $PKGS; do
 	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
