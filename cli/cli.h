@@ -113,5 +113,6 @@ int cmd_clawback(cli *c, int argc, char **argv);
 int cmd_correct(cli *c, int argc, char **argv);
 int cmd_balance(cli *c, int argc, char **argv);
 int cmd_reconcile(cli *c, int argc, char **argv); int cmd_report(cli *c, int argc, char **argv); int cmd_batch(cli *c, int argc, char **argv);
+int cmd_serve(cli *c, int argc, char **argv);
 
 #endif

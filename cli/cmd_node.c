@@ -1,8 +1,9 @@
 /*
- * cmd_node.c — keten node (serve this ledger over nng and pull from peers
- * on an interval), keten sync URL (pull once and say what arrived), and
- * keten peer add|remove|list (peers kept in the home's meta table under
- * "peer.<url>").
+ * cmd_node.c — keten node (serve this ledger over nng, pull from peers on
+ * an interval, append checkpoints), keten sync URL (pull once and say what
+ * arrived), keten peer add|remove|list|tls (peers kept in the home's meta
+ * table under "peer.<url>", TLS files under "tls.*"), and keten checkpoint
+ * (record the heads seen here, or --check the checkpoints of others).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -162,6 +163,7 @@ int cmd_sync(cli *c, int argc, char **argv)
 	keten_sync_stats st = {0};
 	double timeout = 10;
 	uint8_t key[32];
+	bool have_key = false;
 	char name[128] = "", line[256];
 	int o, rc;
 
@@ -187,7 +189,7 @@ int cmd_sync(cli *c, int argc, char **argv)
 	if (keten_peer_open(c->L, argv[optind], true, (int)(timeout * 1000), &tls.files, &p, &err))
 		return sync_exit(&err);
 	rc = keten_peer_sync(p, &st, &err);
-	if (keten_peer_key(p, key))
+	if ((have_key = keten_peer_key(p, key)))
 		cli_party_name(c, key, name, sizeof name);
 	fflush(stdout);
 	if (rc) {
@@ -197,7 +199,7 @@ int cmd_sync(cli *c, int argc, char **argv)
 		return rc;
 	}
 	if (c->json) {
-		cli_print_json(stats_json(argv[optind], key, name, &st));
+		cli_print_json(stats_json(argv[optind], have_key ? key : NULL, name, &st));
 	} else {
 		stats_text(line, sizeof line, &st);
 		printf("synced from %s: %s\n", argv[optind], line);
@@ -421,7 +423,13 @@ static int checkpoint_append(cli *c, uint8_t last[32], bool have_last, uint8_t i
 	return rc;
 }
 
-struct cp_scan { keten_txn *t; const uint8_t *self; cli *c; json_t *arr; size_t n, differ; int rc; keten_error err; };
+struct cp_scan {
+	keten_txn *t;
+	const uint8_t *self;
+	cli *c;
+	json_t *arr;
+	size_t n, differ;
+};
 
 static int cp_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *ctx)
 {
@@ -531,6 +539,18 @@ int cmd_checkpoint(cli *c, int argc, char **argv)
 
 static volatile sig_atomic_t stop_signal;
 
+/* The seq of this home's own feed head (0 when empty or unreadable). */
+static uint64_t own_head(cli *c)
+{
+	keten_txn *t;
+	uint64_t seq = 0;
+	if (keten_store_read(keten_ledger_store(c->L), &t, NULL) == KETEN_OK) {
+		keten_store_head(t, keten_ledger_info(c->L)->key, &seq, NULL, NULL);
+		keten_txn_end(t);
+	}
+	return seq;
+}
+
 static double mono_s(void)
 {
 	struct timespec ts;
@@ -579,12 +599,17 @@ static void watchdog_start(bool node, int rc)
 
 static const char node_usage[] =
 	"usage: keten node [--listen URL]... [--peer URL]... [--interval SECONDS] [--rounds N]\n"
-	"                  [--checkpoint SECONDS] [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]\n"
+	"                  [--timeout SECONDS] [--checkpoint SECONDS]\n"
+	"                  [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]\n"
 	"\n"
 	"Serve this ledger on each --listen URL (tcp://HOST:PORT, ipc:///PATH) to\n"
 	"certified parties, and pull from each peer (--peer and 'keten peer add')\n"
 	"every --interval seconds (default 10).  One line per sync round goes to\n"
 	"stderr.  Stops cleanly on SIGINT or SIGTERM, or after --rounds rounds.\n"
+	"A peer that does not answer within --timeout seconds (default 5) fails\n"
+	"its part of the round; the others go on.\n"
+	"When this home's own feed grows, the node announces it to its peers, and\n"
+	"a peer that announces starts a round at once (the push).\n"
 	"--checkpoint appends a checkpoint entry (the heads seen here) every\n"
 	"SECONDS when they changed; 'keten checkpoint --check' compares them.\n"
 	"tls+tcp:// URLs use the --tls-* PEM files, else those of 'keten peer tls'.\n";
@@ -593,7 +618,8 @@ int cmd_node(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"listen", 1, 0, 'l'}, {"peer", 1, 0, 'p'}, {"interval", 1, 0, 'i'},
-		{"rounds", 1, 0, 'r'}, {"checkpoint", 1, 0, 'c'}, TLS_LONGOPTS, {"help", 0, 0, 'h'}, {0}};
+		{"rounds", 1, 0, 'r'}, {"checkpoint", 1, 0, 'c'}, {"timeout", 1, 0, 't'}, TLS_LONGOPTS,
+		{"help", 0, 0, 'h'}, {0}};
 	static struct tls_opts tls;
 	const char *listen[MAX_URLS];
 	struct peer_list pl = {0};
@@ -601,7 +627,8 @@ int cmd_node(cli *c, int argc, char **argv)
 	size_t n_listen = 0, n_peers = 0;
 	keten_error err = {0};
 	keten_node *node = NULL;
-	double interval = 10, cp_every = 0, cp_due = 0, next_round = 0;
+	double interval = 10, cp_every = 0, cp_due = 0, next_round = 0, timeout = 5;
+	uint64_t own_seq = 0;
 	uint8_t cp_last[32] = {0};
 	bool cp_have = false;
 	long rounds = 0;
@@ -628,6 +655,10 @@ int cmd_node(cli *c, int argc, char **argv)
 			break;
 		case 'c':
 			if ((rc = parse_seconds("node", "--checkpoint", optarg, &cp_every)))
+				return rc;
+			break;
+		case 't':
+			if ((rc = parse_seconds("node", "--timeout", optarg, &timeout)))
 				return rc;
 			break;
 		case 'r': {
@@ -694,7 +725,8 @@ int cmd_node(cli *c, int argc, char **argv)
 		node_log(NULL, line);
 	}
 	for (size_t i = 0; i < pl.n; i++) {
-		if (keten_peer_open(c->L, pl.urls[i], false, 10000, &tls.files, &peers[n_peers], &err)) {
+		if (keten_peer_open(c->L, pl.urls[i], false, (int)(timeout * 1000), &tls.files, &peers[n_peers],
+		                    &err)) {
 			char line[600];
 			snprintf(line, sizeof line, "peer %s: %s", pl.urls[i], err.msg);
 			node_log(NULL, line);
@@ -702,10 +734,23 @@ int cmd_node(cli *c, int argc, char **argv)
 		}
 		n_peers++;
 	}
-	/* One loop: a sync round every interval (when there are peers), a
-	 * checkpoint when due, and a stop signal seen within 50 ms. */
+	/* One loop: a sync round every interval (when there are peers) or at
+	 * once when one of them announces a change, an announce to the peers
+	 * when this ledger's own feed grew, a checkpoint when due, and a stop
+	 * signal seen within 50 ms. */
+	own_seq = own_head(c);
 	for (long round = 1; !stop_signal;) {
 		double now = mono_s();
+		if (node && n_peers) {
+			uint8_t keys[8][32];
+			size_t k = keten_node_take_announced(node, keys, 8);
+			for (size_t i = 0; i < k; i++)
+				for (size_t j = 0; j < n_peers; j++) {
+					uint8_t pk[32];
+					if (keten_peer_key(peers[j], pk) && memcmp(pk, keys[i], 32) == 0)
+						next_round = now;
+				}
+		}
 		if (n_peers && now >= next_round) {
 			char line[2048];
 			size_t u = (size_t)snprintf(line, sizeof line, "round %ld:", round);
@@ -726,6 +771,20 @@ int cmd_node(cli *c, int argc, char **argv)
 				break;
 			round++;
 			next_round = mono_s() + interval;
+		}
+		if (n_peers && own_head(c) != own_seq) {
+			/* Written here (by this node or a command on this home): tell
+			 * the peers, so those that pull from us need not wait. */
+			size_t told = 0;
+			char line[128];
+			own_seq = own_head(c);
+			for (size_t i = 0; i < n_peers && !stop_signal; i++) {
+				keten_error e = {0};
+				told += keten_peer_announce(peers[i], &e) == KETEN_OK;
+			}
+			snprintf(line, sizeof line, "announced seq %llu to %zu of %zu peers",
+			         (unsigned long long)own_seq, told, n_peers);
+			node_log(NULL, line);
 		}
 		if (cp_every > 0 && now >= cp_due) {
 			uint8_t id[32], zero[32] = {0};

@@ -1,7 +1,8 @@
 /*
  * cmd_verify.c — keten verify: the auditor's full check.  Every stored
  * entry is re-parsed from its bytes (framing, body hash), its id recomputed
- * and compared with the key it is stored under, its signature checked —
+ * and compared with the id stored beside it (and the id index leading
+ * back to it), its signature checked —
  * on all cores — and then, feed by feed, every chain link and the author's
  * certificate at the entry's time.  Forks found earlier are listed.
  */
@@ -15,7 +16,7 @@
 #include "rules.h"
 
 typedef struct item {
-	const uint8_t *key;       /* id it is stored under (in the map) */
+	const uint8_t *key;       /* id stored with it in its log record (in the map) */
 	const uint8_t *raw;
 	size_t len;
 	/* filled by workers */
@@ -26,14 +27,14 @@ typedef struct item {
 	const char *bad;          /* NULL when good */
 } item;
 
-struct collect { item *v; size_t n, cap; keten_txn *t; };
+struct collect { item *v; size_t n, cap; };
 
+/* One log record: author || seq -> id || Entry bytes.  The feed order is
+ * the key order, so the scan hands over every entry in place. */
 static int collect_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct collect *c = p;
-	const void *raw;
-	size_t len;
-	if (kl != 40 || vl != 32)
+	if (kl != 40)
 		return 0;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 1024;
@@ -50,12 +51,14 @@ static int collect_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 	 * reported at its place in its feed. */
 	memcpy(it->author, k, 32);
 	it->seq = keten_get_be64(k + 32);
-	if (keten_kv_get(c->t, KT_ENTRIES, v, 32, &raw, &len, NULL) != 0) {
-		it->bad = "feed names an entry that is not stored";
+	if (vl < 32) {
+		static const uint8_t none[32];
+		it->key = none;
+		it->bad = "log record is too short to hold an entry";
 		return 0;
 	}
-	it->raw = raw;
-	it->len = len;
+	it->raw = v + 32;
+	it->len = vl - 32;
 	return 0;
 }
 
@@ -123,6 +126,7 @@ int cmd_verify(cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"jobs", 1, 0, 'j'}, {"help", 0, 0, 'h'}, {0}};
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
 	struct collect col = {0};
+	keten_txn *t;
 	struct fork_list forks = {0};
 	keten_error err = {0};
 	size_t bad = 0, feeds = 0, sigs = 0;
@@ -147,10 +151,10 @@ int cmd_verify(cli *c, int argc, char **argv)
 		return cli_usage_error("verify", "unexpected argument '%s'", argv[optind]);
 	if ((rc = cli_open(c, false)))
 		return rc;
-	if (keten_store_read(keten_ledger_store(c->L), &col.t, &err))
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 		return cli_error(&err);
-	if (keten_kv_scan(col.t, KT_FEEDS, NULL, 0, collect_cb, &col, &err)) {
-		keten_txn_end(col.t);
+	if (keten_kv_scan(t, KT_LOG, NULL, 0, collect_cb, &col, &err)) {
+		keten_txn_end(t);
 		return cli_error(&err);
 	}
 	if (cli_progress(c))
@@ -182,12 +186,18 @@ int cmd_verify(cli *c, int argc, char **argv)
 		                              memcmp(it->prev, col.v[i - 1].key, 32) != 0))
 			it->bad = "does not continue its author's feed";
 		else {
-			keten_status st;
+			const uint8_t *sv;
+			size_t sl;
 			uint32_t roles;
 			bool anchor;
 			keten_error aerr = {0};
-			if (keten_store_status(col.t, it->id, &st, NULL, 0, NULL) == 0 && st != KS_PENDING &&
-			    keten_party_authorized(col.t, it->author, it->ts, &roles, &anchor, &aerr) == KETEN_EAUTHOR)
+			/* the id index (status byte || author || seq || rule) must lead back here */
+			if (keten_kv_get(t, KT_STATUS, it->id, 32, (const void **)&sv, &sl, NULL) != 0 || sl < KETEN_STATUS_RULE ||
+			    memcmp(sv + KETEN_STATUS_AUTHOR, it->author, 32) != 0 ||
+			    keten_get_be64(sv + KETEN_STATUS_SEQ) != it->seq)
+				it->bad = "the id index does not lead to this entry";
+			else if (sv[0] != KS_PENDING &&
+			         keten_party_authorized(t, it->author, it->ts, &roles, &anchor, &aerr) == KETEN_EAUTHOR)
 				it->bad = "author holds no certificate from a trust anchor";
 		}
 	}
@@ -213,8 +223,8 @@ int cmd_verify(cli *c, int argc, char **argv)
 		}
 	}
 	forks.arr = c->json ? json_array() : NULL;
-	keten_kv_scan(col.t, KT_FORKS, NULL, 0, fork_cb, &forks, NULL);
-	keten_txn_end(col.t);
+	keten_kv_scan(t, KT_FORKS, NULL, 0, fork_cb, &forks, NULL);
+	keten_txn_end(t);
 	if (c->json) {
 		json_t *r = json_object();
 		json_object_set_new(r, "entries", json_integer((json_int_t)col.n));

@@ -20,7 +20,7 @@ static const cli_command commands[] = {
 	{"import", cmd_import, "append signed entries exported by another home"},
 	{"node", cmd_node, "serve this ledger over nng and pull from peers"},
 	{"sync", cmd_sync, "pull once from a node: sync URL"},
-	{"peer", cmd_peer, "peer add|remove|list: the nodes to pull from"},
+	{"peer", cmd_peer, "peer add|remove|list|tls: the nodes to pull from, TLS files"},
 	{"checkpoint", cmd_checkpoint, "record the heads seen here; --check others' checkpoints"},
 	{"contract", cmd_contract, "contract add|index|show|list: framework contracts and tariffs"},
 	{"allocate", cmd_allocate, "allocate an arrangement to a lead provider"},
@@ -39,6 +39,7 @@ static const cli_command commands[] = {
 	{"reconcile", cmd_reconcile, "agreed, claimed, paid, received, overdue and findings per agreement"},
 	{"report", cmd_report, "the regional monitor: costs, clients, stops, rijgen, payment delay"},
 	{"batch", cmd_batch, "append deliveries, claims, payments, receipts from CSV/NDJSON: all or none"},
+	{"serve", cmd_serve, "the read-only audit dashboard in a browser: serve [--http ADDR]"},
 };
 
 static int usage(FILE *f)

@@ -4,9 +4,10 @@
  *
  * State records live in the `state` table under a one-byte kind followed by
  * the 32-byte id of the entry they derive from; each record is a message of
- * proto/state.proto.  Secondary indices live in the `index` table (value "").
- * Balances are kept per pair of parties and per day, so that `balance`
- * (also --as-of) sums a few small records instead of scanning the ledger.
+ * proto/state.proto.  Secondary indices live in the `index` table.
+ * Balances are kept per pair of parties and per day, and as a running total
+ * per pair, so that `balance` reads one record per counterparty and
+ * --as-of sums the days of one pair instead of scanning the ledger.
  */
 #ifndef KETEN_DOMAIN_H
 #define KETEN_DOMAIN_H
@@ -28,26 +29,52 @@ enum {
 	DK_RECEIPT = 'q',     /* ReceiptState */
 	DK_CLAWBACK = 'w',    /* ClawbackState */
 	DK_BALANCE = 'b',     /* BalanceDay: 'b' || payer || payee || date (4 BE) */
+	DK_TOTAL = 'T',       /* BalanceDay as a running total: 'T' || payer || payee */
+	DK_MARK = 'V',        /* the one-byte key 'V' -> "": the per-party indices below are complete */
 };
 
-/* Kinds in KT_INDEX (value ""). */
+/* Kinds in KT_INDEX (value "" unless said otherwise). */
 enum {
 	DX_CONTRACT_REF = 'C',  /* 'C' || ref || 0 || contract id */
 	DX_OFFERS = 'O',        /* 'O' || allocation || offer: offers under a root allocation */
 	DX_INSTALLMENT = 'I',   /* 'I' || target || installment: a live claim for it exists */
 	DX_CLIENT = 'L',        /* 'L' || client ref || 0 || allocation: for rijgen */
+	DX_PARTY = 'P',         /* 'P' || party || state kind || id -> a copy of the record, or "" (dom_put) */
+	DX_PAIR = 'B',          /* 'B' || party || payer || payee: the pairs with a total that a party is in */
 };
+
+/*
+ * The per-party indices (DX_PARTY, DX_PAIR and the DK_TOTAL records) are
+ * kept by dom_put and dom_balance_add in the append transaction; they are
+ * complete on a ledger that had them from its first domain record.
+ * A ledger that held domain records before they existed has no DK_MARK;
+ * readers then scan the state table as before instead of trusting an
+ * index that lacks the older records.
+ */
+bool dom_indexed(keten_txn *t);
+/* Called before an allocation or offer record is first written: marks a
+ * ledger with no domain records yet as indexed from the start. */
+int dom_index_begin(keten_txn *t, keten_error *err);
 
 /* Balance fields of a BalanceDay. */
 typedef enum { BAL_CLAIMED, BAL_PAID, BAL_RECEIVED, BAL_CLAWBACK, BAL_REPAID } dom_bal_field;
 
-/* Generic access to a state record; *out is freed with dom_free. */
+/* Generic access to a state record; *out is freed with dom_free.  dom_put
+ * of an allocation, offer, delivery, claim, payment or clawback also
+ * indexes it under DX_PARTY for each party it concerns (payer, payee,
+ * municipality; a clawback's debtors and creditors; a delivery's target's
+ * parties): claims, payments, deliveries and clawbacks with a copy of the
+ * record, so that one party's are read in one sequential scan instead of a
+ * lookup each in the whole state table; allocations and offers, rewritten
+ * on every claim and payment, with "" (looked up).  Those party fields
+ * never change after the first put. */
 int dom_get(keten_txn *t, uint8_t kind, const uint8_t id[32], const ProtobufCMessageDescriptor *d,
             void **out, keten_error *err);
 int dom_put(keten_txn *t, uint8_t kind, const uint8_t id[32], const void *msg, keten_error *err);
 void dom_free(void *msg);
 
-/* Add delta to one field of the pair's record for `date`. */
+/* Add delta to one field of the pair's record for `date`, and to the pair's
+ * running total (DK_TOTAL, indexed under both parties by DX_PAIR). */
 int dom_balance_add(keten_txn *t, const uint8_t payer[32], const uint8_t payee[32], uint32_t date,
                     dom_bal_field f, int64_t delta, keten_error *err);
 
@@ -91,6 +118,13 @@ const Keten__Component *keten_dom_component(const Keten__FrameworkContract *fc, 
 int keten_dom_expected_claim(keten_txn *t, const uint8_t target[32], const char *installment,
                              const uint8_t (*deliveries)[32], size_t n_deliveries, int64_t *cents,
                              keten_error *err);
+
+/* As keten_dom_expected_claim without deliveries, for a target already
+ * decoded (as or os) and, for an allocation, its contract state when known
+ * (NULL: read it): reconcile computes it for every claim it shows. */
+int keten_dom_expected_for(keten_txn *t, const Keten__State__AllocationState *as,
+                           const Keten__State__OfferState *os, const Keten__State__ContractState *cs,
+                           const char *installment, int64_t *cents, keten_error *err);
 
 /*
  * The clawback the contract's early-stop rule asks for: reclaim_bp of the

@@ -7,6 +7,7 @@
  * the stored bytes, never over a re-encoding.
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,18 @@ uint32_t keten_body_type_from_name(const char *name)
 void keten_hash(uint8_t out[32], const uint8_t *in, size_t len)
 {
 	crypto_generichash(out, 32, in, len, NULL, 0);
+}
+
+/*
+ * Clear a view, all but the audience slots: they are 2 KB of the 2.3 KB
+ * struct and nothing reads them past n_audience (which is cleared).
+ * Clearing the whole struct on every parse, sign and release was most of
+ * keten_entry_release's cost in an import, and made a 100,000-entry
+ * ingest touch 230 MB of entry structs instead of about 30 MB.
+ */
+static void clear_view(keten_entry *e)
+{
+	memset(e, 0, offsetof(keten_entry, audience));
 }
 
 static void entry_id(keten_entry *e)
@@ -165,7 +178,7 @@ int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out, keten_
 	size_t hdr_len, sig_len, body_len = 0;
 	int rc;
 
-	memset(out, 0, sizeof *out);
+	clear_view(out);
 	if (len == 0 || len > KETEN_MAX_ENTRY_BYTES)
 		return keten_fail(err, KETEN_EMALFORMED, "entry of %zu bytes is out of bounds", len);
 	if (!get_field(&p, end, 0x0a, &hdr, &hdr_len) || hdr_len == 0 ||
@@ -275,7 +288,7 @@ int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d,
 	size_t hlen, raw_len;
 	int rc;
 
-	memset(out, 0, sizeof *out);
+	clear_view(out);
 	if (d->seq < 1 || (d->seq > 1) != (d->prev != NULL) || d->n_audience > KETEN_MAX_AUDIENCE ||
 	    !keten_body_type_name(d->body_type) || d->body_len > KETEN_MAX_ENTRY_BYTES / 2)
 		return keten_fail(err, KETEN_EINVAL, "entry draft is invalid");
@@ -360,7 +373,7 @@ void keten_entry_release(keten_entry *e)
 	if (!e)
 		return;
 	free(e->raw);
-	memset(e, 0, sizeof *e);
+	clear_view(e);
 }
 
 int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t sig[64],

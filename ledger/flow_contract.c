@@ -393,7 +393,7 @@ int flow_allocation(keten_apply *a, keten_error *err)
 			as.n_findings = 1;
 			as.findings = &finding;
 		}
-		if ((rc = dom_put(a->txn, DK_ALLOCATION, a->e->id, &as, err)))
+		if ((rc = dom_index_begin(a->txn, err)) || (rc = dom_put(a->txn, DK_ALLOCATION, a->e->id, &as, err)))
 			goto out;
 		rc = dom_index_put(a->txn, DX_CLIENT, pre + 1, n + 1, a->e->id, 32, err);
 	}

@@ -235,7 +235,7 @@ int flow_offer(keten_apply *a, keten_error *err)
 	}
 	if (!x.stub)
 		offer_findings(&x, &st, findings);
-	if ((rc = dom_put(a->txn, DK_OFFER, a->e->id, &st, err)))
+	if ((rc = dom_index_begin(a->txn, err)) || (rc = dom_put(a->txn, DK_OFFER, a->e->id, &st, err)))
 		goto out;
 	if ((rc = dom_index_put(a->txn, DX_OFFERS, st.allocation.data, 32, a->e->id, 32, err)))
 		goto out;
@@ -394,7 +394,24 @@ int flow_delivery(keten_apply *a, keten_error *err)
 	st.has_units = 1;
 	st.units = d->units;
 	st.unit = d->unit;
-	rc = dom_put(a->txn, DK_DELIVERY, a->e->id, &st, err);
+	{
+		/* the parties of the target: the delivery counts on their lines,
+		 * so it is indexed under each of them (dom_put) */
+		ProtobufCBinaryData parties[3];
+		size_t np = 0;
+		if (os) {
+			parties[np++] = os->author;
+			parties[np++] = os->subcontractor;
+			if (os->municipality_key.len == 32)
+				parties[np++] = os->municipality_key;
+		} else {
+			parties[np++] = as->author;
+			parties[np++] = as->provider;
+		}
+		st.parties = parties;
+		st.n_parties = np;
+		rc = dom_put(a->txn, DK_DELIVERY, a->e->id, &st, err);
+	}
 out:
 	dom_free(as);
 	dom_free(os);

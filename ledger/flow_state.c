@@ -30,6 +30,127 @@ int dom_get(keten_txn *t, uint8_t kind, const uint8_t id[32], const ProtobufCMes
 	return *out ? KETEN_OK : keten_fail(err, KETEN_ESTORE, "ledger store: damaged %s record", d->short_name);
 }
 
+static const uint8_t no_key[32];
+
+/* The party keys a record concerns, in *out (malloc'd; NULL when the kind
+ * is not indexed by party).  Returns the count, or -1 without memory. */
+static long record_parties(uint8_t kind, const void *msg, const ProtobufCBinaryData ***out)
+{
+	const ProtobufCBinaryData **p;
+	size_t n = 0, max = 4;
+
+	*out = NULL;
+	if (kind == DK_CLAWBACK)
+		max = 1 + 2 * ((const Keten__State__ClawbackState *)msg)->n_debts;
+	else if (kind == DK_DELIVERY)
+		max = 1 + ((const Keten__State__DeliveryState *)msg)->n_parties;
+	else if (kind != DK_ALLOCATION && kind != DK_OFFER && kind != DK_CLAIM && kind != DK_PAYMENT)
+		return 0;
+	if (!(p = malloc(max * sizeof *p)))
+		return -1;
+	switch (kind) {
+	case DK_ALLOCATION: {
+		const Keten__State__AllocationState *m = msg;
+		p[n++] = &m->author;
+		p[n++] = &m->provider;
+		break;
+	}
+	case DK_OFFER: {
+		const Keten__State__OfferState *m = msg;
+		p[n++] = &m->author;
+		p[n++] = &m->subcontractor;
+		p[n++] = &m->municipality_key;
+		break;
+	}
+	case DK_DELIVERY: {
+		const Keten__State__DeliveryState *m = msg;
+		p[n++] = &m->author;
+		for (size_t i = 0; i < m->n_parties; i++)
+			p[n++] = &m->parties[i];
+		break;
+	}
+	case DK_CLAIM: {
+		const Keten__State__ClaimState *m = msg;
+		p[n++] = &m->author;
+		p[n++] = &m->payer;
+		p[n++] = &m->municipality_key;
+		break;
+	}
+	case DK_PAYMENT: {
+		const Keten__State__PaymentState *m = msg;
+		p[n++] = &m->author;
+		p[n++] = &m->payee;
+		p[n++] = &m->municipality_key;
+		break;
+	}
+	default: {
+		const Keten__State__ClawbackState *m = msg;
+		p[n++] = &m->author;
+		for (size_t i = 0; i < m->n_debts; i++) {
+			p[n++] = &m->debts[i]->debtor;
+			p[n++] = &m->debts[i]->creditor;
+		}
+		break;
+	}
+	}
+	*out = p;
+	return (long)n;
+}
+
+/* Write 'P' || party || kind || id for each of the record's parties (a
+ * party named twice, or an absent key, once or not at all).  Claims,
+ * payments, deliveries and clawbacks are many and change a few times, so
+ * the value is a copy of the record and a party's reader scans them
+ * without a lookup each.  Allocations and offers are few per party but
+ * rewritten on every claim and payment on them (their totals), so their
+ * value is "" and the reader looks them up: copying them would double the
+ * writes of every append for little gain. */
+static int party_copies(keten_txn *t, uint8_t kind, const uint8_t id[32], const void *msg, const uint8_t *buf,
+                        size_t n, keten_error *err)
+{
+	const ProtobufCBinaryData **p;
+	long np = record_parties(kind, msg, &p);
+	bool copy = kind != DK_ALLOCATION && kind != DK_OFFER;
+	uint8_t k[66];
+	int rc = KETEN_OK;
+
+	if (np < 0)
+		return keten_fail(err, KETEN_ENOMEM, NULL);
+	if (!copy) {
+		/* the key does not change when the record does: written once */
+		const uint8_t *first = NULL;
+		for (long i = 0; i < np && !first; i++)
+			if (p[i]->len == 32)
+				first = p[i]->data;
+		k[0] = DX_PARTY;
+		if (first) {
+			memcpy(k + 1, first, 32);
+			k[33] = kind;
+			memcpy(k + 34, id, 32);
+			if (keten_kv_get(t, KT_INDEX, k, sizeof k, NULL, NULL, NULL) == 0) {
+				free(p);
+				return KETEN_OK;
+			}
+		}
+		buf = (const uint8_t *)"";
+		n = 0;
+	}
+	k[0] = DX_PARTY;
+	k[33] = kind;
+	memcpy(k + 34, id, 32);
+	for (long i = 0; i < np && rc == 0; i++) {
+		bool seen = p[i]->len != 32 || memcmp(p[i]->data, no_key, 32) == 0;
+		for (long j = 0; j < i && !seen; j++)
+			seen = p[j]->len == 32 && memcmp(p[j]->data, p[i]->data, 32) == 0;
+		if (seen)
+			continue;
+		memcpy(k + 1, p[i]->data, 32);
+		rc = keten_kv_put(t, KT_INDEX, k, sizeof k, buf, n, err);
+	}
+	free(p);
+	return rc;
+}
+
 int dom_put(keten_txn *t, uint8_t kind, const uint8_t id[32], const void *msg, keten_error *err)
 {
 	const ProtobufCMessage *m = msg;
@@ -44,6 +165,8 @@ int dom_put(keten_txn *t, uint8_t kind, const uint8_t id[32], const void *msg, k
 	k[0] = kind;
 	memcpy(k + 1, id, 32);
 	rc = keten_kv_put(t, KT_STATE, k, 33, buf, n, err);
+	if (rc == 0)
+		rc = party_copies(t, kind, id, msg, buf, n, err);
 	free(buf);
 	return rc;
 }
@@ -54,10 +177,12 @@ void dom_free(void *msg)
 		protobuf_c_message_free_unpacked(msg, NULL);
 }
 
-int dom_balance_add(keten_txn *t, const uint8_t payer[32], const uint8_t payee[32], uint32_t date,
-                    dom_bal_field f, int64_t delta, keten_error *err)
+/* Add delta to one field of the BalanceDay stored under key k (klen bytes);
+ * *created tells whether the record is new. */
+static int balance_bump(keten_txn *t, const uint8_t *k, size_t klen, dom_bal_field f, int64_t delta, bool *created,
+                        keten_error *err)
 {
-	uint8_t k[69], *buf;
+	uint8_t *buf;
 	const void *v;
 	size_t n;
 	Keten__State__BalanceDay *d = NULL, fresh = KETEN__STATE__BALANCE_DAY__INIT, *b = &fresh;
@@ -65,11 +190,8 @@ int dom_balance_add(keten_txn *t, const uint8_t payer[32], const uint8_t payee[3
 	protobuf_c_boolean *has;
 	int rc;
 
-	k[0] = DK_BALANCE;
-	memcpy(k + 1, payer, 32);
-	memcpy(k + 33, payee, 32);
-	keten_be32(k + 65, date);
-	rc = keten_kv_get(t, KT_STATE, k, 69, &v, &n, NULL);
+	rc = keten_kv_get(t, KT_STATE, k, klen, &v, &n, NULL);
+	*created = rc == KETEN_ENOTFOUND;
 	if (rc == 0) {
 		d = keten__state__balance_day__unpack(NULL, n, v);
 		if (!d)
@@ -97,10 +219,68 @@ int dom_balance_add(keten_txn *t, const uint8_t payer[32], const uint8_t payee[3
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	}
 	keten__state__balance_day__pack(b, buf);
-	rc = keten_kv_put(t, KT_STATE, k, 69, buf, n, err);
+	rc = keten_kv_put(t, KT_STATE, k, klen, buf, n, err);
 	free(buf);
 	dom_free(d);
 	return rc;
+}
+
+int dom_balance_add(keten_txn *t, const uint8_t payer[32], const uint8_t payee[32], uint32_t date,
+                    dom_bal_field f, int64_t delta, keten_error *err)
+{
+	uint8_t k[69];
+	bool created;
+	int rc;
+
+	k[0] = DK_BALANCE;
+	memcpy(k + 1, payer, 32);
+	memcpy(k + 33, payee, 32);
+	keten_be32(k + 65, date);
+	if ((rc = balance_bump(t, k, 69, f, delta, &created, err)))
+		return rc;
+	/* The running total lets `balance` read one record per pair instead
+	 * of every day; --as-of still sums the days. */
+	k[0] = DK_TOTAL;
+	if ((rc = balance_bump(t, k, 65, f, delta, &created, err)) || !created)
+		return rc;
+	{
+		uint8_t pair[64];
+		memcpy(pair, payer, 32);
+		memcpy(pair + 32, payee, 32);
+		if ((rc = dom_index_put(t, DX_PAIR, payer, 32, pair, 64, err)))
+			return rc;
+		return memcmp(payer, payee, 32) == 0 ? KETEN_OK : dom_index_put(t, DX_PAIR, payee, 32, pair, 64, err);
+	}
+}
+
+static const uint8_t mark_key[1] = {DK_MARK};
+
+bool dom_indexed(keten_txn *t)
+{
+	return keten_kv_get(t, KT_STATE, mark_key, 1, NULL, NULL, NULL) == 0;
+}
+
+static int any_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	*(bool *)p = true;
+	return 1;
+}
+
+int dom_index_begin(keten_txn *t, keten_error *err)
+{
+	static const uint8_t first[4] = {DK_ALLOCATION, DK_OFFER, DK_BALANCE, DK_CLAWBACK};
+	bool any = false;
+	int rc;
+
+	if (dom_indexed(t))
+		return KETEN_OK;
+	/* Every other indexed record hangs off an allocation or offer (a
+	 * clawback on a withheld allocation, and its balances, aside), so a
+	 * ledger without these has nothing the indices could lack. */
+	for (size_t i = 0; i < sizeof first && !any; i++)
+		if ((rc = keten_kv_scan(t, KT_STATE, &first[i], 1, any_cb, &any, err)))
+			return rc;
+	return any ? KETEN_OK : keten_kv_put(t, KT_STATE, mark_key, 1, "", 0, err);
 }
 
 int dom_set_bytes(ProtobufCBinaryData *b, const uint8_t *data, size_t len)
@@ -307,7 +487,8 @@ static int64_t delivery_units(keten_txn *t, const uint8_t (*d)[32], size_t n)
 	return sum;
 }
 
-static int expected_alloc(keten_txn *t, Keten__State__AllocationState *as, const char *inst,
+static int expected_alloc(keten_txn *t, const Keten__State__AllocationState *as,
+                          const Keten__State__ContractState *known, const char *inst,
                           const uint8_t (*d)[32], size_t nd, int64_t *cents, keten_error *err)
 {
 	int64_t up, fin;
@@ -329,10 +510,10 @@ static int expected_alloc(keten_txn *t, Keten__State__AllocationState *as, const
 		int64_t monthly;
 		if (keten_parse_period(inst, &ym) != 0)
 			return keten_fail(err, KETEN_EINVAL, "a duurzaam arrangement is claimed per month (YYYY-MM)");
-		if ((rc = dom_get(t, DK_CONTRACT, as->contract.data, &keten__state__contract_state__descriptor,
-		                  (void **)&cs, err)))
+		if (!known && (rc = dom_get(t, DK_CONTRACT, as->contract.data, &keten__state__contract_state__descriptor,
+		                            (void **)&cs, err)))
 			return rc;
-		if (!keten_dom_indexed(cs, as->amount_cents, as->start / 10000, ym / 100, &monthly))
+		if (!keten_dom_indexed(known ? known : cs, as->amount_cents, as->start / 10000, ym / 100, &monthly))
 			rc = keten_fail(err, KETEN_EINVAL, "indexed tariff overflows");
 		else
 			*cents = keten_prorata_month(monthly, ym, as->start, as->end);
@@ -359,7 +540,7 @@ static int expected_alloc(keten_txn *t, Keten__State__AllocationState *as, const
 	return KETEN_OK;
 }
 
-static int expected_offer(keten_txn *t, Keten__State__OfferState *os, const char *inst,
+static int expected_offer(keten_txn *t, const Keten__State__OfferState *os, const char *inst,
                           const uint8_t (*d)[32], size_t nd, int64_t *cents, keten_error *err)
 {
 	int64_t up, fin;
@@ -400,7 +581,7 @@ int keten_dom_expected_claim(keten_txn *t, const uint8_t target[32], const char 
 	int rc;
 
 	if (dom_get(t, DK_ALLOCATION, target, &keten__state__allocation_state__descriptor, &m, NULL) == 0) {
-		rc = expected_alloc(t, m, installment, deliveries, n_deliveries, cents, err);
+		rc = expected_alloc(t, m, NULL, installment, deliveries, n_deliveries, cents, err);
 		dom_free(m);
 		return rc;
 	}
@@ -410,6 +591,17 @@ int keten_dom_expected_claim(keten_txn *t, const uint8_t target[32], const char 
 		return rc;
 	}
 	return keten_fail(err, KETEN_ENOTFOUND, "the claim's target is not an allocation or subcontract held here");
+}
+
+int keten_dom_expected_for(keten_txn *t, const Keten__State__AllocationState *as,
+                           const Keten__State__OfferState *os, const Keten__State__ContractState *cs,
+                           const char *installment, int64_t *cents, keten_error *err)
+{
+	if (as)
+		return expected_alloc(t, as, cs, installment, NULL, 0, cents, err);
+	if (os)
+		return expected_offer(t, os, installment, NULL, 0, cents, err);
+	return keten_fail(err, KETEN_EINVAL, "no allocation or subcontract");
 }
 
 struct offer_scan {

@@ -76,8 +76,12 @@ struct keten_node {
 	struct session *sessions;
 	struct worker w[WORKERS];
 	uint64_t requests, dropped;
+	uint8_t (*announced)[32];      /* keys that announced a change, not yet taken */
+	size_t n_announced;
 	volatile bool stopping;
 };
+
+#define MAX_ANNOUNCED 64
 
 static void node_log(keten_node *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -192,6 +196,18 @@ static void worker_cb(void *arg)
 	rc = keten_sync_serve(n->L, &s->s, &n->lim, mono_ms(), nng_msg_body(msg), nng_msg_len(msg),
 	                      &reply, &rlen, &note);
 	pthread_rwlock_unlock(&ledger_lock);
+	if (s->s.announced) {
+		s->s.announced = false;
+		pthread_mutex_lock(&n->mu);
+		{
+			bool seen = false;
+			for (size_t i = 0; i < n->n_announced; i++)
+				seen = seen || memcmp(n->announced[i], s->s.peer, 32) == 0;
+			if (!seen && n->n_announced < MAX_ANNOUNCED)
+				memcpy(n->announced[n->n_announced++], s->s.peer, 32);
+		}
+		pthread_mutex_unlock(&n->mu);
+	}
 	if (rc != KETEN_OK && s->logged < LOG_PER_SESSION) {
 		char hex[65];
 		s->logged++;
@@ -335,6 +351,10 @@ int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls,
 	if (!n)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	n->L = L;
+	if (!(n->announced = calloc(MAX_ANNOUNCED, 32))) {
+		free(n);
+		return keten_fail(err, KETEN_ENOMEM, NULL);
+	}
 	n->log = log;
 	n->log_ctx = log_ctx;
 	if (lim)
@@ -399,6 +419,7 @@ void keten_node_stop(keten_node *n)
 		free(s);
 	}
 	pthread_mutex_destroy(&n->mu);
+	free(n->announced);
 	free(n);
 }
 
@@ -410,6 +431,18 @@ uint64_t keten_node_requests(const keten_node *n)
 uint64_t keten_node_dropped(const keten_node *n)
 {
 	return n->dropped;
+}
+
+size_t keten_node_take_announced(keten_node *n, uint8_t (*keys)[32], size_t max)
+{
+	size_t k;
+	pthread_mutex_lock(&n->mu);
+	k = n->n_announced < max ? n->n_announced : max;
+	memcpy(keys, n->announced, k * 32);
+	memmove(n->announced, n->announced + k, (n->n_announced - k) * 32);
+	n->n_announced -= k;
+	pthread_mutex_unlock(&n->mu);
+	return k;
 }
 
 /* Peer ------------------------------------------------------------------------ */
@@ -508,6 +541,35 @@ int keten_peer_sync(keten_peer *p, keten_sync_stats *st, keten_error *err)
 	free(req);
 	if (st)
 		*st = *keten_sync_client_stats(p->c);
+	return rc;
+}
+
+int keten_peer_announce(keten_peer *p, keten_error *err)
+{
+	uint8_t *req = NULL;
+	size_t len = 0;
+	void *buf = NULL;
+	size_t blen = 0;
+	int rc, nrc;
+
+	pthread_rwlock_rdlock(&ledger_lock);
+	rc = keten_sync_client_announce(p->c, &req, &len, err);
+	pthread_rwlock_unlock(&ledger_lock);
+	if (rc)
+		return rc;
+	nrc = nng_send(p->sock, req, len, 0);
+	free(req);
+	if (nrc == 0)
+		nrc = nng_recv(p->sock, &buf, &blen, NNG_FLAG_ALLOC);
+	if (nrc) {
+		keten_sync_client_reset(p->c);
+		return keten_fail(err, KETEN_EIO, "no answer from '%s': %s", p->url, nng_strerror(nrc));
+	}
+	rc = keten_sync_client_reply(p->c, buf, blen, &req, &len, err);
+	free(req);
+	nng_free(buf, blen);
+	if (rc)
+		keten_sync_client_reset(p->c);
 	return rc;
 }
 

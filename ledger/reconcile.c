@@ -1,13 +1,16 @@
 /*
  * reconcile.c — reconciliation from derived state (see keten/reconcile.h).
  *
- * One read transaction, a handful of prefix scans over the `state` table
- * (allocations, offers, deliveries, claims, payments, clawbacks) and point
- * lookups for receipts, contracts and indices; nothing walks the entries
- * themselves except to read a payment's bank reference for --bank.  The
- * scans build in-memory maps from entry id to record (open addressing on
- * the first bytes of the BLAKE2b id, which are uniform), so the work is
- * linear in what this node holds.  Findings are computed here from the
+ * One read transaction, a handful of prefix scans (allocations, offers,
+ * deliveries, claims, payments, clawbacks) and point lookups for receipts,
+ * contracts and indices; nothing walks the entries themselves except to
+ * read a payment's bank reference for --bank.  With --with, and for a
+ * provider's own view, the scans read the copies of one party's records
+ * under 'P' || party || kind in the index table (kept by dom_put), so the
+ * work is linear in that party's records; a municipality's whole view
+ * scans the `state` table.  The scans build in-memory maps from entry id
+ * to record (open addressing on the first bytes of the BLAKE2b id, which
+ * are uniform).  Findings are computed here from the
  * records; the soft-rule marks that the body handlers leave on the
  * records (offers, allocations, claims, payments) are read too and mapped
  * onto the stable kinds, so a finding is reported once whichever side
@@ -265,6 +268,8 @@ struct ctx {
 	size_t n_s, cap_s;
 	struct idmap s_map;
 	struct idmap scope;                  /* every allocation in this home's view, before --with */
+	struct idmap noscope;                /* allocations looked up and found outside it */
+	const uint8_t *via;                  /* read only the records indexed under this party; NULL: scan all */
 	struct claim *c;
 	size_t n_c, cap_c;
 	struct idmap c_map;
@@ -554,6 +559,27 @@ static int alloc_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 	return 0;
 }
 
+/* Is the allocation in this home's view?  A full scan has met them all in
+ * alloc_cb; reading by a party's index meets only that party's, so the
+ * root allocation of another party's subcontract is looked up here. */
+static bool in_scope(struct ctx *x, const uint8_t id[32])
+{
+	Keten__State__AllocationState *as = NULL;
+	bool mine;
+
+	if (idmap_get(&x->scope, id) != SIZE_MAX)
+		return true;
+	if (!x->via || idmap_get(&x->noscope, id) != SIZE_MAX)
+		return false;
+	if (dom_get(x->t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)&as, NULL))
+		return false;
+	mine = !as->voided && (is_me(x, &as->author) || is_me(x, &as->provider) ||
+	                       (x->authority && muni_mine(x, as->municipality)));
+	dom_free(as);
+	idmap_put(mine ? &x->scope : &x->noscope, id, 1);
+	return mine;
+}
+
 static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	static const uint32_t fields[4] = {2, 3, 4, 6};   /* author, subcontractor, allocation, municipality */
@@ -569,7 +595,7 @@ static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 	if (x->o->with && !key_eq(key[0], x->o->with) && !key_eq(key[1], x->o->with))
 		return 0;
 	mine = key_eq(key[0], x->o->me) || key_eq(key[1], x->o->me) || key_eq(key[3], x->o->me) ||
-	       (x->authority && key[2] && idmap_get(&x->scope, key[2]) != SIZE_MAX);
+	       (x->authority && key[2] && in_scope(x, key[2]));
 	if (!mine)
 		return 0;
 	os = keten__state__offer_state__unpack(NULL, vl, v);
@@ -744,9 +770,39 @@ static int clawback_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 	return 0;
 }
 
+/* Reading by the party index: 'P' || party || kind || id holds a copy of
+ * the record kind || id (claims, payments, deliveries, clawbacks: the many
+ * records, so that one party's lie together and are read in a few
+ * sequential pages) or "" (allocations and offers: looked up), handed to
+ * the same callback a full scan uses, in the same (id) order, so both ways
+ * give the same result. */
+struct via_scan { void *ctx; keten_txn *t; keten_scan_fn fn; };
+
+static int via_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct via_scan *s = p;
+	const void *val = v;
+	size_t n = vl;
+	if (kl != 66)
+		return 0;
+	if (!vl && keten_kv_get(s->t, KT_STATE, k + 33, 33, &val, &n, NULL) != 0)
+		return 0;
+	return s->fn(k + 33, 33, val, n, s->ctx);
+}
+
 static int scan_kind(struct ctx *x, uint8_t kind, keten_scan_fn fn)
 {
-	int rc = keten_kv_scan(x->t, KT_STATE, &kind, 1, fn, x, x->err);
+	int rc;
+	if (x->via) {
+		struct via_scan s = {x, x->t, fn};
+		uint8_t pre[34];
+		pre[0] = DX_PARTY;
+		memcpy(pre + 1, x->via, 32);
+		pre[33] = kind;
+		rc = keten_kv_scan(x->t, KT_INDEX, pre, sizeof pre, via_cb, &s, x->err);
+	} else {
+		rc = keten_kv_scan(x->t, KT_STATE, &kind, 1, fn, x, x->err);
+	}
 	if (rc && x->err && !x->err->msg[0])
 		keten_fail(x->err, KETEN_ENOMEM, "out of memory while reading derived state");
 	return rc;
@@ -1085,8 +1141,13 @@ static int claim_findings(struct ctx *x, struct claim *c)
 	}
 	/* more than agreed for the installment */
 	if (rc == 0 && cs->installment && strcmp(cs->installment, "units") != 0) {
+		Keten__State__ContractState *ks = NULL;
+		Keten__FrameworkContract *fc;
 		int64_t expected;
-		if (keten_dom_expected_claim(x->t, cs->target.data, cs->installment, NULL, 0, &expected, NULL) == 0 &&
+		/* the target and its contract are in memory already */
+		if (s->as)
+			contract_of(x, &s->as->contract, &ks, &fc);
+		if (keten_dom_expected_for(x->t, s->as, s->os, ks, cs->installment, &expected, NULL) == 0 &&
 		    cs->amount_cents > expected) {
 			const uint8_t *ev[2] = {cs->id.data, l->subject};
 			s->above = true;
@@ -1146,7 +1207,16 @@ static int payment_findings(struct ctx *x, struct pay *p)
 		if (ci != SIZE_MAX && !subject)
 			subject = x->s[x->c[ci].subj].l.subject;
 	}
-	if (ps->receipt.len == 32) {
+	if (!x->as_of_given) {
+		/* every live receipt counts, and the payment record names the
+		 * current one (a voided receipt is taken off it) with its amount,
+		 * above zero exactly when something arrived */
+		if (ps->has_receipt && ps->receipt.len == 32) {
+			p->receipt_known = true;
+			p->received = ps->received_cents > 0;
+			p->received_cents = ps->received_cents;
+		}
+	} else if (ps->receipt.len == 32) {
 		Keten__State__ReceiptState *rs = NULL;
 		if (dom_get(x->t, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&rs,
 		            NULL) == 0 && !rs->voided && (!rs->date || rs->date <= x->as_of || !x->as_of_given)) {
@@ -1265,6 +1335,11 @@ int keten_reconcile(keten_txn *t, const keten_recon_opts *o, keten_recon *out, k
 	x.as_of = o->as_of ? o->as_of : keten_today();
 	r->as_of = x.as_of;
 	whoami(&x);
+	/* --with, and a provider's own view, concern one party: read only the
+	 * records indexed under it.  A municipality's whole view is most of
+	 * what it holds, so it scans. */
+	if (dom_indexed(t))
+		x.via = o->with ? o->with : !x.authority ? o->me : NULL;
 
 	if ((rc = scan_kind(&x, DK_ALLOCATION, alloc_cb)) || (rc = scan_kind(&x, DK_OFFER, offer_cb)))
 		goto out;
@@ -1380,6 +1455,7 @@ out:
 	free(x.p);
 	idmap_free(&x.s_map);
 	idmap_free(&x.scope);
+	idmap_free(&x.noscope);
 	idmap_free(&x.c_map);
 	idmap_free(&x.clawed);
 	idmap_free(&x.contracts);
@@ -1402,6 +1478,147 @@ void keten_recon_release(keten_recon *r)
 	free(r->lines);
 	free(r->pairs);
 	memset(r, 0, sizeof *r);
+}
+
+/* Balances -------------------------------------------------------------------- */
+
+struct bal_ctx {
+	const uint8_t *me, *with;
+	uint32_t as_of;
+	keten_balance *b;
+	size_t cap;
+	keten_txn *t;
+	keten_error *err;
+};
+
+/* Add one BalanceDay of the pair payer -> payee to the rows of `me`. */
+static int bal_add(struct bal_ctx *c, const uint8_t *payer, const uint8_t *payee, const uint8_t *v, size_t vl)
+{
+	keten_balance *b = c->b;
+	Keten__State__BalanceDay *d;
+	const uint8_t *other;
+	keten_balance_row *r = NULL;
+	bool me_payee;
+
+	if (memcmp(payer, c->me, 32) == 0) {
+		me_payee = false;
+		other = payee;
+	} else if (memcmp(payee, c->me, 32) == 0) {
+		me_payee = true;
+		other = payer;
+	} else {
+		return 0;
+	}
+	if (c->with && memcmp(other, c->with, 32) != 0)
+		return 0;
+	if (!(d = keten__state__balance_day__unpack(NULL, vl, v)))
+		return keten_fail(c->err, KETEN_ESTORE, "ledger store: damaged balance record");
+	/* rows come in key order, so a pair's days are together: the last row */
+	if (b->n_rows && b->rows[b->n_rows - 1].payee == me_payee && memcmp(b->rows[b->n_rows - 1].party, other, 32) == 0)
+		r = &b->rows[b->n_rows - 1];
+	for (size_t i = 0; !r && i < b->n_rows; i++)
+		if (b->rows[i].payee == me_payee && memcmp(b->rows[i].party, other, 32) == 0)
+			r = &b->rows[i];
+	if (!r) {
+		if (grow((void **)&b->rows, &c->cap, b->n_rows, sizeof *b->rows)) {
+			keten__state__balance_day__free_unpacked(d, NULL);
+			return keten_fail(c->err, KETEN_ENOMEM, NULL);
+		}
+		r = &b->rows[b->n_rows++];
+		memset(r, 0, sizeof *r);
+		memcpy(r->party, other, 32);
+		r->payee = me_payee;
+	}
+	if (!keten_add_cents(r->claimed_cents, d->claimed_cents, &r->claimed_cents) ||
+	    !keten_add_cents(r->paid_cents, d->paid_cents, &r->paid_cents) ||
+	    !keten_add_cents(r->received_cents, d->received_cents, &r->received_cents) ||
+	    !keten_add_cents(r->clawback_cents, d->clawback_cents, &r->clawback_cents) ||
+	    !keten_add_cents(r->repaid_cents, d->repaid_cents, &r->repaid_cents))
+		b->overflow = true;
+	keten__state__balance_day__free_unpacked(d, NULL);
+	return 0;
+}
+
+/* A daily record 'b' || payer || payee || date. */
+static int bal_day_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct bal_ctx *c = p;
+	if (kl != 69 || (c->as_of && keten_get_be32(k + 65) > c->as_of))
+		return 0;
+	return bal_add(c, k + 1, k + 33, v, vl) ? -1 : 0;
+}
+
+/* One pair: its running total, or its days up to as_of. */
+static int bal_pair(struct bal_ctx *c, const uint8_t *payer, const uint8_t *payee)
+{
+	uint8_t k[65];
+	const void *v;
+	size_t n;
+	int rc;
+
+	memcpy(k + 1, payer, 32);
+	memcpy(k + 33, payee, 32);
+	if (c->as_of) {
+		k[0] = DK_BALANCE;
+		return keten_kv_scan(c->t, KT_STATE, k, 65, bal_day_cb, c, c->err);
+	}
+	k[0] = DK_TOTAL;
+	rc = keten_kv_get(c->t, KT_STATE, k, 65, &v, &n, NULL);
+	if (rc == KETEN_ENOTFOUND)
+		return 0;
+	if (rc)
+		return keten_fail(c->err, rc, "ledger store: cannot read a balance");
+	return bal_add(c, payer, payee, v, n);
+}
+
+/* An index key 'B' || me || payer || payee. */
+static int bal_pair_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	if (kl != 97)
+		return 0;
+	return bal_pair(p, k + 33, k + 65) ? -1 : 0;
+}
+
+int keten_recon_balance(keten_txn *t, const uint8_t me[32], const uint8_t *with, uint32_t as_of,
+                        keten_balance *out, keten_error *err)
+{
+	struct bal_ctx c = {.me = me, .with = with, .as_of = as_of, .b = out, .t = t, .err = err};
+	int rc;
+
+	if (!out)
+		return keten_fail(err, KETEN_EINVAL, "balance: no result");
+	memset(out, 0, sizeof *out);
+	if (!t || !me)
+		return keten_fail(err, KETEN_EINVAL, "balance: no home key");
+	if (!dom_indexed(t)) {
+		uint8_t pre = DK_BALANCE;
+		rc = keten_kv_scan(t, KT_STATE, &pre, 1, bal_day_cb, &c, err);
+	} else if (with) {
+		/* the two directions, in key order like the scans */
+		const uint8_t *first = memcmp(me, with, 32) <= 0 ? me : with, *second = first == me ? with : me;
+		rc = bal_pair(&c, first, second);
+		if (rc == 0 && memcmp(me, with, 32) != 0)
+			rc = bal_pair(&c, second, first);
+	} else {
+		uint8_t pre[33];
+		pre[0] = DX_PAIR;
+		memcpy(pre + 1, me, 32);
+		rc = keten_kv_scan(t, KT_INDEX, pre, 33, bal_pair_cb, &c, err);
+	}
+	if (rc) {
+		if (err && !err->msg[0])
+			keten_fail(err, KETEN_ESTORE, "ledger store: cannot read the balances");
+		keten_balance_release(out);
+	}
+	return rc;
+}
+
+void keten_balance_release(keten_balance *b)
+{
+	if (!b)
+		return;
+	free(b->rows);
+	memset(b, 0, sizeof *b);
 }
 
 /* Bank statements ------------------------------------------------------------ */
@@ -1521,7 +1738,16 @@ int keten_recon_bank(keten_txn *t, const uint8_t me[32], const keten_camt_statem
 	out->until = hi;
 	b.lo = lo ? keten_date_add_days(lo, -KETEN_BANK_DATE_WINDOW) : 0;
 	b.hi = hi ? keten_date_add_days(hi, KETEN_BANK_DATE_WINDOW) : 0;
-	{
+	if (dom_indexed(t)) {
+		/* the payments this home made or received are indexed under it */
+		struct via_scan v = {&b, t, bank_pay_cb};
+		uint8_t pre[34];
+		pre[0] = DX_PARTY;
+		memcpy(pre + 1, me, 32);
+		pre[33] = DK_PAYMENT;
+		if ((rc = keten_kv_scan(t, KT_INDEX, pre, sizeof pre, via_cb, &v, err)))
+			goto fail;
+	} else {
 		uint8_t kind = DK_PAYMENT;
 		if ((rc = keten_kv_scan(t, KT_STATE, &kind, 1, bank_pay_cb, &b, err)))
 			goto fail;

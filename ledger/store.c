@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,19 @@ static const char *const table_names[KT_COUNT] = {
 	[KT_BY_TYPE] = "by_type", [KT_TIMELINE] = "timeline", [KT_REFS] = "refs",
 	[KT_STATUS] = "status",   [KT_PENDING] = "pending", [KT_FORKS] = "forks",
 	[KT_TRUST] = "trust",     [KT_META] = "meta",       [KT_PARTIES] = "parties",
-	[KT_STATE] = "state",     [KT_INDEX] = "index",
+	[KT_STATE] = "state",     [KT_INDEX] = "index",     [KT_LOG] = "log",
 };
+
+/* The views: no LMDB table of their own (see store.h). */
+static bool is_view(keten_table tab)
+{
+	return tab == KT_ENTRIES || tab == KT_FEEDS;
+}
+
+/* A status record: status byte || author (32) || seq (8 BE) || rule. */
+#define ST_AUTHOR KETEN_STATUS_AUTHOR
+#define ST_RULE   KETEN_STATUS_RULE
+#define RULE_MAX  62u
 
 struct keten_store {
 	MDB_env *env;
@@ -126,11 +138,15 @@ int keten_store_open(const char *dir, bool create, size_t map_bytes, keten_store
 		goto fail;
 	}
 	for (int i = 0; i < KT_COUNT; i++) {
+		if (is_view(i))
+			continue;
 		if ((rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE, &s->dbi[i]))) {
 			lmdb_fail(err, rc, table_names[i]);
 			goto fail;
 		}
 	}
+	/* feeds reads log's records; entries is served by entry_get/scan_entries */
+	s->dbi[KT_FEEDS] = s->dbi[KT_ENTRIES] = s->dbi[KT_LOG];
 	{
 		MDB_val k = {6, "schema"}, v;
 		uint8_t ver[4];
@@ -253,11 +269,43 @@ keten_store *keten_txn_store(keten_txn *t)
 	return t->s;
 }
 
+/* The log record (id || Entry bytes) of the entry with this id, through
+ * its status record; MDB_NOTFOUND when either is missing or too short. */
+static int log_of_id(keten_txn *t, const uint8_t id[32], MDB_val *rec)
+{
+	MDB_val k = {32, (void *)id}, v;
+	int rc = mdb_get(t->txn, t->s->dbi[KT_STATUS], &k, &v);
+	if (rc)
+		return rc;
+	if (v.mv_size < ST_RULE)
+		return MDB_NOTFOUND;
+	k.mv_size = 40;
+	k.mv_data = (uint8_t *)v.mv_data + ST_AUTHOR;
+	rc = mdb_get(t->txn, t->s->dbi[KT_LOG], &k, rec);
+	if (rc == 0 && rec->mv_size < 32)
+		rc = MDB_NOTFOUND;
+	return rc;
+}
+
 int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen,
                  const void **val, size_t *vlen, keten_error *err)
 {
 	MDB_val k = {klen, (void *)key}, v;
-	int rc = mdb_get(t->txn, t->s->dbi[tab], &k, &v);
+	int rc;
+	if (tab == KT_ENTRIES) {
+		rc = klen == 32 ? log_of_id(t, key, &v) : MDB_NOTFOUND;
+		if (rc == 0) {
+			v.mv_data = (uint8_t *)v.mv_data + 32;
+			v.mv_size -= 32;
+		}
+	} else {
+		rc = mdb_get(t->txn, t->s->dbi[tab], &k, &v);
+		if (rc == 0 && tab == KT_FEEDS) {
+			if (v.mv_size < 32)
+				return keten_fail(err, KETEN_ESTORE, "ledger store: damaged log record");
+			v.mv_size = 32;
+		}
+	}
 	if (rc == MDB_NOTFOUND)
 		return KETEN_ENOTFOUND;
 	if (rc)
@@ -269,20 +317,31 @@ int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen,
 	return KETEN_OK;
 }
 
-int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen,
-                 const void *val, size_t vlen, keten_error *err)
+static int put(keten_txn *t, keten_table tab, MDB_val *k, MDB_val *v, unsigned flags,
+               keten_error *err)
 {
-	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
-	int rc = mdb_put(t->txn, t->s->dbi[tab], &k, &v, 0);
+	int rc = mdb_put(t->txn, t->s->dbi[tab], k, v, flags);
 	if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
 		t->map_full = 1;
 	return rc ? lmdb_fail(err, rc, table_names[tab]) : KETEN_OK;
 }
 
+int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen,
+                 const void *val, size_t vlen, keten_error *err)
+{
+	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+	if (is_view(tab))
+		return keten_fail(err, KETEN_EINVAL, "ledger store: '%s' is read-only", table_names[tab]);
+	return put(t, tab, &k, &v, 0, err);
+}
+
 int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_t klen, keten_error *err)
 {
 	MDB_val k = {klen, (void *)key};
-	int rc = mdb_del(t->txn, t->s->dbi[tab], &k, NULL);
+	int rc;
+	if (is_view(tab))
+		return keten_fail(err, KETEN_EINVAL, "ledger store: '%s' is read-only", table_names[tab]);
+	rc = mdb_del(t->txn, t->s->dbi[tab], &k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return KETEN_OK;
 	if (rc == MDB_MAP_FULL)
@@ -295,7 +354,8 @@ static int scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
 {
 	MDB_cursor *c;
 	MDB_val k, v;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[tab], &c);
+	/* entries is walked in id order through the status table */
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[tab == KT_ENTRIES ? KT_STATUS : tab], &c);
 	int res = 0;
 
 	if (rc)
@@ -337,7 +397,16 @@ static int scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
 		 * key below the successor: the first key without the prefix ends it */
 		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0))
 			break;
-		res = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, ctx);
+		if (tab == KT_FEEDS && v.mv_size >= 32)
+			v.mv_size = 32;
+		if (tab == KT_ENTRIES) {
+			MDB_val rec;
+			/* a status record without its log record is no entry: skipped */
+			if (k.mv_size == 32 && log_of_id(t, k.mv_data, &rec) == 0)
+				res = fn(k.mv_data, 32, (uint8_t *)rec.mv_data + 32, rec.mv_size - 32, ctx);
+		} else {
+			res = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, ctx);
+		}
 		if (res)
 			break;
 		rc = mdb_cursor_get(c, &k, &v, reverse ? MDB_PREV : MDB_NEXT);
@@ -365,41 +434,96 @@ int keten_kv_scan_reverse(keten_txn *t, keten_table tab, const void *prefix, siz
 size_t keten_kv_count(keten_txn *t, keten_table tab)
 {
 	MDB_stat st;
-	return mdb_stat(t->txn, t->s->dbi[tab], &st) == 0 ? st.ms_entries : 0;
+	MDB_dbi dbi = t->s->dbi[tab == KT_ENTRIES ? KT_STATUS : tab];
+	return mdb_stat(t->txn, dbi, &st) == 0 ? st.ms_entries : 0;
 }
 
 /* Entries --------------------------------------------------------------- */
 
+/* Length of e's stub: the Entry framing of its header and signature
+ * alone (tag, varint length, bytes; tag, length 64, signature). */
+static size_t stub_len(const keten_entry *e)
+{
+	size_t n = e->header_len, k = 1;
+	while (n >= 0x80) {
+		n >>= 7;
+		k++;
+	}
+	return 1 + k + e->header_len + 2 + KETEN_SIG_BYTES;
+}
+
+/*
+ * log: author || seq -> id || Entry bytes, written in place (MDB_RESERVE)
+ * rather than assembled in a buffer first.  A new entry that sorts after
+ * every stored key (the greatest author's next entry) is added with
+ * MDB_APPEND, which fills pages instead of splitting them in half; any
+ * other key is refused with MDB_KEYEXIST and inserted the usual way.
+ */
+static int put_log(keten_txn *t, const uint8_t loc[40], const keten_entry *e, bool fresh,
+                   keten_error *err)
+{
+	MDB_val k = {40, (void *)loc}, v = {32 + e->raw_len, NULL};
+	int rc = fresh ? put(t, KT_LOG, &k, &v, MDB_RESERVE | MDB_APPEND, NULL) : KETEN_ESTORE;
+	if (rc && !t->map_full)
+		rc = put(t, KT_LOG, &k, &v, MDB_RESERVE, err);
+	else if (rc)
+		rc = lmdb_fail(err, MDB_MAP_FULL, table_names[KT_LOG]);
+	if (rc)
+		return rc;
+	memcpy(v.mv_data, e->id, 32);
+	memcpy((uint8_t *)v.mv_data + 32, e->raw, e->raw_len);
+	return KETEN_OK;
+}
+
+/* status: id -> status byte || author || seq || rule. */
+static int put_status(keten_txn *t, const uint8_t id[32], keten_status st, const uint8_t loc[40],
+                      const char *rule, keten_error *err)
+{
+	uint8_t buf[ST_RULE + RULE_MAX];
+	size_t n = rule ? strnlen(rule, RULE_MAX) : 0;
+	MDB_val k = {32, (void *)id}, v = {ST_RULE + n, buf};
+	buf[0] = (uint8_t)st;
+	memcpy(buf + ST_AUTHOR, loc, 40);
+	if (n)
+		memcpy(buf + ST_RULE, rule, n);
+	return put(t, KT_STATUS, &k, &v, 0, err);
+}
+
 int keten_store_put_entry(keten_txn *t, const keten_entry *e, keten_status st,
                           const char *rule, keten_error *err)
 {
-	uint8_t key[48], head[40];
-	const void *old;
-	size_t old_len;
-	int rc;
+	MDB_val k = {32, (void *)e->id}, v;
+	uint8_t loc[40], key[44], head[40];
+	int rc = mdb_get(t->txn, t->s->dbi[KT_STATUS], &k, &v);
 
-	rc = keten_kv_get(t, KT_ENTRIES, e->id, 32, &old, &old_len, err);
-	if (rc == KETEN_OK) {
-		keten_entry prev;
-		bool had_body;
-		if (keten_entry_parse(old, old_len, &prev, NULL) != KETEN_OK)
-			return keten_fail(err, KETEN_ESTORE, "stored entry is damaged");
-		had_body = prev.has_body;
-		keten_entry_release(&prev);
-		if (had_body || !e->has_body)
+	if (rc == 0) {
+		MDB_val lk, lv;
+		if (v.mv_size < ST_RULE)
+			return keten_fail(err, KETEN_ESTORE, "ledger store: damaged status record");
+		if (!e->has_body)
 			return KETEN_OK;
-		/* A stub gets its body: same id, same header. */
-		if ((rc = keten_kv_put(t, KT_ENTRIES, e->id, 32, e->raw, e->raw_len, err)))
+		memcpy(loc, (const uint8_t *)v.mv_data + ST_AUTHOR, 40);
+		lk.mv_size = 40;
+		lk.mv_data = loc;
+		rc = mdb_get(t->txn, t->s->dbi[KT_LOG], &lk, &lv);
+		if (rc == MDB_NOTFOUND || (rc == 0 && lv.mv_size < 32))
+			return keten_fail(err, KETEN_ESTORE, "stored entry is damaged");
+		if (rc)
+			return lmdb_fail(err, rc, table_names[KT_LOG]);
+		/* Same id, so the same header and signature: what is stored is
+		 * a stub exactly when it is no longer than e's stub framing. */
+		if (lv.mv_size - 32 > stub_len(e))
+			return KETEN_OK;
+		/* A stub gets its body. */
+		if ((rc = put_log(t, loc, e, false, err)))
 			return rc;
-		return keten_store_set_status(t, e->id, st, rule, err);
+		return put_status(t, e->id, st, loc, rule, err);
 	}
-	if (rc != KETEN_ENOTFOUND)
-		return rc;
-	if ((rc = keten_kv_put(t, KT_ENTRIES, e->id, 32, e->raw, e->raw_len, err)))
-		return rc;
-	memcpy(key, e->author, 32);
-	keten_be64(key + 32, e->seq);
-	if ((rc = keten_kv_put(t, KT_FEEDS, key, 40, e->id, 32, err)))
+	if (rc != MDB_NOTFOUND)
+		return lmdb_fail(err, rc, table_names[KT_STATUS]);
+	memcpy(loc, e->author, 32);
+	keten_be64(loc + 32, e->seq);
+	if ((rc = put_log(t, loc, e, true, err)))
 		return rc;
 	keten_be64(head, e->seq);
 	memcpy(head + 8, e->id, 32);
@@ -412,7 +536,7 @@ int keten_store_put_entry(keten_txn *t, const keten_entry *e, keten_status st,
 		return rc;
 	if ((rc = keten_kv_put(t, KT_TIMELINE, key + 4, 40, "", 0, err)))
 		return rc;
-	return keten_store_set_status(t, e->id, st, rule, err);
+	return put_status(t, e->id, st, loc, rule, err);
 }
 
 int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[32],
@@ -426,23 +550,22 @@ int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[3
 
 int keten_store_get_entry(keten_txn *t, const uint8_t id[32], keten_entry *out, keten_error *err)
 {
-	const void *v;
-	size_t n;
-	int rc = keten_kv_get(t, KT_ENTRIES, id, 32, &v, &n, err);
-	memset(out, 0, sizeof *out);
-	if (rc == KETEN_ENOTFOUND) {
+	MDB_val rec;
+	int rc = log_of_id(t, id, &rec);
+	memset(out, 0, offsetof(keten_entry, audience));   /* as keten_entry_parse clears it */
+	if (rc == MDB_NOTFOUND) {
 		char hex[65];
 		keten_hex(hex, id, 32);
-		return keten_fail(err, rc, "no entry '%s'", hex);
+		return keten_fail(err, KETEN_ENOTFOUND, "no entry '%s'", hex);
 	}
 	if (rc)
-		return rc;
-	return keten_entry_parse(v, n, out, err);
+		return lmdb_fail(err, rc, table_names[KT_LOG]);
+	return keten_entry_parse((const uint8_t *)rec.mv_data + 32, rec.mv_size - 32, out, err);
 }
 
 bool keten_store_has_entry(keten_txn *t, const uint8_t id[32])
 {
-	return keten_kv_get(t, KT_ENTRIES, id, 32, NULL, NULL, NULL) == KETEN_OK;
+	return keten_kv_get(t, KT_STATUS, id, 32, NULL, NULL, NULL) == KETEN_OK;
 }
 
 int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq, uint8_t id[32],
@@ -476,11 +599,11 @@ int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq, ui
 	int rc;
 	memcpy(key, author, 32);
 	keten_be64(key + 32, seq);
-	rc = keten_kv_get(t, KT_FEEDS, key, 40, &v, &n, err);
+	rc = keten_kv_get(t, KT_LOG, key, 40, &v, &n, err);
 	if (rc)
 		return rc;
-	if (n != 32)
-		return keten_fail(err, KETEN_ESTORE, "ledger store: damaged feed record");
+	if (n < 32)
+		return keten_fail(err, KETEN_ESTORE, "ledger store: damaged log record");
 	memcpy(id, v, 32);
 	return KETEN_OK;
 }
@@ -493,28 +616,68 @@ int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st, cha
 	int rc = keten_kv_get(t, KT_STATUS, id, 32, &v, &n, err);
 	if (rc)
 		return rc;
-	if (n < 1)
+	if (n < ST_RULE)
 		return keten_fail(err, KETEN_ESTORE, "ledger store: damaged status record");
 	*st = ((const uint8_t *)v)[0];
 	if (rule && rule_len) {
-		size_t k = n - 1 < rule_len - 1 ? n - 1 : rule_len - 1;
-		memcpy(rule, (const uint8_t *)v + 1, k);
+		size_t k = n - ST_RULE < rule_len - 1 ? n - ST_RULE : rule_len - 1;
+		memcpy(rule, (const uint8_t *)v + ST_RULE, k);
 		rule[k] = 0;
 	}
 	return KETEN_OK;
 }
 
+/*
+ * The record keeps its author and seq; only the status and rule change.
+ * One cursor search, and LMDB overwrites in place when the size is
+ * unchanged (a pending entry that is applied): the second status write of
+ * a received entry costs no page of its own.
+ */
 int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st,
                            const char *rule, keten_error *err)
 {
-	uint8_t v[64];
-	size_t n = rule ? strlen(rule) : 0;
-	if (n > sizeof v - 1)
-		n = sizeof v - 1;
-	v[0] = (uint8_t)st;
-	if (n)
-		memcpy(v + 1, rule, n);
-	return keten_kv_put(t, KT_STATUS, id, 32, v, n + 1, err);
+	uint8_t buf[ST_RULE + RULE_MAX];
+	size_t n = rule ? strnlen(rule, RULE_MAX) : 0;
+	MDB_val k = {32, (void *)id}, v;
+	MDB_cursor *c;
+	int rc = mdb_cursor_open(t->txn, t->s->dbi[KT_STATUS], &c);
+
+	if (rc)
+		return lmdb_fail(err, rc, table_names[KT_STATUS]);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+	if (rc == 0 && v.mv_size >= ST_RULE) {
+		buf[0] = (uint8_t)st;
+		memcpy(buf + ST_AUTHOR, (const uint8_t *)v.mv_data + ST_AUTHOR, 40);
+		if (n)
+			memcpy(buf + ST_RULE, rule, n);
+		/* MDB_SET_KEY left k pointing into the page: use the caller's id.
+		 * In place only at the same size; a record that changes size (a
+		 * rule added or dropped) goes through mdb_put, which may split
+		 * or merge the page. */
+		k.mv_data = (void *)id;
+		if (v.mv_size == ST_RULE + n) {
+			v.mv_data = buf;
+			rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT);
+			mdb_cursor_close(c);
+		} else {
+			mdb_cursor_close(c);
+			v.mv_data = buf;
+			v.mv_size = ST_RULE + n;
+			rc = mdb_put(t->txn, t->s->dbi[KT_STATUS], &k, &v, 0);
+		}
+		if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
+			t->map_full = 1;
+		return rc ? lmdb_fail(err, rc, table_names[KT_STATUS]) : KETEN_OK;
+	}
+	mdb_cursor_close(c);
+	if (rc == 0)
+		return keten_fail(err, KETEN_ESTORE, "ledger store: damaged status record");
+	if (rc == MDB_NOTFOUND) {
+		char hex[65];
+		keten_hex(hex, id, 32);
+		return keten_fail(err, KETEN_ENOTFOUND, "no entry '%s' to set the status of", hex);
+	}
+	return lmdb_fail(err, rc, table_names[KT_STATUS]);
 }
 
 struct resolve_ctx {
@@ -575,7 +738,7 @@ int keten_store_resolve(keten_txn *t, const char *hex, uint8_t id[32], keten_err
 	}
 	c.hex = low;
 	c.len = n;
-	rc = keten_kv_scan(t, KT_ENTRIES, prefix, n / 2, resolve_cb, &c, err);
+	rc = keten_kv_scan(t, KT_STATUS, prefix, n / 2, resolve_cb, &c, err);
 	if (rc)
 		return rc;
 	if (c.found == 0)

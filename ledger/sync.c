@@ -26,6 +26,7 @@
 #define REPLY_ALLOC_CAP   (64u * 1024u * 1024u)
 #define MAX_RESTARTS      2
 #define MAX_BACKOFFS      4
+#define WANTS_MAX_AGE     20
 #define MAX_ROUND_REQUESTS 200000   /* a server that never lets a round end */
 
 /* A protobuf-c allocator with a budget: decoding fails instead of
@@ -162,6 +163,7 @@ int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code,
 	switch (r->msg_case) {
 	case KETEN__SYNC__REPLY__MSG_CHALLENGE: snprintf(buf, buflen, "challenge"); break;
 	case KETEN__SYNC__REPLY__MSG_AUTH_OK: snprintf(buf, buflen, "auth-ok"); break;
+	case KETEN__SYNC__REPLY__MSG_ACK: snprintf(buf, buflen, "ack"); break;
 	case KETEN__SYNC__REPLY__MSG_HEADS:
 		snprintf(buf, buflen, "heads (%zu feeds)", r->heads->n_heads);
 		break;
@@ -844,6 +846,7 @@ int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_li
 	case KETEN__SYNC__REQUEST__MSG_HEADS:
 	case KETEN__SYNC__REQUEST__MSG_FETCH:
 	case KETEN__SYNC__REQUEST__MSG_FORKS:
+	case KETEN__SYNC__REQUEST__MSG_ANNOUNCE:
 		if (s->state != KETEN_SYNC_AUTHED) {
 			s->strikes++;
 			rc = error_reply(KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED,
@@ -853,6 +856,13 @@ int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_li
 			rc = serve_heads(L, q->heads, reply, reply_len, note);
 		} else if (q->msg_case == KETEN__SYNC__REQUEST__MSG_FORKS) {
 			rc = serve_forks(L, lim, q->forks, reply, reply_len, note);
+		} else if (q->msg_case == KETEN__SYNC__REQUEST__MSG_ANNOUNCE) {
+			Keten__Sync__Reply r = KETEN__SYNC__REPLY__INIT;
+			Keten__Sync__Ack ack = KETEN__SYNC__ACK__INIT;
+			s->announced = true;
+			r.msg_case = KETEN__SYNC__REPLY__MSG_ACK;
+			r.ack = &ack;
+			rc = pack_reply(&r, reply, reply_len) ? keten_fail(note, KETEN_ENOMEM, NULL) : KETEN_OK;
 		} else {
 			rc = serve_fetch(L, s, lim, q->fetch, reply, reply_len, note);
 		}
@@ -884,7 +894,7 @@ struct want {
 	uint64_t seq;
 };
 
-enum expect { X_NONE, X_CHALLENGE, X_AUTH_OK, X_HEADS, X_ENTRIES, X_FORKS };
+enum expect { X_NONE, X_CHALLENGE, X_AUTH_OK, X_HEADS, X_ENTRIES, X_FORKS, X_ACK };
 
 struct keten_sync_client {
 	keten_ledger *L;
@@ -903,6 +913,9 @@ struct keten_sync_client {
 	size_t n_jobs, cap_jobs, cur;
 	struct want *wants;
 	size_t n_wants, cap_wants;
+	bool wants_valid;     /* wants still answer for wants_key */
+	uint8_t wants_key[72];   /* stub ids digest || server || number of parties */
+	unsigned wants_age;
 	uint32_t max_entries, max_bytes;
 	uint8_t *last;        /* the last request, to repeat after "rate-limited" */
 	size_t last_len;
@@ -1006,6 +1019,8 @@ static int send_hello(keten_sync_client *c, uint8_t **req, size_t *len, keten_er
 struct stub_scan {
 	uint8_t (*ids)[32];
 	size_t n, cap;
+	bool collect;
+	crypto_generichash_state hs;
 };
 
 static int stub_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
@@ -1013,6 +1028,10 @@ static int stub_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, voi
 	struct stub_scan *s = p;
 	if (kl != 32 || vl < 1 || v[0] != KS_STUB)
 		return 0;
+	if (!s->collect) {
+		crypto_generichash_update(&s->hs, k, 32);
+		return 0;
+	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 32;
 		void *q = realloc(s->ids, cap * 32);
@@ -1047,18 +1066,37 @@ static int want_push(keten_sync_client *c, const uint8_t author[32], uint64_t se
 }
 
 /* The stubs held here that this node may read and this server may hold
- * (it wrote them or is in their audience): the lowest seq per feed. */
+ * (it wrote them or is in their audience): the lowest seq per feed.
+ * Parsing every stub each round would cost a node that holds many of
+ * them dearly, so the answer is kept while the set of stubs, the number
+ * of parties known here and the server stay the same (and for at most
+ * WANTS_MAX_AGE rounds, for certificates that change in place). */
 static int find_wants(keten_sync_client *c, keten_error *err)
 {
 	struct stub_scan ss = {0};
 	struct reader me = {.key = keten_ledger_info(c->L)->key};
+	uint8_t key[32 + 32 + 8];
 	keten_txn *t;
 	int rc = keten_store_read(keten_ledger_store(c->L), &t, err);
 
-	c->n_wants = 0;
 	if (rc)
 		return rc;
+	crypto_generichash_init(&ss.hs, NULL, 0, 32);
 	rc = keten_kv_scan(t, KT_STATUS, NULL, 0, stub_cb, &ss, err);
+	crypto_generichash_final(&ss.hs, key, 32);
+	memcpy(key + 32, c->server, 32);
+	keten_be64(key + 64, (uint64_t)keten_kv_count(t, KT_PARTIES));
+	if (rc == 0 && c->wants_valid && c->wants_age < WANTS_MAX_AGE &&
+	    memcmp(key, c->wants_key, sizeof key) == 0) {
+		c->wants_age++;
+		keten_txn_end(t);
+		return KETEN_OK;
+	}
+	c->n_wants = 0;
+	c->wants_valid = false;
+	ss.collect = true;
+	if (rc == 0)
+		rc = keten_kv_scan(t, KT_STATUS, NULL, 0, stub_cb, &ss, err);
 	for (size_t i = 0; rc == 0 && i < ss.n; i++) {
 		keten_entry e;
 		if (keten_store_get_entry(t, ss.ids[i], &e, NULL))
@@ -1070,6 +1108,11 @@ static int find_wants(keten_sync_client *c, keten_error *err)
 	}
 	keten_txn_end(t);
 	free(ss.ids);
+	if (rc == 0) {
+		memcpy(c->wants_key, key, sizeof key);
+		c->wants_valid = true;
+		c->wants_age = 0;
+	}
 	return rc;
 }
 
@@ -1143,6 +1186,36 @@ static int next_fetch(keten_sync_client *c, uint8_t **req, size_t *len, keten_er
 	memcpy(c->digest, c->round_digest, 32);
 	c->have_digest = !c->incomplete;
 	return KETEN_OK;
+}
+
+int keten_sync_client_announce(keten_sync_client *c, uint8_t **req, size_t *req_len,
+                               keten_error *err)
+{
+	Keten__Sync__Request r = KETEN__SYNC__REQUEST__INIT;
+	Keten__Sync__Announce an = KETEN__SYNC__ANNOUNCE__INIT;
+	uint8_t digest[32];
+	keten_txn *t;
+	int rc;
+
+	*req = NULL;
+	*req_len = 0;
+	if (!c->authed)
+		return keten_fail(err, KETEN_EINVAL, "not authenticated with this server yet");
+	if ((rc = keten_store_read(keten_ledger_store(c->L), &t, err)))
+		return rc;
+	rc = keten_sync_heads_digest(t, digest, NULL, err);
+	keten_txn_end(t);
+	if (rc)
+		return rc;
+	memset(&c->st, 0, sizeof c->st);
+	c->restarts = MAX_RESTARTS;   /* an announce is not worth a new handshake */
+	c->backoffs = MAX_BACKOFFS;
+	an.has_digest = 1;
+	an.digest.data = digest;
+	an.digest.len = 32;
+	r.msg_case = KETEN__SYNC__REQUEST__MSG_ANNOUNCE;
+	r.announce = &an;
+	return send_request(c, &r, X_ACK, req, req_len, err);
 }
 
 int keten_sync_client_begin(keten_sync_client *c, uint8_t **req, size_t *req_len, keten_error *err)
@@ -1430,6 +1503,21 @@ int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t l
 			rc = keten_fail(err, KETEN_ESIG, "the server's challenge signature does not verify");
 			break;
 		}
+		{
+			/* Mutual: we talk only to nodes our own ledger knows. */
+			keten_error perr = {0};
+			int prc = peer_allowed(c->L, ch->key.data, NULL, 0, &perr);
+			if (prc) {
+				char hex[65];
+				keten_hex(hex, ch->key.data, 32);
+				if (prc == KETEN_EAUTHOR || prc == KETEN_ERULE)
+					rc = keten_fail(err, KETEN_EAUTHOR, "the server's key '%.16s' is not a certified "
+					                "party or trust anchor here", hex);
+				else
+					rc = prc;
+				break;
+			}
+		}
 		if (c->have_server && memcmp(c->server, ch->key.data, 32) != 0)
 			c->have_digest = false;    /* another node answers at this address */
 		memcpy(c->server, ch->key.data, 32);
@@ -1487,6 +1575,11 @@ int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t l
 		if ((rc = take_entries(c, r->entries, err)))
 			break;
 		rc = next_fetch(c, req, req_len, err);
+		break;
+	case X_ACK:
+		if (r->msg_case != KETEN__SYNC__REPLY__MSG_ACK)
+			rc = keten_fail(err, KETEN_EPROTO, "the server did not answer announce with ack");
+		c->expect = X_NONE;
 		break;
 	case X_FORKS:
 		if (r->msg_case != KETEN__SYNC__REPLY__MSG_ENTRIES) {

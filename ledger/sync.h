@@ -8,13 +8,26 @@
  * reply: Challenge, AuthOk, HeadsReply, Entries or Error.  Nothing but
  * Hello and Auth is answered on a session that has not authenticated.
  *
+ * Both sides accept only keys their own ledger knows: a trust anchor, or a
+ * party certified by one and not revoked.
+ *
  * Client side: a keten_sync_client pulls from one server in rounds.
  * keten_sync_client_begin() gives the first request of a round; each
  * reply goes to keten_sync_client_reply(), which ingests what arrived
  * (through keten_ledger_ingest, the one path for received entries) and
  * gives the next request, or none when the round is over.  The client
  * stays authenticated across rounds, so an in-sync round is one Heads
- * request carrying the last digest and one short reply.
+ * request carrying the last digest and one short reply.  A round:
+ *
+ *   Hello -> Challenge, Auth -> AuthOk      (when not yet authenticated)
+ *   Heads -> HeadsReply                     (digest only when unchanged)
+ *   Fetch -> Entries, per feed that is new, per stub whose body this node
+ *            may read and the server may hold, and to compare a head that
+ *            differs from ours (an equivocation is then recorded)
+ *   Forks -> Entries (stubs)                (when the server's count of
+ *            fork proofs changed: equivocations spread to every node)
+ *
+ * Announce -> Ack is the optional push between rounds.
  *
  * Need-to-know (keten_sync_may_read): a key may read an entry's body when
  * the audience is empty (certificates, revocations), the key is the author
@@ -69,6 +82,7 @@ typedef struct keten_sync_session {
 	int64_t last_ms;
 	uint32_t strikes;                        /* malformed, bad signature, unauthenticated */
 	uint64_t requests;
+	bool announced;                          /* the peer said its ledger changed: pull from it */
 } keten_sync_session;
 
 void keten_sync_session_init(keten_sync_session *s, const keten_sync_limits *lim, int64_t now_ms);
@@ -173,6 +187,12 @@ bool keten_sync_client_server(const keten_sync_client *c, uint8_t key[32]);
 /* The connection was lost: authenticate again in the next round, and ask
  * for full heads. */
 void keten_sync_client_reset(keten_sync_client *c);
+
+/* An Announce ("my ledger changed") for the server, on a client that is
+ * authenticated (KETEN_EINVAL otherwise); its Ack goes to
+ * keten_sync_client_reply, which then ends with no next request. */
+int keten_sync_client_announce(keten_sync_client *c, uint8_t **req, size_t *req_len,
+                               keten_error *err);
 
 /* Decode a Reply and say which kind it is ("error unauthenticated: ...")
  * into buf, for tests and logs.  Returns the reply's oneof case, 0 when it

@@ -3,10 +3,13 @@
 # installed.  As root it installs what is missing with apt-get; otherwise it
 # prints the exact command to run and fails.
 set -u
+# chromium and fonts-liberation: tests/cli/t_serve.sh renders the dashboard
+# of `keten serve` in headless Chromium and takes screenshots of it.
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 liblmdb-dev lmdb-utils libsodium-dev libprotobuf-c-dev protobuf-c-compiler
 protobuf-compiler libnng-dev nng-utils libcmocka-dev libjansson-dev libcsv-dev
-libxml2-dev libxml2-utils sqlite3 python3 jq openssl"
+libxml2-dev libxml2-utils sqlite3 python3 jq openssl
+chromium fonts-liberation"
 missing=""
 for p in $PKGS; do
 	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)

@@ -43,7 +43,7 @@ typedef struct keten_entry {
 	uint32_t body_type;
 	uint8_t body_hash[32];
 	size_t n_audience;
-	uint8_t audience[KETEN_MAX_AUDIENCE][32];
+	uint8_t audience[KETEN_MAX_AUDIENCE][32];   /* only [0, n_audience) is set */
 } keten_entry;
 
 /*

@@ -56,6 +56,9 @@ void keten_node_stop(keten_node *n);
 /* Requests answered so far, and peers dropped for misbehaving. */
 uint64_t keten_node_requests(const keten_node *n);
 uint64_t keten_node_dropped(const keten_node *n);
+/* Keys of peers that announced a change since the last call (at most
+ * max): a node pulling from them starts a round now. */
+size_t keten_node_take_announced(keten_node *n, uint8_t (*keys)[32], size_t max);
 
 /* Writes by the caller (say a checkpoint append) in a process that serves
  * take this lock around them; keten_peer_sync takes it itself. */
@@ -81,6 +84,10 @@ int keten_peer_open(struct keten_ledger *L, const char *url, bool wait, int time
  * handshake failed or we are not certified there), store errors.
  */
 int keten_peer_sync(keten_peer *p, struct keten_sync_stats *st, struct keten_error *err);
+/* Tell the node at the other end that this ledger changed (the optional
+ * push), on a connection that has authenticated in an earlier round;
+ * KETEN_EINVAL before that. */
+int keten_peer_announce(keten_peer *p, struct keten_error *err);
 const char *keten_peer_url(const keten_peer *p);
 /* The key that answered the last handshake; false before one. */
 bool keten_peer_key(const keten_peer *p, uint8_t key[32]);

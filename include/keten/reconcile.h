@@ -7,7 +7,9 @@
  * matching of an ISO 20022 camt.053 bank statement to payment entries.
  *
  * Everything is read from the derived state kept beside the entries (the
- * `state` and `index` tables), never by walking the whole ledger; a node
+ * `state` and `index` tables), never by walking the whole ledger; one
+ * party's question (--with, or a provider's own view) reads only the
+ * records indexed under that party; a node
  * sees only what it holds bodies of, so each party reconciles from its own
  * point of view:
  *   - a subcontractor: the subcontracts it holds, i.e. what each lead
@@ -113,6 +115,34 @@ const char *keten_recon_kind_meaning(const char *kind);
  * day (YYYYMMDD).  Returns 0, or -1 for anything else.
  */
 int keten_recon_period(const char *s, uint32_t *from, uint32_t *until);
+
+/* Balances ---------------------------------------------------------------- */
+
+/* What passed between this home and one counterparty in one direction. */
+typedef struct keten_balance_row {
+	uint8_t party[32];      /* the counterparty */
+	bool payee;             /* this home is the payee */
+	int64_t claimed_cents, paid_cents, received_cents, clawback_cents, repaid_cents;
+} keten_balance_row;
+
+typedef struct keten_balance {
+	size_t n_rows;
+	keten_balance_row *rows;   /* by payer, then payee */
+	bool overflow;             /* a sum left the range of cents: the rows are not to be shown */
+} keten_balance;
+
+/*
+ * The balance of `me` with every counterparty (with NULL) or with one.
+ * Without as_of it reads the running total of each pair this home is in
+ * (one record per pair, found by the pair index); with as_of (YYYYMMDD)
+ * it sums that pair's daily records up to and including the date.  A
+ * ledger whose derived state predates those indices is summed from every
+ * daily record, as before.  Free with keten_balance_release.
+ * Errors: KETEN_EINVAL, KETEN_ENOMEM, KETEN_ESTORE.
+ */
+int keten_recon_balance(struct keten_txn *t, const uint8_t me[32], const uint8_t *with, uint32_t as_of,
+                        keten_balance *out, struct keten_error *err);
+void keten_balance_release(keten_balance *b);
 
 /* Bank statements ------------------------------------------------------- */
 

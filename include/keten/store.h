@@ -3,13 +3,14 @@
  *
  * One environment per home (HOME/ledger/), named databases:
  *
- *   entries  id -> Entry bytes, exactly as signed (stubs have no body)
- *   feeds    author || seq (8 bytes big-endian) -> id
+ *   log      author || seq (8 bytes big-endian) -> id || Entry bytes,
+ *            exactly as signed (stubs have no body)
+ *   status   id -> status byte || author || seq (8 BE) || rule name: the id
+ *            index (applied, pending, rejected, stub; the rule when rejected)
  *   heads    author -> seq (8 BE) || id
  *   by_type  type (4 BE) || timestamp (8 BE) || id -> ""
  *   timeline timestamp (8 BE) || id -> "" (every entry, by its time)
  *   refs     referenced id || referring id -> ""
- *   status   id -> status byte || rule name (applied, pending, rejected, ...)
  *   pending  missing id or author key (32) || waiting id -> ""
  *   forks    author || seq (8 BE) || id -> header || signature (each fork)
  *   trust    key -> name of a trust anchor (this node's own choice)
@@ -17,6 +18,19 @@
  *   parties  key -> PartyState (derived)
  *   state    kind byte || key -> derived domain state
  *   index    kind byte || key -> "" secondary indices of derived state
+ *
+ * The Entry bytes are kept in feed order and the id index is small (about
+ * 80 bytes a record) because ids are random: a batch of appends then adds
+ * to the end of one author's key range in `log`, and only the id index
+ * takes one random-key write per entry (schema 1 keyed the Entry bytes by
+ * id, so every entry of a commit copied a leaf page of its own).
+ *
+ * Two read-only views keep the tables of schema 1 readable through
+ * keten_kv_get, keten_kv_scan and keten_kv_count (put and del refuse them;
+ * they are not LMDB tables, so mdb_dump does not list them):
+ *
+ *   entries  id -> Entry bytes (status, then log; scanned in id order)
+ *   feeds    author || seq -> id (the first 32 bytes of log's value)
  *
  * Only this module calls LMDB.  Every write happens inside
  * keten_store_write(), which runs a caller's function in one write
@@ -34,13 +48,19 @@
 struct keten_error;
 struct keten_entry;
 
-#define KETEN_SCHEMA_VERSION 1u
+#define KETEN_SCHEMA_VERSION 2u
 
 typedef enum keten_table {
 	KT_ENTRIES, KT_FEEDS, KT_HEADS, KT_BY_TYPE, KT_TIMELINE, KT_REFS, KT_STATUS,
 	KT_PENDING, KT_FORKS, KT_TRUST, KT_META, KT_PARTIES, KT_STATE, KT_INDEX,
+	KT_LOG,
 	KT_COUNT
 } keten_table;
+
+/* Offsets in a `status` value: status byte, author, seq, then the rule. */
+#define KETEN_STATUS_AUTHOR 1u
+#define KETEN_STATUS_SEQ    33u
+#define KETEN_STATUS_RULE   41u
 
 /* Status of a stored entry (first byte of its `status` value). */
 typedef enum keten_status {
@@ -113,10 +133,11 @@ size_t keten_kv_count(keten_txn *t, keten_table tab);
 /* Entries -------------------------------------------------------------- */
 
 /*
- * Append e to its author's feed: entries, feeds, heads, by_type, and
- * status.  The caller has checked that e continues the feed.  When the
- * id is already stored with a body and e is a stub, nothing changes;
- * when it is stored as a stub and e has the body, the body is added.
+ * Append e to its author's feed: log, heads, by_type, timeline, and its
+ * status record (status st, rule).  The caller has checked that e
+ * continues the feed.  When the id is already stored with a body and e is
+ * a stub, nothing changes; when it is stored as a stub and e has the
+ * body, the body is added and the status set to st.
  */
 int keten_store_put_entry(keten_txn *t, const struct keten_entry *e,
                           keten_status st, const char *rule, struct keten_error *err);
@@ -138,7 +159,9 @@ int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq,
                         uint8_t id[32], struct keten_error *err);
 
 /* Status of an entry, and the rule when rejected (rule may be NULL;
- * rule_len at least 48).  KETEN_ENOTFOUND when absent. */
+ * rule_len at least 48).  KETEN_ENOTFOUND when absent.  set_status
+ * changes the status of a stored entry (KETEN_ENOTFOUND when the id is
+ * not stored: the status record is also the entry's place in its feed). */
 int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st,
                        char *rule, size_t rule_len, struct keten_error *err);
 int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st,

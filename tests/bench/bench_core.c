@@ -373,12 +373,13 @@ struct export_ctx {
 	size_t *off, *len, n, ncap;
 };
 
+/* One log record: author || seq -> id || Entry bytes. */
 static int export_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct export_ctx *x = p;
-	const void *raw;
-	size_t n;
-	if (vl != 32 || keten_kv_get(x->t, KT_ENTRIES, v, 32, &raw, &n, NULL) != 0)
+	const uint8_t *raw = v + 32;
+	size_t n = vl - 32;
+	if (vl <= 32)
 		return -1;
 	if (x->used + n > x->cap) {
 		size_t cap = x->cap ? x->cap * 2 : (size_t)64 << 20;
@@ -416,7 +417,7 @@ static keten_blob *export_all(keten_ledger *L, size_t *n, uint8_t **arena, doubl
 	double t = now_s();
 	if (keten_store_read(keten_ledger_store(L), &x.t, &err))
 		die("keten_store_read", &err);
-	if (keten_kv_scan(x.t, KT_FEEDS, NULL, 0, export_cb, &x, &err))
+	if (keten_kv_scan(x.t, KT_LOG, NULL, 0, export_cb, &x, &err))
 		die("export scan", &err);
 	keten_txn_end(x.t);
 	b = calloc(x.n, sizeof *b);

@@ -10,7 +10,9 @@
  *   - `keten reconcile --with P --format csv` and `keten balance --with P`
  *     (the real binary, wall time per run, median of KETEN_BENCH_REPS);
  *   - keten_reconcile() in process (the same question without process
- *     start-up);
+ *     start-up), and keten_recon_balance() in process: the region's
+ *     balance with P, with every counterparty, and with P --as-of the
+ *     last day (which sums the pair's daily records);
  *   - the sqlite3 command line answering the same questions over the same
  *     data exported to one table with indices on payer, payee and target:
  *     per agreement of P agreed, claimed, paid and received; per pair of P
@@ -578,6 +580,14 @@ static void generate(void)
 	free(pc);
 	printf("generated: %zu clients, %d providers, %d municipalities, %zu entries in %.1f s\n", n_clients, N_PROV,
 	       N_MUNI, total_entries, now_s() - t0);
+	{
+		/* the price of the derived state and its indices, for the record */
+		char path[4300];
+		struct stat sb;
+		snprintf(path, sizeof path, "%s/ledger/data.mdb", home);
+		if (stat(path, &sb) == 0)
+			printf("ledger file: %.0f MB\n", (double)sb.st_size / 1e6);
+	}
 }
 
 /* Timing ------------------------------------------------------------------------------- */
@@ -635,7 +645,8 @@ int main(void)
 {
 	const char *s;
 	char sql_recon[1024], sql_bal[1024], sql_load[9000];
-	double t_kr, t_kb, t_sr, t_sb, t_lib[MAX_REPS];
+	double t_kr, t_kb, t_sr, t_sb, t_lib[MAX_REPS], t_bal[3][MAX_REPS];
+	size_t bal_rows[3] = {0};
 	int p = 7;
 
 	if ((s = getenv("KETEN_BENCH_KETEN")) && *s)
@@ -687,6 +698,23 @@ int main(void)
 		}
 		qsort(t_lib, (size_t)reps, sizeof *t_lib, cmp_d);
 		printf("party: Zorgaanbieder %02d (%s...): %zu agreements, %zu findings\n", p + 1, prov[p].hex, lines, findings);
+	}
+	/* balance in process: the read transaction and the sums, no process start-up */
+	for (int q = 0; q < 3; q++) {
+		keten_error err = {0};
+		keten_balance b = {0};
+		for (int i = 0; i < reps; i++) {
+			keten_txn *t;
+			double t0 = now_s();
+			if (keten_store_read(keten_ledger_store(L), &t, &err) ||
+			    keten_recon_balance(t, region_key, q == 1 ? NULL : prov[p].kp.pk, q == 2 ? 20261231 : 0, &b, &err))
+				die("balance", &err);
+			keten_txn_end(t);
+			t_bal[q][i] = now_s() - t0;
+			bal_rows[q] = b.n_rows;
+			keten_balance_release(&b);
+		}
+		qsort(t_bal[q], (size_t)reps, sizeof *t_bal[q], cmp_d);
 	}
 	keten_ledger_close(L);
 
@@ -742,6 +770,11 @@ int main(void)
 	       t_sr * 1e3, t_kr / t_sr);
 	printf("%-44s %12.2f %12.2f %8.2f\n", "balance --with P (process, median)", t_kb * 1e3, t_sb * 1e3, t_kb / t_sb);
 	printf("%-44s %12.2f %12s\n", "keten_reconcile() in process (median)", t_lib[reps / 2] * 1e3, "-");
+	printf("%-44s %12.3f %12s %8s   goal < 1 ms\n", "keten_recon_balance() --with P (median)", t_bal[0][reps / 2] * 1e3, "-",
+	       "");
+	printf("%-44s %12.3f %12s %8s   %zu pairs\n", "keten_recon_balance() all pairs (median)", t_bal[1][reps / 2] * 1e3, "-",
+	       "", bal_rows[1]);
+	printf("%-44s %12.3f %12s\n", "keten_recon_balance() --with P --as-of (median)", t_bal[2][reps / 2] * 1e3, "-");
 	printf("(%d runs each after one warm-up; wall time of the whole command including process start)\n", reps);
 
 	for (int i = 0; i < N_PROV; i++)

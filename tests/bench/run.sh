@@ -27,6 +27,30 @@ fi
 echo "== keten bench  $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine makes figures noisy)"
+
+# Hypercore, for bench_sync's comparison: npm installs the version pinned in
+# tests/bench/hypercore/package.json there (node_modules is not committed).
+# When that fails and no such version is installed already, bench_sync is
+# told why (KETEN_BENCH_HYPERCORE_SKIP) and prints the reason instead of
+# the Hypercore rows.
+if [ -x "$B/bench/bench_sync" ] && [ -z "${KETEN_BENCH_HYPERCORE_SKIP:-}" ]; then
+	hc=tests/bench/hypercore
+	hc_want=$(sed -n 's/.*"hypercore": *"\([^"]*\)".*/\1/p' "$hc/package.json")
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		KETEN_BENCH_HYPERCORE_SKIP="node or npm is not installed"
+	elif hc_out=$(cd "$hc" && npm install --no-audit --no-fund 2>&1); then
+		echo "hypercore: $(echo "$hc_out" | grep -v '^$' | tail -n 1) (npm install in $hc)"
+	elif [ "$(cd "$hc" && node -p "require('hypercore/package.json').version" 2>/dev/null)" = "$hc_want" ]; then
+		echo "hypercore: npm install failed; using the hypercore $hc_want installed before"
+	else
+		KETEN_BENCH_HYPERCORE_SKIP="npm install in $hc failed: $(echo "$hc_out" | grep -v '^$' | tail -n 3 | tr '\n' ' ')"
+	fi
+	if [ -n "${KETEN_BENCH_HYPERCORE_SKIP:-}" ]; then
+		echo "hypercore: skipped: $KETEN_BENCH_HYPERCORE_SKIP"
+		export KETEN_BENCH_HYPERCORE_SKIP
+	fi
+fi
+
 rc=0
 for bin in "$@"; do
 	[ -x "$bin" ] || continue

@@ -242,28 +242,29 @@ for cmd in init whoami trust party log show verify export import; do
 done
 
 # --- LMDB by hand: an ambiguous prefix, then a tampered entry --------------------------
-# A copy of the municipality's home gets one more key in its entries table
-# sharing ID1's first 8 hex digits: the prefix is then ambiguous.
+# A copy of the municipality's home gets one more key in its id index (the
+# status table) sharing ID1's first 8 hex digits: the prefix is then ambiguous.
 if command -v mdb_dump >/dev/null && command -v mdb_load >/dev/null; then
 	cp -r "$M" "$T/copy"
 	{
-		mdb_dump -s entries "$T/copy/ledger" | sed '/^HEADER=END$/q' | grep -v '^db_pagesize='
+		mdb_dump -s status "$T/copy/ledger" | sed '/^HEADER=END$/q' | grep -v '^db_pagesize='
 		printf ' %.8s%s\n 00\nDATA=END\n' "$ID1" "00000000000000000000000000000000000000000000000000000000"
 	} >"$T/inject.txt"
-	if mdb_load -s entries -f "$T/inject.txt" "$T/copy/ledger"; then ok "a key was added with mdb_load"
+	if mdb_load -s status -f "$T/inject.txt" "$T/copy/ledger"; then ok "a key was added with mdb_load"
 	else nok "mdb_load of one extra key"; fi
 	expect_rc 64 "show of a prefix two ids share exits 64" "$K" --home "$T/copy" show "$(printf %.8s "$ID1")"
 	check "... calling it ambiguous" grep -q "ambiguous" "$T/err"
 	expect_rc 0 "a longer prefix is unique again" "$K" --home "$T/copy" show "$(printf %.20s "$ID1")"
 
-	# Tamper: one hex digit of ID2's stored value changed, the rest reloaded as is.
-	mdb_dump -s entries "$M/ledger" | grep -v '^db_pagesize=' >"$T/dump.txt"
-	awk -v id="$ID2" '
+	# Tamper: one hex digit of ID2's log record (the municipality's seq 2:
+	# its id, then its Entry bytes) changed, the rest reloaded as is.
+	mdb_dump -s log "$M/ledger" | grep -v '^db_pagesize=' >"$T/dump.txt"
+	awk -v id="${MK}0000000000000002" '
 		hit == 1 { c = substr($0, 201, 1); $0 = substr($0, 1, 200) (c == "0" ? "1" : "0") substr($0, 202); hit = 2 }
 		$0 == " " id { hit = 1 }
 		{ print }' "$T/dump.txt" >"$T/tampered.txt"
 	check "the dump differs in one line" test "$(diff "$T/dump.txt" "$T/tampered.txt" | grep -c '^>')" -eq 1
-	if mdb_load -s entries -f "$T/tampered.txt" "$M/ledger"; then ok "the tampered value was loaded"
+	if mdb_load -s log -f "$T/tampered.txt" "$M/ledger"; then ok "the tampered value was loaded"
 	else nok "mdb_load of the tampered dump"; fi
 	code "$K" --home "$M" verify
 	check "verify exits 1 after the tampering" test "$rc" -eq 1

@@ -290,5 +290,37 @@ run "$L" --json batch "$T/good.ndjson"
 check "batch: NDJSON rows append, --json lists line, type and id" jq -e 'length == 2 and .[1].line == 2 and .[0].type == "delivery"' "$T/out"
 check "batch: the log grew by two" [ "$(logcount "$L")" -eq $((before + 2)) ]
 
+# Reading by party: --with (and a provider's own view) reads the records
+# indexed under one party, balance reads one running total per pair.  Both
+# must give what the whole state gives: the --with rows are the rows of
+# the whole reconciliation that name that party, and the running totals
+# are the sums of the daily records.
+# rows HOME KEY [--with]: line, pair and finding rows (open-dispute aside,
+# it is matched on its parties, not on payer and payee) naming KEY, sorted
+rows() {
+	if [ $# -eq 3 ]; then "$K" --home "$1" reconcile --with "$2" --as-of "$AS_OF" --format csv
+	else "$K" --home "$1" reconcile --as-of "$AS_OF" --format csv; fi |
+		awk -F, -v k="$2" '($1 == "line" || $1 == "pair" || $1 == "finding") && $2 != "open-dispute" && ($4 == k || $6 == k)' |
+		LC_ALL=C sort
+}
+for view in "$M:$LK" "$M:$SK" "$L:$SK" "$L:$MK" "$S:$LK"; do
+	h=${view%%:*} k=${view#*:}
+	rows "$h" "$k" >"$T/all.rows"
+	rows "$h" "$k" --with >"$T/with.rows"
+	check "reconcile --with $(basename "$h")->${k%"${k#????????}"}: the rows of the whole view naming that party" \
+		sh -c "[ -s '$T/all.rows' ] && cmp -s '$T/all.rows' '$T/with.rows'"
+done
+for h in "$M" "$L" "$S"; do
+	"$K" --home "$h" --json balance >"$T/bal.now"
+	"$K" --home "$h" --json balance --as-of 2099-12-31 >"$T/bal.days"
+	check "balance of $(basename "$h"): running totals equal the sum of the days" \
+		sh -c "jq -e 'length > 0' '$T/bal.now' && cmp -s '$T/bal.now' '$T/bal.days'"
+	for k in "$MK" "$LK" "$SK"; do
+		"$K" --home "$h" --json balance --with "$k" >"$T/bal.with" 2>/dev/null || continue
+		check "balance of $(basename "$h") --with ${k%"${k#????????}"}: its rows of the whole balance" \
+			sh -c "jq -S --arg k '$k' '[.[] | select(.party == \$k)]' '$T/bal.now' >'$T/a' && jq -S . '$T/bal.with' >'$T/b' && cmp -s '$T/a' '$T/b'"
+	done
+done
+
 echo "# $n checks, $failed failed"
 [ "$failed" -eq 0 ]

@@ -9,17 +9,21 @@
 # After each: every home holds the same entries (ids, signed headers and
 # signatures from `keten export`), bodies byte for byte where both hold
 # them, and the second subcontractor holds the subcontract offer only as a
-# stub — checked in the LMDB file itself, not only via `keten show`.
-# Also: an in-sync `keten sync` ("in sync"), peer add/list, an independent
-# client (protoc --encode/--decode and nngcat) getting "unauthenticated",
-# garbage from nngcat answered with an error while the node keeps serving,
-# an uncertified home refused (exit 77), an unreachable node (exit 69),
-# tls+tcp:// with a throwaway CA made by openssl (right CA, none, wrong
-# one), the municipality's node appending checkpoints that the others
-# receive and check, a clean stop on SIGTERM, and an equivocation: the lead
-# provider's home copied, both copies signing at one seq; a subcontractor
-# syncing from both reports the fork, `party list` and `verify` show it,
-# and a node that saw neither entry learns it from the signed proofs.  Nodes are killed in an EXIT trap.
+# stub — checked in the LMDB file itself, not only via `keten show`.  In
+# the chain a body cannot pass a node outside its audience: it arrives
+# when its reader pulls from the author.
+# Also: an independent client (protoc --encode/--decode and nngcat)
+# getting "unauthenticated"; garbage answered with an error while the node
+# keeps serving; an uncertified home refused (exit 77), an unreachable
+# node (exit 69); tls+tcp:// with a throwaway CA made by openssl (right CA,
+# none, wrong one); the municipality's node appending checkpoints that the
+# others receive and check; peer add/list/remove; the push (a node
+# announcing its own new entry, the peer pulling at once); an equivocation
+# (the lead provider's home copied, both copies signing at one seq: a
+# subcontractor syncing from both reports the fork, `party list` and
+# `verify` show it, and a node that saw neither entry learns it from the
+# signed proofs); ipc://; --help; clean stops on SIGTERM.  Nodes are
+# killed in an EXIT trap; every command runs under timeout.
 set -u
 K=${KETEN:-build/keten}
 case $K in /*) ;; *) K=$(pwd)/$K ;; esac
@@ -58,6 +62,13 @@ new() {
 		ID=""; nok "$d (exit $rc)"; sed 's/^/# /' "$T/err"; fi
 }
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# ports N: N distinct free ports (all bound at once while picked)
+ports() {
+	python3 -c 'import socket,sys
+ss=[socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1",0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
+}
 # node NAME HOME ARGS...: start keten node in the background, log in $T/NAME.log
 node() {
 	name=$1; h=$2; shift 2
@@ -123,7 +134,8 @@ new "municipality certifies the lead provider" "$M" party certify "$LK" --name "
 new "municipality certifies subcontractor one" "$M" party certify "$S1K" --name "Hulp Een VOF" --role subcontractor --agb 87654321 --municipality 0405
 new "municipality certifies subcontractor two" "$M" party certify "$S2K" --name "Hulp Twee BV" --role subcontractor --agb 11223344 --municipality 0405
 
-PM=$(port); PL=$(port); P1=$(port); P2=$(port)
+set -- $(ports 6)
+PM=$1; PL=$2; P1=$3; P2=$4; PT=$5; P5=$6
 UM=tcp://127.0.0.1:$PM; UL=tcp://127.0.0.1:$PL; U1=tcp://127.0.0.1:$P1; U2=tcp://127.0.0.1:$P2
 
 # --- the independent client and bad input, before anyone syncs ----------------------
@@ -201,8 +213,8 @@ check "subcontractor two holds the offer as a stub, body withheld" \
 check "stored data: the scope text is in subcontractor one's LMDB file" grep -aq "gezinsbegeleiding thuis" "$S1/ledger/data.mdb"
 if grep -aq "gezinsbegeleiding thuis" "$S2/ledger/data.mdb"; then nok "stored data: subcontractor two's LMDB file holds the body"; else
 	ok "stored data: subcontractor two's LMDB file does not hold the offer's body"; fi
-check "stored data: mdb_dump of subcontractor two's entries holds the offer's header" \
-	sh -c "mdb_dump -s entries '$S2/ledger' | grep -q '^ $O1'"
+check "stored data: mdb_dump of subcontractor two's id index marks the offer a stub (status 04)" \
+	sh -c "mdb_dump -s status '$S2/ledger' | grep -A1 '^ $O1' | tail -1 | grep -q '^ 04'"
 check "bodies held by two homes are the same bytes" bodies_agree "$M" "$L" "$S1" "$S2"
 check "the node logs one line per round" grep -q "round [0-9]*: $UM: " "$T/l.log"
 sleep 1
@@ -259,7 +271,7 @@ if command -v openssl >/dev/null 2>&1; then
 	 printf 'subjectAltName=DNS:localhost\n' >ext.cnf &&
 	 openssl x509 -req -in m.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out m.pem -days 2 -extfile ext.cnf) \
 		>/dev/null 2>&1
-	PT=$(port); UT=tls+tcp://localhost:$PT
+	UT=tls+tcp://localhost:$PT
 	run "$M" peer tls --cert "$T/tls/m.pem" --key "$T/tls/m.key"
 	check "peer tls keeps the certificate files in the home" grep -q "m.pem" "$T/out"
 	node mt "$M" --listen "$UT"
@@ -291,17 +303,30 @@ for nm in m l s1 s2; do
 	if [ "$src" -eq 0 ]; then ok "node $nm stops cleanly"; else nok "node $nm stop (exit $src)"; fi
 done
 
+# --- push: a node announces its own new entries to its peers -------------------------
+node m "$M" --listen "$UM" --peer "$UL" --interval 120
+node l "$L" --listen "$UL" --peer "$UM" --interval 120
+i=0; while [ $i -lt 100 ] && ! { grep -q "round 1" "$T/m.log" && grep -q "round 1" "$T/l.log"; }; do sleep 0.1; i=$((i + 1)); done
+new "the lead provider offers 50.00 while both nodes wait two minutes between rounds" "$L" \
+	subcontract "$A1" --to "Hulp Een VOF" --amount 50 --from 2026-12-01
+i=0; while [ $i -lt 100 ] && ! timeout 10 "$K" --home "$M" show "$ID" >/dev/null 2>&1; do sleep 0.1; i=$((i + 1)); done
+check "announce: the municipality holds it within seconds" "$K" --home "$M" show "$ID"
+check "the lead's node logged the announce" grep -q "announced seq" "$T/l.log"
+check "the municipality's node ran a round on it" grep -q "round 2" "$T/m.log"
+stop m; stop l
+
 # --- equivocation: the lead provider's home copied and both copies write on -----------
 L2=$T/lead-copy
 cp -a "$L" "$L2"
 new "the lead provider offers 100.00 to one" "$L" subcontract "$A1" --to "Hulp Een VOF" --amount 100 --from 2026-12-01
+O3=$ID
 new "its copy offers 200.00 at the same seq" "$L2" subcontract "$A1" --to "Hulp Een VOF" --amount 200 --from 2026-12-01
-P5=$(port); U5=tcp://127.0.0.1:$P5
+U5=tcp://127.0.0.1:$P5
 node l "$L" --listen "$UL"
 node l2 "$L2" --listen "$U5"
 wait_listen "$PL"; wait_listen "$P5"
 run "$S1" sync "$UL"
-check "subcontractor one takes the first offer" grep -q " 1 entries" "$T/out"
+check "subcontractor one takes the first offer" "$K" --home "$S1" show "$O3"
 run "$S1" sync "$U5"
 check "syncing from the copy reports the fork" grep -q " 1 forks" "$T/out"
 run "$S1" party list
@@ -315,6 +340,17 @@ check "subcontractor two, which saw neither offer, gets the proofs from subcontr
 run "$S2" party list
 check "and flags the lead provider too" grep -q "Zorg Hoofd BV.*forked" "$T/out"
 stop l; stop l2; stop s1
+
+# --- ipc:// and --help ----------------------------------------------------------------
+node li "$L" --listen "ipc://$T/lead.ipc"
+i=0; while [ $i -lt 50 ] && [ ! -S "$T/lead.ipc" ]; do sleep 0.1; i=$((i + 1)); done
+run "$S2" sync "ipc://$T/lead.ipc"
+check "keten sync over ipc://" test "$rc" -eq 0
+stop li
+for cmd in node sync peer checkpoint; do
+	run "$S2" $cmd --help
+	check "$cmd --help" test "$rc" -eq 0
+done
 
 echo "# $n tests, $failed failed"
 [ "$failed" -eq 0 ]

@@ -6,7 +6,9 @@
  * ingest of entries from another home: all-or-nothing import, tampered
  * entries dropping everything, pending entries applied once their author
  * is trusted, idempotent re-ingest, sync mode keeping the good runs, and
- * forks (two entries by one author at one seq) recorded with both headers.
+ * forks (two entries by one author at one seq) recorded with both headers;
+ * batches signed on a second thread ahead of the store (the same bytes,
+ * all or nothing); an author's authority remembered per date in an ingest.
  *
  * main sets KETEN_PWHASH_FAST=1 so the keystore's Argon2id is quick.
  */
@@ -174,11 +176,14 @@ static void three_homes(struct fx *f)
 /* Every entry of L's store, in feed order, as blobs (data malloc'd). */
 struct blobs { keten_blob b[64]; size_t n; keten_txn *t; };
 
+/* Through the feeds view (author || seq -> id) and the entries view (id ->
+ * Entry bytes), as code written for schema 1 reads them. */
 static int export_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct blobs *x = p;
 	const void *raw;
 	size_t n;
+	assert_int_equal(kl, 40);
 	assert_int_equal(vl, 32);
 	assert_int_equal(keten_kv_get(x->t, KT_ENTRIES, v, 32, &raw, &n, NULL), KETEN_OK);
 	assert_true(x->n < 64);
@@ -728,6 +733,187 @@ static void test_fork(void **state)
 	free_blobs(&x);
 }
 
+/* --- pipelined signing ------------------------------------------------------ */
+
+/*
+ * A batch of 600 (more than the signer's ring of 256) is signed on a second
+ * thread ahead of the store: every entry must be exactly what the plain
+ * path makes (Ed25519 is deterministic, so signing the same draft again
+ * gives the same bytes), chained, stored once with status applied, and its
+ * id index record must lead back to its place in the feed.  A refusal deep
+ * in such a batch stores nothing.
+ */
+static void test_pipelined_append(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 600 };
+	keten_error err = {0};
+	keten_append *a = calloc(N, sizeof *a);
+	uint8_t (*ids)[32] = calloc(N, 32);
+	keten_txn *t;
+	size_t l1, l2;
+	uint8_t k[32], sk[64];
+
+	assert_non_null(a);
+	assert_non_null(ids);
+	three_homes(f);
+	for (int i = 0; i < N; i++)
+		a[i] = (keten_append){.body_type = KETEN__BODY_TYPE__CHECKPOINT, .body = (const uint8_t *)"",
+		                      .body_len = 0};
+	/* a refusal at entry 400: nothing of the batch is stored */
+	crypto_sign_keypair(k, sk);
+	uint8_t *good = cert_body(k, "Nieuw BV", KETEN__ROLE__SUBCONTRACTOR, &l1);
+	uint8_t *bad = cert_body(k, "", KETEN__ROLE__SUBCONTRACTOR, &l2);
+	a[100] = (keten_append){.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE, .body = good, .body_len = l1};
+	a[400] = (keten_append){.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE, .body = bad, .body_len = l2};
+	assert_int_equal(keten_ledger_append(f->A, a, N, ids, &err), KETEN_ERULE);
+	assert_string_equal(err.rule, "invalid-name");
+	assert_int_equal(head_seq(f->A, key_of(f->A)), 3);
+	assert_int_equal(count(f->A, KT_ENTRIES), 3);
+	assert_int_equal(count(f->A, KT_LOG), 3);
+	assert_int_equal(count(f->A, KT_PARTIES), 3);
+	/* a refusal in the first entry, before anything is stored */
+	a[400] = a[100];
+	a[0] = (keten_append){.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE, .body = bad, .body_len = l2};
+	assert_int_equal(keten_ledger_append(f->A, a, N, ids, &err), KETEN_ERULE);
+	assert_int_equal(count(f->A, KT_LOG), 3);
+
+	/* the whole batch: seq 4 .. 603 */
+	a[0] = a[1];
+	memset(&err, 0, sizeof err);
+	assert_int_equal(keten_ledger_append(f->A, a, N, ids, &err), KETEN_OK);
+	assert_int_equal(head_seq(f->A, key_of(f->A)), 3 + N);
+	assert_int_equal(count(f->A, KT_ENTRIES), 3 + N);
+	assert_int_equal(count(f->A, KT_STATUS), 3 + N);
+	assert_int_equal(count(f->A, KT_PARTIES), 4);
+	assert_int_equal(keten_store_read(keten_ledger_store(f->A), &t, &err), KETEN_OK);
+	for (int i = 0; i < N; i++) {
+		keten_entry e, again;
+		uint8_t id[32];
+		const uint8_t *v;
+		size_t vl;
+		uint64_t seq = (uint64_t)i + 4;
+		assert_int_equal(keten_store_feed_id(t, key_of(f->A), seq, id, &err), KETEN_OK);
+		assert_memory_equal(id, ids[i], 32);
+		assert_int_equal(keten_store_get_entry(t, ids[i], &e, &err), KETEN_OK);
+		assert_int_equal(e.seq, seq);
+		if (i > 0)
+			assert_memory_equal(e.prev, ids[i - 1], 32);
+		else
+			assert_memory_equal(e.prev, f->ids[2], 32);
+		/* the plain path's bytes: the same draft signed again */
+		keten_entry_draft d = {.seq = seq, .prev = e.prev, .timestamp_ms = e.timestamp_ms,
+		                       .body_type = a[i].body_type, .body = a[i].body, .body_len = a[i].body_len};
+		assert_int_equal(keten_entry_sign(keten_ledger_keypair(f->A), &d, &again, &err), KETEN_OK);
+		assert_int_equal(again.raw_len, e.raw_len);
+		assert_memory_equal(again.raw, e.raw, e.raw_len);
+		keten_entry_release(&again);
+		keten_entry_release(&e);
+		/* status applied, and the id index leads to author || seq */
+		assert_int_equal(keten_kv_get(t, KT_STATUS, ids[i], 32, (const void **)&v, &vl, &err), KETEN_OK);
+		assert_int_equal(vl, KETEN_STATUS_RULE);
+		assert_int_equal(v[0], KS_APPLIED);
+		assert_memory_equal(v + KETEN_STATUS_AUTHOR, key_of(f->A), 32);
+		assert_int_equal(keten_get_be64(v + KETEN_STATUS_SEQ), seq);
+	}
+	keten_txn_end(t);
+	/* and a small batch after it takes the plain path from the new head */
+	assert_int_equal(keten_ledger_append(f->A, a + 1, 2, ids, &err), KETEN_OK);
+	assert_int_equal(head_seq(f->A, key_of(f->A)), 5 + N);
+	free(good);
+	free(bad);
+	free(ids);
+	free(a);
+	sodium_memzero(sk, sizeof sk);
+}
+
+/* --- authority remembered across a run ---------------------------------------- */
+
+/* A certificate for key, valid until `until` (YYYYMMDD, inclusive). */
+static uint8_t *cert_until(const uint8_t key[32], const char *name, uint32_t role, uint32_t until,
+                           size_t *len)
+{
+	Keten__PartyCertificate pc = KETEN__PARTY_CERTIFICATE__INIT;
+	uint32_t roles[1] = {role};
+	uint8_t *buf;
+	pc.key.data = (uint8_t *)key;
+	pc.key.len = 32;
+	pc.name = (char *)name;
+	pc.n_roles = 1;
+	pc.roles = roles;
+	pc.has_valid_until = 1;
+	pc.valid_until = until;
+	*len = keten__party_certificate__get_packed_size(&pc);
+	buf = malloc(*len);
+	assert_non_null(buf);
+	keten__party_certificate__pack(&pc, buf);
+	return buf;
+}
+
+/*
+ * One ingest holds A's certificate of B (valid until 1 February 2026) and
+ * B's run of six entries, three dated in January and three in March.  The
+ * ingest remembers B's authority per date: January applies, March is
+ * rejected, whichever of the two runs is applied first (the runs go in key
+ * order; when B's comes first it waits for the certificate).
+ */
+static void test_ingest_authority_by_date(void **state)
+{
+	struct fx *f = *state;
+	static const int64_t ts[6] = {1768046400000, 1768132800000, 1768132800001,
+	                              1773144000000, 1773144000001, 1773144000002};
+	keten_error err = {0};
+	keten_ingest_stats st;
+	struct blobs xa, xb;
+	keten_blob all[8];
+	keten_append a[6];
+	uint8_t ids[6][32];
+	size_t len;
+	char rule[48];
+	uint8_t *body;
+
+	make_home(f->a, "Gemeente", "municipality", PASS, &f->A);
+	make_home(f->b, "Zorg BV", "lead-provider", NULL, &f->B);
+	make_home(f->c, "Hulp VOF", "subcontractor", NULL, &f->C);
+	assert_int_equal(keten_ledger_trust_add(f->A, key_of(f->A), "Gemeente", &err), KETEN_OK);
+	body = cert_until(key_of(f->B), "Zorg BV", KETEN__ROLE__LEAD_PROVIDER, 20260201, &len);
+	keten_append ca = {.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE, .body = body, .body_len = len};
+	assert_int_equal(keten_ledger_append(f->A, &ca, 1, NULL, &err), KETEN_OK);
+	free(body);
+	/* B is its own anchor, so its own store lets it write at any date */
+	assert_int_equal(keten_ledger_trust_add(f->B, key_of(f->B), "self", &err), KETEN_OK);
+	for (int i = 0; i < 6; i++)
+		a[i] = (keten_append){.body_type = KETEN__BODY_TYPE__CHECKPOINT, .body = (const uint8_t *)"",
+		                      .timestamp_ms = ts[i]};
+	assert_int_equal(keten_ledger_append(f->B, a, 6, ids, &err), KETEN_OK);
+
+	/* C trusts A only, and receives everything in one call */
+	assert_int_equal(keten_ledger_trust_add(f->C, key_of(f->A), "Gemeente", &err), KETEN_OK);
+	export_all(f->A, &xa);
+	export_all(f->B, &xb);
+	assert_int_equal(xa.n, 1);
+	assert_int_equal(xb.n, 6);
+	all[0] = xa.b[0];
+	for (int i = 0; i < 6; i++)
+		all[1 + i] = xb.b[i];
+	assert_int_equal(keten_ledger_ingest(f->C, all, 7, true, &st, &err), KETEN_OK);
+	assert_int_equal(st.added, 7);
+	assert_int_equal(st.applied, 4);
+	assert_int_equal(st.rejected, 3);
+	assert_int_equal(st.pending, 0);
+	for (int i = 0; i < 6; i++) {
+		keten_status s = status_of(f->C, ids[i], rule);
+		if (i < 3) {
+			assert_int_equal(s, KS_APPLIED);
+		} else {
+			assert_int_equal(s, KS_REJECTED);
+			assert_string_equal(rule, "certificate-not-valid");
+		}
+	}
+	free_blobs(&xa);
+	free_blobs(&xb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -737,6 +923,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ingest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingest_sync_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipelined_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ingest_authority_by_date, setup, teardown),
 	};
 	setenv("KETEN_PWHASH_FAST", "1", 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);

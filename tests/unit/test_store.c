@@ -1,8 +1,8 @@
 /*
  * test_store.c — unit tests for ledger/store.c, the LMDB environment:
  * open and create; writes that commit and writes that roll back; entries
- * through keten_store_put_entry and the feeds, heads, by_type, timeline
- * and status tables it fills; stubs and their bodies; id prefix resolution
+ * through keten_store_put_entry and the log, heads, by_type, timeline
+ * and status (id index) tables it fills, and the entries and feeds views; stubs and their bodies; id prefix resolution
  * (unique, ambiguous, odd digit counts, not found, not hex, too short);
  * the map growing from 256 KiB while 20 MB are written; and prefix scans
  * forward and in reverse.
@@ -293,6 +293,18 @@ static int put_entries(keten_txn *t, void *p, keten_error *err)
 	return 0;
 }
 
+struct status_ctx {
+	const uint8_t *id;
+	keten_status st;
+	const char *rule;
+};
+
+static int set_status_fn(keten_txn *t, void *p, keten_error *err)
+{
+	struct status_ctx *c = p;
+	return keten_store_set_status(t, c->id, c->st, c->rule, err);
+}
+
 static int by_type_count(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	(*(int *)p)++;
@@ -366,6 +378,36 @@ static void test_put_entry(void **state)
 		/* timeline: ts || id */
 		assert_int_equal(keten_kv_get(t, KT_TIMELINE, key + 4, 40, NULL, NULL, &err), KETEN_OK);
 	}
+	/* the layout: log holds author || seq -> id || Entry bytes; the id
+	 * index (status) holds status || author || seq || rule; the views
+	 * read through them and refuse writes */
+	{
+		uint8_t key[40];
+		const uint8_t *v;
+		size_t vl;
+		memcpy(key, f->kp.pk, 32);
+		keten_be64(key + 32, 2);
+		assert_int_equal(keten_kv_get(t, KT_LOG, key, 40, (const void **)&v, &vl, &err), KETEN_OK);
+		assert_int_equal(vl, 32 + e[1].raw_len);
+		assert_memory_equal(v, e[1].id, 32);
+		assert_memory_equal(v + 32, e[1].raw, e[1].raw_len);
+		assert_int_equal(keten_kv_get(t, KT_FEEDS, key, 40, (const void **)&v, &vl, &err), KETEN_OK);
+		assert_int_equal(vl, 32);
+		assert_memory_equal(v, e[1].id, 32);
+		assert_int_equal(keten_kv_get(t, KT_ENTRIES, e[1].id, 32, (const void **)&v, &vl, &err), KETEN_OK);
+		assert_int_equal(vl, e[1].raw_len);
+		assert_memory_equal(v, e[1].raw, vl);
+		assert_int_equal(keten_kv_get(t, KT_STATUS, e[1].id, 32, (const void **)&v, &vl, &err), KETEN_OK);
+		assert_int_equal(vl, KETEN_STATUS_RULE + strlen("some-rule"));
+		assert_int_equal(v[0], KS_REJECTED);
+		assert_memory_equal(v + KETEN_STATUS_AUTHOR, f->kp.pk, 32);
+		assert_int_equal(keten_get_be64(v + KETEN_STATUS_SEQ), 2);
+		assert_memory_equal(v + KETEN_STATUS_RULE, "some-rule", vl - KETEN_STATUS_RULE);
+		assert_int_equal(keten_kv_count(t, KT_LOG), 3);
+		assert_int_equal(keten_kv_count(t, KT_STATUS), 3);
+		assert_int_equal(keten_kv_put(t, KT_ENTRIES, e[1].id, 32, "x", 1, &err), KETEN_EINVAL);
+		assert_int_equal(keten_kv_del(t, KT_FEEDS, key, 40, &err), KETEN_EINVAL);
+	}
 	/* a status rule longer than the caller's buffer is cut, NUL-terminated */
 	{
 		char small[5];
@@ -373,6 +415,25 @@ static void test_put_entry(void **state)
 		assert_string_equal(small, "some");
 	}
 	keten_txn_end(t);
+
+	/* the status of a stored entry changes in its record; one that is not
+	 * stored has none to change */
+	{
+		struct status_ctx sc = {e[2].id, KS_APPLIED, NULL};
+		assert_int_equal(keten_store_write(f->s, set_status_fn, &sc, &err), KETEN_OK);
+		assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
+		assert_int_equal(keten_store_status(t, e[2].id, &st, rule, sizeof rule, &err), KETEN_OK);
+		assert_int_equal(st, KS_APPLIED);
+		assert_string_equal(rule, "");
+		assert_int_equal(keten_store_feed_id(t, f->kp.pk, 3, id, &err), KETEN_OK);
+		assert_memory_equal(id, e[2].id, 32);
+		keten_txn_end(t);
+		uint8_t nobody[32] = {1};
+		sc.id = nobody;
+		assert_int_equal(keten_store_write(f->s, set_status_fn, &sc, &err), KETEN_ENOTFOUND);
+		sc = (struct status_ctx){e[2].id, KS_REJECTED, "some-rule"};
+		assert_int_equal(keten_store_write(f->s, set_status_fn, &sc, &err), KETEN_OK);
+	}
 
 	/* storing an entry again changes nothing (status stays) */
 	c.st = KS_APPLIED;
@@ -448,7 +509,7 @@ static int put_raw_keys(keten_txn *t, void *p, keten_error *err)
 {
 	struct raw_keys *r = p;
 	for (size_t i = 0; i < r->n; i++) {
-		int rc = keten_kv_put(t, KT_ENTRIES, r->k[i], 32, "x", 1, err);
+		int rc = keten_kv_put(t, KT_STATUS, r->k[i], 32, "x", 1, err);
 		if (rc)
 			return rc;
 	}

@@ -9,7 +9,8 @@
  * naming another entry at a seq, a wrong root); hostile requests
  * (garbage, truncated, oversized, unknown type, bad and replayed auth, no
  * auth, flooding) each answered with an Error and no harm to other
- * sessions; hostile replies to the client.
+ * sessions; hostile replies to the client; every message of a real round
+ * mutated thousands of times, to server and client.
  *
  * The simulated network: five ledgers (municipality, lead provider, two
  * subcontractors, an auditor) in one process, each pulling from every
@@ -53,8 +54,20 @@ enum { M, L, S1, S2, AU, NN };
 /* The state of the test's deterministic randombytes (see main). */
 static uint64_t det_state = UINT64_C(0x243f6a8885a308d3);
 
+/* xorshift64*: the tests' PRNG. */
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * UINT64_C(2685821657736338717);
+}
+
 static const char *const names[NN] = {"Gemeente", "Hoofdaannemer", "Onder Een", "Onder Twee", "Auditor"};
-static const char *const roles[NN] = {"municipality", "lead-provider", "subcontractor", "subcontractor", "auditor"};
+static const char *const roles[NN] = {"municipality", "lead-provider", "subcontractor",
+                                      "subcontractor", "auditor"};
 static const uint32_t role_ids[NN] = {KETEN__ROLE__MUNICIPALITY, KETEN__ROLE__LEAD_PROVIDER,
                                       KETEN__ROLE__SUBCONTRACTOR, KETEN__ROLE__SUBCONTRACTOR,
                                       KETEN__ROLE__AUDITOR};
@@ -538,6 +551,20 @@ static void test_in_sync_round(void **state)
 	              feeds, st.requests, st.bytes_out, st.bytes_in);
 	assert_true(feeds >= 100);
 	assert_true(st.bytes_out + st.bytes_in <= 512);
+	/* Announce: the server's session notes that this peer changed. */
+	{
+		uint8_t *req, *rep;
+		size_t rl, pl;
+		keten_error note = {0};
+		assert_int_equal(keten_sync_client_announce(c, &req, &rl, &err), KETEN_OK);
+		assert_false(s.announced);
+		assert_int_equal(keten_sync_serve(nd[M].L, &s, &lim, 0, req, rl, &rep, &pl, &note), KETEN_OK);
+		assert_true(s.announced);
+		free(req);
+		assert_int_equal(keten_sync_client_reply(c, rep, pl, &req, &rl, &err), KETEN_OK);
+		assert_null(req);
+		free(rep);
+	}
 	/* A new entry at the server: the digest differs, one feed is fetched. */
 	post(&nd[M], "one more", NULL, 0);
 	assert_int_equal(round_direct(c, &nd[M], &s, &st, &err), KETEN_OK);
@@ -945,6 +972,10 @@ static void test_hostile_requests(void **state)
 	free(rep);
 	free(req);
 	assert_int_not_equal(pull(&x, &nd[M], NULL), KETEN_OK);
+	/* and the other way: x serves L (x trusts L's key), but L does not
+	 * talk to a node its own ledger does not know */
+	assert_int_equal(keten_ledger_trust_add(x.L, nd[L].key, "L", NULL), KETEN_OK);
+	assert_int_equal(pull(&nd[L], &x, NULL), KETEN_EAUTHOR);
 	node_close(&x);
 	/* After all that, another peer still syncs. */
 	assert_int_equal(pull(&nd[S1], &nd[M], NULL), KETEN_OK);
@@ -1025,17 +1056,181 @@ static void test_hostile_replies(void **state)
 	nodes_drop(nd, "hostrep");
 }
 
+/* Mutations: every recorded request and reply of a real round, changed at
+ * random (bytes flipped, cut, extended, overwritten), thousands of times.
+ * The server always answers with a reply that decodes; the client ends
+ * every round, with an error or without; nothing crashes (the sanitizer
+ * build runs this too). */
+struct msgrec {
+	uint8_t *b;
+	size_t n;
+};
+
+static void mutate(uint64_t *rng, const struct msgrec *in, struct msgrec *out)
+{
+	size_t n = in->n, k;
+	uint8_t *b = malloc(n + 65);
+	assert_non_null(b);
+	memcpy(b, in->b, n);
+	switch (rng_next(rng) % 5) {
+	case 0:
+		for (k = 1 + rng_next(rng) % 4; k && n; k--)
+			b[rng_next(rng) % n] ^= (uint8_t)(1u << (rng_next(rng) % 8));
+		break;
+	case 1:
+		n = n ? (size_t)(rng_next(rng) % n) : 0;
+		break;
+	case 2:
+		for (k = 1 + rng_next(rng) % 64; k; k--)
+			b[n++] = (uint8_t)rng_next(rng);
+		break;
+	case 3:
+		if (n)
+			b[rng_next(rng) % n] = (uint8_t[]){0x00, 0xff, 0x80, 0x7f}[rng_next(rng) % 4];
+		break;
+	default:
+		if (n > 2) {     /* a length prefix made larger or smaller */
+			size_t at = rng_next(rng) % n;
+			b[at] = (uint8_t)(b[at] + (rng_next(rng) % 2 ? 1 : 0xff));
+		}
+		break;
+	}
+	out->b = b;
+	out->n = n;
+}
+
+static void test_mutations(void **state)
+{
+	struct node nd[NN];
+	struct msgrec reqs[64], reps[64];
+	size_t nrec = 0;
+	keten_sync_client *c;
+	keten_sync_session s, authed;
+	keten_sync_limits lim;
+	keten_error err = {0};
+	uint8_t *req = NULL, *rep = NULL;
+	size_t rl = 0, pl = 0;
+	uint64_t rng = 12345;
+	int rc;
+	(void)state;
+	nodes_copy(nd, "mutate");
+	keten_sync_limits_default(&lim);
+	lim.rate_per_s = 1000000;
+	lim.burst = 1000000;
+	keten_sync_session_init(&s, &lim, 0);
+	/* a real round, recorded; small fetches so there are several */
+	assert_int_equal(keten_sync_client_new(nd[L].L, &c, &err), KETEN_OK);
+	keten_sync_client_limits(c, 2, 0);
+	rc = keten_sync_client_begin(c, &req, &rl, &err);
+	while (rc == 0 && req && nrec < 64) {
+		keten_error note = {0};
+		keten_sync_serve(nd[M].L, &s, &lim, 0, req, rl, &rep, &pl, &note);
+		if (nrec == 1)
+			authed = s;      /* just after the Auth: an authenticated session */
+		reqs[nrec] = (struct msgrec){req, rl};
+		reps[nrec] = (struct msgrec){rep, pl};
+		nrec++;
+		rc = keten_sync_client_reply(c, rep, pl, &req, &rl, &err);
+	}
+	assert_int_equal(rc, KETEN_OK);
+	assert_true(nrec >= 5);
+	/* the server, on a fresh and on an authenticated session */
+	for (int i = 0; i < 4000; i++) {
+		keten_sync_session t;
+		struct msgrec m;
+		keten_error note = {0};
+		char what[300];
+		int code;
+		mutate(&rng, &reqs[rng_next(&rng) % nrec], &m);
+		if (i % 2)
+			t = authed;
+		else
+			keten_sync_session_init(&t, &lim, 0);
+		keten_sync_serve(nd[M].L, &t, &lim, 0, m.b, m.n, &rep, &pl, &note);
+		assert_non_null(rep);
+		assert_int_not_equal(keten_sync_describe_reply(rep, pl, &code, what, sizeof what), 0);
+		free(rep);
+		free(m.b);
+	}
+	/* the client: mutated replies at every step of a round */
+	for (int i = 0; i < 1500; i++) {
+		int steps = 0;
+		keten_sync_client_reset(c);
+		if (i % 3 == 0) {
+			/* from the handshake on: replies to Hello and Auth, mutated */
+			rc = keten_sync_client_begin(c, &req, &rl, &err);
+		} else {
+			/* authenticated (for real), then Heads and Entries mutated */
+			keten_sync_session_init(&s, &lim, 0);
+			assert_int_equal(round_direct(c, &nd[M], &s, NULL, &err), KETEN_OK);
+			rc = keten_sync_client_begin(c, &req, &rl, &err);
+		}
+		while (rc == 0 && req && steps < 200) {
+			struct msgrec m;
+			size_t pick = (size_t)(rng_next(&rng) % nrec);
+			free(req);
+			req = NULL;
+			mutate(&rng, &reps[pick], &m);
+			rc = keten_sync_client_reply(c, m.b, m.n, &req, &rl, &err);
+			free(m.b);
+			steps++;
+		}
+		free(req);
+		req = NULL;
+		assert_true(steps < 200);
+	}
+	/* Entries replies mutated on their way to a fresh ledger each time */
+	for (int i = 0; i < 60; i++) {
+		struct node fresh;
+		keten_sync_client *fc;
+		char dir[200];
+		snprintf(dir, sizeof dir, "%s/mutate/fresh", FX->base);
+		rm_rf(dir);
+		assert_int_equal(cp_a(nd[S2].dir, dir), 0);
+		snprintf(fresh.dir, sizeof fresh.dir, "%s", dir);
+		node_open(&fresh);
+		assert_int_equal(keten_sync_client_new(fresh.L, &fc, &err), KETEN_OK);
+		keten_sync_client_limits(fc, 1 + (uint32_t)(rng_next(&rng) % 3), 0);
+		keten_sync_session_init(&s, &lim, 0);
+		rc = keten_sync_client_begin(fc, &req, &rl, &err);
+		while (rc == 0 && req) {
+			keten_error note = {0};
+			bool fetch = req[0] == 0x22;
+			keten_sync_serve(nd[M].L, &s, &lim, 0, req, rl, &rep, &pl, &note);
+			free(req);
+			req = NULL;
+			if (fetch) {
+				struct msgrec in = {rep, pl}, m;
+				mutate(&rng, &in, &m);
+				free(rep);
+				rep = m.b;
+				pl = m.n;
+			}
+			rc = keten_sync_client_reply(fc, rep, pl, &req, &rl, &err);
+			free(rep);
+		}
+		free(req);
+		req = NULL;
+		keten_sync_client_free(fc);
+		node_close(&fresh);
+	}
+	/* L's ledger still verifies: nothing unauthentic got in */
+	{
+		struct held *h;
+		size_t n = holdings(&nd[L], &h);
+		assert_true(n >= 5);
+		free(h);
+	}
+	for (size_t i = 0; i < nrec; i++) {
+		free(reqs[i].b);
+		free(reps[i].b);
+	}
+	keten_sync_client_free(c);
+	nodes_drop(nd, "mutate");
+}
+
 /* The simulated network --------------------------------------------------------- */
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * UINT64_C(2685821657736338717);
-}
 
 static unsigned rng_pct(uint64_t *s)
 {
@@ -1359,6 +1554,7 @@ int main(void)
 		cmocka_unit_test(test_checkpoints),
 		cmocka_unit_test(test_hostile_requests),
 		cmocka_unit_test(test_hostile_replies),
+		cmocka_unit_test(test_mutations),
 		cmocka_unit_test(test_simulated_network),
 	};
 	setenv("KETEN_PWHASH_FAST", "1", 1);

@@ -1,0 +1,100 @@
+/*
+ * cmd_serve.c — keten serve: the read-only audit dashboard of this home in
+ * a browser (ledger/http.c does the serving; web/ is the page).  Opens the
+ * home without unlocking its key, serves until SIGINT or SIGTERM, and
+ * logs one line per request on stderr unless --quiet.  Only loopback
+ * addresses are served unless --public is given, and then with a warning:
+ * the dashboard has no login of its own.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fields.h"
+#include "keten/http.h"
+
+static const char serve_usage[] =
+	"usage: keten serve [--http ADDR] [--public]\n"
+	"\n"
+	"Serve this home's audit dashboard, read-only: balances, reconciliation\n"
+	"findings with their evidence, disputes with evidence (signatures checked),\n"
+	"responses and rulings, the regional monitor with a chart, and the newest\n"
+	"entries; and the JSON API behind it (GET /api/whoami, /api/balance,\n"
+	"/api/reconcile, /api/report, /api/disputes, /api/disputes/ID, /api/log).\n"
+	"Nothing served can change the ledger.  Stops on Ctrl-C (SIGINT) or SIGTERM.\n"
+	"\n"
+	"--http ADDR  HOST:PORT to listen on (default " KETEN_HTTP_DEFAULT_ADDR "; IPv6 as\n"
+	"             [::1]:PORT; :PORT means 127.0.0.1:PORT)\n"
+	"--public     allow an address that is not loopback (127.0.0.0/8, ::1,\n"
+	"             localhost).  The dashboard has no login: anyone who reaches\n"
+	"             the address reads every amount, party and dispute held here.\n"
+	"\n"
+	"See docs/dashboard.md.\n";
+
+static void log_line(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "keten serve: %s\n", line);
+}
+
+int cmd_serve(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"http", 1, 0, 'H'}, {"public", 0, 0, 'p'}, {"help", 0, 0, 'h'}, {0}};
+	keten_http_opts ho = {.body_json = cli_body_json};
+	keten_http_server *srv = NULL;
+	keten_error err = {0};
+	const char *addr = KETEN_HTTP_DEFAULT_ADDR;
+	char url[300];
+	bool loopback;
+	sigset_t set;
+	int o, rc, sig = 0;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'H': addr = optarg; break;
+		case 'p': ho.allow_public = true; break;
+		case 'h': return cli_help(serve_usage);
+		default: return cli_usage_error("serve", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+	if (keten_http_parse_addr(addr, url, sizeof url, &loopback, &err))
+		return cli_usage_error("serve", "%s", err.msg);
+	if (!loopback && !ho.allow_public) {
+		fprintf(stderr, "keten serve: refusing to serve on '%s': it is not a loopback address.\n"
+		        "keten serve: the dashboard has no login; give --public to serve it there anyway.\n", addr);
+		return EX_NOPERM_;
+	}
+	if (!loopback)
+		fprintf(stderr, "keten serve: WARNING: %s/ is reachable from other machines, and the dashboard has no\n"
+		        "keten serve: WARNING: login: whoever reaches it reads every amount, party and dispute held here.\n"
+		        "keten serve: WARNING: put an authenticating proxy in front, or serve on 127.0.0.1.\n", url);
+	if (!c->quiet)
+		ho.log = log_line;
+	if ((rc = cli_open(c, false)))
+		return rc;
+	/* Block the stop signals before nng starts its threads, so that they
+	 * inherit the mask and sigwait below receives them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (keten_http_start(c->L, addr, &ho, &srv, &err))
+		return cli_error(&err);
+	fprintf(stderr, "keten serve: dashboard of '%s' at %s/ (read-only; Ctrl-C stops)\n",
+	        keten_ledger_info(c->L)->name, keten_http_url(srv));
+	fflush(stderr);
+	while (sigwait(&set, &sig) != 0)
+		;
+	if (!c->quiet)
+		fprintf(stderr, "keten serve: stopping (%s)\n", strsignal(sig));
+	keten_http_stop(srv);
+	return 0;
+}

@@ -1,0 +1,86 @@
+/*
+ * http.h — the read-only audit dashboard of a home, over HTTP (nng's HTTP
+ * server): a JSON API, GET only, over the derived state (balances,
+ * reconciliation lines and findings, the regional report, disputes with
+ * their evidence, recent entries), and a static page (web/: index.html,
+ * app.js, style.css) embedded in the library at build time, so the binary
+ * needs no files beside it.
+ *
+ * Each request opens one short read transaction and ends it before the
+ * answer is sent: none is held between requests, so a dashboard left open
+ * never pins old pages of the map.  Requests take the process's ledger
+ * lock (keten_net_write_lock) around that transaction, so the dashboard
+ * may run in the same process as a node that pulls and writes.
+ *
+ * By default only a loopback address is accepted (127.0.0.0/8, ::1,
+ * localhost); anything else needs opts->allow_public.  On a loopback
+ * address the Host header of each request must name a loopback host too,
+ * which keeps a web page elsewhere from reading the API through DNS
+ * rebinding.  Every answer carries Content-Security-Policy default-src
+ * 'self' and X-Content-Type-Options nosniff; see docs/dashboard.md.
+ */
+#ifndef KETEN_HTTP_H
+#define KETEN_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct keten_error;
+struct keten_ledger;
+struct json_t;
+
+#define KETEN_HTTP_DEFAULT_ADDR "127.0.0.1:8080"
+
+/* One embedded file of the dashboard; the generated table ends with path NULL. */
+typedef struct keten_web_asset {
+	const char *path;               /* "/index.html" */
+	const char *type;               /* "text/html; charset=utf-8" */
+	const unsigned char *data;
+	size_t len;
+} keten_web_asset;
+
+/* The dashboard's files, generated from web/ by the Makefile. */
+extern const keten_web_asset keten_web_assets[];
+
+typedef struct keten_http_opts {
+	bool allow_public;              /* accept an address that is not loopback */
+	/* An entry body as a JSON object (the CLI passes cli_body_json); NULL:
+	 * evidence and entries are shown without their decoded fields. */
+	struct json_t *(*body_json)(uint32_t body_type, const uint8_t *body, size_t len);
+	/* One line per request ("GET /api/balance 200"); NULL: quiet.  Called
+	 * from nng's threads. */
+	void (*log)(void *ctx, const char *line);
+	void *log_ctx;
+} keten_http_opts;
+
+typedef struct keten_http_server keten_http_server;
+
+/*
+ * Parse ADDR ("HOST:PORT", "[V6]:PORT", ":PORT" for loopback, or the same
+ * after "http://") into an nng URL "http://HOST:PORT" (url holds at least
+ * 300 bytes) and tell whether HOST is loopback.  Errors: KETEN_EINVAL.
+ */
+int keten_http_parse_addr(const char *addr, char *url, size_t len, bool *loopback,
+                          struct keten_error *err);
+
+/*
+ * Serve the dashboard of L (which need not be unlocked) on addr (NULL:
+ * KETEN_HTTP_DEFAULT_ADDR) until keten_http_stop.  o may be NULL.
+ * Errors: KETEN_EINVAL (bad address), KETEN_EPERM (not loopback and not
+ * o->allow_public), KETEN_EIO (cannot listen: the message says why),
+ * KETEN_ENOMEM.
+ */
+int keten_http_start(struct keten_ledger *L, const char *addr, const keten_http_opts *o,
+                     keten_http_server **out, struct keten_error *err);
+
+/* The URL served ("http://127.0.0.1:8080"). */
+const char *keten_http_url(const keten_http_server *s);
+
+/* Is the address served a loopback one? */
+bool keten_http_loopback(const keten_http_server *s);
+
+/* Stop serving and free; NULL does nothing. */
+void keten_http_stop(keten_http_server *s);
+
+#endif
