@@ -11,6 +11,7 @@
  * Environment: KETEN_BENCH_KETEN (the keten binary, default build/keten),
  * KETEN_BENCH_DIR (scratch directory, default a new one under $TMPDIR or
  * /tmp, removed at the end), KETEN_BENCH_N (entries, default 100000),
+ * KETEN_BENCH_BATCH (entries per append call, default 1000),
  * KETEN_BENCH_REPS (repetitions, default 3), KETEN_BENCH_ONLY=append|import
  * (stop after that part: for `perf record`), KETEN_BENCH_KEEP=1 (keep the
  * appended home, e.g. for `mdb_stat -a`).
@@ -42,6 +43,7 @@ static const char *keten_bin = "build/keten";
 static char workdir[4096];
 static int made_workdir;     /* remove it at the end */
 static size_t N = 100000;
+static size_t BATCH = 1000;   /* entries per keten_ledger_append call */
 static int reps = 3;
 static const char *only = "";   /* KETEN_BENCH_ONLY */
 
@@ -332,8 +334,8 @@ static double append_home(const char *dir, keten_ledger **out, double *batch_med
 	const keten_home_info *info = keten_ledger_info(L);
 	uint8_t cert[128];
 	keten_append a = {.body_type = BODY_CERTIFICATE, .body = cert};
-	keten_append *batch = calloc(1000, sizeof *batch);
-	double *bt = calloc(N / 1000 + 1, sizeof *bt), total, cpu;
+	keten_append *batch = calloc(BATCH, sizeof *batch);
+	double *bt = calloc(N / BATCH + 1, sizeof *bt), total, cpu;
 	size_t nb = 0;
 
 	trust(L, info->key, "self");
@@ -342,8 +344,8 @@ static double append_home(const char *dir, keten_ledger **out, double *batch_med
 		die("self-certificate", &err);
 	cpu = cpu_s();
 	total = now_s();
-	for (size_t i = 0; i < N; i += 1000) {
-		size_t k = N - i < 1000 ? N - i : 1000;
+	for (size_t i = 0; i < N; i += BATCH) {
+		size_t k = N - i < BATCH ? N - i : BATCH;
 		double t;
 		for (size_t j = 0; j < k; j++)
 			batch[j] = (keten_append){.body_type = BODY_CHECKPOINT, .body = bodies + (i + j) * 320,
@@ -479,6 +481,8 @@ int main(void)
 		keten_bin = e;
 	if ((e = getenv("KETEN_BENCH_N")) && atol(e) >= 1000)
 		N = (size_t)atol(e);
+	if ((e = getenv("KETEN_BENCH_BATCH")) && atol(e) >= 1)
+		BATCH = (size_t)atol(e);
 	if ((e = getenv("KETEN_BENCH_REPS")) && atoi(e) >= 1)
 		reps = atoi(e) > MAX_REPS ? MAX_REPS : atoi(e);
 	if ((e = getenv("KETEN_BENCH_ONLY")))
@@ -552,7 +556,11 @@ int main(void)
 			A = L;
 		}
 	}
-	r = add_row("append 1000 per call (N entries)", median(app_r, reps), "entries/s");
+	{
+		static char label[64];
+		snprintf(label, sizeof label, "append %zu per call (N entries)", BATCH);
+		r = add_row(label, median(app_r, reps), "entries/s");
+	}
 	r->ratio = median(app_q, reps);
 	r->ratio_of = "raw sign";
 	r->goal = 0.85;
