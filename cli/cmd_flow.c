@@ -635,6 +635,8 @@ int cmd_clawback(cli *c, int argc, char **argv)
 			return cli_error(&err);
 		rc = keten_dom_clawback_auto(t, id, &k.amount_cents, parties, amounts, 16, &n, rule, sizeof rule, &err);
 		keten_txn_end(t);
+		if (rc == KETEN_ERULE)
+			return cli_error(&err);   /* names the rule, e.g. clawback-exists */
 		if (rc) {
 			fprintf(stderr, "keten: cannot compute the clawback: %s\n", err.msg);
 			return rc == KETEN_ENOTFOUND ? EX_NOINPUT_ : EX_DATAERR_;

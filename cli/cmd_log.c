@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "fields.h"
+#include "keten.pb-c.h"
 #include "rules.h"
 
 static const char *status_name(keten_status st)
@@ -20,6 +21,78 @@ static const char *status_name(keten_status st)
 	case KS_STUB: return "stub";
 	default: return "unknown";
 	}
+}
+
+/*
+ * Voided entries.  A correction is applied only when it voided its entry
+ * (flow_correction refuses a second one as "already-void"), so the applied
+ * corrections held here say which entries are void and by which entry:
+ * derived from the ledger, as the domain state is, without rewriting the
+ * voided entry's status record.  One scan of the corrections, sorted by
+ * the entry they void, looked up per entry shown.
+ */
+struct voids {
+	uint8_t (*pairs)[64];   /* voided id || correcting id */
+	size_t n, cap;
+	keten_txn *t;
+};
+
+static int voids_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct voids *vs = p;
+	keten_entry e;
+	keten_status st = 0;
+	Keten__Correction *c;
+
+	(void)v;
+	(void)vl;
+	if (kl < 44 || keten_store_status(vs->t, k + 12, &st, NULL, 0, NULL) || st != KS_APPLIED)
+		return 0;
+	if (keten_store_get_entry(vs->t, k + 12, &e, NULL))
+		return 0;
+	c = e.has_body ? keten__correction__unpack(NULL, e.body_len, e.body) : NULL;
+	if (c && c->entry.len == 32) {
+		if (vs->n == vs->cap) {
+			size_t cap = vs->cap ? vs->cap * 2 : 64;
+			void *np = realloc(vs->pairs, cap * sizeof *vs->pairs);
+			if (!np) {
+				keten__correction__free_unpacked(c, NULL);
+				keten_entry_release(&e);
+				return 0;   /* fewer marks, never a wrong one */
+			}
+			vs->pairs = np;
+			vs->cap = cap;
+		}
+		memcpy(vs->pairs[vs->n], c->entry.data, 32);
+		memcpy(vs->pairs[vs->n] + 32, e.id, 32);
+		vs->n++;
+	}
+	if (c)
+		keten__correction__free_unpacked(c, NULL);
+	keten_entry_release(&e);
+	return 0;
+}
+
+static int void_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+static void voids_load(struct voids *vs, keten_txn *t)
+{
+	uint8_t prefix[4];
+	vs->t = t;
+	keten_be32(prefix, KETEN__BODY_TYPE__CORRECTION);
+	keten_kv_scan(t, KT_BY_TYPE, prefix, 4, voids_cb, vs, NULL);
+	if (vs->n)
+		qsort(vs->pairs, vs->n, sizeof *vs->pairs, void_cmp);
+}
+
+/* The id of the correction that voided `id`, or NULL. */
+static const uint8_t *voided_by(const struct voids *vs, const uint8_t id[32])
+{
+	const uint8_t *hit = vs->n ? bsearch(id, vs->pairs, vs->n, sizeof *vs->pairs, void_cmp) : NULL;
+	return hit ? hit + 32 : NULL;
 }
 
 json_t *cli_entry_json(const keten_entry *e)
@@ -69,7 +142,9 @@ json_t *cli_entry_json(const keten_entry *e)
 static const char log_usage[] =
 	"usage: keten log [--author PARTY] [--type TYPE] [--limit N]\n"
 	"\n"
-	"List entries, newest first: id prefix, time, type, author, status.\n"
+	"List entries, newest first: id prefix, time, type, author, status\n"
+	"(applied, void: applied and later voided by a correction, pending,\n"
+	"rejected, stub).\n"
 	"Types: certificate revocation contract indexation allocation subcontract\n"
 	"answer delivery claim payment receipt result clawback dispute response\n"
 	"ruling correction checkpoint.\n";
@@ -82,6 +157,7 @@ struct log_ctx {
 	long limit, shown;
 	size_t keyoff;   /* where the id starts in the scanned key */
 	json_t *arr;
+	struct voids voids;
 };
 
 static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
@@ -103,7 +179,12 @@ static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void
 	keten_store_status(l->t, e.id, &st, rule, sizeof rule, NULL);
 	if (l->arr) {
 		json_t *o = cli_entry_json(&e);
-		json_object_set_new(o, "status", json_string(status_name(st)));
+		const uint8_t *by = st == KS_APPLIED ? voided_by(&l->voids, e.id) : NULL;
+		json_object_set_new(o, "status", json_string(by ? "void" : status_name(st)));
+		if (by) {
+			keten_hex(hex, by, 32);
+			json_object_set_new(o, "voided_by", json_string(hex));
+		}
 		if (rule[0])
 			json_object_set_new(o, "rule", json_string(rule));
 		json_array_append_new(l->arr, o);
@@ -113,7 +194,8 @@ static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void
 		keten_format_date(when, sizeof when, keten_date_of_ms(ms));
 		cli_party_name(l->c, e.author, name, sizeof name);
 		printf("%.16s  %s  %-12s %-24s %s%s%s\n", hex, when, keten_body_type_name(e.body_type),
-		       name[0] ? name : "?", status_name(st), rule[0] ? ": " : "", rule);
+		       name[0] ? name : "?", st == KS_APPLIED && voided_by(&l->voids, e.id) ? "void" : status_name(st),
+		       rule[0] ? ": " : "", rule);
 	}
 	keten_entry_release(&e);
 	return ++l->shown >= l->limit && l->limit > 0 ? 1 : 0;
@@ -159,6 +241,7 @@ int cmd_log(cli *c, int argc, char **argv)
 	if (keten_store_read(keten_ledger_store(c->L), &l.t, &err))
 		return cli_error(&err);
 	l.arr = c->json ? json_array() : NULL;
+	voids_load(&l.voids, l.t);
 	if (bt) {
 		uint8_t prefix[4];
 		keten_be32(prefix, bt);
@@ -169,6 +252,7 @@ int cmd_log(cli *c, int argc, char **argv)
 		rc = keten_kv_scan_reverse(l.t, KT_TIMELINE, NULL, 0, log_cb, &l, &err);
 	}
 	keten_txn_end(l.t);
+	free(l.voids.pairs);
 	if (l.arr)
 		cli_print_json(l.arr);
 	return rc ? cli_error(&err) : 0;
@@ -188,9 +272,10 @@ int cmd_show(cli *c, int argc, char **argv)
 	keten_entry e;
 	keten_txn *t;
 	keten_status st = 0;
-	uint8_t id[32];
+	struct voids vs = {0};
+	uint8_t id[32], by[32];
 	char rule[48] = "";
-	bool raw = false;
+	bool raw = false, voided = false;
 	int o, rc;
 
 	optind = 1;
@@ -210,6 +295,15 @@ int cmd_show(cli *c, int argc, char **argv)
 	rc = keten_store_get_entry(t, id, &e, &err);
 	if (rc == 0)
 		keten_store_status(t, id, &st, rule, sizeof rule, NULL);
+	if (rc == 0 && st == KS_APPLIED) {
+		const uint8_t *b;
+		voids_load(&vs, t);
+		if ((b = voided_by(&vs, id))) {
+			memcpy(by, b, 32);
+			voided = true;
+		}
+		free(vs.pairs);
+	}
 	keten_txn_end(t);
 	if (rc)
 		return cli_error(&err);
@@ -222,7 +316,12 @@ int cmd_show(cli *c, int argc, char **argv)
 		}
 	} else {
 		json_t *j = cli_entry_json(&e);
-		json_object_set_new(j, "status", json_string(status_name(st)));
+		json_object_set_new(j, "status", json_string(voided ? "void" : status_name(st)));
+		if (voided) {
+			char hex[65];
+			keten_hex(hex, by, 32);
+			json_object_set_new(j, "voided_by", json_string(hex));
+		}
 		if (rule[0])
 			json_object_set_new(j, "rule", json_string(rule));
 		if (!e.has_body)

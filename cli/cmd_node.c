@@ -605,7 +605,8 @@ static const char node_usage[] =
 	"Serve this ledger on each --listen URL (tcp://HOST:PORT, ipc:///PATH) to\n"
 	"certified parties, and pull from each peer (--peer and 'keten peer add')\n"
 	"every --interval seconds (default 10).  One line per sync round goes to\n"
-	"stderr.  Stops cleanly on SIGINT or SIGTERM, or after --rounds rounds.\n"
+	"stderr.  Stops cleanly on SIGINT or SIGTERM, or after --rounds rounds\n"
+	"(counted every --interval, with or without peers).\n"
 	"A peer that does not answer within --timeout seconds (default 5) fails\n"
 	"its part of the round; the others go on.\n"
 	"When this home's own feed grows, the node announces it to its peers, and\n"
@@ -632,6 +633,7 @@ int cmd_node(cli *c, int argc, char **argv)
 	uint8_t cp_last[32] = {0};
 	bool cp_have = false;
 	long rounds = 0;
+	bool done = false;   /* the last of --rounds ran: stop after this pass */
 	struct sigaction sa;
 	int o, rc;
 
@@ -739,7 +741,7 @@ int cmd_node(cli *c, int argc, char **argv)
 	 * when this ledger's own feed grew, a checkpoint when due, and a stop
 	 * signal seen within 50 ms. */
 	own_seq = own_head(c);
-	for (long round = 1; !stop_signal;) {
+	for (long round = 1; !stop_signal && !done;) {
 		double now = mono_s();
 		if (node && n_peers) {
 			uint8_t keys[8][32];
@@ -751,7 +753,10 @@ int cmd_node(cli *c, int argc, char **argv)
 						next_round = now;
 				}
 		}
-		if (n_peers && now >= next_round) {
+		/* A round falls due every interval with or without peers: --rounds
+		 * counts them, so a node that only serves (and checkpoints) stops
+		 * too; with no peers there is nothing to pull and nothing logged. */
+		if (now >= next_round) {
 			char line[2048];
 			size_t u = (size_t)snprintf(line, sizeof line, "round %ld:", round);
 			for (size_t i = 0; i < n_peers && !stop_signal; i++) {
@@ -766,9 +771,11 @@ int cmd_node(cli *c, int argc, char **argv)
 					u += (size_t)snprintf(line + u, sizeof line - u, "%s %s: %s", i ? ";" : "",
 					                      keten_peer_url(peers[i]), what);
 			}
-			node_log(NULL, line);
+			if (n_peers)
+				node_log(NULL, line);
+			/* the last round still announces and checkpoints below */
 			if (rounds && round >= rounds)
-				break;
+				done = true;
 			round++;
 			next_round = mono_s() + interval;
 		}
@@ -802,7 +809,7 @@ int cmd_node(cli *c, int argc, char **argv)
 			}
 			cp_due = mono_s() + cp_every;
 		}
-		{
+		if (!done) {
 			struct timespec ts = {0, 50 * 1000 * 1000};
 			nanosleep(&ts, NULL);
 		}

@@ -1172,9 +1172,23 @@ int cmd_batch(cli *c, int argc, char **argv)
 		goto out;
 	}
 	if (keten_ledger_append(c->L, app, bt.n_rows, ids, &err)) {
-		rc = cli_error(&err);
-		fprintf(stderr, "keten: nothing appended: one of the %zu rows was refused (the rows are appended in file "
-		        "order; the first refused one stops the batch)\n", bt.n_rows);
+		if (err.item >= 1 && err.item <= bt.n_rows) {
+			/* the append path names the entry that failed: its row's line */
+			size_t line = bt.rows[err.item - 1].line;
+			if (err.code == KETEN_ERULE && err.rule[0])
+				fprintf(stderr, "keten batch: %s:%zu: refused by rule '%s': %s\n", argv[optind], line, err.rule,
+				        err.msg);
+			else
+				fprintf(stderr, "keten batch: %s:%zu: %s\n", argv[optind], line,
+				        err.msg[0] ? err.msg : keten_strerror(err.code));
+			rc = cli_exit_code(err.code);
+			fprintf(stderr, "keten: nothing appended: the row on line %zu of %zu rows was refused (all rows or "
+			        "none)\n", line, bt.n_rows);
+		} else {
+			rc = cli_error(&err);
+			fprintf(stderr, "keten: nothing appended: one of the %zu rows was refused (the rows are appended in file "
+			        "order; the first refused one stops the batch)\n", bt.n_rows);
+		}
 		goto out;
 	}
 	if (c->json) {

@@ -4,7 +4,11 @@
  * and compared with the id stored beside it (and the id index leading
  * back to it), its signature checked —
  * on all cores — and then, feed by feed, every chain link and the author's
- * certificate at the entry's time.  Forks found earlier are listed.
+ * certificate at the entry's time.  Forks found earlier are listed, and
+ * every other node's checkpoint held here is compared with this node's
+ * feeds (as 'keten checkpoint --check' does): a head that names another
+ * entry at a seq than this node's feed holds is an equivocation on one
+ * side, a problem as a fork proof is.
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -13,7 +17,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "keten.pb-c.h"
 #include "rules.h"
+#include "sync.h"
 
 typedef struct item {
 	const uint8_t *key;       /* id stored with it in its log record (in the map) */
@@ -95,8 +101,10 @@ static const char verify_usage[] =
 	"usage: keten verify [--jobs N]\n"
 	"\n"
 	"Re-check every stored entry: framing, body hash, id, signature (on N\n"
-	"threads, default: all cores), chain links and the author's certificate.\n"
-	"Names each bad entry; exits 1 if any.\n";
+	"threads, default: all cores), chain links and the author's certificate,\n"
+	"and compare other nodes' checkpoints held here with this node's feeds.\n"
+	"Names each bad entry and each checkpoint whose head conflicts with a\n"
+	"feed held here; exits 1 if any.\n";
 
 struct fork_list { json_t *arr; size_t n; };
 
@@ -121,6 +129,65 @@ static int fork_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, voi
 	return 0;
 }
 
+/* Other nodes' checkpoints (with their bodies) against this node's feeds. */
+struct cp_list {
+	keten_txn *t;
+	const uint8_t *self;
+	json_t *arr;
+	size_t checked, conflicts;
+};
+
+static int cp_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct cp_list *x = p;
+	keten_checkpoint_check ck;
+	keten_error err = {0};
+	keten_entry e;
+	char id[65], ah[65], fh[65] = "";
+	int rc;
+
+	(void)v;
+	(void)vl;
+	if (kl < 44 || keten_store_get_entry(x->t, k + 12, &e, NULL))
+		return 0;
+	if (!e.has_body || memcmp(e.author, x->self, 32) == 0) {
+		keten_entry_release(&e);   /* a stub says nothing to compare; our own name our feeds */
+		return 0;
+	}
+	rc = keten_sync_checkpoint_check(x->t, &e, &ck, &err);
+	x->checked++;
+	if (rc == 0 && !ck.differ) {
+		keten_entry_release(&e);
+		return 0;
+	}
+	x->conflicts++;
+	keten_hex(id, e.id, 32);
+	keten_hex(ah, e.author, 32);
+	if (rc == 0)
+		keten_hex(fh, ck.first_differ, 32);
+	if (x->arr) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_string(id));
+		json_object_set_new(o, "author", json_string(ah));
+		if (rc) {
+			json_object_set_new(o, "problem", json_string(err.msg));
+		} else {
+			json_object_set_new(o, "differ", json_integer((json_int_t)ck.differ));
+			json_object_set_new(o, "feed", json_string(fh));
+			json_object_set_new(o, "seq", json_integer((json_int_t)ck.first_differ_seq));
+			json_object_set_new(o, "problem", json_string("a head names another entry than this node's feed holds"));
+		}
+		json_array_append_new(x->arr, o);
+	} else if (rc) {
+		printf("checkpoint: %s (author %.16s): %s\n", id, ah, err.msg);
+	} else {
+		printf("checkpoint: %s (author %.16s): %zu heads differ from this node's feeds (first: feed %.16s seq %llu)\n",
+		       id, ah, ck.differ, fh, (unsigned long long)ck.first_differ_seq);
+	}
+	keten_entry_release(&e);
+	return 0;
+}
+
 int cmd_verify(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"jobs", 1, 0, 'j'}, {"help", 0, 0, 'h'}, {0}};
@@ -128,6 +195,7 @@ int cmd_verify(cli *c, int argc, char **argv)
 	struct collect col = {0};
 	keten_txn *t;
 	struct fork_list forks = {0};
+	struct cp_list cps = {0};
 	keten_error err = {0};
 	size_t bad = 0, feeds = 0, sigs = 0;
 	json_t *badj = NULL;
@@ -224,6 +292,14 @@ int cmd_verify(cli *c, int argc, char **argv)
 	}
 	forks.arr = c->json ? json_array() : NULL;
 	keten_kv_scan(t, KT_FORKS, NULL, 0, fork_cb, &forks, NULL);
+	{
+		uint8_t prefix[4];
+		cps.t = t;
+		cps.self = keten_ledger_info(c->L)->key;
+		cps.arr = c->json ? json_array() : NULL;
+		keten_be32(prefix, KETEN__BODY_TYPE__CHECKPOINT);
+		keten_kv_scan(t, KT_BY_TYPE, prefix, 4, cp_cb, &cps, NULL);
+	}
 	keten_txn_end(t);
 	if (c->json) {
 		json_t *r = json_object();
@@ -232,10 +308,13 @@ int cmd_verify(cli *c, int argc, char **argv)
 		json_object_set_new(r, "signatures_checked", json_integer((json_int_t)sigs));
 		json_object_set_new(r, "bad", badj);
 		json_object_set_new(r, "forks", forks.arr);
+		json_object_set_new(r, "checkpoints_checked", json_integer((json_int_t)cps.checked));
+		json_object_set_new(r, "checkpoint_conflicts", cps.arr);
 		cli_print_json(r);
 	} else {
-		printf("verified %zu entries in %zu feeds: %zu bad, %zu fork proofs\n", col.n, feeds, bad, forks.n);
+		printf("verified %zu entries in %zu feeds: %zu bad, %zu fork proofs, %zu checkpoints checked: %zu conflicting\n",
+		       col.n, feeds, bad, forks.n, cps.checked, cps.conflicts);
 	}
 	free(col.v);
-	return bad || forks.n ? EX_FINDING : 0;
+	return bad || forks.n || cps.conflicts ? EX_FINDING : 0;
 }

@@ -132,7 +132,14 @@ int keten_dom_expected_for(keten_txn *t, const Keten__State__AllocationState *as
  * parts pro rata to the subcontracted amounts (weights: the lead provider's
  * own part = allocation - subcontracted, and each accepted offer's amount).
  * parties/shares hold up to max entries; *n receives the count.
+ * Refused ("clawback-exists") when live clawbacks on the allocation already
+ * stand: the rule asks for its share once, and adding it again would double
+ * it (void the earlier clawback with a correction first).
  */
+/* The rule text of a clawback computed by keten_dom_clawback_auto starts
+ * with this: flow_clawback tells an automatic clawback by it (the body has
+ * no other mark), so that a second one is refused ("clawback-exists"). */
+#define DOM_CLAWBACK_AUTO_PREFIX "early-stop "
 int keten_dom_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amount,
                             uint8_t (*parties)[32], int64_t *shares, size_t max, size_t *n,
                             char *rule, size_t rule_len, keten_error *err);

@@ -49,6 +49,7 @@ void keten_error_clear(keten_error *err)
 static void vset(keten_error *err, keten_err code, const char *fmt, va_list ap)
 {
 	err->code = code;
+	err->item = 0;   /* a new error is about no batch item until the append path says so */
 	if (fmt)
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	else

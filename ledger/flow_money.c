@@ -446,6 +446,16 @@ int flow_receipt(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "entry-void", "the payment was voided");
 		goto out;
 	}
+	/* One receipt per payment: a second would silently replace what the
+	 * payee confirmed.  The payee voids its receipt (keten correct) to
+	 * confirm anew.  Refused locally only; a second receipt that arrives
+	 * from elsewhere still replaces the first, as before, so nodes that
+	 * hold the same entries agree. */
+	if (a->local && ps->has_receipt && ps->receipt.len == 32) {
+		rc = keten_refuse(err, "receipt-exists", "the payment already has a receipt: void it (keten correct) to "
+		                  "confirm another amount");
+		goto out;
+	}
 	if (r->received ? (r->amount_cents <= 0) : (r->amount_cents != 0)) {
 		rc = keten_refuse(err, "invalid-amount", "a receipt amount is above zero (or zero with 'not received')");
 		goto out;
@@ -667,7 +677,7 @@ int flow_clawback(keten_apply *a, keten_error *err)
 	Keten__State__AllocationState *as = NULL;
 	Keten__State__ClawbackState st = KETEN__STATE__CLAWBACK_STATE__INIT;
 	Keten__State__Debt *debts = NULL, **dp = NULL;
-	int64_t total, shared = 0;
+	int64_t total, limit, shared = 0;
 	uint32_t type, date = dom_entry_date(a);
 	bool stub;
 	int rc;
@@ -705,9 +715,22 @@ int flow_clawback(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "amount-overflow", "amount above the largest keten accepts");
 		goto out;
 	}
-	if (total > as->paid_cents) {
-		rc = keten_refuse(err, "clawback-exceeds-paid", "clawbacks (%lld) would exceed what was paid (%lld)",
-		                  (long long)total, (long long)as->paid_cents);
+	/* An automatic clawback takes what the early-stop rule asks; a second
+	 * one on top would double it.  Only local appends are refused: the
+	 * clawbacks already standing depend on corrections made before. */
+	if (a->local && as->clawback_cents > 0 && c->rule &&
+	    strncmp(c->rule, DOM_CLAWBACK_AUTO_PREFIX, strlen(DOM_CLAWBACK_AUTO_PREFIX)) == 0) {
+		rc = keten_refuse(err, "clawback-exists", "the allocation already has clawbacks of %lld cents; an automatic "
+		                  "clawback is made once (void the earlier one first)", (long long)as->clawback_cents);
+		goto out;
+	}
+	/* A herstel allocation is clawed back from its up-front part (what an
+	 * early stop leaves unearned), so all clawbacks together stay within
+	 * the up-front part paid; other kinds within everything paid. */
+	limit = as->kind == KETEN__KIND__HERSTEL ? as->upfront_paid_cents : as->paid_cents;
+	if (total > limit) {
+		rc = keten_refuse(err, "clawback-exceeds-paid", "clawbacks (%lld) would exceed what was paid%s (%lld)",
+		                  (long long)total, as->kind == KETEN__KIND__HERSTEL ? " up front" : "", (long long)limit);
 		goto out;
 	}
 	if ((rc = dom_text("rule", c->rule, err)))

@@ -155,9 +155,56 @@ static int check_offer(keten_apply *a, struct offer_ctx *x, keten_error *err)
 	return KETEN_OK;
 }
 
+/*
+ * The margin is what the lead provider keeps of the price of the same work,
+ * so it is a comparison of prices per unit of that work: the offer's price
+ * against the price of what it subcontracts, per month (a monthly offer on
+ * a duurzaam allocation or on a monthly offer) or per unit of the same unit
+ * (a per-unit offer on a component allocation or on a per-unit offer).  A
+ * fixed amount, or another unit, is (as far as amounts tell) a part of the
+ * work: 30 hours of a trajectory say nothing about the margin on the whole,
+ * so then there is no pair of prices and the margin is not judged.
+ * Sets *mine (the offer's price) and *ref (the subcontracted work's price).
+ */
+static bool margin_prices(const struct offer_ctx *x, int64_t *mine, int64_t *ref)
+{
+	const Keten__SubcontractOffer *o = x->o;
+
+	if (x->parent) {
+		if (o->pricing == KETEN__PRICING__MONTHLY && x->parent->pricing == KETEN__PRICING__MONTHLY) {
+			*mine = x->total;
+			*ref = x->parent->amount_cents;
+			return true;
+		}
+		if (o->pricing == KETEN__PRICING__PER_UNIT && x->parent->pricing == KETEN__PRICING__PER_UNIT && o->unit &&
+		    x->parent->unit && strcmp(o->unit, x->parent->unit) == 0) {
+			*mine = o->unit_tariff_cents;
+			*ref = x->parent->unit_tariff_cents;
+			return true;
+		}
+		return false;
+	}
+	if (o->pricing == KETEN__PRICING__MONTHLY && x->as->kind == KETEN__KIND__DUURZAAM) {
+		*mine = x->total;
+		*ref = x->as->amount_cents;   /* a duurzaam allocation's amount is per month */
+		return true;
+	}
+	if (o->pricing == KETEN__PRICING__PER_UNIT && x->as->kind == KETEN__KIND__COMPONENT && x->fc && x->as->units > 0) {
+		const Keten__Component *k = keten_dom_component(x->fc, x->as->component);
+		if (!k || !o->unit || strcmp(k->unit, o->unit) != 0)
+			return false;
+		/* the allocation's own price per unit (maatwerk included); units are hundredths */
+		*mine = o->unit_tariff_cents;
+		*ref = (int64_t)((__int128)x->as->amount_cents * 100 / x->as->units);
+		return true;
+	}
+	return false;
+}
+
 /* Soft findings of an offer against the allocation and the framework. */
 static int offer_findings(struct offer_ctx *x, Keten__State__OfferState *st, char **buf)
 {
+	int64_t mine, mref;
 	size_t n = 0;
 	int64_t ref = x->parent ? x->parent->amount_cents : x->as->amount_cents, sub;
 	bool comparable;
@@ -174,10 +221,10 @@ static int offer_findings(struct offer_ctx *x, Keten__State__OfferState *st, cha
 			buf[n++] = "above-framework-tariff";
 		if (x->cs->subcontract_rule == KETEN__SUBCONTRACT_RULE__SUB_FIXED && x->total != ref)
 			buf[n++] = "differs-from-framework-tariff";
-		if (x->cs->max_margin_bp && ref > 0 && x->total < ref &&
-		    (__int128)(ref - x->total) * 10000 > (__int128)x->cs->max_margin_bp * ref)
-			buf[n++] = "margin-above-max";
 	}
+	if (x->cs->max_margin_bp && margin_prices(x, &mine, &mref) && mref > 0 && mine < mref &&
+	    (__int128)(mref - mine) * 10000 > (__int128)x->cs->max_margin_bp * mref)
+		buf[n++] = "margin-above-max";
 	st->findings = buf;
 	st->n_findings = n;
 	return 0;

@@ -606,6 +606,7 @@ int keten_dom_expected_for(keten_txn *t, const Keten__State__AllocationState *as
 
 struct offer_scan {
 	keten_txn *t;
+	const Keten__State__AllocationState *as;   /* the allocation clawed back */
 	const uint8_t *provider;
 	uint8_t (*parties)[32];
 	int64_t *weights;
@@ -613,18 +614,51 @@ struct offer_scan {
 	int64_t total;
 };
 
+/*
+ * What a subcontract is worth over its period, its weight in a clawback's
+ * split: the amount of a fixed or per-unit subcontract; for a monthly one
+ * every month of its period pro rata (an amount a month is not the
+ * subcontract's size: six months of 600 weigh 3600, not 600).  An
+ * open-ended monthly subcontract runs until the allocation ends or was
+ * closed, whichever is first.  false on overflow or with no end at all.
+ */
+static bool offer_weight(const Keten__State__OfferState *os, const Keten__State__AllocationState *as, int64_t *w)
+{
+	uint32_t end = os->end, ym, last;
+
+	if (os->pricing != KETEN__PRICING__MONTHLY) {
+		*w = os->amount_cents;
+		return true;
+	}
+	if (!end) {
+		end = as->end;
+		if (as->closed && as->close_date && (!end || as->close_date < end))
+			end = as->close_date;
+	}
+	if (!end || end < os->start)
+		return false;
+	*w = 0;
+	last = end / 100;
+	for (ym = os->start / 100; ym <= last; ym = ym % 100 == 12 ? (ym / 100 + 1) * 100 + 1 : ym + 1)
+		if (!keten_add_cents(*w, keten_prorata_month(os->amount_cents, ym, os->start, end), w))
+			return false;
+	return true;
+}
+
 static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct offer_scan *s = p;
+	int64_t w;
 	Keten__State__OfferState *os = NULL;
 	if (kl != 65)
 		return 0;
 	if (dom_get(s->t, DK_OFFER, k + 33, &keten__state__offer_state__descriptor, (void **)&os, NULL))
 		return 0;
-	if (os->accepted && !os->voided && memcmp(os->author.data, s->provider, 32) == 0 && s->n < s->max) {
+	if (os->accepted && !os->voided && memcmp(os->author.data, s->provider, 32) == 0 && s->n < s->max &&
+	    offer_weight(os, s->as, &w)) {
 		memcpy(s->parties[s->n], os->subcontractor.data, 32);
-		s->weights[s->n++] = os->amount_cents;
-		keten_add_cents(s->total, os->amount_cents, &s->total);
+		s->weights[s->n++] = w;
+		keten_add_cents(s->total, w, &s->total);
 	}
 	dom_free(os);
 	return 0;
@@ -643,6 +677,12 @@ int keten_dom_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amou
 	*amount = 0;
 	if ((rc = dom_get(t, DK_ALLOCATION, alloc, &keten__state__allocation_state__descriptor, (void **)&as, err)))
 		return rc == KETEN_ENOTFOUND ? (int)keten_fail(err, KETEN_ENOTFOUND, "no allocation held here with that id") : rc;
+	if (as->clawback_cents > 0) {
+		/* what the early-stop rule asks is claimed once: a second --auto would double it */
+		rc = keten_refuse(err, "clawback-exists", "the allocation already has clawbacks of %lld cents: "
+		                  "void them (keten correct) before computing it again", (long long)as->clawback_cents);
+		goto out;
+	}
 	if (!as->closed || !as->stop_code) {
 		rc = keten_fail(err, KETEN_EINVAL, "the allocation has no stop entry yet: 'keten close' comes first");
 		goto out;
@@ -664,13 +704,13 @@ int keten_dom_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amou
 		rc = keten_fail(err, KETEN_EINVAL, "nothing to claw back: no up-front payment counted, or a 0%% share");
 		goto out;
 	}
-	snprintf(rule, rule_len, "early-stop %s: %u.%02u%% of up-front paid %lld.%02lld%s", as->stop_code,
+	snprintf(rule, rule_len, DOM_CLAWBACK_AUTO_PREFIX "%s: %u.%02u%% of up-front paid %lld.%02lld%s", as->stop_code,
 	         r->reclaim_bp / 100, r->reclaim_bp % 100, (long long)(as->upfront_paid_cents / 100),
 	         (long long)(as->upfront_paid_cents % 100), r->subcontractor_shares ? ", shared pro rata" : "");
 	if (r->subcontractor_shares && max > 1) {
 		int64_t w[65], parts[65];
 		uint8_t ps[64][32];
-		struct offer_scan s = {.t = t, .provider = as->provider.data, .parties = ps, .weights = w + 1,
+		struct offer_scan s = {.t = t, .as = as, .provider = as->provider.data, .parties = ps, .weights = w + 1,
 		                       .max = max < 64 ? max : 64};
 		uint8_t pre[33];
 		pre[0] = DX_OFFERS;

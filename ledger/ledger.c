@@ -463,9 +463,14 @@ static int append_plain(keten_txn *t, struct append_ctx *c, uint64_t seq, uint8_
 	for (size_t i = 0; rc == 0 && i < c->n; i++) {
 		keten_entry_draft d = draft_of(c, i, seq, prev);
 		keten_entry e;
-		if ((rc = keten_entry_sign(&c->L->kp, &d, &e, err)))
+		if ((rc = keten_entry_sign(&c->L->kp, &d, &e, err))) {
+			if (err)
+				err->item = i + 1;   /* which of the call's entries failed */
 			break;
+		}
 		rc = apply_local(t, &e, wake, err);
+		if (rc && err)
+			err->item = i + 1;
 		if (rc == 0) {
 			seq++;
 			memcpy(prev, e.id, 32);
@@ -621,11 +626,15 @@ static int append_pipelined(keten_txn *t, struct append_ctx *c, uint64_t seq, co
 		if (atomic_load(&p->made) <= i) {
 			/* the signer ended early: its error is the call's */
 			rc = p->rc ? p->rc : KETEN_ECRYPTO;
-			if (err)
+			if (err) {
 				*err = p->err;
+				err->item = i + 1;   /* as in append_plain: the entry that failed */
+			}
 			break;
 		}
 		rc = apply_local(t, e, wake, err);
+		if (rc && err)
+			err->item = i + 1;
 		if (rc == 0 && c->ids)
 			memcpy(c->ids[i], e->id, 32);
 		keten_entry_release(e);

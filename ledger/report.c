@@ -6,7 +6,7 @@
  * amounts, added to the group of their root allocation), claims (their
  * date and the group of the allocation they fall under) and payments
  * (money paid and the delay between a claim's date and each payment on
- * it).  Groups are few (municipalities, providers, arrangements, months),
+ * it, for payments not dated before their claim).  Groups are few (municipalities, providers, arrangements, months),
  * so they are found by a linear search; claims are found by an id map.
  * Distinct clients are counted by sorting (group, client) pairs.
  */
@@ -436,7 +436,12 @@ static int payment_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 				keten_add_cents(row->sub_paid_cents, cp->amount_cents, &row->sub_paid_cents);
 			else
 				keten_add_cents(row->paid_cents, cp->amount_cents, &row->paid_cents);
-			if (ci->date && ps->date) {
+			/* A claim is dated by its entry, a payment by its own date, which
+			 * may be backdated (paperwork recorded after the fact): a payment
+			 * dated before its claim has no delay to measure and is left out
+			 * of the delay figures (its money still counts), instead of
+			 * pulling the median below zero. */
+			if (ci->date && ps->date && ps->date >= ci->date) {
 				int64_t days = keten_date_days(ps->date) - keten_date_days(ci->date);
 				if (push_delay(&x->dl[g], days) || push_delay(&x->dl_total, days))
 					goto oom;

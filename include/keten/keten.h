@@ -60,6 +60,8 @@ typedef struct keten_error {
 	int sys;          /* errno or LMDB code for KETEN_EIO / KETEN_ESTORE */
 	char rule[48];    /* for KETEN_ERULE: the rule's stable name */
 	char msg[400];    /* one line, no trailing newline */
+	size_t item;      /* 1-based index of the entry of a keten_ledger_append call that
+	                     failed (so a batch can name its row), 0 = none */
 } keten_error;
 
 /* The fixed text for a code ("signature does not verify", ...).  Never NULL. */

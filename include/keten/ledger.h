@@ -67,7 +67,9 @@ typedef struct keten_append {
 /*
  * Sign and append n entries by this home's key, in order, in one write
  * transaction: all or none.  ids (may be NULL) receives each new id.
- * A hard rule refuses the batch: KETEN_ERULE with err->rule set.
+ * A hard rule refuses the batch: KETEN_ERULE with err->rule set.  When
+ * one entry fails (refused, or not signed) err->item is its 1-based index
+ * in a, so that a caller can name the row; 0 for a failure of the whole.
  */
 int keten_ledger_append(keten_ledger *L, const keten_append *a, size_t n, uint8_t (*ids)[32],
                         struct keten_error *err);

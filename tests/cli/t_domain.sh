@@ -186,6 +186,7 @@ run "$M" --json show "$CB"
 check "subcontractor's share: 478867 x 480000 / 1436600 = 160000 (largest remainder)" \
 	jq -e --arg s "$SK" '.fields.passed_on == [{"party": $s, "amount_cents": 160000}]' "$T/out"
 check "clawback rule text names the stop code" jq -e '.fields.rule | test("early-stop 32: 50.00% of up-front paid 9577.33")' "$T/out"
+refused clawback-exists "a second clawback --auto on the same allocation (it would double)" "$M" clawback "$A3" --auto
 sync "$M" "$L" "$S"
 run "$L" --json balance --with "Gemeente Hoorn"
 check "lead owes the municipality the clawback: outstanding -478867" jq -e '.[0].outstanding_cents == -478867 and .[0].clawback_cents == 478867' "$T/out"
@@ -199,6 +200,28 @@ run "$M" --json balance --with "Zorg Hoofd BV"
 check "after repayment the municipality's balance with the lead is zero" jq -e 'all(.[]; .outstanding_cents == 0)' "$T/out"
 refused clawback-exceeds-paid "a second clawback beyond what was paid" "$M" clawback "$A3" --amount 5000
 refused allocation-closed "a closed allocation reopened" "$L" close "$A3" --outcome achieved --stop-code 31 --date 2027-03-01
+
+# a monthly subcontract weighs in a clawback's split with its total over its period
+new "allocate a J03/4 herstel for a monthly subcontract" "$M" allocate --contract RGW-J-2026 --client HRN-2026-0005 \
+	--provider "Zorg Hoofd BV" --profile J03 --intensity 4 --kind herstel --from 2026-12-01 --until 2027-06-30
+A5=$ID
+sync "$M" "$L"
+new "lead claims its upfront part" "$L" claim "$A5" --installment upfront
+K9=$ID
+new "lead subcontracts 600.00 a month for six months" "$L" subcontract "$A5" --to "Hulp Onder VOF" --monthly 600 \
+	--from 2027-01-01 --until 2027-06-30
+O9=$ID
+sync "$L" "$M" "$S"
+new "subcontractor accepts the monthly subcontract" "$S" accept "$O9"
+new "municipality pays the upfront part" "$M" pay "$K9" --amount 9577.33 --date 2026-12-10
+sync "$S" "$L" "$M"
+new "lead closes: code 32" "$L" close "$A5" --outcome stopped --stop-code 32 --date 2027-02-15
+sync "$L" "$M"
+run "$M" --json clawback "$A5" --auto
+CB5=$(jget "$T/out" .id)
+run "$M" --json show "$CB5"
+check "monthly share: 478867 x 360000 (6 x 60000) / 1436600 = 120000, not the share of one month (20000)" \
+	jq -e --arg s "$SK" '.fields.passed_on == [{"party": $s, "amount_cents": 120000}]' "$T/out"
 
 # --- scenario 2: duurzaam W02/B over 14 months, indexation 2.5% from 2027 -----------
 new "wmo contract" "$M" contract add --ref RGW-W-2026 --domain wmo --municipality 0405 --from 2026-01-01 \
@@ -234,6 +257,14 @@ before=$(bal "$L" "$MK" claimed_cents)
 new "lead voids its own claim" "$L" correct "$KX" --reason "final part claimed by mistake after the stop"
 after=$(bal "$L" "$MK" claimed_cents)
 check "a voided claim no longer counts (claimed $before -> $after)" test $((before - after)) -eq 478867
+CX=$ID
+run "$L" --json show "$KX"
+check "show marks the voided claim void and names its correction" \
+	jq -e --arg c "$CX" '.status == "void" and .voided_by == $c' "$T/out"
+run "$L" log --type claim
+check "log marks the voided claim void" grep -q "^$(printf %.16s "$KX") .* void$" "$T/out"
+run "$L" --json show "$CX"
+check "the correction itself stays applied" jq -e '.status == "applied" and (has("voided_by") | not)' "$T/out"
 refused already-void "the same claim voided twice" "$L" correct "$KX" --reason "again"
 sync "$L" "$M"
 refused entry-void "paying a voided claim" "$M" pay "$KX" --amount 1 --date 2027-03-01
@@ -251,8 +282,14 @@ new "lead pays 66.66" "$L" pay "$K6" --amount 66.66 --date 2027-02-01
 P6=$ID
 sync "$L" "$S"
 new "subcontractor records receiving only 60.00 (soft finding, accepted)" "$S" receipt "$P6" --amount 60
+R6=$ID
+refused receipt-exists "a second receipt for the same payment" "$S" receipt "$P6" --amount 66.66
 run "$S" --json balance --with "Zorg Hoofd BV"
 check "the received amount is what the subcontractor confirmed" jq -e '.[0].received_cents == 480000 + 6000' "$T/out"
+new "subcontractor voids its receipt" "$S" correct "$R6" --reason "the rest arrived after all"
+new "after the correction a new receipt is accepted" "$S" receipt "$P6" --amount 66.66
+run "$S" --json balance --with "Zorg Hoofd BV"
+check "the received amount is the new receipt's" jq -e '.[0].received_cents == 480000 + 6666' "$T/out"
 
 # --- hard rules ------------------------------------------------------------------------
 refused wrong-role "a lead provider publishes a contract" "$L" contract add --ref X-1 --domain jeugd --municipality 0405 \
@@ -266,6 +303,8 @@ refused not-payee "the lead confirms a payment to the subcontractor" "$L" receip
 refused not-payee "the subcontractor claims on the allocation" "$S" claim "$A1" --installment upfront --amount 10
 refused not-payer "the subcontractor pays a claim addressed to the lead" "$S" pay "$K2" --amount 1 --date 2027-01-01
 refused wrong-role "a lead provider claws back" "$L" clawback "$A3" --amount 10
+refused clawback-exceeds-paid "a manual clawback of a herstel allocation above its up-front part paid (9577.33 of 14366.00 paid)" \
+	"$M" clawback "$A1" --amount 10000
 refused unknown-reference "accepting an offer that is not here" "$S" accept 0101010101010101010101010101010101010101010101010101010101010101
 refused wrong-reference-type "accepting an allocation" "$S" accept "$A1"
 refused wrong-reference-type "paying an offer" "$M" pay "$A1" --amount 1 --date 2027-01-01
@@ -412,7 +451,7 @@ for h in "$S2" "$S" "$L" "$M"; do "$K" --home "$T/x1" import "$h.ndjson" >/dev/n
 for h in "$M" "$L" "$S" "$S2"; do "$K" --home "$T/x2" import "$h.ndjson" >/dev/null; done
 status() { "$K" --home "$1" --json log | jq -c '[.[] | {id, status, rule}] | sort_by(.id)'; }
 check "two nodes importing in opposite orders hold every entry with the same status" test "$(status "$T/x1")" = "$(status "$T/x2")"
-check "and nothing there is rejected or pending" sh -c "'$K' --home '$T/x1' --json log | jq -e 'all(.[]; .status == \"applied\")' >/dev/null"
+check "and nothing there is rejected or pending" sh -c "'$K' --home '$T/x1' --json log | jq -e 'all(.[]; .status == \"applied\" or .status == \"void\")' >/dev/null"
 
 # --- --help for every command ----------------------------------------------------------
 for cmd in contract allocate subcontract accept refuse deliver claim pay receipt close clawback correct balance; do

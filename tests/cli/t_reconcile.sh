@@ -129,6 +129,11 @@ new "O2: 12000.00 more on A1 (over-allocation)" "$L" subcontract "$A1" --to "Hul
 	--from 2026-01-01 --until 2026-06-30; O2=$ID
 new "O3: 500.00 a month on A4, above the W02/B tariff 452.00 (above-framework-tariff)" "$L" subcontract "$A4" \
 	--to "Hulp Onder VOF" --monthly 500 --from 2026-01-01 --until 2026-06-30; O3=$ID
+new "A5: J03/4 duurzaam for HRN-5 (1596.00 a month)" "$M" allocate --contract RC-J --client HRN-5 --provider "Zorg Hoofd BV" \
+	--profile J03 --intensity 4 --kind duurzaam --from 2026-01-01 --until 2026-06-30; A5=$ID
+sync "$M" "$L"
+new "O4: 1000.00 a month on A5: the lead keeps 37% of the same month's price (margin-above-maximum)" "$L" subcontract "$A5" \
+	--to "Hulp Onder VOF" --monthly 1000 --from 2026-01-01 --until 2026-06-30; O4=$ID
 sync "$L" "$S" "$M"
 new "subcontractor accepts O1" "$S" accept "$O1"
 new "subcontractor accepts O3" "$S" accept "$O3"
@@ -177,6 +182,8 @@ check "stop-without-clawback evidence: allocation, stop and the up-front claim" 
 	sh -c "grep '^finding,stop-without-clawback,' '$T/lead.csv' | grep -q '$A3 [0-9a-f]* $K4'"
 check "stop-without-clawback amount is 50% of the up-front part paid (478867)" \
 	sh -c "grep '^finding,stop-without-clawback,' '$T/lead.csv' | grep -q ',478867,'"
+check "margin-above-maximum is raised for the monthly price of the same work (O4), not for parts of a trajectory (O1, O2)" \
+	sh -c "[ \$(grep -c '^finding,margin-above-maximum,' '$T/lead.csv') -eq 1 ] && grep '^finding,margin-above-maximum,' '$T/lead.csv' | grep -q '$O4'"
 check "the overdue A2 upfront claim is 957733 at --as-of" \
 	sh -c "grep '^finding,overdue,' '$T/lead.csv' | grep '$K3' | grep -q ',957733,'"
 
@@ -234,15 +241,17 @@ done
 # payment delays count from the claims' entry dates (today): left out of the golden file
 cut -d, -f1-14 "$T/report-municipality.csv" >"$T/report-stable.csv"
 golden report-municipality.csv "$T/report-stable.csv" raw
-check "report: 4 allocations, 3 clients, 1 rijgen, early stop 32:1, 60 days" \
-	grep -q '^total,total,4,3,4581000,.*,1,60,1,32:1,1,' "$T/report-municipality.csv"
+check "report: 5 allocations, 4 clients, 1 rijgen, early stop 32:1, 60 days" \
+	grep -q '^total,total,5,4,5538600,.*,1,60,1,32:1,1,' "$T/report-municipality.csv"
+check "report: payments dated before their claim are left out of the delays (only the late one counts: 45 days)" \
+	sh -c "grep '^total,total,' '$T/report-municipality.csv' | awk -F, '{ exit !(\$16 == 45 && \$17 == 45) }'"
 check "report --by provider labels the provider by name" grep -q ',Zorg Hoofd BV,' "$T/report-provider.csv"
 check "report --by arrangement separates J03/4 herstel and W02/B duurzaam" \
 	sh -c "grep -q '^J03/4 herstel,' '$T/report-arrangement.csv' && grep -q '^W02/B duurzaam,' '$T/report-arrangement.csv'"
 run "$M" report --by client
 check "report --by client is a usage error" [ "$rc" -eq 64 ]
 run "$M" --json report --by month
-check "report --json has rows and a total" jq -e '(.rows | length) > 0 and .total.allocations == 4' "$T/out"
+check "report --json has rows and a total" jq -e '(.rows | length) > 0 and .total.allocations == 5' "$T/out"
 
 # --- batch ---------------------------------------------------------------------------------------------
 before=$(logcount "$L")
@@ -275,6 +284,7 @@ cat >"$T/refused.ndjson" <<JSON
 JSON
 run "$L" batch "$T/refused.ndjson"
 check "batch: a row a rule refuses stops the whole batch (65, rule named)" sh -c "[ $rc -eq 65 ] && grep -q 'date-outside-validity' '$T/err'"
+check "batch: the refused row is named by its line" grep -q "refused.ndjson:2: refused by rule 'date-outside-validity': " "$T/err"
 check "batch: nothing appended after a refusal" [ "$(logcount "$L")" -eq "$before" ]
 cat >"$T/unknown.csv" <<CSV
 type,allocation,period,units,unit

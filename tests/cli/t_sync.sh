@@ -341,6 +341,28 @@ run "$S2" party list
 check "and flags the lead provider too" grep -q "Zorg Hoofd BV.*forked" "$T/out"
 stop l; stop l2; stop s1
 
+# --- verify compares other nodes' checkpoints with this node's feeds ------------------
+run "$L" verify
+check "verify at the lead provider: the municipality's checkpoints agree (exit 0, counted)" \
+	sh -c "[ $rc -eq 0 ] && grep -Eq ', [1-9][0-9]* checkpoints checked: 0 conflicting$' '$T/out'"
+# the municipality learns only the copy's offer at that seq and checkpoints it
+"$K" --home "$L2" export | jq -c --arg a "$LK" 'select(.author == $a)' >"$T/l2feed.ndjson"
+"$K" --home "$M" import "$T/l2feed.ndjson" >/dev/null 2>&1
+new "the municipality checkpoints the heads it holds (the copy's offer)" "$M" checkpoint
+"$K" --home "$M" export | jq -c --arg a "$MK" 'select(.author == $a)' >"$T/mfeed.ndjson"
+"$K" --home "$L" import "$T/mfeed.ndjson" >/dev/null 2>&1
+run "$L" verify
+check "verify at the lead provider: a checkpoint naming another entry at its seq is a problem (exit 1)" \
+	sh -c "[ $rc -eq 1 ] && grep -q '^checkpoint: .* heads differ' '$T/out' && grep -q '0 fork proofs, [1-9][0-9]* checkpoints checked: 1 conflicting' '$T/out'"
+run "$L" --json verify
+check "verify --json lists the conflicting checkpoint" jq -e '.checkpoint_conflicts | length == 1' "$T/out"
+
+# --- --rounds without peers: a serving node counts its rounds and stops ---------------
+before=$("$K" --home "$L" log --type checkpoint | wc -l)
+timeout 20 "$K" --home "$L" node --listen "ipc://$T/rounds.ipc" --checkpoint 3600 --rounds 1 --interval 1 2>"$T/rounds.log"
+check "node --rounds 1 with no peers stops by itself (exit 0, not killed by timeout)" test $? -eq 0
+check "and appended its checkpoint before stopping" test "$("$K" --home "$L" log --type checkpoint | wc -l)" -eq $((before + 1))
+
 # --- ipc:// and --help ----------------------------------------------------------------
 node li "$L" --listen "ipc://$T/lead.ipc"
 i=0; while [ $i -lt 50 ] && [ ! -S "$T/lead.ipc" ]; do sleep 0.1; i=$((i + 1)); done

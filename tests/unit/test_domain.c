@@ -340,13 +340,16 @@ static void test_offer_findings_and_import_rejection(void **state)
 	assert_int_equal(os->payment_term_days, 30);
 	dom_free(os);
 
-	o.amount_cents = 200000;   /* the total now exceeds the allocation; this one alone keeps 86% */
+	o.amount_cents = 200000;   /* the total now exceeds the allocation; a fixed part of a herstel trajectory */
 	assert_int_equal(ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__SUBCONTRACT_OFFER,
 	                        &o.base, o2), 0);
 	os = state_of(f, DK_OFFER, o2, &keten__state__offer_state__descriptor);
 	assert_non_null(os);
 	assert_true(dom_has_string(os->findings, os->n_findings, "over-allocation"));
-	assert_true(dom_has_string(os->findings, os->n_findings, "margin-above-max"));
+	/* a fixed amount for part of the work has no price per unit to hold
+	 * against the trajectory's: the margin is not judged (it used to be,
+	 * as if the lead provider kept 86%) */
+	assert_false(dom_has_string(os->findings, os->n_findings, "margin-above-max"));
 	assert_false(dom_has_string(os->findings, os->n_findings, "above-framework-tariff"));
 	dom_free(os);
 	as = state_of(f, DK_ALLOCATION, f->alloc, &keten__state__allocation_state__descriptor);
@@ -502,6 +505,18 @@ static void test_payment_receipt_and_clawback(void **state)
 	cb.amount_cents = amount;
 	cb.rule = text;
 	assert_int_equal(append(f, KETEN__BODY_TYPE__CLAWBACK, &cb.base, NULL, &err), 0);
+	/* a second automatic clawback would double what the rule asks: refused,
+	 * both when computed and when appended */
+	assert_int_equal(append(f, KETEN__BODY_TYPE__CLAWBACK, &cb.base, NULL, &err), KETEN_ERULE);
+	assert_string_equal(err.rule, "clawback-exists");
+	{
+		keten_txn *t;
+		assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, NULL), 0);
+		assert_int_equal(keten_dom_clawback_auto(t, f->alloc, &amount, parties, shares, 4, &n, text, sizeof text, &err),
+		                 KETEN_ERULE);
+		keten_txn_end(t);
+		assert_string_equal(err.rule, "clawback-exists");
+	}
 	as = state_of(f, DK_ALLOCATION, f->alloc, &keten__state__allocation_state__descriptor);
 	assert_int_equal(as->clawback_cents, 478867);
 	assert_int_equal(as->upfront_paid_cents, 957733);

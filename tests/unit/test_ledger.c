@@ -327,6 +327,7 @@ static void test_local_chain(void **state)
 		memset(&err, 0, sizeof err);
 		assert_int_equal(keten_ledger_append(f->A, a, 2, ids, &err), KETEN_ERULE);
 		assert_string_equal(err.rule, "invalid-name");
+		assert_int_equal(err.item, 2);   /* the plain path names the failed entry too */
 		assert_int_equal(head_seq(f->A, key_of(f->A)), 3);
 		assert_int_equal(count(f->A, KT_ENTRIES), 3);
 		assert_int_equal(count(f->A, KT_PARTIES), 3);
@@ -768,6 +769,7 @@ static void test_pipelined_append(void **state)
 	a[400] = (keten_append){.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE, .body = bad, .body_len = l2};
 	assert_int_equal(keten_ledger_append(f->A, a, N, ids, &err), KETEN_ERULE);
 	assert_string_equal(err.rule, "invalid-name");
+	assert_int_equal(err.item, 401);   /* 1-based: the batch can name its row */
 	assert_int_equal(head_seq(f->A, key_of(f->A)), 3);
 	assert_int_equal(count(f->A, KT_ENTRIES), 3);
 	assert_int_equal(count(f->A, KT_LOG), 3);
@@ -776,6 +778,7 @@ static void test_pipelined_append(void **state)
 	a[400] = a[100];
 	a[0] = (keten_append){.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE, .body = bad, .body_len = l2};
 	assert_int_equal(keten_ledger_append(f->A, a, N, ids, &err), KETEN_ERULE);
+	assert_int_equal(err.item, 1);
 	assert_int_equal(count(f->A, KT_LOG), 3);
 
 	/* the whole batch: seq 4 .. 603 */
