@@ -17,7 +17,23 @@
  * (through keten_ledger_ingest, the one path for received entries) and
  * gives the next request, or none when the round is over.  The client
  * stays authenticated across rounds, so an in-sync round is one Heads
- * request carrying the last digest and one short reply.  A round:
+ * request carrying the last digest and one short reply.
+ *
+ * Batches: the Entries replies that continue one feed are gathered and
+ * ingested together, up to KETEN_SYNC_BATCH_ENTRIES entries or
+ * KETEN_SYNC_BATCH_BYTES bytes per keten_ledger_ingest call, because each
+ * call is one write transaction with its commit and fdatasync.  A full
+ * batch is ingested while the replies that follow it arrive (on a thread
+ * of the client's own when keten_sync_client_lock gave it a lock), and
+ * its outcome is taken at the next decision that depends on it: when the
+ * batch after it is full, or when the feed, the round or the request
+ * changes.  If a batch does not leave our head where the server's replies
+ * claimed, its replies are ingested again one at a time and the round goes
+ * on exactly as it would have after the first one that fell short; what
+ * was fetched after it is dropped.  Nothing the server holds is lost by a
+ * crash in between: the next round fetches again from the stored head.
+ * What happens depends only on the order of the messages, not on the
+ * thread's timing.  A round:
  *
  *   Hello -> Challenge, Auth -> AuthOk      (when not yet authenticated)
  *   Heads -> HeadsReply                     (digest only when unchanged)
@@ -50,6 +66,8 @@
 #define KETEN_SYNC_MAX_ENTRIES  1000u                 /* entries per Entries reply */
 #define KETEN_SYNC_REPLY_BYTES  (3u * 1024u * 1024u)  /* entry bytes per Entries reply */
 #define KETEN_SYNC_MAX_STRIKES  8u                    /* bad requests before a pipe is dropped */
+#define KETEN_SYNC_BATCH_ENTRIES 10000u               /* entries per ingest by a client */
+#define KETEN_SYNC_BATCH_BYTES  (8u * 1024u * 1024u)  /* entry bytes per ingest by a client */
 #define KETEN_SYNC_CTX_SERVER   "keten/sync/v1/server"
 #define KETEN_SYNC_CTX_CLIENT   "keten/sync/v1/client"
 
@@ -158,6 +176,25 @@ void keten_sync_client_free(keten_sync_client *c);
 
 /* Ask for at most this many entries and bytes per Fetch (0: server's cap). */
 void keten_sync_client_limits(keten_sync_client *c, uint32_t max_entries, uint32_t max_bytes);
+
+/* Ingest at most this many entries and bytes per batch (0: the defaults
+ * KETEN_SYNC_BATCH_ENTRIES, KETEN_SYNC_BATCH_BYTES; 1 entry ingests each
+ * reply alone).  A batch may exceed the bytes by one reply. */
+void keten_sync_client_batch(keten_sync_client *c, uint32_t max_entries, uint32_t max_bytes);
+
+/*
+ * A lock around the client's use of L (on: take it; off: release it),
+ * for a process that also serves L from other threads.  With one, the
+ * client takes it itself wherever it reads or writes L, so the caller
+ * holds it around none of the client's calls, and a full batch is
+ * ingested on a thread of the client's own (which takes the lock too)
+ * while the caller carries the next requests.  Without one (the default),
+ * the caller serializes all use of L and batches are ingested inline.
+ * keten_sync_client_reset and keten_sync_client_free wait for that
+ * thread.
+ */
+typedef void (*keten_sync_lock_fn)(void *ctx, bool on);
+void keten_sync_client_lock(keten_sync_client *c, keten_sync_lock_fn fn, void *ctx);
 
 /* Start a round: *req (malloc'd) is the first request (Hello when not
  * authenticated, else Heads). */

@@ -14,8 +14,10 @@
  * replies).  A peer that keeps sending bad requests is dropped.
  *
  * The server reads the ledger from nng's threads while a pull writes to it
- * from the caller's thread: both go through one lock in net.c, so LMDB's
- * map may grow safely.
+ * from the caller's thread (and the sync client's own, which stores a
+ * full batch while the next replies arrive): both go through a lock per
+ * ledger in net.c, so LMDB's map may grow safely, and a process that
+ * serves one ledger while it pulls into another does both at once.
  */
 #ifndef KETEN_NET_H
 #define KETEN_NET_H
@@ -61,7 +63,8 @@ uint64_t keten_node_dropped(const keten_node *n);
 size_t keten_node_take_announced(keten_node *n, uint8_t (*keys)[32], size_t max);
 
 /* Writes by the caller (say a checkpoint append) in a process that serves
- * take this lock around them; keten_peer_sync takes it itself. */
+ * take this lock around them (every ledger's); keten_peer_sync takes its
+ * ledger's itself. */
 void keten_net_write_lock(void);
 void keten_net_write_unlock(void);
 
