@@ -565,7 +565,7 @@ static int serve_auth(keten_ledger *L, keten_sync_session *s, const Keten__Sync_
 	/* The challenge is spent whether or not the answer holds. */
 	sodium_memzero(s->server_nonce, sizeof s->server_nonce);
 	s->state = KETEN_SYNC_NEW;
-	if (crypto_sign_verify_detached(a->signature.data, msg, sizeof msg, s->peer) != 0) {
+	if (keten_sig_verify(a->signature.data, msg, sizeof msg, s->peer) != KETEN_OK) {
 		s->strikes++;
 		return error_reply(KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE,
 		                   "the auth signature does not verify: send hello again",
@@ -1908,7 +1908,7 @@ int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t l
 			break;
 		}
 		server_message(msg, c->nonce, me, ch->nonce.data);
-		if (crypto_sign_verify_detached(ch->signature.data, msg, SERVER_MSG_LEN, ch->key.data) != 0) {
+		if (keten_sig_verify(ch->signature.data, msg, SERVER_MSG_LEN, ch->key.data) != KETEN_OK) {
 			rc = keten_fail(err, KETEN_ESIG, "the server's challenge signature does not verify");
 			break;
 		}

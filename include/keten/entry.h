@@ -92,6 +92,14 @@ int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t si
                       const uint8_t *body, size_t body_len, bool has_body,
                       uint8_t **out, size_t *out_len);
 
+/*
+ * Check a detached Ed25519 signature over msg by key — for signed messages
+ * other than entries (the sync handshake).  0 or KETEN_ESIG.  Every
+ * signature check of keten goes through this module.
+ */
+__attribute__((warn_unused_result))
+int keten_sig_verify(const uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t key[32]);
+
 /* Is key in the entry's audience? */
 bool keten_entry_has_audience(const keten_entry *e, const uint8_t key[32]);
 
