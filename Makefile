@@ -101,6 +101,8 @@ install: $(B)/keten $(B)/libketen.a
 	install -m 644 $(B)/libketen.a $(DESTDIR)$(PREFIX)/lib/libketen.a
 	install -m 644 include/keten/*.h $(DESTDIR)$(PREFIX)/include/keten/
 	install -m 644 proto/*.proto $(DESTDIR)$(PREFIX)/share/keten/proto/
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	sed 's|@PREFIX@|$(PREFIX)|' keten.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/keten.pc
 
 clean:
 	rm -rf build
