@@ -90,6 +90,8 @@ BENCH_BIN := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 $(B)/bench/%: tests/bench/%.c $(B)/libketen.a
 	@mkdir -p $(dir $@)
 	$(CC) $(KCFLAGS) $(LDFLAGS) -o $@ $< $(B)/libketen.a $(LIBS)
+# bench_reconcile also asks SQLite the same question through its C API
+$(B)/bench/bench_reconcile: LIBS += -lsqlite3
 bench: deps $(B)/keten $(BENCH_BIN)
 	@sh tests/bench/run.sh
 

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "domain.h"
+#include "keten/json.h"
 #include "keten/reconcile.h"
 
 static const char balance_usage[] =
@@ -25,6 +26,27 @@ static const char balance_usage[] =
 	"--json: an array of {party, name, role, claimed_cents, paid_cents,\n"
 	"received_cents, clawback_cents, repaid_cents, outstanding_cents, net_cents}\n"
 	"where net_cents > 0 means the counterparty owes this home.\n";
+
+/* The table: one line per counterparty and direction, names read through t. */
+static void print_table(keten_txn *t, const keten_balance *b)
+{
+	printf("%-16s %-24s %-6s %14s %14s %14s %14s %14s\n", "party", "name", "role", "claimed", "paid",
+	       "received", "clawed back", "outstanding");
+	for (size_t i = 0; i < b->n_rows; i++) {
+		const keten_balance_row *r = &b->rows[i];
+		char hex[65], name[128], a1[40], a2[40], a3[40], a4[40], a5[40];
+		int64_t out = r->claimed_cents - r->paid_cents - r->clawback_cents + r->repaid_cents;
+		keten_hex(hex, r->party, 32);
+		keten_json_party_name(t, r->party, name, sizeof name);
+		keten_format_cents_human(a1, sizeof a1, r->claimed_cents);
+		keten_format_cents_human(a2, sizeof a2, r->paid_cents);
+		keten_format_cents_human(a3, sizeof a3, r->received_cents);
+		keten_format_cents_human(a4, sizeof a4, r->clawback_cents);
+		keten_format_cents_human(a5, sizeof a5, out);
+		printf("%.16s %-24.24s %-6s %14s %14s %14s %14s %14s\n", hex, name, r->payee ? "payee" : "payer",
+		       a1, a2, a3, a4, a5);
+	}
+}
 
 int cmd_balance(cli *c, int argc, char **argv)
 {
@@ -57,6 +79,10 @@ int cmd_balance(cli *c, int argc, char **argv)
 	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 		return cli_error(&err);
 	rc = keten_recon_balance(t, self, with ? wkey : NULL, as_of, &b, &err);
+	if (rc == 0 && !b.overflow && c->json)
+		arr = keten_json_balance(t, &b);
+	else if (rc == 0 && !b.overflow)
+		print_table(t, &b);
 	keten_txn_end(t);
 	if (rc)
 		return cli_error(&err);
@@ -64,41 +90,6 @@ int cmd_balance(cli *c, int argc, char **argv)
 		keten_balance_release(&b);
 		fprintf(stderr, "keten: a balance overflows\n");
 		return EX_DATAERR_;
-	}
-	if (c->json)
-		arr = json_array();
-	else
-		printf("%-16s %-24s %-6s %14s %14s %14s %14s %14s\n", "party", "name", "role", "claimed", "paid",
-		       "received", "clawed back", "outstanding");
-	for (size_t i = 0; i < b.n_rows; i++) {
-		const keten_balance_row *r = &b.rows[i];
-		char hex[65], name[128];
-		int64_t out = r->claimed_cents - r->paid_cents - r->clawback_cents + r->repaid_cents;
-		keten_hex(hex, r->party, 32);
-		cli_party_name(c, r->party, name, sizeof name);
-		if (arr) {
-			json_t *j = json_object();
-			json_object_set_new(j, "party", json_string(hex));
-			json_object_set_new(j, "name", json_string(name));
-			json_object_set_new(j, "role", json_string(r->payee ? "payee" : "payer"));
-			json_object_set_new(j, "claimed_cents", json_integer(r->claimed_cents));
-			json_object_set_new(j, "paid_cents", json_integer(r->paid_cents));
-			json_object_set_new(j, "received_cents", json_integer(r->received_cents));
-			json_object_set_new(j, "clawback_cents", json_integer(r->clawback_cents));
-			json_object_set_new(j, "repaid_cents", json_integer(r->repaid_cents));
-			json_object_set_new(j, "outstanding_cents", json_integer(out));
-			json_object_set_new(j, "net_cents", json_integer(r->payee ? out : -out));
-			json_array_append_new(arr, j);
-		} else {
-			char a1[40], a2[40], a3[40], a4[40], a5[40];
-			keten_format_cents_human(a1, sizeof a1, r->claimed_cents);
-			keten_format_cents_human(a2, sizeof a2, r->paid_cents);
-			keten_format_cents_human(a3, sizeof a3, r->received_cents);
-			keten_format_cents_human(a4, sizeof a4, r->clawback_cents);
-			keten_format_cents_human(a5, sizeof a5, out);
-			printf("%.16s %-24.24s %-6s %14s %14s %14s %14s %14s\n", hex, name, r->payee ? "payee" : "payer",
-			       a1, a2, a3, a4, a5);
-		}
 	}
 	if (arr)
 		cli_print_json(arr);

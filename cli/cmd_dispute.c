@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "fields.h"
+#include "keten/json.h"
 #include "rules.h"
 #include "dispute.h"
 #include "keten.pb-c.h"
@@ -283,71 +283,31 @@ static int dispute_rule(cli *c, int argc, char **argv)
 
 /* list ----------------------------------------------------------------------- */
 
-static void name_of(cli *c, const uint8_t key[32], char *buf, size_t len)
-{
-	if (!cli_party_name(c, key, buf, len)[0]) {
-		char hex[65];
-		keten_hex(hex, key, 32);
-		snprintf(buf, len, "%.16s", hex);
-	}
-}
-
-struct list_ctx {
-	cli *c;
-	json_t *arr;
-	size_t shown;
-};
-
+/* One line of `keten dispute list` (the table; --json is keten_json_disputes). */
 static int list_cb(keten_txn *t, const Keten__State__DisputeState *d, void *p)
 {
-	struct list_ctx *l = p;
 	char hex[65], name[128], when[16], amount[40] = "";
 	bool ruled = keten_dispute_ruled(d);
 
+	(void)p;
 	keten_hex(hex, d->id.data, 32);
 	keten_format_date(when, sizeof when, keten_date_of_ms(d->opened_ms));
-	if (l->arr) {
-		json_t *o = json_object(), *ents = json_array();
-		json_object_set_new(o, "id", json_string(hex));
-		json_object_set_new(o, "status", json_string(ruled ? "ruled" : "open"));
-		keten_hex(hex, d->opener.data, 32);
-		json_object_set_new(o, "opener", json_string(hex));
-		name_of(l->c, d->opener.data, name, sizeof name);
-		json_object_set_new(o, "opener_name", json_string(name));
-		json_object_set_new(o, "opened", json_string(when));
-		json_object_set_new(o, "opened_ms", json_integer(d->opened_ms));
-		for (size_t i = 0; i < d->n_entries; i++) {
-			keten_hex(hex, d->entries[i].data, 32);
-			json_array_append_new(ents, json_string(hex));
-		}
-		json_object_set_new(o, "entries", ents);
-		if (d->amount_cents > 0)
-			json_object_set_new(o, "amount_cents", json_integer(d->amount_cents));
-		json_object_set_new(o, "text", json_string(d->text ? d->text : ""));
-		json_object_set_new(o, "responses", json_integer((json_int_t)d->n_responses));
-		if (ruled) {
-			keten_hex(hex, d->ruling.data, 32);
-			json_object_set_new(o, "ruling", json_string(hex));
-		}
-		json_array_append_new(l->arr, o);
-	} else {
-		name_of(l->c, d->opener.data, name, sizeof name);
-		if (d->amount_cents > 0)
-			keten_format_cents_human(amount, sizeof amount, d->amount_cents);
-		printf("%.16s  %s  %-5s  %-24s %14s  %zu entr%s, %zu response%s  %.60s\n", hex, when,
-		       ruled ? "ruled" : "open", name, amount, d->n_entries, d->n_entries == 1 ? "y" : "ies",
-		       d->n_responses, d->n_responses == 1 ? "" : "s", d->text ? d->text : "");
-	}
-	l->shown++;
+	if (!keten_json_party_name(t, d->opener.data, name, sizeof name)[0])
+		keten_hex(name, d->opener.data, 8);
+	if (d->amount_cents > 0)
+		keten_format_cents_human(amount, sizeof amount, d->amount_cents);
+	printf("%.16s  %s  %-5s  %-24s %14s  %zu entr%s, %zu response%s  %.60s\n", hex, when,
+	       ruled ? "ruled" : "open", name, amount, d->n_entries, d->n_entries == 1 ? "y" : "ies",
+	       d->n_responses, d->n_responses == 1 ? "" : "s", d->text ? d->text : "");
 	return 0;
 }
 
 static int dispute_list(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"open", 0, 0, 'o'}, {"help", 0, 0, 'h'}, {0}};
-	struct list_ctx l = {.c = c};
 	keten_error err = {0};
 	keten_txn *t;
+	json_t *arr = NULL;
 	bool open_only = false;
 	int o, rc;
 
@@ -365,194 +325,19 @@ static int dispute_list(cli *c, int argc, char **argv)
 		return rc;
 	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 		return cli_error(&err);
-	l.arr = c->json ? json_array() : NULL;
-	rc = keten_dispute_each(t, open_only, list_cb, &l, &err);
+	if (c->json)
+		rc = keten_json_disputes(t, open_only, &arr, &err);
+	else
+		rc = keten_dispute_each(t, open_only, list_cb, NULL, &err);
 	keten_txn_end(t);
-	if (rc) {
-		json_decref(l.arr);
+	if (rc)
 		return cli_error(&err);
-	}
-	if (l.arr)
-		cli_print_json(l.arr);
+	if (arr)
+		cli_print_json(arr);
 	return 0;
 }
 
 /* show ----------------------------------------------------------------------- */
-
-static const char *status_word(keten_status st)
-{
-	switch (st) {
-	case KS_APPLIED: return "applied";
-	case KS_PENDING: return "pending";
-	case KS_REJECTED: return "rejected";
-	case KS_STUB: return "stub";
-	default: return "unknown";
-	}
-}
-
-static void set_party(cli *c, json_t *o, const char *field, const uint8_t key[32])
-{
-	char hex[65], name[128], nfield[64];
-	keten_hex(hex, key, 32);
-	json_object_set_new(o, field, json_string(hex));
-	snprintf(nfield, sizeof nfield, "%s_name", field);
-	json_object_set_new(o, nfield, json_string(cli_party_name(c, key, name, sizeof name)));
-}
-
-/* One disputed entry as evidence. */
-static json_t *evidence_json(cli *c, keten_txn *t, const uint8_t id[32])
-{
-	json_t *o = json_object();
-	keten_entry e;
-	keten_status st = 0;
-	char hex[65], rule[48] = "";
-
-	keten_hex(hex, id, 32);
-	json_object_set_new(o, "id", json_string(hex));
-	if (keten_store_get_entry(t, id, &e, NULL)) {
-		json_object_set_new(o, "status", json_string("missing"));
-		return o;
-	}
-	keten_store_status(t, id, &st, rule, sizeof rule, NULL);
-	json_object_set_new(o, "type", json_string(keten_body_type_name(e.body_type)));
-	set_party(c, o, "author", e.author);
-	json_object_set_new(o, "seq", json_integer((json_int_t)e.seq));
-	json_object_set_new(o, "timestamp_ms", json_integer(e.timestamp_ms));
-	json_object_set_new(o, "status", json_string(status_word(st)));
-	if (rule[0])
-		json_object_set_new(o, "rule", json_string(rule));
-	json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
-	json_object_set_new(o, "under_open_dispute", json_boolean(keten_entry_under_open_dispute(t, id)));
-	json_object_set_new(o, "fields", e.has_body ? cli_body_json(e.body_type, e.body, e.body_len)
-	                                            : json_null());
-	if (!e.has_body)
-		json_object_set_new(o, "withheld", json_true());
-	keten_entry_release(&e);
-	return o;
-}
-
-struct timed {
-	int64_t ms;
-	json_t *o;
-};
-
-static int cmp_timed(const void *x, const void *y)
-{
-	const struct timed *a = x, *b = y;
-	if (a->ms != b->ms)
-		return a->ms < b->ms ? -1 : 1;
-	return strcmp(json_string_value(json_object_get(a->o, "id")),
-	              json_string_value(json_object_get(b->o, "id")));
-}
-
-static json_t *response_json(cli *c, keten_txn *t, const uint8_t id[32], int64_t *ms)
-{
-	json_t *o = json_object();
-	keten_entry e;
-	char hex[65];
-
-	keten_hex(hex, id, 32);
-	json_object_set_new(o, "id", json_string(hex));
-	*ms = 0;
-	if (keten_store_get_entry(t, id, &e, NULL))
-		return o;
-	*ms = e.timestamp_ms;
-	set_party(c, o, "author", e.author);
-	json_object_set_new(o, "timestamp_ms", json_integer(e.timestamp_ms));
-	json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
-	if (e.has_body) {
-		Keten__Response *r = keten__response__unpack(NULL, e.body_len, e.body);
-		if (r) {
-			json_t *ents = json_array();
-			json_object_set_new(o, "text", json_string(r->text ? r->text : ""));
-			for (size_t i = 0; i < r->n_entries; i++)
-				if (r->entries[i].len == 32) {
-					keten_hex(hex, r->entries[i].data, 32);
-					json_array_append_new(ents, json_string(hex));
-				}
-			json_object_set_new(o, "entries", ents);
-			keten__response__free_unpacked(r, NULL);
-		}
-	}
-	keten_entry_release(&e);
-	return o;
-}
-
-static json_t *ruling_json(cli *c, keten_txn *t, const Keten__State__DisputeState *d)
-{
-	json_t *o = json_object(), *adj = json_array();
-	keten_entry e;
-	char hex[65];
-
-	keten_hex(hex, d->ruling.data, 32);
-	json_object_set_new(o, "id", json_string(hex));
-	if (d->has_ruler && d->ruler.len == 32)
-		set_party(c, o, "ruler", d->ruler.data);
-	json_object_set_new(o, "timestamp_ms", json_integer(d->ruled_ms));
-	if (keten_store_get_entry(t, d->ruling.data, &e, NULL) == 0) {
-		json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
-		if (e.has_body) {
-			Keten__Ruling *r = keten__ruling__unpack(NULL, e.body_len, e.body);
-			if (r) {
-				json_object_set_new(o, "decision", json_string(r->decision ? r->decision : ""));
-				keten__ruling__free_unpacked(r, NULL);
-			}
-		}
-		keten_entry_release(&e);
-	}
-	for (size_t i = 0; i < d->n_adjustments; i++) {
-		const Keten__State__DisputeAdjustment *x = d->adjustments[i];
-		json_t *a = json_object();
-		set_party(c, a, "debtor", x->debtor.data);
-		set_party(c, a, "creditor", x->creditor.data);
-		json_object_set_new(a, "amount_cents", json_integer(x->amount_cents));
-		json_array_append_new(adj, a);
-	}
-	json_object_set_new(o, "adjustments", adj);
-	return o;
-}
-
-static json_t *dispute_json(cli *c, keten_txn *t, const Keten__State__DisputeState *d)
-{
-	json_t *o = json_object(), *ev = json_array(), *resp = json_array(), *aud = json_array();
-	struct timed *tr = calloc(d->n_responses ? d->n_responses : 1, sizeof *tr);
-	keten_entry e;
-	char hex[65], when[16];
-
-	keten_hex(hex, d->id.data, 32);
-	json_object_set_new(o, "id", json_string(hex));
-	json_object_set_new(o, "status", json_string(keten_dispute_ruled(d) ? "ruled" : "open"));
-	set_party(c, o, "opener", d->opener.data);
-	keten_format_date(when, sizeof when, keten_date_of_ms(d->opened_ms));
-	json_object_set_new(o, "opened", json_string(when));
-	json_object_set_new(o, "opened_ms", json_integer(d->opened_ms));
-	json_object_set_new(o, "text", json_string(d->text ? d->text : ""));
-	if (d->amount_cents > 0)
-		json_object_set_new(o, "amount_cents", json_integer(d->amount_cents));
-	if (keten_store_get_entry(t, d->id.data, &e, NULL) == 0) {
-		json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
-		for (size_t i = 0; i < e.n_audience; i++) {
-			keten_hex(hex, e.audience[i], 32);
-			json_array_append_new(aud, json_string(hex));
-		}
-		keten_entry_release(&e);
-	}
-	json_object_set_new(o, "audience", aud);
-	for (size_t i = 0; i < d->n_entries; i++)
-		json_array_append_new(ev, evidence_json(c, t, d->entries[i].data));
-	json_object_set_new(o, "evidence", ev);
-	if (tr) {
-		for (size_t i = 0; i < d->n_responses; i++)
-			tr[i].o = response_json(c, t, d->responses[i].data, &tr[i].ms);
-		qsort(tr, d->n_responses, sizeof *tr, cmp_timed);
-		for (size_t i = 0; i < d->n_responses; i++)
-			json_array_append_new(resp, tr[i].o);
-		free(tr);
-	}
-	json_object_set_new(o, "responses", resp);
-	json_object_set_new(o, "ruling", keten_dispute_ruled(d) ? ruling_json(c, t, d) : json_null());
-	return o;
-}
 
 static const char *jstr(json_t *o, const char *k)
 {
@@ -628,7 +413,6 @@ static void print_dispute(json_t *j)
 static int dispute_show(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"help", 0, 0, 'h'}, {0}};
-	Keten__State__DisputeState *d = NULL;
 	keten_error err = {0};
 	keten_txn *t;
 	uint8_t id[32];
@@ -648,18 +432,14 @@ static int dispute_show(cli *c, int argc, char **argv)
 		return rc;
 	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 		return cli_error(&err);
-	rc = keten_dispute_load(t, id, &d, &err);
-	if (rc) {
-		keten_txn_end(t);
-		if (rc == KETEN_ENOTFOUND) {
-			fprintf(stderr, "keten: '%s' is not a dispute applied here\n", argv[optind]);
-			return EX_NOINPUT_;
-		}
-		return cli_error(&err);
-	}
-	j = dispute_json(c, t, d);
+	rc = keten_json_dispute(t, id, &j, &err);
 	keten_txn_end(t);
-	keten__state__dispute_state__free_unpacked(d, NULL);
+	if (rc == KETEN_ENOTFOUND) {
+		fprintf(stderr, "keten: '%s' is not a dispute applied here\n", argv[optind]);
+		return EX_NOINPUT_;
+	}
+	if (rc)
+		return cli_error(&err);
 	if (c->json) {
 		cli_print_json(j);
 	} else {

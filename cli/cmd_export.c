@@ -12,7 +12,7 @@
 #include <sodium.h>
 
 #include "cli.h"
-#include "fields.h"
+#include "keten/json.h"
 
 static const char export_usage[] =
 	"usage: keten export [--format ndjson|csv] [--separator ,|;] [--type TYPE] [-o FILE]\n"
@@ -89,7 +89,7 @@ static int export_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, v
 		}
 		x->n++;
 	} else if (!x->type || e.body_type == x->type) {
-		json_t *o = cli_entry_json(&e);
+		json_t *o = keten_json_entry(&e);
 		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(o);
 		if (!s || fprintf(x->out, "%s\n", s) < 0) {

@@ -5,23 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "cli.h"
-#include "fields.h"
+#include "keten/json.h"
 #include "keten.pb-c.h"
 #include "rules.h"
-
-static const char *status_name(keten_status st)
-{
-	switch (st) {
-	case KS_APPLIED: return "applied";
-	case KS_PENDING: return "pending";
-	case KS_REJECTED: return "rejected";
-	case KS_STUB: return "stub";
-	default: return "unknown";
-	}
-}
 
 /*
  * Voided entries.  A correction is applied only when it voided its entry
@@ -95,50 +82,6 @@ static const uint8_t *voided_by(const struct voids *vs, const uint8_t id[32])
 	return hit ? hit + 32 : NULL;
 }
 
-json_t *cli_entry_json(const keten_entry *e)
-{
-	json_t *o = json_object(), *aud = json_array();
-	char hex[65], *b64;
-	size_t b64len;
-
-	keten_hex(hex, e->id, 32);
-	json_object_set_new(o, "id", json_string(hex));
-	keten_hex(hex, e->author, 32);
-	json_object_set_new(o, "author", json_string(hex));
-	json_object_set_new(o, "seq", json_integer((json_int_t)e->seq));
-	if (e->seq > 1) {
-		keten_hex(hex, e->prev, 32);
-		json_object_set_new(o, "prev", json_string(hex));
-	} else {
-		json_object_set_new(o, "prev", json_null());
-	}
-	json_object_set_new(o, "timestamp_ms", json_integer(e->timestamp_ms));
-	json_object_set_new(o, "type", json_string(keten_body_type_name(e->body_type)));
-	for (size_t i = 0; i < e->n_audience; i++) {
-		keten_hex(hex, e->audience[i], 32);
-		json_array_append_new(aud, json_string(hex));
-	}
-	json_object_set_new(o, "audience", aud);
-	b64len = sodium_base64_ENCODED_LEN(e->header_len + e->body_len + 64, sodium_base64_VARIANT_ORIGINAL);
-	b64 = malloc(b64len);
-	if (b64) {
-		sodium_bin2base64(b64, b64len, e->header, e->header_len, sodium_base64_VARIANT_ORIGINAL);
-		json_object_set_new(o, "header", json_string(b64));
-		sodium_bin2base64(b64, b64len, e->sig, 64, sodium_base64_VARIANT_ORIGINAL);
-		json_object_set_new(o, "signature", json_string(b64));
-		if (e->has_body) {
-			sodium_bin2base64(b64, b64len, e->body, e->body_len, sodium_base64_VARIANT_ORIGINAL);
-			json_object_set_new(o, "body", json_string(b64));
-		} else {
-			json_object_set_new(o, "body", json_null());
-		}
-		free(b64);
-	}
-	json_object_set_new(o, "fields", e->has_body ? cli_body_json(e->body_type, e->body, e->body_len)
-	                                             : json_null());
-	return o;
-}
-
 static const char log_usage[] =
 	"usage: keten log [--author PARTY] [--type TYPE] [--limit N]\n"
 	"\n"
@@ -178,9 +121,9 @@ static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void
 	}
 	keten_store_status(l->t, e.id, &st, rule, sizeof rule, NULL);
 	if (l->arr) {
-		json_t *o = cli_entry_json(&e);
+		json_t *o = keten_json_entry(&e);
 		const uint8_t *by = st == KS_APPLIED ? voided_by(&l->voids, e.id) : NULL;
-		json_object_set_new(o, "status", json_string(by ? "void" : status_name(st)));
+		json_object_set_new(o, "status", json_string(by ? "void" : keten_json_status_name(st)));
 		if (by) {
 			keten_hex(hex, by, 32);
 			json_object_set_new(o, "voided_by", json_string(hex));
@@ -194,7 +137,7 @@ static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void
 		keten_format_date(when, sizeof when, keten_date_of_ms(ms));
 		cli_party_name(l->c, e.author, name, sizeof name);
 		printf("%.16s  %s  %-12s %-24s %s%s%s\n", hex, when, keten_body_type_name(e.body_type),
-		       name[0] ? name : "?", st == KS_APPLIED && voided_by(&l->voids, e.id) ? "void" : status_name(st),
+		       name[0] ? name : "?", st == KS_APPLIED && voided_by(&l->voids, e.id) ? "void" : keten_json_status_name(st),
 		       rule[0] ? ": " : "", rule);
 	}
 	keten_entry_release(&e);
@@ -315,8 +258,8 @@ int cmd_show(cli *c, int argc, char **argv)
 			free(hex);
 		}
 	} else {
-		json_t *j = cli_entry_json(&e);
-		json_object_set_new(j, "status", json_string(voided ? "void" : status_name(st)));
+		json_t *j = keten_json_entry(&e);
+		json_object_set_new(j, "status", json_string(voided ? "void" : keten_json_status_name(st)));
 		if (voided) {
 			char hex[65];
 			keten_hex(hex, by, 32);

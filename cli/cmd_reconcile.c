@@ -21,6 +21,7 @@
 #include "domain.h"
 #include "keten/batch.h"
 #include "keten/camt.h"
+#include "keten/json.h"
 #include "keten/reconcile.h"
 #include "keten/report.h"
 
@@ -92,68 +93,6 @@ static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 	*out = buf;
 	*len = n;
 	return 0;
-}
-
-/* Names of parties, looked up once each in the command's transaction.
- * Each name is its own allocation, so a returned pointer stays valid
- * until names_free. */
-struct name { uint8_t key[32]; char name[128]; };
-
-struct names {
-	keten_txn *t;
-	struct name **v;
-	size_t n;
-};
-
-static const char *party_name(struct names *nm, const uint8_t key[32])
-{
-	static const uint8_t zero[32];
-	Keten__State__PartyState *ps = NULL;
-	struct name *e;
-	const void *tv;
-	size_t tn;
-	void *p;
-
-	if (memcmp(key, zero, 32) == 0)
-		return "";
-	for (size_t i = 0; i < nm->n; i++)
-		if (memcmp(nm->v[i]->key, key, 32) == 0)
-			return nm->v[i]->name;
-	if (!(p = realloc(nm->v, (nm->n + 1) * sizeof *nm->v)))
-		return "";
-	nm->v = p;
-	if (!(e = calloc(1, sizeof *e)))
-		return "";
-	memcpy(e->key, key, 32);
-	if (keten_party_load(nm->t, key, &ps, NULL) == 0 && ps->name)
-		snprintf(e->name, sizeof e->name, "%s", ps->name);
-	else if (keten_kv_get(nm->t, KT_TRUST, key, 32, &tv, &tn, NULL) == 0)
-		snprintf(e->name, sizeof e->name, "%.*s", (int)strnlen(tv, tn), (const char *)tv);
-	if (!e->name[0])
-		keten_hex(e->name, key, 8);
-	keten__state__party_state__free_unpacked(ps, NULL);
-	nm->v[nm->n++] = e;
-	return e->name;
-}
-
-static void names_free(struct names *nm)
-{
-	for (size_t i = 0; i < nm->n; i++)
-		free(nm->v[i]);
-	free(nm->v);
-	memset(nm, 0, sizeof *nm);
-}
-
-/* The body type name of an entry held here ("entry" when unknown). */
-static const char *entry_type(keten_txn *t, const uint8_t id[32])
-{
-	keten_entry e;
-	const char *name = NULL;
-	if (keten_store_get_entry(t, id, &e, NULL) == 0) {
-		name = keten_body_type_name(e.body_type);
-		keten_entry_release(&e);
-	}
-	return name ? name : "entry";
 }
 
 /* CSV field, quoted when needed; LF line ends. */
@@ -309,11 +248,11 @@ static void evidence_text(keten_txn *t, const keten_recon_finding *f, bool full,
 		if (full)
 			u += (size_t)snprintf(buf + u, len - u, "%s%s", i ? " " : "", hex);
 		else
-			u += (size_t)snprintf(buf + u, len - u, "%s%s:%.8s", i ? ", " : "", entry_type(t, f->ids[i]), hex);
+			u += (size_t)snprintf(buf + u, len - u, "%s%s:%.8s", i ? ", " : "", keten_json_entry_type(t, f->ids[i]), hex);
 	}
 }
 
-static void print_table(keten_txn *t, struct names *nm, const keten_recon *r, const keten_bank_result *b,
+static void print_table(keten_txn *t, keten_json_labels *nm, const keten_recon *r, const keten_bank_result *b,
                         const char *who)
 {
 	char d[11], a[8][40], hex[65];
@@ -324,8 +263,8 @@ static void print_table(keten_txn *t, struct names *nm, const keten_recon *r, co
 	for (size_t i = 0; i < r->n_lines; i++) {
 		const keten_recon_line *l = &r->lines[i];
 		keten_hex(hex, l->subject, 32);
-		printf("%-18.18s %-18.18s %-9.8s %-16.16s %14s %9s %14s %14s %14s %14s %14s\n", party_name(nm, l->payer),
-		       party_name(nm, l->payee), hex, l->what, human(a[0], 40, l->agreed_cents), units(a[1], l->delivered_units),
+		printf("%-18.18s %-18.18s %-9.8s %-16.16s %14s %9s %14s %14s %14s %14s %14s\n", keten_json_label(nm, l->payer),
+		       keten_json_label(nm, l->payee), hex, l->what, human(a[0], 40, l->agreed_cents), units(a[1], l->delivered_units),
 		       human(a[2], 40, l->claimed_cents), human(a[3], 40, l->paid_cents), human(a[4], 40, l->received_cents),
 		       human(a[5], 40, l->outstanding_cents), human(a[6], 40, l->overdue_cents));
 	}
@@ -336,8 +275,8 @@ static void print_table(keten_txn *t, struct names *nm, const keten_recon *r, co
 	       "claimed", "paid", "received", "outstanding", "overdue");
 	for (size_t i = 0; i < r->n_pairs; i++) {
 		const keten_recon_pair *p = &r->pairs[i];
-		printf("%-18.18s %-18.18s %5zu %14s %9s %14s %14s %14s %14s %14s\n", party_name(nm, p->payer),
-		       party_name(nm, p->payee), p->n_lines, human(a[0], 40, p->agreed_cents), units(a[1], p->delivered_units),
+		printf("%-18.18s %-18.18s %5zu %14s %9s %14s %14s %14s %14s %14s\n", keten_json_label(nm, p->payer),
+		       keten_json_label(nm, p->payee), p->n_lines, human(a[0], 40, p->agreed_cents), units(a[1], p->delivered_units),
 		       human(a[2], 40, p->claimed_cents), human(a[3], 40, p->paid_cents), human(a[4], 40, p->received_cents),
 		       human(a[5], 40, p->outstanding_cents), human(a[6], 40, p->overdue_cents));
 	}
@@ -378,11 +317,11 @@ static void print_table(keten_txn *t, struct names *nm, const keten_recon *r, co
 		char ev[1200];
 		evidence_text(t, f, false, ev, sizeof ev);
 		printf("%-30s %14s  %-18.18s %-18.18s %s\n%-30s %14s  %s\n", f->kind, human(a[0], 40, f->amount_cents),
-		       party_name(nm, f->payer), party_name(nm, f->payee), ev[0] ? ev : "-", "", "", f->detail);
+		       keten_json_label(nm, f->payer), keten_json_label(nm, f->payee), ev[0] ? ev : "-", "", "", f->detail);
 	}
 }
 
-static void print_csv(struct names *nm, const keten_recon *r, const keten_bank_result *b)
+static void print_csv(keten_json_labels *nm, const keten_recon *r, const keten_bank_result *b)
 {
 	static const char *const head[] = {"record", "kind", "subject", "payer", "payer_name", "payee", "payee_name",
 	                                   "what", "agreed_cents", "delivered_units", "claimed_cents", "paid_cents",
@@ -397,7 +336,7 @@ static void print_csv(struct names *nm, const keten_recon *r, const keten_bank_r
 		keten_hex(payer, l->payer, 32);
 		keten_hex(payee, l->payee, 32);
 		f[0] = "line"; f[1] = l->subcontract ? "subcontract" : "allocation"; f[2] = subj;
-		f[3] = payer; f[4] = party_name(nm, l->payer); f[5] = payee; f[6] = party_name(nm, l->payee);
+		f[3] = payer; f[4] = keten_json_label(nm, l->payer); f[5] = payee; f[6] = keten_json_label(nm, l->payee);
 		f[7] = l->what; f[8] = i64(n[0], l->agreed_cents); f[9] = units(n[1], l->delivered_units);
 		f[10] = i64(n[2], l->claimed_cents); f[11] = i64(n[3], l->paid_cents); f[12] = i64(n[4], l->received_cents);
 		f[13] = i64(n[5], l->outstanding_cents); f[14] = i64(n[6], l->overdue_cents); f[15] = "";
@@ -411,8 +350,8 @@ static void print_csv(struct names *nm, const keten_recon *r, const keten_bank_r
 		keten_hex(payer, p->payer, 32);
 		keten_hex(payee, p->payee, 32);
 		snprintf(cnt, sizeof cnt, "%zu lines", p->n_lines);
-		f[0] = "pair"; f[1] = ""; f[2] = ""; f[3] = payer; f[4] = party_name(nm, p->payer); f[5] = payee;
-		f[6] = party_name(nm, p->payee); f[7] = cnt; f[8] = i64(n[0], p->agreed_cents);
+		f[0] = "pair"; f[1] = ""; f[2] = ""; f[3] = payer; f[4] = keten_json_label(nm, p->payer); f[5] = payee;
+		f[6] = keten_json_label(nm, p->payee); f[7] = cnt; f[8] = i64(n[0], p->agreed_cents);
 		f[9] = units(n[1], p->delivered_units); f[10] = i64(n[2], p->claimed_cents); f[11] = i64(n[3], p->paid_cents);
 		f[12] = i64(n[4], p->received_cents); f[13] = i64(n[5], p->outstanding_cents);
 		f[14] = i64(n[6], p->overdue_cents); f[15] = ""; f[16] = ""; f[17] = "";
@@ -426,8 +365,8 @@ static void print_csv(struct names *nm, const keten_recon *r, const keten_bank_r
 		hex_or_empty(subj, f->subject);
 		hex_or_empty(payer, f->payer);
 		hex_or_empty(payee, f->payee);
-		row[0] = "finding"; row[1] = f->kind; row[2] = subj; row[3] = payer; row[4] = party_name(nm, f->payer);
-		row[5] = payee; row[6] = party_name(nm, f->payee); row[15] = i64(n[0], f->amount_cents); row[16] = ev;
+		row[0] = "finding"; row[1] = f->kind; row[2] = subj; row[3] = payer; row[4] = keten_json_label(nm, f->payer);
+		row[5] = payee; row[6] = keten_json_label(nm, f->payee); row[15] = i64(n[0], f->amount_cents); row[16] = ev;
 		row[17] = f->detail;
 		csv_row(row, 18);
 	}
@@ -448,7 +387,7 @@ static void print_csv(struct names *nm, const keten_recon *r, const keten_bank_r
 			snprintf(det, sizeof det, "how=%s line=%zu booked=%s bank_ref=%s ledger_cents=%lld paid_on=%s ledger_ref=%s",
 			         l->how, l->file_line, bd, l->bank_ref, (long long)l->ledger_cents, ld, l->ledger_ref);
 			row[0] = "bank"; row[1] = keten_bank_status_name(l->status); row[2] = pay; row[3] = payer;
-			row[4] = party_name(nm, l->payer); row[5] = payee; row[6] = party_name(nm, l->payee);
+			row[4] = keten_json_label(nm, l->payer); row[5] = payee; row[6] = keten_json_label(nm, l->payee);
 			row[15] = i64(n[0], l->status == KETEN_LEDGER_ONLY ? l->ledger_cents : l->bank_cents);
 			row[16] = pay; row[17] = det;
 			csv_row(row, 18);
@@ -467,127 +406,11 @@ static void print_csv(struct names *nm, const keten_recon *r, const keten_bank_r
 	}
 }
 
-static json_t *key_json(const uint8_t key[32])
+static void print_json(keten_txn *t, const keten_recon *r, const keten_bank_result *b)
 {
-	char hex[65];
-	hex_or_empty(hex, key);
-	return hex[0] ? json_string(hex) : json_null();
-}
-
-static json_t *amounts_json(json_t *o, int64_t agreed, int64_t delivered, int64_t claimed, int64_t paid,
-                            int64_t received, int64_t outstanding, int64_t overdue)
-{
-	json_object_set_new(o, "agreed_cents", json_integer(agreed));
-	json_object_set_new(o, "delivered_units", delivered % 100 ? json_real((double)delivered / 100.0)
-	                                                          : json_integer(delivered / 100));
-	json_object_set_new(o, "claimed_cents", json_integer(claimed));
-	json_object_set_new(o, "paid_cents", json_integer(paid));
-	json_object_set_new(o, "received_cents", json_integer(received));
-	json_object_set_new(o, "outstanding_cents", json_integer(outstanding));
-	json_object_set_new(o, "overdue_cents", json_integer(overdue));
-	return o;
-}
-
-static void print_json(keten_txn *t, struct names *nm, const keten_recon *r, const keten_bank_result *b)
-{
-	json_t *root = json_object(), *lines = json_array(), *pairs = json_array(), *fs = json_array();
-	char d[11];
-	keten_format_date(d, sizeof d, r->as_of);
-	json_object_set_new(root, "as_of", json_string(d));
-	for (size_t i = 0; i < r->n_lines; i++) {
-		const keten_recon_line *l = &r->lines[i];
-		json_t *o = json_object();
-		char s1[11], s2[11];
-		json_object_set_new(o, "subject", key_json(l->subject));
-		json_object_set_new(o, "kind", json_string(l->subcontract ? "subcontract" : "allocation"));
-		json_object_set_new(o, "payer", key_json(l->payer));
-		json_object_set_new(o, "payer_name", json_string(party_name(nm, l->payer)));
-		json_object_set_new(o, "payee", key_json(l->payee));
-		json_object_set_new(o, "payee_name", json_string(party_name(nm, l->payee)));
-		json_object_set_new(o, "what", json_string(l->what));
-		keten_format_date(s1, sizeof s1, l->start);
-		keten_format_date(s2, sizeof s2, l->end);
-		json_object_set_new(o, "start", json_string(s1));
-		json_object_set_new(o, "end", l->end ? json_string(s2) : json_null());
-		json_object_set_new(o, "claims", json_integer((json_int_t)l->n_claims));
-		json_array_append_new(lines, amounts_json(o, l->agreed_cents, l->delivered_units, l->claimed_cents,
-		                                          l->paid_cents, l->received_cents, l->outstanding_cents,
-		                                          l->overdue_cents));
-	}
-	for (size_t i = 0; i < r->n_pairs; i++) {
-		const keten_recon_pair *p = &r->pairs[i];
-		json_t *o = json_object();
-		json_object_set_new(o, "payer", key_json(p->payer));
-		json_object_set_new(o, "payer_name", json_string(party_name(nm, p->payer)));
-		json_object_set_new(o, "payee", key_json(p->payee));
-		json_object_set_new(o, "payee_name", json_string(party_name(nm, p->payee)));
-		json_object_set_new(o, "lines", json_integer((json_int_t)p->n_lines));
-		json_array_append_new(pairs, amounts_json(o, p->agreed_cents, p->delivered_units, p->claimed_cents,
-		                                          p->paid_cents, p->received_cents, p->outstanding_cents,
-		                                          p->overdue_cents));
-	}
-	for (size_t i = 0; i < r->n_findings; i++) {
-		const keten_recon_finding *f = &r->findings[i];
-		json_t *o = json_object(), *ev = json_array();
-		json_object_set_new(o, "kind", json_string(f->kind));
-		json_object_set_new(o, "subject", key_json(f->subject));
-		json_object_set_new(o, "payer", key_json(f->payer));
-		json_object_set_new(o, "payer_name", json_string(party_name(nm, f->payer)));
-		json_object_set_new(o, "payee", key_json(f->payee));
-		json_object_set_new(o, "payee_name", json_string(party_name(nm, f->payee)));
-		json_object_set_new(o, "amount_cents", json_integer(f->amount_cents));
-		for (size_t j = 0; j < f->n_ids; j++) {
-			json_t *e = json_object();
-			char hex[65];
-			keten_hex(hex, f->ids[j], 32);
-			json_object_set_new(e, "id", json_string(hex));
-			json_object_set_new(e, "type", json_string(entry_type(t, f->ids[j])));
-			json_array_append_new(ev, e);
-		}
-		json_object_set_new(o, "evidence", ev);
-		json_object_set_new(o, "detail", json_string(f->detail));
-		json_array_append_new(fs, o);
-	}
-	json_object_set_new(root, "lines", lines);
-	json_object_set_new(root, "pairs", pairs);
-	json_object_set_new(root, "findings", fs);
-	if (b) {
-		json_t *bo = json_object(), *bl = json_array();
-		char s1[11], s2[11];
-		keten_format_date(s1, sizeof s1, b->from);
-		keten_format_date(s2, sizeof s2, b->until);
-		json_object_set_new(bo, "from", json_string(s1));
-		json_object_set_new(bo, "until", json_string(s2));
-		json_object_set_new(bo, "matched", json_integer((json_int_t)b->matched));
-		json_object_set_new(bo, "amount_differs", json_integer((json_int_t)b->amount_differs));
-		json_object_set_new(bo, "duplicates", json_integer((json_int_t)b->duplicates));
-		json_object_set_new(bo, "bank_only", json_integer((json_int_t)b->bank_only));
-		json_object_set_new(bo, "ledger_only", json_integer((json_int_t)b->ledger_only));
-		json_object_set_new(bo, "balances", json_string(!b->has_balances ? "incomplete" : b->balance_ok ? "agree" : "differ"));
-		json_object_set_new(bo, "opening_cents", json_integer(b->opening_cents));
-		json_object_set_new(bo, "closing_cents", json_integer(b->closing_cents));
-		json_object_set_new(bo, "computed_cents", json_integer(b->computed_cents));
-		for (size_t i = 0; i < b->n_lines; i++) {
-			const keten_bank_line *l = &b->lines[i];
-			json_t *o = json_object();
-			char bd[11], ld[11];
-			keten_format_date(bd, sizeof bd, l->bank_date);
-			keten_format_date(ld, sizeof ld, l->ledger_date);
-			json_object_set_new(o, "status", json_string(keten_bank_status_name(l->status)));
-			json_object_set_new(o, "how", json_string(l->how));
-			json_object_set_new(o, "line", l->file_line ? json_integer((json_int_t)l->file_line) : json_null());
-			json_object_set_new(o, "bank_cents", l->status == KETEN_LEDGER_ONLY ? json_null() : json_integer(l->bank_cents));
-			json_object_set_new(o, "booked", l->bank_date ? json_string(bd) : json_null());
-			json_object_set_new(o, "bank_ref", json_string(l->bank_ref));
-			json_object_set_new(o, "payment", l->has_payment ? key_json(l->payment) : json_null());
-			json_object_set_new(o, "ledger_cents", l->has_payment ? json_integer(l->ledger_cents) : json_null());
-			json_object_set_new(o, "paid_on", l->has_payment ? json_string(ld) : json_null());
-			json_object_set_new(o, "ledger_ref", json_string(l->ledger_ref));
-			json_array_append_new(bl, o);
-		}
-		json_object_set_new(bo, "lines", bl);
-		json_object_set_new(root, "bank", bo);
-	}
+	json_t *root = keten_json_reconcile(t, r, false);
+	if (b)
+		json_object_set_new(root, "bank", keten_json_bank(b));
 	cli_print_json(root);
 }
 
@@ -600,7 +423,7 @@ int cmd_reconcile(cli *c, int argc, char **argv)
 	keten_recon r = {0};
 	keten_bank_result br = {0}, *bp = NULL;
 	keten_camt_statement st = {0};
-	struct names nm = {0};
+	keten_json_labels nm = {0};
 	const char *with = NULL, *bank = NULL;
 	enum fmt fmt = c->json ? FMT_JSON : FMT_TABLE;
 	bool check = false;
@@ -669,15 +492,15 @@ int cmd_reconcile(cli *c, int argc, char **argv)
 		}
 	}
 	if (fmt == FMT_JSON) {
-		print_json(t, &nm, &r, bp);
+		print_json(t, &r, bp);
 	} else if (fmt == FMT_CSV) {
 		print_csv(&nm, &r, bp);
 	} else {
 		char who[200];
-		snprintf(who, sizeof who, "%s", party_name(&nm, me));
+		snprintf(who, sizeof who, "%s", keten_json_label(&nm, me));
 		if (with) {
 			size_t u = strlen(who);
-			snprintf(who + u, sizeof who - u, ", with %s", party_name(&nm, wkey));
+			snprintf(who + u, sizeof who - u, ", with %s", keten_json_label(&nm, wkey));
 		}
 		print_table(t, &nm, &r, bp, who);
 	}
@@ -688,7 +511,7 @@ int cmd_reconcile(cli *c, int argc, char **argv)
 	rc = check && r.n_findings ? EX_FINDING : 0;
 out:
 	keten_txn_end(t);
-	names_free(&nm);
+	keten_json_labels_release(&nm);
 	keten_recon_release(&r);
 	keten_bank_release(&br);
 	keten_camt_release(&st);
@@ -719,11 +542,11 @@ static void stops_text(const keten_report_row *row, char *buf, size_t len)
 		u += (size_t)snprintf(buf + u, len - u, "%s%s:%zu", i ? " " : "", row->stops[i].code, row->stops[i].n);
 }
 
-static const char *group_label(struct names *nm, keten_report_by by, const char *key, char *buf, size_t len)
+static const char *group_label(keten_json_labels *nm, keten_report_by by, const char *key, char *buf, size_t len)
 {
 	uint8_t k[32];
 	if (by == KETEN_REPORT_PROVIDER && strlen(key) == 64 && keten_unhex(k, 32, key) == 0)
-		snprintf(buf, len, "%s", party_name(nm, k));
+		snprintf(buf, len, "%s", keten_json_label(nm, k));
 	else
 		snprintf(buf, len, "%s", key);
 	return buf;
@@ -741,7 +564,7 @@ int cmd_report(cli *c, int argc, char **argv)
 		{"by", 1, 0, 'b'}, {"period", 1, 0, 'p'}, {"format", 1, 0, 'f'}, {"help", 0, 0, 'h'}, {0}};
 	keten_report_opts ro = {.by = KETEN_REPORT_MUNICIPALITY};
 	keten_report rep = {0};
-	struct names nm = {0};
+	keten_json_labels nm = {0};
 	enum fmt fmt = c->json ? FMT_JSON : FMT_TABLE;
 	keten_error err = {0};
 	keten_txn *t = NULL;
@@ -776,38 +599,7 @@ int cmd_report(cli *c, int argc, char **argv)
 		goto out;
 	}
 	if (fmt == FMT_JSON) {
-		json_t *root = json_object(), *rows = json_array();
-		json_object_set_new(root, "by", json_string(keten_report_by_name(ro.by)));
-		for (size_t i = 0; i <= rep.n_rows; i++) {
-			const keten_report_row *row = i < rep.n_rows ? &rep.rows[i] : &rep.total;
-			json_t *o2 = json_object(), *stops = json_object();
-			char label[140];
-			json_object_set_new(o2, "group", json_string(row->key));
-			json_object_set_new(o2, "label", json_string(group_label(&nm, ro.by, row->key, label, sizeof label)));
-			json_object_set_new(o2, "allocations", json_integer((json_int_t)row->allocations));
-			json_object_set_new(o2, "clients", json_integer((json_int_t)row->clients));
-			json_object_set_new(o2, "allocated_cents", json_integer(row->allocated_cents));
-			json_object_set_new(o2, "paid_cents", json_integer(row->paid_cents));
-			json_object_set_new(o2, "subcontracted_cents", json_integer(row->subcontracted_cents));
-			json_object_set_new(o2, "subcontract_paid_cents", json_integer(row->sub_paid_cents));
-			json_object_set_new(o2, "subcontracted_bp", json_integer(row->subcontracted_bp));
-			json_object_set_new(o2, "closed_herstel", json_integer((json_int_t)row->closed_herstel));
-			json_object_set_new(o2, "avg_trajectory_days", json_integer(row->avg_trajectory_days));
-			json_object_set_new(o2, "early_stops", json_integer((json_int_t)row->early_stops));
-			for (size_t s = 0; s < row->n_stops; s++)
-				json_object_set_new(stops, row->stops[s].code, json_integer((json_int_t)row->stops[s].n));
-			json_object_set_new(o2, "early_stops_by_code", stops);
-			json_object_set_new(o2, "rijgen", json_integer((json_int_t)row->rijgen));
-			json_object_set_new(o2, "payments", json_integer((json_int_t)row->payments));
-			json_object_set_new(o2, "delay_median_days", json_integer(row->delay_median_days));
-			json_object_set_new(o2, "delay_p90_days", json_integer(row->delay_p90_days));
-			if (i < rep.n_rows)
-				json_array_append_new(rows, o2);
-			else
-				json_object_set_new(root, "total", o2);
-		}
-		json_object_set_new(root, "rows", rows);
-		cli_print_json(root);
+		cli_print_json(keten_json_report(t, &rep, ro.by));
 	} else if (fmt == FMT_CSV) {
 		static const char *const head[] = {"group", "label", "allocations", "clients", "allocated_cents",
 		                                   "paid_cents", "subcontracted_cents", "subcontract_paid_cents",
@@ -855,7 +647,7 @@ int cmd_report(cli *c, int argc, char **argv)
 	rc = fflush(stdout) ? EX_IOERR_ : 0;
 out:
 	keten_txn_end(t);
-	names_free(&nm);
+	keten_json_labels_release(&nm);
 	keten_report_release(&rep);
 	return rc;
 }

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "fields.h"
 #include "keten/http.h"
 
 static const char serve_usage[] =
@@ -44,7 +43,7 @@ int cmd_serve(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"http", 1, 0, 'H'}, {"public", 0, 0, 'p'}, {"help", 0, 0, 'h'}, {0}};
-	keten_http_opts ho = {.body_json = cli_body_json};
+	keten_http_opts ho = {0};
 	keten_http_server *srv = NULL;
 	keten_error err = {0};
 	const char *addr = KETEN_HTTP_DEFAULT_ADDR;

@@ -2,17 +2,15 @@
  * common.c — shared CLI plumbing: errors and exit codes, opening a home,
  * passphrases, id and party resolution, appending and printing.
  */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "keten/json.h"
 #include "rules.h"
-#include "keten.pb-c.h"
 
 int cli_exit_code(keten_err code)
 {
@@ -130,102 +128,37 @@ int cli_resolve_id(cli *c, const char *hex, uint8_t id[32])
 	return rc ? cli_error(&err) : 0;
 }
 
-struct party_find {
-	const char *what;
-	size_t len;
-	bool by_name;
-	int found;
-	uint8_t key[32];
-	char names[256];
-};
-
-static int party_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
-{
-	struct party_find *f = p;
-	Keten__State__PartyState *ps;
-	char hex[65];
-	bool hit;
-
-	if (kl != 32)
-		return 0;
-	keten_hex(hex, k, 32);
-	ps = keten__state__party_state__unpack(NULL, vl, v);
-	if (!ps)
-		return 0;
-	hit = f->by_name ? (ps->name && strcasecmp(ps->name, f->what) == 0)
-	                 : strncasecmp(hex, f->what, f->len) == 0;
-	if (hit) {
-		if (f->found++ == 0)
-			memcpy(f->key, k, 32);
-		size_t u = strlen(f->names);
-		snprintf(f->names + u, sizeof f->names - u, "%s%.16s (%s)", u ? ", " : "", hex,
-		         ps->name ? ps->name : "");
-	}
-	keten__state__party_state__free_unpacked(ps, NULL);
-	return 0;
-}
-
-static bool all_hex(const char *s)
-{
-	for (; *s; s++)
-		if (!isxdigit((unsigned char)*s))
-			return false;
-	return true;
-}
-
 int cli_resolve_party(cli *c, const char *what, uint8_t key[32])
 {
 	keten_error err = {0};
-	struct party_find f = {.what = what, .len = strlen(what)};
 	keten_txn *t;
-	int rc;
+	char names[256];
+	int found, rc;
 
-	if (f.len == 64 && keten_unhex(key, 32, what) == 0)
-		return 0;
 	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 		return cli_error(&err);
-	f.by_name = !(f.len >= KETEN_MIN_PREFIX && all_hex(what));
-	rc = keten_kv_scan(t, KT_PARTIES, NULL, 0, party_cb, &f, &err);
-	if (rc == 0 && !f.found && !f.by_name) {
-		/* a key prefix of a trust anchor or of this home itself */
-		char hex[65];
-		keten_hex(hex, keten_ledger_info(c->L)->key, 32);
-		if (strncasecmp(hex, what, f.len) == 0) {
-			memcpy(f.key, keten_ledger_info(c->L)->key, 32);
-			f.found = 1;
-		}
-	}
+	rc = keten_party_find(t, what, keten_ledger_info(c->L)->key, key, &found, names, sizeof names, &err);
 	keten_txn_end(t);
 	if (rc)
 		return cli_error(&err);
-	if (f.found == 0) {
+	if (found == 0) {
 		fprintf(stderr, "keten: no party '%s' is known here (name, key or key prefix)\n", what);
 		return EX_NOINPUT_;
 	}
-	if (f.found > 1) {
-		fprintf(stderr, "keten: party '%s' is ambiguous: %s\n", what, f.names);
+	if (found > 1) {
+		fprintf(stderr, "keten: party '%s' is ambiguous: %s\n", what, names);
 		return EX_USAGE_;
 	}
-	memcpy(key, f.key, 32);
 	return 0;
 }
 
 const char *cli_party_name(cli *c, const uint8_t key[32], char *buf, size_t len)
 {
 	keten_txn *t;
-	Keten__State__PartyState *ps = NULL;
 	buf[0] = 0;
 	if (keten_store_read(keten_ledger_store(c->L), &t, NULL))
 		return buf;
-	if (keten_party_load(t, key, &ps, NULL) == 0 && ps->name)
-		snprintf(buf, len, "%s", ps->name);
-	else if (keten_kv_get(t, KT_TRUST, key, 32, NULL, NULL, NULL) == 0) {
-		const void *v;
-		size_t n;
-		if (keten_kv_get(t, KT_TRUST, key, 32, &v, &n, NULL) == 0)
-			snprintf(buf, len, "%.*s", (int)strnlen(v, n), (const char *)v);
-	}
-	keten__state__party_state__free_unpacked(ps, NULL);
+	keten_json_party_name(t, key, buf, len);
 	keten_txn_end(t);
 	return buf;
 }

@@ -51,20 +51,40 @@ static int usage(FILE *f)
 	return f == stdout ? 0 : EX_USAGE_;
 }
 
+/* Run the command named by rest[0]. */
+static int dispatch(cli *c, int n, char **rest)
+{
+	if (n == 0)
+		return usage(stderr);
+	if (strcmp(rest[0], "--help") == 0 || strcmp(rest[0], "-h") == 0 || strcmp(rest[0], "help") == 0)
+		return usage(stdout);
+	if (strcmp(rest[0], "--version") == 0) {
+		printf("keten 0.1\n");
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		if (strcmp(commands[i].name, rest[0]) == 0)
+			return commands[i].fn(c, n, rest);
+	fprintf(stderr, "keten: '%s' is not a keten command (see 'keten --help')\n", rest[0]);
+	return EX_USAGE_;
+}
+
 int main(int argc, char **argv)
 {
 	static char home_buf[4096];
 	cli c = {0};
 	char **rest = calloc((size_t)argc + 1, sizeof *rest);
-	int n = 0;
+	int n = 0, rc;
 
 	if (!rest)
 		return EX_SOFTWARE_;
 	/* Global options may stand anywhere: take them out before dispatch. */
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--home") == 0) {
-			if (i + 1 >= argc)
+			if (i + 1 >= argc) {
+				free(rest);
 				return cli_usage_error("keten", "option '--home' needs a directory");
+			}
 			c.home = argv[++i];
 		} else if (strncmp(argv[i], "--home=", 7) == 0) {
 			c.home = argv[i] + 7;
@@ -86,23 +106,8 @@ int main(int argc, char **argv)
 		snprintf(home_buf, sizeof home_buf, "%s/.keten", h ? h : ".");
 		c.home = home_buf;
 	}
-	if (n == 0)
-		return usage(stderr);
-	if (strcmp(rest[0], "--help") == 0 || strcmp(rest[0], "-h") == 0 || strcmp(rest[0], "help") == 0)
-		return usage(stdout);
-	if (strcmp(rest[0], "--version") == 0) {
-		printf("keten 0.1\n");
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
-		if (strcmp(commands[i].name, rest[0]) == 0) {
-			int rc = commands[i].fn(&c, n, rest);
-			cli_close(&c);
-			free(rest);
-			return rc;
-		}
-	}
-	fprintf(stderr, "keten: '%s' is not a keten command (see 'keten --help')\n", rest[0]);
+	rc = dispatch(&c, n, rest);
+	cli_close(&c);
 	free(rest);
-	return EX_USAGE_;
+	return rc;
 }

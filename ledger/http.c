@@ -13,8 +13,8 @@
  *   /api/disputes/ID                  as `keten dispute show --json`
  *   /api/log?limit=N&type=            the newest entries, summarised
  *
- * The JSON has the same fields as the commands' --json output, so scripts
- * and the page read one format.  Each request takes the process's ledger
+ * The JSON is built by the same functions as the commands' --json output
+ * (ledger/json.c), so scripts and the page read one format.  Each request takes the process's ledger
  * lock, opens one read transaction, builds its answer, and ends the
  * transaction before the answer leaves; a bad parameter is 400 and an
  * unknown party, dispute or path 404, both as {"error": "..."}.
@@ -33,11 +33,10 @@
 
 #include "keten/keten.h"
 #include "keten/http.h"
+#include "keten/json.h"
 #include "keten/net.h"
 #include "keten/reconcile.h"
 #include "keten/report.h"
-#include "dispute.h"
-#include "keten.pb-c.h"
 #include "rules.h"
 
 #define LOG_LIMIT_DEFAULT 50
@@ -238,114 +237,19 @@ static json_t *store_fail(struct call *c, const keten_error *err)
 	return fail(c, 500, "%s", err->msg[0] ? err->msg : keten_strerror(err->code));
 }
 
-static const uint8_t zero32[32];
-
-/* The certified name of a party, else its trust-anchor name, else "". */
-static const char *name_of(keten_txn *t, const uint8_t key[32], char *buf, size_t len)
-{
-	Keten__State__PartyState *ps = NULL;
-	const void *v;
-	size_t n;
-	buf[0] = 0;
-	if (keten_party_load(t, key, &ps, NULL) == 0 && ps->name)
-		snprintf(buf, len, "%s", ps->name);
-	else if (keten_kv_get(t, KT_TRUST, key, 32, &v, &n, NULL) == 0)
-		snprintf(buf, len, "%.*s", (int)strnlen(v, n), (const char *)v);
-	keten__state__party_state__free_unpacked(ps, NULL);
-	return buf;
-}
-
-/* As name_of, falling back to the first 16 hex digits (as reconcile and report print). */
-static json_t *label_json(keten_txn *t, const uint8_t key[32])
-{
-	char buf[128];
-	if (memcmp(key, zero32, 32) == 0)
-		return json_string("");
-	if (!name_of(t, key, buf, sizeof buf)[0])
-		keten_hex(buf, key, 8);
-	return json_string(buf);
-}
-
-static json_t *hex_json(const uint8_t *b, size_t n)
-{
-	char hex[65];
-	keten_hex(hex, b, n);
-	return json_string(hex);
-}
-
-static json_t *key_or_null(const uint8_t key[32])
-{
-	return memcmp(key, zero32, 32) == 0 ? json_null() : hex_json(key, 32);
-}
-
-static json_t *date_json(uint32_t ymd)
-{
-	char d[16];
-	keten_format_date(d, sizeof d, ymd);
-	return json_string(d);
-}
-
-/* field and field_name, as the dispute commands print a party. */
-static void set_party(keten_txn *t, json_t *o, const char *field, const uint8_t key[32])
-{
-	char name[128], nfield[64];
-	json_object_set_new(o, field, hex_json(key, 32));
-	snprintf(nfield, sizeof nfield, "%s_name", field);
-	json_object_set_new(o, nfield, json_string(name_of(t, key, name, sizeof name)));
-}
-
-struct party_find {
-	const char *what;
-	size_t len;
-	bool by_name;
-	int found;
-	uint8_t key[32];
-};
-
-static int party_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
-{
-	struct party_find *f = p;
-	Keten__State__PartyState *ps;
-	char hex[65];
-	bool hit;
-	if (kl != 32 || !(ps = keten__state__party_state__unpack(NULL, vl, v)))
-		return 0;
-	keten_hex(hex, k, 32);
-	hit = f->by_name ? (ps->name && strcasecmp(ps->name, f->what) == 0) : strncasecmp(hex, f->what, f->len) == 0;
-	if (hit && f->found++ == 0)
-		memcpy(f->key, k, 32);
-	keten__state__party_state__free_unpacked(ps, NULL);
-	return 0;
-}
-
 /* A party by key, key prefix (>= 8 hex) or certified name, as the CLI resolves one. */
 static bool resolve_party(struct call *c, const char *what, uint8_t key[32])
 {
-	struct party_find f = {.what = what, .len = strlen(what)};
 	keten_error err = {0};
-	bool hex = f.len >= KETEN_MIN_PREFIX;
-	for (size_t i = 0; i < f.len && hex; i++)
-		hex = isxdigit((unsigned char)what[i]);
-	if (f.len == 64 && keten_unhex(key, 32, what) == 0)
-		return true;
-	f.by_name = !hex;
-	if (keten_kv_scan(c->t, KT_PARTIES, NULL, 0, party_cb, &f, &err)) {
+	int found;
+	if (keten_party_find(c->t, what, keten_ledger_info(c->s->L)->key, key, &found, NULL, 0, &err)) {
 		store_fail(c, &err);
 		return false;
 	}
-	if (!f.found && hex) {
-		char me[65];
-		keten_hex(me, keten_ledger_info(c->s->L)->key, 32);
-		if (strncasecmp(me, what, f.len) == 0) {
-			memcpy(f.key, keten_ledger_info(c->s->L)->key, 32);
-			f.found = 1;
-		}
-	}
-	if (f.found != 1) {
-		fail(c, f.found ? 400 : 404, f.found ? "party '%s' is ambiguous" : "no party '%s' is known here", what);
+	if (found != 1) {
+		fail(c, found ? 400 : 404, found ? "party '%s' is ambiguous" : "no party '%s' is known here", what);
 		return false;
 	}
-	memcpy(key, f.key, 32);
 	return true;
 }
 
@@ -386,36 +290,6 @@ static bool only_params(struct call *c, const char *const *allowed)
 	return true;
 }
 
-static const char *status_word(keten_status st)
-{
-	switch (st) {
-	case KS_APPLIED: return "applied";
-	case KS_PENDING: return "pending";
-	case KS_REJECTED: return "rejected";
-	case KS_STUB: return "stub";
-	default: return "unknown";
-	}
-}
-
-static const char *entry_type(keten_txn *t, const uint8_t id[32])
-{
-	keten_entry e;
-	const char *name = NULL;
-	if (keten_store_get_entry(t, id, &e, NULL) == 0) {
-		name = keten_body_type_name(e.body_type);
-		keten_entry_release(&e);
-	}
-	return name ? name : "entry";
-}
-
-static json_t *fields_json(struct call *c, const keten_entry *e)
-{
-	json_t *f;
-	if (!e->has_body || !c->s->o.body_json || !(f = c->s->o.body_json(e->body_type, e->body, e->body_len)))
-		return json_null();
-	return f;
-}
-
 /* /api/whoami ------------------------------------------------------------------- */
 
 static json_t *api_whoami(struct call *c)
@@ -428,13 +302,13 @@ static json_t *api_whoami(struct call *c)
 	j = json_object();
 	json_object_set_new(j, "name", json_string(in->name));
 	json_object_set_new(j, "role", json_string(in->role));
-	json_object_set_new(j, "key", hex_json(in->key, 32));
+	json_object_set_new(j, "key", keten_json_hex(in->key, 32));
 	if (in->agb[0])
 		json_object_set_new(j, "agb", json_string(in->agb));
 	if (in->municipality[0])
 		json_object_set_new(j, "municipality", json_string(in->municipality));
 	json_object_set_new(j, "protected", json_boolean(!in->unprotected));
-	json_object_set_new(j, "today", date_json(keten_today()));
+	json_object_set_new(j, "today", keten_json_date(keten_today()));
 	json_object_set_new(j, "entries", json_integer((json_int_t)keten_kv_count(c->t, KT_ENTRIES)));
 	return j;
 }
@@ -460,51 +334,12 @@ static json_t *api_balance(struct call *c)
 		keten_balance_release(&b);
 		return fail(c, 500, "a balance overflows");
 	}
-	arr = json_array();
-	for (size_t i = 0; i < b.n_rows; i++) {
-		const keten_balance_row *r = &b.rows[i];
-		int64_t out = r->claimed_cents - r->paid_cents - r->clawback_cents + r->repaid_cents;
-		char name[128];
-		json_t *j = json_object();
-		json_object_set_new(j, "party", hex_json(r->party, 32));
-		json_object_set_new(j, "name", json_string(name_of(c->t, r->party, name, sizeof name)));
-		json_object_set_new(j, "role", json_string(r->payee ? "payee" : "payer"));
-		json_object_set_new(j, "claimed_cents", json_integer(r->claimed_cents));
-		json_object_set_new(j, "paid_cents", json_integer(r->paid_cents));
-		json_object_set_new(j, "received_cents", json_integer(r->received_cents));
-		json_object_set_new(j, "clawback_cents", json_integer(r->clawback_cents));
-		json_object_set_new(j, "repaid_cents", json_integer(r->repaid_cents));
-		json_object_set_new(j, "outstanding_cents", json_integer(out));
-		json_object_set_new(j, "net_cents", json_integer(r->payee ? out : -out));
-		json_array_append_new(arr, j);
-	}
+	arr = keten_json_balance(c->t, &b);
 	keten_balance_release(&b);
 	return arr;
 }
 
 /* /api/reconcile ---------------------------------------------------------------- */
-
-static json_t *amounts_json(json_t *o, int64_t agreed, int64_t delivered, int64_t claimed, int64_t paid,
-                            int64_t received, int64_t outstanding, int64_t overdue)
-{
-	json_object_set_new(o, "agreed_cents", json_integer(agreed));
-	json_object_set_new(o, "delivered_units", delivered % 100 ? json_real((double)delivered / 100.0)
-	                                                          : json_integer(delivered / 100));
-	json_object_set_new(o, "claimed_cents", json_integer(claimed));
-	json_object_set_new(o, "paid_cents", json_integer(paid));
-	json_object_set_new(o, "received_cents", json_integer(received));
-	json_object_set_new(o, "outstanding_cents", json_integer(outstanding));
-	json_object_set_new(o, "overdue_cents", json_integer(overdue));
-	return o;
-}
-
-static void pair_names(keten_txn *t, json_t *o, const uint8_t payer[32], const uint8_t payee[32])
-{
-	json_object_set_new(o, "payer", key_or_null(payer));
-	json_object_set_new(o, "payer_name", label_json(t, payer));
-	json_object_set_new(o, "payee", key_or_null(payee));
-	json_object_set_new(o, "payee_name", label_json(t, payee));
-}
 
 static json_t *api_reconcile(struct call *c)
 {
@@ -514,7 +349,7 @@ static json_t *api_reconcile(struct call *c)
 	keten_recon r = {0};
 	keten_error err = {0};
 	uint8_t wkey[32];
-	json_t *root, *lines, *pairs, *fs;
+	json_t *root;
 
 	if (!only_params(c, ok) || !date_param(c, "as_of", &ro.as_of) || !period_param(c, &ro.from, &ro.until) ||
 	    (with && !resolve_party(c, with, wkey)))
@@ -523,55 +358,7 @@ static json_t *api_reconcile(struct call *c)
 		ro.with = wkey;
 	if (keten_reconcile(c->t, &ro, &r, &err))
 		return store_fail(c, &err);
-	root = json_object();
-	lines = json_array();
-	pairs = json_array();
-	fs = json_array();
-	json_object_set_new(root, "as_of", date_json(r.as_of));
-	for (size_t i = 0; i < r.n_lines; i++) {
-		const keten_recon_line *l = &r.lines[i];
-		json_t *o = json_object();
-		json_object_set_new(o, "subject", key_or_null(l->subject));
-		json_object_set_new(o, "kind", json_string(l->subcontract ? "subcontract" : "allocation"));
-		pair_names(c->t, o, l->payer, l->payee);
-		json_object_set_new(o, "what", json_string(l->what));
-		json_object_set_new(o, "start", date_json(l->start));
-		json_object_set_new(o, "end", l->end ? date_json(l->end) : json_null());
-		json_object_set_new(o, "claims", json_integer((json_int_t)l->n_claims));
-		json_array_append_new(lines, amounts_json(o, l->agreed_cents, l->delivered_units, l->claimed_cents,
-		                                          l->paid_cents, l->received_cents, l->outstanding_cents,
-		                                          l->overdue_cents));
-	}
-	for (size_t i = 0; i < r.n_pairs; i++) {
-		const keten_recon_pair *p = &r.pairs[i];
-		json_t *o = json_object();
-		pair_names(c->t, o, p->payer, p->payee);
-		json_object_set_new(o, "lines", json_integer((json_int_t)p->n_lines));
-		json_array_append_new(pairs, amounts_json(o, p->agreed_cents, p->delivered_units, p->claimed_cents,
-		                                          p->paid_cents, p->received_cents, p->outstanding_cents,
-		                                          p->overdue_cents));
-	}
-	for (size_t i = 0; i < r.n_findings; i++) {
-		const keten_recon_finding *f = &r.findings[i];
-		json_t *o = json_object(), *ev = json_array();
-		json_object_set_new(o, "kind", json_string(f->kind));
-		json_object_set_new(o, "meaning", json_string(keten_recon_kind_meaning(f->kind)));
-		json_object_set_new(o, "subject", key_or_null(f->subject));
-		pair_names(c->t, o, f->payer, f->payee);
-		json_object_set_new(o, "amount_cents", json_integer(f->amount_cents));
-		for (size_t j = 0; j < f->n_ids; j++) {
-			json_t *e = json_object();
-			json_object_set_new(e, "id", hex_json(f->ids[j], 32));
-			json_object_set_new(e, "type", json_string(entry_type(c->t, f->ids[j])));
-			json_array_append_new(ev, e);
-		}
-		json_object_set_new(o, "evidence", ev);
-		json_object_set_new(o, "detail", json_string(f->detail));
-		json_array_append_new(fs, o);
-	}
-	json_object_set_new(root, "lines", lines);
-	json_object_set_new(root, "pairs", pairs);
-	json_object_set_new(root, "findings", fs);
+	root = keten_json_reconcile(c->t, &r, true);
 	keten_recon_release(&r);
 	return root;
 }
@@ -585,7 +372,7 @@ static json_t *api_report(struct call *c)
 	keten_report_opts ro = {.by = KETEN_REPORT_MUNICIPALITY};
 	keten_report rep = {0};
 	keten_error err = {0};
-	json_t *root, *rows;
+	json_t *root;
 
 	if (!only_params(c, ok) || !period_param(c, &ro.from, &ro.until))
 		return NULL;
@@ -593,211 +380,35 @@ static json_t *api_report(struct call *c)
 		return fail(c, 400, "by is municipality, provider, arrangement or month, not '%.60s'", by);
 	if (keten_report_build(c->t, &ro, &rep, &err))
 		return store_fail(c, &err);
-	root = json_object();
-	rows = json_array();
-	json_object_set_new(root, "by", json_string(keten_report_by_name(ro.by)));
-	for (size_t i = 0; i <= rep.n_rows; i++) {
-		const keten_report_row *row = i < rep.n_rows ? &rep.rows[i] : &rep.total;
-		json_t *o = json_object(), *stops = json_object();
-		uint8_t k[32];
-		json_object_set_new(o, "group", json_string(row->key));
-		if (ro.by == KETEN_REPORT_PROVIDER && strlen(row->key) == 64 && keten_unhex(k, 32, row->key) == 0)
-			json_object_set_new(o, "label", label_json(c->t, k));
-		else
-			json_object_set_new(o, "label", json_string(row->key));
-		json_object_set_new(o, "allocations", json_integer((json_int_t)row->allocations));
-		json_object_set_new(o, "clients", json_integer((json_int_t)row->clients));
-		json_object_set_new(o, "allocated_cents", json_integer(row->allocated_cents));
-		json_object_set_new(o, "paid_cents", json_integer(row->paid_cents));
-		json_object_set_new(o, "subcontracted_cents", json_integer(row->subcontracted_cents));
-		json_object_set_new(o, "subcontract_paid_cents", json_integer(row->sub_paid_cents));
-		json_object_set_new(o, "subcontracted_bp", json_integer(row->subcontracted_bp));
-		json_object_set_new(o, "closed_herstel", json_integer((json_int_t)row->closed_herstel));
-		json_object_set_new(o, "avg_trajectory_days", json_integer(row->avg_trajectory_days));
-		json_object_set_new(o, "early_stops", json_integer((json_int_t)row->early_stops));
-		for (size_t s = 0; s < row->n_stops; s++)
-			json_object_set_new(stops, row->stops[s].code, json_integer((json_int_t)row->stops[s].n));
-		json_object_set_new(o, "early_stops_by_code", stops);
-		json_object_set_new(o, "rijgen", json_integer((json_int_t)row->rijgen));
-		json_object_set_new(o, "payments", json_integer((json_int_t)row->payments));
-		json_object_set_new(o, "delay_median_days", json_integer(row->delay_median_days));
-		json_object_set_new(o, "delay_p90_days", json_integer(row->delay_p90_days));
-		if (i < rep.n_rows)
-			json_array_append_new(rows, o);
-		else
-			json_object_set_new(root, "total", o);
-	}
-	json_object_set_new(root, "rows", rows);
+	root = keten_json_report(c->t, &rep, ro.by);
 	keten_report_release(&rep);
 	return root;
 }
 
 /* /api/disputes ----------------------------------------------------------------- */
 
-struct list_ctx {
-	struct call *c;
-	json_t *arr;
-};
-
-static int list_cb(keten_txn *t, const Keten__State__DisputeState *d, void *p)
-{
-	struct list_ctx *l = p;
-	json_t *o = json_object(), *ents = json_array();
-	char name[128];
-	bool ruled = keten_dispute_ruled(d);
-
-	json_object_set_new(o, "id", hex_json(d->id.data, 32));
-	json_object_set_new(o, "status", json_string(ruled ? "ruled" : "open"));
-	json_object_set_new(o, "opener", hex_json(d->opener.data, 32));
-	if (!name_of(t, d->opener.data, name, sizeof name)[0])
-		keten_hex(name, d->opener.data, 8);
-	json_object_set_new(o, "opener_name", json_string(name));
-	json_object_set_new(o, "opened", date_json(keten_date_of_ms(d->opened_ms)));
-	json_object_set_new(o, "opened_ms", json_integer(d->opened_ms));
-	for (size_t i = 0; i < d->n_entries; i++)
-		json_array_append_new(ents, hex_json(d->entries[i].data, 32));
-	json_object_set_new(o, "entries", ents);
-	if (d->amount_cents > 0)
-		json_object_set_new(o, "amount_cents", json_integer(d->amount_cents));
-	json_object_set_new(o, "text", json_string(d->text ? d->text : ""));
-	json_object_set_new(o, "responses", json_integer((json_int_t)d->n_responses));
-	if (ruled)
-		json_object_set_new(o, "ruling", hex_json(d->ruling.data, 32));
-	json_array_append_new(l->arr, o);
-	return 0;
-}
-
 static json_t *api_disputes(struct call *c)
 {
 	static const char *const ok[] = {"open", NULL};
 	const char *open = qget(c->q, "open");
-	struct list_ctx l = {.c = c};
 	keten_error err = {0};
+	json_t *arr;
 
 	if (!only_params(c, ok))
 		return NULL;
 	if (open && strcmp(open, "1") != 0 && strcmp(open, "0") != 0)
 		return fail(c, 400, "open is 1 or 0");
-	l.arr = json_array();
-	if (keten_dispute_each(c->t, open && *open == '1', list_cb, &l, &err)) {
-		json_decref(l.arr);
+	if (keten_json_disputes(c->t, open && *open == '1', &arr, &err))
 		return store_fail(c, &err);
-	}
-	return l.arr;
-}
-
-static json_t *evidence_json(struct call *c, const uint8_t id[32])
-{
-	json_t *o = json_object();
-	keten_entry e;
-	keten_status st = 0;
-	char rule[48] = "";
-
-	json_object_set_new(o, "id", hex_json(id, 32));
-	if (keten_store_get_entry(c->t, id, &e, NULL)) {
-		json_object_set_new(o, "status", json_string("missing"));
-		return o;
-	}
-	keten_store_status(c->t, id, &st, rule, sizeof rule, NULL);
-	json_object_set_new(o, "type", json_string(keten_body_type_name(e.body_type)));
-	set_party(c->t, o, "author", e.author);
-	json_object_set_new(o, "seq", json_integer((json_int_t)e.seq));
-	json_object_set_new(o, "timestamp_ms", json_integer(e.timestamp_ms));
-	json_object_set_new(o, "status", json_string(status_word(st)));
-	if (rule[0])
-		json_object_set_new(o, "rule", json_string(rule));
-	json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
-	json_object_set_new(o, "under_open_dispute", json_boolean(keten_entry_under_open_dispute(c->t, id)));
-	json_object_set_new(o, "fields", fields_json(c, &e));
-	if (!e.has_body)
-		json_object_set_new(o, "withheld", json_true());
-	keten_entry_release(&e);
-	return o;
-}
-
-struct timed {
-	int64_t ms;
-	json_t *o;
-};
-
-static int cmp_timed(const void *x, const void *y)
-{
-	const struct timed *a = x, *b = y;
-	if (a->ms != b->ms)
-		return a->ms < b->ms ? -1 : 1;
-	return strcmp(json_string_value(json_object_get(a->o, "id")), json_string_value(json_object_get(b->o, "id")));
-}
-
-static json_t *response_json(struct call *c, const uint8_t id[32], int64_t *ms)
-{
-	json_t *o = json_object();
-	keten_entry e;
-
-	json_object_set_new(o, "id", hex_json(id, 32));
-	*ms = 0;
-	if (keten_store_get_entry(c->t, id, &e, NULL))
-		return o;
-	*ms = e.timestamp_ms;
-	set_party(c->t, o, "author", e.author);
-	json_object_set_new(o, "timestamp_ms", json_integer(e.timestamp_ms));
-	json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
-	if (e.has_body) {
-		Keten__Response *r = keten__response__unpack(NULL, e.body_len, e.body);
-		if (r) {
-			json_t *ents = json_array();
-			json_object_set_new(o, "text", json_string(r->text ? r->text : ""));
-			for (size_t i = 0; i < r->n_entries; i++)
-				if (r->entries[i].len == 32)
-					json_array_append_new(ents, hex_json(r->entries[i].data, 32));
-			json_object_set_new(o, "entries", ents);
-			keten__response__free_unpacked(r, NULL);
-		}
-	}
-	keten_entry_release(&e);
-	return o;
-}
-
-static json_t *ruling_json(struct call *c, const Keten__State__DisputeState *d)
-{
-	json_t *o = json_object(), *adj = json_array();
-	keten_entry e;
-
-	json_object_set_new(o, "id", hex_json(d->ruling.data, 32));
-	if (d->has_ruler && d->ruler.len == 32)
-		set_party(c->t, o, "ruler", d->ruler.data);
-	json_object_set_new(o, "timestamp_ms", json_integer(d->ruled_ms));
-	if (keten_store_get_entry(c->t, d->ruling.data, &e, NULL) == 0) {
-		json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
-		if (e.has_body) {
-			Keten__Ruling *r = keten__ruling__unpack(NULL, e.body_len, e.body);
-			if (r) {
-				json_object_set_new(o, "decision", json_string(r->decision ? r->decision : ""));
-				keten__ruling__free_unpacked(r, NULL);
-			}
-		}
-		keten_entry_release(&e);
-	}
-	for (size_t i = 0; i < d->n_adjustments; i++) {
-		const Keten__State__DisputeAdjustment *x = d->adjustments[i];
-		json_t *a = json_object();
-		set_party(c->t, a, "debtor", x->debtor.data);
-		set_party(c->t, a, "creditor", x->creditor.data);
-		json_object_set_new(a, "amount_cents", json_integer(x->amount_cents));
-		json_array_append_new(adj, a);
-	}
-	json_object_set_new(o, "adjustments", adj);
-	return o;
+	return arr;
 }
 
 static json_t *api_dispute(struct call *c, const char *idhex)
 {
 	static const char *const ok[] = {NULL};
-	Keten__State__DisputeState *d = NULL;
 	keten_error err = {0};
-	keten_entry e;
 	uint8_t id[32];
-	json_t *o, *ev, *resp, *aud;
-	struct timed *tr;
+	json_t *o;
 	int rc;
 
 	if (!only_params(c, ok))
@@ -806,43 +417,8 @@ static json_t *api_dispute(struct call *c, const char *idhex)
 		return fail(c, 400, "'%.70s' is not an entry id (at least %u hex digits)", idhex, KETEN_MIN_PREFIX);
 	if (keten_store_resolve(c->t, idhex, id, &err))
 		return store_fail(c, &err);
-	if ((rc = keten_dispute_load(c->t, id, &d, &err)))
+	if ((rc = keten_json_dispute(c->t, id, &o, &err)))
 		return rc == KETEN_ENOTFOUND ? fail(c, 404, "'%s' is not a dispute applied here", idhex) : store_fail(c, &err);
-	if (!(tr = calloc(d->n_responses ? d->n_responses : 1, sizeof *tr))) {
-		keten__state__dispute_state__free_unpacked(d, NULL);
-		return fail(c, 500, "out of memory");
-	}
-	o = json_object();
-	ev = json_array();
-	resp = json_array();
-	aud = json_array();
-	json_object_set_new(o, "id", hex_json(d->id.data, 32));
-	json_object_set_new(o, "status", json_string(keten_dispute_ruled(d) ? "ruled" : "open"));
-	set_party(c->t, o, "opener", d->opener.data);
-	json_object_set_new(o, "opened", date_json(keten_date_of_ms(d->opened_ms)));
-	json_object_set_new(o, "opened_ms", json_integer(d->opened_ms));
-	json_object_set_new(o, "text", json_string(d->text ? d->text : ""));
-	if (d->amount_cents > 0)
-		json_object_set_new(o, "amount_cents", json_integer(d->amount_cents));
-	if (keten_store_get_entry(c->t, d->id.data, &e, NULL) == 0) {
-		json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
-		for (size_t i = 0; i < e.n_audience; i++)
-			json_array_append_new(aud, hex_json(e.audience[i], 32));
-		keten_entry_release(&e);
-	}
-	json_object_set_new(o, "audience", aud);
-	for (size_t i = 0; i < d->n_entries; i++)
-		json_array_append_new(ev, evidence_json(c, d->entries[i].data));
-	json_object_set_new(o, "evidence", ev);
-	for (size_t i = 0; i < d->n_responses; i++)
-		tr[i].o = response_json(c, d->responses[i].data, &tr[i].ms);
-	qsort(tr, d->n_responses, sizeof *tr, cmp_timed);
-	for (size_t i = 0; i < d->n_responses; i++)
-		json_array_append_new(resp, tr[i].o);
-	free(tr);
-	json_object_set_new(o, "responses", resp);
-	json_object_set_new(o, "ruling", keten_dispute_ruled(d) ? ruling_json(c, d) : json_null());
-	keten__state__dispute_state__free_unpacked(d, NULL);
 	return o;
 }
 
@@ -868,16 +444,16 @@ static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void
 		return 0;
 	keten_store_status(t, e.id, &st, rule, sizeof rule, NULL);
 	o = json_object();
-	json_object_set_new(o, "id", hex_json(e.id, 32));
-	set_party(t, o, "author", e.author);
+	json_object_set_new(o, "id", keten_json_hex(e.id, 32));
+	keten_json_set_party(t, o, "author", e.author);
 	json_object_set_new(o, "seq", json_integer((json_int_t)e.seq));
 	json_object_set_new(o, "timestamp_ms", json_integer(e.timestamp_ms));
-	json_object_set_new(o, "date", date_json(keten_date_of_ms(e.timestamp_ms)));
+	json_object_set_new(o, "date", keten_json_date(keten_date_of_ms(e.timestamp_ms)));
 	json_object_set_new(o, "type", json_string(keten_body_type_name(e.body_type)));
-	json_object_set_new(o, "status", json_string(status_word(st)));
+	json_object_set_new(o, "status", json_string(keten_json_status_name(st)));
 	if (rule[0])
 		json_object_set_new(o, "rule", json_string(rule));
-	json_object_set_new(o, "fields", fields_json(l->c, &e));
+	json_object_set_new(o, "fields", e.has_body ? keten_json_body(e.body_type, e.body, e.body_len) : json_null());
 	if (!e.has_body)
 		json_object_set_new(o, "withheld", json_true());
 	json_array_append_new(l->arr, o);

@@ -7,8 +7,11 @@
  * is valid for itself.  Any other key counts only while a certificate by
  * an anchor covers the entry's date and no revocation precedes its time.
  */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -39,6 +42,73 @@ uint32_t keten_role_from_name(const char *name)
 bool keten_is_anchor(keten_txn *t, const uint8_t key[32])
 {
 	return keten_kv_get(t, KT_TRUST, key, 32, NULL, NULL, NULL) == KETEN_OK;
+}
+
+struct party_find {
+	const char *what;
+	size_t len;
+	bool by_name;
+	int found;
+	uint8_t key[32];
+	char *names;
+	size_t nlen;
+};
+
+static int find_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct party_find *f = p;
+	Keten__State__PartyState *ps;
+	char hex[65];
+	bool hit;
+
+	if (kl != 32 || !(ps = keten__state__party_state__unpack(NULL, vl, v)))
+		return 0;
+	keten_hex(hex, k, 32);
+	hit = f->by_name ? (ps->name && strcasecmp(ps->name, f->what) == 0) : strncasecmp(hex, f->what, f->len) == 0;
+	if (hit) {
+		if (f->found++ == 0)
+			memcpy(f->key, k, 32);
+		if (f->names) {
+			size_t u = strlen(f->names);
+			snprintf(f->names + u, f->nlen - u, "%s%.16s (%s)", u ? ", " : "", hex, ps->name ? ps->name : "");
+		}
+	}
+	keten__state__party_state__free_unpacked(ps, NULL);
+	return 0;
+}
+
+int keten_party_find(keten_txn *t, const char *what, const uint8_t self[32], uint8_t key[32], int *found,
+                     char *names, size_t nlen, keten_error *err)
+{
+	struct party_find f = {.what = what, .len = strlen(what), .names = nlen ? names : NULL, .nlen = nlen};
+	bool hex = f.len >= KETEN_MIN_PREFIX;
+	int rc;
+
+	*found = 0;
+	if (f.names)
+		f.names[0] = 0;
+	if (f.len == 64 && keten_unhex(key, 32, what) == 0) {
+		*found = 1;
+		return KETEN_OK;
+	}
+	for (size_t i = 0; i < f.len && hex; i++)
+		hex = isxdigit((unsigned char)what[i]);
+	f.by_name = !hex;
+	if ((rc = keten_kv_scan(t, KT_PARTIES, NULL, 0, find_cb, &f, err)))
+		return rc;
+	if (!f.found && hex) {
+		/* a key prefix of a trust anchor or of this home itself */
+		char me[65];
+		keten_hex(me, self, 32);
+		if (strncasecmp(me, what, f.len) == 0) {
+			memcpy(f.key, self, 32);
+			f.found = 1;
+		}
+	}
+	if (f.found)
+		memcpy(key, f.key, 32);
+	*found = f.found;
+	return KETEN_OK;
 }
 
 int keten_party_load(keten_txn *t, const uint8_t key[32], Keten__State__PartyState **out,

@@ -4,7 +4,8 @@
  * reconciliation lines and findings, the regional report, disputes with
  * their evidence, recent entries), and a static page (web/: index.html,
  * app.js, style.css) embedded in the library at build time, so the binary
- * needs no files beside it.
+ * needs no files beside it.  The JSON objects are those of the commands'
+ * --json output, built by the same functions (include/keten/json.h).
  *
  * Each request opens one short read transaction and ends it before the
  * answer is sent: none is held between requests, so a dashboard left open
@@ -28,7 +29,6 @@
 
 struct keten_error;
 struct keten_ledger;
-struct json_t;
 
 #define KETEN_HTTP_DEFAULT_ADDR "127.0.0.1:8080"
 
@@ -45,9 +45,6 @@ extern const keten_web_asset keten_web_assets[];
 
 typedef struct keten_http_opts {
 	bool allow_public;              /* accept an address that is not loopback */
-	/* An entry body as a JSON object (the CLI passes cli_body_json); NULL:
-	 * evidence and entries are shown without their decoded fields. */
-	struct json_t *(*body_json)(uint32_t body_type, const uint8_t *body, size_t len);
 	/* One line per request ("GET /api/balance 200"); NULL: quiet.  Called
 	 * from nng's threads. */
 	void (*log)(void *ctx, const char *line);

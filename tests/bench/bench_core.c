@@ -32,6 +32,9 @@
 
 #include "keten/keten.h"
 
+#define BENCH_NAME "bench_core"
+#include "bench_util.h"
+
 extern char **environ;
 
 #define BODY_CHECKPOINT  18u   /* keten.BodyType.CHECKPOINT */
@@ -47,13 +50,6 @@ static size_t BATCH = 1000;   /* entries per keten_ledger_append call */
 static int reps = 3;
 static const char *only = "";   /* KETEN_BENCH_ONLY */
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* CPU seconds (user + system) of this process so far. */
 static double cpu_s(void)
 {
@@ -61,57 +57,6 @@ static double cpu_s(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	double s[128];
-	if (n > 128)
-		n = 128;
-	if (n < 1)
-		return 0;
-	memcpy(s, v, (size_t)n * sizeof *v);
-	qsort(s, (size_t)n, sizeof *s, cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static void die(const char *what, const keten_error *err)
-{
-	fprintf(stderr, "bench_core: %s: %s\n", what, err && err->msg[0] ? err->msg : "failed");
-	exit(70);
-}
-
-static void rm_rf(const char *dir)
-{
-	char cmd[4200];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench_core: could not remove '%s'\n", dir);
-}
-
-/* Protobuf by hand (proto2 wire format), so the bench needs no generated header. */
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-	do {
-		uint8_t b = v & 0x7f;
-		v >>= 7;
-		*p++ = b | (v ? 0x80 : 0);
-	} while (v);
-	return p;
-}
-
-static uint8_t *put_bytes(uint8_t *p, uint8_t tag, const void *d, size_t n)
-{
-	*p++ = tag;
-	p = put_varint(p, n);
-	memcpy(p, d, n);
-	return p + n;
 }
 
 /* Checkpoint { 3 x FeedHead { author, seq, id }, root }: about 250 bytes. */
@@ -134,42 +79,6 @@ static size_t checkpoint_body(uint8_t *out, uint64_t seq)
 		p = put_bytes(p, 0x12, root, 32);
 	}
 	return (size_t)(p - out);
-}
-
-/* PartyCertificate { key, name, roles: [role] } */
-static size_t certificate_body(uint8_t *out, const uint8_t key[32], const char *name, uint32_t role)
-{
-	uint8_t *p = out;
-	p = put_bytes(p, 0x0a, key, 32);
-	p = put_bytes(p, 0x12, name, strlen(name));
-	*p++ = 0x18;
-	p = put_varint(p, role);
-	return (size_t)(p - out);
-}
-
-/* A home, opened and unlocked, that trusts its own key. */
-static keten_ledger *make_home(const char *dir, const char *name)
-{
-	keten_home_info info = {0};
-	keten_error err = {0};
-	keten_ledger *L;
-	snprintf(info.name, sizeof info.name, "%s", name);
-	snprintf(info.role, sizeof info.role, "municipality");
-	snprintf(info.municipality, sizeof info.municipality, "0363");
-	if (keten_home_create(dir, NULL, &info, &err))
-		die("keten_home_create", &err);
-	if (keten_ledger_open(dir, &L, &err))
-		die("keten_ledger_open", &err);
-	if (keten_ledger_unlock(L, NULL, &err))
-		die("keten_ledger_unlock", &err);
-	return L;
-}
-
-static void trust(keten_ledger *L, const uint8_t key[32], const char *name)
-{
-	keten_error err = {0};
-	if (keten_ledger_trust_add(L, key, name, &err))
-		die("keten_ledger_trust_add", &err);
 }
 
 /* Run keten with argv; the wall time in seconds, or < 0 when it failed.
@@ -330,7 +239,7 @@ static double append_home(const char *dir, keten_ledger **out, double *batch_med
                           double *first10, double *last10, double *cpu_share)
 {
 	keten_error err = {0};
-	keten_ledger *L = make_home(dir, "Bench Gemeente");
+	keten_ledger *L = make_home(dir, "Bench Gemeente", "municipality");
 	const keten_home_info *info = keten_ledger_info(L);
 	uint8_t cert[128];
 	keten_append a = {.body_type = BODY_CERTIFICATE, .body = cert};
@@ -439,7 +348,7 @@ static double ingest_home(const char *dir, const uint8_t anchor[32], const keten
 {
 	keten_error err = {0};
 	keten_ingest_stats st, sum = {0};
-	keten_ledger *L = make_home(dir, "Bench Aanbieder");
+	keten_ledger *L = make_home(dir, "Bench Aanbieder", "municipality");
 	double t, cpu;
 	trust(L, anchor, "bench author");
 	cpu = cpu_s();

@@ -48,6 +48,9 @@
 #include <sodium.h>
 
 #include "keten/keten.h"
+
+#define BENCH_NAME "bench_sync"
+#include "bench_util.h"
 #include "keten/net.h"
 #include "sync.h"
 
@@ -67,45 +70,6 @@ static char workdir[4096];
 static size_t N = 100000;
 static int reps = 3;
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(const double *v, int n)
-{
-	double s[128];
-	if (n > 128)
-		n = 128;
-	if (n < 1)
-		return 0;
-	memcpy(s, v, (size_t)n * sizeof *v);
-	qsort(s, (size_t)n, sizeof *s, cmp_double);
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-static void die(const char *what, const keten_error *err)
-{
-	fprintf(stderr, "bench_sync: %s: %s\n", what, err && err->msg[0] ? err->msg : "failed");
-	exit(70);
-}
-
-static void rm_rf(const char *dir)
-{
-	char cmd[4200];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench_sync: could not remove '%s'\n", dir);
-}
-
 static void loadavg(char *buf, size_t len)
 {
 	FILE *f = fopen("/proc/loadavg", "r");
@@ -116,25 +80,6 @@ static void loadavg(char *buf, size_t len)
 		snprintf(buf, len, "unknown");
 	if (f)
 		fclose(f);
-}
-
-/* Protobuf by hand (proto2 wire format), as in bench_core.c. */
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-	do {
-		uint8_t b = v & 0x7f;
-		v >>= 7;
-		*p++ = b | (v ? 0x80 : 0);
-	} while (v);
-	return p;
-}
-
-static uint8_t *put_bytes(uint8_t *p, uint8_t tag, const void *d, size_t n)
-{
-	*p++ = tag;
-	p = put_varint(p, n);
-	memcpy(p, d, n);
-	return p + n;
 }
 
 /* Checkpoint { 4 x FeedHead { author, seq, id } }: about 296 bytes. */
@@ -152,41 +97,6 @@ static size_t checkpoint_body(uint8_t *out, uint64_t seq)
 		p = put_bytes(p, 0x0a, fh, (size_t)(q - fh));
 	}
 	return (size_t)(p - out);
-}
-
-/* PartyCertificate { key, name, roles: [role] } */
-static size_t certificate_body(uint8_t *out, const uint8_t key[32], const char *name, uint32_t role)
-{
-	uint8_t *p = out;
-	p = put_bytes(p, 0x0a, key, 32);
-	p = put_bytes(p, 0x12, name, strlen(name));
-	*p++ = 0x18;
-	p = put_varint(p, role);
-	return (size_t)(p - out);
-}
-
-static keten_ledger *make_home(const char *dir, const char *name, const char *role)
-{
-	keten_home_info info = {0};
-	keten_error err = {0};
-	keten_ledger *L;
-	snprintf(info.name, sizeof info.name, "%s", name);
-	snprintf(info.role, sizeof info.role, "%s", role);
-	snprintf(info.municipality, sizeof info.municipality, "0363");
-	if (keten_home_create(dir, NULL, &info, &err))
-		die("keten_home_create", &err);
-	if (keten_ledger_open(dir, &L, &err))
-		die("keten_ledger_open", &err);
-	if (keten_ledger_unlock(L, NULL, &err))
-		die("keten_ledger_unlock", &err);
-	return L;
-}
-
-static void trust(keten_ledger *L, const uint8_t key[32], const char *name)
-{
-	keten_error err = {0};
-	if (keten_ledger_trust_add(L, key, name, &err))
-		die("keten_ledger_trust_add", &err);
 }
 
 static void certify(keten_ledger *by, const uint8_t key[32], const char *name, uint32_t role)

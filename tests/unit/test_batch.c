@@ -19,36 +19,14 @@
 
 #include "keten/keten.h"
 #include "keten/batch.h"
+#include "test_util.h"
 
 #define DATA "tests/data/batch/"
-
-static uint8_t *load(const char *name, size_t *len)
-{
-	char p[256];
-	FILE *f;
-	uint8_t *buf;
-	long n;
-
-	snprintf(p, sizeof p, DATA "%s", name);
-	f = fopen(p, "rb");
-	if (!f)
-		fail_msg("cannot open %s (run from the repository root)", p);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
 
 static int parse_file(const char *name, keten_batch *b, keten_error *err)
 {
 	size_t len;
-	uint8_t *buf = load(name, &len);
+	uint8_t *buf = test_load(DATA, name, &len);
 	int rc = keten_batch_parse(buf, len, b, err);
 	free(buf);
 	return rc;

@@ -29,6 +29,7 @@
 #include "keten/keten.h"
 #include "keten.pb-c.h"
 #include "rules.h"
+#include "test_util.h"
 
 #define PASS "a passphrase for home a"
 
@@ -38,13 +39,6 @@ struct fx {
 	keten_ledger *A, *B, *C;
 	uint8_t ids[3][32];     /* A's first three entries */
 };
-
-static int rm_rf(const char *dir)
-{
-	char cmd[160];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd);
-}
 
 static void make_home(const char *dir, const char *name, const char *role, const char *pass,
                       keten_ledger **out)
@@ -79,7 +73,7 @@ static int teardown(void **state)
 	keten_ledger_close(f->A);
 	keten_ledger_close(f->B);
 	keten_ledger_close(f->C);
-	rm_rf(f->base);
+	test_rm_rf(f->base);
 	free(f);
 	return 0;
 }

@@ -23,6 +23,7 @@
 
 #include "keten/keten.h"
 #include "keten.pb-c.h"
+#include "test_util.h"
 
 struct fx {
 	char dir[64];
@@ -30,13 +31,6 @@ struct fx {
 	keten_store *s;
 	keten_keypair kp;
 };
-
-static int rm_rf(const char *dir)
-{
-	char cmd[160];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd);
-}
 
 static int setup(void **state)
 {
@@ -60,7 +54,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	keten_store_close(f->s);
 	keten_keypair_release(&f->kp);
-	rm_rf(f->dir);
+	test_rm_rf(f->dir);
 	free(f);
 	return 0;
 }

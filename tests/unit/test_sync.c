@@ -53,6 +53,7 @@
 #include "rules.h"
 #include "sync.h"
 #include "sync.pb-c.h"
+#include "test_util.h"
 
 enum { M, L, S1, S2, AU, NN };
 
@@ -91,13 +92,6 @@ struct fx {
 };
 
 static struct fx *FX;
-
-static int rm_rf(const char *dir)
-{
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd);
-}
 
 static int cp_a(const char *from, const char *to)
 {
@@ -452,7 +446,7 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	if (FX) {
-		rm_rf(FX->base);
+		test_rm_rf(FX->base);
 		free(FX);
 	}
 	return 0;
@@ -463,7 +457,7 @@ static void nodes_copy(struct node *nd, const char *name)
 {
 	char root[160];
 	snprintf(root, sizeof root, "%s/%s", FX->base, name);
-	rm_rf(root);
+	test_rm_rf(root);
 	assert_int_equal(cp_a(FX->tmpl, root), 0);
 	node_paths(nd, root);
 	for (int i = 0; i < NN; i++)
@@ -476,7 +470,7 @@ static void nodes_drop(struct node *nd, const char *name)
 	for (int i = 0; i < NN; i++)
 		node_close(&nd[i]);
 	snprintf(root, sizeof root, "%s/%s", FX->base, name);
-	rm_rf(root);
+	test_rm_rf(root);
 }
 
 /* Tests ------------------------------------------------------------------------ */
@@ -1334,7 +1328,7 @@ static void test_mutations(void **state)
 		keten_sync_client *fc;
 		char dir[200];
 		snprintf(dir, sizeof dir, "%s/mutate/fresh", FX->base);
-		rm_rf(dir);
+		test_rm_rf(dir);
 		assert_int_equal(cp_a(nd[S2].dir, dir), 0);
 		snprintf(fresh.dir, sizeof fresh.dir, "%s", dir);
 		node_open(&fresh);

@@ -35,6 +35,7 @@
 #include "keten.pb-c.h"
 #include "sync.h"
 #include "sync.pb-c.h"
+#include "test_util.h"
 
 #define NPEERS 4   /* the server's home, then three pulling homes */
 
@@ -45,13 +46,6 @@ struct fx {
 	size_t n;
 	char url[64];
 };
-
-static int rm_rf(const char *dir)
-{
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd);
-}
 
 static double now_s(void)
 {
@@ -184,7 +178,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	for (int i = 0; i < NPEERS; i++)
 		keten_ledger_close(f->L[i]);
-	rm_rf(f->base);
+	test_rm_rf(f->base);
 	free(f);
 	return 0;
 }
