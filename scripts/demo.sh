@@ -8,7 +8,10 @@ set -eu
 cd "$(dirname "$0")/.."
 K=$(pwd)/build/keten
 TARIFFS=$(pwd)/../shared/fixtures/tarieven-voorbeeld-2026.csv
-[ -f "$TARIFFS" ] || TARIFFS=$(pwd)/tests/data/tarieven-voorbeeld-2026.csv
+if [ ! -f "$TARIFFS" ]; then
+	echo "demo: the example tariff table '$TARIFFS' is missing (shared/ beside the checkout)" >&2
+	exit 66
+fi
 D=$(mktemp -d /tmp/keten-demo.XXXXXX)
 PIDS=""
 cleanup() {
