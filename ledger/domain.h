@@ -25,7 +25,7 @@ enum {
 	DK_OFFER = 'o',       /* OfferState */
 	DK_DELIVERY = 'l',    /* DeliveryState */
 	DK_CLAIM = 'k',       /* ClaimState */
-	DK_PAYMENT = 'p',     /* PaymentState */
+	DK_PAYMENT = 'p',     /* PaymentState, with its live receipt's date and flag (no lookup for --as-of) */
 	DK_RECEIPT = 'q',     /* ReceiptState */
 	DK_CLAWBACK = 'w',    /* ClawbackState */
 	DK_BALANCE = 'b',     /* BalanceDay: 'b' || payer || payee || date (4 BE) */

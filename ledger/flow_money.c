@@ -479,6 +479,11 @@ int flow_receipt(keten_apply *a, keten_error *err)
 		goto out;
 	ps->received_cents = r->amount_cents;
 	ps->has_received_cents = ps->has_receipt = 1;
+	/* reconcile --as-of reads the receipt's date and flag here rather
+	 * than looking up the receipt record of every payment it shows */
+	ps->receipt_date = date;
+	ps->receipt_received = r->received;
+	ps->has_receipt_date = ps->has_receipt_received = 1;
 	if (dom_set_bytes(&ps->receipt, a->e->id, 32) || set_mismatch(ps, r->amount_cents != ps->amount_cents)) {
 		rc = keten_fail(err, KETEN_ENOMEM, NULL);
 		goto out;
@@ -896,6 +901,11 @@ static int void_receipt(keten_apply *a, const uint8_t id[32], keten_error *err)
 			goto out;
 		ps->received_cents = 0;
 		ps->has_receipt = 0;
+		/* the receipt's copy goes with it: a payment record names only a
+		 * live receipt, so readers need no voided flag of their own */
+		ps->receipt_date = 0;
+		ps->receipt_received = 0;
+		ps->has_receipt_date = ps->has_receipt_received = 0;
 		set_mismatch(ps, false);
 		if ((rc = dom_put(a->txn, DK_PAYMENT, ps->id.data, ps, err)))
 			goto out;

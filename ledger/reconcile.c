@@ -2,19 +2,20 @@
  * reconcile.c — reconciliation from derived state (see keten/reconcile.h).
  *
  * One read transaction, a handful of prefix scans (allocations, offers,
- * deliveries, claims, payments, clawbacks) and point lookups for receipts,
- * contracts and indices; nothing walks the entries themselves except to
- * read a payment's bank reference for --bank.  With --with, and for a
- * provider's own view, the scans read the copies of one party's records
- * under 'P' || party || kind in the index table (kept by dom_put), so the
- * work is linear in that party's records; a municipality's whole view
- * scans the `state` table.  The scans build in-memory maps from entry id
- * to record (open addressing on the first bytes of the BLAKE2b id, which
- * are uniform).  Findings are computed here from the
- * records; the soft-rule marks that the body handlers leave on the
- * records (offers, allocations, claims, payments) are read too and mapped
- * onto the stable kinds, so a finding is reported once whichever side
- * spotted it.
+ * deliveries, claims, payments, clawbacks) and point lookups for
+ * contracts and indices (and for the receipts of payment records written
+ * before they carried their receipt's date); nothing walks the entries
+ * themselves except to read a payment's bank reference for --bank.
+ * With --with, and for a provider's own view, the scans read the copies
+ * of one party's records under 'P' || party || kind in the index table
+ * (kept by dom_put), so the work is linear in that party's records; a
+ * municipality's whole view scans the `state` table.  The scans build
+ * in-memory maps from entry id to record (open addressing on the first
+ * bytes of the BLAKE2b id, which are uniform).  Findings are computed
+ * here from the records; the soft-rule marks that the body handlers
+ * leave on the records (offers, allocations, claims, payments) are read
+ * too and mapped onto the stable kinds, so a finding is reported once
+ * whichever side spotted it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -1216,7 +1217,20 @@ static int payment_findings(struct ctx *x, struct pay *p)
 			p->received = ps->received_cents > 0;
 			p->received_cents = ps->received_cents;
 		}
+	} else if (ps->receipt.len == 32 && ps->has_receipt_date) {
+		/* flow_receipt copies the receipt's date and flag into the
+		 * payment record and a voided receipt is taken off it, so
+		 * nothing needs looking up: scattered over the state table,
+		 * that lookup per payment made about a third of the page
+		 * faults of a fresh process */
+		if (!ps->receipt_date || ps->receipt_date <= x->as_of) {
+			p->receipt_known = true;
+			p->received = ps->receipt_received;
+			p->received_cents = ps->receipt_received ? ps->received_cents : 0;
+		}
 	} else if (ps->receipt.len == 32) {
+		/* a record from before the copy (no receipt_date): look the
+		 * receipt up, which also tells whether it was voided since */
 		Keten__State__ReceiptState *rs = NULL;
 		if (dom_get(x->t, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&rs,
 		            NULL) == 0 && !rs->voided && (!rs->date || rs->date <= x->as_of || !x->as_of_given)) {

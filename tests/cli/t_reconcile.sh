@@ -14,7 +14,10 @@
 #     malformed statement (a clear error, exit 65);
 #   - report --by municipality|provider|arrangement|month;
 #   - batch: a good CSV and NDJSON file append every row; a file with one
-#     bad row (or one row a rule refuses) appends nothing.
+#     bad row (or one row a rule refuses) appends nothing;
+#   - --with and the party index against the whole view, running totals;
+#   - a payment confirmed as of its receipt's date, unconfirmed again when
+#     the receipt is voided, and the receipt that replaces it.
 # Claims are dated by their entry (today), so the dates that matter are
 # computed from today: AS_OF is today + 60 days, LATE today + 45.
 #
@@ -330,6 +333,66 @@ for h in "$M" "$L" "$S"; do
 		check "balance of $(basename "$h") --with ${k%"${k#????????}"}: its rows of the whole balance" \
 			sh -c "jq -S --arg k '$k' '[.[] | select(.party == \$k)]' '$T/bal.now' >'$T/a' && jq -S . '$T/bal.with' >'$T/b' && cmp -s '$T/a' '$T/b'"
 	done
+done
+
+# Receipts as of a day: reconcile --as-of reads the receipt's date, amount
+# and received flag from the payment's own record (copied there by the
+# receipt, taken off by the correction that voids it), so a payment counts
+# as confirmed from its receipt's date on, and no longer once the receipt
+# is void.  Run at the lead (through its party index, with and without
+# --with) and at the subcontractor.  The claim is dated today, so the
+# days are counted from today: paid on D1, receipts dated D10, D20, D25.
+# pay_finding HOME AS_OF PARTY: the kind and amount ("kind,cents") of P9's finding, or
+# "none", from the whole view and with --with PARTY: one word when both agree
+pay_finding() {
+	for w in "" "--with"; do
+		if [ -n "$w" ]; then "$K" --home "$1" reconcile --with "$3" --as-of "$2" --format csv
+		else "$K" --home "$1" reconcile --as-of "$2" --format csv; fi |
+			awk -F, -v p="$P9" '$1 == "finding" && index($17, p) == 1 { print $2 "," $16; f = 1 } END { if (!f) print "none" }'
+	done | LC_ALL=C sort -u | paste -sd' ' -
+}
+D() { date -d "$TODAY +$1 days" +%F; }
+D1=$(D 1) D9=$(D 9) D10=$(D 10) D19=$(D 19) D20=$(D 20) D25=$(D 25)
+new "O3 2026-03 claimed" "$S" claim "$O3" --installment 2026-03; K9=$ID
+sync "$S" "$L"
+new "lead pays O3 2026-03 the next day" "$L" pay "$K9" --amount 500 --date "$D1" --reference E2E-O3-03; P9=$ID
+sync "$L" "$S"
+new "subcontractor confirms it, dated D10" "$S" receipt "$P9" --date "$D10"; R9=$ID
+sync "$S" "$L"
+for h in "$L:$SK" "$S:$LK"; do
+	k=${h#*:} h=${h%%:*}
+	check "$(basename "$h"): as of the day before the receipt, the payment is unconfirmed" \
+		[ "$(pay_finding "$h" "$D9" "$k")" = "payment-unconfirmed,50000" ]
+	check "$(basename "$h"): as of the receipt's date, it is confirmed in full" [ "$(pay_finding "$h" "$D10" "$k")" = none ]
+done
+run "$S" receipt "$P9" --amount 400
+check "a second receipt is refused while the first stands" sh -c "[ $rc -ne 0 ] && grep -q receipt-exists '$T/err'"
+new "subcontractor voids its receipt" "$S" correct "$R9" --reason "bedrag klopt niet"
+sync "$S" "$L"
+for h in "$L:$SK" "$S:$LK"; do
+	k=${h#*:} h=${h%%:*}
+	check "$(basename "$h"): the receipt voided, the payment is unconfirmed again" \
+		[ "$(pay_finding "$h" 2099-12-31 "$k")" = "payment-unconfirmed,50000" ]
+done
+new "subcontractor confirms 400.00 of it, dated D20" "$S" receipt "$P9" --amount 400 --date "$D20"; R10=$ID
+sync "$S" "$L"
+for h in "$L:$SK" "$S:$LK"; do
+	k=${h#*:} h=${h%%:*}
+	check "$(basename "$h"): as of D19 the new receipt does not count yet" \
+		[ "$(pay_finding "$h" "$D19" "$k")" = "payment-unconfirmed,50000" ]
+	check "$(basename "$h"): as of D20 it is a receipt-mismatch of 100.00" \
+		[ "$(pay_finding "$h" "$D20" "$k")" = "receipt-mismatch,10000" ]
+done
+check "the mismatch names the new receipt, not the voided one" sh -c \
+	"'$K' --home '$L' reconcile --as-of $D20 --format csv | grep '^finding,receipt-mismatch,' | grep '$P9' | grep -q '$R10' &&
+	! '$K' --home '$L' reconcile --as-of $D20 --format csv | grep -q '$R9'"
+new "subcontractor voids that one too" "$S" correct "$R10" --reason "toch niets ontvangen"
+new "subcontractor says nothing arrived, dated D25" "$S" receipt "$P9" --not-received --date "$D25"
+sync "$S" "$L"
+for h in "$L:$SK" "$S:$LK"; do
+	k=${h#*:} h=${h%%:*}
+	check "$(basename "$h"): as of D25 nothing arrived: a receipt-mismatch of the whole 500.00" \
+		[ "$(pay_finding "$h" "$D25" "$k")" = "receipt-mismatch,50000" ]
 done
 
 echo "# $n checks, $failed failed"

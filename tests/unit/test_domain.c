@@ -7,8 +7,9 @@
  * stop-code lists, compounding indexation, hard rules in the handlers
  * themselves (a BSN in a client reference that no CLI check saw, a
  * maatwerk amount without reason, a second up-front claim arriving by
- * import kept as rejected with its rule), and the soft findings the
- * handlers leave in derived state.
+ * import kept as rejected with its rule), the soft findings the
+ * handlers leave in derived state, and the copy of a receipt's date and
+ * flag in its payment's record that reconcile --as-of reads.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@
 #include <sodium.h>
 
 #include "domain.h"
+#include "keten/reconcile.h"
 
 struct fx {
 	char dir[64], mdir[96];
@@ -540,6 +542,145 @@ static void test_payment_receipt_and_clawback(void **state)
 	assert_string_equal(err.rule, "already-void");
 }
 
+/* What reconcile --as-of makes of payment p as of the day: 'u' unconfirmed,
+ * 'm' receipt-mismatch (with *received the line's received cents), 'c'
+ * confirmed in full; read through the municipality's whole view or, with
+ * via, through the party index of the lead provider. */
+static char recon_payment(struct fx *f, const uint8_t p[32], uint32_t as_of, bool via, int64_t *received)
+{
+	keten_recon_opts o = {.me = keten_ledger_info(f->M)->key, .with = via ? f->lead.pk : NULL, .as_of = as_of};
+	keten_recon r;
+	keten_txn *t;
+	keten_error err = {0};
+	char what = 'c';
+
+	assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, NULL), 0);
+	assert_int_equal(keten_reconcile(t, &o, &r, &err), 0);
+	keten_txn_end(t);
+	for (size_t i = 0; i < r.n_findings; i++)
+		if (memcmp(r.findings[i].ids[0], p, 32) == 0) {
+			if (strcmp(r.findings[i].kind, "payment-unconfirmed") == 0)
+				what = 'u';
+			else if (strcmp(r.findings[i].kind, "receipt-mismatch") == 0)
+				what = 'm';
+		}
+	*received = 0;
+	for (size_t i = 0; i < r.n_lines; i++)
+		if (memcmp(r.lines[i].subject, f->alloc, 32) == 0)
+			*received = r.lines[i].received_cents;
+	keten_recon_release(&r);
+	return what;
+}
+
+/* Rewrite a payment record as a ledger from before the receipt copy holds it. */
+static int strip_receipt_copy(keten_txn *t, void *ctx, keten_error *err)
+{
+	Keten__State__PaymentState *ps = NULL;
+	int rc = dom_get(t, DK_PAYMENT, ctx, &keten__state__payment_state__descriptor, (void **)&ps, err);
+	if (rc)
+		return rc;
+	ps->has_receipt_date = ps->has_receipt_received = 0;
+	rc = dom_put(t, DK_PAYMENT, ctx, ps, err);
+	dom_free(ps);
+	return rc;
+}
+
+/* reconcile --as-of reads the receipt's date and flag from the payment
+ * record: the receipt handler must copy them there, and a correction that
+ * voids the receipt must take them off again.  A record without the copy
+ * (an older ledger) gives the same answers by looking the receipt up. */
+static void test_receipt_copied_into_payment(void **state)
+{
+	struct fx *f = *state;
+	Keten__Claim k = KETEN__CLAIM__INIT;
+	Keten__Payment p = KETEN__PAYMENT__INIT;
+	Keten__Receipt r = KETEN__RECEIPT__INIT;
+	Keten__Correction cor = KETEN__CORRECTION__INIT;
+	Keten__State__PaymentState *ps;
+	ProtobufCBinaryData cl;
+	uint8_t k1[32], p1[32], r1[32], r2[32], x[32];
+	keten_error err = {0};
+	char rule[48] = "";
+	int64_t got;
+
+	k.target.data = f->alloc;
+	k.target.len = 32;
+	k.installment = "upfront";
+	k.amount_cents = 957733;
+	assert_int_equal(ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__CLAIM, &k.base, k1), 0);
+	cl.data = k1;
+	cl.len = 32;
+	p.n_claims = 1;
+	p.claims = &cl;
+	p.amount_cents = 957733;
+	p.date = 20270201;
+	assert_int_equal(append(f, KETEN__BODY_TYPE__PAYMENT, &p.base, p1, &err), 0);
+	assert_int_equal(recon_payment(f, p1, 20270301, false, &got), 'u');
+
+	/* a receipt of less than was paid, dated 2027-02-10 */
+	r.payment.data = p1;
+	r.payment.len = 32;
+	r.amount_cents = 900000;
+	r.received = 1;
+	r.has_date = 1;
+	r.date = 20270210;
+	assert_int_equal(ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__RECEIPT, &r.base, r1), 0);
+	assert_int_equal(status_of(f, r1, rule), KS_APPLIED);
+	ps = state_of(f, DK_PAYMENT, p1, &keten__state__payment_state__descriptor);
+	assert_true(ps->has_receipt && ps->receipt.len == 32 && memcmp(ps->receipt.data, r1, 32) == 0);
+	assert_true(ps->has_receipt_date && ps->has_receipt_received);
+	assert_int_equal(ps->receipt_date, 20270210);
+	assert_true(ps->receipt_received);
+	assert_int_equal(ps->received_cents, 900000);
+	dom_free(ps);
+	for (int via = 0; via < 2; via++) {
+		assert_int_equal(recon_payment(f, p1, 20270209, via, &got), 'u');
+		assert_int_equal(got, 0);
+		assert_int_equal(recon_payment(f, p1, 20270210, via, &got), 'm');
+		assert_int_equal(got, 900000);
+	}
+	/* the same answers from a record without the copy, by the lookup */
+	assert_int_equal(keten_store_write(keten_ledger_store(f->M), strip_receipt_copy, p1, &err), 0);
+	ps = state_of(f, DK_PAYMENT, p1, &keten__state__payment_state__descriptor);
+	assert_false(ps->has_receipt_date);
+	dom_free(ps);
+	for (int via = 0; via < 2; via++) {
+		assert_int_equal(recon_payment(f, p1, 20270209, via, &got), 'u');
+		assert_int_equal(recon_payment(f, p1, 20270210, via, &got), 'm');
+		assert_int_equal(got, 900000);
+	}
+
+	/* the payee voids its receipt: the copy goes with it */
+	cor.entry.data = r1;
+	cor.entry.len = 32;
+	cor.reason = "wrong amount";
+	assert_int_equal(ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__CORRECTION, &cor.base, x), 0);
+	assert_int_equal(status_of(f, x, rule), KS_APPLIED);
+	ps = state_of(f, DK_PAYMENT, p1, &keten__state__payment_state__descriptor);
+	assert_false(ps->has_receipt || ps->has_receipt_date || ps->has_receipt_received);
+	dom_free(ps);
+	for (int via = 0; via < 2; via++)
+		assert_int_equal(recon_payment(f, p1, 20270301, via, &got), 'u');
+
+	/* and confirms anew that nothing arrived, dated 2027-03-05 */
+	r.amount_cents = 0;
+	r.received = 0;
+	r.date = 20270305;
+	assert_int_equal(ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__RECEIPT, &r.base, r2), 0);
+	assert_int_equal(status_of(f, r2, rule), KS_APPLIED);
+	ps = state_of(f, DK_PAYMENT, p1, &keten__state__payment_state__descriptor);
+	assert_true(ps->receipt.len == 32 && memcmp(ps->receipt.data, r2, 32) == 0);
+	assert_true(ps->has_receipt_date && ps->has_receipt_received);
+	assert_int_equal(ps->receipt_date, 20270305);
+	assert_false(ps->receipt_received);
+	dom_free(ps);
+	for (int via = 0; via < 2; via++) {
+		assert_int_equal(recon_payment(f, p1, 20270304, via, &got), 'u');
+		assert_int_equal(recon_payment(f, p1, 20270305, via, &got), 'm');
+		assert_int_equal(got, 0);
+	}
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -550,6 +691,7 @@ int main(void)
 		T(test_allocation_rules_in_the_ledger),
 		T(test_offer_findings_and_import_rejection),
 		T(test_payment_receipt_and_clawback),
+		T(test_receipt_copied_into_payment),
 	};
 
 	setenv("KETEN_PWHASH_FAST", "1", 1);
