@@ -617,9 +617,38 @@ static int provider_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
  * subcontractor's node): the lead provider is the author of the offers
  * held here under it; the debts of the parties known here are recorded.
  */
-static int clawback_stub(keten_apply *a, const Keten__Clawback *c, keten_error *err)
+/*
+ * Book a clawback's debts on the pairs' balances and store its record.
+ * debts[0..n) are filled in; dp receives pointers to them for the record.
+ */
+static int record_clawback(keten_apply *a, const Keten__Clawback *c, Keten__State__Debt *debts,
+                           Keten__State__Debt **dp, size_t n, uint32_t date, keten_error *err)
 {
 	Keten__State__ClawbackState st = KETEN__STATE__CLAWBACK_STATE__INIT;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		dp[i] = &debts[i];
+		if ((rc = dom_balance_add(a->txn, debts[i].creditor.data, debts[i].debtor.data, date, BAL_CLAWBACK,
+		                          debts[i].amount_cents, err)))
+			return rc;
+	}
+	st.id.data = (uint8_t *)a->e->id;
+	st.id.len = 32;
+	st.allocation = c->allocation;
+	st.author.data = (uint8_t *)a->e->author;
+	st.author.len = 32;
+	st.has_amount_cents = st.has_date = 1;
+	st.amount_cents = c->amount_cents;
+	st.date = date;
+	st.debts = dp;
+	st.n_debts = n;
+	st.rule = c->rule;
+	return dom_put(a->txn, DK_CLAWBACK, a->e->id, &st, err);
+}
+
+static int clawback_stub(keten_apply *a, const Keten__Clawback *c, keten_error *err)
+{
 	Keten__State__Debt debts[17], *dp[17];
 	struct provider_find pf = {.t = a->txn};
 	uint32_t date = dom_entry_date(a);
@@ -655,32 +684,15 @@ static int clawback_stub(keten_apply *a, const Keten__Clawback *c, keten_error *
 		debts[n].amount_cents = s->amount_cents;
 		n++;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		debts[i].has_repaid_cents = 1;
-		dp[i] = &debts[i];
-		if ((rc = dom_balance_add(a->txn, debts[i].creditor.data, debts[i].debtor.data, date, BAL_CLAWBACK,
-		                          debts[i].amount_cents, err)))
-			return rc;
-	}
-	st.id.data = (uint8_t *)a->e->id;
-	st.id.len = 32;
-	st.allocation = c->allocation;
-	st.author.data = (uint8_t *)a->e->author;
-	st.author.len = 32;
-	st.has_amount_cents = st.has_date = 1;
-	st.amount_cents = c->amount_cents;
-	st.date = date;
-	st.debts = dp;
-	st.n_debts = n;
-	st.rule = c->rule;
-	return dom_put(a->txn, DK_CLAWBACK, a->e->id, &st, err);
+	return record_clawback(a, c, debts, dp, n, date, err);
 }
 
 int flow_clawback(keten_apply *a, keten_error *err)
 {
 	Keten__Clawback *c = keten__clawback__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__AllocationState *as = NULL;
-	Keten__State__ClawbackState st = KETEN__STATE__CLAWBACK_STATE__INIT;
 	Keten__State__Debt *debts = NULL, **dp = NULL;
 	int64_t total, limit, shared = 0;
 	uint32_t type, date = dom_entry_date(a);
@@ -767,23 +779,8 @@ int flow_clawback(keten_apply *a, keten_error *err)
 			debts[i].creditor = as->provider;
 			debts[i].amount_cents = c->passed_on[i - 1]->amount_cents;
 		}
-		dp[i] = &debts[i];
-		if ((rc = dom_balance_add(a->txn, debts[i].creditor.data, debts[i].debtor.data, date, BAL_CLAWBACK,
-		                          debts[i].amount_cents, err)))
-			goto out;
 	}
-	st.id.data = (uint8_t *)a->e->id;
-	st.id.len = 32;
-	st.allocation = c->allocation;
-	st.author.data = (uint8_t *)a->e->author;
-	st.author.len = 32;
-	st.has_amount_cents = st.has_date = 1;
-	st.amount_cents = c->amount_cents;
-	st.date = date;
-	st.debts = dp;
-	st.n_debts = c->n_passed_on + 1;
-	st.rule = c->rule;
-	if ((rc = dom_put(a->txn, DK_CLAWBACK, a->e->id, &st, err)))
+	if ((rc = record_clawback(a, c, debts, dp, c->n_passed_on + 1, date, err)))
 		goto out;
 	as->clawback_cents = total;
 	as->has_clawback_cents = 1;
