@@ -42,7 +42,7 @@ $(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(B)/proto
 	protoc-c --c_out=$(B)/proto -Iproto $<
 
-$(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c
+$(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c | $(PROTO_H)
 	$(CC) $(KCFLAGS) -w -c -o $@ $<
 
 $(B)/%.o: %.c | $(PROTO_H)

@@ -312,6 +312,34 @@ int keten_sync_heads_digest(keten_txn *t, uint8_t out[32], size_t *n_feeds, kete
 	return rc;
 }
 
+/*
+ * The collected heads as FeedHead messages (checkpoint bodies and Heads
+ * replies use the same message): *fh holds them, *fp points at each; the
+ * bytes point into hd.  Both are freed by the caller, also on failure.
+ */
+static int feed_heads(const struct heads *hd, Keten__FeedHead **fh, Keten__FeedHead ***fp)
+{
+	*fh = calloc(hd->n, sizeof **fh);
+	*fp = calloc(hd->n, sizeof **fp);
+	if (!*fh || !*fp) {
+		free(*fh);
+		free(*fp);
+		*fh = NULL;
+		*fp = NULL;
+		return -1;
+	}
+	for (size_t i = 0; i < hd->n; i++) {
+		keten__feed_head__init(&(*fh)[i]);
+		(*fh)[i].author.data = hd->h[i].author;
+		(*fh)[i].author.len = 32;
+		(*fh)[i].seq = hd->h[i].seq;
+		(*fh)[i].id.data = hd->h[i].id;
+		(*fh)[i].id.len = 32;
+		(*fp)[i] = &(*fh)[i];
+	}
+	return 0;
+}
+
 /* Checkpoints ------------------------------------------------------------------ */
 
 #define CHECKPOINT_MAX_HEADS 2500   /* keeps the body far below KETEN_MAX_ENTRY_BYTES */
@@ -331,20 +359,9 @@ int keten_sync_checkpoint_body(keten_txn *t, uint8_t **out, size_t *len, uint8_t
 		return rc;
 	}
 	if (hd.n <= CHECKPOINT_MAX_HEADS && hd.n) {
-		fh = calloc(hd.n, sizeof *fh);
-		fp = calloc(hd.n, sizeof *fp);
-		if (!fh || !fp) {
+		if (feed_heads(&hd, &fh, &fp)) {
 			rc = keten_fail(err, KETEN_ENOMEM, NULL);
 			goto out;
-		}
-		for (size_t i = 0; i < hd.n; i++) {
-			keten__feed_head__init(&fh[i]);
-			fh[i].author.data = hd.h[i].author;
-			fh[i].author.len = 32;
-			fh[i].seq = hd.h[i].seq;
-			fh[i].id.data = hd.h[i].id;
-			fh[i].id.len = 32;
-			fp[i] = &fh[i];
 		}
 		cp.n_heads = hd.n;
 		cp.heads = fp;
@@ -586,7 +603,7 @@ static int serve_heads(keten_ledger *L, const Keten__Sync__Heads *q, uint8_t **o
 {
 	Keten__Sync__Reply r = KETEN__SYNC__REPLY__INIT;
 	Keten__Sync__HeadsReply hr = KETEN__SYNC__HEADS_REPLY__INIT;
-	Keten__Sync__FeedHead *fh = NULL, **fp = NULL;
+	Keten__FeedHead *fh = NULL, **fp = NULL;
 	struct heads hd = {.collect = true};
 	uint8_t digest[32];
 	keten_error err = {0};
@@ -609,22 +626,9 @@ static int serve_heads(keten_ledger *L, const Keten__Sync__Heads *q, uint8_t **o
 	if (q->has_digest && q->digest.len == 32 && sodium_memcmp(q->digest.data, digest, 32) == 0) {
 		hr.has_same = hr.same = 1;
 	} else if (hd.n) {
-		fh = calloc(hd.n, sizeof *fh);
-		fp = calloc(hd.n, sizeof *fp);
-		if (!fh || !fp) {
-			free(fh);
-			free(fp);
+		if (feed_heads(&hd, &fh, &fp)) {
 			free(hd.h);
 			return keten_fail(note, KETEN_ENOMEM, NULL);
-		}
-		for (size_t i = 0; i < hd.n; i++) {
-			keten__sync__feed_head__init(&fh[i]);
-			fh[i].author.data = hd.h[i].author;
-			fh[i].author.len = 32;
-			fh[i].seq = hd.h[i].seq;
-			fh[i].id.data = hd.h[i].id;
-			fh[i].id.len = 32;
-			fp[i] = &fh[i];
 		}
 		hr.n_heads = hd.n;
 		hr.heads = fp;
@@ -1347,7 +1351,7 @@ static int plan(keten_sync_client *c, const Keten__Sync__HeadsReply *h, keten_er
 	c->incomplete = false;
 	c->st.feeds = h->n_heads;
 	for (size_t i = 0; rc == 0 && i < h->n_heads; i++) {
-		const Keten__Sync__FeedHead *f = h->heads[i];
+		const Keten__FeedHead *f = h->heads[i];
 		uint64_t mine, from = 0, to = 0;
 		uint8_t id[32];
 		bool probe = false;
