@@ -1,11 +1,13 @@
 # keten — top-level build.  No autotools: `make`, `make test`, `make demo`,
 # `make bench`, `make fuzz`, `make install PREFIX=... DESTDIR=...`.
 # SANITIZE=address,undefined builds into build/san/ instead of build/.
+# DEV=1 is the developer build: warnings are errors (make test uses it).
 
 PREFIX  ?= /usr/local
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 SANITIZE ?=
+DEV     ?=
 
 BUILD ?= build
 ifeq ($(SANITIZE),)
@@ -15,25 +17,38 @@ B := $(BUILD)/san
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
+ifneq ($(DEV),)
+CFLAGS += -Werror
+endif
 
-KCFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation \
-           -Iinclude -Iledger -I$(B)/proto $(shell pkg-config --cflags libxml-2.0 2>/dev/null) \
-           -MMD -MP $(CFLAGS)
+WARN     = -Wall -Wextra -Wshadow -Wno-format-truncation
+XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
+# The library: its own folders (ledger/), the generated protobuf-c code,
+# and the public headers.  Everything is hidden unless a public header
+# declares it KETEN_API (include/keten/export.h).
+LIB_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -fvisibility=hidden \
+             -Iinclude -Iledger -I$(B) -I$(B)/proto $(XML_CFLAGS) -MMD -MP $(CFLAGS)
+# The program and the benchmarks see the public headers alone.
+PUB_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -MMD -MP $(CFLAGS)
+# Unit tests and fuzz targets test the library's modules from inside.
+INT_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iledger -I$(B) -I$(B)/proto $(XML_CFLAGS) \
+             -MMD -MP $(CFLAGS)
 LIBS     = -llmdb -lsodium -lprotobuf-c -lnng -ljansson -lcsv -lxml2 -lpthread -lm
 
 PROTOS     := $(wildcard proto/*.proto)
 PROTO_C    := $(patsubst proto/%.proto,$(B)/proto/%.pb-c.c,$(PROTOS))
 PROTO_H    := $(PROTO_C:.c=.h)
-LEDGER_SRC := $(wildcard ledger/*.c)
+LEDGER_SRC := $(sort $(wildcard ledger/*/*.c))
+LEDGER_HDR := $(sort $(wildcard ledger/*/*.h))
 CLI_SRC    := $(wildcard cli/*.c)
 TEST_SRC   := $(wildcard tests/unit/test_*.c)
 
-LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LEDGER_SRC)) $(PROTO_C:.c=.o)
+LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LEDGER_SRC)) $(PROTO_C:.c=.o) $(B)/web/assets.o
 CLI_OBJ  := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 TESTS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
 
-.PHONY: all deps test unit unit-san cli-tests fuzz fuzz-run demo bench install clean
-all: $(B)/keten
+.PHONY: all deps test unit unit-san cli-tests fuzz fuzz-run demo bench install clean structure
+all: $(B)/keten $(B)/libketen.a $(B)/libketen.so
 
 deps:
 	@sh scripts/deps.sh
@@ -43,22 +58,50 @@ $(B)/proto/%.pb-c.c $(B)/proto/%.pb-c.h: proto/%.proto
 	protoc-c --c_out=$(B)/proto -Iproto $<
 
 $(B)/proto/%.pb-c.o: $(B)/proto/%.pb-c.c | $(PROTO_H)
-	$(CC) $(KCFLAGS) -w -c -o $@ $<
+	$(CC) $(LIB_CFLAGS) -w -c -o $@ $<
 
-$(B)/%.o: %.c | $(PROTO_H)
+$(B)/ledger/%.o: ledger/%.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(KCFLAGS) -c -o $@ $<
+	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
-$(B)/libketen.a: $(LIB_OBJ)
+$(B)/cli/%.o: cli/%.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(INT_CFLAGS) -c -o $@ $<
+
+$(B)/tests/unit/%.o: tests/unit/%.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(INT_CFLAGS) -c -o $@ $<
+
+# Every object in one archive, internals included: for the unit tests.
+$(B)/libketen-internal.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/keten: $(CLI_OBJ) $(B)/libketen.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libketen.a $(LIBS)
+# The static library a user links: one relocatable object whose hidden
+# symbols are made local, so that it exports what the headers declare.
+$(B)/libketen.a: $(LIB_OBJ)
+	rm -f $@ $(B)/libketen.o
+	$(LD) -r -o $(B)/libketen.o $^
+	objcopy --localize-hidden $(B)/libketen.o
+	ar rcs $@ $(B)/libketen.o
+	rm -f $(B)/libketen.o
 
-$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libketen.a
+SONAME = libketen.so.0
+$(B)/libketen.so: $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -o $(B)/$(SONAME) $^ $(LIBS)
+	ln -sf $(SONAME) $@
+
+$(B)/keten: $(CLI_OBJ) $(B)/libketen-internal.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libketen-internal.a $(LIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libketen-internal.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/libketen.a $(LIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/libketen-internal.a $(LIBS) -lcmocka
+
+# The structure checks: exported symbols, layers, sizes (tests/run.sh).
+structure: $(B)/libketen.a $(B)/libketen.so
+	sh scripts/exports.sh --check $(B)/libketen.a $(B)/$(SONAME)
+	sh scripts/layers.sh --check
 
 # --- tests -----------------------------------------------------------------
 # tests/run.sh runs every suite and ends with one line: "N passed, N failed".
@@ -72,7 +115,7 @@ cli-tests: $(B)/keten
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
-              -Iinclude -Iledger -Ibuild/fuzz/proto $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
+              -Iinclude -Iledger -Ibuild/fuzz -Ibuild/fuzz/proto $(XML_CFLAGS)
 fuzz: $(FUZZ_BIN)
 build/fuzz/proto/%.pb-c.c: proto/%.proto
 	@mkdir -p build/fuzz/proto
@@ -89,7 +132,7 @@ BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 $(B)/bench/%: tests/bench/%.c $(B)/libketen.a
 	@mkdir -p $(dir $@)
-	$(CC) $(KCFLAGS) $(LDFLAGS) -o $@ $< $(B)/libketen.a $(LIBS)
+	$(CC) $(PUB_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libketen.a $(LIBS)
 # bench_reconcile also asks SQLite the same question through its C API
 $(B)/bench/bench_reconcile: LIBS += -lsqlite3
 bench: deps $(B)/keten $(BENCH_BIN)
@@ -133,6 +176,5 @@ WEB_SRC := web/index.html web/app.js web/style.css
 	  done; \
 	  echo '	{0, 0, 0, 0},'; echo '};'; } > $@.tmp && mv $@.tmp $@
 $(B)/web/assets.o: $(B)/web/assets.c
-	$(CC) $(KCFLAGS) -c -o $@ $<
-$(B)/libketen.a: $(B)/web/assets.o
+	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 $(FUZZ_BIN): build/fuzz/web/assets.c

@@ -14,6 +14,10 @@
 
 #include "keten/keten.h"
 
+/* A parameter that a callback's signature forces on a function that does
+ * not use it. */
+#define CLI_UNUSED __attribute__((unused))
+
 /* Exit codes (sysexits.h), published in docs/exit-codes.md. */
 enum {
 	EX_FINDING = 1,     /* reconcile --check found something; verify found a bad entry */

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "domain.h"
+#include "rules/terms.h"
 #include "keten/json.h"
 #include "keten/reconcile.h"
 

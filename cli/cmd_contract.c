@@ -13,7 +13,7 @@
 #include <csv.h>
 
 #include "cli.h"
-#include "domain.h"
+#include "rules/terms.h"
 
 static int open_read(cli *c, keten_txn **t)
 {
@@ -33,7 +33,7 @@ static int resolve_contract(cli *c, const char *what, uint8_t id[32])
 	int rc = open_read(c, &t);
 	if (rc)
 		return rc;
-	rc = keten_dom_contract_by_ref(t, what, id, NULL);
+	rc = kt_contract_by_ref(t, what, id, NULL);
 	keten_txn_end(t);
 	if (rc == 0)
 		return 0;
@@ -476,7 +476,7 @@ static json_t *contract_json(keten_txn *t, const Keten__State__ContractState *cs
 		json_array_append_new(ix, s);
 	}
 	json_object_set_new(o, "indexations", ix);
-	if (keten_dom_contract_body(t, cs->id.data, &fc, NULL) == 0) {
+	if (kt_contract_body(t, cs->id.data, &fc, NULL) == 0) {
 		json_t *tl = json_array(), *es = json_array(), *cl = json_array();
 		json_object_set_new(o, "municipalities", json_array());
 		for (size_t i = 0; i < fc->n_municipalities; i++)
@@ -489,7 +489,7 @@ static json_t *contract_json(keten_txn *t, const Keten__State__ContractState *cs
 			json_object_set_new(l, "intensity", json_string(tf->intensity));
 			json_object_set_new(l, "kind", json_string(tf->kind == KETEN__KIND__HERSTEL ? "herstel" : "duurzaam"));
 			json_object_set_new(l, "cents", json_integer(tf->cents));
-			if (keten_dom_indexed(cs, tf->cents, 0, keten_today() / 10000, &now))
+			if (kt_tariff_indexed(cs, tf->cents, 0, keten_today() / 10000, &now))
 				json_object_set_new(l, "cents_now", json_integer(now));
 			json_array_append_new(tl, l);
 		}
@@ -517,7 +517,7 @@ static json_t *contract_json(keten_txn *t, const Keten__State__ContractState *cs
 
 struct clist { keten_txn *t; json_t *arr; };
 
-static int clist_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int clist_cb(const uint8_t *k CLI_UNUSED, size_t kl CLI_UNUSED, const uint8_t *v, size_t vl, void *p)
 {
 	struct clist *l = p;
 	Keten__State__ContractState *cs = keten__state__contract_state__unpack(NULL, vl, v);
@@ -563,14 +563,14 @@ int cmd_contract(cli *c, int argc, char **argv)
 				return cli_usage_error("contract", "show takes one REF");
 			if ((rc = resolve_contract(c, argv[2], id)) || (rc = open_read(c, &t)))
 				return rc;
-			rc = dom_get(t, DK_CONTRACT, id, &keten__state__contract_state__descriptor, (void **)&cs, &err);
+			rc = kt_state_get(t, DK_CONTRACT, id, &keten__state__contract_state__descriptor, (void **)&cs, &err);
 			if (rc) {
 				keten_txn_end(t);
 				fprintf(stderr, "keten: '%s' is not a framework contract applied here\n", argv[2]);
 				return EX_NOINPUT_;
 			}
 			o = contract_json(t, cs);
-			dom_free(cs);
+			kt_state_free(cs);
 			keten_txn_end(t);
 			if (c->json) {
 				cli_print_json(o);
@@ -692,10 +692,10 @@ int cmd_allocate(cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = open_read(c, &t)))
 		return rc;
-	if (dom_get(t, DK_CONTRACT, cid, &keten__state__contract_state__descriptor, (void **)&cs, &err) ||
-	    keten_dom_contract_body(t, cid, &fc, &err)) {
+	if (kt_state_get(t, DK_CONTRACT, cid, &keten__state__contract_state__descriptor, (void **)&cs, &err) ||
+	    kt_contract_body(t, cid, &fc, &err)) {
 		keten_txn_end(t);
-		dom_free(cs);
+		kt_state_free(cs);
 		fprintf(stderr, "keten: '%s' is not a framework contract applied here\n", contract);
 		return EX_NOINPUT_;
 	}
@@ -708,13 +708,13 @@ int cmd_allocate(cli *c, int argc, char **argv)
 	if (!amount) {
 		int64_t base = 0, per;
 		if (al.kind == KETEN__KIND__COMPONENT) {
-			const Keten__Component *k = keten_dom_component(fc, al.component);
-			if (k && keten_dom_indexed(cs, k->cents_per_unit, 0, al.start / 10000, &per))
+			const Keten__Component *k = kt_component(fc, al.component);
+			if (k && kt_tariff_indexed(cs, k->cents_per_unit, 0, al.start / 10000, &per))
 				keten_apply_bp(per, al.units * 100, &base);
 		} else {
-			const Keten__Tariff *tf = keten_dom_tariff(fc, al.profile, al.intensity, al.kind);
+			const Keten__Tariff *tf = kt_tariff(fc, al.profile, al.intensity, al.kind);
 			if (tf)
-				keten_dom_indexed(cs, tf->cents, 0, al.start / 10000, &base);
+				kt_tariff_indexed(cs, tf->cents, 0, al.start / 10000, &base);
 		}
 		al.amount_cents = base;   /* 0 when not in the table: the rule names it */
 	}
@@ -735,7 +735,7 @@ int cmd_allocate(cli *c, int argc, char **argv)
 		rc = cli_append(c, KETEN__BODY_TYPE__ALLOCATION, buf, len, (const uint8_t (*)[32])aud, 2, al.amount_cents);
 	}
 	free(buf);
-	dom_free(cs);
+	kt_state_free(cs);
 	keten__framework_contract__free_unpacked(fc, NULL);
 	return rc;
 }

@@ -13,9 +13,9 @@
 
 #include "cli.h"
 #include "keten/json.h"
-#include "rules.h"
-#include "dispute.h"
-#include "keten.pb-c.h"
+#include "rules/rules.h"
+#include "rules/dispute.h"
+#include "proto/keten.pb-c.h"
 
 static const char dispute_usage[] =
 	"usage: keten dispute open ENTRY[,ENTRY...] --reason TEXT [--amount EUR]\n"
@@ -153,7 +153,7 @@ static int dispute_open(cli *c, int argc, char **argv)
 		return rc;
 	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 		return cli_error(&err);
-	rc = keten_dispute_audience(t, keten_ledger_info(c->L)->key, (const uint8_t (*)[32])ids, n,
+	rc = kt_dispute_audience(t, keten_ledger_info(c->L)->key, (const uint8_t (*)[32])ids, n,
 	                            aud, &n_aud, &err);
 	keten_txn_end(t);
 	if (rc)
@@ -287,7 +287,7 @@ static int dispute_rule(cli *c, int argc, char **argv)
 static int list_cb(keten_txn *t, const Keten__State__DisputeState *d, void *p)
 {
 	char hex[65], name[128], when[16], amount[40] = "";
-	bool ruled = keten_dispute_ruled(d);
+	bool ruled = kt_dispute_ruled(d);
 
 	(void)p;
 	keten_hex(hex, d->id.data, 32);
@@ -328,7 +328,7 @@ static int dispute_list(cli *c, int argc, char **argv)
 	if (c->json)
 		rc = keten_json_disputes(t, open_only, &arr, &err);
 	else
-		rc = keten_dispute_each(t, open_only, list_cb, NULL, &err);
+		rc = kt_dispute_each(t, open_only, list_cb, NULL, &err);
 	keten_txn_end(t);
 	if (rc)
 		return cli_error(&err);

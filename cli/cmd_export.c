@@ -75,7 +75,7 @@ static int export_csv_entry(struct export_ctx *x, const keten_entry *e)
 	return csv_row(x->out, x->sep, f, 8);
 }
 
-static int export_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int export_cb(const uint8_t *k CLI_UNUSED, size_t kl CLI_UNUSED, const uint8_t *v, size_t vl, void *p)
 {
 	struct export_ctx *x = p;
 	keten_entry e;

@@ -3,7 +3,7 @@
  * accept, refuse, deliver, claim, pay, receipt, close, clawback and
  * correct.  Each builds one entry body, sends it to the parties of the
  * agreement it belongs to (its audience) and appends it; the hard rules
- * live in the ledger (ledger/flow_*.c), so an entry imported from another
+ * live in the ledger (ledger/rules/), so an entry imported from another
  * home passes exactly the same checks.
  */
 #include <getopt.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "domain.h"
+#include "rules/terms.h"
 
 /* An entry id: a full 64-hex id is taken as is (the ledger then says
  * whether it is known), a shorter prefix must resolve here. */
@@ -32,7 +32,7 @@ static void *state(cli *c, uint8_t kind, const uint8_t id[32], const ProtobufCMe
 	void *m = NULL;
 	if (keten_store_read(keten_ledger_store(c->L), &t, NULL))
 		return NULL;
-	dom_get(t, kind, id, d, &m, NULL);
+	kt_state_get(t, kind, id, d, &m, NULL);
 	keten_txn_end(t);
 	return m;
 }
@@ -70,14 +70,14 @@ static void aud_target(cli *c, audience *a, const uint8_t id[32])
 	if (as) {
 		aud_add(a, as->author.data, as->author.len);
 		aud_add(a, as->provider.data, as->provider.len);
-		dom_free(as);
+		kt_state_free(as);
 		return;
 	}
 	if ((os = OFFER_STATE(c, id))) {
 		aud_add(a, os->author.data, os->author.len);
 		aud_add(a, os->subcontractor.data, os->subcontractor.len);
 		aud_add(a, os->municipality_key.data, os->municipality_key.len);
-		dom_free(os);
+		kt_state_free(os);
 	}
 }
 
@@ -212,8 +212,8 @@ int cmd_subcontract(cli *c, int argc, char **argv)
 				o.end = os->end;
 			}
 		}
-		dom_free(as);
-		dom_free(os);
+		kt_state_free(as);
+		kt_state_free(os);
 	}
 	o.allocation.data = target;
 	o.allocation.len = 32;
@@ -381,13 +381,13 @@ int cmd_claim(cli *c, int argc, char **argv)
 			keten_txn *t;
 			k.installment = "upfront";
 			if (keten_store_read(keten_ledger_store(c->L), &t, NULL) == 0) {
-				if (dom_index_has(t, DX_INSTALLMENT, id, 32, "upfront", 7))
+				if (kt_index_has(t, DX_INSTALLMENT, id, 32, "upfront", 7))
 					k.installment = "final";
 				keten_txn_end(t);
 			}
 		}
-		dom_free(os);
-		dom_free(as);
+		kt_state_free(os);
+		kt_state_free(as);
 		if (!k.installment)
 			return cli_usage_error("claim", "give --installment YYYY-MM (or upfront, final, units)");
 	}
@@ -399,7 +399,7 @@ int cmd_claim(cli *c, int argc, char **argv)
 		keten_txn *t;
 		if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 			return cli_error(&err);
-		rc = keten_dom_expected_claim(t, id, k.installment, (const uint8_t (*)[32])dids, k.n_deliveries,
+		rc = kt_expected_claim(t, id, k.installment, (const uint8_t (*)[32])dids, k.n_deliveries,
 		                              &k.amount_cents, &err);
 		keten_txn_end(t);
 		if (rc) {
@@ -463,8 +463,8 @@ int cmd_pay(cli *c, int argc, char **argv)
 				if (memcmp(cb->debts[i]->debtor.data, keten_ledger_info(c->L)->key, 32) == 0)
 					aud_add(&a, cb->debts[i]->creditor.data, 32);
 		}
-		dom_free(ks);
-		dom_free(cb);
+		kt_state_free(ks);
+		kt_state_free(cb);
 	}
 	cl.data = id;
 	cl.len = 32;
@@ -521,7 +521,7 @@ int cmd_receipt(cli *c, int argc, char **argv)
 		aud_add(&a, ps->municipality_key.data, ps->municipality_key.len);
 		if (!amount && !not_received)
 			r.amount_cents = ps->amount_cents;
-		dom_free(ps);
+		kt_state_free(ps);
 	} else if (!amount && !not_received) {
 		fprintf(stderr, "keten: payment '%s' is not held here: give --amount\n", argv[optind]);
 		return EX_NOINPUT_;
@@ -633,7 +633,7 @@ int cmd_clawback(cli *c, int argc, char **argv)
 		keten_txn *t;
 		if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 			return cli_error(&err);
-		rc = keten_dom_clawback_auto(t, id, &k.amount_cents, parties, amounts, 16, &n, rule, sizeof rule, &err);
+		rc = kt_clawback_auto(t, id, &k.amount_cents, parties, amounts, 16, &n, rule, sizeof rule, &err);
 		keten_txn_end(t);
 		if (rc == KETEN_ERULE)
 			return cli_error(&err);   /* names the rule, e.g. clawback-exists */

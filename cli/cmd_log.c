@@ -7,12 +7,12 @@
 
 #include "cli.h"
 #include "keten/json.h"
-#include "keten.pb-c.h"
-#include "rules.h"
+#include "proto/keten.pb-c.h"
+#include "rules/rules.h"
 
 /*
  * Voided entries.  A correction is applied only when it voided its entry
- * (flow_correction refuses a second one as "already-void"), so the applied
+ * (kt_rule_correction refuses a second one as "already-void"), so the applied
  * corrections held here say which entries are void and by which entry:
  * derived from the ledger, as the domain state is, without rewriting the
  * voided entry's status record.  One scan of the corrections, sorted by
@@ -103,7 +103,7 @@ struct log_ctx {
 	struct voids voids;
 };
 
-static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v CLI_UNUSED, size_t vl CLI_UNUSED, void *p)
 {
 	struct log_ctx *l = p;
 	keten_entry e;

@@ -17,8 +17,8 @@
 
 #include "cli.h"
 #include "keten/net.h"
-#include "keten.pb-c.h"
-#include "sync.h"
+#include "proto/keten.pb-c.h"
+#include "sync/sync.h"
 
 #define PEER_PREFIX     "peer."
 #define MAX_URLS        64
@@ -226,7 +226,7 @@ static int peer_put_fn(keten_txn *t, void *ctx, keten_error *err)
 
 struct peer_list { char *urls[MAX_URLS]; size_t n; };
 
-static int peer_list_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *ctx)
+static int peer_list_cb(const uint8_t *k, size_t kl, const uint8_t *v CLI_UNUSED, size_t vl CLI_UNUSED, void *ctx)
 {
 	struct peer_list *pl = ctx;
 	size_t pre = sizeof PEER_PREFIX - 1;
@@ -431,7 +431,7 @@ struct cp_scan {
 	size_t n, differ;
 };
 
-static int cp_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *ctx)
+static int cp_cb(const uint8_t *k, size_t kl, const uint8_t *v CLI_UNUSED, size_t vl CLI_UNUSED, void *ctx)
 {
 	struct cp_scan *x = ctx;
 	keten_checkpoint_check ck;

@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "cli.h"
-#include "rules.h"
-#include "keten.pb-c.h"
+#include "rules/rules.h"
+#include "proto/keten.pb-c.h"
 
 static const char trust_usage[] =
 	"usage: keten trust add KEY --name NAME\n"
@@ -19,7 +19,7 @@ static const char trust_usage[] =
 
 struct trust_list { json_t *arr; cli *c; };
 
-static int trust_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int trust_cb(const uint8_t *k, size_t kl CLI_UNUSED, const uint8_t *v, size_t vl, void *p)
 {
 	struct trust_list *t = p;
 	char hex[65];
@@ -206,7 +206,7 @@ static int revoke(cli *c, int argc, char **argv)
 
 struct list_ctx { json_t *arr; keten_txn *t; };
 
-static int list_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int list_cb(const uint8_t *k, size_t kl CLI_UNUSED, const uint8_t *v, size_t vl, void *p)
 {
 	struct list_ctx *l = p;
 	Keten__State__PartyState *ps = keten__state__party_state__unpack(NULL, vl, v);
@@ -231,7 +231,7 @@ static int list_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, voi
 		json_object_set_new(o, "name", json_string(ps->name ? ps->name : ""));
 		json_object_set_new(o, "roles", json_string(roles));
 		json_object_set_new(o, "status", json_string(status));
-		json_object_set_new(o, "anchor", json_boolean(keten_is_anchor(l->t, k)));
+		json_object_set_new(o, "anchor", json_boolean(kt_is_anchor(l->t, k)));
 		if (ps->agb)
 			json_object_set_new(o, "agb", json_string(ps->agb));
 		if (ps->n_municipality)
@@ -241,7 +241,7 @@ static int list_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, voi
 		json_array_append_new(l->arr, o);
 	} else {
 		printf("%.16s  %-28s %-26s %-8s %s..%s%s\n", hex, ps->name ? ps->name : "", roles, status,
-		       from, until, keten_is_anchor(l->t, k) ? "  (trust anchor)" : "");
+		       from, until, kt_is_anchor(l->t, k) ? "  (trust anchor)" : "");
 	}
 	keten__state__party_state__free_unpacked(ps, NULL);
 	return 0;

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "domain.h"
+#include "rules/terms.h"
 #include "keten/batch.h"
 #include "keten/camt.h"
 #include "keten/json.h"
@@ -692,16 +692,16 @@ static void aud_target(keten_txn *t, struct brow *b, const uint8_t id[32])
 {
 	Keten__State__AllocationState *as = NULL;
 	Keten__State__OfferState *os = NULL;
-	if (dom_get(t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)&as, NULL) == 0) {
+	if (kt_state_get(t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)&as, NULL) == 0) {
 		aud_add(b, &as->author);
 		aud_add(b, &as->provider);
-	} else if (dom_get(t, DK_OFFER, id, &keten__state__offer_state__descriptor, (void **)&os, NULL) == 0) {
+	} else if (kt_state_get(t, DK_OFFER, id, &keten__state__offer_state__descriptor, (void **)&os, NULL) == 0) {
 		aud_add(b, &os->author);
 		aud_add(b, &os->subcontractor);
 		aud_add(b, &os->municipality_key);
 	}
-	dom_free(as);
-	dom_free(os);
+	kt_state_free(as);
+	kt_state_free(os);
 }
 
 /* Resolve an id (full or unique prefix) in t; message into msg on failure. */
@@ -796,12 +796,12 @@ static int build_row(keten_txn *t, const uint8_t me[32], const keten_batch_row *
 		if (!k.installment) {
 			Keten__State__OfferState *os = NULL;
 			Keten__State__AllocationState *as = NULL;
-			dom_get(t, DK_OFFER, target, &keten__state__offer_state__descriptor, (void **)&os, NULL);
-			dom_get(t, DK_ALLOCATION, target, &keten__state__allocation_state__descriptor, (void **)&as, NULL);
+			kt_state_get(t, DK_OFFER, target, &keten__state__offer_state__descriptor, (void **)&os, NULL);
+			kt_state_get(t, DK_ALLOCATION, target, &keten__state__allocation_state__descriptor, (void **)&as, NULL);
 			if ((os && os->pricing == KETEN__PRICING__PER_UNIT) || (as && as->kind == KETEN__KIND__COMPONENT))
 				k.installment = "units";
-			dom_free(os);
-			dom_free(as);
+			kt_state_free(os);
+			kt_state_free(as);
 			if (!k.installment) {
 				snprintf(msg, len, "give an installment (upfront, final or YYYY-MM)");
 				return -1;
@@ -809,7 +809,7 @@ static int build_row(keten_txn *t, const uint8_t me[32], const keten_batch_row *
 		}
 		if (row->amount) {
 			k.amount_cents = row->amount_cents;
-		} else if (keten_dom_expected_claim(t, target, k.installment, (const uint8_t (*)[32])ids, n,
+		} else if (kt_expected_claim(t, target, k.installment, (const uint8_t (*)[32])ids, n,
 		                                    &k.amount_cents, &err)) {
 			snprintf(msg, len, "cannot compute the amount: %s; give an amount", err.msg);
 			return -1;
@@ -838,18 +838,18 @@ static int build_row(keten_txn *t, const uint8_t me[32], const keten_batch_row *
 			Keten__State__ClawbackState *cb = NULL;
 			bins[i].data = ids[i];
 			bins[i].len = 32;
-			if (dom_get(t, DK_CLAIM, ids[i], &keten__state__claim_state__descriptor, (void **)&ks, NULL) == 0) {
+			if (kt_state_get(t, DK_CLAIM, ids[i], &keten__state__claim_state__descriptor, (void **)&ks, NULL) == 0) {
 				aud_add(b, &ks->author);
 				aud_add(b, &ks->municipality_key);
-			} else if (dom_get(t, DK_CLAWBACK, ids[i], &keten__state__clawback_state__descriptor, (void **)&cb,
+			} else if (kt_state_get(t, DK_CLAWBACK, ids[i], &keten__state__clawback_state__descriptor, (void **)&cb,
 			                   NULL) == 0) {
 				aud_add(b, &cb->author);
 				for (size_t j = 0; j < cb->n_debts; j++)
 					if (cb->debts[j]->debtor.len == 32 && memcmp(cb->debts[j]->debtor.data, me, 32) == 0)
 						aud_add(b, &cb->debts[j]->creditor);
 			}
-			dom_free(ks);
-			dom_free(cb);
+			kt_state_free(ks);
+			kt_state_free(cb);
 		}
 		p.claims = bins;
 		p.n_claims = n;
@@ -864,11 +864,11 @@ static int build_row(keten_txn *t, const uint8_t me[32], const keten_batch_row *
 		Keten__State__PaymentState *ps = NULL;
 		if (resolve(t, "payment", row->payment, target, msg, len))
 			return -1;
-		if (dom_get(t, DK_PAYMENT, target, &keten__state__payment_state__descriptor, (void **)&ps, NULL) == 0) {
+		if (kt_state_get(t, DK_PAYMENT, target, &keten__state__payment_state__descriptor, (void **)&ps, NULL) == 0) {
 			aud_add(b, &ps->author);
 			aud_add(b, &ps->municipality_key);
 			r.amount_cents = row->amount ? row->amount_cents : ps->amount_cents;
-			dom_free(ps);
+			kt_state_free(ps);
 		} else if (row->amount) {
 			r.amount_cents = row->amount_cents;
 		} else {

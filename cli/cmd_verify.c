@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "keten.pb-c.h"
-#include "rules.h"
-#include "sync.h"
+#include "proto/keten.pb-c.h"
+#include "rules/rules.h"
+#include "sync/sync.h"
 
 typedef struct item {
 	const uint8_t *key;       /* id stored with it in its log record (in the map) */
@@ -108,7 +108,7 @@ static const char verify_usage[] =
 
 struct fork_list { json_t *arr; size_t n; };
 
-static int fork_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int fork_cb(const uint8_t *k, size_t kl, const uint8_t *v CLI_UNUSED, size_t vl CLI_UNUSED, void *p)
 {
 	struct fork_list *f = p;
 	char a[65], id[65];
@@ -265,7 +265,7 @@ int cmd_verify(cli *c, int argc, char **argv)
 			    keten_get_be64(sv + KETEN_STATUS_SEQ) != it->seq)
 				it->bad = "the id index does not lead to this entry";
 			else if (sv[0] != KS_PENDING &&
-			         keten_party_authorized(t, it->author, it->ts, &roles, &anchor, &aerr) == KETEN_EAUTHOR)
+			         kt_party_authorized(t, it->author, it->ts, &roles, &anchor, &aerr) == KETEN_EAUTHOR)
 				it->bad = "author holds no certificate from a trust anchor";
 		}
 	}

@@ -10,7 +10,7 @@
 
 #include "cli.h"
 #include "keten/json.h"
-#include "rules.h"
+#include "rules/rules.h"
 
 int cli_exit_code(keten_err code)
 {

@@ -2,14 +2,14 @@
 # demo.sh — keten end to end on one machine.  Three parties (Gemeente
 # Hoorn, a lead provider and a subcontractor) each keep a home and run a
 # node on 127.0.0.1; every entry travels between them by `keten sync`.
-# The tariffs come from ../shared/fixtures/tarieven-voorbeeld-2026.csv,
-# which is SYNTHETIC: invented amounts, no published tariffs.
+# The tariffs come from examples/tarieven-voorbeeld-2026.csv, which is
+# SYNTHETIC: invented amounts, no published tariffs.
 set -eu
 cd "$(dirname "$0")/.."
 K=$(pwd)/build/keten
-TARIFFS=$(pwd)/../shared/fixtures/tarieven-voorbeeld-2026.csv
+TARIFFS=$(pwd)/examples/tarieven-voorbeeld-2026.csv
 if [ ! -f "$TARIFFS" ]; then
-	echo "demo: the example tariff table '$TARIFFS' is missing (shared/ beside the checkout)" >&2
+	echo "demo: the example tariff table '$TARIFFS' is missing (part of the checkout)" >&2
 	exit 66
 fi
 D=$(mktemp -d /tmp/keten-demo.XXXXXX)

@@ -35,14 +35,14 @@ run_cmocka() { # suite binary
 }
 
 echo "== build"
-if ! make -s -j"$JOBS" all unit >> "$LOG" 2>&1; then
+if ! make -s -j"$JOBS" DEV=1 all unit >> "$LOG" 2>&1; then
 	tail -30 "$LOG"; bad build; echo "$pass passed, $fail failed"; exit 1
 fi
 echo "== unit"
 for t in build/tests/test_*; do [ -x "$t" ] && run_cmocka unit "$t"; done
 
 echo "== unit under address,undefined sanitizers"
-if make -s -j"$JOBS" SANITIZE=address,undefined unit >> "$LOG" 2>&1; then
+if make -s -j"$JOBS" DEV=1 SANITIZE=address,undefined unit >> "$LOG" 2>&1; then
 	for t in build/san/tests/test_*; do
 		[ -x "$t" ] && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 run_cmocka unit-san "$t"
 	done

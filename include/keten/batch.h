@@ -15,6 +15,8 @@
 #ifndef KETEN_BATCH_H
 #define KETEN_BATCH_H
 
+#include "keten/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -108,14 +110,14 @@ typedef struct keten_batch {
  * KETEN_BATCH_MAX_FIELD, unknown or repeated columns, a CSV quote error,
  * a line that is not a JSON object).
  */
-int keten_batch_parse(const uint8_t *data, size_t len, keten_batch *out,
+KETEN_API int keten_batch_parse(const uint8_t *data, size_t len, keten_batch *out,
                       struct keten_error *err);
 
 /* Free everything a batch owns and clear it; safe on a cleared batch and
  * on NULL. */
-void keten_batch_release(keten_batch *b);
+KETEN_API void keten_batch_release(keten_batch *b);
 
 /* "delivery", "claim", "payment", "receipt"; NULL for anything else. */
-const char *keten_batch_type_name(keten_batch_type t);
+KETEN_API const char *keten_batch_type_name(keten_batch_type t);
 
 #endif

@@ -14,6 +14,8 @@
 #ifndef KETEN_CAMT_H
 #define KETEN_CAMT_H
 
+#include "keten/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -85,12 +87,12 @@ typedef struct keten_camt_statement {
  * booking date, a balance type given twice, and more entries or
  * transactions than the limits above.
  */
-int keten_camt_parse(const uint8_t *xml, size_t len, keten_camt_statement *out,
+KETEN_API int keten_camt_parse(const uint8_t *xml, size_t len, keten_camt_statement *out,
                      struct keten_error *err);
 
 /* Free everything a statement owns and clear it; safe on a cleared one
  * and on NULL. */
-void keten_camt_release(keten_camt_statement *s);
+KETEN_API void keten_camt_release(keten_camt_statement *s);
 
 /*
  * Check that opening + booked credits - booked debits = closing.  Only
@@ -104,7 +106,7 @@ void keten_camt_release(keten_camt_statement *s);
  * KETEN_ENOTFOUND (no opening or no closing balance), KETEN_EMALFORMED
  * (the balances disagree, or the sum overflows int64).
  */
-int keten_camt_check_balance(const keten_camt_statement *s, int64_t *computed,
+KETEN_API int keten_camt_check_balance(const keten_camt_statement *s, int64_t *computed,
                              struct keten_error *err);
 
 #endif

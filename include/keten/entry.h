@@ -14,6 +14,8 @@
 #ifndef KETEN_ENTRY_H
 #define KETEN_ENTRY_H
 
+#include "keten/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,12 +58,12 @@ typedef struct keten_entry {
  * first appears, and libsodium's verify refuses such keys anyway.
  * Errors: KETEN_EMALFORMED, KETEN_EHASH, KETEN_ENOMEM.
  */
-int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out,
+KETEN_API int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out,
                       struct keten_error *err);
 
 /* Check the author's signature over the header.  0 or KETEN_ESIG. */
 __attribute__((warn_unused_result))
-int keten_entry_verify(const keten_entry *e);
+KETEN_API int keten_entry_verify(const keten_entry *e);
 
 /* What a new entry says; the body is the encoded body message. */
 typedef struct keten_entry_draft {
@@ -79,16 +81,16 @@ typedef struct keten_entry_draft {
  * Encode, hash and sign a new entry by kp; *out receives it parsed.
  * Errors: KETEN_EINVAL (bad draft), KETEN_ENOMEM.
  */
-int keten_entry_sign(const struct keten_keypair *kp, const keten_entry_draft *d,
+KETEN_API int keten_entry_sign(const struct keten_keypair *kp, const keten_entry_draft *d,
                      keten_entry *out, struct keten_error *err);
 
 /* The stub of an entry: the same header and signature, no body.
  * *out owns malloc'd bytes.  Errors: KETEN_ENOMEM. */
-int keten_entry_stub_bytes(const keten_entry *e, uint8_t **out, size_t *out_len);
+KETEN_API int keten_entry_stub_bytes(const keten_entry *e, uint8_t **out, size_t *out_len);
 
 /* Frame header, signature and (when has_body) body as Entry bytes, the
  * canonical way keten_entry_parse accepts.  *out is malloc'd. */
-int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t sig[64],
+KETEN_API int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t sig[64],
                       const uint8_t *body, size_t body_len, bool has_body,
                       uint8_t **out, size_t *out_len);
 
@@ -98,20 +100,20 @@ int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t si
  * signature check of keten goes through this module.
  */
 __attribute__((warn_unused_result))
-int keten_sig_verify(const uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t key[32]);
+KETEN_API int keten_sig_verify(const uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t key[32]);
 
 /* Is key in the entry's audience? */
-bool keten_entry_has_audience(const keten_entry *e, const uint8_t key[32]);
+KETEN_API bool keten_entry_has_audience(const keten_entry *e, const uint8_t key[32]);
 
 /* Free the raw bytes and clear the view; safe on a cleared entry. */
-void keten_entry_release(keten_entry *e);
+KETEN_API void keten_entry_release(keten_entry *e);
 
 /* Name of a body type ("allocation", "claim", ...) or NULL if unknown;
  * and back (0 if unknown). */
-const char *keten_body_type_name(uint32_t body_type);
-uint32_t keten_body_type_from_name(const char *name);
+KETEN_API const char *keten_body_type_name(uint32_t body_type);
+KETEN_API uint32_t keten_body_type_from_name(const char *name);
 
 /* BLAKE2b-256 helper. */
-void keten_hash(uint8_t out[32], const uint8_t *in, size_t len);
+KETEN_API void keten_hash(uint8_t out[32], const uint8_t *in, size_t len);
 
 #endif

@@ -23,6 +23,8 @@
 #ifndef KETEN_HTTP_H
 #define KETEN_HTTP_H
 
+#include "keten/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,7 +43,7 @@ typedef struct keten_web_asset {
 } keten_web_asset;
 
 /* The dashboard's files, generated from web/ by the Makefile. */
-extern const keten_web_asset keten_web_assets[];
+extern KETEN_API const keten_web_asset keten_web_assets[];
 
 typedef struct keten_http_opts {
 	bool allow_public;              /* accept an address that is not loopback */
@@ -58,7 +60,7 @@ typedef struct keten_http_server keten_http_server;
  * after "http://") into an nng URL "http://HOST:PORT" (url holds at least
  * 300 bytes) and tell whether HOST is loopback.  Errors: KETEN_EINVAL.
  */
-int keten_http_parse_addr(const char *addr, char *url, size_t len, bool *loopback,
+KETEN_API int keten_http_parse_addr(const char *addr, char *url, size_t len, bool *loopback,
                           struct keten_error *err);
 
 /*
@@ -68,16 +70,16 @@ int keten_http_parse_addr(const char *addr, char *url, size_t len, bool *loopbac
  * o->allow_public), KETEN_EIO (cannot listen: the message says why),
  * KETEN_ENOMEM.
  */
-int keten_http_start(struct keten_ledger *L, const char *addr, const keten_http_opts *o,
+KETEN_API int keten_http_start(struct keten_ledger *L, const char *addr, const keten_http_opts *o,
                      keten_http_server **out, struct keten_error *err);
 
 /* The URL served ("http://127.0.0.1:8080"). */
-const char *keten_http_url(const keten_http_server *s);
+KETEN_API const char *keten_http_url(const keten_http_server *s);
 
 /* Is the address served a loopback one? */
-bool keten_http_loopback(const keten_http_server *s);
+KETEN_API bool keten_http_loopback(const keten_http_server *s);
 
 /* Stop serving and free; NULL does nothing. */
-void keten_http_stop(keten_http_server *s);
+KETEN_API void keten_http_stop(keten_http_server *s);
 
 #endif

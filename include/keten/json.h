@@ -16,6 +16,8 @@
 #ifndef KETEN_JSON_H
 #define KETEN_JSON_H
 
+#include "keten/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,7 +35,7 @@
  * trust-anchor name, else "".  Written to buf (len >= 128 holds any name)
  * and returned.
  */
-const char *keten_json_party_name(keten_txn *t, const uint8_t key[32], char *buf, size_t len);
+KETEN_API const char *keten_json_party_name(keten_txn *t, const uint8_t key[32], char *buf, size_t len);
 
 /*
  * A cache of party labels for one transaction, so a long listing looks
@@ -48,29 +50,29 @@ typedef struct keten_json_labels {
 } keten_json_labels;
 
 /* The label of key; valid until keten_json_labels_release ("" when out of memory). */
-const char *keten_json_label(keten_json_labels *lb, const uint8_t key[32]);
+KETEN_API const char *keten_json_label(keten_json_labels *lb, const uint8_t key[32]);
 
 /* Free the cache and clear it (t is kept). */
-void keten_json_labels_release(keten_json_labels *lb);
+KETEN_API void keten_json_labels_release(keten_json_labels *lb);
 
 /* "applied", "pending", "rejected", "stub" or "unknown": a static string. */
-const char *keten_json_status_name(keten_status st);
+KETEN_API const char *keten_json_status_name(keten_status st);
 
 /* The body type name of entry id held in t ("entry" when it is not held): a static string. */
-const char *keten_json_entry_type(keten_txn *t, const uint8_t id[32]);
+KETEN_API const char *keten_json_entry_type(keten_txn *t, const uint8_t id[32]);
 
 /* n bytes as a JSON string of 2n hex digits (n <= 32).  New reference. */
-json_t *keten_json_hex(const uint8_t *b, size_t n);
+KETEN_API json_t *keten_json_hex(const uint8_t *b, size_t n);
 
 /* A YYYYMMDD date as a JSON string "YYYY-MM-DD".  New reference. */
-json_t *keten_json_date(uint32_t ymd);
+KETEN_API json_t *keten_json_date(uint32_t ymd);
 
 /*
  * Set o[field] to the hex key and o[field "_name"] to the party's name
  * (keten_json_party_name), as every shape prints a party.  o keeps both
  * new values.
  */
-void keten_json_set_party(keten_txn *t, json_t *o, const char *field, const uint8_t key[32]);
+KETEN_API void keten_json_set_party(keten_txn *t, json_t *o, const char *field, const uint8_t key[32]);
 
 /* Entries --------------------------------------------------------------------- */
 
@@ -81,7 +83,7 @@ void keten_json_set_party(keten_txn *t, json_t *o, const char *field, const uint
  * YYYY-MM-DD, enums by their name.  JSON null for an unknown type or a
  * body that does not decode.  New reference.
  */
-json_t *keten_json_body(uint32_t body_type, const uint8_t *body, size_t len);
+KETEN_API json_t *keten_json_body(uint32_t body_type, const uint8_t *body, size_t len);
 
 /*
  * The whole entry e as `keten export` and `keten show --json` print it:
@@ -90,7 +92,7 @@ json_t *keten_json_body(uint32_t body_type, const uint8_t *body, size_t len);
  * (keten_json_body, null when withheld).  New reference; the caller may add
  * fields (status, rule) after these.
  */
-json_t *keten_json_entry(const keten_entry *e);
+KETEN_API json_t *keten_json_entry(const keten_entry *e);
 
 /* Balance, reconcile, report ------------------------------------------------ */
 
@@ -100,7 +102,7 @@ json_t *keten_json_entry(const keten_entry *e);
  * outstanding_cents, net_cents}, one per row of b, names read through t.
  * New reference; b stays the caller's.
  */
-json_t *keten_json_balance(keten_txn *t, const keten_balance *b);
+KETEN_API json_t *keten_json_balance(keten_txn *t, const keten_balance *b);
 
 /*
  * `keten reconcile --json` without a bank statement: {as_of, lines,
@@ -108,21 +110,21 @@ json_t *keten_json_balance(keten_txn *t, const keten_balance *b);
  * meanings, each finding also carries "meaning" (keten_recon_kind_meaning),
  * as the dashboard shows it.  New reference; r stays the caller's.
  */
-json_t *keten_json_reconcile(keten_txn *t, const keten_recon *r, bool meanings);
+KETEN_API json_t *keten_json_reconcile(keten_txn *t, const keten_recon *r, bool meanings);
 
 /*
  * The "bank" member of `keten reconcile --bank FILE --json`: {from, until,
  * matched, amount_differs, duplicates, bank_only, ledger_only, balances,
  * opening_cents, closing_cents, computed_cents, lines}.  New reference.
  */
-json_t *keten_json_bank(const keten_bank_result *b);
+KETEN_API json_t *keten_json_bank(const keten_bank_result *b);
 
 /*
  * `keten report --json`: {by, total, rows}, grouped by `by` (the grouping
  * rep was built with); provider groups are labelled through t.  New
  * reference; rep stays the caller's.
  */
-json_t *keten_json_report(keten_txn *t, const keten_report *rep, keten_report_by by);
+KETEN_API json_t *keten_json_report(keten_txn *t, const keten_report *rep, keten_report_by by);
 
 /* Disputes -------------------------------------------------------------------- */
 
@@ -131,7 +133,7 @@ json_t *keten_json_report(keten_txn *t, const keten_report *rep, keten_report_by
  * applied here (only the open ones when open_only), in id order.  On
  * success *out is a new reference.  Errors: those of the store.
  */
-int keten_json_disputes(keten_txn *t, bool open_only, json_t **out, keten_error *err);
+KETEN_API int keten_json_disputes(keten_txn *t, bool open_only, json_t **out, keten_error *err);
 
 /*
  * `keten dispute show --json`: dispute id with its audience, each disputed
@@ -141,6 +143,6 @@ int keten_json_disputes(keten_txn *t, bool open_only, json_t **out, keten_error 
  * Errors: KETEN_ENOTFOUND (no dispute with that id is applied here),
  * KETEN_ENOMEM, those of the store.
  */
-int keten_json_dispute(keten_txn *t, const uint8_t id[32], json_t **out, keten_error *err);
+KETEN_API int keten_json_dispute(keten_txn *t, const uint8_t id[32], json_t **out, keten_error *err);
 
 #endif

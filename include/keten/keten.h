@@ -16,6 +16,8 @@
 #ifndef KETEN_KETEN_H
 #define KETEN_KETEN_H
 
+#include "keten/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,26 +67,26 @@ typedef struct keten_error {
 } keten_error;
 
 /* The fixed text for a code ("signature does not verify", ...).  Never NULL. */
-const char *keten_strerror(keten_err code);
+KETEN_API const char *keten_strerror(keten_err code);
 
 /* Fill `err` (may be NULL) and return `code`.  printf-style message. */
-keten_err keten_fail(keten_error *err, keten_err code, const char *fmt, ...)
+KETEN_API keten_err keten_fail(keten_error *err, keten_err code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Like keten_fail for KETEN_ERULE, with the rule's name. */
-keten_err keten_refuse(keten_error *err, const char *rule, const char *fmt, ...)
+KETEN_API keten_err keten_refuse(keten_error *err, const char *rule, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Clear an error record. */
-void keten_error_clear(keten_error *err);
+KETEN_API void keten_error_clear(keten_error *err);
 
 /* Initialise libsodium once; every entry point calls it.  0 on success. */
-keten_err keten_init_crypto(void);
+KETEN_API keten_err keten_init_crypto(void);
 
 /* Hex helpers.  `out` must hold 2*len+1 bytes; it is NUL-terminated. */
-void keten_hex(char *out, const uint8_t *in, size_t len);
+KETEN_API void keten_hex(char *out, const uint8_t *in, size_t len);
 /* Parse exactly 2*len hex digits; KETEN_EINVAL otherwise. */
-keten_err keten_unhex(uint8_t *out, size_t len, const char *hex);
+KETEN_API keten_err keten_unhex(uint8_t *out, size_t len, const char *hex);
 
 #include "keten/money.h"
 #include "keten/entry.h"

@@ -13,6 +13,8 @@
 #ifndef KETEN_KEYSTORE_H
 #define KETEN_KEYSTORE_H
 
+#include "keten/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +33,7 @@ typedef struct keten_keypair {
  * On success *out owns the secret; release it with keten_keypair_release.
  * Errors: KETEN_EEXIST, KETEN_EIO, KETEN_ENOMEM, KETEN_ECRYPTO.
  */
-int keten_keystore_create(const char *path, const char *passphrase,
+KETEN_API int keten_keystore_create(const char *path, const char *passphrase,
                           keten_keypair *out, struct keten_error *err);
 
 /*
@@ -39,18 +41,18 @@ int keten_keystore_create(const char *path, const char *passphrase,
  * store.  Errors: KETEN_ENOTFOUND (no file), KETEN_EPASS (wrong passphrase
  * or damaged file), KETEN_EMALFORMED (not a keystore), KETEN_EIO, KETEN_ENOMEM.
  */
-int keten_keystore_open(const char *path, const char *passphrase,
+KETEN_API int keten_keystore_open(const char *path, const char *passphrase,
                         keten_keypair *out, struct keten_error *err);
 
 /* Read only the public key and the protection flag, without a passphrase. */
-int keten_keystore_peek(const char *path, uint8_t pk[32], bool *unprotected,
+KETEN_API int keten_keystore_peek(const char *path, uint8_t pk[32], bool *unprotected,
                         struct keten_error *err);
 
 /* Wipe and free the secret key; safe on a zeroed or released keypair. */
-void keten_keypair_release(keten_keypair *kp);
+KETEN_API void keten_keypair_release(keten_keypair *kp);
 
 /* Sign msg with the pair's secret key into sig[64].  0 on success. */
-int keten_keypair_sign(const keten_keypair *kp, uint8_t sig[64],
+KETEN_API int keten_keypair_sign(const keten_keypair *kp, uint8_t sig[64],
                        const uint8_t *msg, size_t len);
 
 #endif

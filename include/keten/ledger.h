@@ -14,6 +14,8 @@
 #ifndef KETEN_LEDGER_H
 #define KETEN_LEDGER_H
 
+#include "keten/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,21 +40,21 @@ typedef struct keten_home_info {
  * Create a new home in dir (which must not hold one): keystore and ledger.
  * Errors: KETEN_EEXIST, KETEN_EIO, KETEN_EINVAL (bad role), ...
  */
-int keten_home_create(const char *dir, const char *passphrase, const keten_home_info *info,
+KETEN_API int keten_home_create(const char *dir, const char *passphrase, const keten_home_info *info,
                       struct keten_error *err);
 
 /* Open the ledger of a home.  The key is not unlocked. */
-int keten_ledger_open(const char *dir, keten_ledger **out, struct keten_error *err);
-void keten_ledger_close(keten_ledger *L);
-struct keten_store *keten_ledger_store(keten_ledger *L);
-const keten_home_info *keten_ledger_info(keten_ledger *L);
-const char *keten_ledger_dir(keten_ledger *L);
+KETEN_API int keten_ledger_open(const char *dir, keten_ledger **out, struct keten_error *err);
+KETEN_API void keten_ledger_close(keten_ledger *L);
+KETEN_API struct keten_store *keten_ledger_store(keten_ledger *L);
+KETEN_API const keten_home_info *keten_ledger_info(keten_ledger *L);
+KETEN_API const char *keten_ledger_dir(keten_ledger *L);
 
 /* Unlock the home's key for signing.  Errors: KETEN_EPASS, ... */
-int keten_ledger_unlock(keten_ledger *L, const char *passphrase, struct keten_error *err);
-bool keten_ledger_unlocked(keten_ledger *L);
+KETEN_API int keten_ledger_unlock(keten_ledger *L, const char *passphrase, struct keten_error *err);
+KETEN_API bool keten_ledger_unlocked(keten_ledger *L);
 /* The unlocked key pair (NULL before keten_ledger_unlock). */
-const struct keten_keypair *keten_ledger_keypair(keten_ledger *L);
+KETEN_API const struct keten_keypair *keten_ledger_keypair(keten_ledger *L);
 
 /* One body to append. */
 typedef struct keten_append {
@@ -71,7 +73,7 @@ typedef struct keten_append {
  * one entry fails (refused, or not signed) err->item is its 1-based index
  * in a, so that a caller can name the row; 0 for a failure of the whole.
  */
-int keten_ledger_append(keten_ledger *L, const keten_append *a, size_t n, uint8_t (*ids)[32],
+KETEN_API int keten_ledger_append(keten_ledger *L, const keten_append *a, size_t n, uint8_t (*ids)[32],
                         struct keten_error *err);
 
 /* Entries received from elsewhere: encoded Entry bytes. */
@@ -90,11 +92,11 @@ typedef struct keten_ingest_stats {
  * (import); otherwise the runs that fail are dropped and the rest kept
  * (sync), and err reports the first failure.
  */
-int keten_ledger_ingest(keten_ledger *L, const keten_blob *b, size_t n, bool all_or_nothing,
+KETEN_API int keten_ledger_ingest(keten_ledger *L, const keten_blob *b, size_t n, bool all_or_nothing,
                         keten_ingest_stats *st, struct keten_error *err);
 
 /* Trust anchors (this node's own configuration). */
-int keten_ledger_trust_add(keten_ledger *L, const uint8_t key[32], const char *name,
+KETEN_API int keten_ledger_trust_add(keten_ledger *L, const uint8_t key[32], const char *name,
                            struct keten_error *err);
 
 #endif

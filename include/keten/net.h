@@ -22,6 +22,8 @@
 #ifndef KETEN_NET_H
 #define KETEN_NET_H
 
+#include "keten/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,24 +51,24 @@ typedef struct keten_tls_files {
  * KETEN_EINVAL (bad URL, TLS files missing), KETEN_EIO (cannot listen,
  * cannot read a TLS file; the message names it), KETEN_ENOMEM.
  */
-int keten_node_start(struct keten_ledger *L, const char *const *urls, size_t n_urls,
+KETEN_API int keten_node_start(struct keten_ledger *L, const char *const *urls, size_t n_urls,
                      const struct keten_sync_limits *lim, const keten_tls_files *tls,
                      keten_log_fn log, void *log_ctx, keten_node **out, struct keten_error *err);
 /* Stop serving and free; NULL does nothing.  May block inside nng: callers
  * that must exit keep a watchdog. */
-void keten_node_stop(keten_node *n);
+KETEN_API void keten_node_stop(keten_node *n);
 /* Requests answered so far, and peers dropped for misbehaving. */
-uint64_t keten_node_requests(const keten_node *n);
-uint64_t keten_node_dropped(const keten_node *n);
+KETEN_API uint64_t keten_node_requests(const keten_node *n);
+KETEN_API uint64_t keten_node_dropped(const keten_node *n);
 /* Keys of peers that announced a change since the last call (at most
  * max): a node pulling from them starts a round now. */
-size_t keten_node_take_announced(keten_node *n, uint8_t (*keys)[32], size_t max);
+KETEN_API size_t keten_node_take_announced(keten_node *n, uint8_t (*keys)[32], size_t max);
 
 /* Writes by the caller (say a checkpoint append) in a process that serves
  * take this lock around them (every ledger's); keten_peer_sync takes its
  * ledger's itself. */
-void keten_net_write_lock(void);
-void keten_net_write_unlock(void);
+KETEN_API void keten_net_write_lock(void);
+KETEN_API void keten_net_write_unlock(void);
 
 typedef struct keten_peer keten_peer;
 
@@ -77,7 +79,7 @@ typedef struct keten_peer keten_peer;
  * each round trip.  tls as for keten_node_start (a CA is needed for
  * tls+tcp://).
  */
-int keten_peer_open(struct keten_ledger *L, const char *url, bool wait, int timeout_ms,
+KETEN_API int keten_peer_open(struct keten_ledger *L, const char *url, bool wait, int timeout_ms,
                     const keten_tls_files *tls, keten_peer **out, struct keten_error *err);
 /*
  * One sync round: authenticate if needed, compare heads, fetch and ingest
@@ -86,14 +88,14 @@ int keten_peer_open(struct keten_ledger *L, const char *url, bool wait, int time
  * protocol or answered with an error), KETEN_ESIG, KETEN_EAUTHOR (the
  * handshake failed or we are not certified there), store errors.
  */
-int keten_peer_sync(keten_peer *p, struct keten_sync_stats *st, struct keten_error *err);
+KETEN_API int keten_peer_sync(keten_peer *p, struct keten_sync_stats *st, struct keten_error *err);
 /* Tell the node at the other end that this ledger changed (the optional
  * push), on a connection that has authenticated in an earlier round;
  * KETEN_EINVAL before that. */
-int keten_peer_announce(keten_peer *p, struct keten_error *err);
-const char *keten_peer_url(const keten_peer *p);
+KETEN_API int keten_peer_announce(keten_peer *p, struct keten_error *err);
+KETEN_API const char *keten_peer_url(const keten_peer *p);
 /* The key that answered the last handshake; false before one. */
-bool keten_peer_key(const keten_peer *p, uint8_t key[32]);
-void keten_peer_close(keten_peer *p);
+KETEN_API bool keten_peer_key(const keten_peer *p, uint8_t key[32]);
+KETEN_API void keten_peer_close(keten_peer *p);
 
 #endif

@@ -23,6 +23,8 @@
 #ifndef KETEN_RECONCILE_H
 #define KETEN_RECONCILE_H
 
+#include "keten/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -98,23 +100,23 @@ typedef struct keten_recon {
  *   out  receives the result (free with keten_recon_release); cleared on failure.
  * Errors: KETEN_EINVAL (no me, a bad period), KETEN_ENOMEM, KETEN_ESTORE.
  */
-int keten_reconcile(struct keten_txn *t, const keten_recon_opts *o, keten_recon *out,
+KETEN_API int keten_reconcile(struct keten_txn *t, const keten_recon_opts *o, keten_recon *out,
                     struct keten_error *err);
 
 /* Free what a result owns and clear it; safe on a cleared one and on NULL. */
-void keten_recon_release(keten_recon *r);
+KETEN_API void keten_recon_release(keten_recon *r);
 
 /* Every finding kind reconcile reports, in a stable order; *n receives the count. */
 const char *const *keten_recon_kinds(size_t *n);
 
 /* A one-line meaning of a finding kind ("" for an unknown kind). */
-const char *keten_recon_kind_meaning(const char *kind);
+KETEN_API const char *keten_recon_kind_meaning(const char *kind);
 
 /*
  * Parse a period "YYYY-MM", "YYYY-Qn" or "YYYY" into the first and last
  * day (YYYYMMDD).  Returns 0, or -1 for anything else.
  */
-int keten_recon_period(const char *s, uint32_t *from, uint32_t *until);
+KETEN_API int keten_recon_period(const char *s, uint32_t *from, uint32_t *until);
 
 /* Balances ---------------------------------------------------------------- */
 
@@ -140,9 +142,9 @@ typedef struct keten_balance {
  * daily record, as before.  Free with keten_balance_release.
  * Errors: KETEN_EINVAL, KETEN_ENOMEM, KETEN_ESTORE.
  */
-int keten_recon_balance(struct keten_txn *t, const uint8_t me[32], const uint8_t *with, uint32_t as_of,
+KETEN_API int keten_recon_balance(struct keten_txn *t, const uint8_t me[32], const uint8_t *with, uint32_t as_of,
                         keten_balance *out, struct keten_error *err);
-void keten_balance_release(keten_balance *b);
+KETEN_API void keten_balance_release(keten_balance *b);
 
 /* Bank statements ------------------------------------------------------- */
 
@@ -194,13 +196,13 @@ typedef struct keten_bank_result {
  * the window) and not matched are reported as ledger-only.
  * Errors: KETEN_EINVAL, KETEN_ENOMEM, KETEN_ESTORE.
  */
-int keten_recon_bank(struct keten_txn *t, const uint8_t me[32], const struct keten_camt_statement *s,
+KETEN_API int keten_recon_bank(struct keten_txn *t, const uint8_t me[32], const struct keten_camt_statement *s,
                      keten_bank_result *out, struct keten_error *err);
 
 /* Free a bank result and clear it; safe on NULL. */
-void keten_bank_release(keten_bank_result *r);
+KETEN_API void keten_bank_release(keten_bank_result *r);
 
 /* "matched", "amount-differs", "duplicate", "bank-only", "ledger-only". */
-const char *keten_bank_status_name(keten_bank_status s);
+KETEN_API const char *keten_bank_status_name(keten_bank_status s);
 
 #endif

@@ -13,6 +13,8 @@
 #ifndef KETEN_REPORT_H
 #define KETEN_REPORT_H
 
+#include "keten/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,17 +73,17 @@ typedef struct keten_report {
  * Build the report in one read transaction.
  * Errors: KETEN_EINVAL (bad options), KETEN_ENOMEM, KETEN_ESTORE.
  */
-int keten_report_build(struct keten_txn *t, const keten_report_opts *o, keten_report *out,
+KETEN_API int keten_report_build(struct keten_txn *t, const keten_report_opts *o, keten_report *out,
                        struct keten_error *err);
 
 /* Free a report and clear it; safe on a cleared one and on NULL. */
-void keten_report_release(keten_report *r);
+KETEN_API void keten_report_release(keten_report *r);
 
 /* "municipality", "provider", "arrangement", "month" and back (0: unknown). */
-const char *keten_report_by_name(keten_report_by by);
-keten_report_by keten_report_by_from_name(const char *s);
+KETEN_API const char *keten_report_by_name(keten_report_by by);
+KETEN_API keten_report_by keten_report_by_from_name(const char *s);
 
 /* Is stop code `code` of domain ("jeugd" or "wmo") an end according to plan? */
-bool keten_report_planned_stop(const char *domain, const char *code);
+KETEN_API bool keten_report_planned_stop(const char *domain, const char *code);
 
 #endif

@@ -41,6 +41,8 @@
 #ifndef KETEN_STORE_H
 #define KETEN_STORE_H
 
+#include "keten/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,12 +81,12 @@ typedef struct keten_txn keten_txn;
  * map grows by doubling when full.  Errors: KETEN_ENOTFOUND (no ledger in
  * dir and !create), KETEN_ESTORE, KETEN_EIO, KETEN_ENOMEM.
  */
-int keten_store_open(const char *dir, bool create, size_t map_bytes,
+KETEN_API int keten_store_open(const char *dir, bool create, size_t map_bytes,
                      keten_store **out, struct keten_error *err);
 /* Close; NULL does nothing.  No transaction may be open. */
-void keten_store_close(keten_store *s);
+KETEN_API void keten_store_close(keten_store *s);
 /* The current map size in bytes (grows on MDB_MAP_FULL). */
-size_t keten_store_mapsize(keten_store *s);
+KETEN_API size_t keten_store_mapsize(keten_store *s);
 
 /*
  * Run fn(txn, ctx, err) in one write transaction and commit it when fn
@@ -92,13 +94,13 @@ size_t keten_store_mapsize(keten_store *s);
  * the map is doubled and fn runs again from the start.
  */
 typedef int (*keten_write_fn)(keten_txn *txn, void *ctx, struct keten_error *err);
-int keten_store_write(keten_store *s, keten_write_fn fn, void *ctx,
+KETEN_API int keten_store_write(keten_store *s, keten_write_fn fn, void *ctx,
                       struct keten_error *err);
 
 /* A read-only snapshot; end it with keten_txn_end (safe on NULL). */
-int keten_store_read(keten_store *s, keten_txn **out, struct keten_error *err);
-void keten_txn_end(keten_txn *txn);
-keten_store *keten_txn_store(keten_txn *txn);
+KETEN_API int keten_store_read(keten_store *s, keten_txn **out, struct keten_error *err);
+KETEN_API void keten_txn_end(keten_txn *txn);
+KETEN_API keten_store *keten_txn_store(keten_txn *txn);
 
 /*
  * Key-value access to one table.  keten_kv_get's *val points into the
@@ -106,11 +108,11 @@ keten_store *keten_txn_store(keten_txn *txn);
  * it.  get returns KETEN_ENOTFOUND when absent; del of an absent key is
  * not an error.
  */
-int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen,
+KETEN_API int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen,
                  const void **val, size_t *vlen, struct keten_error *err);
-int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen,
+KETEN_API int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen,
                  const void *val, size_t vlen, struct keten_error *err);
-int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_t klen,
+KETEN_API int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_t klen,
                  struct keten_error *err);
 
 /*
@@ -122,13 +124,13 @@ int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_t klen,
  */
 typedef int (*keten_scan_fn)(const uint8_t *key, size_t klen, const uint8_t *val,
                              size_t vlen, void *ctx);
-int keten_kv_scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
+KETEN_API int keten_kv_scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
                   keten_scan_fn fn, void *ctx, struct keten_error *err);
 /* As keten_kv_scan but from the last key with the prefix to the first. */
-int keten_kv_scan_reverse(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
+KETEN_API int keten_kv_scan_reverse(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
                           keten_scan_fn fn, void *ctx, struct keten_error *err);
 /* Number of records in a table. */
-size_t keten_kv_count(keten_txn *t, keten_table tab);
+KETEN_API size_t keten_kv_count(keten_txn *t, keten_table tab);
 
 /* Entries -------------------------------------------------------------- */
 
@@ -139,32 +141,32 @@ size_t keten_kv_count(keten_txn *t, keten_table tab);
  * a stub, nothing changes; when it is stored as a stub and e has the
  * body, the body is added and the status set to st.
  */
-int keten_store_put_entry(keten_txn *t, const struct keten_entry *e,
+KETEN_API int keten_store_put_entry(keten_txn *t, const struct keten_entry *e,
                           keten_status st, const char *rule, struct keten_error *err);
 
 /* Record that `from` refers to `to`. */
-int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[32],
+KETEN_API int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[32],
                         struct keten_error *err);
 
 /* The stored entry with this id, parsed (a copy, owned by *out). */
-int keten_store_get_entry(keten_txn *t, const uint8_t id[32], struct keten_entry *out,
+KETEN_API int keten_store_get_entry(keten_txn *t, const uint8_t id[32], struct keten_entry *out,
                           struct keten_error *err);
-bool keten_store_has_entry(keten_txn *t, const uint8_t id[32]);
+KETEN_API bool keten_store_has_entry(keten_txn *t, const uint8_t id[32]);
 
 /* The author's head: seq 0 and a zero id when the author has no feed here. */
-int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq,
+KETEN_API int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq,
                      uint8_t id[32], struct keten_error *err);
 /* Id of the author's entry at seq; KETEN_ENOTFOUND when absent. */
-int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq,
+KETEN_API int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq,
                         uint8_t id[32], struct keten_error *err);
 
 /* Status of an entry, and the rule when rejected (rule may be NULL;
  * rule_len at least 48).  KETEN_ENOTFOUND when absent.  set_status
  * changes the status of a stored entry (KETEN_ENOTFOUND when the id is
  * not stored: the status record is also the entry's place in its feed). */
-int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st,
+KETEN_API int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st,
                        char *rule, size_t rule_len, struct keten_error *err);
-int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st,
+KETEN_API int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st,
                            const char *rule, struct keten_error *err);
 
 /*
@@ -172,13 +174,13 @@ int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st,
  * id).  KETEN_EAMBIGUOUS lists up to 8 candidates in err->msg;
  * KETEN_ENOTFOUND when none; KETEN_EINVAL when not hex or too short.
  */
-int keten_store_resolve(keten_txn *t, const char *hex, uint8_t id[32],
+KETEN_API int keten_store_resolve(keten_txn *t, const char *hex, uint8_t id[32],
                         struct keten_error *err);
 
 /* Big-endian helpers for keys. */
-void keten_be64(uint8_t out[8], uint64_t v);
-uint64_t keten_get_be64(const uint8_t in[8]);
-void keten_be32(uint8_t out[4], uint32_t v);
-uint32_t keten_get_be32(const uint8_t in[4]);
+KETEN_API void keten_be64(uint8_t out[8], uint64_t v);
+KETEN_API uint64_t keten_get_be64(const uint8_t in[8]);
+KETEN_API void keten_be32(uint8_t out[4], uint32_t v);
+KETEN_API uint32_t keten_get_be32(const uint8_t in[4]);
 
 #endif

@@ -49,7 +49,7 @@
 
 #include "keten/keten.h"
 #include "keten/reconcile.h"
-#include "keten.pb-c.h"
+#include "proto/keten.pb-c.h"
 
 #define N_MUNI      7
 #define N_PROV      60

@@ -69,7 +69,7 @@ flow=yes
 for cmd in contract allocate subcontract accept deliver claim pay receipt; do
 	$M "$cmd" --help >/dev/null 2>&1 || flow=no
 done
-TARIFFS=$(dirname "$0")/../../../shared/fixtures/tarieven-voorbeeld-2026.csv
+TARIFFS=$(cd "$(dirname "$0")/../.." && pwd)/examples/tarieven-voorbeeld-2026.csv
 [ -f "$TARIFFS" ] || flow=no
 DISPUTED=
 if [ "$flow" = yes ]; then

@@ -24,7 +24,7 @@ set -u
 K=${KETEN:-build/keten}
 case $K in /*) ;; *) K=$(pwd)/$K ;; esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TARIFFS=$ROOT/../shared/fixtures/tarieven-voorbeeld-2026.csv
+TARIFFS=$ROOT/examples/tarieven-voorbeeld-2026.csv
 T=$(mktemp -d) || exit 70
 trap "[ -n \"${KEEP:-}\" ] || rm -rf \"$T\"" EXIT
 export KETEN_PWHASH_FAST=1

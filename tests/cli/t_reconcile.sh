@@ -27,7 +27,7 @@ K=${KETEN:-build/keten}
 HERE=$(cd "$(dirname "$0")" && pwd)
 GOLDEN=$HERE/../golden
 CAMT=$HERE/../data/camt
-TARIFFS=$HERE/../../../shared/fixtures/tarieven-voorbeeld-2026.csv
+TARIFFS=$HERE/../../examples/tarieven-voorbeeld-2026.csv
 T=$(mktemp -d) || exit 70
 trap 'rm -rf "$T"' EXIT
 trap 'exit 130' INT TERM

@@ -30,7 +30,7 @@ set -u
 K=${KETEN:-build/keten}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-TARIFFS=$ROOT/../shared/fixtures/tarieven-voorbeeld-2026.csv
+TARIFFS=$ROOT/examples/tarieven-voorbeeld-2026.csv
 [ -f "$TARIFFS" ] || TARIFFS=$ROOT/tests/data/tarieven-voorbeeld-2026.csv
 T=$(mktemp -d) || exit 70
 SRV=

@@ -29,7 +29,7 @@ K=${KETEN:-build/keten}
 case $K in /*) ;; *) K=$(pwd)/$K ;; esac
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PROTO=$ROOT/proto
-TARIFFS=$ROOT/../shared/fixtures/tarieven-voorbeeld-2026.csv
+TARIFFS=$ROOT/examples/tarieven-voorbeeld-2026.csv
 T=$(mktemp -d) || exit 70
 PIDS=""
 cleanup() {

@@ -1,5 +1,5 @@
 /*
- * test_domain.c — unit tests for the settlement domain (ledger/flow_*.c)
+ * test_domain.c — unit tests for the settlement domain (ledger/rules/)
  * through the library: one municipality home that is its own trust anchor
  * appends contracts and allocations; entries of a lead provider and a
  * subcontractor are signed here with their own keys and arrive by
@@ -25,7 +25,7 @@
 
 #include <sodium.h>
 
-#include "domain.h"
+#include "rules/terms.h"
 #include "keten/reconcile.h"
 
 struct fx {
@@ -102,7 +102,7 @@ static void *state_of(struct fx *f, uint8_t kind, const uint8_t id[32], const Pr
 	keten_txn *t;
 	void *m = NULL;
 	assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, NULL), 0);
-	dom_get(t, kind, id, d, &m, NULL);
+	kt_state_get(t, kind, id, d, &m, NULL);
 	keten_txn_end(t);
 	return m;
 }
@@ -219,13 +219,13 @@ static int teardown(void **state)
 static void test_stop_codes(void **state)
 {
 	(void)state;
-	assert_string_equal(keten_dom_stop_label("jeugd", "32"), "Voortijdig eenzijdig beeindigd door client");
-	assert_non_null(keten_dom_stop_label("jeugd", "31"));
-	assert_null(keten_dom_stop_label("jeugd", "19"));
-	assert_non_null(keten_dom_stop_label("wmo", "19"));
-	assert_null(keten_dom_stop_label("wmo", "32"));
-	assert_null(keten_dom_stop_label("wmo", "99"));
-	assert_null(keten_dom_stop_label(NULL, "02"));
+	assert_string_equal(kt_stop_label("jeugd", "32"), "Voortijdig eenzijdig beeindigd door client");
+	assert_non_null(kt_stop_label("jeugd", "31"));
+	assert_null(kt_stop_label("jeugd", "19"));
+	assert_non_null(kt_stop_label("wmo", "19"));
+	assert_null(kt_stop_label("wmo", "32"));
+	assert_null(kt_stop_label("wmo", "99"));
+	assert_null(kt_stop_label(NULL, "02"));
 }
 
 static void test_indexation_compounds(void **state)
@@ -242,16 +242,16 @@ static void test_indexation_compounds(void **state)
 	s2.bp = 300;
 	cs.n_indexations = 2;
 	cs.indexations = steps;
-	assert_true(keten_dom_indexed(&cs, 45200, 0, 2026, &v));
+	assert_true(kt_tariff_indexed(&cs, 45200, 0, 2026, &v));
 	assert_int_equal(v, 45200);
-	assert_true(keten_dom_indexed(&cs, 45200, 0, 2027, &v));
+	assert_true(kt_tariff_indexed(&cs, 45200, 0, 2027, &v));
 	assert_int_equal(v, 46330);                /* 45200 x 1.025 */
-	assert_true(keten_dom_indexed(&cs, 45200, 0, 2028, &v));
+	assert_true(kt_tariff_indexed(&cs, 45200, 0, 2028, &v));
 	assert_int_equal(v, 47720);                /* 46330 x 1.03 = 47719.9 */
-	assert_true(keten_dom_indexed(&cs, 46330, 2027, 2030, &v));
+	assert_true(kt_tariff_indexed(&cs, 46330, 2027, 2030, &v));
 	assert_int_equal(v, 47720);                /* from an amount already in 2027 terms */
 	s2.bp = -250;
-	assert_true(keten_dom_indexed(&cs, 45201, 0, 2028, &v));
+	assert_true(kt_tariff_indexed(&cs, 45201, 0, 2028, &v));
 	/* 45201 x 1.025 = 46331.025 -> 46331; x 0.975 = 45172.725 -> 45173 */
 	assert_int_equal(v, 45173);
 }
@@ -302,13 +302,13 @@ static void test_allocation_rules_in_the_ledger(void **state)
 		assert_int_equal(append(f, KETEN__BODY_TYPE__ALLOCATION, &al.base, id, &err), 0);
 		as = state_of(f, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor);
 		assert_non_null(as);
-		assert_true(dom_has_string(as->findings, as->n_findings, "rijgen"));
-		dom_free(as);
+		assert_true(kt_strs_has(as->findings, as->n_findings, "rijgen"));
+		kt_state_free(as);
 		al.start = 20271001;   /* three months later: not back to back */
 		assert_int_equal(append(f, KETEN__BODY_TYPE__ALLOCATION, &al.base, id, &err), 0);
 		as = state_of(f, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor);
 		assert_int_equal(as->n_findings, 0);
-		dom_free(as);
+		kt_state_free(as);
 	}
 }
 
@@ -340,23 +340,23 @@ static void test_offer_findings_and_import_rejection(void **state)
 	assert_non_null(os);
 	assert_int_equal(os->n_findings, 0);
 	assert_int_equal(os->payment_term_days, 30);
-	dom_free(os);
+	kt_state_free(os);
 
 	o.amount_cents = 200000;   /* the total now exceeds the allocation; a fixed part of a herstel trajectory */
 	assert_int_equal(ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__SUBCONTRACT_OFFER,
 	                        &o.base, o2), 0);
 	os = state_of(f, DK_OFFER, o2, &keten__state__offer_state__descriptor);
 	assert_non_null(os);
-	assert_true(dom_has_string(os->findings, os->n_findings, "over-allocation"));
+	assert_true(kt_strs_has(os->findings, os->n_findings, "over-allocation"));
 	/* a fixed amount for part of the work has no price per unit to hold
 	 * against the trajectory's: the margin is not judged (it used to be,
 	 * as if the lead provider kept 86%) */
-	assert_false(dom_has_string(os->findings, os->n_findings, "margin-above-max"));
-	assert_false(dom_has_string(os->findings, os->n_findings, "above-framework-tariff"));
-	dom_free(os);
+	assert_false(kt_strs_has(os->findings, os->n_findings, "margin-above-max"));
+	assert_false(kt_strs_has(os->findings, os->n_findings, "above-framework-tariff"));
+	kt_state_free(os);
 	as = state_of(f, DK_ALLOCATION, f->alloc, &keten__state__allocation_state__descriptor);
 	assert_int_equal(as->subcontracted_cents, 1500000);
-	dom_free(as);
+	kt_state_free(as);
 
 	/* the subcontractor accepts; an acceptance by the lead arrives and is rejected */
 	an.offer.data = o1;
@@ -385,7 +385,7 @@ static void test_offer_findings_and_import_rejection(void **state)
 	assert_string_equal(rule, "installment-claimed");
 	as = state_of(f, DK_ALLOCATION, f->alloc, &keten__state__allocation_state__descriptor);
 	assert_int_equal(as->claimed_cents, 957733);
-	dom_free(as);
+	kt_state_free(as);
 }
 
 struct bal_sum { const uint8_t *payer, *payee; int64_t claimed, paid, received, clawback; };
@@ -459,8 +459,8 @@ static void test_payment_receipt_and_clawback(void **state)
 	p.amount_cents = 957733;
 	assert_int_equal(append(f, KETEN__BODY_TYPE__PAYMENT, &p.base, p1, &err), 0);
 	ps = state_of(f, DK_PAYMENT, p1, &keten__state__payment_state__descriptor);
-	assert_true(dom_has_string(ps->findings, ps->n_findings, "overdue"));
-	dom_free(ps);
+	assert_true(kt_strs_has(ps->findings, ps->n_findings, "overdue"));
+	kt_state_free(ps);
 
 	/* the lead confirms another amount: accepted, marked */
 	r.payment.data = p1;
@@ -471,8 +471,8 @@ static void test_payment_receipt_and_clawback(void **state)
 	assert_int_equal(status_of(f, r1, rule), KS_APPLIED);
 	ps = state_of(f, DK_PAYMENT, p1, &keten__state__payment_state__descriptor);
 	assert_int_equal(ps->received_cents, 900000);
-	assert_true(dom_has_string(ps->findings, ps->n_findings, "receipt-mismatch"));
-	dom_free(ps);
+	assert_true(kt_strs_has(ps->findings, ps->n_findings, "receipt-mismatch"));
+	kt_state_free(ps);
 	b = balance(f, mk, f->lead.pk);
 	assert_int_equal(b.claimed, 957733);
 	assert_int_equal(b.paid, 957733);
@@ -494,7 +494,7 @@ static void test_payment_receipt_and_clawback(void **state)
 	{
 		keten_txn *t;
 		assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, NULL), 0);
-		assert_int_equal(keten_dom_clawback_auto(t, f->alloc, &amount, parties, shares, 4, &n, text, sizeof text, &err), 0);
+		assert_int_equal(kt_clawback_auto(t, f->alloc, &amount, parties, shares, 4, &n, text, sizeof text, &err), 0);
 		keten_txn_end(t);
 	}
 	assert_int_equal(amount, 478867);   /* 957733 / 2 = 478866.5, half away from zero */
@@ -514,7 +514,7 @@ static void test_payment_receipt_and_clawback(void **state)
 	{
 		keten_txn *t;
 		assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, NULL), 0);
-		assert_int_equal(keten_dom_clawback_auto(t, f->alloc, &amount, parties, shares, 4, &n, text, sizeof text, &err),
+		assert_int_equal(kt_clawback_auto(t, f->alloc, &amount, parties, shares, 4, &n, text, sizeof text, &err),
 		                 KETEN_ERULE);
 		keten_txn_end(t);
 		assert_string_equal(err.rule, "clawback-exists");
@@ -523,7 +523,7 @@ static void test_payment_receipt_and_clawback(void **state)
 	assert_int_equal(as->clawback_cents, 478867);
 	assert_int_equal(as->upfront_paid_cents, 957733);
 	assert_true(as->closed);
-	dom_free(as);
+	kt_state_free(as);
 	b = balance(f, mk, f->lead.pk);
 	assert_int_equal(b.clawback, 478867);
 
@@ -534,7 +534,7 @@ static void test_payment_receipt_and_clawback(void **state)
 	assert_int_equal(append(f, KETEN__BODY_TYPE__CORRECTION, &cor.base, NULL, &err), 0);
 	ks = state_of(f, DK_CLAIM, k1, &keten__state__claim_state__descriptor);
 	assert_int_equal(ks->paid_cents, 0);
-	dom_free(ks);
+	kt_state_free(ks);
 	b = balance(f, mk, f->lead.pk);
 	assert_int_equal(b.paid, 0);
 	assert_int_equal(b.received, 0);
@@ -576,12 +576,12 @@ static char recon_payment(struct fx *f, const uint8_t p[32], uint32_t as_of, boo
 static int strip_receipt_copy(keten_txn *t, void *ctx, keten_error *err)
 {
 	Keten__State__PaymentState *ps = NULL;
-	int rc = dom_get(t, DK_PAYMENT, ctx, &keten__state__payment_state__descriptor, (void **)&ps, err);
+	int rc = kt_state_get(t, DK_PAYMENT, ctx, &keten__state__payment_state__descriptor, (void **)&ps, err);
 	if (rc)
 		return rc;
 	ps->has_receipt_date = ps->has_receipt_received = 0;
-	rc = dom_put(t, DK_PAYMENT, ctx, ps, err);
-	dom_free(ps);
+	rc = kt_state_put(t, DK_PAYMENT, ctx, ps, err);
+	kt_state_free(ps);
 	return rc;
 }
 
@@ -632,7 +632,7 @@ static void test_receipt_copied_into_payment(void **state)
 	assert_int_equal(ps->receipt_date, 20270210);
 	assert_true(ps->receipt_received);
 	assert_int_equal(ps->received_cents, 900000);
-	dom_free(ps);
+	kt_state_free(ps);
 	for (int via = 0; via < 2; via++) {
 		assert_int_equal(recon_payment(f, p1, 20270209, via, &got), 'u');
 		assert_int_equal(got, 0);
@@ -643,7 +643,7 @@ static void test_receipt_copied_into_payment(void **state)
 	assert_int_equal(keten_store_write(keten_ledger_store(f->M), strip_receipt_copy, p1, &err), 0);
 	ps = state_of(f, DK_PAYMENT, p1, &keten__state__payment_state__descriptor);
 	assert_false(ps->has_receipt_date);
-	dom_free(ps);
+	kt_state_free(ps);
 	for (int via = 0; via < 2; via++) {
 		assert_int_equal(recon_payment(f, p1, 20270209, via, &got), 'u');
 		assert_int_equal(recon_payment(f, p1, 20270210, via, &got), 'm');
@@ -658,7 +658,7 @@ static void test_receipt_copied_into_payment(void **state)
 	assert_int_equal(status_of(f, x, rule), KS_APPLIED);
 	ps = state_of(f, DK_PAYMENT, p1, &keten__state__payment_state__descriptor);
 	assert_false(ps->has_receipt || ps->has_receipt_date || ps->has_receipt_received);
-	dom_free(ps);
+	kt_state_free(ps);
 	for (int via = 0; via < 2; via++)
 		assert_int_equal(recon_payment(f, p1, 20270301, via, &got), 'u');
 
@@ -673,7 +673,7 @@ static void test_receipt_copied_into_payment(void **state)
 	assert_true(ps->has_receipt_date && ps->has_receipt_received);
 	assert_int_equal(ps->receipt_date, 20270305);
 	assert_false(ps->receipt_received);
-	dom_free(ps);
+	kt_state_free(ps);
 	for (int via = 0; via < 2; via++) {
 		assert_int_equal(recon_payment(f, p1, 20270304, via, &got), 'u');
 		assert_int_equal(recon_payment(f, p1, 20270305, via, &got), 'm');

@@ -20,7 +20,7 @@
 #include <sodium.h>
 
 #include "keten/keten.h"
-#include "keten.pb-c.h"
+#include "proto/keten.pb-c.h"
 
 struct fx {
 	keten_keypair kp;

@@ -27,8 +27,8 @@
 #include <sodium.h>
 
 #include "keten/keten.h"
-#include "keten.pb-c.h"
-#include "rules.h"
+#include "proto/keten.pb-c.h"
+#include "rules/rules.h"
 #include "test_util.h"
 
 #define PASS "a passphrase for home a"
@@ -172,7 +172,7 @@ struct blobs { keten_blob b[64]; size_t n; keten_txn *t; };
 
 /* Through the feeds view (author || seq -> id) and the entries view (id ->
  * Entry bytes), as code written for schema 1 reads them. */
-static int export_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int export_cb(const uint8_t *k __attribute__((unused)), size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct blobs *x = p;
 	const void *raw;
@@ -296,7 +296,7 @@ static void test_local_chain(void **state)
 	/* the certificates made party state */
 	{
 		Keten__State__PartyState *p = NULL;
-		assert_int_equal(keten_party_load(t, key_of(f->B), &p, &err), KETEN_OK);
+		assert_int_equal(kt_party_load(t, key_of(f->B), &p, &err), KETEN_OK);
 		assert_string_equal(p->name, "Zorg BV");
 		assert_int_equal(p->n_roles, 1);
 		assert_int_equal(p->roles[0], KETEN__ROLE__LEAD_PROVIDER);
@@ -694,7 +694,7 @@ static void test_fork(void **state)
 			free(raw);
 		}
 		/* and the author is marked */
-		assert_int_equal(keten_party_load(t, key_of(f->A), &p, &err), KETEN_OK);
+		assert_int_equal(kt_party_load(t, key_of(f->A), &p, &err), KETEN_OK);
 		assert_true(p->forked);
 		keten__state__party_state__free_unpacked(p, NULL);
 		keten_txn_end(t);

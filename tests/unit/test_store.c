@@ -22,7 +22,7 @@
 #include <sodium.h>
 
 #include "keten/keten.h"
-#include "keten.pb-c.h"
+#include "proto/keten.pb-c.h"
 #include "test_util.h"
 
 struct fx {
@@ -110,7 +110,7 @@ static void test_open(void **state)
 	assert_int_equal(keten_store_open(f->ledger, false, 1 << 20, &f->s, &err), KETEN_OK);
 }
 
-static int put_bad_schema(keten_txn *t, void *ctx, keten_error *err)
+static int put_bad_schema(keten_txn *t, void *ctx __attribute__((unused)), keten_error *err)
 {
 	return keten_kv_put(t, KT_META, "schema", 6, "\0\0\0\x09", 4, err);
 }
@@ -299,7 +299,7 @@ static int set_status_fn(keten_txn *t, void *p, keten_error *err)
 	return keten_store_set_status(t, c->id, c->st, c->rule, err);
 }
 
-static int by_type_count(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int by_type_count(const uint8_t *k __attribute__((unused)), size_t kl __attribute__((unused)), const uint8_t *v __attribute__((unused)), size_t vl __attribute__((unused)), void *p)
 {
 	(*(int *)p)++;
 	return 0;
@@ -786,7 +786,7 @@ static const struct { const char *k; size_t n; } scan_keys[] = {
 	{"a\xff\xff", 3}, {"b", 1}, {"b\0", 2}, {"ba", 2}, {"\x01", 1}, {"\xff", 1},
 };
 
-static int put_scan_keys(keten_txn *t, void *p, keten_error *err)
+static int put_scan_keys(keten_txn *t, void *p __attribute__((unused)), keten_error *err)
 {
 	uint8_t k[80], v[82];
 	size_t n;

@@ -49,10 +49,10 @@
 #include <sodium.h>
 
 #include "keten/keten.h"
-#include "keten.pb-c.h"
-#include "rules.h"
-#include "sync.h"
-#include "sync.pb-c.h"
+#include "proto/keten.pb-c.h"
+#include "rules/rules.h"
+#include "sync/sync.h"
+#include "proto/sync.pb-c.h"
 #include "test_util.h"
 
 enum { M, L, S1, S2, AU, NN };
@@ -653,7 +653,7 @@ static void test_equivocation(void **state)
 	assert_int_equal(st.forks, 1);
 	assert_int_equal(keten_store_read(keten_ledger_store(nd[L].L), &t, &err), KETEN_OK);
 	assert_int_equal(keten_kv_count(t, KT_FORKS), 2);
-	assert_int_equal(keten_party_load(t, x1.key, &ps, &err), KETEN_OK);
+	assert_int_equal(kt_party_load(t, x1.key, &ps, &err), KETEN_OK);
 	assert_true(ps->forked);
 	keten__state__party_state__free_unpacked(ps, NULL);
 	keten_txn_end(t);
@@ -669,7 +669,7 @@ static void test_equivocation(void **state)
 	assert_int_equal(st.forks, 1);
 	assert_int_equal(keten_store_read(keten_ledger_store(nd[S1].L), &t, &err), KETEN_OK);
 	assert_int_equal(keten_kv_count(t, KT_FORKS), 2);
-	assert_int_equal(keten_party_load(t, x1.key, &ps, &err), KETEN_OK);
+	assert_int_equal(kt_party_load(t, x1.key, &ps, &err), KETEN_OK);
 	assert_true(ps->forked);
 	keten__state__party_state__free_unpacked(ps, NULL);
 	keten_txn_end(t);

@@ -32,9 +32,9 @@
 
 #include "keten/keten.h"
 #include "keten/net.h"
-#include "keten.pb-c.h"
-#include "sync.h"
-#include "sync.pb-c.h"
+#include "proto/keten.pb-c.h"
+#include "sync/sync.h"
+#include "proto/sync.pb-c.h"
 #include "test_util.h"
 
 #define NPEERS 4   /* the server's home, then three pulling homes */

@@ -24,6 +24,7 @@
 
 #include "keten/keten.h"
 #include "keten/batch.h"
+#include "base/base.h"
 
 /* libcsv's parser state between rows (ROW_NOT_BEGUN in libcsv.c). */
 #define LIBCSV_ROW_NOT_BEGUN 0
@@ -458,7 +459,7 @@ static void csv_field(void *s, size_t len, void *data)
 	}
 }
 
-static void csv_record(int term, void *data)
+static void csv_record(int term KT_UNUSED, void *data)
 {
 	bctx *x = data;
 	raw_row *r = &x->row;

@@ -13,6 +13,7 @@
 #include <lmdb.h>
 
 #include "keten/keten.h"
+#include "base/base.h"
 
 static const char *const table_names[KT_COUNT] = {
 	[KT_ENTRIES] = "entries", [KT_FEEDS] = "feeds",     [KT_HEADS] = "heads",
@@ -688,7 +689,7 @@ struct resolve_ctx {
 	char list[300];
 };
 
-static int resolve_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int resolve_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
 	struct resolve_ctx *c = p;
 	char hex[65];

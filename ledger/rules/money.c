@@ -1,5 +1,5 @@
 /*
- * flow_money.c — body rules and derived state of the money flow: claims
+ * money.c — body rules and derived state of the money flow: claims
  * (declaraties), payments, receipts, results and stops, clawbacks
  * (terugvorderingen) and corrections.  Every amount moves the balance of
  * its pair of parties (payer, payee) on its day; a correction voids its
@@ -8,24 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain.h"
+#include "rules/terms.h"
+#include "base/base.h"
 
 #define ALLOC_BIT TYPE_BIT(KETEN__BODY_TYPE__ALLOCATION)
 #define OFFER_BIT TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER)
 
 static int load_as(keten_txn *t, const uint8_t id[32], Keten__State__AllocationState **as, keten_error *err)
 {
-	return dom_get(t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)as, err);
+	return kt_state_get(t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)as, err);
 }
 
 static int load_os(keten_txn *t, const uint8_t id[32], Keten__State__OfferState **os, keten_error *err)
 {
-	return dom_get(t, DK_OFFER, id, &keten__state__offer_state__descriptor, (void **)os, err);
+	return kt_state_get(t, DK_OFFER, id, &keten__state__offer_state__descriptor, (void **)os, err);
 }
 
 static int load_ks(keten_txn *t, const uint8_t id[32], Keten__State__ClaimState **ks, keten_error *err)
 {
-	return dom_get(t, DK_CLAIM, id, &keten__state__claim_state__descriptor, (void **)ks, err);
+	return kt_state_get(t, DK_CLAIM, id, &keten__state__claim_state__descriptor, (void **)ks, err);
 }
 
 /* Move the claimed / paid counters of a claim's target (allocation or offer). */
@@ -43,9 +44,9 @@ static int adjust_target(keten_txn *t, const uint8_t target[32], int64_t claimed
 			rc = keten_refuse(err, "amount-overflow", "the allocation's totals would overflow");
 		else {
 			as->has_claimed_cents = as->has_paid_cents = as->has_upfront_paid_cents = 1;
-			rc = dom_put(t, DK_ALLOCATION, target, as, err);
+			rc = kt_state_put(t, DK_ALLOCATION, target, as, err);
 		}
-		dom_free(as);
+		kt_state_free(as);
 		return rc;
 	}
 	if ((rc = load_os(t, target, &os, err)))
@@ -55,9 +56,9 @@ static int adjust_target(keten_txn *t, const uint8_t target[32], int64_t claimed
 		rc = keten_refuse(err, "amount-overflow", "the subcontract's totals would overflow");
 	else {
 		os->has_claimed_cents = os->has_paid_cents = 1;
-		rc = dom_put(t, DK_OFFER, target, os, err);
+		rc = kt_state_put(t, DK_OFFER, target, os, err);
 	}
-	dom_free(os);
+	kt_state_free(os);
 	return rc;
 }
 
@@ -69,7 +70,7 @@ static bool is_month(const char *s)
 
 /* Claims ------------------------------------------------------------------ */
 
-int flow_claim(keten_apply *a, keten_error *err)
+int kt_rule_claim(kt_apply *a, keten_error *err)
 {
 	Keten__Claim *c = keten__claim__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__AllocationState *as = NULL;
@@ -86,7 +87,7 @@ int flow_claim(keten_apply *a, keten_error *err)
 
 	if (!c)
 		return keten_refuse(err, "malformed-body", "claim body does not decode");
-	if ((rc = dom_ref(a, c->target.data, c->target.len, ALLOC_BIT | OFFER_BIT, &type, err)))
+	if ((rc = kt_ref(a, c->target.data, c->target.len, ALLOC_BIT | OFFER_BIT, &type, err)))
 		goto out;
 	upfront_final = strcmp(c->installment, "upfront") == 0 || strcmp(c->installment, "final") == 0;
 	month = is_month(c->installment);
@@ -102,7 +103,7 @@ int flow_claim(keten_apply *a, keten_error *err)
 		}
 		start = as->start;
 		end = as->end;
-		if ((rc = dom_get(a->txn, DK_CONTRACT, as->contract.data, &keten__state__contract_state__descriptor,
+		if ((rc = kt_state_get(a->txn, DK_CONTRACT, as->contract.data, &keten__state__contract_state__descriptor,
 		                  (void **)&cs, err)))
 			goto out;
 		term = cs->payment_term_days;
@@ -154,35 +155,35 @@ int flow_claim(keten_apply *a, keten_error *err)
 	if (month) {
 		uint32_t ym;
 		keten_parse_period(c->installment, &ym);
-		if (!dom_month_in(ym, start, end)) {
+		if (!kt_month_in(ym, start, end)) {
 			rc = keten_refuse(err, "date-outside-validity", "month %s is outside the agreed period", c->installment);
 			goto out;
 		}
 	}
-	if (!units && dom_index_has(a->txn, DX_INSTALLMENT, c->target.data, 32, c->installment, strlen(c->installment))) {
+	if (!units && kt_index_has(a->txn, DX_INSTALLMENT, c->target.data, 32, c->installment, strlen(c->installment))) {
 		rc = keten_refuse(err, "installment-claimed", "installment '%s' is already claimed (void that claim first)",
 		                  c->installment);
 		goto out;
 	}
 	for (size_t i = 0; i < c->n_deliveries; i++) {
 		Keten__State__DeliveryState *ds = NULL;
-		if ((rc = dom_ref(a, c->deliveries[i].data, c->deliveries[i].len, TYPE_BIT(KETEN__BODY_TYPE__DELIVERY),
+		if ((rc = kt_ref(a, c->deliveries[i].data, c->deliveries[i].len, TYPE_BIT(KETEN__BODY_TYPE__DELIVERY),
 		                  &type, err)))
 			goto out;
-		if ((rc = dom_get(a->txn, DK_DELIVERY, c->deliveries[i].data, &keten__state__delivery_state__descriptor,
+		if ((rc = kt_state_get(a->txn, DK_DELIVERY, c->deliveries[i].data, &keten__state__delivery_state__descriptor,
 		                  (void **)&ds, err)))
 			goto out;
 		if (memcmp(ds->target.data, c->target.data, 32) != 0 || (ds->voided && a->local)) {
 			rc = keten_refuse(err, ds->voided ? "entry-void" : "delivery-other-target",
 			                  "a referenced delivery is %s", ds->voided ? "void" : "for another subcontract or allocation");
-			dom_free(ds);
+			kt_state_free(ds);
 			goto out;
 		}
-		dom_free(ds);
+		kt_state_free(ds);
 	}
 	{
 		int64_t expect, total;
-		if (keten_dom_expected_claim(a->txn, c->target.data, c->installment,
+		if (kt_expected_claim(a->txn, c->target.data, c->installment,
 		                             (const uint8_t (*)[32])NULL, 0, &expect, NULL) == 0 &&
 		    !(units && c->n_deliveries) && c->amount_cents > expect)
 			findings[nf++] = "claim-above-agreed";
@@ -205,27 +206,27 @@ int flow_claim(keten_apply *a, keten_error *err)
 	st.installment = c->installment;
 	st.has_amount_cents = st.has_date = st.has_payment_term_days = 1;
 	st.amount_cents = c->amount_cents;
-	st.date = dom_entry_date(a);
+	st.date = kt_entry_date(a);
 	st.payment_term_days = term;
 	st.findings = findings;
 	st.n_findings = nf;
-	if ((rc = dom_put(a->txn, DK_CLAIM, a->e->id, &st, err)) ||
+	if ((rc = kt_state_put(a->txn, DK_CLAIM, a->e->id, &st, err)) ||
 	    (rc = adjust_target(a->txn, c->target.data, c->amount_cents, 0, 0, err)) ||
-	    (rc = dom_balance_add(a->txn, payer, payee, st.date, BAL_CLAIMED, c->amount_cents, err)))
+	    (rc = kt_balance_add(a->txn, payer, payee, st.date, BAL_CLAIMED, c->amount_cents, err)))
 		goto out;
 	if (!units)
-		rc = dom_index_put(a->txn, DX_INSTALLMENT, c->target.data, 32, c->installment, strlen(c->installment), err);
+		rc = kt_index_put(a->txn, DX_INSTALLMENT, c->target.data, 32, c->installment, strlen(c->installment), err);
 out:
-	dom_free(as);
-	dom_free(os);
-	dom_free(cs);
+	kt_state_free(as);
+	kt_state_free(os);
+	kt_state_free(cs);
 	keten__claim__free_unpacked(c, NULL);
 	return rc;
 }
 
 /* Payments ---------------------------------------------------------------- */
 
-int flow_payment(keten_apply *a, keten_error *err)
+int kt_rule_payment(kt_apply *a, keten_error *err)
 {
 	Keten__Payment *p = keten__payment__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__PaymentState st = KETEN__STATE__PAYMENT_STATE__INIT;
@@ -257,7 +258,7 @@ int flow_payment(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "invalid-date", "payment date is not a date");
 		goto out;
 	}
-	if ((rc = dom_text("reference", p->reference, err)))
+	if ((rc = kt_text("reference", p->reference, err)))
 		goto out;
 	loaded = calloc(p->n_claims, sizeof *loaded);
 	types = calloc(p->n_claims, sizeof *types);
@@ -276,7 +277,7 @@ int flow_payment(keten_apply *a, keten_error *err)
 				rc = keten_refuse(err, "malformed-body", "a payment names a claim twice");
 				goto out;
 			}
-		if ((rc = dom_ref(a, p->claims[i].data, p->claims[i].len,
+		if ((rc = kt_ref(a, p->claims[i].data, p->claims[i].len,
 		                  TYPE_BIT(KETEN__BODY_TYPE__CLAIM) | TYPE_BIT(KETEN__BODY_TYPE__CLAWBACK), &types[i], err)))
 			goto out;
 		if (i > 0 && types[i] != types[0]) {
@@ -304,7 +305,7 @@ int flow_payment(keten_apply *a, keten_error *err)
 		} else {
 			Keten__State__ClawbackState *cb = NULL;
 			Keten__State__Debt *d = NULL;
-			if ((rc = dom_get(a->txn, DK_CLAWBACK, p->claims[i].data, &keten__state__clawback_state__descriptor,
+			if ((rc = kt_state_get(a->txn, DK_CLAWBACK, p->claims[i].data, &keten__state__clawback_state__descriptor,
 			                  (void **)&cb, err)))
 				goto out;
 			loaded[i] = cb;
@@ -355,11 +356,11 @@ int flow_payment(keten_apply *a, keten_error *err)
 			Keten__State__ClaimState *ks = loaded[i];
 			ks->paid_cents += part;
 			ks->has_paid_cents = 1;
-			if ((rc = dom_put(a->txn, DK_CLAIM, ks->id.data, ks, err)) ||
+			if ((rc = kt_state_put(a->txn, DK_CLAIM, ks->id.data, ks, err)) ||
 			    (rc = adjust_target(a->txn, ks->target.data, 0, part,
 			                        strcmp(ks->installment, "upfront") == 0 &&
 			                        memcmp(ks->target.data, ks->allocation.data, 32) == 0 ? part : 0, err)) ||
-			    (rc = dom_balance_add(a->txn, a->e->author, payee, p->date, BAL_PAID, part, err)))
+			    (rc = kt_balance_add(a->txn, a->e->author, payee, p->date, BAL_PAID, part, err)))
 				goto out;
 		} else {
 			Keten__State__ClawbackState *cb = loaded[i];
@@ -369,8 +370,8 @@ int flow_payment(keten_apply *a, keten_error *err)
 					cb->debts[k]->has_repaid_cents = 1;
 					break;
 				}
-			if ((rc = dom_put(a->txn, DK_CLAWBACK, cb->id.data, cb, err)) ||
-			    (rc = dom_balance_add(a->txn, payee, a->e->author, p->date, BAL_REPAID, part, err)))
+			if ((rc = kt_state_put(a->txn, DK_CLAWBACK, cb->id.data, cb, err)) ||
+			    (rc = kt_balance_add(a->txn, payee, a->e->author, p->date, BAL_REPAID, part, err)))
 				goto out;
 		}
 	}
@@ -392,11 +393,11 @@ int flow_payment(keten_apply *a, keten_error *err)
 		st.findings = &finding;
 		st.n_findings = 1;
 	}
-	rc = dom_put(a->txn, DK_PAYMENT, a->e->id, &st, err);
+	rc = kt_state_put(a->txn, DK_PAYMENT, a->e->id, &st, err);
 out:
 	if (loaded)
 		for (size_t i = 0; i < p->n_claims; i++)
-			dom_free(loaded[i]);
+			kt_state_free(loaded[i]);
 	free(loaded);
 	free(types);
 	free(remain);
@@ -412,8 +413,8 @@ static int set_mismatch(Keten__State__PaymentState *ps, bool on)
 {
 	size_t j = 0;
 	if (on)
-		return dom_has_string(ps->findings, ps->n_findings, "receipt-mismatch") ? 0 :
-		       dom_add_string(&ps->findings, &ps->n_findings, "receipt-mismatch");
+		return kt_strs_has(ps->findings, ps->n_findings, "receipt-mismatch") ? 0 :
+		       kt_strs_add(&ps->findings, &ps->n_findings, "receipt-mismatch");
 	for (size_t i = 0; i < ps->n_findings; i++) {
 		if (strcmp(ps->findings[i], "receipt-mismatch") == 0)
 			free(ps->findings[i]);
@@ -424,7 +425,7 @@ static int set_mismatch(Keten__State__PaymentState *ps, bool on)
 	return 0;
 }
 
-int flow_receipt(keten_apply *a, keten_error *err)
+int kt_rule_receipt(kt_apply *a, keten_error *err)
 {
 	Keten__Receipt *r = keten__receipt__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__PaymentState *ps = NULL;
@@ -434,9 +435,9 @@ int flow_receipt(keten_apply *a, keten_error *err)
 
 	if (!r)
 		return keten_refuse(err, "malformed-body", "receipt body does not decode");
-	if ((rc = dom_ref(a, r->payment.data, r->payment.len, TYPE_BIT(KETEN__BODY_TYPE__PAYMENT), &type, err)))
+	if ((rc = kt_ref(a, r->payment.data, r->payment.len, TYPE_BIT(KETEN__BODY_TYPE__PAYMENT), &type, err)))
 		goto out;
-	if ((rc = dom_get(a->txn, DK_PAYMENT, r->payment.data, &keten__state__payment_state__descriptor, (void **)&ps, err)))
+	if ((rc = kt_state_get(a->txn, DK_PAYMENT, r->payment.data, &keten__state__payment_state__descriptor, (void **)&ps, err)))
 		goto out;
 	if (memcmp(ps->payee.data, a->e->author, 32) != 0) {
 		rc = keten_refuse(err, "not-payee", "only the payee confirms the receipt of a payment");
@@ -468,14 +469,14 @@ int flow_receipt(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "invalid-date", "receipt date is not a date");
 		goto out;
 	}
-	date = r->date ? r->date : dom_entry_date(a);
+	date = r->date ? r->date : kt_entry_date(a);
 	if (ps->has_receipt && ps->receipt.len == 32 &&
-	    dom_get(a->txn, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&old, NULL) == 0 &&
+	    kt_state_get(a->txn, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&old, NULL) == 0 &&
 	    !old->voided && !ps->repayment &&
-	    (rc = dom_balance_add(a->txn, ps->author.data, ps->payee.data, old->date, BAL_RECEIVED, -old->amount_cents, err)))
+	    (rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, old->date, BAL_RECEIVED, -old->amount_cents, err)))
 		goto out;
 	if (!ps->repayment &&
-	    (rc = dom_balance_add(a->txn, ps->author.data, ps->payee.data, date, BAL_RECEIVED, r->amount_cents, err)))
+	    (rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, date, BAL_RECEIVED, r->amount_cents, err)))
 		goto out;
 	ps->received_cents = r->amount_cents;
 	ps->has_received_cents = ps->has_receipt = 1;
@@ -484,11 +485,11 @@ int flow_receipt(keten_apply *a, keten_error *err)
 	ps->receipt_date = date;
 	ps->receipt_received = r->received;
 	ps->has_receipt_date = ps->has_receipt_received = 1;
-	if (dom_set_bytes(&ps->receipt, a->e->id, 32) || set_mismatch(ps, r->amount_cents != ps->amount_cents)) {
+	if (kt_set_bytes(&ps->receipt, a->e->id, 32) || set_mismatch(ps, r->amount_cents != ps->amount_cents)) {
 		rc = keten_fail(err, KETEN_ENOMEM, NULL);
 		goto out;
 	}
-	if ((rc = dom_put(a->txn, DK_PAYMENT, ps->id.data, ps, err)))
+	if ((rc = kt_state_put(a->txn, DK_PAYMENT, ps->id.data, ps, err)))
 		goto out;
 	st.id.data = (uint8_t *)a->e->id;
 	st.id.len = 32;
@@ -499,17 +500,17 @@ int flow_receipt(keten_apply *a, keten_error *err)
 	st.amount_cents = r->amount_cents;
 	st.received = r->received;
 	st.date = date;
-	rc = dom_put(a->txn, DK_RECEIPT, a->e->id, &st, err);
+	rc = kt_state_put(a->txn, DK_RECEIPT, a->e->id, &st, err);
 out:
-	dom_free(old);
-	dom_free(ps);
+	kt_state_free(old);
+	kt_state_free(ps);
 	keten__receipt__free_unpacked(r, NULL);
 	return rc;
 }
 
 /* Results and stops --------------------------------------------------------- */
 
-int flow_result(keten_apply *a, keten_error *err)
+int kt_rule_result(kt_apply *a, keten_error *err)
 {
 	Keten__Result *r = keten__result__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__AllocationState *as = NULL;
@@ -519,7 +520,7 @@ int flow_result(keten_apply *a, keten_error *err)
 
 	if (!r)
 		return keten_refuse(err, "malformed-body", "result body does not decode");
-	if ((rc = dom_ref(a, r->allocation.data, r->allocation.len, ALLOC_BIT, &type, err)))
+	if ((rc = kt_ref(a, r->allocation.data, r->allocation.len, ALLOC_BIT, &type, err)))
 		goto out;
 	if ((rc = load_as(a->txn, r->allocation.data, &as, err)))
 		goto out;
@@ -536,7 +537,7 @@ int flow_result(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "invalid-outcome", "outcome %u is not achieved, partial, not-achieved or stopped", r->outcome);
 		goto out;
 	}
-	if (!r->stop_code || !keten_dom_stop_label(as->domain, r->stop_code)) {
+	if (!r->stop_code || !kt_stop_label(as->domain, r->stop_code)) {
 		rc = keten_refuse(err, "unknown-stop-code", "stop code '%s' is not in the %s list (reden beeindiging)",
 		                  r->stop_code ? r->stop_code : "", as->domain ? as->domain : "");
 		goto out;
@@ -557,22 +558,22 @@ int flow_result(keten_apply *a, keten_error *err)
 		bool other = as->closed_by.len == 32 && memcmp(as->closed_by.data, a->e->author, 32) != 0;
 		if (same && other && !as->countersigned) {
 			as->countersigned = as->has_countersigned = 1;
-			rc = dom_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
+			rc = kt_state_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
 			goto out;
 		}
 		if (!a->local && !same && other) {
-			if (!dom_has_string(as->findings, as->n_findings, "result-disagrees") &&
-			    dom_add_string(&as->findings, &as->n_findings, "result-disagrees")) {
+			if (!kt_strs_has(as->findings, as->n_findings, "result-disagrees") &&
+			    kt_strs_add(&as->findings, &as->n_findings, "result-disagrees")) {
 				rc = keten_fail(err, KETEN_ENOMEM, NULL);
 				goto out;
 			}
-			rc = dom_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
+			rc = kt_state_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
 			goto out;
 		}
 		rc = keten_refuse(err, "allocation-closed", "the allocation is already closed; it is not reopened");
 		goto out;
 	}
-	if (dom_set_bytes(&as->closed_by, a->e->author, 32)) {
+	if (kt_set_bytes(&as->closed_by, a->e->author, 32)) {
 		rc = keten_fail(err, KETEN_ENOMEM, NULL);
 		goto out;
 	}
@@ -583,13 +584,13 @@ int flow_result(keten_apply *a, keten_error *err)
 	free(as->stop_code);
 	as->stop_code = strdup(r->stop_code);
 	as->close_date = r->date;
-	if (!as->stop_code || dom_set_bytes(&as->result, a->e->id, 32)) {
+	if (!as->stop_code || kt_set_bytes(&as->result, a->e->id, 32)) {
 		rc = keten_fail(err, KETEN_ENOMEM, NULL);
 		goto out;
 	}
-	rc = dom_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
+	rc = kt_state_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
 out:
-	dom_free(as);
+	kt_state_free(as);
 	keten__result__free_unpacked(r, NULL);
 	return rc;
 }
@@ -598,7 +599,7 @@ out:
 
 struct provider_find { keten_txn *t; uint8_t provider[32]; bool found; };
 
-static int provider_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int provider_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
 	struct provider_find *f = p;
 	Keten__State__OfferState *os = NULL;
@@ -608,7 +609,7 @@ static int provider_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 		memcpy(f->provider, os->author.data, 32);
 		f->found = true;
 	}
-	dom_free(os);
+	kt_state_free(os);
 	return f->found ? 1 : 0;
 }
 
@@ -621,7 +622,7 @@ static int provider_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
  * Book a clawback's debts on the pairs' balances and store its record.
  * debts[0..n) are filled in; dp receives pointers to them for the record.
  */
-static int record_clawback(keten_apply *a, const Keten__Clawback *c, Keten__State__Debt *debts,
+static int record_clawback(kt_apply *a, const Keten__Clawback *c, Keten__State__Debt *debts,
                            Keten__State__Debt **dp, size_t n, uint32_t date, keten_error *err)
 {
 	Keten__State__ClawbackState st = KETEN__STATE__CLAWBACK_STATE__INIT;
@@ -629,7 +630,7 @@ static int record_clawback(keten_apply *a, const Keten__Clawback *c, Keten__Stat
 
 	for (size_t i = 0; i < n; i++) {
 		dp[i] = &debts[i];
-		if ((rc = dom_balance_add(a->txn, debts[i].creditor.data, debts[i].debtor.data, date, BAL_CLAWBACK,
+		if ((rc = kt_balance_add(a->txn, debts[i].creditor.data, debts[i].debtor.data, date, BAL_CLAWBACK,
 		                          debts[i].amount_cents, err)))
 			return rc;
 	}
@@ -644,14 +645,14 @@ static int record_clawback(keten_apply *a, const Keten__Clawback *c, Keten__Stat
 	st.debts = dp;
 	st.n_debts = n;
 	st.rule = c->rule;
-	return dom_put(a->txn, DK_CLAWBACK, a->e->id, &st, err);
+	return kt_state_put(a->txn, DK_CLAWBACK, a->e->id, &st, err);
 }
 
-static int clawback_stub(keten_apply *a, const Keten__Clawback *c, keten_error *err)
+static int clawback_stub(kt_apply *a, const Keten__Clawback *c, keten_error *err)
 {
 	Keten__State__Debt debts[17], *dp[17];
 	struct provider_find pf = {.t = a->txn};
-	uint32_t date = dom_entry_date(a);
+	uint32_t date = kt_entry_date(a);
 	uint8_t pre[33];
 	int64_t shared = 0;
 	size_t n = 0;
@@ -689,28 +690,28 @@ static int clawback_stub(keten_apply *a, const Keten__Clawback *c, keten_error *
 	return record_clawback(a, c, debts, dp, n, date, err);
 }
 
-int flow_clawback(keten_apply *a, keten_error *err)
+int kt_rule_clawback(kt_apply *a, keten_error *err)
 {
 	Keten__Clawback *c = keten__clawback__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__AllocationState *as = NULL;
 	Keten__State__Debt *debts = NULL, **dp = NULL;
 	int64_t total, limit, shared = 0;
-	uint32_t type, date = dom_entry_date(a);
+	uint32_t type, date = kt_entry_date(a);
 	bool stub;
 	int rc;
 
 	if (!c)
 		return keten_refuse(err, "malformed-body", "clawback body does not decode");
-	if (!(dom_roles(a) & ROLE_BIT(KETEN__ROLE__MUNICIPALITY)) && !(dom_roles(a) & ROLE_BIT(KETEN__ROLE__REGION))) {
+	if (!(kt_roles(a) & ROLE_BIT(KETEN__ROLE__MUNICIPALITY)) && !(kt_roles(a) & ROLE_BIT(KETEN__ROLE__REGION))) {
 		rc = keten_refuse(err, "wrong-role", "only a municipality claws back");
 		goto out;
 	}
-	if ((rc = dom_ref_stub(a, c->allocation.data, c->allocation.len, ALLOC_BIT, &type, &stub, err)))
+	if ((rc = kt_ref_stub(a, c->allocation.data, c->allocation.len, ALLOC_BIT, &type, &stub, err)))
 		goto out;
 	if (stub) {
 		if (c->amount_cents <= 0 || c->amount_cents > KETEN_MAX_CENTS)
 			rc = keten_refuse(err, "invalid-amount", "a clawback amount must be above zero");
-		else if ((rc = dom_text("rule", c->rule, err)) == 0)
+		else if ((rc = kt_text("rule", c->rule, err)) == 0)
 			rc = clawback_stub(a, c, err);
 		goto out;
 	}
@@ -736,7 +737,7 @@ int flow_clawback(keten_apply *a, keten_error *err)
 	 * one on top would double it.  Only local appends are refused: the
 	 * clawbacks already standing depend on corrections made before. */
 	if (a->local && as->clawback_cents > 0 && c->rule &&
-	    strncmp(c->rule, DOM_CLAWBACK_AUTO_PREFIX, strlen(DOM_CLAWBACK_AUTO_PREFIX)) == 0) {
+	    strncmp(c->rule, KT_CLAWBACK_AUTO_PREFIX, strlen(KT_CLAWBACK_AUTO_PREFIX)) == 0) {
 		rc = keten_refuse(err, "clawback-exists", "the allocation already has clawbacks of %lld cents; an automatic "
 		                  "clawback is made once (void the earlier one first)", (long long)as->clawback_cents);
 		goto out;
@@ -750,7 +751,7 @@ int flow_clawback(keten_apply *a, keten_error *err)
 		                  (long long)total, as->kind == KETEN__KIND__HERSTEL ? " up front" : "", (long long)limit);
 		goto out;
 	}
-	if ((rc = dom_text("rule", c->rule, err)))
+	if ((rc = kt_text("rule", c->rule, err)))
 		goto out;
 	debts = calloc(c->n_passed_on + 1, sizeof *debts);
 	dp = calloc(c->n_passed_on + 1, sizeof *dp);
@@ -784,18 +785,18 @@ int flow_clawback(keten_apply *a, keten_error *err)
 		goto out;
 	as->clawback_cents = total;
 	as->has_clawback_cents = 1;
-	rc = dom_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
+	rc = kt_state_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
 out:
 	free(debts);
 	free(dp);
-	dom_free(as);
+	kt_state_free(as);
 	keten__clawback__free_unpacked(c, NULL);
 	return rc;
 }
 
 /* Corrections --------------------------------------------------------------- */
 
-static int void_claim(keten_apply *a, const uint8_t id[32], keten_error *err)
+static int void_claim(kt_apply *a, const uint8_t id[32], keten_error *err)
 {
 	Keten__State__ClaimState *ks = NULL;
 	int rc = load_ks(a->txn, id, &ks, err);
@@ -808,21 +809,21 @@ static int void_claim(keten_apply *a, const uint8_t id[32], keten_error *err)
 	if (rc)
 		goto out;
 	ks->voided = ks->has_voided = 1;
-	if ((rc = dom_put(a->txn, DK_CLAIM, id, ks, err)) ||
+	if ((rc = kt_state_put(a->txn, DK_CLAIM, id, ks, err)) ||
 	    (rc = adjust_target(a->txn, ks->target.data, -ks->amount_cents, 0, 0, err)) ||
-	    (rc = dom_balance_add(a->txn, ks->payer.data, ks->author.data, ks->date, BAL_CLAIMED, -ks->amount_cents, err)))
+	    (rc = kt_balance_add(a->txn, ks->payer.data, ks->author.data, ks->date, BAL_CLAIMED, -ks->amount_cents, err)))
 		goto out;
 	if (strcmp(ks->installment, "units") != 0)
-		rc = dom_index_del(a->txn, DX_INSTALLMENT, ks->target.data, 32, ks->installment, strlen(ks->installment), err);
+		rc = kt_index_del(a->txn, DX_INSTALLMENT, ks->target.data, 32, ks->installment, strlen(ks->installment), err);
 out:
-	dom_free(ks);
+	kt_state_free(ks);
 	return rc;
 }
 
-static int void_payment(keten_apply *a, const uint8_t id[32], keten_error *err)
+static int void_payment(kt_apply *a, const uint8_t id[32], keten_error *err)
 {
 	Keten__State__PaymentState *ps = NULL;
-	int rc = dom_get(a->txn, DK_PAYMENT, id, &keten__state__payment_state__descriptor, (void **)&ps, err);
+	int rc = kt_state_get(a->txn, DK_PAYMENT, id, &keten__state__payment_state__descriptor, (void **)&ps, err);
 	if (rc)
 		return rc;
 	if (ps->voided) {
@@ -838,16 +839,16 @@ static int void_payment(keten_apply *a, const uint8_t id[32], keten_error *err)
 			if ((rc = load_ks(a->txn, part->claim.data, &ks, err)))
 				break;
 			ks->paid_cents -= part->amount_cents;
-			if ((rc = dom_put(a->txn, DK_CLAIM, ks->id.data, ks, err)) == 0)
+			if ((rc = kt_state_put(a->txn, DK_CLAIM, ks->id.data, ks, err)) == 0)
 				rc = adjust_target(a->txn, ks->target.data, 0, -part->amount_cents,
 				                   strcmp(ks->installment, "upfront") == 0 &&
 				                   memcmp(ks->target.data, ks->allocation.data, 32) == 0 ? -part->amount_cents : 0, err);
-			dom_free(ks);
+			kt_state_free(ks);
 			if (rc == 0)
-				rc = dom_balance_add(a->txn, ps->author.data, ps->payee.data, ps->date, BAL_PAID, -part->amount_cents, err);
+				rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, ps->date, BAL_PAID, -part->amount_cents, err);
 		} else {
 			Keten__State__ClawbackState *cb = NULL;
-			if ((rc = dom_get(a->txn, DK_CLAWBACK, part->claim.data, &keten__state__clawback_state__descriptor,
+			if ((rc = kt_state_get(a->txn, DK_CLAWBACK, part->claim.data, &keten__state__clawback_state__descriptor,
 			                  (void **)&cb, err)))
 				break;
 			for (size_t k = 0; k < cb->n_debts; k++)
@@ -855,46 +856,46 @@ static int void_payment(keten_apply *a, const uint8_t id[32], keten_error *err)
 					cb->debts[k]->repaid_cents -= part->amount_cents;
 					break;
 				}
-			rc = dom_put(a->txn, DK_CLAWBACK, cb->id.data, cb, err);
-			dom_free(cb);
+			rc = kt_state_put(a->txn, DK_CLAWBACK, cb->id.data, cb, err);
+			kt_state_free(cb);
 			if (rc == 0)
-				rc = dom_balance_add(a->txn, ps->payee.data, ps->author.data, ps->date, BAL_REPAID, -part->amount_cents, err);
+				rc = kt_balance_add(a->txn, ps->payee.data, ps->author.data, ps->date, BAL_REPAID, -part->amount_cents, err);
 		}
 	}
 	if (rc)
 		goto out;
 	if (!ps->repayment && ps->has_receipt && ps->receipt.len == 32) {
 		Keten__State__ReceiptState *rs = NULL;
-		if (dom_get(a->txn, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&rs, NULL) == 0 &&
+		if (kt_state_get(a->txn, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&rs, NULL) == 0 &&
 		    !rs->voided)
-			rc = dom_balance_add(a->txn, ps->author.data, ps->payee.data, rs->date, BAL_RECEIVED, -rs->amount_cents, err);
-		dom_free(rs);
+			rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, rs->date, BAL_RECEIVED, -rs->amount_cents, err);
+		kt_state_free(rs);
 		if (rc)
 			goto out;
 	}
 	ps->voided = ps->has_voided = 1;
-	rc = dom_put(a->txn, DK_PAYMENT, id, ps, err);
+	rc = kt_state_put(a->txn, DK_PAYMENT, id, ps, err);
 out:
-	dom_free(ps);
+	kt_state_free(ps);
 	return rc;
 }
 
-static int void_receipt(keten_apply *a, const uint8_t id[32], keten_error *err)
+static int void_receipt(kt_apply *a, const uint8_t id[32], keten_error *err)
 {
 	Keten__State__ReceiptState *rs = NULL;
 	Keten__State__PaymentState *ps = NULL;
-	int rc = dom_get(a->txn, DK_RECEIPT, id, &keten__state__receipt_state__descriptor, (void **)&rs, err);
+	int rc = kt_state_get(a->txn, DK_RECEIPT, id, &keten__state__receipt_state__descriptor, (void **)&rs, err);
 	if (rc)
 		return rc;
 	if (rs->voided) {
 		rc = keten_refuse(err, "already-void", "the receipt is already void");
 		goto out;
 	}
-	if ((rc = dom_get(a->txn, DK_PAYMENT, rs->payment.data, &keten__state__payment_state__descriptor, (void **)&ps, err)))
+	if ((rc = kt_state_get(a->txn, DK_PAYMENT, rs->payment.data, &keten__state__payment_state__descriptor, (void **)&ps, err)))
 		goto out;
 	if (ps->has_receipt && ps->receipt.len == 32 && memcmp(ps->receipt.data, id, 32) == 0) {
 		if (!ps->voided && !ps->repayment &&
-		    (rc = dom_balance_add(a->txn, ps->author.data, ps->payee.data, rs->date, BAL_RECEIVED, -rs->amount_cents, err)))
+		    (rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, rs->date, BAL_RECEIVED, -rs->amount_cents, err)))
 			goto out;
 		ps->received_cents = 0;
 		ps->has_receipt = 0;
@@ -904,18 +905,18 @@ static int void_receipt(keten_apply *a, const uint8_t id[32], keten_error *err)
 		ps->receipt_received = 0;
 		ps->has_receipt_date = ps->has_receipt_received = 0;
 		set_mismatch(ps, false);
-		if ((rc = dom_put(a->txn, DK_PAYMENT, ps->id.data, ps, err)))
+		if ((rc = kt_state_put(a->txn, DK_PAYMENT, ps->id.data, ps, err)))
 			goto out;
 	}
 	rs->voided = rs->has_voided = 1;
-	rc = dom_put(a->txn, DK_RECEIPT, id, rs, err);
+	rc = kt_state_put(a->txn, DK_RECEIPT, id, rs, err);
 out:
-	dom_free(ps);
-	dom_free(rs);
+	kt_state_free(ps);
+	kt_state_free(rs);
 	return rc;
 }
 
-static int void_simple(keten_apply *a, uint32_t type, const uint8_t id[32], keten_error *err)
+static int void_simple(kt_apply *a, uint32_t type, const uint8_t id[32], keten_error *err)
 {
 	void *m = NULL;
 	int rc;
@@ -923,14 +924,14 @@ static int void_simple(keten_apply *a, uint32_t type, const uint8_t id[32], kete
 	switch (type) {
 	case KETEN__BODY_TYPE__DELIVERY: {
 		Keten__State__DeliveryState *ds;
-		if ((rc = dom_get(a->txn, DK_DELIVERY, id, &keten__state__delivery_state__descriptor, &m, err)))
+		if ((rc = kt_state_get(a->txn, DK_DELIVERY, id, &keten__state__delivery_state__descriptor, &m, err)))
 			return rc;
 		ds = m;
 		if (ds->voided)
 			rc = keten_refuse(err, "already-void", "the delivery is already void");
 		else {
 			ds->voided = ds->has_voided = 1;
-			rc = dom_put(a->txn, DK_DELIVERY, id, ds, err);
+			rc = kt_state_put(a->txn, DK_DELIVERY, id, ds, err);
 		}
 		break;
 	}
@@ -945,16 +946,16 @@ static int void_simple(keten_apply *a, uint32_t type, const uint8_t id[32], kete
 			rc = keten_refuse(err, "offer-has-claims", "the subcontract has live claims: void them first");
 		else {
 			os->voided = os->has_voided = 1;
-			rc = dom_put(a->txn, DK_OFFER, id, os, err);
+			rc = kt_state_put(a->txn, DK_OFFER, id, os, err);
 			if (rc == 0 && !(os->answered && !os->accepted) && os->parent.len == 32 &&
 			    memcmp(os->parent.data, os->allocation.data, 32) == 0) {
 				Keten__State__AllocationState *as = NULL;
 				/* absent when the allocation's body is withheld from this node */
 				if (load_as(a->txn, os->allocation.data, &as, NULL) == 0) {
 					as->subcontracted_cents -= os->amount_cents;
-					rc = dom_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
+					rc = kt_state_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
 				}
-				dom_free(as);
+				kt_state_free(as);
 			}
 		}
 		break;
@@ -970,14 +971,14 @@ static int void_simple(keten_apply *a, uint32_t type, const uint8_t id[32], kete
 			rc = keten_refuse(err, "allocation-in-use", "the allocation has live claims or subcontracts: void them first");
 		else {
 			as->voided = as->has_voided = 1;
-			rc = dom_put(a->txn, DK_ALLOCATION, id, as, err);
+			rc = kt_state_put(a->txn, DK_ALLOCATION, id, as, err);
 		}
 		break;
 	}
 	case KETEN__BODY_TYPE__CLAWBACK: {
 		Keten__State__ClawbackState *cb;
 		Keten__State__AllocationState *as = NULL;
-		if ((rc = dom_get(a->txn, DK_CLAWBACK, id, &keten__state__clawback_state__descriptor, &m, err)))
+		if ((rc = kt_state_get(a->txn, DK_CLAWBACK, id, &keten__state__clawback_state__descriptor, &m, err)))
 			return rc;
 		cb = m;
 		if (cb->voided) {
@@ -990,29 +991,29 @@ static int void_simple(keten_apply *a, uint32_t type, const uint8_t id[32], kete
 				break;
 			}
 		for (size_t k = 0; rc == 0 && k < cb->n_debts; k++)
-			rc = dom_balance_add(a->txn, cb->debts[k]->creditor.data, cb->debts[k]->debtor.data, cb->date,
+			rc = kt_balance_add(a->txn, cb->debts[k]->creditor.data, cb->debts[k]->debtor.data, cb->date,
 			                     BAL_CLAWBACK, -cb->debts[k]->amount_cents, err);
 		if (rc)
 			break;
 		cb->voided = cb->has_voided = 1;
 		/* the allocation is absent when its body is withheld from this node */
-		if ((rc = dom_put(a->txn, DK_CLAWBACK, id, cb, err)) == 0 &&
+		if ((rc = kt_state_put(a->txn, DK_CLAWBACK, id, cb, err)) == 0 &&
 		    load_as(a->txn, cb->allocation.data, &as, NULL) == 0) {
 			as->clawback_cents -= cb->amount_cents;
-			rc = dom_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
+			rc = kt_state_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
 		}
-		dom_free(as);
+		kt_state_free(as);
 		break;
 	}
 	default:
 		return keten_refuse(err, "not-correctable", "a %s is not corrected by voiding it",
 		                    keten_body_type_name(type) ? keten_body_type_name(type) : "entry");
 	}
-	dom_free(m);
+	kt_state_free(m);
 	return rc;
 }
 
-int flow_correction(keten_apply *a, keten_error *err)
+int kt_rule_correction(kt_apply *a, keten_error *err)
 {
 	Keten__Correction *c = keten__correction__unpack(NULL, a->e->body_len, a->e->body);
 	keten_entry orig;
@@ -1021,7 +1022,7 @@ int flow_correction(keten_apply *a, keten_error *err)
 
 	if (!c)
 		return keten_refuse(err, "malformed-body", "correction body does not decode");
-	if ((rc = dom_ref(a, c->entry.data, c->entry.len, 0xffffffffu, &type, err)))
+	if ((rc = kt_ref(a, c->entry.data, c->entry.len, 0xffffffffu, &type, err)))
 		goto out;
 	if ((rc = keten_store_get_entry(a->txn, c->entry.data, &orig, err)))
 		goto out;
@@ -1035,7 +1036,7 @@ int flow_correction(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "reason-required", "a correction gives a reason");
 		goto out;
 	}
-	if ((rc = dom_text("reason", c->reason, err)))
+	if ((rc = kt_text("reason", c->reason, err)))
 		goto out;
 	switch (type) {
 	case KETEN__BODY_TYPE__CLAIM: rc = void_claim(a, c->entry.data, err); break;

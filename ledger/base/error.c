@@ -4,11 +4,13 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "keten/keten.h"
+#include "base/base.h"
 
 static const char *const texts[KETEN_ERR_COUNT] = {
 	[KETEN_OK] = "success",
@@ -114,4 +116,11 @@ keten_err keten_unhex(uint8_t *out, size_t len, const char *hex)
 		out[i] = (uint8_t)(h << 4 | l);
 	}
 	return KETEN_OK;
+}
+
+void kt_assert_fail(const char *cond, const char *file, int line, const char *func)
+{
+	fprintf(stderr, "keten: assertion failed: %s (%s:%d, %s)\n", cond, file, line, func);
+	fflush(stderr);
+	abort();
 }

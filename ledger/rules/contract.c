@@ -1,5 +1,5 @@
 /*
- * flow_contract.c — body rules and derived state of framework contracts
+ * contract.c — body rules and derived state of framework contracts
  * (raamcontracten), their yearly indexation, and allocations
  * (toewijzingen).  Only a municipality or region publishes a contract or
  * allocates; an allocation's arrangement or component must be in the
@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain.h"
+#include "rules/terms.h"
+#include "base/base.h"
 
 static bool digits(const char *s, size_t n)
 {
@@ -34,7 +35,7 @@ static bool domain_ok(const char *d)
 	return d && (strcmp(d, "jeugd") == 0 || strcmp(d, "wmo") == 0);
 }
 
-bool flow_unit_ok(const char *u)
+bool kt_unit_ok(const char *u)
 {
 	static const char *const units[] = {"minute", "hour", "day", "dagdeel", "etmaal", "piece", "week", "month"};
 	if (!u)
@@ -45,16 +46,16 @@ bool flow_unit_ok(const char *u)
 	return false;
 }
 
-static int check_contract(keten_apply *a, const Keten__FrameworkContract *c, keten_error *err)
+static int check_contract(kt_apply *a, const Keten__FrameworkContract *c, keten_error *err)
 {
 	int rc;
 
-	if (!(dom_roles(a) & ROLE_AUTHORITY))
+	if (!(kt_roles(a) & ROLE_AUTHORITY))
 		return keten_refuse(err, "wrong-role", "only a municipality or region publishes a framework contract");
 	if (!c->ref[0] || strlen(c->ref) > 64)
 		return keten_refuse(err, "invalid-reference", "a contract reference has 1 to 64 characters");
-	if ((rc = dom_text("contract reference", c->ref, err)) || (rc = dom_text("quality", c->quality, err)) ||
-	    (rc = dom_text("dispute route", c->dispute_route, err)))
+	if ((rc = kt_text("contract reference", c->ref, err)) || (rc = kt_text("quality", c->quality, err)) ||
+	    (rc = kt_text("dispute route", c->dispute_route, err)))
 		return rc;
 	if (!domain_ok(c->domain))
 		return keten_refuse(err, "invalid-domain", "domain '%s' is not jeugd or wmo", c->domain);
@@ -79,18 +80,18 @@ static int check_contract(keten_apply *a, const Keten__FrameworkContract *c, ket
 		if (t->cents <= 0 || t->cents > KETEN_MAX_CENTS)
 			return keten_refuse(err, "invalid-amount", "tariff %s/%s is not a positive amount", t->profile,
 			                    t->intensity);
-		if (!t->profile[0] || !t->intensity[0] || (rc = dom_text("tariff profile", t->profile, err)) ||
-		    (rc = dom_text("tariff intensity", t->intensity, err)) || (rc = dom_text("tariff name", t->name, err)))
+		if (!t->profile[0] || !t->intensity[0] || (rc = kt_text("tariff profile", t->profile, err)) ||
+		    (rc = kt_text("tariff intensity", t->intensity, err)) || (rc = kt_text("tariff name", t->name, err)))
 			return rc ? rc : (int)keten_refuse(err, "invalid-tariff", "a tariff line needs a profile and intensity");
 	}
 	for (size_t i = 0; i < c->n_components; i++) {
 		const Keten__Component *k = c->components[i];
-		if (!k->code[0] || (rc = dom_text("component code", k->code, err)) ||
-		    (rc = dom_text("component name", k->name, err)))
+		if (!k->code[0] || (rc = kt_text("component code", k->code, err)) ||
+		    (rc = kt_text("component name", k->name, err)))
 			return rc ? rc : (int)keten_refuse(err, "invalid-tariff", "a component needs a code");
 		if (k->cents_per_unit <= 0 || k->cents_per_unit > KETEN_MAX_CENTS)
 			return keten_refuse(err, "invalid-amount", "component %s is not a positive amount", k->code);
-		if (!flow_unit_ok(k->unit))
+		if (!kt_unit_ok(k->unit))
 			return keten_refuse(err, "invalid-unit", "component %s has unit '%s'", k->code, k->unit);
 	}
 	if (c->subcontract_rule > KETEN__SUBCONTRACT_RULE__SUB_MAX)
@@ -100,7 +101,7 @@ static int check_contract(keten_apply *a, const Keten__FrameworkContract *c, ket
 	if (c->has_payment_term_days && (c->payment_term_days == 0 || c->payment_term_days > 365))
 		return keten_refuse(err, "invalid-payment-term", "payment term must be 1 to 365 days");
 	for (size_t i = 0; i < c->n_early_stop; i++) {
-		if (!keten_dom_stop_label(c->domain, c->early_stop[i]->stop_code))
+		if (!kt_stop_label(c->domain, c->early_stop[i]->stop_code))
 			return keten_refuse(err, "unknown-stop-code", "stop code '%s' is not in the %s list (reden beeindiging)",
 			                    c->early_stop[i]->stop_code, c->domain);
 		if (c->early_stop[i]->reclaim_bp > 10000)
@@ -115,10 +116,10 @@ static int check_contract(keten_apply *a, const Keten__FrameworkContract *c, ket
 		uint8_t id[32];
 		Keten__State__ContractState *old = NULL;
 		bool mine = false;
-		if (keten_dom_contract_by_ref(a->txn, c->ref, id, NULL) == 0) {
-			if (dom_get(a->txn, DK_CONTRACT, id, &keten__state__contract_state__descriptor, (void **)&old, NULL) == 0)
+		if (kt_contract_by_ref(a->txn, c->ref, id, NULL) == 0) {
+			if (kt_state_get(a->txn, DK_CONTRACT, id, &keten__state__contract_state__descriptor, (void **)&old, NULL) == 0)
 				mine = memcmp(old->author.data, a->e->author, 32) == 0;
-			dom_free(old);
+			kt_state_free(old);
 			if (mine || a->local)
 				return keten_refuse(err, "duplicate-reference", "a framework contract '%s' already exists", c->ref);
 		}
@@ -126,7 +127,7 @@ static int check_contract(keten_apply *a, const Keten__FrameworkContract *c, ket
 	return KETEN_OK;
 }
 
-int flow_contract(keten_apply *a, keten_error *err)
+int kt_rule_contract(kt_apply *a, keten_error *err)
 {
 	Keten__FrameworkContract *c = keten__framework_contract__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__ContractState cs = KETEN__STATE__CONTRACT_STATE__INIT;
@@ -150,21 +151,21 @@ int flow_contract(keten_apply *a, keten_error *err)
 	cs.max_margin_bp = c->max_margin_bp;
 	cs.sub_subcontracting = c->sub_subcontracting;
 	cs.payment_term_days = c->has_payment_term_days ? c->payment_term_days : 30;
-	if ((rc = dom_put(a->txn, DK_CONTRACT, a->e->id, &cs, err)))
+	if ((rc = kt_state_put(a->txn, DK_CONTRACT, a->e->id, &cs, err)))
 		goto out;
 	{
 		size_t n = strlen(c->ref);
 		uint8_t k[80];
 		memcpy(k, c->ref, n);
 		k[n] = 0;
-		rc = dom_index_put(a->txn, DX_CONTRACT_REF, k, n + 1, a->e->id, 32, err);
+		rc = kt_index_put(a->txn, DX_CONTRACT_REF, k, n + 1, a->e->id, 32, err);
 	}
 out:
 	keten__framework_contract__free_unpacked(c, NULL);
 	return rc;
 }
 
-int flow_indexation(keten_apply *a, keten_error *err)
+int kt_rule_indexation(kt_apply *a, keten_error *err)
 {
 	Keten__Indexation *x = keten__indexation__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__ContractState *cs = NULL;
@@ -175,10 +176,10 @@ int flow_indexation(keten_apply *a, keten_error *err)
 
 	if (!x)
 		return keten_refuse(err, "malformed-body", "indexation body does not decode");
-	if ((rc = dom_ref(a, x->contract.data, x->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT),
+	if ((rc = kt_ref(a, x->contract.data, x->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT),
 	                  &type, err)))
 		goto out;
-	if ((rc = dom_get(a->txn, DK_CONTRACT, x->contract.data, &keten__state__contract_state__descriptor,
+	if ((rc = kt_state_get(a->txn, DK_CONTRACT, x->contract.data, &keten__state__contract_state__descriptor,
 	                  (void **)&cs, err)))
 		goto out;
 	if (memcmp(cs->author.data, a->e->author, 32) != 0) {
@@ -216,14 +217,14 @@ int flow_indexation(keten_apply *a, keten_error *err)
 	keten__state__index_step__init(step);
 	step->year = x->year;
 	step->bp = x->bp;
-	if (dom_set_bytes(&step->entry, a->e->id, 32) == 0)
+	if (kt_set_bytes(&step->entry, a->e->id, 32) == 0)
 		step->has_entry = 1;
 	memmove(arr + pos + 1, arr + pos, (cs->n_indexations - pos) * sizeof *arr);
 	arr[pos] = step;
 	cs->n_indexations++;
-	rc = dom_put(a->txn, DK_CONTRACT, cs->id.data, cs, err);
+	rc = kt_state_put(a->txn, DK_CONTRACT, cs->id.data, cs, err);
 out:
-	dom_free(cs);
+	kt_state_free(cs);
 	keten__indexation__free_unpacked(x, NULL);
 	return rc;
 }
@@ -237,13 +238,13 @@ struct rijgen_scan {
 	bool hit;
 };
 
-static int rijgen_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int rijgen_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
 	struct rijgen_scan *s = p;
 	Keten__State__AllocationState *o = NULL;
 	if (kl != s->plen + 32)
 		return 0;
-	if (dom_get(s->t, DK_ALLOCATION, k + s->plen, &keten__state__allocation_state__descriptor, (void **)&o, NULL))
+	if (kt_state_get(s->t, DK_ALLOCATION, k + s->plen, &keten__state__allocation_state__descriptor, (void **)&o, NULL))
 		return 0;
 	if (!o->voided && o->kind == KETEN__KIND__HERSTEL && o->profile && o->intensity && s->al->profile &&
 	    s->al->intensity && strcmp(o->profile, s->al->profile) == 0 && strcmp(o->intensity, s->al->intensity) == 0) {
@@ -252,11 +253,11 @@ static int rijgen_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, v
 		    keten_date_days(s->al->start) - keten_date_days(ended) <= 31)
 			s->hit = true;
 	}
-	dom_free(o);
+	kt_state_free(o);
 	return 0;
 }
 
-static int check_allocation(keten_apply *a, const Keten__Allocation *al, const Keten__FrameworkContract *fc,
+static int check_allocation(kt_apply *a, const Keten__Allocation *al, const Keten__FrameworkContract *fc,
                             const Keten__State__ContractState *cs, keten_error *err)
 {
 	Keten__State__PartyState *ps = NULL;
@@ -264,12 +265,12 @@ static int check_allocation(keten_apply *a, const Keten__Allocation *al, const K
 	int64_t expected = 0;
 	int rc;
 
-	if (!(dom_roles(a) & ROLE_AUTHORITY))
+	if (!(kt_roles(a) & ROLE_AUTHORITY))
 		return keten_refuse(err, "wrong-role", "only a municipality or region allocates");
 	if (!al->client_ref[0] || strlen(al->client_ref) > 64)
 		return keten_refuse(err, "invalid-reference", "a client reference has 1 to 64 characters");
-	if ((rc = dom_text("client reference", al->client_ref, err)) || (rc = dom_text("number", al->number, err)) ||
-	    (rc = dom_text("maatwerk reason", al->maatwerk, err)))
+	if ((rc = kt_text("client reference", al->client_ref, err)) || (rc = kt_text("number", al->number, err)) ||
+	    (rc = kt_text("maatwerk reason", al->maatwerk, err)))
 		return rc;
 	for (size_t i = 0; i < fc->n_municipalities; i++)
 		if (strcmp(fc->municipalities[i], al->municipality) == 0)
@@ -282,7 +283,7 @@ static int check_allocation(keten_apply *a, const Keten__Allocation *al, const K
 		                    al->domain, fc->domain);
 	if (al->provider.len != 32)
 		return keten_refuse(err, "malformed-body", "provider is not a 32-byte key");
-	rc = keten_party_load(a->txn, al->provider.data, &ps, NULL);
+	rc = kt_party_load(a->txn, al->provider.data, &ps, NULL);
 	if (rc == KETEN_ENOTFOUND) {
 		memcpy(a->missing, al->provider.data, 32);
 		return KETEN_EPENDING;
@@ -301,22 +302,22 @@ static int check_allocation(keten_apply *a, const Keten__Allocation *al, const K
 		return keten_refuse(err, "date-outside-validity", "allocation period is outside the validity of contract '%s'",
 		                    fc->ref);
 	if (al->kind == KETEN__KIND__HERSTEL || al->kind == KETEN__KIND__DUURZAAM) {
-		const Keten__Tariff *t = keten_dom_tariff(fc, al->profile, al->intensity, al->kind);
+		const Keten__Tariff *t = kt_tariff(fc, al->profile, al->intensity, al->kind);
 		if (!t)
 			return keten_refuse(err, "not-in-tariff-table", "arrangement %s/%s %s is not in the tariff table of '%s'",
 			                    al->profile ? al->profile : "-", al->intensity ? al->intensity : "-",
 			                    al->kind == KETEN__KIND__HERSTEL ? "herstel" : "duurzaam", fc->ref);
-		if (!keten_dom_indexed(cs, t->cents, 0, al->start / 10000, &expected))
+		if (!kt_tariff_indexed(cs, t->cents, 0, al->start / 10000, &expected))
 			return keten_refuse(err, "amount-overflow", "indexed tariff overflows");
 	} else if (al->kind == KETEN__KIND__COMPONENT) {
-		const Keten__Component *k = keten_dom_component(fc, al->component);
+		const Keten__Component *k = kt_component(fc, al->component);
 		int64_t per;
 		if (!k)
 			return keten_refuse(err, "not-in-tariff-table", "component %s is not in the tariff table of '%s'",
 			                    al->component ? al->component : "-", fc->ref);
 		if (!al->has_units || al->units <= 0 || al->units > KETEN_MAX_CENTS / 100)
 			return keten_refuse(err, "invalid-amount", "a component allocation needs a positive number of units");
-		if (!keten_dom_indexed(cs, k->cents_per_unit, 0, al->start / 10000, &per) ||
+		if (!kt_tariff_indexed(cs, k->cents_per_unit, 0, al->start / 10000, &per) ||
 		    !keten_apply_bp(per, al->units * 100, &expected))
 			return keten_refuse(err, "amount-overflow", "units x tariff overflows");
 	} else {
@@ -332,7 +333,7 @@ static int check_allocation(keten_apply *a, const Keten__Allocation *al, const K
 	return KETEN_OK;
 }
 
-int flow_allocation(keten_apply *a, keten_error *err)
+int kt_rule_allocation(kt_apply *a, keten_error *err)
 {
 	Keten__Allocation *al = keten__allocation__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__FrameworkContract *fc = NULL;
@@ -344,16 +345,16 @@ int flow_allocation(keten_apply *a, keten_error *err)
 
 	if (!al)
 		return keten_refuse(err, "malformed-body", "allocation body does not decode");
-	if (!(dom_roles(a) & ROLE_AUTHORITY)) {
+	if (!(kt_roles(a) & ROLE_AUTHORITY)) {
 		rc = keten_refuse(err, "wrong-role", "only a municipality or region allocates");
 		goto out;
 	}
-	if ((rc = dom_ref(a, al->contract.data, al->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT),
+	if ((rc = kt_ref(a, al->contract.data, al->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT),
 	                  &type, err)))
 		goto out;
-	if ((rc = dom_get(a->txn, DK_CONTRACT, al->contract.data, &keten__state__contract_state__descriptor,
+	if ((rc = kt_state_get(a->txn, DK_CONTRACT, al->contract.data, &keten__state__contract_state__descriptor,
 	                  (void **)&cs, err)) ||
-	    (rc = keten_dom_contract_body(a->txn, al->contract.data, &fc, err)))
+	    (rc = kt_contract_body(a->txn, al->contract.data, &fc, err)))
 		goto out;
 	if ((rc = check_allocation(a, al, fc, cs, err)))
 		goto out;
@@ -393,14 +394,14 @@ int flow_allocation(keten_apply *a, keten_error *err)
 			as.n_findings = 1;
 			as.findings = &finding;
 		}
-		if ((rc = dom_index_begin(a->txn, err)) || (rc = dom_put(a->txn, DK_ALLOCATION, a->e->id, &as, err)))
+		if ((rc = kt_state_index_begin(a->txn, err)) || (rc = kt_state_put(a->txn, DK_ALLOCATION, a->e->id, &as, err)))
 			goto out;
-		rc = dom_index_put(a->txn, DX_CLIENT, pre + 1, n + 1, a->e->id, 32, err);
+		rc = kt_index_put(a->txn, DX_CLIENT, pre + 1, n + 1, a->e->id, 32, err);
 	}
 out:
 	if (fc)
 		keten__framework_contract__free_unpacked(fc, NULL);
-	dom_free(cs);
+	kt_state_free(cs);
 	keten__allocation__free_unpacked(al, NULL);
 	return rc;
 }

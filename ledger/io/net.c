@@ -19,7 +19,7 @@
 
 #include "keten/keten.h"
 #include "keten/net.h"
-#include "sync.h"
+#include "sync/sync.h"
 
 #define WORKERS          8
 #define SERVER_RECVMAX   (1024u * 1024u)

@@ -15,8 +15,8 @@
 
 #include <sodium.h>
 
-#include "rules.h"
-#include "keten.pb-c.h"
+#include "rules/rules.h"
+#include "proto/keten.pb-c.h"
 
 static const char *const role_names[] = {
 	[KETEN__ROLE__REGION] = "region",
@@ -39,7 +39,7 @@ uint32_t keten_role_from_name(const char *name)
 	return 0;
 }
 
-bool keten_is_anchor(keten_txn *t, const uint8_t key[32])
+bool kt_is_anchor(keten_txn *t, const uint8_t key[32])
 {
 	return keten_kv_get(t, KT_TRUST, key, 32, NULL, NULL, NULL) == KETEN_OK;
 }
@@ -111,7 +111,7 @@ int keten_party_find(keten_txn *t, const char *what, const uint8_t self[32], uin
 	return KETEN_OK;
 }
 
-int keten_party_load(keten_txn *t, const uint8_t key[32], Keten__State__PartyState **out,
+int kt_party_load(keten_txn *t, const uint8_t key[32], Keten__State__PartyState **out,
                      keten_error *err)
 {
 	const void *v;
@@ -124,7 +124,7 @@ int keten_party_load(keten_txn *t, const uint8_t key[32], Keten__State__PartySta
 	return *out ? KETEN_OK : keten_fail(err, KETEN_ESTORE, "ledger store: damaged party record");
 }
 
-int keten_party_save(keten_txn *t, const Keten__State__PartyState *p, keten_error *err)
+int kt_party_save(keten_txn *t, const Keten__State__PartyState *p, keten_error *err)
 {
 	size_t n = keten__state__party_state__get_packed_size(p);
 	uint8_t *buf = malloc(n ? n : 1);
@@ -146,13 +146,13 @@ static uint32_t role_mask(const Keten__State__PartyState *p)
 	return m;
 }
 
-int keten_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms, uint32_t *roles,
+int kt_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms, uint32_t *roles,
                            bool *anchor, keten_error *err)
 {
 	Keten__State__PartyState *p = NULL;
-	bool is_anchor = keten_is_anchor(t, key);
+	bool is_anchor = kt_is_anchor(t, key);
 	char hex[65];
-	int rc = keten_party_load(t, key, &p, err);
+	int rc = kt_party_load(t, key, &p, err);
 
 	*roles = 0;
 	*anchor = is_anchor;
@@ -192,7 +192,7 @@ static bool code_ok(const char *s, size_t digits)
 	return true;
 }
 
-static int apply_certificate(keten_apply *a, keten_error *err)
+int kt_rule_certificate(kt_apply *a, keten_error *err)
 {
 	Keten__PartyCertificate *c = keten__party_certificate__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__PartyState *old = NULL, ps = KETEN__STATE__PARTY_STATE__INIT;
@@ -238,7 +238,7 @@ static int apply_certificate(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "invalid-date", "certificate validity dates are not a valid period");
 		goto out;
 	}
-	rc = keten_party_load(a->txn, c->key.data, &old, err);
+	rc = kt_party_load(a->txn, c->key.data, &old, err);
 	if (rc && rc != KETEN_ENOTFOUND)
 		goto out;
 	keten_error_clear(err);
@@ -263,7 +263,7 @@ static int apply_certificate(keten_apply *a, keten_error *err)
 		 * entries after this certificate's time. */
 		ps.has_revoked_ms = 0;
 	}
-	rc = keten_party_save(a->txn, &ps, err);
+	rc = kt_party_save(a->txn, &ps, err);
 	if (rc == 0) {
 		memcpy(a->wake, c->key.data, 32);
 		a->has_wake = true;
@@ -274,7 +274,7 @@ out:
 	return rc;
 }
 
-static int apply_revocation(keten_apply *a, keten_error *err)
+int kt_rule_revocation(kt_apply *a, keten_error *err)
 {
 	Keten__Revocation *r = keten__revocation__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__PartyState *p = NULL;
@@ -290,7 +290,7 @@ static int apply_revocation(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "bsn-in-text", "revocation reason is not clean text");
 		goto out;
 	}
-	rc = keten_party_load(a->txn, r->key.data, &p, err);
+	rc = kt_party_load(a->txn, r->key.data, &p, err);
 	if (rc == KETEN_ENOTFOUND) {
 		memcpy(a->missing, r->key.data, 32);
 		rc = KETEN_EPENDING;
@@ -309,23 +309,11 @@ static int apply_revocation(keten_apply *a, keten_error *err)
 	{
 		char *own = p->revoke_reason;   /* owned by p; r->reason by r */
 		p->revoke_reason = r->reason;
-		rc = keten_party_save(a->txn, p, err);
+		rc = kt_party_save(a->txn, p, err);
 		p->revoke_reason = own;
 	}
 out:
 	keten__state__party_state__free_unpacked(p, NULL);
 	keten__revocation__free_unpacked(r, NULL);
 	return rc;
-}
-
-int keten_rules_apply(keten_apply *a, keten_error *err)
-{
-	switch (a->e->body_type) {
-	case KETEN__BODY_TYPE__PARTY_CERTIFICATE:
-		return apply_certificate(a, err);
-	case KETEN__BODY_TYPE__REVOCATION:
-		return apply_revocation(a, err);
-	default:
-		return keten_domain_apply(a, err);
-	}
 }

@@ -37,7 +37,8 @@
 #include "keten/net.h"
 #include "keten/reconcile.h"
 #include "keten/report.h"
-#include "rules.h"
+#include "rules/rules.h"
+#include "base/base.h"
 
 #define LOG_LIMIT_DEFAULT 50
 #define LOG_LIMIT_MAX     500
@@ -431,7 +432,7 @@ struct log_ctx {
 	json_t *arr;
 };
 
-static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
 	struct log_ctx *l = p;
 	keten_txn *t = l->c->t;

@@ -14,8 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain.h"
+#include "rules/terms.h"
 #include "keten/report.h"
+#include "base/base.h"
 
 const char *keten_report_by_name(keten_report_by by)
 {
@@ -237,7 +238,7 @@ static const Keten__State__ContractState *contract(struct rctx *x, const Protobu
 	if (!(b = realloc(x->cs, (x->n_cs + 1) * sizeof *x->cs)))
 		return NULL;
 	x->cs = b;
-	dom_get(x->t, DK_CONTRACT, id->data, &keten__state__contract_state__descriptor, (void **)&cs, NULL);
+	kt_state_get(x->t, DK_CONTRACT, id->data, &keten__state__contract_state__descriptor, (void **)&cs, NULL);
 	memcpy(x->ck[x->n_cs], id->data, 32);
 	x->cs[x->n_cs++] = cs;
 	return cs;
@@ -258,7 +259,7 @@ static int64_t duurzaam_total(struct rctx *x, const Keten__State__AllocationStat
 		return 0;
 	for (uint32_t ym = lo / 100; ym <= hi / 100; ym = (ym % 100 == 12) ? ym + 89 : ym + 1) {
 		int64_t monthly = as->amount_cents;
-		if (cs && !keten_dom_indexed(cs, monthly, as->start / 10000, ym / 100, &monthly))
+		if (cs && !kt_tariff_indexed(cs, monthly, as->start / 10000, ym / 100, &monthly))
 			break;
 		if (!keten_add_cents(sum, keten_prorata_month(monthly, ym, as->start, as->end), &sum))
 			break;
@@ -293,7 +294,7 @@ static int alloc_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 	if (!(as = keten__state__allocation_state__unpack(NULL, vl, v)))
 		return 0;
 	if (as->voided) {
-		dom_free(as);
+		kt_state_free(as);
 		return 0;
 	}
 	group_key(x, as, key, sizeof key);
@@ -308,7 +309,7 @@ static int alloc_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 		keten_add_cents(row->allocated_cents,
 		                as->kind == KETEN__KIND__DUURZAAM ? duurzaam_total(x, as) : as->amount_cents,
 		                &row->allocated_cents);
-		if (dom_has_string(as->findings, as->n_findings, "rijgen"))
+		if (kt_strs_has(as->findings, as->n_findings, "rijgen"))
 			row->rijgen++;
 		if (as->client_ref) {
 			if (grow((void **)&x->cl, &x->cap_cl, x->n_cl, sizeof *x->cl))
@@ -327,10 +328,10 @@ static int alloc_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 		if (as->stop_code && !keten_report_planned_stop(as->domain, as->stop_code))
 			add_stop(row, as->stop_code);
 	}
-	dom_free(as);
+	kt_state_free(as);
 	return 0;
 oom:
-	dom_free(as);
+	kt_state_free(as);
 	x->fail = KETEN_ENOMEM;
 	return -1;
 }
@@ -345,7 +346,7 @@ static size_t group_of_alloc(const struct rctx *x, const ProtobufCBinaryData *id
 	return hit ? hit->group : SIZE_MAX;
 }
 
-static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int offer_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct rctx *x = p;
 	Keten__State__OfferState *os;
@@ -372,7 +373,7 @@ static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 		}
 		keten_add_cents(x->r->rows[g].subcontracted_cents, amount, &x->r->rows[g].subcontracted_cents);
 	}
-	dom_free(os);
+	kt_state_free(os);
 	return 0;
 }
 
@@ -392,12 +393,12 @@ static int claim_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 		ci.date = cs->date;
 		memcpy(ci.id, k + 1, 32);
 		if (ci.group != SIZE_MAX && cput(&x->claims, &ci)) {
-			dom_free(cs);
+			kt_state_free(cs);
 			x->fail = KETEN_ENOMEM;
 			return -1;
 		}
 	}
-	dom_free(cs);
+	kt_state_free(cs);
 	return 0;
 }
 
@@ -409,7 +410,7 @@ static int push_delay(struct delays *d, int64_t v)
 	return 0;
 }
 
-static int payment_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int payment_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct rctx *x = p;
 	Keten__State__PaymentState *ps;
@@ -448,10 +449,10 @@ static int payment_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 			}
 		}
 	}
-	dom_free(ps);
+	kt_state_free(ps);
 	return 0;
 oom:
-	dom_free(ps);
+	kt_state_free(ps);
 	x->fail = KETEN_ENOMEM;
 	return -1;
 }
@@ -613,7 +614,7 @@ out:
 		free(x.dl[i].d);
 	free(x.dl);
 	for (size_t i = 0; i < x.n_cs; i++)
-		dom_free(x.cs[i]);
+		kt_state_free(x.cs[i]);
 	free(x.cs);
 	free(x.ck);
 	free(x.ag);

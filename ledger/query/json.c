@@ -14,9 +14,9 @@
 #include <sodium.h>
 
 #include "keten/json.h"
-#include "dispute.h"
-#include "keten.pb-c.h"
-#include "rules.h"
+#include "rules/dispute.h"
+#include "proto/keten.pb-c.h"
+#include "rules/rules.h"
 
 static const uint8_t zero32[32];
 
@@ -28,7 +28,7 @@ const char *keten_json_party_name(keten_txn *t, const uint8_t key[32], char *buf
 	const void *v;
 	size_t n;
 	buf[0] = 0;
-	if (keten_party_load(t, key, &ps, NULL) == 0 && ps->name)
+	if (kt_party_load(t, key, &ps, NULL) == 0 && ps->name)
 		snprintf(buf, len, "%s", ps->name);
 	else if (keten_kv_get(t, KT_TRUST, key, 32, &v, &n, NULL) == 0)
 		snprintf(buf, len, "%.*s", (int)strnlen(v, n), (const char *)v);
@@ -478,7 +478,7 @@ static int summary_cb(keten_txn *t, const Keten__State__DisputeState *d, void *p
 {
 	json_t *arr = p, *o = json_object(), *ents = json_array();
 	char name[128];
-	bool ruled = keten_dispute_ruled(d);
+	bool ruled = kt_dispute_ruled(d);
 
 	json_object_set_new(o, "id", keten_json_hex(d->id.data, 32));
 	json_object_set_new(o, "status", json_string(ruled ? "ruled" : "open"));
@@ -507,7 +507,7 @@ int keten_json_disputes(keten_txn *t, bool open_only, json_t **out, keten_error 
 	int rc;
 
 	*out = NULL;
-	if ((rc = keten_dispute_each(t, open_only, summary_cb, arr, err))) {
+	if ((rc = kt_dispute_each(t, open_only, summary_cb, arr, err))) {
 		json_decref(arr);
 		return rc;
 	}
@@ -537,7 +537,7 @@ static json_t *evidence_json(keten_txn *t, const uint8_t id[32])
 	if (rule[0])
 		json_object_set_new(o, "rule", json_string(rule));
 	json_object_set_new(o, "signature_ok", json_boolean(keten_entry_verify(&e) == KETEN_OK));
-	json_object_set_new(o, "under_open_dispute", json_boolean(keten_entry_under_open_dispute(t, id)));
+	json_object_set_new(o, "under_open_dispute", json_boolean(kt_entry_under_open_dispute(t, id)));
 	json_object_set_new(o, "fields", e.has_body ? keten_json_body(e.body_type, e.body, e.body_len) : json_null());
 	if (!e.has_body)
 		json_object_set_new(o, "withheld", json_true());
@@ -628,7 +628,7 @@ int keten_json_dispute(keten_txn *t, const uint8_t id[32], json_t **out, keten_e
 	int rc;
 
 	*out = NULL;
-	if ((rc = keten_dispute_load(t, id, &d, err)))
+	if ((rc = kt_dispute_load(t, id, &d, err)))
 		return rc;
 	if (!(tr = calloc(d->n_responses ? d->n_responses : 1, sizeof *tr))) {
 		keten__state__dispute_state__free_unpacked(d, NULL);
@@ -639,7 +639,7 @@ int keten_json_dispute(keten_txn *t, const uint8_t id[32], json_t **out, keten_e
 	resp = json_array();
 	aud = json_array();
 	json_object_set_new(o, "id", keten_json_hex(d->id.data, 32));
-	json_object_set_new(o, "status", json_string(keten_dispute_ruled(d) ? "ruled" : "open"));
+	json_object_set_new(o, "status", json_string(kt_dispute_ruled(d) ? "ruled" : "open"));
 	keten_json_set_party(t, o, "opener", d->opener.data);
 	json_object_set_new(o, "opened", keten_json_date(keten_date_of_ms(d->opened_ms)));
 	json_object_set_new(o, "opened_ms", json_integer(d->opened_ms));
@@ -663,7 +663,7 @@ int keten_json_dispute(keten_txn *t, const uint8_t id[32], json_t **out, keten_e
 		json_array_append_new(resp, tr[i].o);
 	free(tr);
 	json_object_set_new(o, "responses", resp);
-	json_object_set_new(o, "ruling", keten_dispute_ruled(d) ? ruling_json(t, d) : json_null());
+	json_object_set_new(o, "ruling", kt_dispute_ruled(d) ? ruling_json(t, d) : json_null());
 	keten__state__dispute_state__free_unpacked(d, NULL);
 	*out = o;
 	return KETEN_OK;

@@ -16,8 +16,9 @@
 
 #include <sodium.h>
 
-#include "dispute.h"
-#include "keten.pb-c.h"
+#include "rules/dispute.h"
+#include "proto/keten.pb-c.h"
+#include "base/base.h"
 
 /* Keys ---------------------------------------------------------------------- */
 
@@ -34,7 +35,7 @@ static void index_key(uint8_t k[65], const uint8_t entry[32], const uint8_t disp
 	memcpy(k + 33, dispute, 32);
 }
 
-int keten_dispute_load(keten_txn *t, const uint8_t id[32], Keten__State__DisputeState **out,
+int kt_dispute_load(keten_txn *t, const uint8_t id[32], Keten__State__DisputeState **out,
                        keten_error *err)
 {
 	uint8_t k[33];
@@ -66,7 +67,7 @@ static int dispute_save(keten_txn *t, const Keten__State__DisputeState *d, keten
 	return rc;
 }
 
-bool keten_dispute_ruled(const Keten__State__DisputeState *d)
+bool kt_dispute_ruled(const Keten__State__DisputeState *d)
 {
 	return d->has_ruling && d->ruling.len == 32;
 }
@@ -98,7 +99,7 @@ static int amount_rule(const char *what, int64_t cents, keten_error *err)
  * Entries named as evidence: 32-byte ids, no repeats, each stored here
  * (else the entry waits for it).
  */
-static int refs_rule(keten_apply *a, const char *what, const ProtobufCBinaryData *ids, size_t n,
+static int refs_rule(kt_apply *a, const char *what, const ProtobufCBinaryData *ids, size_t n,
                      keten_error *err)
 {
 	if (n > KETEN_MAX_DISPUTED)
@@ -126,7 +127,7 @@ static int refs_rule(keten_apply *a, const char *what, const ProtobufCBinaryData
  * the dispute is missing, pending or held only as a stub; refuses a
  * reference to another type or to a rejected dispute.
  */
-static int dispute_ref(keten_apply *a, const ProtobufCBinaryData *ref,
+static int dispute_ref(kt_apply *a, const ProtobufCBinaryData *ref,
                        Keten__State__DisputeState **out, keten_error *err)
 {
 	keten_entry e;
@@ -138,7 +139,7 @@ static int dispute_ref(keten_apply *a, const ProtobufCBinaryData *ref,
 	*out = NULL;
 	if (ref->len != 32)
 		return keten_refuse(err, "malformed-body", "dispute id is not 32 bytes");
-	rc = keten_dispute_load(a->txn, ref->data, out, err);
+	rc = kt_dispute_load(a->txn, ref->data, out, err);
 	if (rc != KETEN_ENOTFOUND)
 		return rc;
 	keten_error_clear(err);
@@ -172,7 +173,7 @@ static int put_refs(keten_txn *t, const ProtobufCBinaryData *to, size_t n, const
 
 /* Dispute ---------------------------------------------------------------------- */
 
-static int apply_dispute(keten_apply *a, keten_error *err)
+static int apply_dispute(kt_apply *a, keten_error *err)
 {
 	Keten__Dispute *d = keten__dispute__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__DisputeState s = KETEN__STATE__DISPUTE_STATE__INIT;
@@ -218,7 +219,7 @@ out:
 
 /* Parties --------------------------------------------------------------------- */
 
-bool keten_dispute_is_party(keten_txn *t, const Keten__State__DisputeState *d, const uint8_t key[32])
+bool kt_dispute_is_party(keten_txn *t, const Keten__State__DisputeState *d, const uint8_t key[32])
 {
 	if (d->opener.len == 32 && memcmp(d->opener.data, key, 32) == 0)
 		return true;
@@ -237,7 +238,7 @@ bool keten_dispute_is_party(keten_txn *t, const Keten__State__DisputeState *d, c
 
 /* Response --------------------------------------------------------------------- */
 
-static int apply_response(keten_apply *a, keten_error *err)
+static int apply_response(kt_apply *a, keten_error *err)
 {
 	Keten__Response *r = keten__response__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__DisputeState *d = NULL;
@@ -254,7 +255,7 @@ static int apply_response(keten_apply *a, keten_error *err)
 		goto out;
 	if ((rc = refs_rule(a, "response", r->entries, r->n_entries, err)))
 		goto out;
-	if (!keten_dispute_is_party(a->txn, d, a->e->author)) {
+	if (!kt_dispute_is_party(a->txn, d, a->e->author)) {
 		keten_hex(hex, d->id.data, 32);
 		rc = keten_refuse(err, "not-a-party", "only a party to dispute '%.16s' (its opener, an author "
 		                  "or a recipient of a disputed entry) may respond", hex);
@@ -289,7 +290,7 @@ out:
 
 /* Ruling ---------------------------------------------------------------------- */
 
-static int apply_ruling(keten_apply *a, keten_error *err)
+static int apply_ruling(kt_apply *a, keten_error *err)
 {
 	Keten__Ruling *r = keten__ruling__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__DisputeState *d = NULL;
@@ -328,7 +329,7 @@ static int apply_ruling(keten_apply *a, keten_error *err)
 	}
 	if ((rc = dispute_ref(a, &r->dispute, &d, err)))
 		goto out;
-	if (keten_dispute_ruled(d)) {
+	if (kt_dispute_ruled(d)) {
 		keten_hex(hex, d->id.data, 32);
 		rc = keten_refuse(err, "dispute-already-ruled", "dispute '%.16s' already has a ruling", hex);
 		goto out;
@@ -375,7 +376,7 @@ out:
 	return rc;
 }
 
-int keten_dispute_apply(keten_apply *a, keten_error *err)
+int kt_dispute_apply(kt_apply *a, keten_error *err)
 {
 	switch (a->e->body_type) {
 	case KETEN__BODY_TYPE__DISPUTE:
@@ -394,11 +395,11 @@ int keten_dispute_apply(keten_apply *a, keten_error *err)
 struct each_ctx {
 	keten_txn *t;
 	bool open_only;
-	keten_dispute_fn fn;
+	kt_dispute_fn fn;
 	void *ctx;
 };
 
-static int each_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int each_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct each_ctx *c = p;
 	Keten__State__DisputeState *d;
@@ -409,13 +410,13 @@ static int each_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, voi
 	d = keten__state__dispute_state__unpack(NULL, vl, v);
 	if (!d)
 		return -1;
-	if (!c->open_only || !keten_dispute_ruled(d))
+	if (!c->open_only || !kt_dispute_ruled(d))
 		rc = c->fn(c->t, d, c->ctx);
 	keten__state__dispute_state__free_unpacked(d, NULL);
 	return rc;
 }
 
-int keten_dispute_each(keten_txn *t, bool open_only, keten_dispute_fn fn, void *ctx,
+int kt_dispute_each(keten_txn *t, bool open_only, kt_dispute_fn fn, void *ctx,
                        keten_error *err)
 {
 	struct each_ctx c = {t, open_only, fn, ctx};
@@ -423,9 +424,9 @@ int keten_dispute_each(keten_txn *t, bool open_only, keten_dispute_fn fn, void *
 	return keten_kv_scan(t, KT_STATE, &kind, 1, each_cb, &c, err);
 }
 
-int keten_dispute_each_open(keten_txn *t, keten_dispute_fn fn, void *ctx, keten_error *err)
+int kt_dispute_each_open(keten_txn *t, kt_dispute_fn fn, void *ctx, keten_error *err)
 {
-	return keten_dispute_each(t, true, fn, ctx, err);
+	return kt_dispute_each(t, true, fn, ctx, err);
 }
 
 struct open_find {
@@ -433,18 +434,18 @@ struct open_find {
 	bool found;
 };
 
-static int open_find_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int open_find_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
 	struct open_find *f = p;
 	Keten__State__DisputeState *d = NULL;
-	if (kl != 65 || keten_dispute_load(f->t, k + 33, &d, NULL))
+	if (kl != 65 || kt_dispute_load(f->t, k + 33, &d, NULL))
 		return 0;
-	f->found = !keten_dispute_ruled(d);
+	f->found = !kt_dispute_ruled(d);
 	keten__state__dispute_state__free_unpacked(d, NULL);
 	return f->found ? 1 : 0;
 }
 
-bool keten_entry_under_open_dispute(keten_txn *t, const uint8_t entry[32])
+bool kt_entry_under_open_dispute(keten_txn *t, const uint8_t entry[32])
 {
 	struct open_find f = {t, false};
 	uint8_t prefix[33];
@@ -530,7 +531,7 @@ static int ruler_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 	return 0;
 }
 
-int keten_dispute_audience(keten_txn *t, const uint8_t opener[32], const uint8_t (*entries)[32],
+int kt_dispute_audience(keten_txn *t, const uint8_t opener[32], const uint8_t (*entries)[32],
                            size_t n, uint8_t (*out)[32], size_t *n_out, keten_error *err)
 {
 	struct keyset s = {out, 0};
@@ -552,14 +553,14 @@ int keten_dispute_audience(keten_txn *t, const uint8_t opener[32], const uint8_t
 	core = s.n;
 	for (size_t i = 0; i < core && rc == 0; i++) {
 		Keten__State__PartyState *p = NULL, *cert = NULL;
-		if (keten_party_load(t, s.k[i], &p, NULL) != KETEN_OK)
+		if (kt_party_load(t, s.k[i], &p, NULL) != KETEN_OK)
 			continue;
 		for (size_t j = 0; j < p->n_municipality && rc == 0; j++)
 			if (cbs_add(&cbs, p->municipality[j]))
 				rc = keten_fail(err, KETEN_ENOMEM, NULL);
 		if (p->has_certified_by && p->certified_by.len == 32) {
-			bool rules = keten_is_anchor(t, p->certified_by.data);
-			if (keten_party_load(t, p->certified_by.data, &cert, NULL) == KETEN_OK)
+			bool rules = kt_is_anchor(t, p->certified_by.data);
+			if (kt_party_load(t, p->certified_by.data, &cert, NULL) == KETEN_OK)
 				rules = rules || rules_over(cert);
 			if (rules)
 				keyset_add(&s, p->certified_by.data);

@@ -19,10 +19,11 @@
 
 #include <sodium.h>
 
-#include "rules.h"
-#include "sync.h"
-#include "keten.pb-c.h"
-#include "sync.pb-c.h"
+#include "rules/rules.h"
+#include "sync/sync.h"
+#include "proto/keten.pb-c.h"
+#include "proto/sync.pb-c.h"
+#include "base/base.h"
 
 #define REQUEST_ALLOC_CAP (8u * 1024u * 1024u)
 #define REPLY_ALLOC_CAP   (64u * 1024u * 1024u)
@@ -202,7 +203,7 @@ static void reader_load(keten_txn *t, struct reader *r)
 {
 	Keten__State__PartyState *p = NULL;
 	r->loaded = true;
-	if (keten_party_load(t, r->key, &p, NULL) != KETEN_OK)
+	if (kt_party_load(t, r->key, &p, NULL) != KETEN_OK)
 		return;
 	for (size_t i = 0; i < p->n_roles; i++)
 		if (p->roles[i] == KETEN__ROLE__AUDITOR)
@@ -220,7 +221,7 @@ static bool shares_municipality(keten_txn *t, const struct reader *r, const uint
 {
 	Keten__State__PartyState *p = NULL;
 	bool hit = false;
-	if (keten_party_load(t, key, &p, NULL) != KETEN_OK)
+	if (kt_party_load(t, key, &p, NULL) != KETEN_OK)
 		return false;
 	for (size_t i = 0; i < p->n_municipality && !hit; i++)
 		for (size_t j = 0; j < r->n_mun && !hit; j++)
@@ -453,12 +454,12 @@ static int peer_allowed(keten_ledger *L, const uint8_t key[32], char *name, size
 	int rc = keten_store_read(keten_ledger_store(L), &t, err);
 	if (rc)
 		return rc;
-	rc = keten_party_authorized(t, key, wall_ms(), &roles, &anchor, err);
+	rc = kt_party_authorized(t, key, wall_ms(), &roles, &anchor, err);
 	if (name && nlen) {
 		const void *v;
 		size_t n;
 		name[0] = 0;
-		if (keten_party_load(t, key, &p, NULL) == KETEN_OK && p->name)
+		if (kt_party_load(t, key, &p, NULL) == KETEN_OK && p->name)
 			snprintf(name, nlen, "%s", p->name);
 		else if (keten_kv_get(t, KT_TRUST, key, 32, &v, &n, NULL) == KETEN_OK)
 			snprintf(name, nlen, "%.*s", (int)strnlen(v, n), (const char *)v);
@@ -737,7 +738,7 @@ struct fork_scan {
 	bool more, nomem;
 };
 
-static int fork_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int fork_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct fork_scan *f = p;
 	uint8_t *b;

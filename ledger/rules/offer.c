@@ -1,5 +1,5 @@
 /*
- * flow_offer.c — body rules and derived state of subcontract offers, their
+ * offer.c — body rules and derived state of subcontract offers, their
  * acceptance or refusal, and deliveries (prestaties).  Only the holder of
  * an allocation subcontracts it (a subcontractor passes work on only when
  * the contract allows sub-subcontracting); only the offered party answers,
@@ -15,16 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain.h"
+#include "rules/terms.h"
 
 static int load_alloc(keten_txn *t, const uint8_t id[32], Keten__State__AllocationState **as, keten_error *err)
 {
-	return dom_get(t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)as, err);
+	return kt_state_get(t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)as, err);
 }
 
 static int load_offer(keten_txn *t, const uint8_t id[32], Keten__State__OfferState **os, keten_error *err)
 {
-	return dom_get(t, DK_OFFER, id, &keten__state__offer_state__descriptor, (void **)os, err);
+	return kt_state_get(t, DK_OFFER, id, &keten__state__offer_state__descriptor, (void **)os, err);
 }
 
 struct offer_ctx {
@@ -37,14 +37,14 @@ struct offer_ctx {
 	bool stub;                           /* what is subcontracted is withheld from this node */
 };
 
-static int check_offer(keten_apply *a, struct offer_ctx *x, keten_error *err)
+static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 {
 	Keten__SubcontractOffer *o = x->o;
 	Keten__State__PartyState *ps = NULL;
 	uint32_t type;
 	int rc;
 
-	if ((rc = dom_ref_stub(a, o->allocation.data, o->allocation.len,
+	if ((rc = kt_ref_stub(a, o->allocation.data, o->allocation.len,
 	                       TYPE_BIT(KETEN__BODY_TYPE__ALLOCATION) | TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type,
 	                       &x->stub, err)))
 		return rc;
@@ -74,9 +74,9 @@ static int check_offer(keten_apply *a, struct offer_ctx *x, keten_error *err)
 			return keten_refuse(err, "not-allocation-holder", "only the allocation's lead provider subcontracts it");
 	}
 	if (!x->stub) {
-		if ((rc = dom_get(a->txn, DK_CONTRACT, x->as->contract.data, &keten__state__contract_state__descriptor,
+		if ((rc = kt_state_get(a->txn, DK_CONTRACT, x->as->contract.data, &keten__state__contract_state__descriptor,
 		                  (void **)&x->cs, err)) ||
-		    (rc = keten_dom_contract_body(a->txn, x->as->contract.data, &x->fc, err)))
+		    (rc = kt_contract_body(a->txn, x->as->contract.data, &x->fc, err)))
 			return rc;
 		if (o->has_contract && (o->contract.len != 32 || memcmp(o->contract.data, x->as->contract.data, 32) != 0))
 			return keten_refuse(err, "contract-mismatch", "the offer names another contract than its allocation's");
@@ -93,7 +93,7 @@ static int check_offer(keten_apply *a, struct offer_ctx *x, keten_error *err)
 		const ProtobufCBinaryData *cid = x->parent && x->parent->has_contract ? &x->parent->contract
 		                               : o->has_contract ? &o->contract : NULL;
 		if (cid && cid->len == 32 &&
-		    dom_get(a->txn, DK_CONTRACT, cid->data, &keten__state__contract_state__descriptor, (void **)&x->cs, NULL) == 0 &&
+		    kt_state_get(a->txn, DK_CONTRACT, cid->data, &keten__state__contract_state__descriptor, (void **)&x->cs, NULL) == 0 &&
 		    x->parent && !x->cs->sub_subcontracting)
 			return keten_refuse(err, "sub-subcontracting-forbidden", "contract '%s' does not allow sub-subcontracting",
 			                    x->cs->ref);
@@ -102,7 +102,7 @@ static int check_offer(keten_apply *a, struct offer_ctx *x, keten_error *err)
 		return keten_refuse(err, "malformed-body", "subcontractor is not a 32-byte key");
 	if (memcmp(o->subcontractor.data, a->e->author, 32) == 0)
 		return keten_refuse(err, "self-subcontract", "a party cannot subcontract to itself");
-	rc = keten_party_load(a->txn, o->subcontractor.data, &ps, NULL);
+	rc = kt_party_load(a->txn, o->subcontractor.data, &ps, NULL);
 	if (rc == KETEN_ENOTFOUND) {
 		memcpy(a->missing, o->subcontractor.data, 32);
 		return KETEN_EPENDING;
@@ -119,7 +119,7 @@ static int check_offer(keten_apply *a, struct offer_ctx *x, keten_error *err)
 			return keten_refuse(err, "party-not-eligible", "the subcontractor is not eligible under contract '%s'",
 			                    x->fc->ref);
 	}
-	if ((rc = dom_text("scope", o->scope, err)) || (rc = dom_text("unit", o->unit, err)))
+	if ((rc = kt_text("scope", o->scope, err)) || (rc = kt_text("unit", o->unit, err)))
 		return rc;
 	switch (o->pricing) {
 	case KETEN__PRICING__FIXED_AMOUNT:
@@ -133,7 +133,7 @@ static int check_offer(keten_apply *a, struct offer_ctx *x, keten_error *err)
 	case KETEN__PRICING__PER_UNIT:
 		if (o->units <= 0 || o->unit_tariff_cents <= 0)
 			return keten_refuse(err, "invalid-amount", "units and unit tariff must be above zero");
-		if (!flow_unit_ok(o->unit))
+		if (!kt_unit_ok(o->unit))
 			return keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit", o->unit ? o->unit : "");
 		if (o->units > KETEN_MAX_CENTS / 100 || o->unit_tariff_cents > KETEN_MAX_CENTS ||
 		    !keten_apply_bp(o->unit_tariff_cents, o->units * 100, &x->total) || x->total > KETEN_MAX_CENTS)
@@ -190,7 +190,7 @@ static bool margin_prices(const struct offer_ctx *x, int64_t *mine, int64_t *ref
 		return true;
 	}
 	if (o->pricing == KETEN__PRICING__PER_UNIT && x->as->kind == KETEN__KIND__COMPONENT && x->fc && x->as->units > 0) {
-		const Keten__Component *k = keten_dom_component(x->fc, x->as->component);
+		const Keten__Component *k = kt_component(x->fc, x->as->component);
 		if (!k || !o->unit || strcmp(k->unit, o->unit) != 0)
 			return false;
 		/* the allocation's own price per unit (maatwerk included); units are hundredths */
@@ -230,7 +230,7 @@ static int offer_findings(struct offer_ctx *x, Keten__State__OfferState *st, cha
 	return 0;
 }
 
-int flow_offer(keten_apply *a, keten_error *err)
+int kt_rule_offer(kt_apply *a, keten_error *err)
 {
 	struct offer_ctx x = {0};
 	Keten__State__OfferState st = KETEN__STATE__OFFER_STATE__INIT;
@@ -282,9 +282,9 @@ int flow_offer(keten_apply *a, keten_error *err)
 	}
 	if (!x.stub)
 		offer_findings(&x, &st, findings);
-	if ((rc = dom_index_begin(a->txn, err)) || (rc = dom_put(a->txn, DK_OFFER, a->e->id, &st, err)))
+	if ((rc = kt_state_index_begin(a->txn, err)) || (rc = kt_state_put(a->txn, DK_OFFER, a->e->id, &st, err)))
 		goto out;
-	if ((rc = dom_index_put(a->txn, DX_OFFERS, st.allocation.data, 32, a->e->id, 32, err)))
+	if ((rc = kt_index_put(a->txn, DX_OFFERS, st.allocation.data, 32, a->e->id, 32, err)))
 		goto out;
 	if (!x.parent && !x.stub) {
 		if (!keten_add_cents(x.as->subcontracted_cents, x.total, &x.as->subcontracted_cents)) {
@@ -292,19 +292,19 @@ int flow_offer(keten_apply *a, keten_error *err)
 			goto out;
 		}
 		x.as->has_subcontracted_cents = 1;
-		rc = dom_put(a->txn, DK_ALLOCATION, x.as->id.data, x.as, err);
+		rc = kt_state_put(a->txn, DK_ALLOCATION, x.as->id.data, x.as, err);
 	}
 out:
-	dom_free(x.as);
-	dom_free(x.parent);
-	dom_free(x.cs);
+	kt_state_free(x.as);
+	kt_state_free(x.parent);
+	kt_state_free(x.cs);
 	if (x.fc)
 		keten__framework_contract__free_unpacked(x.fc, NULL);
 	keten__subcontract_offer__free_unpacked(x.o, NULL);
 	return rc;
 }
 
-int flow_answer(keten_apply *a, keten_error *err)
+int kt_rule_answer(kt_apply *a, keten_error *err)
 {
 	Keten__OfferAnswer *ans = keten__offer_answer__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__OfferState *os = NULL;
@@ -313,7 +313,7 @@ int flow_answer(keten_apply *a, keten_error *err)
 
 	if (!ans)
 		return keten_refuse(err, "malformed-body", "offer answer body does not decode");
-	if ((rc = dom_ref(a, ans->offer.data, ans->offer.len, TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type, err)))
+	if ((rc = kt_ref(a, ans->offer.data, ans->offer.len, TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type, err)))
 		goto out;
 	if ((rc = load_offer(a->txn, ans->offer.data, &os, err)))
 		goto out;
@@ -329,7 +329,7 @@ int flow_answer(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "already-answered", "the offer was already %s", os->accepted ? "accepted" : "refused");
 		goto out;
 	}
-	if ((rc = dom_text("reason", ans->reason, err)))
+	if ((rc = kt_text("reason", ans->reason, err)))
 		goto out;
 	if (!ans->accept && (!ans->reason || !ans->reason[0])) {
 		rc = keten_refuse(err, "reason-required", "a refusal gives a reason");
@@ -338,29 +338,29 @@ int flow_answer(keten_apply *a, keten_error *err)
 	os->has_answered = os->has_accepted = 1;
 	os->answered = 1;
 	os->accepted = ans->accept;
-	if (dom_set_bytes(&os->answer, a->e->id, 32)) {
+	if (kt_set_bytes(&os->answer, a->e->id, 32)) {
 		rc = keten_fail(err, KETEN_ENOMEM, NULL);
 		goto out;
 	}
 	os->has_answer = 1;
-	if ((rc = dom_put(a->txn, DK_OFFER, os->id.data, os, err)))
+	if ((rc = kt_state_put(a->txn, DK_OFFER, os->id.data, os, err)))
 		goto out;
 	if (!ans->accept && !os->voided && os->parent.len == 32 && memcmp(os->parent.data, os->allocation.data, 32) == 0) {
 		Keten__State__AllocationState *as = NULL;
 		/* absent when the allocation's body is withheld from this node */
 		if (load_alloc(a->txn, os->allocation.data, &as, NULL) == 0) {
 			as->subcontracted_cents -= os->amount_cents;
-			rc = dom_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
+			rc = kt_state_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
 		}
-		dom_free(as);
+		kt_state_free(as);
 	}
 out:
-	dom_free(os);
+	kt_state_free(os);
 	keten__offer_answer__free_unpacked(ans, NULL);
 	return rc;
 }
 
-int flow_delivery(keten_apply *a, keten_error *err)
+int kt_rule_delivery(kt_apply *a, keten_error *err)
 {
 	Keten__Delivery *d = keten__delivery__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__State__AllocationState *as = NULL;
@@ -371,7 +371,7 @@ int flow_delivery(keten_apply *a, keten_error *err)
 
 	if (!d)
 		return keten_refuse(err, "malformed-body", "delivery body does not decode");
-	if ((rc = dom_ref(a, d->target.data, d->target.len,
+	if ((rc = kt_ref(a, d->target.data, d->target.len,
 	                  TYPE_BIT(KETEN__BODY_TYPE__ALLOCATION) | TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type, err)))
 		goto out;
 	if (type == KETEN__BODY_TYPE__SUBCONTRACT_OFFER) {
@@ -414,7 +414,7 @@ int flow_delivery(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "invalid-period", "period '%s' is not YYYY-MM", d->period);
 		goto out;
 	}
-	if (!dom_month_in(ym, start, end)) {
+	if (!kt_month_in(ym, start, end)) {
 		rc = keten_refuse(err, "date-outside-validity", "period %s is outside the agreed period", d->period);
 		goto out;
 	}
@@ -422,7 +422,7 @@ int flow_delivery(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "invalid-amount", "delivered units must be above zero");
 		goto out;
 	}
-	if (!flow_unit_ok(d->unit)) {
+	if (!kt_unit_ok(d->unit)) {
 		rc = keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit", d->unit);
 		goto out;
 	}
@@ -430,7 +430,7 @@ int flow_delivery(keten_apply *a, keten_error *err)
 		rc = keten_refuse(err, "wmo-needs-hours", "Wmo deliveries are indicated in hours");
 		goto out;
 	}
-	if ((rc = dom_text("note", d->note, err)))
+	if ((rc = kt_text("note", d->note, err)))
 		goto out;
 	st.id.data = (uint8_t *)a->e->id;
 	st.id.len = 32;
@@ -443,7 +443,7 @@ int flow_delivery(keten_apply *a, keten_error *err)
 	st.unit = d->unit;
 	{
 		/* the parties of the target: the delivery counts on their lines,
-		 * so it is indexed under each of them (dom_put) */
+		 * so it is indexed under each of them (kt_state_put) */
 		ProtobufCBinaryData parties[3];
 		size_t np = 0;
 		if (os) {
@@ -457,11 +457,11 @@ int flow_delivery(keten_apply *a, keten_error *err)
 		}
 		st.parties = parties;
 		st.n_parties = np;
-		rc = dom_put(a->txn, DK_DELIVERY, a->e->id, &st, err);
+		rc = kt_state_put(a->txn, DK_DELIVERY, a->e->id, &st, err);
 	}
 out:
-	dom_free(as);
-	dom_free(os);
+	kt_state_free(as);
+	kt_state_free(os);
 	keten__delivery__free_unpacked(d, NULL);
 	return rc;
 }

@@ -14,7 +14,7 @@
 #include <sodium.h>
 
 #include "keten/keten.h"
-#include "keten.pb-c.h"
+#include "proto/keten.pb-c.h"
 
 static const char *const type_names[] = {
 	[KETEN__BODY_TYPE__PARTY_CERTIFICATE] = "certificate",

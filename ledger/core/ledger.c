@@ -18,8 +18,9 @@
 
 #include <sodium.h>
 
-#include "rules.h"
-#include "keten.pb-c.h"
+#include "rules/rules.h"
+#include "proto/keten.pb-c.h"
+#include "base/base.h"
 
 struct pipeline;
 
@@ -231,7 +232,7 @@ static int park(keten_txn *t, const uint8_t on[32], const uint8_t id[32], keten_
 
 /*
  * An author's authority, remembered across the entries of one ingest.
- * keten_party_authorized costs a trust lookup, a party lookup and a
+ * kt_party_authorized costs a trust lookup, a party lookup and a
  * protobuf decode per entry; its answer only changes when a certificate
  * or revocation is applied (try_apply then forgets it) or, for a
  * certified non-anchor, with the entry's date (kept with the answer).
@@ -262,7 +263,7 @@ static int authorized(keten_txn *t, struct authz *z, const keten_entry *e, uint3
 			*err = z->err;
 		return z->rc;
 	}
-	rc = keten_party_authorized(t, e->author, e->timestamp_ms, roles, anchor, err);
+	rc = kt_party_authorized(t, e->author, e->timestamp_ms, roles, anchor, err);
 	if (!z)
 		return rc;
 	z->valid = false;
@@ -271,7 +272,7 @@ static int authorized(keten_txn *t, struct authz *z, const keten_entry *e, uint3
 	} else if (rc == KETEN_OK) {
 		Keten__State__PartyState *p = NULL;
 		bool revoked;
-		if (keten_party_load(t, e->author, &p, NULL) != KETEN_OK)
+		if (kt_party_load(t, e->author, &p, NULL) != KETEN_OK)
 			return rc;
 		revoked = p->revoked_ms != 0;
 		keten__state__party_state__free_unpacked(p, NULL);
@@ -312,7 +313,7 @@ static int idlist_push(struct idlist *l, const uint8_t id[32])
 	return 0;
 }
 
-static int collect_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *ctx)
+static int collect_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *ctx)
 {
 	return kl == 64 && idlist_push(ctx, k + 32) ? -1 : 0;
 }
@@ -326,7 +327,7 @@ static int collect_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 static int try_apply(keten_txn *t, const keten_entry *e, bool local, keten_ingest_stats *stats,
                      struct idlist *wake, struct authz *z, keten_status *defer, keten_error *err)
 {
-	keten_apply a = {.txn = t, .e = e, .local = local};
+	kt_apply a = {.txn = t, .e = e, .local = local};
 	keten_error rerr = {0};
 	keten_status st;
 	int rc;
@@ -351,7 +352,7 @@ static int try_apply(keten_txn *t, const keten_entry *e, bool local, keten_inges
 		return park(t, e->author, e->id, defer, err);
 	}
 	if (rc == KETEN_OK)
-		rc = keten_rules_apply(&a, &rerr);
+		rc = kt_rules_apply(&a, &rerr);
 	/* a certificate or revocation may change any party's authority */
 	if (z && (e->body_type == KETEN__BODY_TYPE__PARTY_CERTIFICATE ||
 	          e->body_type == KETEN__BODY_TYPE__REVOCATION))
@@ -744,7 +745,7 @@ static int record_fork(keten_txn *t, const keten_entry *mine_or_theirs, keten_er
 	free(v);
 	if (rc)
 		return rc;
-	rc = keten_party_load(t, mine_or_theirs->author, &p, err);
+	rc = kt_party_load(t, mine_or_theirs->author, &p, err);
 	if (rc == KETEN_ENOTFOUND) {
 		keten_error_clear(err);
 		return KETEN_OK;
@@ -752,7 +753,7 @@ static int record_fork(keten_txn *t, const keten_entry *mine_or_theirs, keten_er
 	if (rc)
 		return rc;
 	p->has_forked = p->forked = 1;
-	rc = keten_party_save(t, p, err);
+	rc = kt_party_save(t, p, err);
 	keten__state__party_state__free_unpacked(p, NULL);
 	return rc;
 }

@@ -8,7 +8,7 @@
  * themselves except to read a payment's bank reference for --bank.
  * With --with, and for a provider's own view, the scans read the copies
  * of one party's records under 'P' || party || kind in the index table
- * (kept by dom_put), so the work is linear in that party's records; a
+ * (kept by kt_state_put), so the work is linear in that party's records; a
  * municipality's whole view scans the `state` table.  The scans build
  * in-memory maps from entry id to record (open addressing on the first
  * bytes of the BLAKE2b id, which are uniform).  Findings are computed
@@ -22,10 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "domain.h"
-#include "dispute.h"
+#include "rules/terms.h"
+#include "rules/dispute.h"
 #include "keten/camt.h"
 #include "keten/reconcile.h"
+#include "base/base.h"
 
 /* Kinds ------------------------------------------------------------------ */
 
@@ -334,8 +335,8 @@ static void contract_of(struct ctx *x, const ProtobufCBinaryData *id, Keten__Sta
 				return;
 			x->cbody = p;
 		}
-		dom_get(x->t, DK_CONTRACT, id->data, &keten__state__contract_state__descriptor, (void **)&st, NULL);
-		keten_dom_contract_body(x->t, id->data, &b, NULL);
+		kt_state_get(x->t, DK_CONTRACT, id->data, &keten__state__contract_state__descriptor, (void **)&st, NULL);
+		kt_contract_body(x->t, id->data, &b, NULL);
 		i = x->n_cstate++;
 		x->cstate[i] = st;
 		x->cbody[i] = b;
@@ -512,7 +513,7 @@ static bool muni_mine(const struct ctx *x, const char *code)
 {
 	if (!x->n_munis)
 		return true;
-	return code && dom_has_string(x->munis, x->n_munis, code);
+	return code && kt_strs_has(x->munis, x->n_munis, code);
 }
 
 static int alloc_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
@@ -537,23 +538,23 @@ static int alloc_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 		return 0;
 	mine = mine || (x->authority && muni_mine(x, as->municipality));
 	if (!mine || as->voided) {
-		dom_free(as);
+		kt_state_free(as);
 		return 0;
 	}
 	if (idmap_put(&x->scope, k + 1, 1)) {
-		dom_free(as);
+		kt_state_free(as);
 		return -1;
 	}
 	if ((x->o->with && !key_is(&as->author, x->o->with) && !key_is(&as->provider, x->o->with)) ||
 	    grow((void **)&x->s, &x->cap_s, x->n_s, sizeof *x->s)) {
-		dom_free(as);
+		kt_state_free(as);
 		return 0;
 	}
 	s = &x->s[x->n_s];
 	memset(s, 0, sizeof *s);
 	s->as = as;
 	if (idmap_put(&x->s_map, k + 1, x->n_s)) {
-		dom_free(as);
+		kt_state_free(as);
 		return -1;
 	}
 	x->n_s++;
@@ -572,11 +573,11 @@ static bool in_scope(struct ctx *x, const uint8_t id[32])
 		return true;
 	if (!x->via || idmap_get(&x->noscope, id) != SIZE_MAX)
 		return false;
-	if (dom_get(x->t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)&as, NULL))
+	if (kt_state_get(x->t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)&as, NULL))
 		return false;
 	mine = !as->voided && (is_me(x, &as->author) || is_me(x, &as->provider) ||
 	                       (x->authority && muni_mine(x, as->municipality)));
-	dom_free(as);
+	kt_state_free(as);
 	idmap_put(mine ? &x->scope : &x->noscope, id, 1);
 	return mine;
 }
@@ -603,21 +604,21 @@ static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 	if (!os)
 		return 0;
 	if (os->voided || (os->answered && !os->accepted) || grow((void **)&x->s, &x->cap_s, x->n_s, sizeof *x->s)) {
-		dom_free(os);
+		kt_state_free(os);
 		return 0;
 	}
 	s = &x->s[x->n_s];
 	memset(s, 0, sizeof *s);
 	s->os = os;
 	if (idmap_put(&x->s_map, k + 1, x->n_s)) {
-		dom_free(os);
+		kt_state_free(os);
 		return -1;
 	}
 	x->n_s++;
 	return 0;
 }
 
-static int delivery_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int delivery_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct ctx *x = p;
 	Keten__State__DeliveryState *d;
@@ -643,7 +644,7 @@ static int delivery_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 		if (in)
 			keten_add_cents(x->s[i].l.delivered_units, d->units, &x->s[i].l.delivered_units);
 	}
-	dom_free(d);
+	kt_state_free(d);
 	return 0;
 }
 
@@ -667,14 +668,14 @@ static int claim_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 		return 0;
 	if (cs->voided || cs->target.len != 32 || (i = idmap_get(&x->s_map, cs->target.data)) == SIZE_MAX ||
 	    !in_period(x, cs->date) || grow((void **)&x->c, &x->cap_c, x->n_c, sizeof *x->c)) {
-		dom_free(cs);
+		kt_state_free(cs);
 		return 0;
 	}
 	memset(&x->c[x->n_c], 0, sizeof *x->c);
 	x->c[x->n_c].cs = cs;
 	x->c[x->n_c].subj = i;
 	if (idmap_put(&x->c_map, k + 1, x->n_c)) {
-		dom_free(cs);
+		kt_state_free(cs);
 		return -1;
 	}
 	x->n_c++;
@@ -720,7 +721,7 @@ static int payment_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 	if (!ps)
 		return 0;
 	if (ps->voided || ps->date > x->as_of) {
-		dom_free(ps);
+		kt_state_free(ps);
 		return 0;
 	}
 	for (size_t j = 0; j < ps->n_parts; j++) {
@@ -736,7 +737,7 @@ static int payment_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 		{
 			void *q = realloc(c->pay, (c->n_pay + 1) * sizeof *c->pay);
 			if (!q) {
-				dom_free(ps);
+				kt_state_free(ps);
 				return -1;
 			}
 			c->pay = q;
@@ -744,11 +745,11 @@ static int payment_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 		}
 	}
 	if (!touches && !(ps->repayment && (is_me(x, &ps->author) || is_me(x, &ps->payee)))) {
-		dom_free(ps);
+		kt_state_free(ps);
 		return 0;
 	}
 	if (grow((void **)&x->p, &x->cap_p, x->n_p, sizeof *x->p)) {
-		dom_free(ps);
+		kt_state_free(ps);
 		return -1;
 	}
 	memset(&x->p[x->n_p], 0, sizeof *x->p);
@@ -756,7 +757,7 @@ static int payment_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 	return 0;
 }
 
-static int clawback_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int clawback_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct ctx *x = p;
 	Keten__State__ClawbackState *cb;
@@ -767,7 +768,7 @@ static int clawback_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 		return 0;
 	if (!cb->voided && cb->allocation.len == 32 && (!cb->date || cb->date <= x->as_of))
 		idmap_put(&x->clawed, cb->allocation.data, 1);
-	dom_free(cb);
+	kt_state_free(cb);
 	return 0;
 }
 
@@ -844,16 +845,16 @@ static int64_t monthly_total(const struct ctx *x, uint32_t start, uint32_t end,
 
 struct alloc_price { const Keten__State__AllocationState *as; const Keten__State__ContractState *cs; };
 
-static int64_t alloc_month(const struct ctx *x, const void *arg, uint32_t ym)
+static int64_t alloc_month(const struct ctx *x KT_UNUSED, const void *arg, uint32_t ym)
 {
 	const struct alloc_price *ap = arg;
 	int64_t monthly = ap->as->amount_cents;
-	if (ap->cs && !keten_dom_indexed(ap->cs, monthly, ap->as->start / 10000, ym / 100, &monthly))
+	if (ap->cs && !kt_tariff_indexed(ap->cs, monthly, ap->as->start / 10000, ym / 100, &monthly))
 		return 0;
 	return keten_prorata_month(monthly, ym, ap->as->start, ap->as->end);
 }
 
-static int64_t offer_month(const struct ctx *x, const void *arg, uint32_t ym)
+static int64_t offer_month(const struct ctx *x KT_UNUSED, const void *arg, uint32_t ym)
 {
 	const Keten__State__OfferState *os = arg;
 	return keten_prorata_month(os->amount_cents, ym, os->start, os->end);
@@ -944,13 +945,13 @@ struct rijgen_find {
 	size_t n;
 };
 
-static int rijgen_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int rijgen_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
 	struct rijgen_find *f = p;
 	Keten__State__AllocationState *o = NULL;
 	if (kl != f->plen + 32 || f->n == 8 || memcmp(k + f->plen, f->as->id.data, 32) == 0)
 		return 0;
-	if (dom_get(f->x->t, DK_ALLOCATION, k + f->plen, &keten__state__allocation_state__descriptor, (void **)&o, NULL))
+	if (kt_state_get(f->x->t, DK_ALLOCATION, k + f->plen, &keten__state__allocation_state__descriptor, (void **)&o, NULL))
 		return 0;
 	if (!o->voided && o->kind == KETEN__KIND__HERSTEL && o->profile && o->intensity && f->as->profile &&
 	    f->as->intensity && strcmp(o->profile, f->as->profile) == 0 && strcmp(o->intensity, f->as->intensity) == 0) {
@@ -958,7 +959,7 @@ static int rijgen_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, v
 		if (ended && ended <= f->as->start && keten_date_days(f->as->start) - keten_date_days(ended) <= 31)
 			memcpy(f->ids[f->n++], k + f->plen, 32);
 	}
-	dom_free(o);
+	kt_state_free(o);
 	return 0;
 }
 
@@ -1035,17 +1036,17 @@ static int alloc_findings(struct ctx *x, struct subj *s)
 
 struct offers_find { uint8_t ids[16][32]; size_t n; keten_txn *t; };
 
-static int offers_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int offers_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
 	struct offers_find *f = p;
 	Keten__State__OfferState *os = NULL;
 	if (kl != 65 || f->n == 16)
 		return 0;
-	if (dom_get(f->t, DK_OFFER, k + 33, &keten__state__offer_state__descriptor, (void **)&os, NULL))
+	if (kt_state_get(f->t, DK_OFFER, k + 33, &keten__state__offer_state__descriptor, (void **)&os, NULL))
 		return 0;
 	if (!os->voided && !(os->answered && !os->accepted))
 		memcpy(f->ids[f->n++], k + 33, 32);
-	dom_free(os);
+	kt_state_free(os);
 	return 0;
 }
 
@@ -1099,14 +1100,14 @@ static bool has_result(struct ctx *x, const struct subj *s)
 		if (i != SIZE_MAX && x->s[i].as)
 			as = x->s[i].as;
 		else if (s->os->allocation.len != 32 ||
-		         dom_get(x->t, DK_ALLOCATION, s->os->allocation.data, &keten__state__allocation_state__descriptor,
+		         kt_state_get(x->t, DK_ALLOCATION, s->os->allocation.data, &keten__state__allocation_state__descriptor,
 		                 (void **)&loaded, NULL))
 			return true;   /* not ours to see: no finding */
 		else
 			as = loaded;
 	}
 	ok = as->closed && as->outcome != KETEN__OUTCOME__OUTCOME_NONE && (!as->close_date || as->close_date <= x->as_of);
-	dom_free(loaded);
+	kt_state_free(loaded);
 	return ok;
 }
 
@@ -1148,7 +1149,7 @@ static int claim_findings(struct ctx *x, struct claim *c)
 		/* the target and its contract are in memory already */
 		if (s->as)
 			contract_of(x, &s->as->contract, &ks, &fc);
-		if (keten_dom_expected_for(x->t, s->as, s->os, ks, cs->installment, &expected, NULL) == 0 &&
+		if (kt_expected_for(x->t, s->as, s->os, ks, cs->installment, &expected, NULL) == 0 &&
 		    cs->amount_cents > expected) {
 			const uint8_t *ev[2] = {cs->id.data, l->subject};
 			s->above = true;
@@ -1218,7 +1219,7 @@ static int payment_findings(struct ctx *x, struct pay *p)
 			p->received_cents = ps->received_cents;
 		}
 	} else if (ps->receipt.len == 32 && ps->has_receipt_date) {
-		/* flow_receipt copies the receipt's date and flag into the
+		/* kt_rule_receipt copies the receipt's date and flag into the
 		 * payment record and a voided receipt is taken off it, so
 		 * nothing needs looking up: scattered over the state table,
 		 * that lookup per payment made about a third of the page
@@ -1232,13 +1233,13 @@ static int payment_findings(struct ctx *x, struct pay *p)
 		/* a record from before the copy (no receipt_date): look the
 		 * receipt up, which also tells whether it was voided since */
 		Keten__State__ReceiptState *rs = NULL;
-		if (dom_get(x->t, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&rs,
+		if (kt_state_get(x->t, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&rs,
 		            NULL) == 0 && !rs->voided && (!rs->date || rs->date <= x->as_of || !x->as_of_given)) {
 			p->receipt_known = true;
 			p->received = rs->received;
 			p->received_cents = rs->received ? rs->amount_cents : 0;
 		}
-		dom_free(rs);
+		kt_state_free(rs);
 	}
 	if (!p->receipt_known) {
 		char d[11];
@@ -1271,7 +1272,7 @@ static int dispute_cb(keten_txn *t, const Keten__State__DisputeState *d, void *p
 	if (!open || (d->opened_ms && keten_date_of_ms(d->opened_ms) > x->as_of))
 		return 0;
 	if (x->o->with) {
-		if (!(key_is(&d->opener, x->o->with) || keten_dispute_is_party(t, d, x->o->with)))
+		if (!(key_is(&d->opener, x->o->with) || kt_dispute_is_party(t, d, x->o->with)))
 			return 0;
 	}
 	ids[n++] = d->id.data;
@@ -1316,7 +1317,7 @@ static int cmp_finding(const void *a, const void *b)
 static void whoami(struct ctx *x)
 {
 	Keten__State__PartyState *ps = NULL;
-	if (keten_party_load(x->t, x->o->me, &ps, NULL) != 0) {
+	if (kt_party_load(x->t, x->o->me, &ps, NULL) != 0) {
 		x->authority = true;   /* an uncertified authority sees what it holds */
 		return;
 	}
@@ -1329,8 +1330,8 @@ static void whoami(struct ctx *x)
 		x->n_munis = 0;
 	else
 		for (size_t i = 0; i < ps->n_municipality; i++)
-			dom_add_string(&x->munis, &x->n_munis, ps->municipality[i]);
-	dom_free(ps);
+			kt_strs_add(&x->munis, &x->n_munis, ps->municipality[i]);
+	kt_state_free(ps);
 }
 
 int keten_reconcile(keten_txn *t, const keten_recon_opts *o, keten_recon *out, keten_error *err)
@@ -1352,7 +1353,7 @@ int keten_reconcile(keten_txn *t, const keten_recon_opts *o, keten_recon *out, k
 	/* --with, and a provider's own view, concern one party: read only the
 	 * records indexed under it.  A municipality's whole view is most of
 	 * what it holds, so it scans. */
-	if (dom_indexed(t))
+	if (kt_state_indexed(t))
 		x.via = o->with ? o->with : !x.authority ? o->me : NULL;
 
 	if ((rc = scan_kind(&x, DK_ALLOCATION, alloc_cb)) || (rc = scan_kind(&x, DK_OFFER, offer_cb)))
@@ -1410,7 +1411,7 @@ int keten_reconcile(keten_txn *t, const keten_recon_opts *o, keten_recon *out, k
 		}
 		r->lines[r->n_lines++] = *l;
 	}
-	if ((rc = keten_dispute_each(t, false, dispute_cb, &x, err)))
+	if ((rc = kt_dispute_each(t, false, dispute_cb, &x, err)))
 		goto out;
 
 	if (r->n_lines)
@@ -1445,17 +1446,17 @@ int keten_reconcile(keten_txn *t, const keten_recon_opts *o, keten_recon *out, k
 	}
 out:
 	for (size_t i = 0; i < x.n_s; i++) {
-		dom_free(x.s[i].as);
-		dom_free(x.s[i].os);
+		kt_state_free(x.s[i].as);
+		kt_state_free(x.s[i].os);
 	}
 	for (size_t i = 0; i < x.n_c; i++) {
-		dom_free(x.c[i].cs);
+		kt_state_free(x.c[i].cs);
 		free(x.c[i].pay);
 	}
 	for (size_t i = 0; i < x.n_p; i++)
-		dom_free(x.p[i].ps);
+		kt_state_free(x.p[i].ps);
 	for (size_t i = 0; i < x.n_cstate; i++) {
-		dom_free(x.cstate[i]);
+		kt_state_free(x.cstate[i]);
 		if (x.cbody[i])
 			keten__framework_contract__free_unpacked(x.cbody[i], NULL);
 	}
@@ -1586,7 +1587,7 @@ static int bal_pair(struct bal_ctx *c, const uint8_t *payer, const uint8_t *paye
 }
 
 /* An index key 'B' || me || payer || payee. */
-static int bal_pair_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int bal_pair_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
 	if (kl != 97)
 		return 0;
@@ -1604,7 +1605,7 @@ int keten_recon_balance(keten_txn *t, const uint8_t me[32], const uint8_t *with,
 	memset(out, 0, sizeof *out);
 	if (!t || !me)
 		return keten_fail(err, KETEN_EINVAL, "balance: no home key");
-	if (!dom_indexed(t)) {
+	if (!kt_state_indexed(t)) {
 		uint8_t pre = DK_BALANCE;
 		rc = keten_kv_scan(t, KT_STATE, &pre, 1, bal_day_cb, &c, err);
 	} else if (with) {
@@ -1679,7 +1680,7 @@ static int bank_pay_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 	in_ = key_is(&ps->payee, b->me);
 	if (!ps->voided && (out_ || in_) && (!b->lo || ps->date >= b->lo) && (!b->hi || ps->date <= b->hi)) {
 		if (grow((void **)&b->p, &b->cap, b->n, sizeof *b->p)) {
-			dom_free(ps);
+			kt_state_free(ps);
 			return -1;
 		}
 		struct bpay *p = &b->p[b->n++];
@@ -1701,7 +1702,7 @@ static int bank_pay_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 			}
 		}
 	}
-	dom_free(ps);
+	kt_state_free(ps);
 	return 0;
 }
 
@@ -1752,7 +1753,7 @@ int keten_recon_bank(keten_txn *t, const uint8_t me[32], const keten_camt_statem
 	out->until = hi;
 	b.lo = lo ? keten_date_add_days(lo, -KETEN_BANK_DATE_WINDOW) : 0;
 	b.hi = hi ? keten_date_add_days(hi, KETEN_BANK_DATE_WINDOW) : 0;
-	if (dom_indexed(t)) {
+	if (kt_state_indexed(t)) {
 		/* the payments this home made or received are indexed under it */
 		struct via_scan v = {&b, t, bank_pay_cb};
 		uint8_t pre[34];

@@ -1,0 +1,123 @@
+/*
+ * rules.h — (internal) the business rules and derived state of each body
+ * type.  ledger.c calls kt_rules_apply for every entry that passed
+ * authenticity, inside the append's write transaction; a handler decodes
+ * the body, checks the hard rules against derived state, and updates that
+ * state through the same transaction.  Nothing is written when it refuses.
+ */
+#ifndef KETEN_RULES_H
+#define KETEN_RULES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "keten/keten.h"
+#include "keten/ledger.h"
+#include "store/kv.h"
+#include "proto/keten.pb-c.h"
+#include "proto/state.pb-c.h"
+
+typedef struct kt_apply {
+	keten_txn *txn;
+	const keten_entry *e;
+	bool local;                /* made here now, not received */
+	uint32_t roles;            /* author's roles at the entry's time (bit per Role) */
+	bool anchor;               /* author is one of this node's trust anchors */
+	/* out */
+	uint8_t missing[32];       /* for KETEN_EPENDING: what it waits for */
+	uint8_t wake[32];          /* a key whose pending entries may now apply */
+	bool has_wake;
+} kt_apply;
+
+#define ROLE_BIT(r) (1u << (r))
+
+/*
+ * Check and apply e's body.  Returns KETEN_OK (applied), KETEN_ERULE
+ * (refused; err->rule set), KETEN_EPENDING (a->missing set), or a store
+ * error.  Must not write anything before deciding to accept.
+ */
+int kt_rules_apply(kt_apply *a, keten_error *err);
+
+/* Parties ---------------------------------------------------------------- */
+
+/* Load a party's derived state (free with keten__state__party_state__free_unpacked).
+ * KETEN_ENOTFOUND when the key was never certified here. */
+int kt_party_load(keten_txn *t, const uint8_t key[32], Keten__State__PartyState **out,
+                     keten_error *err);
+int kt_party_save(keten_txn *t, const Keten__State__PartyState *p, keten_error *err);
+
+/*
+ * May key author an entry at ts_ms?  KETEN_OK with *roles set; KETEN_EAUTHOR
+ * when nothing certifies it (yet); KETEN_ERULE when its certificate is
+ * revoked or not valid at that time (err->rule says which).
+ */
+int kt_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms,
+                           uint32_t *roles, bool *anchor, keten_error *err);
+
+bool kt_is_anchor(keten_txn *t, const uint8_t key[32]);
+
+/*
+ * A party as a person names it, the one way the commands and the
+ * dashboard read a party parameter: a full key (64 hex), a key prefix
+ * (>= KETEN_MIN_PREFIX hex digits, case-insensitive) of a certified party
+ * or else of self, or a certified name (case-insensitive).  *found
+ * receives the number of matches and key the first; names (may be NULL)
+ * lists the matches as "HEX16 (name)", separated by ", ", cut at nlen.
+ * Errors: those of the store.
+ */
+int keten_party_find(keten_txn *t, const char *what, const uint8_t self[32], uint8_t key[32], int *found,
+                     char *names, size_t nlen, keten_error *err);
+
+/* Role names: "municipality" <-> KETEN__ROLE__MUNICIPALITY. */
+const char *keten_role_name(uint32_t role);
+uint32_t keten_role_from_name(const char *name);
+
+
+/* Shared reference check for handlers: the entry `id` must be applied and of
+ * one of the types in `mask` (bit per BodyType).  KETEN_EPENDING (a->missing
+ * set) when it is not here yet; rule "wrong-reference-type" otherwise. */
+int kt_ref(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint32_t *type,
+            keten_error *err);
+/* As kt_ref, but a reference this node holds only as a stub (its body is
+ * withheld: this party is not in its audience) is accepted with *stub set,
+ * its type taken from the signed header.  The handler then checks what it
+ * can without that body. */
+int kt_ref_stub(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint32_t *type,
+                 bool *stub, keten_error *err);
+#define TYPE_BIT(t) (1u << (t))
+
+/* Text field check: clean UTF-8 and no BSN ("bsn-in-text"). */
+int kt_text(const char *field, const char *s, keten_error *err);
+
+/* The author's roles; a trust anchor with no certificate of its own counts
+ * as region and municipality (the certifying authority). */
+uint32_t kt_roles(const kt_apply *a);
+#define ROLE_AUTHORITY (ROLE_BIT(KETEN__ROLE__REGION) | ROLE_BIT(KETEN__ROLE__MUNICIPALITY))
+
+/* An iJw/iWmo unit name keten knows (minute, hour, day, dagdeel, etmaal, piece, ...). */
+bool kt_unit_ok(const char *u);
+
+/* Does month ym (YYYYMM) overlap [start, end] (end 0: open)? */
+bool kt_month_in(uint32_t ym, uint32_t start, uint32_t end);
+
+/* Entry date of the entry being applied. */
+uint32_t kt_entry_date(const kt_apply *a);
+
+/* Body handlers, one per body type (party.c, contract.c, offer.c, money.c,
+ * dispute.c), called by kt_rules_apply (apply.c) alone. */
+int kt_rule_certificate(kt_apply *a, keten_error *err);
+int kt_rule_revocation(kt_apply *a, keten_error *err);
+int kt_rule_contract(kt_apply *a, keten_error *err);
+int kt_rule_indexation(kt_apply *a, keten_error *err);
+int kt_rule_allocation(kt_apply *a, keten_error *err);
+int kt_rule_offer(kt_apply *a, keten_error *err);
+int kt_rule_answer(kt_apply *a, keten_error *err);
+int kt_rule_delivery(kt_apply *a, keten_error *err);
+int kt_rule_claim(kt_apply *a, keten_error *err);
+int kt_rule_payment(kt_apply *a, keten_error *err);
+int kt_rule_receipt(kt_apply *a, keten_error *err);
+int kt_rule_result(kt_apply *a, keten_error *err);
+int kt_rule_clawback(kt_apply *a, keten_error *err);
+int kt_rule_correction(kt_apply *a, keten_error *err);
+
+#endif
