@@ -20,17 +20,24 @@
 
 /* Exit codes (sysexits.h), published in docs/exit-codes.md. */
 enum {
-	EX_FINDING = 1,     /* reconcile --check found something; verify found a bad entry */
-	EX_USAGE_ = 64, EX_DATAERR_ = 65, EX_NOINPUT_ = 66, EX_UNAVAILABLE_ = 69,
-	EX_SOFTWARE_ = 70, EX_CANTCREAT_ = 73, EX_IOERR_ = 74, EX_PROTOCOL_ = 76,
-	EX_NOPERM_ = 77, EX_CONFIG_ = 78,
+	EX_FINDING = 1, /* reconcile --check found something; verify found a bad entry */
+	EX_USAGE_ = 64,
+	EX_DATAERR_ = 65,
+	EX_NOINPUT_ = 66,
+	EX_UNAVAILABLE_ = 69,
+	EX_SOFTWARE_ = 70,
+	EX_CANTCREAT_ = 73,
+	EX_IOERR_ = 74,
+	EX_PROTOCOL_ = 76,
+	EX_NOPERM_ = 77,
+	EX_CONFIG_ = 78,
 };
 
 typedef struct cli {
-	const char *home;        /* --home, $KETEN_HOME, ~/.keten */
-	bool json;               /* --json */
-	bool quiet;              /* --quiet: no progress */
-	keten_ledger *L;         /* after cli_open */
+	const char *home; /* --home, $KETEN_HOME, ~/.keten */
+	bool json;        /* --json */
+	bool quiet;       /* --quiet: no progress */
+	keten_ledger *L;  /* after cli_open */
 } cli;
 
 typedef int (*cli_fn)(cli *c, int argc, char **argv);
@@ -72,8 +79,8 @@ const char *cli_party_name(cli *c, const uint8_t key[32], char *buf, size_t len)
  * Append one body by this home's key and print the result: the id alone,
  * or with --json {"id","type"[,"amount_cents"]}.  amount < 0: none.
  */
-int cli_append(cli *c, uint32_t type, const uint8_t *body, size_t len,
-               const uint8_t (*audience)[32], size_t n_audience, int64_t amount);
+int cli_append(cli *c, uint32_t type, const uint8_t *body, size_t len, const uint8_t (*audience)[32], size_t n_audience,
+               int64_t amount);
 
 /* Print a JSON value to stdout (compact, newline) and free it. */
 void cli_print_json(json_t *v);
@@ -116,7 +123,9 @@ int cmd_close(cli *c, int argc, char **argv);
 int cmd_clawback(cli *c, int argc, char **argv);
 int cmd_correct(cli *c, int argc, char **argv);
 int cmd_balance(cli *c, int argc, char **argv);
-int cmd_reconcile(cli *c, int argc, char **argv); int cmd_report(cli *c, int argc, char **argv); int cmd_batch(cli *c, int argc, char **argv);
+int cmd_reconcile(cli *c, int argc, char **argv);
+int cmd_report(cli *c, int argc, char **argv);
+int cmd_batch(cli *c, int argc, char **argv);
 int cmd_serve(cli *c, int argc, char **argv);
 
 #endif

@@ -14,24 +14,23 @@
 #include "keten/json.h"
 #include "keten/reconcile.h"
 
-static const char balance_usage[] =
-	"usage: keten balance [--with PARTY] [--as-of DATE] [--json]\n"
-	"\n"
-	"Per counterparty (and direction: this home as payer or as payee): claimed,\n"
-	"paid, received (confirmed by the payee), clawed back and repaid, and\n"
-	"outstanding = claimed - paid - clawed back + repaid, what the payer still\n"
-	"owes the payee (negative: the payee owes money back).  Voided entries do\n"
-	"not count.  --as-of counts claims by their entry date, payments by their\n"
-	"payment date and receipts by their date, up to and including DATE.\n"
-	"--json: an array of {party, name, role, claimed_cents, paid_cents,\n"
-	"received_cents, clawback_cents, repaid_cents, outstanding_cents, net_cents}\n"
-	"where net_cents > 0 means the counterparty owes this home.\n";
+static const char balance_usage[] = "usage: keten balance [--with PARTY] [--as-of DATE] [--json]\n"
+				    "\n"
+				    "Per counterparty (and direction: this home as payer or as payee): claimed,\n"
+				    "paid, received (confirmed by the payee), clawed back and repaid, and\n"
+				    "outstanding = claimed - paid - clawed back + repaid, what the payer still\n"
+				    "owes the payee (negative: the payee owes money back).  Voided entries do\n"
+				    "not count.  --as-of counts claims by their entry date, payments by their\n"
+				    "payment date and receipts by their date, up to and including DATE.\n"
+				    "--json: an array of {party, name, role, claimed_cents, paid_cents,\n"
+				    "received_cents, clawback_cents, repaid_cents, outstanding_cents, net_cents}\n"
+				    "where net_cents > 0 means the counterparty owes this home.\n";
 
 /* The table: one line per counterparty and direction, names read through t. */
 static void print_table(keten_txn *t, const keten_balance *b)
 {
-	printf("%-16s %-24s %-6s %14s %14s %14s %14s %14s\n", "party", "name", "role", "claimed", "paid",
-	       "received", "clawed back", "outstanding");
+	printf("%-16s %-24s %-6s %14s %14s %14s %14s %14s\n", "party", "name", "role", "claimed", "paid", "received",
+	       "clawed back", "outstanding");
 	for (size_t i = 0; i < b->n_rows; i++) {
 		const keten_balance_row *r = &b->rows[i];
 		char hex[65], name[128], a1[40], a2[40], a3[40], a4[40], a5[40];
@@ -43,8 +42,8 @@ static void print_table(keten_txn *t, const keten_balance *b)
 		keten_format_cents_human(a3, sizeof a3, r->received_cents);
 		keten_format_cents_human(a4, sizeof a4, r->clawback_cents);
 		keten_format_cents_human(a5, sizeof a5, out);
-		printf("%.16s %-24.24s %-6s %14s %14s %14s %14s %14s\n", hex, name, r->payee ? "payee" : "payer",
-		       a1, a2, a3, a4, a5);
+		printf("%.16s %-24.24s %-6s %14s %14s %14s %14s %14s\n", hex, name, r->payee ? "payee" : "payer", a1,
+		       a2, a3, a4, a5);
 	}
 }
 
@@ -64,7 +63,10 @@ int cmd_balance(cli *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'w': with = optarg; break;
-		case 'a': if ((rc = cli_parse_date("--as-of", optarg, &as_of))) return rc; break;
+		case 'a':
+			if ((rc = cli_parse_date("--as-of", optarg, &as_of)))
+				return rc;
+			break;
 		case 'h': return cli_help(balance_usage);
 		default: return cli_usage_error("balance", "unknown option");
 		}

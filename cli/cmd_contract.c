@@ -53,8 +53,8 @@ static int resolve_contract(cli *c, const char *what, uint8_t id[32])
 /* Tariff CSV ------------------------------------------------------------------ */
 
 enum { COL_DOMAIN, COL_PROFILE, COL_NAME, COL_INTENSITY, COL_KIND, COL_CENTS, COL_PER, NCOL };
-static const char *const col_names[NCOL] = {"domain", "profile", "profile_name", "intensity", "kind",
-                                             "tariff_cents", "per"};
+static const char *const col_names[NCOL] = {"domain", "profile",      "profile_name", "intensity",
+                                            "kind",   "tariff_cents", "per"};
 
 struct csv_ctx {
 	const char *domain;
@@ -86,10 +86,13 @@ static void csv_field(void *s, size_t len, void *p)
 
 static const char *unit_of(const char *per)
 {
-	static const struct { const char *nl, *unit; } map[] = {
-		{"rit", "piece"}, {"consult", "piece"}, {"stuk", "piece"}, {"stuks", "piece"}, {"piece", "piece"},
-		{"uur", "hour"}, {"hour", "hour"}, {"minuut", "minute"}, {"minute", "minute"}, {"dag", "day"},
-		{"day", "day"}, {"dagdeel", "dagdeel"}, {"etmaal", "etmaal"}, {"week", "week"},
+	static const struct {
+		const char *nl, *unit;
+	} map[] = {
+		{"rit", "piece"},     {"consult", "piece"}, {"stuk", "piece"}, {"stuks", "piece"},
+		{"piece", "piece"},   {"uur", "hour"},      {"hour", "hour"},  {"minuut", "minute"},
+		{"minute", "minute"}, {"dag", "day"},       {"day", "day"},    {"dagdeel", "dagdeel"},
+		{"etmaal", "etmaal"}, {"week", "week"},
 	};
 	for (size_t i = 0; i < sizeof map / sizeof *map; i++)
 		if (strcmp(map[i].nl, per) == 0)
@@ -130,10 +133,13 @@ static void csv_row(int term, void *p)
 		goto done;
 	}
 	for (int k = 0; k < NCOL; k++)
-		f[k] = x->col[k] >= 0 && (size_t)x->col[k] < n && x->col[k] < 16 && x->field[x->col[k]] ? x->field[x->col[k]] : "";
+		f[k] = x->col[k] >= 0 && (size_t)x->col[k] < n && x->col[k] < 16 && x->field[x->col[k]]
+			? x->field[x->col[k]]
+			: "";
 	if (!all_digits(f[COL_CENTS]) || strlen(f[COL_CENTS]) > 13) {
 		x->bad = 1;
-		snprintf(x->msg, sizeof x->msg, "row %zu: tariff_cents '%s' is not a whole number of cents", x->row, f[COL_CENTS]);
+		snprintf(x->msg, sizeof x->msg, "row %zu: tariff_cents '%s' is not a whole number of cents", x->row,
+		         f[COL_CENTS]);
 		goto done;
 	}
 	if (strcmp(f[COL_DOMAIN], "component") == 0) {
@@ -158,7 +164,8 @@ static void csv_row(int term, void *p)
 	} else if (strcmp(f[COL_DOMAIN], x->domain) == 0) {
 		Keten__Tariff *t = calloc(1, sizeof *t);
 		uint32_t kind = strcmp(f[COL_KIND], "herstel") == 0 ? KETEN__KIND__HERSTEL
-		              : strcmp(f[COL_KIND], "duurzaam") == 0 ? KETEN__KIND__DUURZAAM : 0;
+			: strcmp(f[COL_KIND], "duurzaam") == 0      ? KETEN__KIND__DUURZAAM
+								    : 0;
 		const char *want = kind == KETEN__KIND__HERSTEL ? "traject" : "maand";
 		void *arr = realloc(x->tariffs, (x->n_tariffs + 1) * sizeof *x->tariffs);
 		if (!t || !arr || !kind || strcmp(f[COL_PER], want) != 0) {
@@ -166,8 +173,9 @@ static void csv_row(int term, void *p)
 			if (arr)
 				x->tariffs = arr;
 			x->bad = 1;
-			snprintf(x->msg, sizeof x->msg, "row %zu: kind '%s' per '%s' is not herstel/traject or duurzaam/maand",
-			         x->row, f[COL_KIND], f[COL_PER]);
+			snprintf(x->msg, sizeof x->msg,
+			         "row %zu: kind '%s' per '%s' is not herstel/traject or duurzaam/maand", x->row,
+			         f[COL_KIND], f[COL_PER]);
 			goto done;
 		}
 		x->tariffs = arr;
@@ -276,12 +284,14 @@ static int split(char *s, char **out, int max)
 
 static int contract_add(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"ref", 1, 0, 'r'}, {"domain", 1, 0, 'd'}, {"municipality", 1, 0, 'm'}, {"from", 1, 0, 'f'},
-		{"until", 1, 0, 'u'}, {"tariffs", 1, 0, 't'}, {"payment-term", 1, 0, 'p'}, {"subcontract", 1, 0, 's'},
-		{"max-margin", 1, 0, 'M'}, {"early-stop", 1, 0, 'e'}, {"eligible", 1, 0, 'E'},
-		{"sub-subcontracting", 0, 0, 'S'}, {"quality", 1, 0, 'q'}, {"dispute-route", 1, 0, 'D'},
-		{"help", 0, 0, 'h'}, {0}};
+	static const struct option opts[] = {{"ref", 1, 0, 'r'},          {"domain", 1, 0, 'd'},
+	                                     {"municipality", 1, 0, 'm'}, {"from", 1, 0, 'f'},
+	                                     {"until", 1, 0, 'u'},        {"tariffs", 1, 0, 't'},
+	                                     {"payment-term", 1, 0, 'p'}, {"subcontract", 1, 0, 's'},
+	                                     {"max-margin", 1, 0, 'M'},   {"early-stop", 1, 0, 'e'},
+	                                     {"eligible", 1, 0, 'E'},     {"sub-subcontracting", 0, 0, 'S'},
+	                                     {"quality", 1, 0, 'q'},      {"dispute-route", 1, 0, 'D'},
+	                                     {"help", 0, 0, 'h'},         {0}};
 	Keten__FrameworkContract fc = KETEN__FRAMEWORK_CONTRACT__INIT;
 	Keten__EarlyStopRule rules[32], *rp[32];
 	ProtobufCBinaryData elig[32];
@@ -298,8 +308,14 @@ static int contract_add(cli *c, int argc, char **argv)
 		case 'r': fc.ref = optarg; break;
 		case 'd': fc.domain = optarg; break;
 		case 'm': mun_s = optarg; break;
-		case 'f': if ((rc = cli_parse_date("--from", optarg, &fc.valid_from))) return rc; break;
-		case 'u': if ((rc = cli_parse_date("--until", optarg, &fc.valid_until))) return rc; break;
+		case 'f':
+			if ((rc = cli_parse_date("--from", optarg, &fc.valid_from)))
+				return rc;
+			break;
+		case 'u':
+			if ((rc = cli_parse_date("--until", optarg, &fc.valid_until)))
+				return rc;
+			break;
 		case 't': tariffs = optarg; break;
 		case 'p': {
 			char *end;
@@ -341,7 +357,8 @@ static int contract_add(cli *c, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage_error("contract", "unexpected argument '%s'", argv[optind]);
 	if (!fc.ref || !fc.domain || !mun_s || !fc.valid_from || !fc.valid_until || !tariffs)
-		return cli_usage_error("contract", "add needs --ref, --domain, --municipality, --from, --until and --tariffs");
+		return cli_usage_error("contract",
+		                       "add needs --ref, --domain, --municipality, --from, --until and --tariffs");
 	if (strcmp(fc.domain, "jeugd") != 0 && strcmp(fc.domain, "wmo") != 0)
 		return cli_usage_error("contract", "--domain is jeugd or wmo");
 	if ((rc = cli_check_text("--ref", fc.ref)) || (rc = cli_check_text("--quality", fc.quality)) ||
@@ -362,11 +379,13 @@ static int contract_add(cli *c, int argc, char **argv)
 			if (sub) {
 				*sub++ = 0;
 				if (strcmp(sub, "sub") != 0)
-					return cli_usage_error("contract", "--early-stop suffix ':%s' is not ':sub'", sub);
+					return cli_usage_error("contract", "--early-stop suffix ':%s' is not ':sub'",
+					                       sub);
 				rules[i].has_subcontractor_shares = rules[i].subcontractor_shares = 1;
 			}
 			if (keten_parse_pct_bp(eq + 1, &bp) != 0 || bp > 10000)
-				return cli_usage_error("contract", "--early-stop share '%s' is not a percentage", eq + 1);
+				return cli_usage_error("contract", "--early-stop share '%s' is not a percentage",
+				                       eq + 1);
 			rules[i].stop_code = el[i];
 			rules[i].reclaim_bp = (uint32_t)bp;
 			rp[i] = &rules[i];
@@ -465,8 +484,10 @@ static json_t *contract_json(keten_txn *t, const Keten__State__ContractState *cs
 	json_object_set_new(o, "valid_from", json_string(d1));
 	json_object_set_new(o, "valid_until", json_string(d2));
 	json_object_set_new(o, "payment_term_days", json_integer(cs->payment_term_days));
-	json_object_set_new(o, "subcontract_rule", json_string(cs->subcontract_rule == 1 ? "fixed" :
-	                                                       cs->subcontract_rule == 2 ? "max" : "free"));
+	json_object_set_new(o, "subcontract_rule",
+	                    json_string(cs->subcontract_rule == 1           ? "fixed"
+	                                        : cs->subcontract_rule == 2 ? "max"
+	                                                                    : "free"));
 	json_object_set_new(o, "max_margin_bp", json_integer(cs->max_margin_bp));
 	json_object_set_new(o, "sub_subcontracting", json_boolean(cs->sub_subcontracting));
 	for (size_t i = 0; i < cs->n_indexations; i++) {
@@ -487,7 +508,8 @@ static json_t *contract_json(keten_txn *t, const Keten__State__ContractState *cs
 			int64_t now;
 			json_object_set_new(l, "profile", json_string(tf->profile));
 			json_object_set_new(l, "intensity", json_string(tf->intensity));
-			json_object_set_new(l, "kind", json_string(tf->kind == KETEN__KIND__HERSTEL ? "herstel" : "duurzaam"));
+			json_object_set_new(l, "kind",
+			                    json_string(tf->kind == KETEN__KIND__HERSTEL ? "herstel" : "duurzaam"));
 			json_object_set_new(l, "cents", json_integer(tf->cents));
 			if (kt_tariff_indexed(cs, tf->cents, 0, keten_today() / 10000, &now))
 				json_object_set_new(l, "cents_now", json_integer(now));
@@ -504,7 +526,8 @@ static json_t *contract_json(keten_txn *t, const Keten__State__ContractState *cs
 			json_t *l = json_object();
 			json_object_set_new(l, "stop_code", json_string(fc->early_stop[i]->stop_code));
 			json_object_set_new(l, "reclaim_bp", json_integer(fc->early_stop[i]->reclaim_bp));
-			json_object_set_new(l, "subcontractor_shares", json_boolean(fc->early_stop[i]->subcontractor_shares));
+			json_object_set_new(l, "subcontractor_shares",
+			                    json_boolean(fc->early_stop[i]->subcontractor_shares));
 			json_array_append_new(es, l);
 		}
 		json_object_set_new(o, "tariffs", tl);
@@ -515,7 +538,10 @@ static json_t *contract_json(keten_txn *t, const Keten__State__ContractState *cs
 	return o;
 }
 
-struct clist { keten_txn *t; json_t *arr; };
+struct clist {
+	keten_txn *t;
+	json_t *arr;
+};
 
 static int clist_cb(const uint8_t *k CLI_UNUSED, size_t kl CLI_UNUSED, const uint8_t *v, size_t vl, void *p)
 {
@@ -533,7 +559,8 @@ static int clist_cb(const uint8_t *k CLI_UNUSED, size_t kl CLI_UNUSED, const uin
 		keten_hex(hex, cs->id.data, 32);
 		keten_format_date(d1, sizeof d1, cs->valid_from);
 		keten_format_date(d2, sizeof d2, cs->valid_until);
-		printf("%.16s  %-20s %-6s %s..%s  %zu indexation(s)\n", hex, cs->ref, cs->domain, d1, d2, cs->n_indexations);
+		printf("%.16s  %-20s %-6s %s..%s  %zu indexation(s)\n", hex, cs->ref, cs->domain, d1, d2,
+		       cs->n_indexations);
 	}
 	keten__state__contract_state__free_unpacked(cs, NULL);
 	return 0;
@@ -563,7 +590,8 @@ int cmd_contract(cli *c, int argc, char **argv)
 				return cli_usage_error("contract", "show takes one REF");
 			if ((rc = resolve_contract(c, argv[2], id)) || (rc = open_read(c, &t)))
 				return rc;
-			rc = kt_state_get(t, DK_CONTRACT, id, &keten__state__contract_state__descriptor, (void **)&cs, &err);
+			rc = kt_state_get(t, DK_CONTRACT, id, &keten__state__contract_state__descriptor, (void **)&cs,
+			                  &err);
 			if (rc) {
 				keten_txn_end(t);
 				fprintf(stderr, "keten: '%s' is not a framework contract applied here\n", argv[2]);
@@ -620,10 +648,11 @@ static const char allocate_usage[] =
 int cmd_allocate(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"contract", 1, 0, 'c'}, {"client", 1, 0, 'C'}, {"provider", 1, 0, 'p'}, {"profile", 1, 0, 'P'},
-		{"intensity", 1, 0, 'i'}, {"kind", 1, 0, 'k'}, {"from", 1, 0, 'f'}, {"until", 1, 0, 'u'},
-		{"number", 1, 0, 'n'}, {"amount", 1, 0, 'a'}, {"maatwerk", 1, 0, 'm'}, {"component", 1, 0, 'K'},
-		{"units", 1, 0, 'U'}, {"help", 0, 0, 'h'}, {0}};
+		{"contract", 1, 0, 'c'}, {"client", 1, 0, 'C'},    {"provider", 1, 0, 'p'},
+		{"profile", 1, 0, 'P'},  {"intensity", 1, 0, 'i'}, {"kind", 1, 0, 'k'},
+		{"from", 1, 0, 'f'},     {"until", 1, 0, 'u'},     {"number", 1, 0, 'n'},
+		{"amount", 1, 0, 'a'},   {"maatwerk", 1, 0, 'm'},  {"component", 1, 0, 'K'},
+		{"units", 1, 0, 'U'},    {"help", 0, 0, 'h'},      {0}};
 	Keten__Allocation al = KETEN__ALLOCATION__INIT;
 	Keten__FrameworkContract *fc = NULL;
 	Keten__State__ContractState *cs = NULL;
@@ -644,9 +673,15 @@ int cmd_allocate(cli *c, int argc, char **argv)
 		case 'P': al.profile = optarg; break;
 		case 'i': al.intensity = optarg; break;
 		case 'k': kind = optarg; break;
-		case 'f': if ((rc = cli_parse_date("--from", optarg, &al.start))) return rc; break;
-		case 'u': if ((rc = cli_parse_date("--until", optarg, &al.end))) return rc;
-			al.has_end = 1; break;
+		case 'f':
+			if ((rc = cli_parse_date("--from", optarg, &al.start)))
+				return rc;
+			break;
+		case 'u':
+			if ((rc = cli_parse_date("--until", optarg, &al.end)))
+				return rc;
+			al.has_end = 1;
+			break;
 		case 'n': al.number = optarg; break;
 		case 'a': amount = optarg; break;
 		case 'm': al.maatwerk = optarg; break;
@@ -654,7 +689,8 @@ int cmd_allocate(cli *c, int argc, char **argv)
 		case 'U': {
 			int64_t u;
 			if (keten_parse_cents(optarg, false, &u) != 0)
-				return cli_usage_error("allocate", "--units '%s' is not a number (up to 2 decimals)", optarg);
+				return cli_usage_error("allocate", "--units '%s' is not a number (up to 2 decimals)",
+				                       optarg);
 			al.has_units = 1;
 			al.units = u;
 			break;
@@ -673,7 +709,8 @@ int cmd_allocate(cli *c, int argc, char **argv)
 		al.kind = KETEN__KIND__COMPONENT;
 	} else {
 		if (!al.profile || !al.intensity || !kind)
-			return cli_usage_error("allocate", "needs --profile, --intensity and --kind (or --component and --units)");
+			return cli_usage_error("allocate",
+			                       "needs --profile, --intensity and --kind (or --component and --units)");
 		if (strcmp(kind, "herstel") == 0)
 			al.kind = KETEN__KIND__HERSTEL;
 		else if (strcmp(kind, "duurzaam") == 0)
@@ -716,7 +753,7 @@ int cmd_allocate(cli *c, int argc, char **argv)
 			if (tf)
 				kt_tariff_indexed(cs, tf->cents, 0, al.start / 10000, &base);
 		}
-		al.amount_cents = base;   /* 0 when not in the table: the rule names it */
+		al.amount_cents = base; /* 0 when not in the table: the rule names it */
 	}
 	al.domain = fc->domain;
 	al.municipality = mun;
@@ -732,7 +769,8 @@ int cmd_allocate(cli *c, int argc, char **argv)
 		rc = EX_SOFTWARE_;
 	else {
 		keten__allocation__pack(&al, buf);
-		rc = cli_append(c, KETEN__BODY_TYPE__ALLOCATION, buf, len, (const uint8_t (*)[32])aud, 2, al.amount_cents);
+		rc = cli_append(c, KETEN__BODY_TYPE__ALLOCATION, buf, len, (const uint8_t(*)[32])aud, 2,
+		                al.amount_cents);
 	}
 	free(buf);
 	kt_state_free(cs);

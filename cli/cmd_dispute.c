@@ -108,8 +108,8 @@ static int dispute_audience(cli *c, const uint8_t id[32], uint8_t (*aud)[32], si
 	return 0;
 }
 
-static int pack_append(cli *c, uint32_t type, const ProtobufCMessage *m,
-                       const uint8_t (*aud)[32], size_t n_aud, int64_t amount)
+static int pack_append(cli *c, uint32_t type, const ProtobufCMessage *m, const uint8_t (*aud)[32], size_t n_aud,
+                       int64_t amount)
 {
 	size_t len = protobuf_c_message_get_packed_size(m);
 	uint8_t *buf = malloc(len ? len : 1);
@@ -126,8 +126,7 @@ static int pack_append(cli *c, uint32_t type, const ProtobufCMessage *m,
 
 static int dispute_open(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"reason", 1, 0, 'r'}, {"amount", 1, 0, 'a'}, {"help", 0, 0, 'h'}, {0}};
+	static const struct option opts[] = {{"reason", 1, 0, 'r'}, {"amount", 1, 0, 'a'}, {"help", 0, 0, 'h'}, {0}};
 	Keten__Dispute d = KETEN__DISPUTE__INIT;
 	uint8_t ids[KETEN_MAX_DISPUTED][32], aud[KETEN_MAX_AUDIENCE][32];
 	size_t n = 0, n_aud = 0;
@@ -139,8 +138,11 @@ static int dispute_open(cli *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'r': d.text = optarg; break;
-		case 'a': if ((rc = parse_amount("--amount", optarg, &d.amount_cents))) return rc;
-			d.has_amount_cents = 1; break;
+		case 'a':
+			if ((rc = parse_amount("--amount", optarg, &d.amount_cents)))
+				return rc;
+			d.has_amount_cents = 1;
+			break;
 		case 'h': return cli_help(dispute_usage);
 		default: return cli_usage_error("dispute", "unknown option");
 		}
@@ -153,15 +155,14 @@ static int dispute_open(cli *c, int argc, char **argv)
 		return rc;
 	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 		return cli_error(&err);
-	rc = kt_dispute_audience(t, keten_ledger_info(c->L)->key, (const uint8_t (*)[32])ids, n,
-	                            aud, &n_aud, &err);
+	rc = kt_dispute_audience(t, keten_ledger_info(c->L)->key, (const uint8_t(*)[32])ids, n, aud, &n_aud, &err);
 	keten_txn_end(t);
 	if (rc)
 		return cli_error(&err);
 	d.n_entries = n;
 	if (!(d.entries = bin_array(ids, n)))
 		return EX_SOFTWARE_;
-	rc = pack_append(c, KETEN__BODY_TYPE__DISPUTE, &d.base, (const uint8_t (*)[32])aud, n_aud,
+	rc = pack_append(c, KETEN__BODY_TYPE__DISPUTE, &d.base, (const uint8_t(*)[32])aud, n_aud,
 	                 d.has_amount_cents ? d.amount_cents : -1);
 	free(d.entries);
 	return rc;
@@ -171,8 +172,7 @@ static int dispute_open(cli *c, int argc, char **argv)
 
 static int dispute_respond(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"text", 1, 0, 't'}, {"entries", 1, 0, 'e'}, {"help", 0, 0, 'h'}, {0}};
+	static const struct option opts[] = {{"text", 1, 0, 't'}, {"entries", 1, 0, 'e'}, {"help", 0, 0, 'h'}, {0}};
 	Keten__Response r = KETEN__RESPONSE__INIT;
 	uint8_t id[32], ids[KETEN_MAX_DISPUTED][32], aud[KETEN_MAX_AUDIENCE][32];
 	size_t n = 0, n_aud = 0;
@@ -203,7 +203,7 @@ static int dispute_respond(cli *c, int argc, char **argv)
 	r.n_entries = n;
 	if (!(r.entries = bin_array(ids, n)))
 		return EX_SOFTWARE_;
-	rc = pack_append(c, KETEN__BODY_TYPE__RESPONSE, &r.base, (const uint8_t (*)[32])aud, n_aud, -1);
+	rc = pack_append(c, KETEN__BODY_TYPE__RESPONSE, &r.base, (const uint8_t(*)[32])aud, n_aud, -1);
 	free(r.entries);
 	return rc;
 }
@@ -211,8 +211,7 @@ static int dispute_respond(cli *c, int argc, char **argv)
 /* rule ----------------------------------------------------------------------- */
 
 /* "DEBTOR:CREDITOR:EUR" into an adjustment; keys written to debtor/creditor. */
-static int parse_owes(cli *c, const char *s, Keten__Adjustment *x, uint8_t debtor[32],
-                      uint8_t creditor[32])
+static int parse_owes(cli *c, const char *s, Keten__Adjustment *x, uint8_t debtor[32], uint8_t creditor[32])
 {
 	char buf[512];
 	char *first, *last;
@@ -237,8 +236,7 @@ static int parse_owes(cli *c, const char *s, Keten__Adjustment *x, uint8_t debto
 
 static int dispute_rule(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"decision", 1, 0, 'd'}, {"owes", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0}};
+	static const struct option opts[] = {{"decision", 1, 0, 'd'}, {"owes", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0}};
 	Keten__Ruling r = KETEN__RULING__INIT;
 	Keten__Adjustment adj[KETEN_MAX_ADJUSTMENTS], *ptrs[KETEN_MAX_ADJUSTMENTS];
 	uint8_t id[32], keys[KETEN_MAX_ADJUSTMENTS][2][32], aud[KETEN_MAX_AUDIENCE][32];
@@ -278,7 +276,7 @@ static int dispute_rule(cli *c, int argc, char **argv)
 	r.dispute.len = 32;
 	r.n_adjustments = n_owes;
 	r.adjustments = ptrs;
-	return pack_append(c, KETEN__BODY_TYPE__RULING, &r.base, (const uint8_t (*)[32])aud, n_aud, -1);
+	return pack_append(c, KETEN__BODY_TYPE__RULING, &r.base, (const uint8_t(*)[32])aud, n_aud, -1);
 }
 
 /* list ----------------------------------------------------------------------- */
@@ -296,9 +294,9 @@ static int list_cb(keten_txn *t, const Keten__State__DisputeState *d, void *p)
 		keten_hex(name, d->opener.data, 8);
 	if (d->amount_cents > 0)
 		keten_format_cents_human(amount, sizeof amount, d->amount_cents);
-	printf("%.16s  %s  %-5s  %-24s %14s  %zu entr%s, %zu response%s  %.60s\n", hex, when,
-	       ruled ? "ruled" : "open", name, amount, d->n_entries, d->n_entries == 1 ? "y" : "ies",
-	       d->n_responses, d->n_responses == 1 ? "" : "s", d->text ? d->text : "");
+	printf("%.16s  %s  %-5s  %-24s %14s  %zu entr%s, %zu response%s  %.60s\n", hex, when, ruled ? "ruled" : "open",
+	       name, amount, d->n_entries, d->n_entries == 1 ? "y" : "ies", d->n_responses,
+	       d->n_responses == 1 ? "" : "s", d->text ? d->text : "");
 	return 0;
 }
 
@@ -376,7 +374,8 @@ static void print_dispute(json_t *j)
 	}
 	printf("reason   %s\n", jstr(j, "text"));
 	printf("\nevidence\n");
-	json_array_foreach(json_object_get(j, "evidence"), i, v) {
+	json_array_foreach(json_object_get(j, "evidence"), i, v)
+	{
 		json_t *f = json_object_get(v, "fields");
 		printf("  %.16s  %-12s by %-24s %-8s signature %s\n", jstr(v, "id"), jstr(v, "type"),
 		       who(v, "author", name, sizeof name), jstr(v, "status"),
@@ -395,7 +394,7 @@ static void print_dispute(json_t *j)
 		printf("  none\n");
 	json_array_foreach(json_object_get(j, "responses"), i, v)
 		printf("  %s  %.16s  %s: %s\n", day_of(v, when, sizeof when), jstr(v, "id"),
-		       who(v, "author", name, sizeof name), jstr(v, "text"));
+	               who(v, "author", name, sizeof name), jstr(v, "text"));
 	printf("\nruling\n");
 	if (!json_is_object(ruling)) {
 		printf("  none yet\n");
@@ -403,7 +402,8 @@ static void print_dispute(json_t *j)
 	}
 	printf("  %s  %.16s  %s: %s\n", day_of(ruling, when, sizeof when), jstr(ruling, "id"),
 	       who(ruling, "ruler", name, sizeof name), jstr(ruling, "decision"));
-	json_array_foreach(json_object_get(ruling, "adjustments"), i, v) {
+	json_array_foreach(json_object_get(ruling, "adjustments"), i, v)
+	{
 		keten_format_cents_human(amount, sizeof amount, json_integer_value(json_object_get(v, "amount_cents")));
 		printf("    %s owes %s %s\n", who(v, "debtor", name, sizeof name),
 		       who(v, "creditor", name2, sizeof name2), amount);

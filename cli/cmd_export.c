@@ -28,7 +28,13 @@ static const char export_usage[] =
 	"(prev is empty at seq 1; body_present is true, or false for a stub).\n"
 	"--separator ';' is for Dutch Excel.  CSV cannot be imported.\n";
 
-struct export_ctx { keten_txn *t; FILE *out; uint32_t type; size_t n; char sep; };
+struct export_ctx {
+	keten_txn *t;
+	FILE *out;
+	uint32_t type;
+	size_t n;
+	char sep;
+};
 
 /* One CSV field: quoted when it holds the separator, a quote, CR or LF. */
 static int csv_put(FILE *out, const char *s, char sep, bool last)
@@ -60,8 +66,7 @@ static int export_csv_entry(struct export_ctx *x, const keten_entry *e)
 	static const uint8_t zero[32];
 	char id[65], author[65], prev[65], seq[24], ts[24], naud[24];
 	const char *type = keten_body_type_name(e->body_type);
-	const char *f[8] = {id, author, seq, prev, ts, type ? type : "", naud,
-	                    e->has_body ? "true" : "false"};
+	const char *f[8] = {id, author, seq, prev, ts, type ? type : "", naud, e->has_body ? "true" : "false"};
 
 	keten_hex(id, e->id, 32);
 	keten_hex(author, e->author, 32);
@@ -106,9 +111,8 @@ static int export_cb(const uint8_t *k CLI_UNUSED, size_t kl CLI_UNUSED, const ui
 
 int cmd_export(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"format", 1, 0, 'f'}, {"type", 1, 0, 't'}, {"output", 1, 0, 'o'}, {"separator", 1, 0, 's'},
-		{"help", 0, 0, 'h'}, {0}};
+	static const struct option opts[] = {{"format", 1, 0, 'f'},    {"type", 1, 0, 't'}, {"output", 1, 0, 'o'},
+	                                     {"separator", 1, 0, 's'}, {"help", 0, 0, 'h'}, {0}};
 	struct export_ctx x = {.out = stdout};
 	const char *path = NULL, *format = "ndjson", *separator = NULL;
 	keten_error err = {0};
@@ -149,8 +153,8 @@ int cmd_export(cli *c, int argc, char **argv)
 		return cli_error(&err);
 	rc = 0;
 	if (x.sep) {
-		static const char *const head[8] = {"id", "author", "seq", "prev", "timestamp_ms", "type",
-		                                    "audience_count", "body_present"};
+		static const char *const head[8] = {"id",   "author",         "seq",         "prev", "timestamp_ms",
+		                                    "type", "audience_count", "body_present"};
 		rc = csv_row(x.out, x.sep, head, 8);
 	}
 	if (rc == 0)
@@ -167,13 +171,12 @@ int cmd_export(cli *c, int argc, char **argv)
 	return 0;
 }
 
-static const char import_usage[] =
-	"usage: keten import FILE\n"
-	"\n"
-	"Append the signed entries in FILE (NDJSON from 'keten export', or - for\n"
-	"stdin).  Each is verified as a received entry: framing, body hash, chain\n"
-	"links and one signature per run of an author's entries.  All or nothing:\n"
-	"one bad entry refuses the whole file.  Entries already held are skipped.\n";
+static const char import_usage[] = "usage: keten import FILE\n"
+				   "\n"
+				   "Append the signed entries in FILE (NDJSON from 'keten export', or - for\n"
+				   "stdin).  Each is verified as a received entry: framing, body hash, chain\n"
+				   "links and one signature per run of an author's entries.  All or nothing:\n"
+				   "one bad entry refuses the whole file.  Entries already held are skipped.\n";
 
 static int b64field(json_t *o, const char *name, uint8_t **out, size_t *len, bool *present)
 {
@@ -288,8 +291,8 @@ int cmd_import(cli *c, int argc, char **argv)
 			cli_print_json(j);
 		} else {
 			printf("imported %zu entries: %zu new, %zu already held, %zu applied, %zu pending, "
-			       "%zu rejected, %zu forks\n", st.received, st.added, st.known, st.applied,
-			       st.pending, st.rejected, st.forks);
+			       "%zu rejected, %zu forks\n",
+			       st.received, st.added, st.known, st.applied, st.pending, st.rejected, st.forks);
 		}
 	}
 	for (size_t i = 0; i < n; i++)

@@ -37,14 +37,20 @@ static void *state(cli *c, uint8_t kind, const uint8_t id[32], const ProtobufCMe
 	return m;
 }
 
-#define ALLOC_STATE(c, id) ((Keten__State__AllocationState *)state(c, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor))
+#define ALLOC_STATE(c, id) \
+	((Keten__State__AllocationState *)state(c, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor))
 #define OFFER_STATE(c, id) ((Keten__State__OfferState *)state(c, DK_OFFER, id, &keten__state__offer_state__descriptor))
 #define CLAIM_STATE(c, id) ((Keten__State__ClaimState *)state(c, DK_CLAIM, id, &keten__state__claim_state__descriptor))
-#define PAYMENT_STATE(c, id) ((Keten__State__PaymentState *)state(c, DK_PAYMENT, id, &keten__state__payment_state__descriptor))
-#define CLAWBACK_STATE(c, id) ((Keten__State__ClawbackState *)state(c, DK_CLAWBACK, id, &keten__state__clawback_state__descriptor))
+#define PAYMENT_STATE(c, id) \
+	((Keten__State__PaymentState *)state(c, DK_PAYMENT, id, &keten__state__payment_state__descriptor))
+#define CLAWBACK_STATE(c, id) \
+	((Keten__State__ClawbackState *)state(c, DK_CLAWBACK, id, &keten__state__clawback_state__descriptor))
 
 /* Audience: this home plus the parties added, without duplicates. */
-typedef struct { uint8_t k[KETEN_MAX_AUDIENCE][32]; size_t n; } audience;
+typedef struct {
+	uint8_t k[KETEN_MAX_AUDIENCE][32];
+	size_t n;
+} audience;
 
 static void aud_add(audience *a, const uint8_t *key, size_t len)
 {
@@ -89,7 +95,7 @@ static int append(cli *c, uint32_t type, const ProtobufCMessage *m, const audien
 	if (!buf)
 		return EX_SOFTWARE_;
 	protobuf_c_message_pack(m, buf);
-	rc = cli_append(c, type, buf, len, (const uint8_t (*)[32])a->k, a->n, amount);
+	rc = cli_append(c, type, buf, len, (const uint8_t(*)[32])a->k, a->n, amount);
 	free(buf);
 	return rc;
 }
@@ -127,9 +133,9 @@ static const char subcontract_usage[] =
 int cmd_subcontract(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"to", 1, 0, 't'}, {"amount", 1, 0, 'a'}, {"monthly", 1, 0, 'm'}, {"units", 1, 0, 'U'},
-		{"unit-tariff", 1, 0, 'T'}, {"unit", 1, 0, 'u'}, {"from", 1, 0, 'f'}, {"until", 1, 0, 'e'},
-		{"scope", 1, 0, 's'}, {"payment-term", 1, 0, 'p'}, {"help", 0, 0, 'h'}, {0}};
+		{"to", 1, 0, 't'},          {"amount", 1, 0, 'a'},       {"monthly", 1, 0, 'm'}, {"units", 1, 0, 'U'},
+		{"unit-tariff", 1, 0, 'T'}, {"unit", 1, 0, 'u'},         {"from", 1, 0, 'f'},    {"until", 1, 0, 'e'},
+		{"scope", 1, 0, 's'},       {"payment-term", 1, 0, 'p'}, {"help", 0, 0, 'h'},    {0}};
 	Keten__SubcontractOffer o = KETEN__SUBCONTRACT_OFFER__INIT;
 	const char *to = NULL, *amount = NULL, *monthly = NULL, *tariff = NULL;
 	uint8_t target[32], sub[32], contract[32];
@@ -142,21 +148,37 @@ int cmd_subcontract(cli *c, int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't': to = optarg; break;
-		case 'a': amount = optarg; n++; break;
-		case 'm': monthly = optarg; n++; break;
-		case 'U': if ((rc = parse_units("subcontract", optarg, &o.units))) return rc;
-			o.has_units = 1; break;
+		case 'a':
+			amount = optarg;
+			n++;
+			break;
+		case 'm':
+			monthly = optarg;
+			n++;
+			break;
+		case 'U':
+			if ((rc = parse_units("subcontract", optarg, &o.units)))
+				return rc;
+			o.has_units = 1;
+			break;
 		case 'T': tariff = optarg; break;
 		case 'u': o.unit = optarg; break;
-		case 'f': if ((rc = cli_parse_date("--from", optarg, &o.start))) return rc; break;
-		case 'e': if ((rc = cli_parse_date("--until", optarg, &o.end))) return rc;
-			o.has_end = 1; break;
+		case 'f':
+			if ((rc = cli_parse_date("--from", optarg, &o.start)))
+				return rc;
+			break;
+		case 'e':
+			if ((rc = cli_parse_date("--until", optarg, &o.end)))
+				return rc;
+			o.has_end = 1;
+			break;
 		case 's': o.scope = optarg; break;
 		case 'p': {
 			char *end;
 			long d = strtol(optarg, &end, 10);
 			if (*end || d < 1 || d > 365)
-				return cli_usage_error("subcontract", "--payment-term '%s' is not 1 to 365 days", optarg);
+				return cli_usage_error("subcontract", "--payment-term '%s' is not 1 to 365 days",
+				                       optarg);
 			o.has_payment_term_days = 1;
 			o.payment_term_days = (uint32_t)d;
 			break;
@@ -169,17 +191,20 @@ int cmd_subcontract(cli *c, int argc, char **argv)
 	if (optind != argc - 1 || !to || !o.start)
 		return cli_usage_error("subcontract", "takes one ALLOCATION, --to and --from");
 	if (n != 1)
-		return cli_usage_error("subcontract", "give one of --amount, --monthly, or --units with --unit-tariff and --unit");
+		return cli_usage_error("subcontract",
+		                       "give one of --amount, --monthly, or --units with --unit-tariff and --unit");
 	if ((rc = cli_check_text("--scope", o.scope)))
 		return rc;
 	if (amount || monthly) {
 		o.pricing = amount ? KETEN__PRICING__FIXED_AMOUNT : KETEN__PRICING__MONTHLY;
 		o.has_amount_cents = 1;
-		if ((rc = cli_parse_amount(amount ? "--amount" : "--monthly", amount ? amount : monthly, &o.amount_cents)))
+		if ((rc = cli_parse_amount(amount ? "--amount" : "--monthly", amount ? amount : monthly,
+		                           &o.amount_cents)))
 			return rc;
 	} else {
 		if (!o.has_units || !tariff || !o.unit)
-			return cli_usage_error("subcontract", "per-unit pricing needs --units, --unit-tariff and --unit");
+			return cli_usage_error("subcontract",
+			                       "per-unit pricing needs --units, --unit-tariff and --unit");
 		o.pricing = KETEN__PRICING__PER_UNIT;
 		o.has_unit_tariff_cents = 1;
 		if ((rc = cli_parse_amount("--unit-tariff", tariff, &o.unit_tariff_cents)))
@@ -227,12 +252,11 @@ int cmd_subcontract(cli *c, int argc, char **argv)
 
 /* accept / refuse -------------------------------------------------------------------- */
 
-static const char accept_usage[] =
-	"usage: keten accept OFFER\n"
-	"       keten refuse OFFER --reason TEXT\n"
-	"\n"
-	"The offered subcontractor accepts or refuses a subcontract offer, once.\n"
-	"Prints the answer's id.\n";
+static const char accept_usage[] = "usage: keten accept OFFER\n"
+				   "       keten refuse OFFER --reason TEXT\n"
+				   "\n"
+				   "The offered subcontractor accepts or refuses a subcontract offer, once.\n"
+				   "Prints the answer's id.\n";
 
 static int answer(cli *c, int argc, char **argv, bool accept)
 {
@@ -266,23 +290,28 @@ static int answer(cli *c, int argc, char **argv, bool accept)
 	return append(c, KETEN__BODY_TYPE__OFFER_ANSWER, &an.base, &a, -1);
 }
 
-int cmd_accept(cli *c, int argc, char **argv) { return answer(c, argc, argv, true); }
-int cmd_refuse(cli *c, int argc, char **argv) { return answer(c, argc, argv, false); }
+int cmd_accept(cli *c, int argc, char **argv)
+{
+	return answer(c, argc, argv, true);
+}
+int cmd_refuse(cli *c, int argc, char **argv)
+{
+	return answer(c, argc, argv, false);
+}
 
 /* deliver ---------------------------------------------------------------------------- */
 
-static const char deliver_usage[] =
-	"usage: keten deliver SUBCONTRACT|ALLOCATION --period YYYY-MM --units N\n"
-	"                     --unit minute|hour|day|dagdeel|etmaal|piece [--note TEXT]\n"
-	"\n"
-	"Record care delivered (prestatie) in a month: units with up to 2 decimals.\n"
-	"Wmo deliveries are indicated in hours.  The note is free text: never a BSN,\n"
-	"diagnosis or medical detail.  Prints the delivery's id.\n";
+static const char deliver_usage[] = "usage: keten deliver SUBCONTRACT|ALLOCATION --period YYYY-MM --units N\n"
+				    "                     --unit minute|hour|day|dagdeel|etmaal|piece [--note TEXT]\n"
+				    "\n"
+				    "Record care delivered (prestatie) in a month: units with up to 2 decimals.\n"
+				    "Wmo deliveries are indicated in hours.  The note is free text: never a BSN,\n"
+				    "diagnosis or medical detail.  Prints the delivery's id.\n";
 
 int cmd_deliver(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"period", 1, 0, 'p'}, {"units", 1, 0, 'U'}, {"unit", 1, 0, 'u'}, {"note", 1, 0, 'n'}, {"help", 0, 0, 'h'}, {0}};
+	static const struct option opts[] = {{"period", 1, 0, 'p'}, {"units", 1, 0, 'U'}, {"unit", 1, 0, 'u'},
+	                                     {"note", 1, 0, 'n'},   {"help", 0, 0, 'h'},  {0}};
 	Keten__Delivery d = KETEN__DELIVERY__INIT;
 	uint8_t id[32];
 	uint32_t ym;
@@ -296,8 +325,11 @@ int cmd_deliver(cli *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'p': d.period = optarg; break;
-		case 'U': if ((rc = parse_units("deliver", optarg, &d.units))) return rc;
-			units = true; break;
+		case 'U':
+			if ((rc = parse_units("deliver", optarg, &d.units)))
+				return rc;
+			units = true;
+			break;
 		case 'u': d.unit = optarg; break;
 		case 'n': d.note = optarg; break;
 		default: return cli_usage_error("deliver", "unknown option");
@@ -376,7 +408,8 @@ int cmd_claim(cli *c, int argc, char **argv)
 		Keten__State__AllocationState *as = ALLOC_STATE(c, id);
 		if ((os && os->pricing == KETEN__PRICING__PER_UNIT) || (as && as->kind == KETEN__KIND__COMPONENT)) {
 			k.installment = "units";
-		} else if ((os && os->pricing == KETEN__PRICING__FIXED_AMOUNT) || (as && as->kind == KETEN__KIND__HERSTEL)) {
+		} else if ((os && os->pricing == KETEN__PRICING__FIXED_AMOUNT) ||
+		           (as && as->kind == KETEN__KIND__HERSTEL)) {
 			/* the up-front part first, then the final part */
 			keten_txn *t;
 			k.installment = "upfront";
@@ -399,8 +432,8 @@ int cmd_claim(cli *c, int argc, char **argv)
 		keten_txn *t;
 		if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 			return cli_error(&err);
-		rc = kt_expected_claim(t, id, k.installment, (const uint8_t (*)[32])dids, k.n_deliveries,
-		                              &k.amount_cents, &err);
+		rc = kt_expected_claim(t, id, k.installment, (const uint8_t(*)[32])dids, k.n_deliveries,
+		                       &k.amount_cents, &err);
 		keten_txn_end(t);
 		if (rc) {
 			fprintf(stderr, "keten: cannot compute the amount: %s; give --amount\n", err.msg);
@@ -416,12 +449,11 @@ int cmd_claim(cli *c, int argc, char **argv)
 
 /* pay -------------------------------------------------------------------------------- */
 
-static const char pay_usage[] =
-	"usage: keten pay CLAIM --amount EUR --date DATE [--reference E2E-REF]\n"
-	"\n"
-	"The payer records a payment of a claim (or the repayment of a clawback by\n"
-	"its debtor), with the bank's end-to-end reference.  Payments on one claim\n"
-	"never add up to more than the claim.  Prints the payment's id.\n";
+static const char pay_usage[] = "usage: keten pay CLAIM --amount EUR --date DATE [--reference E2E-REF]\n"
+				"\n"
+				"The payer records a payment of a claim (or the repayment of a clawback by\n"
+				"its debtor), with the bank's end-to-end reference.  Payments on one claim\n"
+				"never add up to more than the claim.  Prints the payment's id.\n";
 
 int cmd_pay(cli *c, int argc, char **argv)
 {
@@ -440,15 +472,18 @@ int cmd_pay(cli *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'a': amount = optarg; break;
-		case 'd': if ((rc = cli_parse_date("--date", optarg, &p.date))) return rc; break;
+		case 'd':
+			if ((rc = cli_parse_date("--date", optarg, &p.date)))
+				return rc;
+			break;
 		case 'r': p.reference = optarg; break;
 		default: return cli_usage_error("pay", "unknown option");
 		}
 	}
 	if (optind != argc - 1 || !amount || !p.date)
 		return cli_usage_error("pay", "takes one CLAIM, --amount and --date");
-	if ((rc = cli_parse_amount("--amount", amount, &p.amount_cents)) || (rc = cli_check_text("--reference", p.reference)) ||
-	    (rc = ref_id(c, argv[optind], id)))
+	if ((rc = cli_parse_amount("--amount", amount, &p.amount_cents)) ||
+	    (rc = cli_check_text("--reference", p.reference)) || (rc = ref_id(c, argv[optind], id)))
 		return rc;
 	aud_self(c, &a);
 	{
@@ -475,12 +510,11 @@ int cmd_pay(cli *c, int argc, char **argv)
 
 /* receipt ------------------------------------------------------------------------------ */
 
-static const char receipt_usage[] =
-	"usage: keten receipt PAYMENT [--amount EUR] [--date DATE] [--not-received]\n"
-	"\n"
-	"The payee confirms what arrived of a payment: by default the payment's\n"
-	"amount; another amount is recorded as a receipt-mismatch finding;\n"
-	"--not-received says nothing arrived.  Prints the receipt's id.\n";
+static const char receipt_usage[] = "usage: keten receipt PAYMENT [--amount EUR] [--date DATE] [--not-received]\n"
+				    "\n"
+				    "The payee confirms what arrived of a payment: by default the payment's\n"
+				    "amount; another amount is recorded as a receipt-mismatch finding;\n"
+				    "--not-received says nothing arrived.  Prints the receipt's id.\n";
 
 int cmd_receipt(cli *c, int argc, char **argv)
 {
@@ -500,8 +534,11 @@ int cmd_receipt(cli *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'a': amount = optarg; break;
-		case 'd': if ((rc = cli_parse_date("--date", optarg, &r.date))) return rc;
-			r.has_date = 1; break;
+		case 'd':
+			if ((rc = cli_parse_date("--date", optarg, &r.date)))
+				return rc;
+			r.has_date = 1;
+			break;
 		case 'N': not_received = true; break;
 		default: return cli_usage_error("receipt", "unknown option");
 		}
@@ -563,7 +600,10 @@ int cmd_close(cli *c, int argc, char **argv)
 		switch (o) {
 		case 'o': outcome = optarg; break;
 		case 's': r.stop_code = optarg; break;
-		case 'd': if ((rc = cli_parse_date("--date", optarg, &r.date))) return rc; break;
+		case 'd':
+			if ((rc = cli_parse_date("--date", optarg, &r.date)))
+				return rc;
+			break;
 		default: return cli_usage_error("close", "unknown option");
 		}
 	}
@@ -585,16 +625,15 @@ int cmd_close(cli *c, int argc, char **argv)
 
 /* clawback ---------------------------------------------------------------------------- */
 
-static const char clawback_usage[] =
-	"usage: keten clawback ALLOCATION (--amount EUR | --auto) [--reason TEXT]\n"
-	"\n"
-	"The allocating municipality reclaims money after an early stop\n"
-	"(terugvordering).  --auto computes it from the contract's early-stop rule\n"
-	"for the allocation's stop code: that share of the up-front part paid\n"
-	"(basis points, half away from zero); when the rule says subcontractors\n"
-	"share it, their parts follow pro rata to the subcontracted amounts\n"
-	"(largest remainder) and are recorded as owed to the lead provider.\n"
-	"Prints the clawback's id.\n";
+static const char clawback_usage[] = "usage: keten clawback ALLOCATION (--amount EUR | --auto) [--reason TEXT]\n"
+				     "\n"
+				     "The allocating municipality reclaims money after an early stop\n"
+				     "(terugvordering).  --auto computes it from the contract's early-stop rule\n"
+				     "for the allocation's stop code: that share of the up-front part paid\n"
+				     "(basis points, half away from zero); when the rule says subcontractors\n"
+				     "share it, their parts follow pro rata to the subcontracted amounts\n"
+				     "(largest remainder) and are recorded as owed to the lead provider.\n"
+				     "Prints the clawback's id.\n";
 
 int cmd_clawback(cli *c, int argc, char **argv)
 {
@@ -636,7 +675,7 @@ int cmd_clawback(cli *c, int argc, char **argv)
 		rc = kt_clawback_auto(t, id, &k.amount_cents, parties, amounts, 16, &n, rule, sizeof rule, &err);
 		keten_txn_end(t);
 		if (rc == KETEN_ERULE)
-			return cli_error(&err);   /* names the rule, e.g. clawback-exists */
+			return cli_error(&err); /* names the rule, e.g. clawback-exists */
 		if (rc) {
 			fprintf(stderr, "keten: cannot compute the clawback: %s\n", err.msg);
 			return rc == KETEN_ENOTFOUND ? EX_NOINPUT_ : EX_DATAERR_;
@@ -667,14 +706,13 @@ int cmd_clawback(cli *c, int argc, char **argv)
 
 /* correct ------------------------------------------------------------------------------ */
 
-static const char correct_usage[] =
-	"usage: keten correct ENTRY --reason TEXT\n"
-	"\n"
-	"The author of an entry voids it (a claim, payment, receipt, delivery,\n"
-	"subcontract offer, allocation or clawback).  The original stays in the\n"
-	"ledger, marked void; balances and reports no longer count it.  A paid\n"
-	"claim is voided after its payments.  Record the corrected entry anew.\n"
-	"Prints the correction's id.\n";
+static const char correct_usage[] = "usage: keten correct ENTRY --reason TEXT\n"
+				    "\n"
+				    "The author of an entry voids it (a claim, payment, receipt, delivery,\n"
+				    "subcontract offer, allocation or clawback).  The original stays in the\n"
+				    "ledger, marked void; balances and reports no longer count it.  A paid\n"
+				    "claim is voided after its payments.  Record the corrected entry anew.\n"
+				    "Prints the correction's id.\n";
 
 int cmd_correct(cli *c, int argc, char **argv)
 {

@@ -27,9 +27,13 @@ static int roles_ok(const char *roles)
 
 int cmd_init(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"name", 1, 0, 'n'}, {"role", 1, 0, 'r'}, {"agb", 1, 0, 'a'},
-		{"municipality", 1, 0, 'm'}, {"no-passphrase", 0, 0, 'P'}, {"help", 0, 0, 'h'}, {0}};
+	static const struct option opts[] = {{"name", 1, 0, 'n'},
+	                                     {"role", 1, 0, 'r'},
+	                                     {"agb", 1, 0, 'a'},
+	                                     {"municipality", 1, 0, 'm'},
+	                                     {"no-passphrase", 0, 0, 'P'},
+	                                     {"help", 0, 0, 'h'},
+	                                     {0}};
 	keten_home_info info = {0};
 	keten_error err = {0};
 	const char *pass = NULL;
@@ -53,14 +57,17 @@ int cmd_init(cli *c, int argc, char **argv)
 	if (!info.name[0] || !info.role[0])
 		return cli_usage_error("init", "--name and --role are required");
 	if (!roles_ok(info.role))
-		return cli_usage_error("init", "role '%s' is not one of region, municipality, lead-provider, "
-		                       "subcontractor, auditor", info.role);
+		return cli_usage_error("init",
+		                       "role '%s' is not one of region, municipality, lead-provider, "
+		                       "subcontractor, auditor",
+		                       info.role);
 	if (cli_check_text("--name", info.name))
 		return EX_DATAERR_;
 	if (!nopass) {
 		pass = cli_passphrase("new passphrase: ", true);
 		if (!pass || !*pass) {
-			fprintf(stderr, "keten: a passphrase is needed: set KETEN_PASSPHRASE, run on a terminal, "
+			fprintf(stderr,
+			        "keten: a passphrase is needed: set KETEN_PASSPHRASE, run on a terminal, "
 			        "or use --no-passphrase for a throwaway home\n");
 			return EX_USAGE_;
 		}

@@ -19,7 +19,7 @@
  * the entry they void, looked up per entry shown.
  */
 struct voids {
-	uint8_t (*pairs)[64];   /* voided id || correcting id */
+	uint8_t (*pairs)[64]; /* voided id || correcting id */
 	size_t n, cap;
 	keten_txn *t;
 };
@@ -45,7 +45,7 @@ static int voids_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 			if (!np) {
 				keten__correction__free_unpacked(c, NULL);
 				keten_entry_release(&e);
-				return 0;   /* fewer marks, never a wrong one */
+				return 0; /* fewer marks, never a wrong one */
 			}
 			vs->pairs = np;
 			vs->cap = cap;
@@ -82,15 +82,14 @@ static const uint8_t *voided_by(const struct voids *vs, const uint8_t id[32])
 	return hit ? hit + 32 : NULL;
 }
 
-static const char log_usage[] =
-	"usage: keten log [--author PARTY] [--type TYPE] [--limit N]\n"
-	"\n"
-	"List entries, newest first: id prefix, time, type, author, status\n"
-	"(applied, void: applied and later voided by a correction, pending,\n"
-	"rejected, stub).\n"
-	"Types: certificate revocation contract indexation allocation subcontract\n"
-	"answer delivery claim payment receipt result clawback dispute response\n"
-	"ruling correction checkpoint.\n";
+static const char log_usage[] = "usage: keten log [--author PARTY] [--type TYPE] [--limit N]\n"
+				"\n"
+				"List entries, newest first: id prefix, time, type, author, status\n"
+				"(applied, void: applied and later voided by a correction, pending,\n"
+				"rejected, stub).\n"
+				"Types: certificate revocation contract indexation allocation subcontract\n"
+				"answer delivery claim payment receipt result clawback dispute response\n"
+				"ruling correction checkpoint.\n";
 
 struct log_ctx {
 	cli *c;
@@ -98,7 +97,7 @@ struct log_ctx {
 	uint8_t author[32];
 	bool by_author;
 	long limit, shown;
-	size_t keyoff;   /* where the id starts in the scanned key */
+	size_t keyoff; /* where the id starts in the scanned key */
 	json_t *arr;
 	struct voids voids;
 };
@@ -137,7 +136,8 @@ static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v CLI_UNUSED, size
 		keten_format_date(when, sizeof when, keten_date_of_ms(ms));
 		cli_party_name(l->c, e.author, name, sizeof name);
 		printf("%.16s  %s  %-12s %-24s %s%s%s\n", hex, when, keten_body_type_name(e.body_type),
-		       name[0] ? name : "?", st == KS_APPLIED && voided_by(&l->voids, e.id) ? "void" : keten_json_status_name(st),
+		       name[0] ? name : "?",
+		       st == KS_APPLIED && voided_by(&l->voids, e.id) ? "void" : keten_json_status_name(st),
 		       rule[0] ? ": " : "", rule);
 	}
 	keten_entry_release(&e);
@@ -201,12 +201,11 @@ int cmd_log(cli *c, int argc, char **argv)
 	return rc ? cli_error(&err) : 0;
 }
 
-static const char show_usage[] =
-	"usage: keten show ID [--raw]\n"
-	"\n"
-	"Show one entry (ID: full id or a unique prefix of at least 8 hex digits):\n"
-	"its header, status and decoded body.  --raw prints the stored bytes in hex.\n"
-	"A stub says that its body is withheld from this node and why.\n";
+static const char show_usage[] = "usage: keten show ID [--raw]\n"
+				 "\n"
+				 "Show one entry (ID: full id or a unique prefix of at least 8 hex digits):\n"
+				 "its header, status and decoded body.  --raw prints the stored bytes in hex.\n"
+				 "A stub says that its body is withheld from this node and why.\n";
 
 int cmd_show(cli *c, int argc, char **argv)
 {
@@ -268,9 +267,11 @@ int cmd_show(cli *c, int argc, char **argv)
 		if (rule[0])
 			json_object_set_new(j, "rule", json_string(rule));
 		if (!e.has_body)
-			json_object_set_new(j, "withheld", json_string(
-				"this node holds only the signed header: the body goes only to the entry's audience "
-				"and to auditors of its municipality"));
+			json_object_set_new(
+				j, "withheld",
+				json_string(
+					"this node holds only the signed header: the body goes only to the entry's audience "
+					"and to auditors of its municipality"));
 		if (c->json) {
 			cli_print_json(j);
 		} else {

@@ -31,8 +31,8 @@ static void watchdog_start(bool node, int rc);
 
 static bool url_ok(const char *u)
 {
-	return (strncmp(u, "tcp://", 6) == 0 || strncmp(u, "ipc://", 6) == 0 ||
-	        strncmp(u, "tls+tcp://", 10) == 0) && strlen(u) < 400;
+	return (strncmp(u, "tcp://", 6) == 0 || strncmp(u, "ipc://", 6) == 0 || strncmp(u, "tls+tcp://", 10) == 0) &&
+		strlen(u) < 400;
 }
 
 /* Exit code of a sync failure: the network is "unavailable". */
@@ -41,13 +41,13 @@ static int sync_exit(const keten_error *err)
 	cli_error(err);
 	switch (err->code) {
 	case KETEN_EIO: return EX_UNAVAILABLE_;
-	case KETEN_ESIG: case KETEN_EAUTHOR: return EX_NOPERM_;
+	case KETEN_ESIG:
+	case KETEN_EAUTHOR: return EX_NOPERM_;
 	default: return cli_exit_code(err->code);
 	}
 }
 
-static json_t *stats_json(const char *url, const uint8_t *server, const char *name,
-                          const keten_sync_stats *st)
+static json_t *stats_json(const char *url, const uint8_t *server, const char *name, const keten_sync_stats *st)
 {
 	json_t *o = json_object();
 	char hex[65];
@@ -77,8 +77,8 @@ static json_t *stats_json(const char *url, const uint8_t *server, const char *na
 static void stats_text(char *buf, size_t len, const keten_sync_stats *st)
 {
 	size_t u;
-	snprintf(buf, len, "%zu entries (%zu stubs), %zu forks, %zu pending", st->entries, st->stubs,
-	         st->forks, st->pending);
+	snprintf(buf, len, "%zu entries (%zu stubs), %zu forks, %zu pending", st->entries, st->stubs, st->forks,
+	         st->pending);
 	u = strlen(buf);
 	if (st->bodies)
 		u += (size_t)snprintf(buf + u, len > u ? len - u : 0, ", %zu bodies", st->bodies);
@@ -130,7 +130,11 @@ static bool tls_option(int o, const char *arg, struct tls_opts *t)
 	}
 }
 
-#define TLS_LONGOPTS {"tls-cert", 1, 0, 'C'}, {"tls-key", 1, 0, 'K'}, {"tls-ca", 1, 0, 'A'}
+#define TLS_LONGOPTS                                     \
+	{"tls-cert", 1, 0, 'C'}, {"tls-key", 1, 0, 'K'}, \
+	{                                                \
+		"tls-ca", 1, 0, 'A'                      \
+	}
 
 static const char sync_usage[] =
 	"usage: keten sync URL [--timeout SECONDS] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE]\n"
@@ -170,7 +174,10 @@ int cmd_sync(cli *c, int argc, char **argv)
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 't': if ((rc = parse_seconds("sync", "--timeout", optarg, &timeout))) return rc; break;
+		case 't':
+			if ((rc = parse_seconds("sync", "--timeout", optarg, &timeout)))
+				return rc;
+			break;
 		case 'h': return cli_help(sync_usage);
 		default:
 			if (tls_option(o, optarg, &tls))
@@ -212,7 +219,10 @@ int cmd_sync(cli *c, int argc, char **argv)
 
 /* Peers in the meta table -------------------------------------------------- */
 
-struct peer_put { const char *url; bool del; };
+struct peer_put {
+	const char *url;
+	bool del;
+};
 
 static int peer_put_fn(keten_txn *t, void *ctx, keten_error *err)
 {
@@ -224,7 +234,10 @@ static int peer_put_fn(keten_txn *t, void *ctx, keten_error *err)
 	return keten_kv_put(t, KT_META, key, (size_t)n, "", 0, err);
 }
 
-struct peer_list { char *urls[MAX_URLS]; size_t n; };
+struct peer_list {
+	char *urls[MAX_URLS];
+	size_t n;
+};
 
 static int peer_list_cb(const uint8_t *k, size_t kl, const uint8_t *v CLI_UNUSED, size_t vl CLI_UNUSED, void *ctx)
 {
@@ -257,20 +270,21 @@ static void peers_free(struct peer_list *pl)
 	pl->n = 0;
 }
 
-static const char peer_usage[] =
-	"usage: keten peer add URL\n"
-	"       keten peer remove URL\n"
-	"       keten peer list\n"
-	"       keten peer tls [--cert FILE] [--key FILE] [--ca FILE]\n"
-	"\n"
-	"The nodes 'keten node' pulls from besides its --peer options, kept in\n"
-	"this home.  'tls' names the PEM files used for tls+tcp:// URLs when no\n"
-	"--tls-* option is given: this node's certificate and key (needed to\n"
-	"listen; with a CA, clients must present a certificate too) and the CA\n"
-	"that signed the other nodes' certificates (needed to dial).  An empty\n"
-	"FILE forgets the setting.\n";
+static const char peer_usage[] = "usage: keten peer add URL\n"
+				 "       keten peer remove URL\n"
+				 "       keten peer list\n"
+				 "       keten peer tls [--cert FILE] [--key FILE] [--ca FILE]\n"
+				 "\n"
+				 "The nodes 'keten node' pulls from besides its --peer options, kept in\n"
+				 "this home.  'tls' names the PEM files used for tls+tcp:// URLs when no\n"
+				 "--tls-* option is given: this node's certificate and key (needed to\n"
+				 "listen; with a CA, clients must present a certificate too) and the CA\n"
+				 "that signed the other nodes' certificates (needed to dial).  An empty\n"
+				 "FILE forgets the setting.\n";
 
-struct meta_put { const char *name, *value; };
+struct meta_put {
+	const char *name, *value;
+};
 
 static int meta_put_fn(keten_txn *t, void *ctx, keten_error *err)
 {
@@ -385,8 +399,8 @@ int cmd_peer(cli *c, int argc, char **argv)
 
 /* Append a checkpoint of the heads here unless they are those of *last
  * (then *id_out stays zero); *last becomes the heads digest after it. */
-static int checkpoint_append(cli *c, uint8_t last[32], bool have_last, uint8_t id_out[32],
-                             size_t *feeds, keten_error *err)
+static int checkpoint_append(cli *c, uint8_t last[32], bool have_last, uint8_t id_out[32], size_t *feeds,
+                             keten_error *err)
 {
 	keten_append a = {.body_type = KETEN__BODY_TYPE__CHECKPOINT};
 	uint8_t digest[32], *body = NULL, ids[1][32];
@@ -477,15 +491,14 @@ static int cp_cb(const uint8_t *k, size_t kl, const uint8_t *v CLI_UNUSED, size_
 	return 0;
 }
 
-static const char checkpoint_usage[] =
-	"usage: keten checkpoint\n"
-	"       keten checkpoint --check\n"
-	"\n"
-	"Append a checkpoint entry: every feed head this node holds and their\n"
-	"BLAKE2b root ('keten node --checkpoint SECONDS' does so on an interval\n"
-	"when the heads changed).  --check compares every other node's checkpoint\n"
-	"held here with this ledger's feeds: a head that names another entry at a\n"
-	"seq than ours is an equivocation on one side, and exits 1.\n";
+static const char checkpoint_usage[] = "usage: keten checkpoint\n"
+				       "       keten checkpoint --check\n"
+				       "\n"
+				       "Append a checkpoint entry: every feed head this node holds and their\n"
+				       "BLAKE2b root ('keten node --checkpoint SECONDS' does so on an interval\n"
+				       "when the heads changed).  --check compares every other node's checkpoint\n"
+				       "held here with this ledger's feeds: a head that names another entry at a\n"
+				       "seq than ours is an equivocation on one side, and exits 1.\n";
 
 int cmd_checkpoint(cli *c, int argc, char **argv)
 {
@@ -617,10 +630,9 @@ static const char node_usage[] =
 
 int cmd_node(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"listen", 1, 0, 'l'}, {"peer", 1, 0, 'p'}, {"interval", 1, 0, 'i'},
-		{"rounds", 1, 0, 'r'}, {"checkpoint", 1, 0, 'c'}, {"timeout", 1, 0, 't'}, TLS_LONGOPTS,
-		{"help", 0, 0, 'h'}, {0}};
+	static const struct option opts[] = {{"listen", 1, 0, 'l'}, {"peer", 1, 0, 'p'},       {"interval", 1, 0, 'i'},
+	                                     {"rounds", 1, 0, 'r'}, {"checkpoint", 1, 0, 'c'}, {"timeout", 1, 0, 't'},
+	                                     TLS_LONGOPTS,          {"help", 0, 0, 'h'},       {0}};
 	static struct tls_opts tls;
 	const char *listen[MAX_URLS];
 	struct peer_list pl = {0};
@@ -633,7 +645,7 @@ int cmd_node(cli *c, int argc, char **argv)
 	uint8_t cp_last[32] = {0};
 	bool cp_have = false;
 	long rounds = 0;
-	bool done = false;   /* the last of --rounds ran: stop after this pass */
+	bool done = false; /* the last of --rounds ran: stop after this pass */
 	struct sigaction sa;
 	int o, rc;
 
@@ -642,12 +654,14 @@ int cmd_node(cli *c, int argc, char **argv)
 		switch (o) {
 		case 'l':
 			if (n_listen == MAX_URLS || !url_ok(optarg))
-				return cli_usage_error("node", "--listen '%s' is not a tcp://, tls+tcp:// or ipc:// URL", optarg);
+				return cli_usage_error(
+					"node", "--listen '%s' is not a tcp://, tls+tcp:// or ipc:// URL", optarg);
 			listen[n_listen++] = optarg;
 			break;
 		case 'p':
 			if (pl.n == MAX_URLS || !url_ok(optarg))
-				return cli_usage_error("node", "--peer '%s' is not a tcp://, tls+tcp:// or ipc:// URL", optarg);
+				return cli_usage_error("node", "--peer '%s' is not a tcp://, tls+tcp:// or ipc:// URL",
+				                       optarg);
 			if (!(pl.urls[pl.n++] = strdup(optarg)))
 				return EX_SOFTWARE_;
 			break;
@@ -720,8 +734,8 @@ int cmd_node(cli *c, int argc, char **argv)
 		size_t u = (size_t)snprintf(line, sizeof line, "%s as %s", n_listen ? "serving" : "not serving",
 		                            keten_ledger_info(c->L)->name);
 		for (size_t i = 0; i < n_listen; i++)
-			u += (size_t)snprintf(line + u, u < sizeof line ? sizeof line - u : 0, "%s %s",
-			                      i ? "," : " on", listen[i]);
+			u += (size_t)snprintf(line + u, u < sizeof line ? sizeof line - u : 0, "%s %s", i ? "," : " on",
+			                      listen[i]);
 		if (u < sizeof line)
 			snprintf(line + u, sizeof line - u, "; pulling from %zu peers", pl.n);
 		node_log(NULL, line);
@@ -816,8 +830,10 @@ int cmd_node(cli *c, int argc, char **argv)
 	}
 	{
 		char line[64];
-		snprintf(line, sizeof line, "stopping (%s)", stop_signal == SIGINT ? "SIGINT"
-		         : stop_signal == SIGTERM ? "SIGTERM" : "done");
+		snprintf(line, sizeof line, "stopping (%s)",
+		         stop_signal == SIGINT            ? "SIGINT"
+		                 : stop_signal == SIGTERM ? "SIGTERM"
+		                                          : "done");
 		node_log(NULL, line);
 		watchdog_start(true, 0);
 	}

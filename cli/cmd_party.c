@@ -10,14 +10,16 @@
 #include "rules/rules.h"
 #include "proto/keten.pb-c.h"
 
-static const char trust_usage[] =
-	"usage: keten trust add KEY --name NAME\n"
-	"       keten trust list\n"
-	"\n"
-	"Make KEY (64 hex) a trust anchor of this node: a certifying authority\n"
-	"whose certificates make other keys count.  An anchor is valid for itself.\n";
+static const char trust_usage[] = "usage: keten trust add KEY --name NAME\n"
+				  "       keten trust list\n"
+				  "\n"
+				  "Make KEY (64 hex) a trust anchor of this node: a certifying authority\n"
+				  "whose certificates make other keys count.  An anchor is valid for itself.\n";
 
-struct trust_list { json_t *arr; cli *c; };
+struct trust_list {
+	json_t *arr;
+	cli *c;
+};
 
 static int trust_cb(const uint8_t *k, size_t kl CLI_UNUSED, const uint8_t *v, size_t vl, void *p)
 {
@@ -102,9 +104,9 @@ static int split_list(char *s, char **out, int max)
 
 static int certify(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"name", 1, 0, 'n'}, {"role", 1, 0, 'r'}, {"agb", 1, 0, 'a'}, {"kvk", 1, 0, 'k'},
-		{"municipality", 1, 0, 'm'}, {"from", 1, 0, 'f'}, {"until", 1, 0, 'u'}, {"help", 0, 0, 'h'}, {0}};
+	static const struct option opts[] = {{"name", 1, 0, 'n'},  {"role", 1, 0, 'r'},         {"agb", 1, 0, 'a'},
+	                                     {"kvk", 1, 0, 'k'},   {"municipality", 1, 0, 'm'}, {"from", 1, 0, 'f'},
+	                                     {"until", 1, 0, 'u'}, {"help", 0, 0, 'h'},         {0}};
 	Keten__PartyCertificate pc = KETEN__PARTY_CERTIFICATE__INIT;
 	char *roles_s = NULL, *mun_s = NULL, *rl[8], *ml[16];
 	uint32_t roles[8];
@@ -120,10 +122,16 @@ static int certify(cli *c, int argc, char **argv)
 		case 'a': pc.agb = optarg; break;
 		case 'k': pc.kvk = optarg; break;
 		case 'm': mun_s = optarg; break;
-		case 'f': if ((rc = cli_parse_date("--from", optarg, &pc.valid_from))) return rc;
-			pc.has_valid_from = 1; break;
-		case 'u': if ((rc = cli_parse_date("--until", optarg, &pc.valid_until))) return rc;
-			pc.has_valid_until = 1; break;
+		case 'f':
+			if ((rc = cli_parse_date("--from", optarg, &pc.valid_from)))
+				return rc;
+			pc.has_valid_from = 1;
+			break;
+		case 'u':
+			if ((rc = cli_parse_date("--until", optarg, &pc.valid_until)))
+				return rc;
+			pc.has_valid_until = 1;
+			break;
 		case 'h': return cli_help(party_usage);
 		default: return cli_usage_error("party", "unknown option");
 		}
@@ -137,8 +145,10 @@ static int certify(cli *c, int argc, char **argv)
 	nr = split_list(roles_s, rl, 8);
 	for (int i = 0; i < nr; i++)
 		if (!(roles[i] = keten_role_from_name(rl[i])))
-			return cli_usage_error("party", "role '%s' is not one of region, municipality, "
-			                       "lead-provider, subcontractor, auditor", rl[i]);
+			return cli_usage_error("party",
+			                       "role '%s' is not one of region, municipality, "
+			                       "lead-provider, subcontractor, auditor",
+			                       rl[i]);
 	if (mun_s)
 		nm = split_list(mun_s, ml, 16);
 	pc.key.data = key;
@@ -171,7 +181,10 @@ static int revoke(cli *c, int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
 		case 'r': r.reason = optarg; break;
-		case 'a': if ((rc = cli_parse_date("--at", optarg, &at))) return rc; break;
+		case 'a':
+			if ((rc = cli_parse_date("--at", optarg, &at)))
+				return rc;
+			break;
 		case 'h': return cli_help(party_usage);
 		default: return cli_usage_error("party", "unknown option");
 		}
@@ -204,7 +217,10 @@ static int revoke(cli *c, int argc, char **argv)
 	return rc;
 }
 
-struct list_ctx { json_t *arr; keten_txn *t; };
+struct list_ctx {
+	json_t *arr;
+	keten_txn *t;
+};
 
 static int list_cb(const uint8_t *k, size_t kl CLI_UNUSED, const uint8_t *v, size_t vl, void *p)
 {
@@ -240,8 +256,8 @@ static int list_cb(const uint8_t *k, size_t kl CLI_UNUSED, const uint8_t *v, siz
 		json_object_set_new(o, "valid_until", json_string(until));
 		json_array_append_new(l->arr, o);
 	} else {
-		printf("%.16s  %-28s %-26s %-8s %s..%s%s\n", hex, ps->name ? ps->name : "", roles, status,
-		       from, until, kt_is_anchor(l->t, k) ? "  (trust anchor)" : "");
+		printf("%.16s  %-28s %-26s %-8s %s..%s%s\n", hex, ps->name ? ps->name : "", roles, status, from, until,
+		       kt_is_anchor(l->t, k) ? "  (trust anchor)" : "");
 	}
 	keten__state__party_state__free_unpacked(ps, NULL);
 	return 0;

@@ -208,11 +208,13 @@ static int add_bank_findings(keten_recon *r, const keten_bank_result *b)
 		if (!l) {
 			f->amount_cents = b->closing_cents - b->computed_cents;
 			snprintf(f->detail, sizeof f->detail, "opening %lld + bookings = %lld, closing says %lld",
-			         (long long)b->opening_cents, (long long)b->computed_cents, (long long)b->closing_cents);
+			         (long long)b->opening_cents, (long long)b->computed_cents,
+			         (long long)b->closing_cents);
 			continue;
 		}
 		f->amount_cents = l->status == KETEN_LEDGER_ONLY ? l->ledger_cents
-		                : l->status == KETEN_BANK_AMOUNT_DIFFERS ? l->bank_cents - l->ledger_cents : l->bank_cents;
+			: l->status == KETEN_BANK_AMOUNT_DIFFERS ? l->bank_cents - l->ledger_cents
+								 : l->bank_cents;
 		memcpy(f->payer, l->payer, 32);
 		memcpy(f->payee, l->payee, 32);
 		if (l->has_payment) {
@@ -225,15 +227,18 @@ static int add_bank_findings(keten_recon *r, const keten_bank_result *b)
 		keten_format_date(bd, sizeof bd, l->bank_date);
 		keten_format_date(ld, sizeof ld, l->ledger_date);
 		if (l->status == KETEN_LEDGER_ONLY)
-			snprintf(f->detail, sizeof f->detail, "payment of %lld cents on %s (ref '%s') is not on the statement",
+			snprintf(f->detail, sizeof f->detail,
+			         "payment of %lld cents on %s (ref '%s') is not on the statement",
 			         (long long)l->ledger_cents, ld, l->ledger_ref);
 		else if (l->status == KETEN_BANK_AMOUNT_DIFFERS)
-			snprintf(f->detail, sizeof f->detail, "statement line %zu: %lld cents on %s, ref '%s'; the payment says %lld",
-			         l->file_line, (long long)l->bank_cents, bd, l->bank_ref, (long long)l->ledger_cents);
+			snprintf(f->detail, sizeof f->detail,
+			         "statement line %zu: %lld cents on %s, ref '%s'; the payment says %lld", l->file_line,
+			         (long long)l->bank_cents, bd, l->bank_ref, (long long)l->ledger_cents);
 		else
-			snprintf(f->detail, sizeof f->detail, "statement line %zu: %lld cents on %s, ref '%s'%s", l->file_line,
-			         (long long)l->bank_cents, bd, l->bank_ref,
-			         l->status == KETEN_BANK_DUPLICATE ? "; the payment is already matched to another line" : "");
+			snprintf(f->detail, sizeof f->detail, "statement line %zu: %lld cents on %s, ref '%s'%s",
+			         l->file_line, (long long)l->bank_cents, bd, l->bank_ref,
+			         l->status == KETEN_BANK_DUPLICATE ? "; the payment is already matched to another line"
+			                                           : "");
 	}
 	return 0;
 }
@@ -248,7 +253,8 @@ static void evidence_text(keten_txn *t, const keten_recon_finding *f, bool full,
 		if (full)
 			u += (size_t)snprintf(buf + u, len - u, "%s%s", i ? " " : "", hex);
 		else
-			u += (size_t)snprintf(buf + u, len - u, "%s%s:%.8s", i ? ", " : "", keten_json_entry_type(t, f->ids[i]), hex);
+			u += (size_t)snprintf(buf + u, len - u, "%s%s:%.8s", i ? ", " : "",
+			                      keten_json_entry_type(t, f->ids[i]), hex);
 	}
 }
 
@@ -263,10 +269,12 @@ static void print_table(keten_txn *t, keten_json_labels *nm, const keten_recon *
 	for (size_t i = 0; i < r->n_lines; i++) {
 		const keten_recon_line *l = &r->lines[i];
 		keten_hex(hex, l->subject, 32);
-		printf("%-18.18s %-18.18s %-9.8s %-16.16s %14s %9s %14s %14s %14s %14s %14s\n", keten_json_label(nm, l->payer),
-		       keten_json_label(nm, l->payee), hex, l->what, human(a[0], 40, l->agreed_cents), units(a[1], l->delivered_units),
-		       human(a[2], 40, l->claimed_cents), human(a[3], 40, l->paid_cents), human(a[4], 40, l->received_cents),
-		       human(a[5], 40, l->outstanding_cents), human(a[6], 40, l->overdue_cents));
+		printf("%-18.18s %-18.18s %-9.8s %-16.16s %14s %9s %14s %14s %14s %14s %14s\n",
+		       keten_json_label(nm, l->payer), keten_json_label(nm, l->payee), hex, l->what,
+		       human(a[0], 40, l->agreed_cents), units(a[1], l->delivered_units),
+		       human(a[2], 40, l->claimed_cents), human(a[3], 40, l->paid_cents),
+		       human(a[4], 40, l->received_cents), human(a[5], 40, l->outstanding_cents),
+		       human(a[6], 40, l->overdue_cents));
 	}
 	if (!r->n_lines)
 		printf("(no agreements)\n");
@@ -276,8 +284,9 @@ static void print_table(keten_txn *t, keten_json_labels *nm, const keten_recon *
 	for (size_t i = 0; i < r->n_pairs; i++) {
 		const keten_recon_pair *p = &r->pairs[i];
 		printf("%-18.18s %-18.18s %5zu %14s %9s %14s %14s %14s %14s %14s\n", keten_json_label(nm, p->payer),
-		       keten_json_label(nm, p->payee), p->n_lines, human(a[0], 40, p->agreed_cents), units(a[1], p->delivered_units),
-		       human(a[2], 40, p->claimed_cents), human(a[3], 40, p->paid_cents), human(a[4], 40, p->received_cents),
+		       keten_json_label(nm, p->payee), p->n_lines, human(a[0], 40, p->agreed_cents),
+		       units(a[1], p->delivered_units), human(a[2], 40, p->claimed_cents),
+		       human(a[3], 40, p->paid_cents), human(a[4], 40, p->received_cents),
 		       human(a[5], 40, p->outstanding_cents), human(a[6], 40, p->overdue_cents));
 	}
 	if (b) {
@@ -287,9 +296,9 @@ static void print_table(keten_txn *t, keten_json_labels *nm, const keten_recon *
 		printf("\nbank statement %s to %s: %zu matched, %zu amount differs, %zu duplicate, %zu bank-only, %zu ledger-only\n",
 		       d1, d2, b->matched, b->amount_differs, b->duplicates, b->bank_only, b->ledger_only);
 		if (b->has_balances)
-			printf("balances: opening %s, closing %s, opening + bookings %s: %s\n", human(a[0], 40, b->opening_cents),
-			       human(a[1], 40, b->closing_cents), human(a[2], 40, b->computed_cents),
-			       b->balance_ok ? "agree" : "DIFFER");
+			printf("balances: opening %s, closing %s, opening + bookings %s: %s\n",
+			       human(a[0], 40, b->opening_cents), human(a[1], 40, b->closing_cents),
+			       human(a[2], 40, b->computed_cents), b->balance_ok ? "agree" : "DIFFER");
 		else
 			printf("balances: the statement lacks an opening or closing balance\n");
 		printf("%-15s %-11s %5s %14s %-10s %-24s %-9s %14s %-10s\n", "status", "how", "line", "bank", "booked",
@@ -304,9 +313,10 @@ static void print_table(keten_txn *t, keten_json_labels *nm, const keten_recon *
 			else
 				hex[0] = 0;
 			snprintf(ln, sizeof ln, "%zu", l->file_line);
-			printf("%-15s %-11s %5s %14s %-10s %-24.24s %-9.8s %14s %-10s\n", keten_bank_status_name(l->status),
-			       l->how, l->file_line ? ln : "", l->status == KETEN_LEDGER_ONLY ? "" : human(a[0], 40, l->bank_cents),
-			       bd, l->bank_ref, hex, l->has_payment ? human(a[1], 40, l->ledger_cents) : "", ld);
+			printf("%-15s %-11s %5s %14s %-10s %-24.24s %-9.8s %14s %-10s\n",
+			       keten_bank_status_name(l->status), l->how, l->file_line ? ln : "",
+			       l->status == KETEN_LEDGER_ONLY ? "" : human(a[0], 40, l->bank_cents), bd, l->bank_ref,
+			       hex, l->has_payment ? human(a[1], 40, l->ledger_cents) : "", ld);
 		}
 	}
 	printf("\nfindings: %zu\n", r->n_findings);
@@ -317,16 +327,22 @@ static void print_table(keten_txn *t, keten_json_labels *nm, const keten_recon *
 		char ev[1200];
 		evidence_text(t, f, false, ev, sizeof ev);
 		printf("%-30s %14s  %-18.18s %-18.18s %s\n%-30s %14s  %s\n", f->kind, human(a[0], 40, f->amount_cents),
-		       keten_json_label(nm, f->payer), keten_json_label(nm, f->payee), ev[0] ? ev : "-", "", "", f->detail);
+		       keten_json_label(nm, f->payer), keten_json_label(nm, f->payee), ev[0] ? ev : "-", "", "",
+		       f->detail);
 	}
 }
 
 static void print_csv(keten_json_labels *nm, const keten_recon *r, const keten_bank_result *b)
 {
-	static const char *const head[] = {"record", "kind", "subject", "payer", "payer_name", "payee", "payee_name",
-	                                   "what", "agreed_cents", "delivered_units", "claimed_cents", "paid_cents",
-	                                   "received_cents", "outstanding_cents", "overdue_cents", "amount_cents",
-	                                   "evidence", "detail"};
+	static const char *const head[] = {"record",         "kind",
+	                                   "subject",        "payer",
+	                                   "payer_name",     "payee",
+	                                   "payee_name",     "what",
+	                                   "agreed_cents",   "delivered_units",
+	                                   "claimed_cents",  "paid_cents",
+	                                   "received_cents", "outstanding_cents",
+	                                   "overdue_cents",  "amount_cents",
+	                                   "evidence",       "detail"};
 	char subj[65], payer[65], payee[65], n[9][24];
 	csv_row(head, 18);
 	for (size_t i = 0; i < r->n_lines; i++) {
@@ -335,12 +351,24 @@ static void print_csv(keten_json_labels *nm, const keten_recon *r, const keten_b
 		keten_hex(subj, l->subject, 32);
 		keten_hex(payer, l->payer, 32);
 		keten_hex(payee, l->payee, 32);
-		f[0] = "line"; f[1] = l->subcontract ? "subcontract" : "allocation"; f[2] = subj;
-		f[3] = payer; f[4] = keten_json_label(nm, l->payer); f[5] = payee; f[6] = keten_json_label(nm, l->payee);
-		f[7] = l->what; f[8] = i64(n[0], l->agreed_cents); f[9] = units(n[1], l->delivered_units);
-		f[10] = i64(n[2], l->claimed_cents); f[11] = i64(n[3], l->paid_cents); f[12] = i64(n[4], l->received_cents);
-		f[13] = i64(n[5], l->outstanding_cents); f[14] = i64(n[6], l->overdue_cents); f[15] = "";
-		f[16] = subj; f[17] = "";
+		f[0] = "line";
+		f[1] = l->subcontract ? "subcontract" : "allocation";
+		f[2] = subj;
+		f[3] = payer;
+		f[4] = keten_json_label(nm, l->payer);
+		f[5] = payee;
+		f[6] = keten_json_label(nm, l->payee);
+		f[7] = l->what;
+		f[8] = i64(n[0], l->agreed_cents);
+		f[9] = units(n[1], l->delivered_units);
+		f[10] = i64(n[2], l->claimed_cents);
+		f[11] = i64(n[3], l->paid_cents);
+		f[12] = i64(n[4], l->received_cents);
+		f[13] = i64(n[5], l->outstanding_cents);
+		f[14] = i64(n[6], l->overdue_cents);
+		f[15] = "";
+		f[16] = subj;
+		f[17] = "";
 		csv_row(f, 18);
 	}
 	for (size_t i = 0; i < r->n_pairs; i++) {
@@ -350,11 +378,24 @@ static void print_csv(keten_json_labels *nm, const keten_recon *r, const keten_b
 		keten_hex(payer, p->payer, 32);
 		keten_hex(payee, p->payee, 32);
 		snprintf(cnt, sizeof cnt, "%zu lines", p->n_lines);
-		f[0] = "pair"; f[1] = ""; f[2] = ""; f[3] = payer; f[4] = keten_json_label(nm, p->payer); f[5] = payee;
-		f[6] = keten_json_label(nm, p->payee); f[7] = cnt; f[8] = i64(n[0], p->agreed_cents);
-		f[9] = units(n[1], p->delivered_units); f[10] = i64(n[2], p->claimed_cents); f[11] = i64(n[3], p->paid_cents);
-		f[12] = i64(n[4], p->received_cents); f[13] = i64(n[5], p->outstanding_cents);
-		f[14] = i64(n[6], p->overdue_cents); f[15] = ""; f[16] = ""; f[17] = "";
+		f[0] = "pair";
+		f[1] = "";
+		f[2] = "";
+		f[3] = payer;
+		f[4] = keten_json_label(nm, p->payer);
+		f[5] = payee;
+		f[6] = keten_json_label(nm, p->payee);
+		f[7] = cnt;
+		f[8] = i64(n[0], p->agreed_cents);
+		f[9] = units(n[1], p->delivered_units);
+		f[10] = i64(n[2], p->claimed_cents);
+		f[11] = i64(n[3], p->paid_cents);
+		f[12] = i64(n[4], p->received_cents);
+		f[13] = i64(n[5], p->outstanding_cents);
+		f[14] = i64(n[6], p->overdue_cents);
+		f[15] = "";
+		f[16] = "";
+		f[17] = "";
 		csv_row(f, 18);
 	}
 	for (size_t i = 0; i < r->n_findings; i++) {
@@ -365,8 +406,15 @@ static void print_csv(keten_json_labels *nm, const keten_recon *r, const keten_b
 		hex_or_empty(subj, f->subject);
 		hex_or_empty(payer, f->payer);
 		hex_or_empty(payee, f->payee);
-		row[0] = "finding"; row[1] = f->kind; row[2] = subj; row[3] = payer; row[4] = keten_json_label(nm, f->payer);
-		row[5] = payee; row[6] = keten_json_label(nm, f->payee); row[15] = i64(n[0], f->amount_cents); row[16] = ev;
+		row[0] = "finding";
+		row[1] = f->kind;
+		row[2] = subj;
+		row[3] = payer;
+		row[4] = keten_json_label(nm, f->payer);
+		row[5] = payee;
+		row[6] = keten_json_label(nm, f->payee);
+		row[15] = i64(n[0], f->amount_cents);
+		row[16] = ev;
 		row[17] = f->detail;
 		csv_row(row, 18);
 	}
@@ -384,19 +432,27 @@ static void print_csv(keten_json_labels *nm, const keten_recon *r, const keten_b
 			char bd[11], ld[11];
 			keten_format_date(bd, sizeof bd, l->bank_date);
 			keten_format_date(ld, sizeof ld, l->ledger_date);
-			snprintf(det, sizeof det, "how=%s line=%zu booked=%s bank_ref=%s ledger_cents=%lld paid_on=%s ledger_ref=%s",
+			snprintf(det, sizeof det,
+			         "how=%s line=%zu booked=%s bank_ref=%s ledger_cents=%lld paid_on=%s ledger_ref=%s",
 			         l->how, l->file_line, bd, l->bank_ref, (long long)l->ledger_cents, ld, l->ledger_ref);
-			row[0] = "bank"; row[1] = keten_bank_status_name(l->status); row[2] = pay; row[3] = payer;
-			row[4] = keten_json_label(nm, l->payer); row[5] = payee; row[6] = keten_json_label(nm, l->payee);
+			row[0] = "bank";
+			row[1] = keten_bank_status_name(l->status);
+			row[2] = pay;
+			row[3] = payer;
+			row[4] = keten_json_label(nm, l->payer);
+			row[5] = payee;
+			row[6] = keten_json_label(nm, l->payee);
 			row[15] = i64(n[0], l->status == KETEN_LEDGER_ONLY ? l->ledger_cents : l->bank_cents);
-			row[16] = pay; row[17] = det;
+			row[16] = pay;
+			row[17] = det;
 			csv_row(row, 18);
 		}
 		{
 			const char *row[18] = {0};
 			char det[160];
-			snprintf(det, sizeof det, "opening=%lld closing=%lld computed=%lld", (long long)b->opening_cents,
-			         (long long)b->closing_cents, (long long)b->computed_cents);
+			snprintf(det, sizeof det, "opening=%lld closing=%lld computed=%lld",
+			         (long long)b->opening_cents, (long long)b->closing_cents,
+			         (long long)b->computed_cents);
 			row[0] = "balance";
 			row[1] = !b->has_balances ? "incomplete" : b->balance_ok ? "agree" : "differ";
 			row[15] = i64(n[0], b->closing_cents);
@@ -417,8 +473,8 @@ static void print_json(keten_txn *t, const keten_recon *r, const keten_bank_resu
 int cmd_reconcile(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"with", 1, 0, 'w'}, {"period", 1, 0, 'p'}, {"as-of", 1, 0, 'a'}, {"bank", 1, 0, 'b'},
-		{"format", 1, 0, 'f'}, {"check", 0, 0, 'c'}, {"help", 0, 0, 'h'}, {0}};
+		{"with", 1, 0, 'w'},   {"period", 1, 0, 'p'}, {"as-of", 1, 0, 'a'}, {"bank", 1, 0, 'b'},
+		{"format", 1, 0, 'f'}, {"check", 0, 0, 'c'},  {"help", 0, 0, 'h'},  {0}};
 	keten_recon_opts ro = {0};
 	keten_recon r = {0};
 	keten_bank_result br = {0}, *bp = NULL;
@@ -438,11 +494,18 @@ int cmd_reconcile(cli *c, int argc, char **argv)
 		case 'w': with = optarg; break;
 		case 'p':
 			if (keten_recon_period(optarg, &ro.from, &ro.until))
-				return cli_usage_error("reconcile", "--period '%s' is not YYYY-MM, YYYY-Qn or YYYY", optarg);
+				return cli_usage_error("reconcile", "--period '%s' is not YYYY-MM, YYYY-Qn or YYYY",
+				                       optarg);
 			break;
-		case 'a': if ((rc = cli_parse_date("--as-of", optarg, &ro.as_of))) return rc; break;
+		case 'a':
+			if ((rc = cli_parse_date("--as-of", optarg, &ro.as_of)))
+				return rc;
+			break;
 		case 'b': bank = optarg; break;
-		case 'f': if ((rc = parse_format("reconcile", optarg, &fmt))) return rc; break;
+		case 'f':
+			if ((rc = parse_format("reconcile", optarg, &fmt)))
+				return rc;
+			break;
 		case 'c': check = true; break;
 		case 'h': return cli_help(reconcile_usage);
 		default: return cli_usage_error("reconcile", "unknown option");
@@ -520,19 +583,18 @@ out:
 
 /* report ------------------------------------------------------------------------------ */
 
-static const char report_usage[] =
-	"usage: keten report [--by municipality|provider|arrangement|month] [--period P]\n"
-	"                    [--format table|csv|json]\n"
-	"\n"
-	"The regional monitor over what this home holds bodies of: per group, the\n"
-	"allocations and distinct clients, allocated and paid costs, the share\n"
-	"subcontracted (accepted subcontracts / allocated), the average length of\n"
-	"closed herstel trajectories (days), early stops by stop code (any code\n"
-	"other than 'according to plan': jeugd 31, wmo 19), rijgen, and payment\n"
-	"delay (median and 90th percentile days from a claim to each payment on\n"
-	"it).  --by month groups allocations by start month and money and delays\n"
-	"by payment month.  --period P (YYYY-MM, YYYY-Qn or YYYY): allocations\n"
-	"running in it, closes and payments dated in it.  Default --by municipality.\n";
+static const char report_usage[] = "usage: keten report [--by municipality|provider|arrangement|month] [--period P]\n"
+				   "                    [--format table|csv|json]\n"
+				   "\n"
+				   "The regional monitor over what this home holds bodies of: per group, the\n"
+				   "allocations and distinct clients, allocated and paid costs, the share\n"
+				   "subcontracted (accepted subcontracts / allocated), the average length of\n"
+				   "closed herstel trajectories (days), early stops by stop code (any code\n"
+				   "other than 'according to plan': jeugd 31, wmo 19), rijgen, and payment\n"
+				   "delay (median and 90th percentile days from a claim to each payment on\n"
+				   "it).  --by month groups allocations by start month and money and delays\n"
+				   "by payment month.  --period P (YYYY-MM, YYYY-Qn or YYYY): allocations\n"
+				   "running in it, closes and payments dated in it.  Default --by municipality.\n";
 
 static void stops_text(const keten_report_row *row, char *buf, size_t len)
 {
@@ -575,14 +637,19 @@ int cmd_report(cli *c, int argc, char **argv)
 		switch (o) {
 		case 'b':
 			if (!(ro.by = keten_report_by_from_name(optarg)))
-				return cli_usage_error("report", "--by is municipality, provider, arrangement or month, not '%s'",
+				return cli_usage_error("report",
+				                       "--by is municipality, provider, arrangement or month, not '%s'",
 				                       optarg);
 			break;
 		case 'p':
 			if (keten_recon_period(optarg, &ro.from, &ro.until))
-				return cli_usage_error("report", "--period '%s' is not YYYY-MM, YYYY-Qn or YYYY", optarg);
+				return cli_usage_error("report", "--period '%s' is not YYYY-MM, YYYY-Qn or YYYY",
+				                       optarg);
 			break;
-		case 'f': if ((rc = parse_format("report", optarg, &fmt))) return rc; break;
+		case 'f':
+			if ((rc = parse_format("report", optarg, &fmt)))
+				return rc;
+			break;
 		case 'h': return cli_help(report_usage);
 		default: return cli_usage_error("report", "unknown option");
 		}
@@ -601,31 +668,54 @@ int cmd_report(cli *c, int argc, char **argv)
 	if (fmt == FMT_JSON) {
 		cli_print_json(keten_json_report(t, &rep, ro.by));
 	} else if (fmt == FMT_CSV) {
-		static const char *const head[] = {"group", "label", "allocations", "clients", "allocated_cents",
-		                                   "paid_cents", "subcontracted_cents", "subcontract_paid_cents",
-		                                   "subcontracted_bp", "closed_herstel", "avg_trajectory_days",
-		                                   "early_stops", "early_stops_by_code", "rijgen", "payments",
-		                                   "delay_median_days", "delay_p90_days"};
+		static const char *const head[] = {"group",
+		                                   "label",
+		                                   "allocations",
+		                                   "clients",
+		                                   "allocated_cents",
+		                                   "paid_cents",
+		                                   "subcontracted_cents",
+		                                   "subcontract_paid_cents",
+		                                   "subcontracted_bp",
+		                                   "closed_herstel",
+		                                   "avg_trajectory_days",
+		                                   "early_stops",
+		                                   "early_stops_by_code",
+		                                   "rijgen",
+		                                   "payments",
+		                                   "delay_median_days",
+		                                   "delay_p90_days"};
 		csv_row(head, 17);
 		for (size_t i = 0; i <= rep.n_rows; i++) {
 			const keten_report_row *row = i < rep.n_rows ? &rep.rows[i] : &rep.total;
 			char n[12][24], label[140], stops[400];
 			const char *f[17];
 			stops_text(row, stops, sizeof stops);
-			f[0] = row->key; f[1] = group_label(&nm, ro.by, row->key, label, sizeof label);
-			sprintf(n[0], "%zu", row->allocations); f[2] = n[0];
-			sprintf(n[1], "%zu", row->clients); f[3] = n[1];
-			f[4] = i64(n[2], row->allocated_cents); f[5] = i64(n[3], row->paid_cents);
-			f[6] = i64(n[4], row->subcontracted_cents); f[7] = i64(n[5], row->sub_paid_cents);
-			sprintf(n[6], "%u", row->subcontracted_bp); f[8] = n[6];
-			sprintf(n[7], "%zu", row->closed_herstel); f[9] = n[7];
+			f[0] = row->key;
+			f[1] = group_label(&nm, ro.by, row->key, label, sizeof label);
+			sprintf(n[0], "%zu", row->allocations);
+			f[2] = n[0];
+			sprintf(n[1], "%zu", row->clients);
+			f[3] = n[1];
+			f[4] = i64(n[2], row->allocated_cents);
+			f[5] = i64(n[3], row->paid_cents);
+			f[6] = i64(n[4], row->subcontracted_cents);
+			f[7] = i64(n[5], row->sub_paid_cents);
+			sprintf(n[6], "%u", row->subcontracted_bp);
+			f[8] = n[6];
+			sprintf(n[7], "%zu", row->closed_herstel);
+			f[9] = n[7];
 			f[10] = i64(n[8], row->avg_trajectory_days);
-			sprintf(n[9], "%zu", row->early_stops); f[11] = n[9];
+			sprintf(n[9], "%zu", row->early_stops);
+			f[11] = n[9];
 			f[12] = stops;
-			sprintf(n[10], "%zu", row->rijgen); f[13] = n[10];
-			sprintf(n[11], "%zu", row->payments); f[14] = n[11];
+			sprintf(n[10], "%zu", row->rijgen);
+			f[13] = n[10];
+			sprintf(n[11], "%zu", row->payments);
+			f[14] = n[11];
 			char med[24], p90[24];
-			f[15] = i64(med, row->delay_median_days); f[16] = i64(p90, row->delay_p90_days);
+			f[15] = i64(med, row->delay_median_days);
+			f[16] = i64(p90, row->delay_p90_days);
 			csv_row(f, 17);
 		}
 	} else {
@@ -639,9 +729,10 @@ int cmd_report(cli *c, int argc, char **argv)
 			printf("%-20.20s %6zu %7zu %14s %14s %14s %8s %6zu %8lld %6zu %-16s %6zu %7lld %7lld\n",
 			       group_label(&nm, ro.by, row->key, label, sizeof label), row->allocations, row->clients,
 			       human(a[0], 40, row->allocated_cents), human(a[1], 40, row->paid_cents),
-			       human(a[2], 40, row->subcontracted_cents), pct(p, row->subcontracted_bp), row->closed_herstel,
-			       (long long)row->avg_trajectory_days, row->early_stops, stops[0] ? stops : "-", row->rijgen,
-			       (long long)row->delay_median_days, (long long)row->delay_p90_days);
+			       human(a[2], 40, row->subcontracted_cents), pct(p, row->subcontracted_bp),
+			       row->closed_herstel, (long long)row->avg_trajectory_days, row->early_stops,
+			       stops[0] ? stops : "-", row->rijgen, (long long)row->delay_median_days,
+			       (long long)row->delay_p90_days);
 		}
 	}
 	rc = fflush(stdout) ? EX_IOERR_ : 0;
@@ -654,20 +745,19 @@ out:
 
 /* batch --------------------------------------------------------------------------------- */
 
-static const char batch_usage[] =
-	"usage: keten batch FILE\n"
-	"\n"
-	"Append many deliveries, claims, payments and receipts at once, from CSV\n"
-	"(a header row; ',' or ';') or NDJSON (one object per line), as a\n"
-	"provider's own administration exports them.  Every row has a 'type'\n"
-	"(delivery, claim, payment, receipt); the other columns are named after the\n"
-	"flags of the matching command: subcontract or allocation, period, units,\n"
-	"unit, note (delivery); installment, amount, deliveries (claim); claim,\n"
-	"amount, date, reference (payment); payment, amount, date (receipt).\n"
-	"Ids may be unique prefixes.  Every row is checked first and every bad row\n"
-	"reported with its line number; then all rows are appended in one\n"
-	"transaction, or none when a rule refuses one of them.  Prints one id per\n"
-	"row (--json: an array of {line, type, id}).  FILE '-' reads stdin.\n";
+static const char batch_usage[] = "usage: keten batch FILE\n"
+				  "\n"
+				  "Append many deliveries, claims, payments and receipts at once, from CSV\n"
+				  "(a header row; ',' or ';') or NDJSON (one object per line), as a\n"
+				  "provider's own administration exports them.  Every row has a 'type'\n"
+				  "(delivery, claim, payment, receipt); the other columns are named after the\n"
+				  "flags of the matching command: subcontract or allocation, period, units,\n"
+				  "unit, note (delivery); installment, amount, deliveries (claim); claim,\n"
+				  "amount, date, reference (payment); payment, amount, date (receipt).\n"
+				  "Ids may be unique prefixes.  Every row is checked first and every bad row\n"
+				  "reported with its line number; then all rows are appended in one\n"
+				  "transaction, or none when a rule refuses one of them.  Prints one id per\n"
+				  "row (--json: an array of {line, type, id}).  FILE '-' reads stdin.\n";
 
 struct brow {
 	keten_append a;
@@ -717,8 +807,8 @@ static int resolve(keten_txn *t, const char *what, const char *hex, uint8_t id[3
 }
 
 /* Split a list of ids separated by spaces, ',' or ';'. */
-static int resolve_list(keten_txn *t, const char *what, const char *list, uint8_t (*ids)[32], size_t max,
-                        size_t *n, char *msg, size_t len)
+static int resolve_list(keten_txn *t, const char *what, const char *list, uint8_t (*ids)[32], size_t max, size_t *n,
+                        char *msg, size_t len)
 {
 	char buf[KETEN_BATCH_MAX_FIELD + 1], *save, *tok;
 	*n = 0;
@@ -797,8 +887,10 @@ static int build_row(keten_txn *t, const uint8_t me[32], const keten_batch_row *
 			Keten__State__OfferState *os = NULL;
 			Keten__State__AllocationState *as = NULL;
 			kt_state_get(t, DK_OFFER, target, &keten__state__offer_state__descriptor, (void **)&os, NULL);
-			kt_state_get(t, DK_ALLOCATION, target, &keten__state__allocation_state__descriptor, (void **)&as, NULL);
-			if ((os && os->pricing == KETEN__PRICING__PER_UNIT) || (as && as->kind == KETEN__KIND__COMPONENT))
+			kt_state_get(t, DK_ALLOCATION, target, &keten__state__allocation_state__descriptor,
+			             (void **)&as, NULL);
+			if ((os && os->pricing == KETEN__PRICING__PER_UNIT) ||
+			    (as && as->kind == KETEN__KIND__COMPONENT))
 				k.installment = "units";
 			kt_state_free(os);
 			kt_state_free(as);
@@ -809,8 +901,8 @@ static int build_row(keten_txn *t, const uint8_t me[32], const keten_batch_row *
 		}
 		if (row->amount) {
 			k.amount_cents = row->amount_cents;
-		} else if (kt_expected_claim(t, target, k.installment, (const uint8_t (*)[32])ids, n,
-		                                    &k.amount_cents, &err)) {
+		} else if (kt_expected_claim(t, target, k.installment, (const uint8_t(*)[32])ids, n, &k.amount_cents,
+		                             &err)) {
 			snprintf(msg, len, "cannot compute the amount: %s; give an amount", err.msg);
 			return -1;
 		}
@@ -828,8 +920,8 @@ static int build_row(keten_txn *t, const uint8_t me[32], const keten_batch_row *
 			snprintf(msg, len, "a payment names a claim");
 			return -1;
 		}
-		if (row->reference && (!keten_text_ok(row->reference, strlen(row->reference)) ||
-		                       keten_text_has_bsn(row->reference))) {
+		if (row->reference &&
+		    (!keten_text_ok(row->reference, strlen(row->reference)) || keten_text_has_bsn(row->reference))) {
 			snprintf(msg, len, "reference is not clean text or holds a BSN");
 			return -1;
 		}
@@ -838,14 +930,16 @@ static int build_row(keten_txn *t, const uint8_t me[32], const keten_batch_row *
 			Keten__State__ClawbackState *cb = NULL;
 			bins[i].data = ids[i];
 			bins[i].len = 32;
-			if (kt_state_get(t, DK_CLAIM, ids[i], &keten__state__claim_state__descriptor, (void **)&ks, NULL) == 0) {
+			if (kt_state_get(t, DK_CLAIM, ids[i], &keten__state__claim_state__descriptor, (void **)&ks,
+			                 NULL) == 0) {
 				aud_add(b, &ks->author);
 				aud_add(b, &ks->municipality_key);
-			} else if (kt_state_get(t, DK_CLAWBACK, ids[i], &keten__state__clawback_state__descriptor, (void **)&cb,
-			                   NULL) == 0) {
+			} else if (kt_state_get(t, DK_CLAWBACK, ids[i], &keten__state__clawback_state__descriptor,
+			                        (void **)&cb, NULL) == 0) {
 				aud_add(b, &cb->author);
 				for (size_t j = 0; j < cb->n_debts; j++)
-					if (cb->debts[j]->debtor.len == 32 && memcmp(cb->debts[j]->debtor.data, me, 32) == 0)
+					if (cb->debts[j]->debtor.len == 32 &&
+					    memcmp(cb->debts[j]->debtor.data, me, 32) == 0)
 						aud_add(b, &cb->debts[j]->creditor);
 			}
 			kt_state_free(ks);
@@ -864,7 +958,8 @@ static int build_row(keten_txn *t, const uint8_t me[32], const keten_batch_row *
 		Keten__State__PaymentState *ps = NULL;
 		if (resolve(t, "payment", row->payment, target, msg, len))
 			return -1;
-		if (kt_state_get(t, DK_PAYMENT, target, &keten__state__payment_state__descriptor, (void **)&ps, NULL) == 0) {
+		if (kt_state_get(t, DK_PAYMENT, target, &keten__state__payment_state__descriptor, (void **)&ps, NULL) ==
+		    0) {
 			aud_add(b, &ps->author);
 			aud_add(b, &ps->municipality_key);
 			r.amount_cents = row->amount ? row->amount_cents : ps->amount_cents;
@@ -885,9 +980,7 @@ static int build_row(keten_txn *t, const uint8_t me[32], const keten_batch_row *
 		*amount = r.amount_cents;
 		return pack(b, KETEN__BODY_TYPE__RECEIPT, &r.base);
 	}
-	default:
-		snprintf(msg, len, "unknown row type");
-		return -1;
+	default: snprintf(msg, len, "unknown row type"); return -1;
 	}
 }
 
@@ -899,7 +992,7 @@ int cmd_batch(cli *c, int argc, char **argv)
 	keten_txn *t = NULL;
 	struct brow *rows = NULL;
 	keten_append *app = NULL;
-	uint8_t (*ids)[32] = NULL;
+	uint8_t(*ids)[32] = NULL;
 	int64_t *amounts = NULL;
 	uint8_t *buf = NULL, me[32];
 	size_t len, bad = 0;
@@ -920,7 +1013,8 @@ int cmd_batch(cli *c, int argc, char **argv)
 	if (rc) {
 		for (size_t i = 0; i < bt.n_errors; i++) {
 			if (bt.errors[i].line)
-				fprintf(stderr, "keten batch: %s:%zu: %s\n", argv[optind], bt.errors[i].line, bt.errors[i].msg);
+				fprintf(stderr, "keten batch: %s:%zu: %s\n", argv[optind], bt.errors[i].line,
+				        bt.errors[i].msg);
 			else
 				fprintf(stderr, "keten batch: %s: %s\n", argv[optind], bt.errors[i].msg);
 		}
@@ -952,7 +1046,7 @@ int cmd_batch(cli *c, int argc, char **argv)
 			bad++;
 			continue;
 		}
-		rows[i].a.audience = (const uint8_t (*)[32])rows[i].aud;
+		rows[i].a.audience = (const uint8_t(*)[32])rows[i].aud;
 		rows[i].a.n_audience = rows[i].n_aud;
 		app[i] = rows[i].a;
 	}
@@ -968,18 +1062,22 @@ int cmd_batch(cli *c, int argc, char **argv)
 			/* the append path names the entry that failed: its row's line */
 			size_t line = bt.rows[err.item - 1].line;
 			if (err.code == KETEN_ERULE && err.rule[0])
-				fprintf(stderr, "keten batch: %s:%zu: refused by rule '%s': %s\n", argv[optind], line, err.rule,
-				        err.msg);
+				fprintf(stderr, "keten batch: %s:%zu: refused by rule '%s': %s\n", argv[optind], line,
+				        err.rule, err.msg);
 			else
 				fprintf(stderr, "keten batch: %s:%zu: %s\n", argv[optind], line,
 				        err.msg[0] ? err.msg : keten_strerror(err.code));
 			rc = cli_exit_code(err.code);
-			fprintf(stderr, "keten: nothing appended: the row on line %zu of %zu rows was refused (all rows or "
-			        "none)\n", line, bt.n_rows);
+			fprintf(stderr,
+			        "keten: nothing appended: the row on line %zu of %zu rows was refused (all rows or "
+			        "none)\n",
+			        line, bt.n_rows);
 		} else {
 			rc = cli_error(&err);
-			fprintf(stderr, "keten: nothing appended: one of the %zu rows was refused (the rows are appended in file "
-			        "order; the first refused one stops the batch)\n", bt.n_rows);
+			fprintf(stderr,
+			        "keten: nothing appended: one of the %zu rows was refused (the rows are appended in file "
+			        "order; the first refused one stops the batch)\n",
+			        bt.n_rows);
 		}
 		goto out;
 	}

@@ -15,23 +15,22 @@
 #include "cli.h"
 #include "keten/http.h"
 
-static const char serve_usage[] =
-	"usage: keten serve [--http ADDR] [--public]\n"
-	"\n"
-	"Serve this home's audit dashboard, read-only: balances, reconciliation\n"
-	"findings with their evidence, disputes with evidence (signatures checked),\n"
-	"responses and rulings, the regional monitor with a chart, and the newest\n"
-	"entries; and the JSON API behind it (GET /api/whoami, /api/balance,\n"
-	"/api/reconcile, /api/report, /api/disputes, /api/disputes/ID, /api/log).\n"
-	"Nothing served can change the ledger.  Stops on Ctrl-C (SIGINT) or SIGTERM.\n"
-	"\n"
-	"--http ADDR  HOST:PORT to listen on (default " KETEN_HTTP_DEFAULT_ADDR "; IPv6 as\n"
-	"             [::1]:PORT; :PORT means 127.0.0.1:PORT)\n"
-	"--public     allow an address that is not loopback (127.0.0.0/8, ::1,\n"
-	"             localhost).  The dashboard has no login: anyone who reaches\n"
-	"             the address reads every amount, party and dispute held here.\n"
-	"\n"
-	"See docs/dashboard.md.\n";
+static const char serve_usage[] = "usage: keten serve [--http ADDR] [--public]\n"
+				  "\n"
+				  "Serve this home's audit dashboard, read-only: balances, reconciliation\n"
+				  "findings with their evidence, disputes with evidence (signatures checked),\n"
+				  "responses and rulings, the regional monitor with a chart, and the newest\n"
+				  "entries; and the JSON API behind it (GET /api/whoami, /api/balance,\n"
+				  "/api/reconcile, /api/report, /api/disputes, /api/disputes/ID, /api/log).\n"
+				  "Nothing served can change the ledger.  Stops on Ctrl-C (SIGINT) or SIGTERM.\n"
+				  "\n"
+				  "--http ADDR  HOST:PORT to listen on (default " KETEN_HTTP_DEFAULT_ADDR "; IPv6 as\n"
+				  "             [::1]:PORT; :PORT means 127.0.0.1:PORT)\n"
+				  "--public     allow an address that is not loopback (127.0.0.0/8, ::1,\n"
+				  "             localhost).  The dashboard has no login: anyone who reaches\n"
+				  "             the address reads every amount, party and dispute held here.\n"
+				  "\n"
+				  "See docs/dashboard.md.\n";
 
 static void log_line(void *ctx, const char *line)
 {
@@ -41,8 +40,7 @@ static void log_line(void *ctx, const char *line)
 
 int cmd_serve(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"http", 1, 0, 'H'}, {"public", 0, 0, 'p'}, {"help", 0, 0, 'h'}, {0}};
+	static const struct option opts[] = {{"http", 1, 0, 'H'}, {"public", 0, 0, 'p'}, {"help", 0, 0, 'h'}, {0}};
 	keten_http_opts ho = {0};
 	keten_http_server *srv = NULL;
 	keten_error err = {0};
@@ -66,14 +64,18 @@ int cmd_serve(cli *c, int argc, char **argv)
 	if (keten_http_parse_addr(addr, url, sizeof url, &loopback, &err))
 		return cli_usage_error("serve", "%s", err.msg);
 	if (!loopback && !ho.allow_public) {
-		fprintf(stderr, "keten serve: refusing to serve on '%s': it is not a loopback address.\n"
-		        "keten serve: the dashboard has no login; give --public to serve it there anyway.\n", addr);
+		fprintf(stderr,
+		        "keten serve: refusing to serve on '%s': it is not a loopback address.\n"
+		        "keten serve: the dashboard has no login; give --public to serve it there anyway.\n",
+		        addr);
 		return EX_NOPERM_;
 	}
 	if (!loopback)
-		fprintf(stderr, "keten serve: WARNING: %s/ is reachable from other machines, and the dashboard has no\n"
+		fprintf(stderr,
+		        "keten serve: WARNING: %s/ is reachable from other machines, and the dashboard has no\n"
 		        "keten serve: WARNING: login: whoever reaches it reads every amount, party and dispute held here.\n"
-		        "keten serve: WARNING: put an authenticating proxy in front, or serve on 127.0.0.1.\n", url);
+		        "keten serve: WARNING: put an authenticating proxy in front, or serve on 127.0.0.1.\n",
+		        url);
 	if (!c->quiet)
 		ho.log = log_line;
 	if ((rc = cli_open(c, false)))

@@ -22,7 +22,7 @@
 #include "sync/sync.h"
 
 typedef struct item {
-	const uint8_t *key;       /* id stored with it in its log record (in the map) */
+	const uint8_t *key; /* id stored with it in its log record (in the map) */
 	const uint8_t *raw;
 	size_t len;
 	/* filled by workers */
@@ -30,10 +30,13 @@ typedef struct item {
 	uint64_t seq;
 	int64_t ts;
 	bool has_body;
-	const char *bad;          /* NULL when good */
+	const char *bad; /* NULL when good */
 } item;
 
-struct collect { item *v; size_t n, cap; };
+struct collect {
+	item *v;
+	size_t n, cap;
+};
 
 /* One log record: author || seq -> id || Entry bytes.  The feed order is
  * the key order, so the scan hands over every entry in place. */
@@ -68,7 +71,11 @@ static int collect_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 	return 0;
 }
 
-struct work { item *v; size_t n; unsigned w, nw; };
+struct work {
+	item *v;
+	size_t n;
+	unsigned w, nw;
+};
 
 static void *worker(void *p)
 {
@@ -97,16 +104,18 @@ static void *worker(void *p)
 	return NULL;
 }
 
-static const char verify_usage[] =
-	"usage: keten verify [--jobs N]\n"
-	"\n"
-	"Re-check every stored entry: framing, body hash, id, signature (on N\n"
-	"threads, default: all cores), chain links and the author's certificate,\n"
-	"and compare other nodes' checkpoints held here with this node's feeds.\n"
-	"Names each bad entry and each checkpoint whose head conflicts with a\n"
-	"feed held here; exits 1 if any.\n";
+static const char verify_usage[] = "usage: keten verify [--jobs N]\n"
+				   "\n"
+				   "Re-check every stored entry: framing, body hash, id, signature (on N\n"
+				   "threads, default: all cores), chain links and the author's certificate,\n"
+				   "and compare other nodes' checkpoints held here with this node's feeds.\n"
+				   "Names each bad entry and each checkpoint whose head conflicts with a\n"
+				   "feed held here; exits 1 if any.\n";
 
-struct fork_list { json_t *arr; size_t n; };
+struct fork_list {
+	json_t *arr;
+	size_t n;
+};
 
 static int fork_cb(const uint8_t *k, size_t kl, const uint8_t *v CLI_UNUSED, size_t vl CLI_UNUSED, void *p)
 {
@@ -151,7 +160,7 @@ static int cp_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void 
 	if (kl < 44 || keten_store_get_entry(x->t, k + 12, &e, NULL))
 		return 0;
 	if (!e.has_body || memcmp(e.author, x->self, 32) == 0) {
-		keten_entry_release(&e);   /* a stub says nothing to compare; our own name our feeds */
+		keten_entry_release(&e); /* a stub says nothing to compare; our own name our feeds */
 		return 0;
 	}
 	rc = keten_sync_checkpoint_check(x->t, &e, &ck, &err);
@@ -175,7 +184,8 @@ static int cp_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void 
 			json_object_set_new(o, "differ", json_integer((json_int_t)ck.differ));
 			json_object_set_new(o, "feed", json_string(fh));
 			json_object_set_new(o, "seq", json_integer((json_int_t)ck.first_differ_seq));
-			json_object_set_new(o, "problem", json_string("a head names another entry than this node's feed holds"));
+			json_object_set_new(o, "problem",
+			                    json_string("a head names another entry than this node's feed holds"));
 		}
 		json_array_append_new(x->arr, o);
 	} else if (rc) {
@@ -250,8 +260,8 @@ int cmd_verify(cli *c, int argc, char **argv)
 		sigs++;
 		/* links are checked against the id the feed names, so one damaged
 		 * entry does not make its successor look broken too */
-		if (first ? (it->seq != 1) : (it->seq != col.v[i - 1].seq + 1 ||
-		                              memcmp(it->prev, col.v[i - 1].key, 32) != 0))
+		if (first ? (it->seq != 1)
+		          : (it->seq != col.v[i - 1].seq + 1 || memcmp(it->prev, col.v[i - 1].key, 32) != 0))
 			it->bad = "does not continue its author's feed";
 		else {
 			const uint8_t *sv;
@@ -260,8 +270,8 @@ int cmd_verify(cli *c, int argc, char **argv)
 			bool anchor;
 			keten_error aerr = {0};
 			/* the id index (status byte || author || seq || rule) must lead back here */
-			if (keten_kv_get(t, KT_STATUS, it->id, 32, (const void **)&sv, &sl, NULL) != 0 || sl < KETEN_STATUS_RULE ||
-			    memcmp(sv + KETEN_STATUS_AUTHOR, it->author, 32) != 0 ||
+			if (keten_kv_get(t, KT_STATUS, it->id, 32, (const void **)&sv, &sl, NULL) != 0 ||
+			    sl < KETEN_STATUS_RULE || memcmp(sv + KETEN_STATUS_AUTHOR, it->author, 32) != 0 ||
 			    keten_get_be64(sv + KETEN_STATUS_SEQ) != it->seq)
 				it->bad = "the id index does not lead to this entry";
 			else if (sv[0] != KS_PENDING &&

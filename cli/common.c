@@ -16,14 +16,22 @@ int cli_exit_code(keten_err code)
 {
 	switch (code) {
 	case KETEN_OK: return 0;
-	case KETEN_EINVAL: case KETEN_EAMBIGUOUS: return EX_USAGE_;
-	case KETEN_EMALFORMED: case KETEN_ESIG: case KETEN_EHASH: case KETEN_ECHAIN:
-	case KETEN_EAUTHOR: case KETEN_ERULE: case KETEN_EFORK: case KETEN_EPENDING:
-		return EX_DATAERR_;
+	case KETEN_EINVAL:
+	case KETEN_EAMBIGUOUS: return EX_USAGE_;
+	case KETEN_EMALFORMED:
+	case KETEN_ESIG:
+	case KETEN_EHASH:
+	case KETEN_ECHAIN:
+	case KETEN_EAUTHOR:
+	case KETEN_ERULE:
+	case KETEN_EFORK:
+	case KETEN_EPENDING: return EX_DATAERR_;
 	case KETEN_ENOTFOUND: return EX_NOINPUT_;
 	case KETEN_EEXIST: return EX_CANTCREAT_;
-	case KETEN_EIO: case KETEN_ESTORE: return EX_IOERR_;
-	case KETEN_EPASS: case KETEN_EPERM: return EX_NOPERM_;
+	case KETEN_EIO:
+	case KETEN_ESTORE: return EX_IOERR_;
+	case KETEN_EPASS:
+	case KETEN_EPERM: return EX_NOPERM_;
 	case KETEN_EPROTO: return EX_PROTOCOL_;
 	default: return EX_SOFTWARE_;
 	}
@@ -99,7 +107,8 @@ int cli_open(cli *c, bool unlock)
 		if (!keten_ledger_info(c->L)->unprotected) {
 			pass = cli_passphrase("passphrase: ", false);
 			if (!pass) {
-				fprintf(stderr, "keten: the key of '%s' needs a passphrase: set KETEN_PASSPHRASE or run on a terminal\n",
+				fprintf(stderr,
+				        "keten: the key of '%s' needs a passphrase: set KETEN_PASSPHRASE or run on a terminal\n",
 				        c->home);
 				return EX_NOPERM_;
 			}
@@ -173,12 +182,12 @@ void cli_print_json(json_t *v)
 	json_decref(v);
 }
 
-int cli_append(cli *c, uint32_t type, const uint8_t *body, size_t len,
-               const uint8_t (*audience)[32], size_t n_audience, int64_t amount)
+int cli_append(cli *c, uint32_t type, const uint8_t *body, size_t len, const uint8_t (*audience)[32], size_t n_audience,
+               int64_t amount)
 {
 	keten_error err = {0};
-	keten_append a = {.body_type = type, .body = body, .body_len = len,
-	                  .audience = audience, .n_audience = n_audience};
+	keten_append a = {
+		.body_type = type, .body = body, .body_len = len, .audience = audience, .n_audience = n_audience};
 	uint8_t id[1][32];
 	char hex[65];
 	int rc = cli_open(c, true);
@@ -209,8 +218,10 @@ int cli_check_text(const char *field, const char *s)
 		return EX_DATAERR_;
 	}
 	if (keten_text_has_bsn(s)) {
-		fprintf(stderr, "keten: refused by rule 'bsn-in-text': %s holds a number that passes the BSN 11-test; "
-		        "keten never stores a BSN\n", field);
+		fprintf(stderr,
+		        "keten: refused by rule 'bsn-in-text': %s holds a number that passes the BSN 11-test; "
+		        "keten never stores a BSN\n",
+		        field);
 		return EX_DATAERR_;
 	}
 	return 0;

@@ -7,7 +7,7 @@ set -u
 # of `keten serve` in headless Chromium and takes screenshots of it.
 # sqlite3 and libsqlite3-dev: `make bench` (tests/bench/bench_reconcile.c)
 # asks SQLite the same question as keten, by its command line and its C API.
-PKGS="build-essential pkg-config clang libclang-rt-14-dev
+PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
 liblmdb-dev lmdb-utils libsodium-dev libprotobuf-c-dev protobuf-c-compiler
 protobuf-compiler libnng-dev nng-utils libcmocka-dev libjansson-dev libcsv-dev
 libxml2-dev libxml2-utils sqlite3 libsqlite3-dev python3 jq openssl

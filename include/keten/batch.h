@@ -24,9 +24,9 @@
 struct keten_error;
 
 /* Input limits: larger batches are refused as malformed. */
-#define KETEN_BATCH_MAX_BYTES  (64u * 1024u * 1024u)
-#define KETEN_BATCH_MAX_ROWS   200000u
-#define KETEN_BATCH_MAX_FIELD  4096u   /* bytes in one field */
+#define KETEN_BATCH_MAX_BYTES (64u * 1024u * 1024u)
+#define KETEN_BATCH_MAX_ROWS  200000u
+#define KETEN_BATCH_MAX_FIELD 4096u /* bytes in one field */
 
 typedef enum keten_batch_type {
 	KETEN_BATCH_NONE = 0,
@@ -55,25 +55,25 @@ typedef enum keten_batch_format {
  * (in a claim) may list several ids separated by spaces, ',' or ';'.
  */
 typedef struct keten_batch_row {
-	size_t line;               /* line in the file where the row starts (1-based) */
+	size_t line; /* line in the file where the row starts (1-based) */
 	keten_batch_type type;
 	char *subcontract;
 	char *allocation;
-	char *period;              /* YYYY-MM */
-	char *units;               /* "1.5" or "1,5" */
+	char *period; /* YYYY-MM */
+	char *units;  /* "1.5" or "1,5" */
 	char *unit;
-	char *amount;              /* "1234.56" or "1234,56" */
-	char *installment;         /* upfront | final | units | YYYY-MM */
+	char *amount;      /* "1234.56" or "1234,56" */
+	char *installment; /* upfront | final | units | YYYY-MM */
 	char *claim;
 	char *payment;
-	char *date;                /* YYYY-MM-DD */
+	char *date; /* YYYY-MM-DD */
 	char *reference;
 	char *note;
 	char *deliveries;
-	int64_t amount_cents;      /* from amount, >= 0 */
-	int64_t units_hundredths;  /* from units, >= 0: "1.5" is 150 */
-	uint32_t date_ymd;         /* from date: YYYYMMDD */
-	uint32_t period_ym;        /* from period: YYYYMM */
+	int64_t amount_cents;     /* from amount, >= 0 */
+	int64_t units_hundredths; /* from units, >= 0: "1.5" is 150 */
+	uint32_t date_ymd;        /* from date: YYYYMMDD */
+	uint32_t period_ym;       /* from period: YYYYMM */
 } keten_batch_row;
 
 /* One refusal: the line it concerns (0 for the file as a whole) and a
@@ -85,9 +85,9 @@ typedef struct keten_batch_error {
 
 typedef struct keten_batch {
 	keten_batch_format format;
-	char delimiter;            /* ',' or ';' for CSV; 0 for NDJSON */
+	char delimiter; /* ',' or ';' for CSV; 0 for NDJSON */
 	size_t n_rows;
-	keten_batch_row *rows;     /* owned; only after success */
+	keten_batch_row *rows; /* owned; only after success */
 	size_t n_errors;
 	keten_batch_error *errors; /* owned; one per bad row, in file order */
 } keten_batch;
@@ -110,8 +110,7 @@ typedef struct keten_batch {
  * KETEN_BATCH_MAX_FIELD, unknown or repeated columns, a CSV quote error,
  * a line that is not a JSON object).
  */
-KETEN_API int keten_batch_parse(const uint8_t *data, size_t len, keten_batch *out,
-                      struct keten_error *err);
+KETEN_API int keten_batch_parse(const uint8_t *data, size_t len, keten_batch *out, struct keten_error *err);
 
 /* Free everything a batch owns and clear it; safe on a cleared batch and
  * on NULL. */

@@ -24,46 +24,46 @@ struct keten_error;
 
 /* Input limits: larger statements are refused as malformed. */
 #define KETEN_CAMT_MAX_BYTES   (32u * 1024u * 1024u)
-#define KETEN_CAMT_MAX_ENTRIES 100000u   /* Ntry per statement */
-#define KETEN_CAMT_MAX_TX      200000u   /* TxDtls per statement, all entries */
+#define KETEN_CAMT_MAX_ENTRIES 100000u /* Ntry per statement */
+#define KETEN_CAMT_MAX_TX      200000u /* TxDtls per statement, all entries */
 
 /* One transaction inside an entry (Ntry/NtryDtls/TxDtls).  Every string is
  * owned by the statement, NUL-terminated, trimmed, and NULL when absent. */
 typedef struct keten_camt_tx {
-	char *end_to_end_id;      /* Refs/EndToEndId; NULL also for "NOTPROVIDED" */
-	char *remittance;         /* RmtInf/Ustrd, several joined by one space */
-	char *structured_ref;     /* RmtInf/Strd/CdtrRefInf/Ref (betalingskenmerk) */
-	char *counterparty_name;  /* Dbtr for a credit entry, Cdtr for a debit */
-	char *counterparty_iban;  /* DbtrAcct or CdtrAcct /Id/IBAN likewise */
-	int64_t amount_cents;     /* TxDtls/Amt or AmtDtls/TxAmt/Amt; -1 when absent */
+	char *end_to_end_id;     /* Refs/EndToEndId; NULL also for "NOTPROVIDED" */
+	char *remittance;        /* RmtInf/Ustrd, several joined by one space */
+	char *structured_ref;    /* RmtInf/Strd/CdtrRefInf/Ref (betalingskenmerk) */
+	char *counterparty_name; /* Dbtr for a credit entry, Cdtr for a debit */
+	char *counterparty_iban; /* DbtrAcct or CdtrAcct /Id/IBAN likewise */
+	int64_t amount_cents;    /* TxDtls/Amt or AmtDtls/TxAmt/Amt; -1 when absent */
 } keten_camt_tx;
 
 /* One booked or pending line of the statement (Ntry). */
 typedef struct keten_camt_entry {
-	int64_t amount_cents;     /* Amt, >= 0; the direction is in `credit` */
-	bool credit;              /* CdtDbtInd: CRDT true, DBIT false */
-	bool reversal;            /* RvslInd true */
-	uint32_t booking_date;    /* BookgDt/Dt (or the date of BookgDt/DtTm); 0 when absent */
-	uint32_t value_date;      /* ValDt likewise; 0 when absent */
-	char status[8];           /* Sts (or Sts/Cd): "BOOK", "PDNG", "INFO" */
-	char *entry_ref;          /* NtryRef, owned, NULL when absent */
-	char *info;               /* AddtlNtryInf, owned, NULL when absent */
-	size_t line;              /* line of the Ntry element in the file */
+	int64_t amount_cents;  /* Amt, >= 0; the direction is in `credit` */
+	bool credit;           /* CdtDbtInd: CRDT true, DBIT false */
+	bool reversal;         /* RvslInd true */
+	uint32_t booking_date; /* BookgDt/Dt (or the date of BookgDt/DtTm); 0 when absent */
+	uint32_t value_date;   /* ValDt likewise; 0 when absent */
+	char status[8];        /* Sts (or Sts/Cd): "BOOK", "PDNG", "INFO" */
+	char *entry_ref;       /* NtryRef, owned, NULL when absent */
+	char *info;            /* AddtlNtryInf, owned, NULL when absent */
+	size_t line;           /* line of the Ntry element in the file */
 	size_t n_tx;
-	keten_camt_tx *tx;        /* owned array of n_tx */
+	keten_camt_tx *tx; /* owned array of n_tx */
 } keten_camt_entry;
 
 /* A whole statement.  Balances are signed cents: CRDT positive, DBIT
  * negative.  Opening is OPBD, or PRCD when there is no OPBD. */
 typedef struct keten_camt_statement {
-	char *ns;                 /* the document's namespace URI, owned */
-	char *id;                 /* Stmt/Id, owned */
-	char *iban;               /* Stmt/Acct/Id/IBAN, owned */
+	char *ns;   /* the document's namespace URI, owned */
+	char *id;   /* Stmt/Id, owned */
+	char *iban; /* Stmt/Acct/Id/IBAN, owned */
 	bool has_opening;
 	int64_t opening_cents;
-	uint32_t opening_date;    /* Bal/Dt/Dt of the opening balance, 0 when absent */
+	uint32_t opening_date; /* Bal/Dt/Dt of the opening balance, 0 when absent */
 	bool has_closing;
-	int64_t closing_cents;    /* CLBD */
+	int64_t closing_cents; /* CLBD */
 	uint32_t closing_date;
 	size_t n_entries;
 	keten_camt_entry *entries; /* owned array of n_entries, in file order */
@@ -87,8 +87,7 @@ typedef struct keten_camt_statement {
  * booking date, a balance type given twice, and more entries or
  * transactions than the limits above.
  */
-KETEN_API int keten_camt_parse(const uint8_t *xml, size_t len, keten_camt_statement *out,
-                     struct keten_error *err);
+KETEN_API int keten_camt_parse(const uint8_t *xml, size_t len, keten_camt_statement *out, struct keten_error *err);
 
 /* Free everything a statement owns and clear it; safe on a cleared one
  * and on NULL. */
@@ -106,7 +105,6 @@ KETEN_API void keten_camt_release(keten_camt_statement *s);
  * KETEN_ENOTFOUND (no opening or no closing balance), KETEN_EMALFORMED
  * (the balances disagree, or the sum overflows int64).
  */
-KETEN_API int keten_camt_check_balance(const keten_camt_statement *s, int64_t *computed,
-                             struct keten_error *err);
+KETEN_API int keten_camt_check_balance(const keten_camt_statement *s, int64_t *computed, struct keten_error *err);
 
 #endif

@@ -28,24 +28,24 @@ struct keten_keypair;
 #define KETEN_MAX_AUDIENCE    64u
 
 typedef struct keten_entry {
-	uint8_t *raw;                 /* the encoded Entry, owned */
+	uint8_t *raw; /* the encoded Entry, owned */
 	size_t raw_len;
-	const uint8_t *header;        /* into raw */
+	const uint8_t *header; /* into raw */
 	size_t header_len;
-	const uint8_t *sig;           /* into raw, KETEN_SIG_BYTES */
-	const uint8_t *body;          /* into raw, NULL in a stub */
+	const uint8_t *sig;  /* into raw, KETEN_SIG_BYTES */
+	const uint8_t *body; /* into raw, NULL in a stub */
 	size_t body_len;
 	bool has_body;
 
 	uint8_t id[32];
 	uint8_t author[32];
 	uint64_t seq;
-	uint8_t prev[32];             /* all zero at seq 1 */
+	uint8_t prev[32]; /* all zero at seq 1 */
 	int64_t timestamp_ms;
 	uint32_t body_type;
 	uint8_t body_hash[32];
 	size_t n_audience;
-	uint8_t audience[KETEN_MAX_AUDIENCE][32];   /* only [0, n_audience) is set */
+	uint8_t audience[KETEN_MAX_AUDIENCE][32]; /* only [0, n_audience) is set */
 } keten_entry;
 
 /*
@@ -58,17 +58,15 @@ typedef struct keten_entry {
  * first appears, and libsodium's verify refuses such keys anyway.
  * Errors: KETEN_EMALFORMED, KETEN_EHASH, KETEN_ENOMEM.
  */
-KETEN_API int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out,
-                      struct keten_error *err);
+KETEN_API int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out, struct keten_error *err);
 
 /* Check the author's signature over the header.  0 or KETEN_ESIG. */
-__attribute__((warn_unused_result))
-KETEN_API int keten_entry_verify(const keten_entry *e);
+__attribute__((warn_unused_result)) KETEN_API int keten_entry_verify(const keten_entry *e);
 
 /* What a new entry says; the body is the encoded body message. */
 typedef struct keten_entry_draft {
 	uint64_t seq;
-	const uint8_t *prev;          /* NULL at seq 1 */
+	const uint8_t *prev; /* NULL at seq 1 */
 	int64_t timestamp_ms;
 	uint32_t body_type;
 	const uint8_t *body;
@@ -81,8 +79,8 @@ typedef struct keten_entry_draft {
  * Encode, hash and sign a new entry by kp; *out receives it parsed.
  * Errors: KETEN_EINVAL (bad draft), KETEN_ENOMEM.
  */
-KETEN_API int keten_entry_sign(const struct keten_keypair *kp, const keten_entry_draft *d,
-                     keten_entry *out, struct keten_error *err);
+KETEN_API int keten_entry_sign(const struct keten_keypair *kp, const keten_entry_draft *d, keten_entry *out,
+                               struct keten_error *err);
 
 /* The stub of an entry: the same header and signature, no body.
  * *out owns malloc'd bytes.  Errors: KETEN_ENOMEM. */
@@ -90,17 +88,16 @@ KETEN_API int keten_entry_stub_bytes(const keten_entry *e, uint8_t **out, size_t
 
 /* Frame header, signature and (when has_body) body as Entry bytes, the
  * canonical way keten_entry_parse accepts.  *out is malloc'd. */
-KETEN_API int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t sig[64],
-                      const uint8_t *body, size_t body_len, bool has_body,
-                      uint8_t **out, size_t *out_len);
+KETEN_API int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t sig[64], const uint8_t *body,
+                                size_t body_len, bool has_body, uint8_t **out, size_t *out_len);
 
 /*
  * Check a detached Ed25519 signature over msg by key — for signed messages
  * other than entries (the sync handshake).  0 or KETEN_ESIG.  Every
  * signature check of keten goes through this module.
  */
-__attribute__((warn_unused_result))
-KETEN_API int keten_sig_verify(const uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t key[32]);
+__attribute__((warn_unused_result)) KETEN_API int keten_sig_verify(const uint8_t sig[64], const uint8_t *msg,
+                                                                   size_t len, const uint8_t key[32]);
 
 /* Is key in the entry's audience? */
 KETEN_API bool keten_entry_has_audience(const keten_entry *e, const uint8_t key[32]);

@@ -36,8 +36,8 @@ struct keten_ledger;
 
 /* One embedded file of the dashboard; the generated table ends with path NULL. */
 typedef struct keten_web_asset {
-	const char *path;               /* "/index.html" */
-	const char *type;               /* "text/html; charset=utf-8" */
+	const char *path; /* "/index.html" */
+	const char *type; /* "text/html; charset=utf-8" */
 	const unsigned char *data;
 	size_t len;
 } keten_web_asset;
@@ -46,7 +46,7 @@ typedef struct keten_web_asset {
 extern KETEN_API const keten_web_asset keten_web_assets[];
 
 typedef struct keten_http_opts {
-	bool allow_public;              /* accept an address that is not loopback */
+	bool allow_public; /* accept an address that is not loopback */
 	/* One line per request ("GET /api/balance 200"); NULL: quiet.  Called
 	 * from nng's threads. */
 	void (*log)(void *ctx, const char *line);
@@ -60,8 +60,7 @@ typedef struct keten_http_server keten_http_server;
  * after "http://") into an nng URL "http://HOST:PORT" (url holds at least
  * 300 bytes) and tell whether HOST is loopback.  Errors: KETEN_EINVAL.
  */
-KETEN_API int keten_http_parse_addr(const char *addr, char *url, size_t len, bool *loopback,
-                          struct keten_error *err);
+KETEN_API int keten_http_parse_addr(const char *addr, char *url, size_t len, bool *loopback, struct keten_error *err);
 
 /*
  * Serve the dashboard of L (which need not be unlocked) on addr (NULL:
@@ -71,7 +70,7 @@ KETEN_API int keten_http_parse_addr(const char *addr, char *url, size_t len, boo
  * KETEN_ENOMEM.
  */
 KETEN_API int keten_http_start(struct keten_ledger *L, const char *addr, const keten_http_opts *o,
-                     keten_http_server **out, struct keten_error *err);
+                               keten_http_server **out, struct keten_error *err);
 
 /* The URL served ("http://127.0.0.1:8080"). */
 KETEN_API const char *keten_http_url(const keten_http_server *s);

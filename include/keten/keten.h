@@ -21,13 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KETEN_KEY_BYTES   32u  /* Ed25519 public key */
-#define KETEN_SK_BYTES    64u  /* Ed25519 secret key (seed || public key) */
-#define KETEN_SIG_BYTES   64u  /* Ed25519 signature */
-#define KETEN_ID_BYTES    32u  /* BLAKE2b-256 entry id */
-#define KETEN_HASH_BYTES  32u  /* BLAKE2b-256 */
-#define KETEN_HEX_ID_LEN  64u  /* hex digits of an id or key */
-#define KETEN_MIN_PREFIX  8u   /* shortest accepted id prefix */
+#define KETEN_KEY_BYTES  32u /* Ed25519 public key */
+#define KETEN_SK_BYTES   64u /* Ed25519 secret key (seed || public key) */
+#define KETEN_SIG_BYTES  64u /* Ed25519 signature */
+#define KETEN_ID_BYTES   32u /* BLAKE2b-256 entry id */
+#define KETEN_HASH_BYTES 32u /* BLAKE2b-256 */
+#define KETEN_HEX_ID_LEN 64u /* hex digits of an id or key */
+#define KETEN_MIN_PREFIX 8u  /* shortest accepted id prefix */
 
 /* The most bytes one encoded entry may have; larger input is refused
  * before it is decoded (protobuf-c allocates many times its input). */
@@ -35,34 +35,34 @@
 
 typedef enum keten_err {
 	KETEN_OK = 0,
-	KETEN_EINVAL,      /* bad argument from the caller (usage) */
-	KETEN_EMALFORMED,  /* bytes that do not decode, or fields out of range */
-	KETEN_ESIG,        /* signature does not verify */
-	KETEN_EHASH,       /* body does not match body_hash */
-	KETEN_ECHAIN,      /* seq or prev does not continue the author's feed */
-	KETEN_EAUTHOR,     /* author unknown, not certified or revoked */
-	KETEN_ERULE,       /* a hard rule refused the entry; err->rule names it */
-	KETEN_ENOTFOUND,   /* no such entry, party or key */
-	KETEN_EAMBIGUOUS,  /* an id prefix matches more than one entry */
-	KETEN_EEXIST,      /* already there */
-	KETEN_EFORK,       /* two entries by one author at one seq */
-	KETEN_EPENDING,    /* waits for entries it refers to */
-	KETEN_ENOMEM,      /* out of memory */
-	KETEN_EIO,         /* file system error (errno in err->sys) */
-	KETEN_ESTORE,      /* LMDB error (code in err->sys) */
-	KETEN_EPASS,       /* wrong passphrase or damaged keystore */
-	KETEN_EPROTO,      /* sync protocol violation by a peer */
-	KETEN_EPERM,       /* not allowed for this party */
-	KETEN_ECRYPTO,     /* libsodium failed to initialise */
+	KETEN_EINVAL,     /* bad argument from the caller (usage) */
+	KETEN_EMALFORMED, /* bytes that do not decode, or fields out of range */
+	KETEN_ESIG,       /* signature does not verify */
+	KETEN_EHASH,      /* body does not match body_hash */
+	KETEN_ECHAIN,     /* seq or prev does not continue the author's feed */
+	KETEN_EAUTHOR,    /* author unknown, not certified or revoked */
+	KETEN_ERULE,      /* a hard rule refused the entry; err->rule names it */
+	KETEN_ENOTFOUND,  /* no such entry, party or key */
+	KETEN_EAMBIGUOUS, /* an id prefix matches more than one entry */
+	KETEN_EEXIST,     /* already there */
+	KETEN_EFORK,      /* two entries by one author at one seq */
+	KETEN_EPENDING,   /* waits for entries it refers to */
+	KETEN_ENOMEM,     /* out of memory */
+	KETEN_EIO,        /* file system error (errno in err->sys) */
+	KETEN_ESTORE,     /* LMDB error (code in err->sys) */
+	KETEN_EPASS,      /* wrong passphrase or damaged keystore */
+	KETEN_EPROTO,     /* sync protocol violation by a peer */
+	KETEN_EPERM,      /* not allowed for this party */
+	KETEN_ECRYPTO,    /* libsodium failed to initialise */
 	KETEN_ERR_COUNT
 } keten_err;
 
 typedef struct keten_error {
 	keten_err code;
-	int sys;          /* errno or LMDB code for KETEN_EIO / KETEN_ESTORE */
-	char rule[48];    /* for KETEN_ERULE: the rule's stable name */
-	char msg[400];    /* one line, no trailing newline */
-	size_t item;      /* 1-based index of the entry of a keten_ledger_append call that
+	int sys;       /* errno or LMDB code for KETEN_EIO / KETEN_ESTORE */
+	char rule[48]; /* for KETEN_ERULE: the rule's stable name */
+	char msg[400]; /* one line, no trailing newline */
+	size_t item;   /* 1-based index of the entry of a keten_ledger_append call that
 	                     failed (so a batch can name its row), 0 = none */
 } keten_error;
 

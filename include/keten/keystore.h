@@ -23,8 +23,8 @@ struct keten_error;
 
 typedef struct keten_keypair {
 	uint8_t pk[32];
-	uint8_t *sk;        /* 64 bytes in sodium_malloc memory, read-only when not signing */
-	bool unprotected;   /* made with --no-passphrase */
+	uint8_t *sk;      /* 64 bytes in sodium_malloc memory, read-only when not signing */
+	bool unprotected; /* made with --no-passphrase */
 } keten_keypair;
 
 /*
@@ -33,26 +33,24 @@ typedef struct keten_keypair {
  * On success *out owns the secret; release it with keten_keypair_release.
  * Errors: KETEN_EEXIST, KETEN_EIO, KETEN_ENOMEM, KETEN_ECRYPTO.
  */
-KETEN_API int keten_keystore_create(const char *path, const char *passphrase,
-                          keten_keypair *out, struct keten_error *err);
+KETEN_API int keten_keystore_create(const char *path, const char *passphrase, keten_keypair *out,
+                                    struct keten_error *err);
 
 /*
  * Open the keystore at `path`.  passphrase is ignored for an unprotected
  * store.  Errors: KETEN_ENOTFOUND (no file), KETEN_EPASS (wrong passphrase
  * or damaged file), KETEN_EMALFORMED (not a keystore), KETEN_EIO, KETEN_ENOMEM.
  */
-KETEN_API int keten_keystore_open(const char *path, const char *passphrase,
-                        keten_keypair *out, struct keten_error *err);
+KETEN_API int keten_keystore_open(const char *path, const char *passphrase, keten_keypair *out,
+                                  struct keten_error *err);
 
 /* Read only the public key and the protection flag, without a passphrase. */
-KETEN_API int keten_keystore_peek(const char *path, uint8_t pk[32], bool *unprotected,
-                        struct keten_error *err);
+KETEN_API int keten_keystore_peek(const char *path, uint8_t pk[32], bool *unprotected, struct keten_error *err);
 
 /* Wipe and free the secret key; safe on a zeroed or released keypair. */
 KETEN_API void keten_keypair_release(keten_keypair *kp);
 
 /* Sign msg with the pair's secret key into sig[64].  0 on success. */
-KETEN_API int keten_keypair_sign(const keten_keypair *kp, uint8_t sig[64],
-                       const uint8_t *msg, size_t len);
+KETEN_API int keten_keypair_sign(const keten_keypair *kp, uint8_t sig[64], const uint8_t *msg, size_t len);
 
 #endif

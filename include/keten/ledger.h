@@ -29,7 +29,7 @@ typedef struct keten_ledger keten_ledger;
 /* A home: HOME/key (keystore), HOME/ledger/ (LMDB). */
 typedef struct keten_home_info {
 	char name[128];
-	char role[64];          /* comma-separated role names */
+	char role[64]; /* comma-separated role names */
 	char agb[16];
 	char municipality[16];
 	uint8_t key[32];
@@ -41,7 +41,7 @@ typedef struct keten_home_info {
  * Errors: KETEN_EEXIST, KETEN_EIO, KETEN_EINVAL (bad role), ...
  */
 KETEN_API int keten_home_create(const char *dir, const char *passphrase, const keten_home_info *info,
-                      struct keten_error *err);
+                                struct keten_error *err);
 
 /* Open the ledger of a home.  The key is not unlocked. */
 KETEN_API int keten_ledger_open(const char *dir, keten_ledger **out, struct keten_error *err);
@@ -63,7 +63,7 @@ typedef struct keten_append {
 	size_t body_len;
 	const uint8_t (*audience)[32];
 	size_t n_audience;
-	int64_t timestamp_ms;           /* 0: now */
+	int64_t timestamp_ms; /* 0: now */
 } keten_append;
 
 /*
@@ -74,7 +74,7 @@ typedef struct keten_append {
  * in a, so that a caller can name the row; 0 for a failure of the whole.
  */
 KETEN_API int keten_ledger_append(keten_ledger *L, const keten_append *a, size_t n, uint8_t (*ids)[32],
-                        struct keten_error *err);
+                                  struct keten_error *err);
 
 /* Entries received from elsewhere: encoded Entry bytes. */
 typedef struct keten_blob {
@@ -93,10 +93,9 @@ typedef struct keten_ingest_stats {
  * (sync), and err reports the first failure.
  */
 KETEN_API int keten_ledger_ingest(keten_ledger *L, const keten_blob *b, size_t n, bool all_or_nothing,
-                        keten_ingest_stats *st, struct keten_error *err);
+                                  keten_ingest_stats *st, struct keten_error *err);
 
 /* Trust anchors (this node's own configuration). */
-KETEN_API int keten_ledger_trust_add(keten_ledger *L, const uint8_t key[32], const char *name,
-                           struct keten_error *err);
+KETEN_API int keten_ledger_trust_add(keten_ledger *L, const uint8_t key[32], const char *name, struct keten_error *err);
 
 #endif

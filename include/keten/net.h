@@ -52,8 +52,8 @@ typedef struct keten_tls_files {
  * cannot read a TLS file; the message names it), KETEN_ENOMEM.
  */
 KETEN_API int keten_node_start(struct keten_ledger *L, const char *const *urls, size_t n_urls,
-                     const struct keten_sync_limits *lim, const keten_tls_files *tls,
-                     keten_log_fn log, void *log_ctx, keten_node **out, struct keten_error *err);
+                               const struct keten_sync_limits *lim, const keten_tls_files *tls, keten_log_fn log,
+                               void *log_ctx, keten_node **out, struct keten_error *err);
 /* Stop serving and free; NULL does nothing.  May block inside nng: callers
  * that must exit keep a watchdog. */
 KETEN_API void keten_node_stop(keten_node *n);
@@ -80,7 +80,7 @@ typedef struct keten_peer keten_peer;
  * tls+tcp://).
  */
 KETEN_API int keten_peer_open(struct keten_ledger *L, const char *url, bool wait, int timeout_ms,
-                    const keten_tls_files *tls, keten_peer **out, struct keten_error *err);
+                              const keten_tls_files *tls, keten_peer **out, struct keten_error *err);
 /*
  * One sync round: authenticate if needed, compare heads, fetch and ingest
  * what is new.  *st receives the round's figures.  Errors: KETEN_EIO (no

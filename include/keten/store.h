@@ -53,8 +53,20 @@ struct keten_entry;
 #define KETEN_SCHEMA_VERSION 2u
 
 typedef enum keten_table {
-	KT_ENTRIES, KT_FEEDS, KT_HEADS, KT_BY_TYPE, KT_TIMELINE, KT_REFS, KT_STATUS,
-	KT_PENDING, KT_FORKS, KT_TRUST, KT_META, KT_PARTIES, KT_STATE, KT_INDEX,
+	KT_ENTRIES,
+	KT_FEEDS,
+	KT_HEADS,
+	KT_BY_TYPE,
+	KT_TIMELINE,
+	KT_REFS,
+	KT_STATUS,
+	KT_PENDING,
+	KT_FORKS,
+	KT_TRUST,
+	KT_META,
+	KT_PARTIES,
+	KT_STATE,
+	KT_INDEX,
 	KT_LOG,
 	KT_COUNT
 } keten_table;
@@ -66,10 +78,10 @@ typedef enum keten_table {
 
 /* Status of a stored entry (first byte of its `status` value). */
 typedef enum keten_status {
-	KS_APPLIED  = 1,  /* in derived state */
-	KS_PENDING  = 2,  /* waits for referenced entries or its author's certificate */
-	KS_REJECTED = 3,  /* authentic, but a rule refused it here; the rule follows */
-	KS_STUB     = 4,  /* only the header is held here: the body is not ours to see */
+	KS_APPLIED = 1,  /* in derived state */
+	KS_PENDING = 2,  /* waits for referenced entries or its author's certificate */
+	KS_REJECTED = 3, /* authentic, but a rule refused it here; the rule follows */
+	KS_STUB = 4,     /* only the header is held here: the body is not ours to see */
 } keten_status;
 
 typedef struct keten_store keten_store;
@@ -81,8 +93,8 @@ typedef struct keten_txn keten_txn;
  * map grows by doubling when full.  Errors: KETEN_ENOTFOUND (no ledger in
  * dir and !create), KETEN_ESTORE, KETEN_EIO, KETEN_ENOMEM.
  */
-KETEN_API int keten_store_open(const char *dir, bool create, size_t map_bytes,
-                     keten_store **out, struct keten_error *err);
+KETEN_API int keten_store_open(const char *dir, bool create, size_t map_bytes, keten_store **out,
+                               struct keten_error *err);
 /* Close; NULL does nothing.  No transaction may be open. */
 KETEN_API void keten_store_close(keten_store *s);
 /* The current map size in bytes (grows on MDB_MAP_FULL). */
@@ -94,8 +106,7 @@ KETEN_API size_t keten_store_mapsize(keten_store *s);
  * the map is doubled and fn runs again from the start.
  */
 typedef int (*keten_write_fn)(keten_txn *txn, void *ctx, struct keten_error *err);
-KETEN_API int keten_store_write(keten_store *s, keten_write_fn fn, void *ctx,
-                      struct keten_error *err);
+KETEN_API int keten_store_write(keten_store *s, keten_write_fn fn, void *ctx, struct keten_error *err);
 
 /* A read-only snapshot; end it with keten_txn_end (safe on NULL). */
 KETEN_API int keten_store_read(keten_store *s, keten_txn **out, struct keten_error *err);
@@ -108,12 +119,11 @@ KETEN_API keten_store *keten_txn_store(keten_txn *txn);
  * it.  get returns KETEN_ENOTFOUND when absent; del of an absent key is
  * not an error.
  */
-KETEN_API int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen,
-                 const void **val, size_t *vlen, struct keten_error *err);
-KETEN_API int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen,
-                 const void *val, size_t vlen, struct keten_error *err);
-KETEN_API int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_t klen,
-                 struct keten_error *err);
+KETEN_API int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen, const void **val, size_t *vlen,
+                           struct keten_error *err);
+KETEN_API int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen, const void *val, size_t vlen,
+                           struct keten_error *err);
+KETEN_API int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_t klen, struct keten_error *err);
 
 /*
  * Call fn for every key starting with prefix (plen 0: all), in key order.
@@ -122,13 +132,12 @@ KETEN_API int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_
  * value views are valid only during the call.  Do not write to the same
  * table from fn.
  */
-typedef int (*keten_scan_fn)(const uint8_t *key, size_t klen, const uint8_t *val,
-                             size_t vlen, void *ctx);
-KETEN_API int keten_kv_scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
-                  keten_scan_fn fn, void *ctx, struct keten_error *err);
+typedef int (*keten_scan_fn)(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen, void *ctx);
+KETEN_API int keten_kv_scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen, keten_scan_fn fn, void *ctx,
+                            struct keten_error *err);
 /* As keten_kv_scan but from the last key with the prefix to the first. */
-KETEN_API int keten_kv_scan_reverse(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
-                          keten_scan_fn fn, void *ctx, struct keten_error *err);
+KETEN_API int keten_kv_scan_reverse(keten_txn *t, keten_table tab, const void *prefix, size_t plen, keten_scan_fn fn,
+                                    void *ctx, struct keten_error *err);
 /* Number of records in a table. */
 KETEN_API size_t keten_kv_count(keten_txn *t, keten_table tab);
 
@@ -141,41 +150,39 @@ KETEN_API size_t keten_kv_count(keten_txn *t, keten_table tab);
  * a stub, nothing changes; when it is stored as a stub and e has the
  * body, the body is added and the status set to st.
  */
-KETEN_API int keten_store_put_entry(keten_txn *t, const struct keten_entry *e,
-                          keten_status st, const char *rule, struct keten_error *err);
+KETEN_API int keten_store_put_entry(keten_txn *t, const struct keten_entry *e, keten_status st, const char *rule,
+                                    struct keten_error *err);
 
 /* Record that `from` refers to `to`. */
-KETEN_API int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[32],
-                        struct keten_error *err);
+KETEN_API int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[32], struct keten_error *err);
 
 /* The stored entry with this id, parsed (a copy, owned by *out). */
 KETEN_API int keten_store_get_entry(keten_txn *t, const uint8_t id[32], struct keten_entry *out,
-                          struct keten_error *err);
+                                    struct keten_error *err);
 KETEN_API bool keten_store_has_entry(keten_txn *t, const uint8_t id[32]);
 
 /* The author's head: seq 0 and a zero id when the author has no feed here. */
-KETEN_API int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq,
-                     uint8_t id[32], struct keten_error *err);
+KETEN_API int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq, uint8_t id[32],
+                               struct keten_error *err);
 /* Id of the author's entry at seq; KETEN_ENOTFOUND when absent. */
-KETEN_API int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq,
-                        uint8_t id[32], struct keten_error *err);
+KETEN_API int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq, uint8_t id[32],
+                                  struct keten_error *err);
 
 /* Status of an entry, and the rule when rejected (rule may be NULL;
  * rule_len at least 48).  KETEN_ENOTFOUND when absent.  set_status
  * changes the status of a stored entry (KETEN_ENOTFOUND when the id is
  * not stored: the status record is also the entry's place in its feed). */
-KETEN_API int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st,
-                       char *rule, size_t rule_len, struct keten_error *err);
-KETEN_API int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st,
-                           const char *rule, struct keten_error *err);
+KETEN_API int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st, char *rule, size_t rule_len,
+                                 struct keten_error *err);
+KETEN_API int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st, const char *rule,
+                                     struct keten_error *err);
 
 /*
  * Resolve a hex id prefix of at least KETEN_MIN_PREFIX digits (or a full
  * id).  KETEN_EAMBIGUOUS lists up to 8 candidates in err->msg;
  * KETEN_ENOTFOUND when none; KETEN_EINVAL when not hex or too short.
  */
-KETEN_API int keten_store_resolve(keten_txn *t, const char *hex, uint8_t id[32],
-                        struct keten_error *err);
+KETEN_API int keten_store_resolve(keten_txn *t, const char *hex, uint8_t id[32], struct keten_error *err);
 
 /* Big-endian helpers for keys. */
 KETEN_API void keten_be64(uint8_t out[8], uint64_t v);

@@ -51,7 +51,7 @@ void keten_error_clear(keten_error *err)
 static void vset(keten_error *err, keten_err code, const char *fmt, va_list ap)
 {
 	err->code = code;
-	err->item = 0;   /* a new error is about no batch item until the append path says so */
+	err->item = 0; /* a new error is about no batch item until the append path says so */
 	if (fmt)
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	else
@@ -99,9 +99,12 @@ void keten_hex(char *out, const uint8_t *in, size_t len)
 
 static int nib(int c)
 {
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
 }
 

@@ -15,16 +15,16 @@
 
 #include "keten/money.h"
 
-#define DAY_MS		86400000LL
-#define HOUR_MS		3600000LL
-#define MAX_EUROS	(KETEN_MAX_CENTS / 100)
-#define MAX_BP		10000
+#define DAY_MS    86400000LL
+#define HOUR_MS   3600000LL
+#define MAX_EUROS (KETEN_MAX_CENTS / 100)
+#define MAX_BP    10000
 
 /* The date range keten accepts, and the range keten_days_date can name. */
-#define YEAR_MIN	1900
-#define YEAR_MAX	2999
-#define DAYS_0001_01_01	(-719162LL)
-#define DAYS_9999_12_31	2932896LL
+#define YEAR_MIN        1900
+#define YEAR_MAX        2999
+#define DAYS_0001_01_01 (-719162LL)
+#define DAYS_9999_12_31 2932896LL
 
 /* Small helpers --------------------------------------------------------- */
 
@@ -217,8 +217,8 @@ void keten_format_cents(char *buf, size_t len, int64_t cents)
 
 	if (!buf || len == 0)
 		return;
-	snprintf(buf, len, "%s%llu.%02llu", cents < 0 ? "-" : "",
-		 (unsigned long long)(m / 100), (unsigned long long)(m % 100));
+	snprintf(buf, len, "%s%llu.%02llu", cents < 0 ? "-" : "", (unsigned long long)(m / 100),
+	         (unsigned long long)(m % 100));
 }
 
 /* Whole euros with Dutch thousands dots into out (at least 32 bytes). */
@@ -244,8 +244,7 @@ void keten_format_cents_human(char *buf, size_t len, int64_t cents)
 	if (!buf || len == 0)
 		return;
 	group_thousands(euros, m / 100);
-	snprintf(buf, len, "%s\xe2\x82\xac %s,%02llu", cents < 0 ? "-" : "",
-		 euros, (unsigned long long)(m % 100));
+	snprintf(buf, len, "%s\xe2\x82\xac %s,%02llu", cents < 0 ? "-" : "", euros, (unsigned long long)(m % 100));
 }
 
 /* Shares ---------------------------------------------------------------- */
@@ -285,8 +284,7 @@ static int64_t share_rest(int64_t total, int64_t w, int64_t sum)
 }
 
 /* Number of parts whose rest exceeds t. */
-static size_t rests_above(int64_t total, const int64_t *weights, size_t n,
-			  int64_t sum, int64_t t)
+static size_t rests_above(int64_t total, const int64_t *weights, size_t n, int64_t sum, int64_t t)
 {
 	size_t count = 0;
 
@@ -301,8 +299,7 @@ static size_t rests_above(int64_t total, const int64_t *weights, size_t n,
  * largest rests, lower index first among equal rests.  The cut-off rest
  * is found by bisection, so no sorting and no allocation is needed.
  */
-static void hand_out(int64_t total, const int64_t *weights, size_t n,
-		     int64_t sum, int64_t left, int64_t *parts)
+static void hand_out(int64_t total, const int64_t *weights, size_t n, int64_t sum, int64_t left, int64_t *parts)
 {
 	int64_t lo = 0, hi = sum - 1;
 
@@ -327,8 +324,7 @@ static void hand_out(int64_t total, const int64_t *weights, size_t n,
 }
 
 /* Largest-remainder split of a total >= 0. */
-static void split_nonnegative(int64_t total, const int64_t *weights, size_t n,
-			      int64_t sum, int64_t *parts)
+static void split_nonnegative(int64_t total, const int64_t *weights, size_t n, int64_t sum, int64_t *parts)
 {
 	int64_t given = 0;
 
@@ -388,7 +384,7 @@ static bool is_leap(int year)
 
 int keten_days_in_month(int year, int month)
 {
-	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	if (month < 1 || month > 12)
 		return 0;
@@ -442,8 +438,8 @@ void keten_format_date(char *buf, size_t len, uint32_t ymd)
 		buf[0] = '\0';
 		return;
 	}
-	snprintf(buf, len, "%04u-%02u-%02u", (unsigned)(ymd / 10000),
-		 (unsigned)(ymd / 100 % 100), (unsigned)(ymd % 100));
+	snprintf(buf, len, "%04u-%02u-%02u", (unsigned)(ymd / 10000), (unsigned)(ymd / 100 % 100),
+	         (unsigned)(ymd % 100));
 }
 
 int keten_parse_period(const char *s, uint32_t *ym)

@@ -30,7 +30,7 @@ struct keten_ledger {
 	keten_keypair kp;
 	bool unlocked;
 	keten_home_info info;
-	struct pipeline *pipe;   /* the signer's ring, kept between appends */
+	struct pipeline *pipe; /* the signer's ring, kept between appends */
 };
 
 static int64_t now_ms(void)
@@ -44,8 +44,7 @@ static int64_t now_ms(void)
 static int save_info(keten_txn *t, const keten_home_info *in, keten_error *err)
 {
 	char buf[512];
-	int n = snprintf(buf, sizeof buf, "%s%c%s%c%s%c%s", in->name, 0, in->role, 0, in->agb, 0,
-	                 in->municipality);
+	int n = snprintf(buf, sizeof buf, "%s%c%s%c%s%c%s", in->name, 0, in->role, 0, in->agb, 0, in->municipality);
 	int rc = keten_kv_put(t, KT_META, "self.info", 9, buf, (size_t)n + 1, err);
 	return rc ? rc : keten_kv_put(t, KT_META, "self.key", 8, in->key, 32, err);
 }
@@ -57,7 +56,8 @@ static int load_info(keten_txn *t, keten_home_info *out, keten_error *err)
 	const char *f[4] = {0};
 	int rc = keten_kv_get(t, KT_META, "self.info", 9, &v, &n, err);
 	if (rc)
-		return rc == KETEN_ENOTFOUND ? keten_fail(err, KETEN_ESTORE, "home has no identity record") : (keten_err)rc;
+		return rc == KETEN_ENOTFOUND ? keten_fail(err, KETEN_ESTORE, "home has no identity record")
+					     : (keten_err)rc;
 	const char *p = v, *end = p + n;
 	for (int i = 0; i < 4 && p < end; i++) {
 		f[i] = p;
@@ -97,8 +97,7 @@ static int info_fn(keten_txn *t, void *ctx, keten_error *err)
 	return save_info(t, ctx, err);
 }
 
-int keten_home_create(const char *dir, const char *passphrase, const keten_home_info *info,
-                      keten_error *err)
+int keten_home_create(const char *dir, const char *passphrase, const keten_home_info *info, keten_error *err)
 {
 	char path[PATH_MAX];
 	keten_home_info in = *info;
@@ -183,11 +182,26 @@ void keten_ledger_close(keten_ledger *L)
 	free(L);
 }
 
-keten_store *keten_ledger_store(keten_ledger *L) { return L->store; }
-const keten_home_info *keten_ledger_info(keten_ledger *L) { return &L->info; }
-const char *keten_ledger_dir(keten_ledger *L) { return L->dir; }
-bool keten_ledger_unlocked(keten_ledger *L) { return L->unlocked; }
-const keten_keypair *keten_ledger_keypair(keten_ledger *L) { return L->unlocked ? &L->kp : NULL; }
+keten_store *keten_ledger_store(keten_ledger *L)
+{
+	return L->store;
+}
+const keten_home_info *keten_ledger_info(keten_ledger *L)
+{
+	return &L->info;
+}
+const char *keten_ledger_dir(keten_ledger *L)
+{
+	return L->dir;
+}
+bool keten_ledger_unlocked(keten_ledger *L)
+{
+	return L->unlocked;
+}
+const keten_keypair *keten_ledger_keypair(keten_ledger *L)
+{
+	return L->unlocked ? &L->kp : NULL;
+}
 
 int keten_ledger_unlock(keten_ledger *L, const char *passphrase, keten_error *err)
 {
@@ -210,8 +224,8 @@ int keten_ledger_unlock(keten_ledger *L, const char *passphrase, keten_error *er
  * rules run: its status is handed back through *defer and written once,
  * with the entry, by keten_store_put_entry.
  */
-static int set_status(keten_txn *t, const uint8_t id[32], keten_status st, const char *rule,
-                      keten_status *defer, keten_error *err)
+static int set_status(keten_txn *t, const uint8_t id[32], keten_status st, const char *rule, keten_status *defer,
+                      keten_error *err)
 {
 	if (defer) {
 		*defer = st;
@@ -220,8 +234,7 @@ static int set_status(keten_txn *t, const uint8_t id[32], keten_status st, const
 	return keten_store_set_status(t, id, st, rule, err);
 }
 
-static int park(keten_txn *t, const uint8_t on[32], const uint8_t id[32], keten_status *defer,
-                keten_error *err)
+static int park(keten_txn *t, const uint8_t on[32], const uint8_t id[32], keten_status *defer, keten_error *err)
 {
 	uint8_t k[64];
 	memcpy(k, on, 32);
@@ -240,17 +253,17 @@ static int park(keten_txn *t, const uint8_t on[32], const uint8_t id[32], keten_
  */
 struct authz {
 	bool valid;
-	bool any_day;          /* anchor, or nothing certifies it: the date does not matter */
+	bool any_day; /* anchor, or nothing certifies it: the date does not matter */
 	uint8_t author[32];
 	uint32_t day;
-	int rc;                /* KETEN_OK or KETEN_EAUTHOR */
+	int rc; /* KETEN_OK or KETEN_EAUTHOR */
 	uint32_t roles;
 	bool anchor;
-	keten_error err;       /* for KETEN_EAUTHOR */
+	keten_error err; /* for KETEN_EAUTHOR */
 };
 
-static int authorized(keten_txn *t, struct authz *z, const keten_entry *e, uint32_t *roles,
-                      bool *anchor, keten_error *err)
+static int authorized(keten_txn *t, struct authz *z, const keten_entry *e, uint32_t *roles, bool *anchor,
+                      keten_error *err)
 {
 	uint32_t day = 0;
 	int rc;
@@ -324,8 +337,8 @@ static int collect_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, s
  * apply in feed order: an entry waits while its predecessor is pending.
  * stats may be NULL.  A successful apply wakes what waited on it.
  */
-static int try_apply(keten_txn *t, const keten_entry *e, bool local, keten_ingest_stats *stats,
-                     struct idlist *wake, struct authz *z, keten_status *defer, keten_error *err)
+static int try_apply(keten_txn *t, const keten_entry *e, bool local, keten_ingest_stats *stats, struct idlist *wake,
+                     struct authz *z, keten_status *defer, keten_error *err)
 {
 	kt_apply a = {.txn = t, .e = e, .local = local};
 	keten_error rerr = {0};
@@ -354,8 +367,7 @@ static int try_apply(keten_txn *t, const keten_entry *e, bool local, keten_inges
 	if (rc == KETEN_OK)
 		rc = kt_rules_apply(&a, &rerr);
 	/* a certificate or revocation may change any party's authority */
-	if (z && (e->body_type == KETEN__BODY_TYPE__PARTY_CERTIFICATE ||
-	          e->body_type == KETEN__BODY_TYPE__REVOCATION))
+	if (z && (e->body_type == KETEN__BODY_TYPE__PARTY_CERTIFICATE || e->body_type == KETEN__BODY_TYPE__REVOCATION))
 		z->valid = false;
 	switch (rc) {
 	case KETEN_OK:
@@ -380,7 +392,8 @@ static int try_apply(keten_txn *t, const keten_entry *e, bool local, keten_inges
 		if (local) {
 			char hex[65];
 			keten_hex(hex, a.missing, 32);
-			return keten_refuse(err, "unknown-reference", "refers to '%.16s', which is not in this ledger", hex);
+			return keten_refuse(err, "unknown-reference", "refers to '%.16s', which is not in this ledger",
+			                    hex);
 		}
 		if (stats)
 			stats->pending++;
@@ -393,8 +406,7 @@ static int try_apply(keten_txn *t, const keten_entry *e, bool local, keten_inges
 }
 
 /* Re-try everything parked on the keys in `wake`, until nothing moves. */
-static int drain(keten_txn *t, struct idlist *wake, keten_ingest_stats *stats, struct authz *z,
-                 keten_error *err)
+static int drain(keten_txn *t, struct idlist *wake, keten_ingest_stats *stats, struct authz *z, keten_error *err)
 {
 	int rc = KETEN_OK;
 	for (size_t w = 0; w < wake->n && rc == 0; w++) {
@@ -437,15 +449,18 @@ struct append_ctx {
 };
 
 /* The draft of the call's i-th entry after seq/prev. */
-static keten_entry_draft draft_of(const struct append_ctx *c, size_t i, uint64_t seq,
-                                  const uint8_t *prev)
+static keten_entry_draft draft_of(const struct append_ctx *c, size_t i, uint64_t seq, const uint8_t *prev)
 {
 	const keten_append *a = &c->a[i];
 	return (keten_entry_draft){
-		.seq = seq + 1, .prev = seq ? prev : NULL,
+		.seq = seq + 1,
+		.prev = seq ? prev : NULL,
 		.timestamp_ms = a->timestamp_ms ? a->timestamp_ms : c->ts,
-		.body_type = a->body_type, .body = a->body, .body_len = a->body_len,
-		.audience = a->audience, .n_audience = a->n_audience,
+		.body_type = a->body_type,
+		.body = a->body,
+		.body_len = a->body_len,
+		.audience = a->audience,
+		.n_audience = a->n_audience,
 	};
 }
 
@@ -457,8 +472,8 @@ static int apply_local(keten_txn *t, const keten_entry *e, struct idlist *wake, 
 	return rc ? rc : keten_store_put_entry(t, e, st, NULL, err);
 }
 
-static int append_plain(keten_txn *t, struct append_ctx *c, uint64_t seq, uint8_t prev[32],
-                        struct idlist *wake, keten_error *err)
+static int append_plain(keten_txn *t, struct append_ctx *c, uint64_t seq, uint8_t prev[32], struct idlist *wake,
+                        keten_error *err)
 {
 	int rc = KETEN_OK;
 	for (size_t i = 0; rc == 0 && i < c->n; i++) {
@@ -466,7 +481,7 @@ static int append_plain(keten_txn *t, struct append_ctx *c, uint64_t seq, uint8_
 		keten_entry e;
 		if ((rc = keten_entry_sign(&c->L->kp, &d, &e, err))) {
 			if (err)
-				err->item = i + 1;   /* which of the call's entries failed */
+				err->item = i + 1; /* which of the call's entries failed */
 			break;
 		}
 		rc = apply_local(t, &e, wake, err);
@@ -501,23 +516,23 @@ static int append_plain(keten_txn *t, struct append_ctx *c, uint64_t seq, uint8_
  * it still runs), and only then sleeps on the condition variable; a side
  * wakes the other only when that one sleeps.
  */
-#define PIPE_MIN     64u      /* shorter batches: the thread costs more than it saves */
-#define PIPE_RING    256u     /* entries signed ahead at most */
-#define PIPE_SPIN_NS 60000    /* several signatures' time */
+#define PIPE_MIN     64u   /* shorter batches: the thread costs more than it saves */
+#define PIPE_RING    256u  /* entries signed ahead at most */
+#define PIPE_SPIN_NS 60000 /* several signatures' time */
 
 struct pipeline {
 	const keten_keypair *kp;
 	const struct append_ctx *c;
-	uint64_t seq;              /* head before the batch */
+	uint64_t seq; /* head before the batch */
 	uint8_t prev[32];
-	_Atomic size_t made;       /* entries signed, by the signer */
-	_Atomic size_t used;       /* entries taken, by the store thread */
-	_Atomic bool stop;         /* store thread: sign no more */
-	_Atomic bool ended;        /* signer: no more will come */
+	_Atomic size_t made; /* entries signed, by the signer */
+	_Atomic size_t used; /* entries taken, by the store thread */
+	_Atomic bool stop;   /* store thread: sign no more */
+	_Atomic bool ended;  /* signer: no more will come */
 	_Atomic int sleepers;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int rc;                    /* the signer's error, when it ended early */
+	int rc; /* the signer's error, when it ended early */
 	keten_error err;
 	keten_entry ring[PIPE_RING];
 };
@@ -629,7 +644,7 @@ static int append_pipelined(keten_txn *t, struct append_ctx *c, uint64_t seq, co
 			rc = p->rc ? p->rc : KETEN_ECRYPTO;
 			if (err) {
 				*err = p->err;
-				err->item = i + 1;   /* as in append_plain: the entry that failed */
+				err->item = i + 1; /* as in append_plain: the entry that failed */
 			}
 			break;
 		}
@@ -663,15 +678,14 @@ static int append_fn(keten_txn *t, void *p, keten_error *err)
 
 	if (rc == 0)
 		rc = c->n >= PIPE_MIN ? append_pipelined(t, c, seq, prev, &wake, err)
-		                      : append_plain(t, c, seq, prev, &wake, err);
+				      : append_plain(t, c, seq, prev, &wake, err);
 	if (rc == 0)
 		rc = drain(t, &wake, NULL, NULL, err);
 	free(wake.ids);
 	return rc;
 }
 
-int keten_ledger_append(keten_ledger *L, const keten_append *a, size_t n, uint8_t (*ids)[32],
-                        keten_error *err)
+int keten_ledger_append(keten_ledger *L, const keten_append *a, size_t n, uint8_t (*ids)[32], keten_error *err)
 {
 	struct append_ctx c = {.L = L, .a = a, .n = n, .ids = ids, .ts = now_ms()};
 	if (!L->unlocked)
@@ -705,11 +719,11 @@ static int reflist_push(struct reflist *l, const keten_entry *e)
 }
 
 struct ingest_ctx {
-	keten_entry *e;      /* parsed, sorted by author then seq */
+	keten_entry *e; /* parsed, sorted by author then seq */
 	size_t n;
 	bool aon;
 	keten_ingest_stats st;
-	keten_error first;   /* the first dropped run, in sync mode */
+	keten_error first; /* the first dropped run, in sync mode */
 };
 
 static int cmp_entry(const void *x, const void *y)
@@ -780,8 +794,7 @@ static int fork_pair(keten_txn *t, const keten_entry *theirs, keten_error *err)
  * run's last entry (which commits to every earlier header and signature
  * through the prev links), then store the run.
  */
-static int ingest_run(keten_txn *t, struct ingest_ctx *c, size_t i, size_t j,
-                      struct reflist *fresh, keten_error *err)
+static int ingest_run(keten_txn *t, struct ingest_ctx *c, size_t i, size_t j, struct reflist *fresh, keten_error *err)
 {
 	uint64_t head;
 	uint8_t head_id[32];
@@ -836,7 +849,8 @@ static int ingest_run(keten_txn *t, struct ingest_ctx *c, size_t i, size_t j,
 			                  (unsigned long long)e->seq, hex);
 		}
 		if (e->seq != want_seq || (want_seq > 1 && memcmp(e->prev, want_prev, 32) != 0))
-			return keten_fail(err, KETEN_ECHAIN, "entry %llu of '%.16s' does not continue its feed (have %llu)",
+			return keten_fail(err, KETEN_ECHAIN,
+			                  "entry %llu of '%.16s' does not continue its feed (have %llu)",
 			                  (unsigned long long)e->seq, hex, (unsigned long long)(want_seq - 1));
 	}
 	if (keten_entry_verify(&c->e[j - 1]) != KETEN_OK)
@@ -895,8 +909,8 @@ static int ingest_fn(keten_txn *t, void *p, keten_error *err)
 	return rc;
 }
 
-int keten_ledger_ingest(keten_ledger *L, const keten_blob *b, size_t n, bool aon,
-                        keten_ingest_stats *st, keten_error *err)
+int keten_ledger_ingest(keten_ledger *L, const keten_blob *b, size_t n, bool aon, keten_ingest_stats *st,
+                        keten_error *err)
 {
 	struct ingest_ctx c = {.aon = aon};
 	int rc = KETEN_OK;
@@ -933,7 +947,7 @@ int keten_ledger_ingest(keten_ledger *L, const keten_blob *b, size_t n, bool aon
 		st->received = n;
 	}
 	if (rc == 0 && c.first.code && err)
-		*err = c.first;   /* reported, but what was good is kept */
+		*err = c.first; /* reported, but what was good is kept */
 out:
 	for (size_t i = 0; i < c.n; i++)
 		keten_entry_release(&c.e[i]);
@@ -959,8 +973,7 @@ static int trust_fn(keten_txn *t, void *p, keten_error *err)
 	return rc;
 }
 
-int keten_ledger_trust_add(keten_ledger *L, const uint8_t key[32], const char *name,
-                           keten_error *err)
+int keten_ledger_trust_add(keten_ledger *L, const uint8_t key[32], const char *name, keten_error *err)
 {
 	struct trust_ctx c = {key, name};
 	if (!crypto_core_ed25519_is_valid_point(key))

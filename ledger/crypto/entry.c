@@ -106,8 +106,7 @@ static int parse_header(keten_entry *e, keten_error *err)
 		goto out;
 	}
 	if (h->n_audience > KETEN_MAX_AUDIENCE) {
-		keten_fail(err, rc, "entry audience of %zu keys is above %u", h->n_audience,
-		           KETEN_MAX_AUDIENCE);
+		keten_fail(err, rc, "entry audience of %zu keys is above %u", h->n_audience, KETEN_MAX_AUDIENCE);
 		goto out;
 	}
 	for (size_t i = 0; i < h->n_audience; i++) {
@@ -151,8 +150,7 @@ static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 }
 
 /* One length-delimited field with the given tag byte, or false. */
-static bool get_field(const uint8_t **p, const uint8_t *end, uint8_t tag,
-                      const uint8_t **data, size_t *len)
+static bool get_field(const uint8_t **p, const uint8_t *end, uint8_t tag, const uint8_t **data, size_t *len)
 {
 	uint64_t n;
 	if (*p >= end || **p != tag)
@@ -181,8 +179,8 @@ int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out, keten_
 	clear_view(out);
 	if (len == 0 || len > KETEN_MAX_ENTRY_BYTES)
 		return keten_fail(err, KETEN_EMALFORMED, "entry of %zu bytes is out of bounds", len);
-	if (!get_field(&p, end, 0x0a, &hdr, &hdr_len) || hdr_len == 0 ||
-	    !get_field(&p, end, 0x12, &sig, &sig_len) || sig_len != KETEN_SIG_BYTES)
+	if (!get_field(&p, end, 0x0a, &hdr, &hdr_len) || hdr_len == 0 || !get_field(&p, end, 0x12, &sig, &sig_len) ||
+	    sig_len != KETEN_SIG_BYTES)
 		return keten_fail(err, KETEN_EMALFORMED, "entry framing is malformed");
 	if (p < end && !get_field(&p, end, 0x1a, &body, &body_len))
 		return keten_fail(err, KETEN_EMALFORMED, "entry framing is malformed");
@@ -262,9 +260,8 @@ static uint8_t *put_field(uint8_t *p, uint8_t tag, const uint8_t *data, size_t l
 	return p + len;
 }
 
-static int frame(const uint8_t *hdr, size_t hdr_len, const uint8_t *sig,
-                 const uint8_t *body, size_t body_len, bool has_body,
-                 uint8_t **out, size_t *out_len)
+static int frame(const uint8_t *hdr, size_t hdr_len, const uint8_t *sig, const uint8_t *body, size_t body_len,
+                 bool has_body, uint8_t **out, size_t *out_len)
 {
 	size_t cap = hdr_len + KETEN_SIG_BYTES + body_len + 3 * 11;
 	uint8_t *buf = malloc(cap), *p;
@@ -279,8 +276,7 @@ static int frame(const uint8_t *hdr, size_t hdr_len, const uint8_t *sig,
 	return KETEN_OK;
 }
 
-int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d,
-                     keten_entry *out, keten_error *err)
+int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_entry *out, keten_error *err)
 {
 	Keten__Header h = KETEN__HEADER__INIT;
 	ProtobufCBinaryData aud[KETEN_MAX_AUDIENCE];
@@ -376,9 +372,8 @@ void keten_entry_release(keten_entry *e)
 	clear_view(e);
 }
 
-int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t sig[64],
-                      const uint8_t *body, size_t body_len, bool has_body,
-                      uint8_t **out, size_t *out_len)
+int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t sig[64], const uint8_t *body,
+                      size_t body_len, bool has_body, uint8_t **out, size_t *out_len)
 {
 	return frame(header, header_len, sig, body, body_len, has_body, out, out_len);
 }

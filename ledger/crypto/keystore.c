@@ -64,14 +64,14 @@
 #define KS_CT_LEN      (crypto_sign_SECRETKEYBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 #define KS_FILE_LEN    (KS_HEADER_LEN + KS_CT_LEN)
 
-#define KS_KEY_LEN     crypto_aead_xchacha20poly1305_ietf_KEYBYTES
+#define KS_KEY_LEN crypto_aead_xchacha20poly1305_ietf_KEYBYTES
 
 /* The limits are those of the fixed algorithm, Argon2id 1.3 (the same
  * values as crypto_pwhash_*_MIN etc. in libsodium 1.0.18). */
-#define KS_OPS_MIN     ((uint64_t)crypto_pwhash_argon2id_OPSLIMIT_MIN)
-#define KS_MEM_MIN     ((uint64_t)crypto_pwhash_argon2id_MEMLIMIT_MIN)
-#define KS_OPS_MAX     ((uint64_t)crypto_pwhash_argon2id_OPSLIMIT_SENSITIVE)
-#define KS_MEM_MAX     ((uint64_t)crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE)
+#define KS_OPS_MIN ((uint64_t)crypto_pwhash_argon2id_OPSLIMIT_MIN)
+#define KS_MEM_MIN ((uint64_t)crypto_pwhash_argon2id_MEMLIMIT_MIN)
+#define KS_OPS_MAX ((uint64_t)crypto_pwhash_argon2id_OPSLIMIT_SENSITIVE)
+#define KS_MEM_MAX ((uint64_t)crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE)
 
 _Static_assert(KS_HEADER_LEN == 98, "keystore header layout");
 _Static_assert(KS_FILE_LEN == 178, "keystore file layout");
@@ -116,11 +116,9 @@ static bool fast_kdf(void)
 	return v != NULL && strcmp(v, "1") == 0;
 }
 
-static keten_err fail_sys(keten_error *err, int sys, const char *what,
-                          const char *path)
+static keten_err fail_sys(keten_error *err, int sys, const char *what, const char *path)
 {
-	keten_fail(err, KETEN_EIO, "cannot %s keystore '%s': %s", what, path,
-	           strerror(sys));
+	keten_fail(err, KETEN_EIO, "cannot %s keystore '%s': %s", what, path, strerror(sys));
 	if (err)
 		err->sys = sys;
 	return KETEN_EIO;
@@ -128,16 +126,14 @@ static keten_err fail_sys(keten_error *err, int sys, const char *what,
 
 static keten_err not_keystore(keten_error *err, const char *path)
 {
-	return keten_fail(err, KETEN_EMALFORMED, "'%s' is not a keten keystore",
-	                  path);
+	return keten_fail(err, KETEN_EMALFORMED, "'%s' is not a keten keystore", path);
 }
 
 /*
  * Read the whole file at `path` into buf[KS_FILE_LEN].  A file of any
  * other length is not a keystore.
  */
-static keten_err read_file(const char *path, uint8_t buf[KS_FILE_LEN],
-                           keten_error *err)
+static keten_err read_file(const char *path, uint8_t buf[KS_FILE_LEN], keten_error *err)
 {
 	uint8_t tmp[KS_FILE_LEN + 1];
 	size_t got = 0;
@@ -146,8 +142,7 @@ static keten_err read_file(const char *path, uint8_t buf[KS_FILE_LEN],
 
 	if (fd < 0) {
 		if (errno == ENOENT)
-			return keten_fail(err, KETEN_ENOTFOUND, "no keystore at '%s'",
-			                  path);
+			return keten_fail(err, KETEN_ENOTFOUND, "no keystore at '%s'", path);
 		return fail_sys(err, errno, "open", path);
 	}
 	while (got < sizeof tmp) {
@@ -175,15 +170,13 @@ cleanup:
 }
 
 /* Check and split the header of a file read by read_file. */
-static keten_err parse_header(const uint8_t *buf, struct ks_header *h,
-                              const char *path, keten_error *err)
+static keten_err parse_header(const uint8_t *buf, struct ks_header *h, const char *path, keten_error *err)
 {
 	memset(h, 0, sizeof *h);
 	if (memcmp(buf, KS_MAGIC, KS_MAGIC_LEN) != 0)
 		return not_keystore(err, path);
 	if (buf[KS_OFF_VERSION] != KS_VERSION)
-		return keten_fail(err, KETEN_EMALFORMED,
-		                  "keystore '%s' has version %u; this keten reads version %u",
+		return keten_fail(err, KETEN_EMALFORMED, "keystore '%s' has version %u; this keten reads version %u",
 		                  path, (unsigned)buf[KS_OFF_VERSION], KS_VERSION);
 	h->flags = buf[KS_OFF_FLAGS];
 	memcpy(h->pk, buf + KS_OFF_PK, sizeof h->pk);
@@ -191,10 +184,8 @@ static keten_err parse_header(const uint8_t *buf, struct ks_header *h,
 	h->opslimit = get_u64(buf + KS_OFF_OPS);
 	h->memlimit = get_u64(buf + KS_OFF_MEM);
 	memcpy(h->nonce, buf + KS_OFF_NONCE, sizeof h->nonce);
-	if ((h->flags & ~KS_FLAG_UNPROT) != 0
-	    || h->opslimit < KS_OPS_MIN || h->opslimit > KS_OPS_MAX
-	    || h->memlimit < KS_MEM_MIN || h->memlimit > KS_MEM_MAX
-	    || !crypto_core_ed25519_is_valid_point(h->pk)) {
+	if ((h->flags & ~KS_FLAG_UNPROT) != 0 || h->opslimit < KS_OPS_MIN || h->opslimit > KS_OPS_MAX ||
+	    h->memlimit < KS_MEM_MIN || h->memlimit > KS_MEM_MAX || !crypto_core_ed25519_is_valid_point(h->pk)) {
 		memset(h, 0, sizeof *h);
 		return not_keystore(err, path);
 	}
@@ -205,36 +196,30 @@ static keten_err parse_header(const uint8_t *buf, struct ks_header *h,
  * Fill key[KS_KEY_LEN] (sodium_malloc'd) with the sealing key: zeros for
  * an unprotected store, else Argon2id of the passphrase.
  */
-static keten_err sealing_key(uint8_t *key, const struct ks_header *h,
-                             const char *passphrase, keten_error *err)
+static keten_err sealing_key(uint8_t *key, const struct ks_header *h, const char *passphrase, keten_error *err)
 {
 	if (h->flags & KS_FLAG_UNPROT) {
 		sodium_memzero(key, KS_KEY_LEN);
 		return KETEN_OK;
 	}
-	if (crypto_pwhash(key, KS_KEY_LEN, passphrase, strlen(passphrase),
-	                  h->salt, (unsigned long long)h->opslimit,
+	if (crypto_pwhash(key, KS_KEY_LEN, passphrase, strlen(passphrase), h->salt, (unsigned long long)h->opslimit,
 	                  (size_t)h->memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
 		sodium_memzero(key, KS_KEY_LEN);
-		return keten_fail(err, KETEN_ENOMEM,
-		                  "out of memory deriving the keystore key");
+		return keten_fail(err, KETEN_ENOMEM, "out of memory deriving the keystore key");
 	}
 	return KETEN_OK;
 }
 
 /* Write all of buf to a new file at path (mode 0600), fsync'd. */
-static keten_err write_new_file(const char *path, const uint8_t *buf,
-                                size_t len, keten_error *err)
+static keten_err write_new_file(const char *path, const uint8_t *buf, size_t len, keten_error *err)
 {
 	keten_err rc = KETEN_OK;
 	size_t done = 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
-	              0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
 
 	if (fd < 0) {
 		if (errno == EEXIST)
-			return keten_fail(err, KETEN_EEXIST,
-			                  "keystore '%s' already exists", path);
+			return keten_fail(err, KETEN_EEXIST, "keystore '%s' already exists", path);
 		return fail_sys(err, errno, "create", path);
 	}
 	/* The umask can only narrow the mode; make sure it is exactly 0600. */
@@ -260,12 +245,11 @@ cleanup:
 	if (close(fd) != 0 && rc == KETEN_OK)
 		rc = fail_sys(err, errno, "write", path);
 	if (rc != KETEN_OK)
-		unlink(path);  /* ours: O_EXCL made it */
+		unlink(path); /* ours: O_EXCL made it */
 	return rc;
 }
 
-int keten_keystore_create(const char *path, const char *passphrase,
-                          keten_keypair *out, keten_error *err)
+int keten_keystore_create(const char *path, const char *passphrase, keten_keypair *out, keten_error *err)
 {
 	keten_keypair kp = {0};
 	uint8_t buf[KS_FILE_LEN];
@@ -288,13 +272,11 @@ int keten_keystore_create(const char *path, const char *passphrase,
 	kp.sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
 	key = sodium_malloc(KS_KEY_LEN);
 	if (!kp.sk || !key) {
-		rc = keten_fail(err, KETEN_ENOMEM, "out of memory creating keystore '%s'",
-		                path);
+		rc = keten_fail(err, KETEN_ENOMEM, "out of memory creating keystore '%s'", path);
 		goto cleanup;
 	}
 	if (crypto_sign_keypair(kp.pk, kp.sk) != 0) {
-		rc = keten_fail(err, KETEN_ECRYPTO, "cannot make a key pair for '%s'",
-		                path);
+		rc = keten_fail(err, KETEN_ECRYPTO, "cannot make a key pair for '%s'", path);
 		goto cleanup;
 	}
 
@@ -321,15 +303,13 @@ int keten_keystore_create(const char *path, const char *passphrase,
 
 	if ((rc = sealing_key(key, &h, passphrase, err)) != KETEN_OK)
 		goto cleanup;
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-	            buf + KS_HEADER_LEN, NULL, kp.sk, crypto_sign_SECRETKEYBYTES,
-	            buf, KS_HEADER_LEN, NULL, h.nonce, key) != 0) {
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(buf + KS_HEADER_LEN, NULL, kp.sk, crypto_sign_SECRETKEYBYTES,
+	                                               buf, KS_HEADER_LEN, NULL, h.nonce, key) != 0) {
 		rc = keten_fail(err, KETEN_ECRYPTO, "cannot seal keystore '%s'", path);
 		goto cleanup;
 	}
 	if (sodium_mprotect_readonly(kp.sk) != 0) {
-		rc = keten_fail(err, KETEN_ECRYPTO,
-		                "cannot protect the secret key of '%s'", path);
+		rc = keten_fail(err, KETEN_ECRYPTO, "cannot protect the secret key of '%s'", path);
 		goto cleanup;
 	}
 	if ((rc = write_new_file(path, buf, sizeof buf, err)) != KETEN_OK)
@@ -339,7 +319,7 @@ int keten_keystore_create(const char *path, const char *passphrase,
 	memset(&kp, 0, sizeof kp);
 	rc = KETEN_OK;
 cleanup:
-	sodium_free(key);  /* wipes; NULL is fine */
+	sodium_free(key); /* wipes; NULL is fine */
 	keten_keypair_release(&kp);
 	sodium_memzero(buf, sizeof buf);
 	if (rc != KETEN_OK && out)
@@ -347,8 +327,7 @@ cleanup:
 	return rc;
 }
 
-int keten_keystore_open(const char *path, const char *passphrase,
-                        keten_keypair *out, keten_error *err)
+int keten_keystore_open(const char *path, const char *passphrase, keten_keypair *out, keten_error *err)
 {
 	keten_keypair kp = {0};
 	uint8_t buf[KS_FILE_LEN];
@@ -374,41 +353,34 @@ int keten_keystore_open(const char *path, const char *passphrase,
 	memcpy(kp.pk, h.pk, sizeof kp.pk);
 	if (!kp.unprotected && no_passphrase(passphrase)) {
 		/* No protected store is sealed under an empty passphrase. */
-		rc = keten_fail(err, KETEN_EPASS,
-		                "wrong passphrase for keystore '%s'", path);
+		rc = keten_fail(err, KETEN_EPASS, "wrong passphrase for keystore '%s'", path);
 		goto cleanup;
 	}
 
 	kp.sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
 	key = sodium_malloc(KS_KEY_LEN);
 	if (!kp.sk || !key) {
-		rc = keten_fail(err, KETEN_ENOMEM, "out of memory opening keystore '%s'",
-		                path);
+		rc = keten_fail(err, KETEN_ENOMEM, "out of memory opening keystore '%s'", path);
 		goto cleanup;
 	}
 	if ((rc = sealing_key(key, &h, passphrase, err)) != KETEN_OK)
 		goto cleanup;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-	            kp.sk, NULL, NULL, buf + KS_HEADER_LEN, KS_CT_LEN,
-	            buf, KS_HEADER_LEN, h.nonce, key) != 0) {
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(kp.sk, NULL, NULL, buf + KS_HEADER_LEN, KS_CT_LEN, buf,
+	                                               KS_HEADER_LEN, h.nonce, key) != 0) {
 		if (kp.unprotected)
 			rc = keten_fail(err, KETEN_EPASS, "keystore '%s' is damaged", path);
 		else
-			rc = keten_fail(err, KETEN_EPASS,
-			                "wrong passphrase for keystore '%s'", path);
+			rc = keten_fail(err, KETEN_EPASS, "wrong passphrase for keystore '%s'", path);
 		goto cleanup;
 	}
 	if (sodium_mprotect_readonly(kp.sk) != 0) {
-		rc = keten_fail(err, KETEN_ECRYPTO,
-		                "cannot protect the secret key of '%s'", path);
+		rc = keten_fail(err, KETEN_ECRYPTO, "cannot protect the secret key of '%s'", path);
 		goto cleanup;
 	}
 	/* libsodium's secret key is seed || public key. */
-	if (sodium_memcmp(kp.sk + crypto_sign_SECRETKEYBYTES - crypto_sign_PUBLICKEYBYTES,
-	                  kp.pk, sizeof kp.pk) != 0) {
+	if (sodium_memcmp(kp.sk + crypto_sign_SECRETKEYBYTES - crypto_sign_PUBLICKEYBYTES, kp.pk, sizeof kp.pk) != 0) {
 		rc = keten_fail(err, KETEN_EPASS,
-		                "keystore '%s' is damaged: its secret key does not match its public key",
-		                path);
+		                "keystore '%s' is damaged: its secret key does not match its public key", path);
 		goto cleanup;
 	}
 
@@ -424,8 +396,7 @@ cleanup:
 	return rc;
 }
 
-int keten_keystore_peek(const char *path, uint8_t pk[32], bool *unprotected,
-                        keten_error *err)
+int keten_keystore_peek(const char *path, uint8_t pk[32], bool *unprotected, keten_error *err)
 {
 	uint8_t buf[KS_FILE_LEN];
 	struct ks_header h;
@@ -463,13 +434,12 @@ void keten_keypair_release(keten_keypair *kp)
 	(void)keten_init_crypto();
 	if (!kp)
 		return;
-	sodium_free(kp->sk);  /* makes it writable, wipes, unmaps; NULL is fine */
+	sodium_free(kp->sk); /* makes it writable, wipes, unmaps; NULL is fine */
 	kp->sk = NULL;
 	sodium_memzero(kp, sizeof *kp);
 }
 
-int keten_keypair_sign(const keten_keypair *kp, uint8_t sig[64],
-                       const uint8_t *msg, size_t len)
+int keten_keypair_sign(const keten_keypair *kp, uint8_t sig[64], const uint8_t *msg, size_t len)
 {
 	keten_err rc;
 

@@ -34,22 +34,45 @@
 #define QUOTE_MAX       64
 
 enum col {
-	C_TYPE, C_SUBCONTRACT, C_ALLOCATION, C_PERIOD, C_UNITS, C_UNIT, C_AMOUNT,
-	C_INSTALLMENT, C_CLAIM, C_PAYMENT, C_DATE, C_REFERENCE, C_NOTE, C_DELIVERIES,
+	C_TYPE,
+	C_SUBCONTRACT,
+	C_ALLOCATION,
+	C_PERIOD,
+	C_UNITS,
+	C_UNIT,
+	C_AMOUNT,
+	C_INSTALLMENT,
+	C_CLAIM,
+	C_PAYMENT,
+	C_DATE,
+	C_REFERENCE,
+	C_NOTE,
+	C_DELIVERIES,
 	N_COLS
 };
 
 static const char *const col_names[N_COLS] = {
-	[C_TYPE] = "type", [C_SUBCONTRACT] = "subcontract", [C_ALLOCATION] = "allocation",
-	[C_PERIOD] = "period", [C_UNITS] = "units", [C_UNIT] = "unit", [C_AMOUNT] = "amount",
-	[C_INSTALLMENT] = "installment", [C_CLAIM] = "claim", [C_PAYMENT] = "payment",
-	[C_DATE] = "date", [C_REFERENCE] = "reference", [C_NOTE] = "note",
+	[C_TYPE] = "type",
+	[C_SUBCONTRACT] = "subcontract",
+	[C_ALLOCATION] = "allocation",
+	[C_PERIOD] = "period",
+	[C_UNITS] = "units",
+	[C_UNIT] = "unit",
+	[C_AMOUNT] = "amount",
+	[C_INSTALLMENT] = "installment",
+	[C_CLAIM] = "claim",
+	[C_PAYMENT] = "payment",
+	[C_DATE] = "date",
+	[C_REFERENCE] = "reference",
+	[C_NOTE] = "note",
 	[C_DELIVERIES] = "deliveries",
 };
 
 static const char *const type_names[] = {
-	[KETEN_BATCH_DELIVERY] = "delivery", [KETEN_BATCH_CLAIM] = "claim",
-	[KETEN_BATCH_PAYMENT] = "payment", [KETEN_BATCH_RECEIPT] = "receipt",
+	[KETEN_BATCH_DELIVERY] = "delivery",
+	[KETEN_BATCH_CLAIM] = "claim",
+	[KETEN_BATCH_PAYMENT] = "payment",
+	[KETEN_BATCH_RECEIPT] = "receipt",
 };
 
 const char *keten_batch_type_name(keten_batch_type t)
@@ -72,8 +95,8 @@ static int col_from_name(const char *s, size_t len)
 typedef struct raw_row {
 	size_t line;
 	char *v[N_COLS];
-	bool any;                  /* some field is not empty */
-	bool unreadable;           /* the row itself could not be read */
+	bool any;        /* some field is not empty */
+	bool unreadable; /* the row itself could not be read */
 	char msg[ROW_MSG_MAX];
 	size_t msg_len;
 } raw_row;
@@ -81,14 +104,14 @@ typedef struct raw_row {
 typedef struct bctx {
 	keten_batch *out;
 	size_t cap_rows, cap_errors;
-	size_t n_seen;             /* data rows read, good or bad */
+	size_t n_seen; /* data rows read, good or bad */
 	bool oom;
-	bool stop;                 /* a problem that ends reading */
+	bool stop; /* a problem that ends reading */
 	raw_row row;
 	/* CSV */
-	size_t cur_line;           /* the physical line being fed to libcsv */
+	size_t cur_line; /* the physical line being fed to libcsv */
 	size_t n_header;
-	int map[MAX_HEADER_COLS];  /* header position -> column, -1 unknown */
+	int map[MAX_HEADER_COLS]; /* header position -> column, -1 unknown */
 	bool header_done;
 	size_t field_i;
 } bctx;
@@ -277,7 +300,7 @@ static bool installment_ok(const char *s)
 	uint32_t ym;
 
 	return strcmp(s, "upfront") == 0 || strcmp(s, "final") == 0 || strcmp(s, "units") == 0 ||
-	       keten_parse_period(s, &ym) == 0;
+		keten_parse_period(s, &ym) == 0;
 }
 
 static char **row_field(keten_batch_row *o, int c)
@@ -361,11 +384,8 @@ static void finish_row(bctx *x)
 		need(r, "payment", C_AMOUNT);
 		need(r, "payment", C_DATE);
 		break;
-	case KETEN_BATCH_RECEIPT:
-		need(r, "receipt", C_PAYMENT);
-		break;
-	default:
-		break;
+	case KETEN_BATCH_RECEIPT: need(r, "receipt", C_PAYMENT); break;
+	default: break;
 	}
 	if (r->v[C_SUBCONTRACT] && r->v[C_ALLOCATION])
 		problem(r, "give subcontract or allocation, not both");
@@ -381,13 +401,12 @@ static void finish_row(bctx *x)
 	if (r->v[C_PERIOD] && keten_parse_period(r->v[C_PERIOD], &o.period_ym) != 0)
 		problem(r, "bad period '%s' (YYYY-MM)", quote(q, r->v[C_PERIOD]));
 	if (r->v[C_INSTALLMENT] && !installment_ok(r->v[C_INSTALLMENT]))
-		problem(r, "bad installment '%s' (upfront, final, units or YYYY-MM)",
-		        quote(q, r->v[C_INSTALLMENT]));
+		problem(r, "bad installment '%s' (upfront, final, units or YYYY-MM)", quote(q, r->v[C_INSTALLMENT]));
 
 	for (int c = C_SUBCONTRACT; c < N_COLS; c++) {
 		const char *s = r->v[c];
 		bool ids = c == C_SUBCONTRACT || c == C_ALLOCATION || c == C_CLAIM || c == C_PAYMENT ||
-		           c == C_DELIVERIES;
+			c == C_DELIVERIES;
 		if (!s || c == C_AMOUNT || c == C_UNITS || c == C_DATE || c == C_PERIOD || c == C_INSTALLMENT)
 			continue;
 		if (ids ? ids_have_bsn(s, &x->oom) : keten_text_has_bsn(s))
@@ -440,7 +459,8 @@ static void csv_field(void *s, size_t len, void *data)
 		snprintf(name, sizeof name, "%.*s", (int)(len < QUOTE_MAX - 1 ? len : QUOTE_MAX - 1), f);
 		c = col_from_name(f, len);
 		if (len > 0 && c < 0)
-			fatal(x, r->line, "unknown column '%s' in the header (type, subcontract, allocation, period, "
+			fatal(x, r->line,
+			      "unknown column '%s' in the header (type, subcontract, allocation, period, "
 			      "units, unit, amount, installment, claim, payment, date, reference, note, deliveries)",
 			      quote(q, name));
 		for (size_t k = 0; k < i && c >= 0; k++)
@@ -534,7 +554,8 @@ static void read_csv(bctx *x, const char *s, size_t len, size_t start)
 			x->row.line = x->cur_line;
 		if (csv_parse(&p, s + pos, seg, csv_field, csv_record, x) != seg) {
 			if (csv_error(&p) == CSV_EPARSE)
-				fatal(x, x->cur_line, "CSV quoting is broken: a quote inside an unquoted field, "
+				fatal(x, x->cur_line,
+				      "CSV quoting is broken: a quote inside an unquoted field, "
 				      "or text after a closing quote");
 			else
 				x->oom = true;
@@ -576,7 +597,8 @@ static void json_row(bctx *x, json_t *o)
 	json_t *v;
 	char q[QUOTE_MAX], num[64];
 
-	json_object_foreach(o, key, v) {
+	json_object_foreach(o, key, v)
+	{
 		int c = col_from_name(key, strlen(key));
 		if (c < 0) {
 			problem(r, "unknown key '%s'", quote(q, key));
@@ -677,8 +699,7 @@ int keten_batch_parse(const uint8_t *data, size_t len, keten_batch *out, keten_e
 		return keten_fail(err, KETEN_EINVAL, "keten_batch_parse needs bytes and a batch");
 	x.out = out;
 	if (len > KETEN_BATCH_MAX_BYTES) {
-		fatal(&x, 0, "the batch of %zu bytes is larger than the limit of %u bytes", len,
-		      KETEN_BATCH_MAX_BYTES);
+		fatal(&x, 0, "the batch of %zu bytes is larger than the limit of %u bytes", len, KETEN_BATCH_MAX_BYTES);
 	} else {
 		if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
 			s += 3;

@@ -147,7 +147,7 @@ static const char *quote(char buf[QUOTE_MAX], const char *s)
 typedef struct camt_ctx {
 	keten_error *err;
 	bool oom;
-	size_t n_tx;              /* transactions so far, against the limit */
+	size_t n_tx; /* transactions so far, against the limit */
 } camt_ctx;
 
 static int oom(camt_ctx *x)
@@ -195,8 +195,7 @@ static int amount_shape(const char *s)
  * Read the amount element `amt` (an Amt with a Ccy attribute) inside
  * `where` (named in messages).  A missing element is an error.
  */
-static int read_amount(camt_ctx *x, const xmlNode *where, const xmlNode *amt,
-                       const char *what, int64_t *cents)
+static int read_amount(camt_ctx *x, const xmlNode *where, const xmlNode *amt, const char *what, int64_t *cents)
 {
 	char q[QUOTE_MAX], *s;
 	xmlChar *ccy;
@@ -303,8 +302,7 @@ static int read_balance(camt_ctx *x, const xmlNode *bal, const char *code, balan
 
 	if (b->have)
 		return bad(x, bal, "balance %s is given twice", code);
-	if ((rc = read_amount(x, bal, child(bal, "Amt"), "Bal", &c)) ||
-	    (rc = read_direction(x, bal, "Bal", &credit)) ||
+	if ((rc = read_amount(x, bal, child(bal, "Amt"), "Bal", &c)) || (rc = read_direction(x, bal, "Bal", &credit)) ||
 	    (rc = read_date(x, child(bal, "Dt"), "Bal", &b->date)))
 		return rc;
 	b->cents = credit ? c : -c;
@@ -417,8 +415,7 @@ static int read_tx(camt_ctx *x, const xmlNode *txd, bool credit, keten_camt_tx *
 	t->structured_ref = text_of(path(rmt, "Strd/CdtrRefInf/Ref"), &x->oom);
 	parties = child(txd, "RltdPties");
 	t->counterparty_name = party_name(x, child(parties, credit ? "Dbtr" : "Cdtr"));
-	t->counterparty_iban = text_of(path(child(parties, credit ? "DbtrAcct" : "CdtrAcct"), "Id/IBAN"),
-	                               &x->oom);
+	t->counterparty_iban = text_of(path(child(parties, credit ? "DbtrAcct" : "CdtrAcct"), "Id/IBAN"), &x->oom);
 	if (x->oom)
 		return oom(x);
 	amt = child(txd, "Amt");
@@ -472,8 +469,7 @@ static int read_entry(camt_ctx *x, const xmlNode *ntry, keten_camt_entry *e)
 		if (is_element(d, "NtryDtls"))
 			n_tx += count_children(d, "TxDtls");
 	if (n_tx > KETEN_CAMT_MAX_TX - x->n_tx)
-		return bad(x, ntry, "more than %u transactions (TxDtls) in one statement",
-		           KETEN_CAMT_MAX_TX);
+		return bad(x, ntry, "more than %u transactions (TxDtls) in one statement", KETEN_CAMT_MAX_TX);
 	x->n_tx += n_tx;
 	if (n_tx == 0)
 		return 0;
@@ -563,7 +559,7 @@ static int read_statement(camt_ctx *x, const xmlNode *root, keten_camt_statement
  */
 static bool encoding_ok(const char *s, size_t len)
 {
-	static const char *const allowed[] = {"UTF-8", "US-ASCII", "ASCII", "ISO-8859-1",
+	static const char *const allowed[] = {"UTF-8",       "US-ASCII",     "ASCII", "ISO-8859-1",
 	                                      "ISO-8859-15", "WINDOWS-1252", "CP1252"};
 	const char *end, *p, *v;
 	size_t k;
@@ -600,11 +596,10 @@ static int screen(const uint8_t *xml, size_t len, keten_error *err)
 		return keten_fail(err, KETEN_EMALFORMED, "not XML: the camt.053 file is empty");
 	if (len > KETEN_CAMT_MAX_BYTES)
 		return keten_fail(err, KETEN_EMALFORMED,
-		                  "camt.053 file of %zu bytes is larger than the limit of %u bytes",
-		                  len, KETEN_CAMT_MAX_BYTES);
+		                  "camt.053 file of %zu bytes is larger than the limit of %u bytes", len,
+		                  KETEN_CAMT_MAX_BYTES);
 	if (memchr(xml, 0, len))
-		return keten_fail(err, KETEN_EMALFORMED,
-		                  "not XML in UTF-8: the camt.053 file holds NUL bytes");
+		return keten_fail(err, KETEN_EMALFORMED, "not XML in UTF-8: the camt.053 file holds NUL bytes");
 	if (len >= 3 && xml[0] == 0xef && xml[1] == 0xbb && xml[2] == 0xbf)
 		i = 3;
 	while (i < len && is_space((char)xml[i]))
@@ -650,8 +645,7 @@ int keten_camt_parse(const uint8_t *xml, size_t len, keten_camt_statement *out, 
 		k = strlen(msg);
 		while (k && is_space(msg[k - 1]))
 			msg[--k] = '\0';
-		rc = keten_fail(err, KETEN_EMALFORMED, "not well-formed XML at line %d: %s", e->line,
-		                quote(q, msg));
+		rc = keten_fail(err, KETEN_EMALFORMED, "not well-formed XML at line %d: %s", e->line, quote(q, msg));
 		xmlFreeParserCtxt(pc);
 		return rc;
 	}
@@ -664,8 +658,7 @@ int keten_camt_parse(const uint8_t *xml, size_t len, keten_camt_statement *out, 
 	} else if (!root || !is_element(root, "Document")) {
 		rc = bad(&x, root, "not a camt.053 statement: the root element is '%s', not Document",
 		         root ? quote(q, (const char *)root->name) : "");
-	} else if (strncmp(href, CAMT_NS_PREFIX, strlen(CAMT_NS_PREFIX)) != 0 ||
-	           href[strlen(CAMT_NS_PREFIX)] == '\0') {
+	} else if (strncmp(href, CAMT_NS_PREFIX, strlen(CAMT_NS_PREFIX)) != 0 || href[strlen(CAMT_NS_PREFIX)] == '\0') {
 		rc = bad(&x, root, "not a camt.053 statement: namespace '%s' is not " CAMT_NS_PREFIX "*",
 		         quote(q, href));
 	} else {
@@ -721,8 +714,7 @@ int keten_camt_check_balance(const keten_camt_statement *s, int64_t *computed, k
 		const keten_camt_entry *e = &s->entries[i];
 		if (strcmp(e->status, "BOOK") != 0)
 			continue;
-		if (!keten_add_cents(e->credit ? credits : debits, e->amount_cents,
-		                     e->credit ? &credits : &debits))
+		if (!keten_add_cents(e->credit ? credits : debits, e->amount_cents, e->credit ? &credits : &debits))
 			return keten_fail(err, KETEN_EMALFORMED, "statement entries overflow a sum of cents");
 	}
 	if (!keten_add_cents(s->opening_cents, credits, &sum) || !keten_sub_cents(sum, debits, &sum))
@@ -736,8 +728,8 @@ int keten_camt_check_balance(const keten_camt_statement *s, int64_t *computed, k
 		keten_format_cents(r, sizeof r, sum);
 		keten_format_cents(cl, sizeof cl, s->closing_cents);
 		return keten_fail(err, KETEN_EMALFORMED,
-		                  "closing balance %s differs from opening %s + credits %s - debits %s = %s",
-		                  cl, o, c, d, r);
+		                  "closing balance %s differs from opening %s + credits %s - debits %s = %s", cl, o, c,
+		                  d, r);
 	}
 	return 0;
 }

@@ -60,9 +60,9 @@ struct keten_http_server {
 struct reply {
 	uint16_t status;
 	const char *type;
-	const void *data;       /* static (an embedded file) ... */
+	const void *data; /* static (an embedded file) ... */
 	size_t len;
-	char *owned;            /* ... or owned (JSON text) */
+	char *owned; /* ... or owned (JSON text) */
 	bool api;
 };
 
@@ -103,7 +103,7 @@ static int split_host(const char *s, char *host, size_t hlen, const char **port,
 	} else {
 		end = strrchr(s, ':');
 		if (end && strchr(s, ':') != end)
-			return -1;      /* a bare IPv6 address needs brackets */
+			return -1; /* a bare IPv6 address needs brackets */
 		n = end ? (size_t)(end - s) : strlen(s);
 		if (n >= hlen)
 			return -1;
@@ -214,7 +214,7 @@ struct call {
 	keten_http_server *s;
 	keten_txn *t;
 	const struct query *q;
-	uint16_t status;        /* set with msg on failure */
+	uint16_t status; /* set with msg on failure */
 	char msg[300];
 };
 
@@ -414,12 +414,14 @@ static json_t *api_dispute(struct call *c, const char *idhex)
 
 	if (!only_params(c, ok))
 		return NULL;
-	if (strlen(idhex) < KETEN_MIN_PREFIX || strlen(idhex) > 64 || strspn(idhex, "0123456789abcdefABCDEF") != strlen(idhex))
+	if (strlen(idhex) < KETEN_MIN_PREFIX || strlen(idhex) > 64 ||
+	    strspn(idhex, "0123456789abcdefABCDEF") != strlen(idhex))
 		return fail(c, 400, "'%.70s' is not an entry id (at least %u hex digits)", idhex, KETEN_MIN_PREFIX);
 	if (keten_store_resolve(c->t, idhex, id, &err))
 		return store_fail(c, &err);
 	if ((rc = keten_json_dispute(c->t, id, &o, &err)))
-		return rc == KETEN_ENOTFOUND ? fail(c, 404, "'%s' is not a dispute applied here", idhex) : store_fail(c, &err);
+		return rc == KETEN_ENOTFOUND ? fail(c, 404, "'%s' is not a dispute applied here", idhex)
+					     : store_fail(c, &err);
 	return o;
 }
 
@@ -427,7 +429,7 @@ static json_t *api_dispute(struct call *c, const char *idhex)
 
 struct log_ctx {
 	struct call *c;
-	size_t keyoff;          /* where the id starts in the scanned key */
+	size_t keyoff; /* where the id starts in the scanned key */
 	long limit, shown;
 	json_t *arr;
 };
@@ -679,7 +681,8 @@ int keten_http_start(keten_ledger *L, const char *addr, const keten_http_opts *o
 		return rv;
 	}
 	if (!s->loopback && !s->o.allow_public) {
-		rv = keten_fail(err, KETEN_EPERM, "'%s' is not a loopback address: the dashboard has no login, so it "
+		rv = keten_fail(err, KETEN_EPERM,
+		                "'%s' is not a loopback address: the dashboard has no login, so it "
 		                "is served only on 127.0.0.1, ::1 or localhost unless --public is given",
 		                addr ? addr : KETEN_HTTP_DEFAULT_ADDR);
 		free(s);

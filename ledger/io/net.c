@@ -21,10 +21,10 @@
 #include "keten/net.h"
 #include "sync/sync.h"
 
-#define WORKERS          8
-#define SERVER_RECVMAX   (1024u * 1024u)
-#define CLIENT_RECVMAX   (KETEN_SYNC_MAX_REPLY + 64u * 1024u)
-#define LOG_PER_SESSION  4      /* bad requests logged per session before going quiet */
+#define WORKERS         8
+#define SERVER_RECVMAX  (1024u * 1024u)
+#define CLIENT_RECVMAX  (KETEN_SYNC_MAX_REPLY + 64u * 1024u)
+#define LOG_PER_SESSION 4 /* bad requests logged per session before going quiet */
 
 /* Serving reads a ledger from nng's threads; pulling writes it from the
  * caller's thread and the sync client's.  LMDB must not grow a map under
@@ -40,9 +40,11 @@ static struct {
 	const keten_ledger *L;
 	unsigned users;
 } slots[LOCK_SLOTS] = {
-#define SLOT {PTHREAD_RWLOCK_INITIALIZER, NULL, 0}
-	SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT,
-	SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT,
+#define SLOT                                        \
+	{                                           \
+		PTHREAD_RWLOCK_INITIALIZER, NULL, 0 \
+	}
+	SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT,
 #undef SLOT
 };
 static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -124,17 +126,17 @@ struct worker {
 
 struct keten_node {
 	keten_ledger *L;
-	pthread_rwlock_t *lock;        /* L's */
+	pthread_rwlock_t *lock; /* L's */
 	nng_socket sock;
 	bool open;
 	keten_sync_limits lim;
 	keten_log_fn log;
 	void *log_ctx;
-	pthread_mutex_t mu;            /* sessions list and counters */
+	pthread_mutex_t mu; /* sessions list and counters */
 	struct session *sessions;
 	struct worker w[WORKERS];
 	uint64_t requests, dropped;
-	uint8_t (*announced)[32];      /* keys that announced a change, not yet taken */
+	uint8_t (*announced)[32]; /* keys that announced a change, not yet taken */
 	size_t n_announced;
 	volatile bool stopping;
 };
@@ -251,8 +253,8 @@ static void worker_cb(void *arg)
 		return;
 	}
 	pthread_rwlock_rdlock(n->lock);
-	rc = keten_sync_serve(n->L, &s->s, &n->lim, mono_ms(), nng_msg_body(msg), nng_msg_len(msg),
-	                      &reply, &rlen, &note);
+	rc = keten_sync_serve(n->L, &s->s, &n->lim, mono_ms(), nng_msg_body(msg), nng_msg_len(msg), &reply, &rlen,
+	                      &note);
 	pthread_rwlock_unlock(n->lock);
 	if (s->s.announced) {
 		s->s.announced = false;
@@ -297,8 +299,8 @@ static void worker_cb(void *arg)
 
 static int net_fail(keten_error *err, int nrc, const char *what, const char *url)
 {
-	return keten_fail(err, nrc == NNG_EADDRINVAL || nrc == NNG_ENOTSUP ? KETEN_EINVAL : KETEN_EIO,
-	                  "%s '%s': %s", what, url, nng_strerror(nrc));
+	return keten_fail(err, nrc == NNG_EADDRINVAL || nrc == NNG_ENOTSUP ? KETEN_EINVAL : KETEN_EIO, "%s '%s': %s",
+	                  what, url, nng_strerror(nrc));
 }
 
 static void tls_free(nng_tls_config *cfg)
@@ -350,8 +352,7 @@ static char *read_pem(const char *path)
 }
 
 /* A TLS configuration for one endpoint; *out NULL when the URL is not TLS. */
-static int tls_config(const char *url, bool server, const keten_tls_files *tls,
-                      nng_tls_config **out, keten_error *err)
+static int tls_config(const char *url, bool server, const keten_tls_files *tls, nng_tls_config **out, keten_error *err)
 {
 	nng_tls_config *cfg = NULL;
 	char host[256];
@@ -363,7 +364,8 @@ static int tls_config(const char *url, bool server, const keten_tls_files *tls,
 	if (server && (!tls || !tls->cert || !tls->key))
 		return keten_fail(err, KETEN_EINVAL, "listening on '%s' needs a TLS certificate and key", url);
 	if (!server && (!tls || !tls->ca))
-		return keten_fail(err, KETEN_EINVAL, "dialling '%s' needs the CA file that signed its certificate", url);
+		return keten_fail(err, KETEN_EINVAL, "dialling '%s' needs the CA file that signed its certificate",
+		                  url);
 	if ((rc = nng_tls_config_alloc(&cfg, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT)))
 		return net_fail(err, rc, "cannot set up TLS for", url);
 	if (tls->cert && tls->key) {
@@ -390,14 +392,13 @@ static int tls_config(const char *url, bool server, const keten_tls_files *tls,
 	return KETEN_OK;
 fail:
 	tls_free(cfg);
-	return keten_fail(err, KETEN_EIO, "TLS files for '%s' (%s%s%s%s%s): %s", url,
-	                  tls->cert ? tls->cert : "", tls->key ? ", " : "", tls->key ? tls->key : "",
-	                  tls->ca ? ", " : "", tls->ca ? tls->ca : "", nng_strerror(rc));
+	return keten_fail(err, KETEN_EIO, "TLS files for '%s' (%s%s%s%s%s): %s", url, tls->cert ? tls->cert : "",
+	                  tls->key ? ", " : "", tls->key ? tls->key : "", tls->ca ? ", " : "", tls->ca ? tls->ca : "",
+	                  nng_strerror(rc));
 }
 
-int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls,
-                     const keten_sync_limits *lim, const keten_tls_files *tls,
-                     keten_log_fn log, void *log_ctx, keten_node **out, keten_error *err)
+int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls, const keten_sync_limits *lim,
+                     const keten_tls_files *tls, keten_log_fn log, void *log_ctx, keten_node **out, keten_error *err)
 {
 	keten_node *n;
 	int rc;
@@ -448,7 +449,7 @@ int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls,
 			rc = net_fail(err, rc, "cannot listen on", urls[i]);
 			goto fail;
 		}
-		tls_free(cfg);    /* the listener holds its own reference */
+		tls_free(cfg); /* the listener holds its own reference */
 	}
 	for (int i = 0; i < WORKERS; i++)
 		worker_recv(&n->w[i]);
@@ -509,14 +510,14 @@ size_t keten_node_take_announced(keten_node *n, uint8_t (*keys)[32], size_t max)
 
 struct keten_peer {
 	keten_ledger *L;
-	pthread_rwlock_t *lock;        /* L's, taken by the sync client itself */
+	pthread_rwlock_t *lock; /* L's, taken by the sync client itself */
 	nng_socket sock;
 	char url[512];
 	keten_sync_client *c;
 };
 
-int keten_peer_open(keten_ledger *L, const char *url, bool wait, int timeout_ms,
-                    const keten_tls_files *tls, keten_peer **out, keten_error *err)
+int keten_peer_open(keten_ledger *L, const char *url, bool wait, int timeout_ms, const keten_tls_files *tls,
+                    keten_peer **out, keten_error *err)
 {
 	nng_tls_config *cfg = NULL;
 	nng_dialer d;

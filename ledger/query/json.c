@@ -149,7 +149,7 @@ static const ProtobufCMessageDescriptor *descs[] = {
 static bool is_date_field(const char *name)
 {
 	return strcmp(name, "date") == 0 || strcmp(name, "start") == 0 || strcmp(name, "end") == 0 ||
-	       strncmp(name, "valid_", 6) == 0;
+		strncmp(name, "valid_", 6) == 0;
 }
 
 static json_t *message_json(const ProtobufCMessage *m);
@@ -158,9 +158,11 @@ static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p)
 {
 	char buf[80];
 	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
-		return json_integer(*(const int32_t *)p);
-	case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32: {
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_SFIXED32: return json_integer(*(const int32_t *)p);
+	case PROTOBUF_C_TYPE_UINT32:
+	case PROTOBUF_C_TYPE_FIXED32: {
 		uint32_t v = *(const uint32_t *)p;
 		if (is_date_field(f->name) && v) {
 			keten_format_date(buf, sizeof buf, v);
@@ -168,12 +170,12 @@ static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p)
 		}
 		return json_integer(v);
 	}
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-		return json_integer(*(const int64_t *)p);
-	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
-		return json_integer((json_int_t) * (const uint64_t *)p);
-	case PROTOBUF_C_TYPE_BOOL:
-		return json_boolean(*(const protobuf_c_boolean *)p);
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64: return json_integer(*(const int64_t *)p);
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64: return json_integer((json_int_t) * (const uint64_t *)p);
+	case PROTOBUF_C_TYPE_BOOL: return json_boolean(*(const protobuf_c_boolean *)p);
 	case PROTOBUF_C_TYPE_ENUM: {
 		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int *)p);
 		return ev ? json_string(ev->name) : json_integer(*(const int *)p);
@@ -191,27 +193,25 @@ static json_t *value_json(const ProtobufCFieldDescriptor *f, const void *p)
 		}
 		return json_stringn((const char *)b->data, 0);
 	}
-	case PROTOBUF_C_TYPE_MESSAGE:
-		return message_json(*(ProtobufCMessage *const *)p);
-	default:
-		return json_null();
+	case PROTOBUF_C_TYPE_MESSAGE: return message_json(*(ProtobufCMessage *const *)p);
+	default: return json_null();
 	}
 }
 
 static size_t field_size(const ProtobufCFieldDescriptor *f)
 {
 	switch (f->type) {
-	case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-	case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE:
-		return 8;
-	case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE:
-		return sizeof(void *);
-	case PROTOBUF_C_TYPE_BYTES:
-		return sizeof(ProtobufCBinaryData);
-	case PROTOBUF_C_TYPE_BOOL:
-		return sizeof(protobuf_c_boolean);
-	default:
-		return 4;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_SFIXED64:
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_FIXED64:
+	case PROTOBUF_C_TYPE_DOUBLE: return 8;
+	case PROTOBUF_C_TYPE_STRING:
+	case PROTOBUF_C_TYPE_MESSAGE: return sizeof(void *);
+	case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+	case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+	default: return 4;
 	}
 }
 
@@ -289,8 +289,8 @@ json_t *keten_json_entry(const keten_entry *e)
 		}
 		free(b64);
 	}
-	json_object_set_new(o, "fields", e->has_body ? keten_json_body(e->body_type, e->body, e->body_len)
-	                                             : json_null());
+	json_object_set_new(o, "fields",
+	                    e->has_body ? keten_json_body(e->body_type, e->body, e->body_len) : json_null());
 	return o;
 }
 
@@ -323,8 +323,8 @@ static json_t *amounts_json(json_t *o, int64_t agreed, int64_t delivered, int64_
                             int64_t received, int64_t outstanding, int64_t overdue)
 {
 	json_object_set_new(o, "agreed_cents", json_integer(agreed));
-	json_object_set_new(o, "delivered_units", delivered % 100 ? json_real((double)delivered / 100.0)
-	                                                          : json_integer(delivered / 100));
+	json_object_set_new(o, "delivered_units",
+	                    delivered % 100 ? json_real((double)delivered / 100.0) : json_integer(delivered / 100));
 	json_object_set_new(o, "claimed_cents", json_integer(claimed));
 	json_object_set_new(o, "paid_cents", json_integer(paid));
 	json_object_set_new(o, "received_cents", json_integer(received));
@@ -357,18 +357,20 @@ json_t *keten_json_reconcile(keten_txn *t, const keten_recon *r, bool meanings)
 		json_object_set_new(o, "start", keten_json_date(l->start));
 		json_object_set_new(o, "end", l->end ? keten_json_date(l->end) : json_null());
 		json_object_set_new(o, "claims", json_integer((json_int_t)l->n_claims));
-		json_array_append_new(lines, amounts_json(o, l->agreed_cents, l->delivered_units, l->claimed_cents,
-		                                          l->paid_cents, l->received_cents, l->outstanding_cents,
-		                                          l->overdue_cents));
+		json_array_append_new(lines,
+		                      amounts_json(o, l->agreed_cents, l->delivered_units, l->claimed_cents,
+		                                   l->paid_cents, l->received_cents, l->outstanding_cents,
+		                                   l->overdue_cents));
 	}
 	for (size_t i = 0; i < r->n_pairs; i++) {
 		const keten_recon_pair *p = &r->pairs[i];
 		json_t *o = json_object();
 		pair_names(&lb, o, p->payer, p->payee);
 		json_object_set_new(o, "lines", json_integer((json_int_t)p->n_lines));
-		json_array_append_new(pairs, amounts_json(o, p->agreed_cents, p->delivered_units, p->claimed_cents,
-		                                          p->paid_cents, p->received_cents, p->outstanding_cents,
-		                                          p->overdue_cents));
+		json_array_append_new(pairs,
+		                      amounts_json(o, p->agreed_cents, p->delivered_units, p->claimed_cents,
+		                                   p->paid_cents, p->received_cents, p->outstanding_cents,
+		                                   p->overdue_cents));
 	}
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const keten_recon_finding *f = &r->findings[i];
@@ -407,7 +409,10 @@ json_t *keten_json_bank(const keten_bank_result *b)
 	json_object_set_new(bo, "duplicates", json_integer((json_int_t)b->duplicates));
 	json_object_set_new(bo, "bank_only", json_integer((json_int_t)b->bank_only));
 	json_object_set_new(bo, "ledger_only", json_integer((json_int_t)b->ledger_only));
-	json_object_set_new(bo, "balances", json_string(!b->has_balances ? "incomplete" : b->balance_ok ? "agree" : "differ"));
+	json_object_set_new(bo, "balances",
+	                    json_string(!b->has_balances        ? "incomplete"
+	                                        : b->balance_ok ? "agree"
+	                                                        : "differ"));
 	json_object_set_new(bo, "opening_cents", json_integer(b->opening_cents));
 	json_object_set_new(bo, "closing_cents", json_integer(b->closing_cents));
 	json_object_set_new(bo, "computed_cents", json_integer(b->computed_cents));
@@ -417,7 +422,8 @@ json_t *keten_json_bank(const keten_bank_result *b)
 		json_object_set_new(o, "status", json_string(keten_bank_status_name(l->status)));
 		json_object_set_new(o, "how", json_string(l->how));
 		json_object_set_new(o, "line", l->file_line ? json_integer((json_int_t)l->file_line) : json_null());
-		json_object_set_new(o, "bank_cents", l->status == KETEN_LEDGER_ONLY ? json_null() : json_integer(l->bank_cents));
+		json_object_set_new(o, "bank_cents",
+		                    l->status == KETEN_LEDGER_ONLY ? json_null() : json_integer(l->bank_cents));
 		json_object_set_new(o, "booked", l->bank_date ? keten_json_date(l->bank_date) : json_null());
 		json_object_set_new(o, "bank_ref", json_string(l->bank_ref));
 		json_object_set_new(o, "payment", l->has_payment ? key_or_null(l->payment) : json_null());

@@ -31,10 +31,23 @@
 /* Kinds ------------------------------------------------------------------ */
 
 static const char *const kinds[] = {
-	"payment-unconfirmed", "receipt-mismatch", "overdue", "paid-late", "claim-above-agreed",
-	"over-allocation", "above-framework-tariff", "tariff-differs-from-framework",
-	"margin-above-maximum", "final-without-result", "stop-without-clawback", "rijgen",
-	"open-dispute", "bank-only", "ledger-only", "bank-amount-differs", "bank-duplicate",
+	"payment-unconfirmed",
+	"receipt-mismatch",
+	"overdue",
+	"paid-late",
+	"claim-above-agreed",
+	"over-allocation",
+	"above-framework-tariff",
+	"tariff-differs-from-framework",
+	"margin-above-maximum",
+	"final-without-result",
+	"stop-without-clawback",
+	"rijgen",
+	"open-dispute",
+	"bank-only",
+	"ledger-only",
+	"bank-amount-differs",
+	"bank-duplicate",
 	"bank-balance-mismatch",
 };
 
@@ -86,7 +99,9 @@ static size_t kind_rank(const char *kind)
  * NULL when reconcile computes that kind itself (so it is not doubled). */
 static const char *mark_kind(const char *mark)
 {
-	static const struct { const char *mark, *kind; } alias[] = {
+	static const struct {
+		const char *mark, *kind;
+	} alias[] = {
 		{"over-allocation", "over-allocation"},
 		{"above-framework-tariff", "above-framework-tariff"},
 		{"differs-from-framework-tariff", "tariff-differs-from-framework"},
@@ -95,9 +110,19 @@ static const char *mark_kind(const char *mark)
 		{"margin-above-maximum", "margin-above-maximum"},
 	};
 	static const char *const computed[] = {
-		"rijgen", "claim-above-agreed", "claims-above-agreed", "above-agreed", "overdue", "paid-late", "late-payment",
-		"payment-late", "receipt-mismatch", "payment-unconfirmed", "payment-without-receipt",
-		"final-without-result", "stop-without-clawback",
+		"rijgen",
+		"claim-above-agreed",
+		"claims-above-agreed",
+		"above-agreed",
+		"overdue",
+		"paid-late",
+		"late-payment",
+		"payment-late",
+		"receipt-mismatch",
+		"payment-unconfirmed",
+		"payment-without-receipt",
+		"final-without-result",
+		"stop-without-clawback",
 	};
 	for (size_t i = 0; i < sizeof alias / sizeof *alias; i++)
 		if (strcmp(alias[i].mark, mark) == 0)
@@ -230,11 +255,11 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 /* Context ------------------------------------------------------------------ */
 
 struct subj {
-	Keten__State__AllocationState *as;   /* one of the two */
+	Keten__State__AllocationState *as; /* one of the two */
 	Keten__State__OfferState *os;
-	uint32_t term;                       /* payment term in days */
-	bool line;                           /* shown as a line (accepted offer, live allocation) */
-	bool above;                          /* a claim-above-agreed finding was made for one of its claims */
+	uint32_t term; /* payment term in days */
+	bool line;     /* shown as a line (accepted offer, live allocation) */
+	bool above;    /* a claim-above-agreed finding was made for one of its claims */
 	keten_recon_line l;
 };
 
@@ -250,7 +275,7 @@ struct claim {
 
 struct pay {
 	Keten__State__PaymentState *ps;
-	bool receipt_known;                  /* a receipt dated by as_of */
+	bool receipt_known; /* a receipt dated by as_of */
 	bool received;
 	int64_t received_cents;
 };
@@ -269,24 +294,24 @@ struct ctx {
 	struct subj *s;
 	size_t n_s, cap_s;
 	struct idmap s_map;
-	struct idmap scope;                  /* every allocation in this home's view, before --with */
-	struct idmap noscope;                /* allocations looked up and found outside it */
-	const uint8_t *via;                  /* read only the records indexed under this party; NULL: scan all */
+	struct idmap scope;   /* every allocation in this home's view, before --with */
+	struct idmap noscope; /* allocations looked up and found outside it */
+	const uint8_t *via;   /* read only the records indexed under this party; NULL: scan all */
 	struct claim *c;
 	size_t n_c, cap_c;
 	struct idmap c_map;
 	struct pay *p;
 	size_t n_p, cap_p;
-	struct idmap clawed;                 /* allocation -> 1: a clawback exists */
-	struct idmap contracts;              /* contract id -> index into cstate */
+	struct idmap clawed;    /* allocation -> 1: a clawback exists */
+	struct idmap contracts; /* contract id -> index into cstate */
 	Keten__State__ContractState **cstate;
 	Keten__FrameworkContract **cbody;
 	size_t n_cstate, cap_cstate;
 	/* out */
 	keten_recon *r;
 	size_t cap_f, cap_k, cap_l;
-	bool all_parties;                    /* the caller filtered by party already */
-	struct idmap f_seen;                 /* (kind rank, first id) hash -> 1 */
+	bool all_parties;    /* the caller filtered by party already */
+	struct idmap f_seen; /* (kind rank, first id) hash -> 1 */
 	int rc;
 	keten_error *err;
 };
@@ -335,7 +360,8 @@ static void contract_of(struct ctx *x, const ProtobufCBinaryData *id, Keten__Sta
 				return;
 			x->cbody = p;
 		}
-		kt_state_get(x->t, DK_CONTRACT, id->data, &keten__state__contract_state__descriptor, (void **)&st, NULL);
+		kt_state_get(x->t, DK_CONTRACT, id->data, &keten__state__contract_state__descriptor, (void **)&st,
+		             NULL);
 		kt_contract_body(x->t, id->data, &b, NULL);
 		i = x->n_cstate++;
 		x->cstate[i] = st;
@@ -354,12 +380,11 @@ static uint8_t zero_key[32];
 /* Add a finding; ids is n ids (NULL entries skipped).  Deduplicated by
  * kind and first id. */
 static int add_finding(struct ctx *x, const char *kind, const uint8_t *subject, const uint8_t *payer,
-                       const uint8_t *payee, int64_t amount, const uint8_t *const *ids, size_t n,
-                       const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+                       const uint8_t *payee, int64_t amount, const uint8_t *const *ids, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 9, 10)));
 
 static int add_finding(struct ctx *x, const char *kind, const uint8_t *subject, const uint8_t *payer,
-                       const uint8_t *payee, int64_t amount, const uint8_t *const *ids, size_t n,
-                       const char *fmt, ...)
+                       const uint8_t *payee, int64_t amount, const uint8_t *const *ids, size_t n, const char *fmt, ...)
 {
 	keten_recon *r = x->r;
 	keten_recon_finding *f;
@@ -391,8 +416,7 @@ static int add_finding(struct ctx *x, const char *kind, const uint8_t *subject, 
 	}
 	if (idmap_get(&x->f_seen, key) != SIZE_MAX)
 		return 0;
-	if (idmap_put(&x->f_seen, key, 1) ||
-	    grow((void **)&r->findings, &x->cap_f, r->n_findings, sizeof *r->findings))
+	if (idmap_put(&x->f_seen, key, 1) || grow((void **)&r->findings, &x->cap_f, r->n_findings, sizeof *r->findings))
 		return keten_fail(x->err, KETEN_ENOMEM, NULL);
 	f = &r->findings[r->n_findings];
 	memset(f, 0, sizeof *f);
@@ -471,8 +495,16 @@ static bool pb_next(const uint8_t **p, const uint8_t *end, uint32_t *field, cons
 	*num = 0;
 	switch (tag & 7) {
 	case 0: return pb_varint(p, end, num);
-	case 1: if (end - *p < 8) return false; *p += 8; return true;
-	case 5: if (end - *p < 4) return false; *p += 4; return true;
+	case 1:
+		if (end - *p < 8)
+			return false;
+		*p += 8;
+		return true;
+	case 5:
+		if (end - *p < 4)
+			return false;
+		*p += 4;
+		return true;
 	case 2:
 		if (!pb_varint(p, end, &n) || n > (uint64_t)(end - *p))
 			return false;
@@ -518,7 +550,7 @@ static bool muni_mine(const struct ctx *x, const char *code)
 
 static int alloc_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
-	static const uint32_t fields[2] = {2, 3};   /* author, provider */
+	static const uint32_t fields[2] = {2, 3}; /* author, provider */
 	struct ctx *x = p;
 	Keten__State__AllocationState *as;
 	const uint8_t *key[2];
@@ -575,8 +607,8 @@ static bool in_scope(struct ctx *x, const uint8_t id[32])
 		return false;
 	if (kt_state_get(x->t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)&as, NULL))
 		return false;
-	mine = !as->voided && (is_me(x, &as->author) || is_me(x, &as->provider) ||
-	                       (x->authority && muni_mine(x, as->municipality)));
+	mine = !as->voided &&
+		(is_me(x, &as->author) || is_me(x, &as->provider) || (x->authority && muni_mine(x, as->municipality)));
 	kt_state_free(as);
 	idmap_put(mine ? &x->scope : &x->noscope, id, 1);
 	return mine;
@@ -584,7 +616,7 @@ static bool in_scope(struct ctx *x, const uint8_t id[32])
 
 static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
-	static const uint32_t fields[4] = {2, 3, 4, 6};   /* author, subcontractor, allocation, municipality */
+	static const uint32_t fields[4] = {2, 3, 4, 6}; /* author, subcontractor, allocation, municipality */
 	struct ctx *x = p;
 	Keten__State__OfferState *os;
 	const uint8_t *key[4];
@@ -597,7 +629,7 @@ static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 	if (x->o->with && !key_eq(key[0], x->o->with) && !key_eq(key[1], x->o->with))
 		return 0;
 	mine = key_eq(key[0], x->o->me) || key_eq(key[1], x->o->me) || key_eq(key[3], x->o->me) ||
-	       (x->authority && key[2] && in_scope(x, key[2]));
+		(x->authority && key[2] && in_scope(x, key[2]));
 	if (!mine)
 		return 0;
 	os = keten__state__offer_state__unpack(NULL, vl, v);
@@ -637,10 +669,11 @@ static int delivery_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, 
 	d = keten__state__delivery_state__unpack(NULL, vl, v);
 	if (!d)
 		return 0;
-	if (!d->voided && d->target.len == 32 && (i = idmap_get(&x->s_map, d->target.data)) != SIZE_MAX &&
-	    d->period && keten_parse_period(d->period, &ym) == 0) {
+	if (!d->voided && d->target.len == 32 && (i = idmap_get(&x->s_map, d->target.data)) != SIZE_MAX && d->period &&
+	    keten_parse_period(d->period, &ym) == 0) {
 		uint32_t first = ym * 100 + 1, last = ym * 100 + 31;
-		bool in = first <= x->as_of && (!x->o->until || first <= x->o->until) && (!x->o->from || last >= x->o->from);
+		bool in = first <= x->as_of && (!x->o->until || first <= x->o->until) &&
+			(!x->o->from || last >= x->o->from);
 		if (in)
 			keten_add_cents(x->s[i].l.delivered_units, d->units, &x->s[i].l.delivered_units);
 	}
@@ -778,7 +811,11 @@ static int clawback_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, 
  * sequential pages) or "" (allocations and offers: looked up), handed to
  * the same callback a full scan uses, in the same (id) order, so both ways
  * give the same result. */
-struct via_scan { void *ctx; keten_txn *t; keten_scan_fn fn; };
+struct via_scan {
+	void *ctx;
+	keten_txn *t;
+	keten_scan_fn fn;
+};
 
 static int via_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
@@ -843,7 +880,10 @@ static int64_t monthly_total(const struct ctx *x, uint32_t start, uint32_t end,
 	return sum;
 }
 
-struct alloc_price { const Keten__State__AllocationState *as; const Keten__State__ContractState *cs; };
+struct alloc_price {
+	const Keten__State__AllocationState *as;
+	const Keten__State__ContractState *cs;
+};
 
 static int64_t alloc_month(const struct ctx *x KT_UNUSED, const void *arg, uint32_t ym)
 {
@@ -951,10 +991,12 @@ static int rijgen_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, si
 	Keten__State__AllocationState *o = NULL;
 	if (kl != f->plen + 32 || f->n == 8 || memcmp(k + f->plen, f->as->id.data, 32) == 0)
 		return 0;
-	if (kt_state_get(f->x->t, DK_ALLOCATION, k + f->plen, &keten__state__allocation_state__descriptor, (void **)&o, NULL))
+	if (kt_state_get(f->x->t, DK_ALLOCATION, k + f->plen, &keten__state__allocation_state__descriptor, (void **)&o,
+	                 NULL))
 		return 0;
 	if (!o->voided && o->kind == KETEN__KIND__HERSTEL && o->profile && o->intensity && f->as->profile &&
-	    f->as->intensity && strcmp(o->profile, f->as->profile) == 0 && strcmp(o->intensity, f->as->intensity) == 0) {
+	    f->as->intensity && strcmp(o->profile, f->as->profile) == 0 &&
+	    strcmp(o->intensity, f->as->intensity) == 0) {
 		uint32_t ended = o->close_date ? o->close_date : o->end;
 		if (ended && ended <= f->as->start && keten_date_days(f->as->start) - keten_date_days(ended) <= 31)
 			memcpy(f->ids[f->n++], k + f->plen, 32);
@@ -990,12 +1032,14 @@ static int alloc_findings(struct ctx *x, struct subj *s)
 			keten_format_date(d, sizeof d, as->start);
 			rc = add_finding(x, "rijgen", as->id.data, l->payer, l->payee, as->amount_cents, ids, f.n + 1,
 			                 "%s/%s herstel for client %s starts on %s, right after an earlier one ended",
-			                 as->profile ? as->profile : "-", as->intensity ? as->intensity : "-", as->client_ref, d);
+			                 as->profile ? as->profile : "-", as->intensity ? as->intensity : "-",
+			                 as->client_ref, d);
 		} else if (mark_kind(mark)) {
 			const char *kind = intern_kind(x, mark_kind(mark));
 			const uint8_t *ids[1] = {as->id.data};
 			if (kind)
-				rc = add_finding(x, kind, as->id.data, l->payer, l->payee, 0, ids, 1, "marked on the allocation");
+				rc = add_finding(x, kind, as->id.data, l->payer, l->payee, 0, ids, 1,
+				                 "marked on the allocation");
 		}
 	}
 	if (rc)
@@ -1011,7 +1055,8 @@ static int alloc_findings(struct ctx *x, struct subj *s)
 		if (fc) {
 			early = false;
 			for (size_t i = 0; i < fc->n_early_stop; i++)
-				if (strcmp(fc->early_stop[i]->stop_code, as->stop_code) == 0 && fc->early_stop[i]->reclaim_bp > 0) {
+				if (strcmp(fc->early_stop[i]->stop_code, as->stop_code) == 0 &&
+				    fc->early_stop[i]->reclaim_bp > 0) {
 					early = true;
 					reclaim = fc->early_stop[i]->reclaim_bp;
 				}
@@ -1027,14 +1072,18 @@ static int alloc_findings(struct ctx *x, struct subj *s)
 			if (reclaim)
 				keten_apply_bp(as->upfront_paid_cents, reclaim, &due);
 			rc = add_finding(x, "stop-without-clawback", as->id.data, l->payer, l->payee, due, ids, n,
-			                 "stopped early (stop code %s) after %lld cents up front, no clawback", as->stop_code,
-			                 (long long)as->upfront_paid_cents);
+			                 "stopped early (stop code %s) after %lld cents up front, no clawback",
+			                 as->stop_code, (long long)as->upfront_paid_cents);
 		}
 	}
 	return rc;
 }
 
-struct offers_find { uint8_t ids[16][32]; size_t n; keten_txn *t; };
+struct offers_find {
+	uint8_t ids[16][32];
+	size_t n;
+	keten_txn *t;
+};
 
 static int offers_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
@@ -1078,12 +1127,14 @@ static int offer_findings(struct ctx *x, struct subj *s)
 			                 "subcontracts on the allocation add up to more than its amount");
 		} else {
 			const uint8_t *ids[2] = {os->id.data, bin(&os->allocation)};
-			const char *why = strcmp(kind, "above-framework-tariff") == 0 ? "price above the framework tariff"
-			                : strcmp(kind, "tariff-differs-from-framework") == 0 ? "price differs from the framework tariff"
-			                : strcmp(kind, "margin-above-maximum") == 0 ? "margin kept above the contract maximum"
-			                : "marked on the subcontract";
-			rc = add_finding(x, kind, os->id.data, l->payer, l->payee, os->amount_cents, ids, 2, "%s (%s, %lld cents)",
-			                 why, l->what, (long long)os->amount_cents);
+			const char *why = strcmp(kind, "above-framework-tariff") == 0
+				? "price above the framework tariff"
+				: strcmp(kind, "tariff-differs-from-framework") == 0
+				? "price differs from the framework tariff"
+				: strcmp(kind, "margin-above-maximum") == 0 ? "margin kept above the contract maximum"
+									    : "marked on the subcontract";
+			rc = add_finding(x, kind, os->id.data, l->payer, l->payee, os->amount_cents, ids, 2,
+			                 "%s (%s, %lld cents)", why, l->what, (long long)os->amount_cents);
 		}
 	}
 	return rc;
@@ -1100,13 +1151,14 @@ static bool has_result(struct ctx *x, const struct subj *s)
 		if (i != SIZE_MAX && x->s[i].as)
 			as = x->s[i].as;
 		else if (s->os->allocation.len != 32 ||
-		         kt_state_get(x->t, DK_ALLOCATION, s->os->allocation.data, &keten__state__allocation_state__descriptor,
-		                 (void **)&loaded, NULL))
-			return true;   /* not ours to see: no finding */
+		         kt_state_get(x->t, DK_ALLOCATION, s->os->allocation.data,
+		                      &keten__state__allocation_state__descriptor, (void **)&loaded, NULL))
+			return true; /* not ours to see: no finding */
 		else
 			as = loaded;
 	}
-	ok = as->closed && as->outcome != KETEN__OUTCOME__OUTCOME_NONE && (!as->close_date || as->close_date <= x->as_of);
+	ok = as->closed && as->outcome != KETEN__OUTCOME__OUTCOME_NONE &&
+		(!as->close_date || as->close_date <= x->as_of);
 	kt_state_free(loaded);
 	return ok;
 }
@@ -1153,8 +1205,9 @@ static int claim_findings(struct ctx *x, struct claim *c)
 		    cs->amount_cents > expected) {
 			const uint8_t *ev[2] = {cs->id.data, l->subject};
 			s->above = true;
-			rc = add_finding(x, "claim-above-agreed", l->subject, l->payer, l->payee, cs->amount_cents - expected,
-			                 ev, 2, "installment %s claims %lld cents, agreed %lld", cs->installment,
+			rc = add_finding(x, "claim-above-agreed", l->subject, l->payer, l->payee,
+			                 cs->amount_cents - expected, ev, 2,
+			                 "installment %s claims %lld cents, agreed %lld", cs->installment,
 			                 (long long)cs->amount_cents, (long long)expected);
 		}
 	}
@@ -1163,13 +1216,15 @@ static int claim_findings(struct ctx *x, struct claim *c)
 		const uint8_t *root = s->as ? s->as->id.data : bin(&s->os->allocation);
 		ids[n < 12 ? n++ : 11] = root;
 		rc = add_finding(x, "final-without-result", l->subject, l->payer, l->payee, c->paid, ids, n,
-		                 "final part paid (%lld cents) but the allocation has no result entry", (long long)c->paid);
+		                 "final part paid (%lld cents) but the allocation has no result entry",
+		                 (long long)c->paid);
 	}
 	for (size_t i = 0; rc == 0 && i < cs->n_findings; i++) {
 		const char *kind = mark_kind(cs->findings[i]);
 		const uint8_t *ev[1] = {cs->id.data};
 		if (kind && (kind = intern_kind(x, kind)))
-			rc = add_finding(x, kind, l->subject, l->payer, l->payee, cs->amount_cents, ev, 1, "marked on the claim");
+			rc = add_finding(x, kind, l->subject, l->payer, l->payee, cs->amount_cents, ev, 1,
+			                 "marked on the claim");
 	}
 	return rc;
 }
@@ -1179,7 +1234,7 @@ static int line_findings(struct ctx *x, struct subj *s)
 {
 	const keten_recon_line *l = &s->l;
 	bool monthly = (s->as && s->as->kind == KETEN__KIND__DUURZAAM) ||
-	               (s->os && s->os->pricing == KETEN__PRICING__MONTHLY);
+		(s->os && s->os->pricing == KETEN__PRICING__MONTHLY);
 	if (monthly || s->above || x->o->from || x->o->until || l->claimed_cents <= l->agreed_cents)
 		return 0;
 	{
@@ -1189,8 +1244,9 @@ static int line_findings(struct ctx *x, struct subj *s)
 			if (x->c[ci].subj == (size_t)(s - x->s))
 				ids[n++] = x->c[ci].cs->id.data;
 		return add_finding(x, "claim-above-agreed", l->subject, l->payer, l->payee,
-		                   l->claimed_cents - l->agreed_cents, ids, n, "claims add up to %lld cents, agreed %lld",
-		                   (long long)l->claimed_cents, (long long)l->agreed_cents);
+		                   l->claimed_cents - l->agreed_cents, ids, n,
+		                   "claims add up to %lld cents, agreed %lld", (long long)l->claimed_cents,
+		                   (long long)l->agreed_cents);
 	}
 }
 
@@ -1233,8 +1289,9 @@ static int payment_findings(struct ctx *x, struct pay *p)
 		/* a record from before the copy (no receipt_date): look the
 		 * receipt up, which also tells whether it was voided since */
 		Keten__State__ReceiptState *rs = NULL;
-		if (kt_state_get(x->t, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&rs,
-		            NULL) == 0 && !rs->voided && (!rs->date || rs->date <= x->as_of || !x->as_of_given)) {
+		if (kt_state_get(x->t, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor,
+		                 (void **)&rs, NULL) == 0 &&
+		    !rs->voided && (!rs->date || rs->date <= x->as_of || !x->as_of_given)) {
 			p->receipt_known = true;
 			p->received = rs->received;
 			p->received_cents = rs->received ? rs->amount_cents : 0;
@@ -1244,13 +1301,15 @@ static int payment_findings(struct ctx *x, struct pay *p)
 	if (!p->receipt_known) {
 		char d[11];
 		keten_format_date(d, sizeof d, ps->date);
-		rc = add_finding(x, "payment-unconfirmed", subject, ps->author.data, ps->payee.data, ps->amount_cents, ids, n,
-		                 "paid %lld cents on %s; no receipt from the payee", (long long)ps->amount_cents, d);
+		rc = add_finding(x, "payment-unconfirmed", subject, ps->author.data, ps->payee.data, ps->amount_cents,
+		                 ids, n, "paid %lld cents on %s; no receipt from the payee",
+		                 (long long)ps->amount_cents, d);
 	} else if (!p->received || p->received_cents != ps->amount_cents) {
 		ids[n++] = ps->receipt.data;
 		rc = add_finding(x, "receipt-mismatch", subject, ps->author.data, ps->payee.data,
 		                 ps->amount_cents - p->received_cents, ids, n,
-		                 p->received ? "paid %lld cents, receipt confirms %lld" : "paid %lld cents, receipt says nothing arrived (%lld)",
+		                 p->received ? "paid %lld cents, receipt confirms %lld"
+		                             : "paid %lld cents, receipt says nothing arrived (%lld)",
 		                 (long long)ps->amount_cents, (long long)p->received_cents);
 	}
 	for (size_t i = 0; rc == 0 && i < ps->n_findings; i++) {
@@ -1318,14 +1377,16 @@ static void whoami(struct ctx *x)
 {
 	Keten__State__PartyState *ps = NULL;
 	if (kt_party_load(x->t, x->o->me, &ps, NULL) != 0) {
-		x->authority = true;   /* an uncertified authority sees what it holds */
+		x->authority = true; /* an uncertified authority sees what it holds */
 		return;
 	}
 	for (size_t i = 0; i < ps->n_roles; i++)
 		if (ps->roles[i] < 32)
 			x->roles |= ROLE_BIT(ps->roles[i]);
-	x->authority = (x->roles & (ROLE_BIT(KETEN__ROLE__REGION) | ROLE_BIT(KETEN__ROLE__MUNICIPALITY) |
-	                            ROLE_BIT(KETEN__ROLE__AUDITOR))) != 0 || ps->anchor;
+	x->authority = (x->roles &
+	                (ROLE_BIT(KETEN__ROLE__REGION) | ROLE_BIT(KETEN__ROLE__MUNICIPALITY) |
+	                 ROLE_BIT(KETEN__ROLE__AUDITOR))) != 0 ||
+		ps->anchor;
 	if (x->roles & ROLE_BIT(KETEN__ROLE__REGION))
 		x->n_munis = 0;
 	else
@@ -1391,8 +1452,8 @@ int keten_reconcile(keten_txn *t, const keten_recon_opts *o, keten_recon *out, k
 			if (ci == SIZE_MAX)
 				continue;
 			share = p->received_cents >= p->ps->amount_cents || p->ps->amount_cents <= 0
-			        ? cp->amount_cents
-			        : (int64_t)((__int128)cp->amount_cents * p->received_cents / p->ps->amount_cents);
+				? cp->amount_cents
+				: (int64_t)((__int128)cp->amount_cents * p->received_cents / p->ps->amount_cents);
 			keten_add_cents(x.s[x.c[ci].subj].l.received_cents, share, &x.s[x.c[ci].subj].l.received_cents);
 		}
 	}
@@ -1529,7 +1590,8 @@ static int bal_add(struct bal_ctx *c, const uint8_t *payer, const uint8_t *payee
 	if (!(d = keten__state__balance_day__unpack(NULL, vl, v)))
 		return keten_fail(c->err, KETEN_ESTORE, "ledger store: damaged balance record");
 	/* rows come in key order, so a pair's days are together: the last row */
-	if (b->n_rows && b->rows[b->n_rows - 1].payee == me_payee && memcmp(b->rows[b->n_rows - 1].party, other, 32) == 0)
+	if (b->n_rows && b->rows[b->n_rows - 1].payee == me_payee &&
+	    memcmp(b->rows[b->n_rows - 1].party, other, 32) == 0)
 		r = &b->rows[b->n_rows - 1];
 	for (size_t i = 0; !r && i < b->n_rows; i++)
 		if (b->rows[i].payee == me_payee && memcmp(b->rows[i].party, other, 32) == 0)
@@ -1594,8 +1656,8 @@ static int bal_pair_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, 
 	return bal_pair(p, k + 33, k + 65) ? -1 : 0;
 }
 
-int keten_recon_balance(keten_txn *t, const uint8_t me[32], const uint8_t *with, uint32_t as_of,
-                        keten_balance *out, keten_error *err)
+int keten_recon_balance(keten_txn *t, const uint8_t me[32], const uint8_t *with, uint32_t as_of, keten_balance *out,
+                        keten_error *err)
 {
 	struct bal_ctx c = {.me = me, .with = with, .as_of = as_of, .b = out, .t = t, .err = err};
 	int rc;
@@ -1652,7 +1714,7 @@ const char *keten_bank_status_name(keten_bank_status s)
 
 struct bpay {
 	uint8_t id[32], payer[32], payee[32];
-	int64_t cents;          /* signed from my side */
+	int64_t cents; /* signed from my side */
 	uint32_t date;
 	char ref[64];
 	bool matched;
@@ -1693,7 +1755,8 @@ static int bank_pay_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
 		{
 			keten_entry e;
 			if (keten_store_get_entry(b->t, k + 1, &e, NULL) == 0) {
-				Keten__Payment *pb = e.has_body ? keten__payment__unpack(NULL, e.body_len, e.body) : NULL;
+				Keten__Payment *pb = e.has_body ? keten__payment__unpack(NULL, e.body_len, e.body)
+								: NULL;
 				if (pb && pb->reference)
 					snprintf(p->ref, sizeof p->ref, "%s", pb->reference);
 				if (pb)
@@ -1725,8 +1788,8 @@ static bool ref_hit(const struct bpay *p, const keten_camt_tx *tx, const char **
 	return false;
 }
 
-int keten_recon_bank(keten_txn *t, const uint8_t me[32], const keten_camt_statement *s,
-                     keten_bank_result *out, keten_error *err)
+int keten_recon_bank(keten_txn *t, const uint8_t me[32], const keten_camt_statement *s, keten_bank_result *out,
+                     keten_error *err)
 {
 	struct bank_ctx b = {.t = t, .me = me};
 	uint32_t lo = 0, hi = 0;

@@ -52,7 +52,7 @@ struct cinfo {
 	uint8_t id[32];
 	size_t group;
 	uint32_t date;
-	bool sub;              /* a claim on a subcontract */
+	bool sub; /* a claim on a subcontract */
 	bool used;
 };
 
@@ -111,9 +111,15 @@ static int cmp_agroup(const void *a, const void *b)
 
 /* Context ------------------------------------------------------------------------ */
 
-struct client { size_t group; char *ref; };
+struct client {
+	size_t group;
+	char *ref;
+};
 
-struct delays { int64_t *d; size_t n, cap; };
+struct delays {
+	int64_t *d;
+	size_t n, cap;
+};
 
 struct rctx {
 	keten_txn *t;
@@ -121,9 +127,9 @@ struct rctx {
 	uint32_t today;
 	keten_report *r;
 	size_t cap_rows;
-	struct delays *dl;              /* per row, parallel to r->rows */
+	struct delays *dl; /* per row, parallel to r->rows */
 	struct delays dl_total;
-	int64_t *traj_days;             /* per row: sum of trajectory days */
+	int64_t *traj_days; /* per row: sum of trajectory days */
 	struct client *cl;
 	size_t n_cl, cap_cl;
 	struct agroup *ag;
@@ -133,7 +139,7 @@ struct rctx {
 	uint8_t (*ck)[32];
 	Keten__State__ContractState **cs;
 	size_t n_cs;
-	size_t n_made;                  /* rows made (dl and traj_days are indexed by them) */
+	size_t n_made; /* rows made (dl and traj_days are indexed by them) */
 	int fail;
 };
 
@@ -196,9 +202,7 @@ static const char *kind_name(uint32_t k)
 static void group_key(const struct rctx *x, const Keten__State__AllocationState *as, char *buf, size_t len)
 {
 	switch (x->o->by) {
-	case KETEN_REPORT_MUNICIPALITY:
-		snprintf(buf, len, "%s", as->municipality ? as->municipality : "-");
-		break;
+	case KETEN_REPORT_MUNICIPALITY: snprintf(buf, len, "%s", as->municipality ? as->municipality : "-"); break;
 	case KETEN_REPORT_PROVIDER:
 		if (as->provider.len == 32)
 			keten_hex(buf, as->provider.data, 32);
@@ -209,12 +213,10 @@ static void group_key(const struct rctx *x, const Keten__State__AllocationState 
 		if (as->kind == KETEN__KIND__COMPONENT)
 			snprintf(buf, len, "%s component", as->component ? as->component : "-");
 		else
-			snprintf(buf, len, "%s/%s %s", as->profile ? as->profile : "-", as->intensity ? as->intensity : "-",
-			         kind_name(as->kind));
+			snprintf(buf, len, "%s/%s %s", as->profile ? as->profile : "-",
+			         as->intensity ? as->intensity : "-", kind_name(as->kind));
 		break;
-	default:
-		month_key(buf, len, as->start);
-		break;
+	default: month_key(buf, len, as->start); break;
 	}
 }
 
@@ -358,8 +360,8 @@ static int offer_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, siz
 	/* accepted first-level subcontracts, overlapping the period */
 	if (!os->voided && os->accepted && os->parent.len == 32 && os->allocation.len == 32 &&
 	    memcmp(os->parent.data, os->allocation.data, 32) == 0 &&
-	    (g = group_of_alloc(x, &os->allocation)) != SIZE_MAX &&
-	    (!x->o->until || os->start <= x->o->until) && (!x->o->from || !os->end || os->end >= x->o->from)) {
+	    (g = group_of_alloc(x, &os->allocation)) != SIZE_MAX && (!x->o->until || os->start <= x->o->until) &&
+	    (!x->o->from || !os->end || os->end >= x->o->from)) {
 		int64_t amount = os->amount_cents;
 		if (os->pricing == KETEN__PRICING__MONTHLY) {
 			uint32_t lo = os->start, hi = os->end ? os->end : x->today;
@@ -369,7 +371,8 @@ static int offer_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, siz
 			if (x->o->until && hi > x->o->until)
 				hi = x->o->until;
 			for (uint32_t ym = lo / 100; lo && ym <= hi / 100; ym = (ym % 100 == 12) ? ym + 89 : ym + 1)
-				keten_add_cents(amount, keten_prorata_month(os->amount_cents, ym, os->start, os->end), &amount);
+				keten_add_cents(amount, keten_prorata_month(os->amount_cents, ym, os->start, os->end),
+				                &amount);
 		}
 		keten_add_cents(x->r->rows[g].subcontracted_cents, amount, &x->r->rows[g].subcontracted_cents);
 	}

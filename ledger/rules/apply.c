@@ -31,9 +31,7 @@ int kt_rules_apply(kt_apply *a, keten_error *err)
 	case KETEN__BODY_TYPE__CORRECTION: return kt_rule_correction(a, err);
 	case KETEN__BODY_TYPE__DISPUTE:
 	case KETEN__BODY_TYPE__RESPONSE:
-	case KETEN__BODY_TYPE__RULING:
-		return kt_dispute_apply(a, err);
-	default:
-		return KETEN_OK;
+	case KETEN__BODY_TYPE__RULING: return kt_dispute_apply(a, err);
+	default: return KETEN_OK;
 	}
 }

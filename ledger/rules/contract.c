@@ -81,8 +81,11 @@ static int check_contract(kt_apply *a, const Keten__FrameworkContract *c, keten_
 			return keten_refuse(err, "invalid-amount", "tariff %s/%s is not a positive amount", t->profile,
 			                    t->intensity);
 		if (!t->profile[0] || !t->intensity[0] || (rc = kt_text("tariff profile", t->profile, err)) ||
-		    (rc = kt_text("tariff intensity", t->intensity, err)) || (rc = kt_text("tariff name", t->name, err)))
-			return rc ? rc : (int)keten_refuse(err, "invalid-tariff", "a tariff line needs a profile and intensity");
+		    (rc = kt_text("tariff intensity", t->intensity, err)) ||
+		    (rc = kt_text("tariff name", t->name, err)))
+			return rc ? rc
+				  : (int)keten_refuse(err, "invalid-tariff",
+			                              "a tariff line needs a profile and intensity");
 	}
 	for (size_t i = 0; i < c->n_components; i++) {
 		const Keten__Component *k = c->components[i];
@@ -102,7 +105,8 @@ static int check_contract(kt_apply *a, const Keten__FrameworkContract *c, keten_
 		return keten_refuse(err, "invalid-payment-term", "payment term must be 1 to 365 days");
 	for (size_t i = 0; i < c->n_early_stop; i++) {
 		if (!kt_stop_label(c->domain, c->early_stop[i]->stop_code))
-			return keten_refuse(err, "unknown-stop-code", "stop code '%s' is not in the %s list (reden beeindiging)",
+			return keten_refuse(err, "unknown-stop-code",
+			                    "stop code '%s' is not in the %s list (reden beeindiging)",
 			                    c->early_stop[i]->stop_code, c->domain);
 		if (c->early_stop[i]->reclaim_bp > 10000)
 			return keten_refuse(err, "invalid-share", "early-stop share above 100%%");
@@ -117,11 +121,13 @@ static int check_contract(kt_apply *a, const Keten__FrameworkContract *c, keten_
 		Keten__State__ContractState *old = NULL;
 		bool mine = false;
 		if (kt_contract_by_ref(a->txn, c->ref, id, NULL) == 0) {
-			if (kt_state_get(a->txn, DK_CONTRACT, id, &keten__state__contract_state__descriptor, (void **)&old, NULL) == 0)
+			if (kt_state_get(a->txn, DK_CONTRACT, id, &keten__state__contract_state__descriptor,
+			                 (void **)&old, NULL) == 0)
 				mine = memcmp(old->author.data, a->e->author, 32) == 0;
 			kt_state_free(old);
 			if (mine || a->local)
-				return keten_refuse(err, "duplicate-reference", "a framework contract '%s' already exists", c->ref);
+				return keten_refuse(err, "duplicate-reference",
+				                    "a framework contract '%s' already exists", c->ref);
 		}
 	}
 	return KETEN_OK;
@@ -176,11 +182,11 @@ int kt_rule_indexation(kt_apply *a, keten_error *err)
 
 	if (!x)
 		return keten_refuse(err, "malformed-body", "indexation body does not decode");
-	if ((rc = kt_ref(a, x->contract.data, x->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT),
-	                  &type, err)))
+	if ((rc = kt_ref(a, x->contract.data, x->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT), &type,
+	                 err)))
 		goto out;
 	if ((rc = kt_state_get(a->txn, DK_CONTRACT, x->contract.data, &keten__state__contract_state__descriptor,
-	                  (void **)&cs, err)))
+	                       (void **)&cs, err)))
 		goto out;
 	if (memcmp(cs->author.data, a->e->author, 32) != 0) {
 		rc = keten_refuse(err, "wrong-role", "only the author of contract '%s' indexes it", cs->ref);
@@ -197,8 +203,8 @@ int kt_rule_indexation(kt_apply *a, keten_error *err)
 	}
 	for (pos = 0; pos < cs->n_indexations; pos++) {
 		if (cs->indexations[pos]->year == x->year) {
-			rc = keten_refuse(err, "duplicate-indexation", "contract '%s' is already indexed for %u", cs->ref,
-			                  x->year);
+			rc = keten_refuse(err, "duplicate-indexation", "contract '%s' is already indexed for %u",
+			                  cs->ref, x->year);
 			goto out;
 		}
 		if (cs->indexations[pos]->year > x->year)
@@ -244,13 +250,14 @@ static int rijgen_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, si
 	Keten__State__AllocationState *o = NULL;
 	if (kl != s->plen + 32)
 		return 0;
-	if (kt_state_get(s->t, DK_ALLOCATION, k + s->plen, &keten__state__allocation_state__descriptor, (void **)&o, NULL))
+	if (kt_state_get(s->t, DK_ALLOCATION, k + s->plen, &keten__state__allocation_state__descriptor, (void **)&o,
+	                 NULL))
 		return 0;
 	if (!o->voided && o->kind == KETEN__KIND__HERSTEL && o->profile && o->intensity && s->al->profile &&
-	    s->al->intensity && strcmp(o->profile, s->al->profile) == 0 && strcmp(o->intensity, s->al->intensity) == 0) {
+	    s->al->intensity && strcmp(o->profile, s->al->profile) == 0 &&
+	    strcmp(o->intensity, s->al->intensity) == 0) {
 		uint32_t ended = o->close_date ? o->close_date : o->end;
-		if (ended && ended <= s->al->start &&
-		    keten_date_days(s->al->start) - keten_date_days(ended) <= 31)
+		if (ended && ended <= s->al->start && keten_date_days(s->al->start) - keten_date_days(ended) <= 31)
 			s->hit = true;
 	}
 	kt_state_free(o);
@@ -295,16 +302,18 @@ static int check_allocation(kt_apply *a, const Keten__Allocation *al, const Kete
 			lead = true;
 	keten__state__party_state__free_unpacked(ps, NULL);
 	if (!lead)
-		return keten_refuse(err, "provider-not-lead-provider", "the provider is not certified as lead provider");
+		return keten_refuse(err, "provider-not-lead-provider",
+		                    "the provider is not certified as lead provider");
 	if (!keten_date_valid(al->start) || (al->end && (!keten_date_valid(al->end) || al->end < al->start)))
 		return keten_refuse(err, "invalid-date", "allocation period is not a valid period");
 	if (al->start < fc->valid_from || al->start > fc->valid_until || (al->end && al->end > fc->valid_until))
-		return keten_refuse(err, "date-outside-validity", "allocation period is outside the validity of contract '%s'",
-		                    fc->ref);
+		return keten_refuse(err, "date-outside-validity",
+		                    "allocation period is outside the validity of contract '%s'", fc->ref);
 	if (al->kind == KETEN__KIND__HERSTEL || al->kind == KETEN__KIND__DUURZAAM) {
 		const Keten__Tariff *t = kt_tariff(fc, al->profile, al->intensity, al->kind);
 		if (!t)
-			return keten_refuse(err, "not-in-tariff-table", "arrangement %s/%s %s is not in the tariff table of '%s'",
+			return keten_refuse(err, "not-in-tariff-table",
+			                    "arrangement %s/%s %s is not in the tariff table of '%s'",
 			                    al->profile ? al->profile : "-", al->intensity ? al->intensity : "-",
 			                    al->kind == KETEN__KIND__HERSTEL ? "herstel" : "duurzaam", fc->ref);
 		if (!kt_tariff_indexed(cs, t->cents, 0, al->start / 10000, &expected))
@@ -313,10 +322,12 @@ static int check_allocation(kt_apply *a, const Keten__Allocation *al, const Kete
 		const Keten__Component *k = kt_component(fc, al->component);
 		int64_t per;
 		if (!k)
-			return keten_refuse(err, "not-in-tariff-table", "component %s is not in the tariff table of '%s'",
+			return keten_refuse(err, "not-in-tariff-table",
+			                    "component %s is not in the tariff table of '%s'",
 			                    al->component ? al->component : "-", fc->ref);
 		if (!al->has_units || al->units <= 0 || al->units > KETEN_MAX_CENTS / 100)
-			return keten_refuse(err, "invalid-amount", "a component allocation needs a positive number of units");
+			return keten_refuse(err, "invalid-amount",
+			                    "a component allocation needs a positive number of units");
 		if (!kt_tariff_indexed(cs, k->cents_per_unit, 0, al->start / 10000, &per) ||
 		    !keten_apply_bp(per, al->units * 100, &expected))
 			return keten_refuse(err, "amount-overflow", "units x tariff overflows");
@@ -328,7 +339,8 @@ static int check_allocation(kt_apply *a, const Keten__Allocation *al, const Kete
 	if (al->amount_cents > KETEN_MAX_CENTS)
 		return keten_refuse(err, "amount-overflow", "amount above the largest keten accepts");
 	if (blank(al->maatwerk) && al->amount_cents != expected)
-		return keten_refuse(err, "amount-not-tariff", "amount %lld differs from the tariff %lld: mark it maatwerk with a reason",
+		return keten_refuse(err, "amount-not-tariff",
+		                    "amount %lld differs from the tariff %lld: mark it maatwerk with a reason",
 		                    (long long)al->amount_cents, (long long)expected);
 	return KETEN_OK;
 }
@@ -349,11 +361,11 @@ int kt_rule_allocation(kt_apply *a, keten_error *err)
 		rc = keten_refuse(err, "wrong-role", "only a municipality or region allocates");
 		goto out;
 	}
-	if ((rc = kt_ref(a, al->contract.data, al->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT),
-	                  &type, err)))
+	if ((rc = kt_ref(a, al->contract.data, al->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT), &type,
+	                 err)))
 		goto out;
 	if ((rc = kt_state_get(a->txn, DK_CONTRACT, al->contract.data, &keten__state__contract_state__descriptor,
-	                  (void **)&cs, err)) ||
+	                       (void **)&cs, err)) ||
 	    (rc = kt_contract_body(a->txn, al->contract.data, &fc, err)))
 		goto out;
 	if ((rc = check_allocation(a, al, fc, cs, err)))
@@ -394,7 +406,8 @@ int kt_rule_allocation(kt_apply *a, keten_error *err)
 			as.n_findings = 1;
 			as.findings = &finding;
 		}
-		if ((rc = kt_state_index_begin(a->txn, err)) || (rc = kt_state_put(a->txn, DK_ALLOCATION, a->e->id, &as, err)))
+		if ((rc = kt_state_index_begin(a->txn, err)) ||
+		    (rc = kt_state_put(a->txn, DK_ALLOCATION, a->e->id, &as, err)))
 			goto out;
 		rc = kt_index_put(a->txn, DX_CLIENT, pre + 1, n + 1, a->e->id, 32, err);
 	}

@@ -35,8 +35,7 @@ static void index_key(uint8_t k[65], const uint8_t entry[32], const uint8_t disp
 	memcpy(k + 33, dispute, 32);
 }
 
-int kt_dispute_load(keten_txn *t, const uint8_t id[32], Keten__State__DisputeState **out,
-                       keten_error *err)
+int kt_dispute_load(keten_txn *t, const uint8_t id[32], Keten__State__DisputeState **out, keten_error *err)
 {
 	uint8_t k[33];
 	const void *v;
@@ -81,8 +80,10 @@ static int text_rule(const char *what, const char *s, keten_error *err)
 	if (!keten_text_ok(s, strlen(s)))
 		return keten_refuse(err, "invalid-text", "%s is not clean UTF-8 text", what);
 	if (keten_text_has_bsn(s))
-		return keten_refuse(err, "bsn-in-text", "%s holds a number that passes the BSN 11-test; "
-		                    "keten never stores a BSN", what);
+		return keten_refuse(err, "bsn-in-text",
+		                    "%s holds a number that passes the BSN 11-test; "
+		                    "keten never stores a BSN",
+		                    what);
 	return KETEN_OK;
 }
 
@@ -99,8 +100,7 @@ static int amount_rule(const char *what, int64_t cents, keten_error *err)
  * Entries named as evidence: 32-byte ids, no repeats, each stored here
  * (else the entry waits for it).
  */
-static int refs_rule(kt_apply *a, const char *what, const ProtobufCBinaryData *ids, size_t n,
-                     keten_error *err)
+static int refs_rule(kt_apply *a, const char *what, const ProtobufCBinaryData *ids, size_t n, keten_error *err)
 {
 	if (n > KETEN_MAX_DISPUTED)
 		return keten_refuse(err, "too-many-entries", "%s names %zu entries; at most %u", what, n,
@@ -127,8 +127,7 @@ static int refs_rule(kt_apply *a, const char *what, const ProtobufCBinaryData *i
  * the dispute is missing, pending or held only as a stub; refuses a
  * reference to another type or to a rejected dispute.
  */
-static int dispute_ref(kt_apply *a, const ProtobufCBinaryData *ref,
-                       Keten__State__DisputeState **out, keten_error *err)
+static int dispute_ref(kt_apply *a, const ProtobufCBinaryData *ref, Keten__State__DisputeState **out, keten_error *err)
 {
 	keten_entry e;
 	keten_status st = 0;
@@ -162,8 +161,7 @@ static int dispute_ref(kt_apply *a, const ProtobufCBinaryData *ref,
 	return KETEN_EPENDING;
 }
 
-static int put_refs(keten_txn *t, const ProtobufCBinaryData *to, size_t n, const uint8_t from[32],
-                    keten_error *err)
+static int put_refs(keten_txn *t, const ProtobufCBinaryData *to, size_t n, const uint8_t from[32], keten_error *err)
 {
 	int rc = KETEN_OK;
 	for (size_t i = 0; i < n && rc == 0; i++)
@@ -257,8 +255,10 @@ static int apply_response(kt_apply *a, keten_error *err)
 		goto out;
 	if (!kt_dispute_is_party(a->txn, d, a->e->author)) {
 		keten_hex(hex, d->id.data, 32);
-		rc = keten_refuse(err, "not-a-party", "only a party to dispute '%.16s' (its opener, an author "
-		                  "or a recipient of a disputed entry) may respond", hex);
+		rc = keten_refuse(err, "not-a-party",
+		                  "only a party to dispute '%.16s' (its opener, an author "
+		                  "or a recipient of a disputed entry) may respond",
+		                  hex);
 		goto out;
 	}
 	old = d->responses;
@@ -317,11 +317,13 @@ static int apply_ruling(kt_apply *a, keten_error *err)
 		if (x->debtor.len != 32 || x->creditor.len != 32 ||
 		    !crypto_core_ed25519_is_valid_point(x->debtor.data) ||
 		    !crypto_core_ed25519_is_valid_point(x->creditor.data)) {
-			rc = keten_refuse(err, "invalid-key", "adjustment %zu: debtor or creditor is not a valid key", i + 1);
+			rc = keten_refuse(err, "invalid-key", "adjustment %zu: debtor or creditor is not a valid key",
+			                  i + 1);
 			goto out;
 		}
 		if (memcmp(x->debtor.data, x->creditor.data, 32) == 0) {
-			rc = keten_refuse(err, "debtor-is-creditor", "adjustment %zu: a party cannot owe itself", i + 1);
+			rc = keten_refuse(err, "debtor-is-creditor", "adjustment %zu: a party cannot owe itself",
+			                  i + 1);
 			goto out;
 		}
 		if ((rc = amount_rule("adjustment amount", x->amount_cents, err)))
@@ -379,14 +381,10 @@ out:
 int kt_dispute_apply(kt_apply *a, keten_error *err)
 {
 	switch (a->e->body_type) {
-	case KETEN__BODY_TYPE__DISPUTE:
-		return apply_dispute(a, err);
-	case KETEN__BODY_TYPE__RESPONSE:
-		return apply_response(a, err);
-	case KETEN__BODY_TYPE__RULING:
-		return apply_ruling(a, err);
-	default:
-		return keten_fail(err, KETEN_EINVAL, "not a dispute body");
+	case KETEN__BODY_TYPE__DISPUTE: return apply_dispute(a, err);
+	case KETEN__BODY_TYPE__RESPONSE: return apply_response(a, err);
+	case KETEN__BODY_TYPE__RULING: return apply_ruling(a, err);
+	default: return keten_fail(err, KETEN_EINVAL, "not a dispute body");
 	}
 }
 
@@ -416,8 +414,7 @@ static int each_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, size
 	return rc;
 }
 
-int kt_dispute_each(keten_txn *t, bool open_only, kt_dispute_fn fn, void *ctx,
-                       keten_error *err)
+int kt_dispute_each(keten_txn *t, bool open_only, kt_dispute_fn fn, void *ctx, keten_error *err)
 {
 	struct each_ctx c = {t, open_only, fn, ctx};
 	uint8_t kind = KETEN_STATE_DISPUTE;
@@ -531,8 +528,8 @@ static int ruler_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 	return 0;
 }
 
-int kt_dispute_audience(keten_txn *t, const uint8_t opener[32], const uint8_t (*entries)[32],
-                           size_t n, uint8_t (*out)[32], size_t *n_out, keten_error *err)
+int kt_dispute_audience(keten_txn *t, const uint8_t opener[32], const uint8_t (*entries)[32], size_t n,
+                        uint8_t (*out)[32], size_t *n_out, keten_error *err)
 {
 	struct keyset s = {out, 0};
 	struct cbs_set cbs = {0};

@@ -22,10 +22,10 @@
 
 #include "rules/rules.h"
 
-#define KETEN_STATE_DISPUTE  'D'   /* state kind byte */
-#define KETEN_INDEX_DISPUTED 'd'   /* index kind byte */
-#define KETEN_MAX_DISPUTED   64u   /* entries one dispute or response may name */
-#define KETEN_MAX_ADJUSTMENTS 64u  /* adjustments one ruling may carry */
+#define KETEN_STATE_DISPUTE   'D' /* state kind byte */
+#define KETEN_INDEX_DISPUTED  'd' /* index kind byte */
+#define KETEN_MAX_DISPUTED    64u /* entries one dispute or response may name */
+#define KETEN_MAX_ADJUSTMENTS 64u /* adjustments one ruling may carry */
 
 /* Rules and state of DISPUTE, RESPONSE and RULING bodies (called by apply.c). */
 int kt_dispute_apply(kt_apply *a, keten_error *err);
@@ -33,8 +33,7 @@ int kt_dispute_apply(kt_apply *a, keten_error *err);
 /* The derived state of dispute id (free with
  * keten__state__dispute_state__free_unpacked).  KETEN_ENOTFOUND when no
  * dispute with that id is applied here. */
-int kt_dispute_load(keten_txn *t, const uint8_t id[32], Keten__State__DisputeState **out,
-                       keten_error *err);
+int kt_dispute_load(keten_txn *t, const uint8_t id[32], Keten__State__DisputeState **out, keten_error *err);
 
 /* Is the dispute ruled? */
 bool kt_dispute_ruled(const Keten__State__DisputeState *d);
@@ -46,8 +45,7 @@ bool kt_dispute_ruled(const Keten__State__DisputeState *d);
  * call; fn may read through t.
  */
 typedef int (*kt_dispute_fn)(keten_txn *t, const Keten__State__DisputeState *d, void *ctx);
-int kt_dispute_each(keten_txn *t, bool open_only, kt_dispute_fn fn, void *ctx,
-                       keten_error *err);
+int kt_dispute_each(keten_txn *t, bool open_only, kt_dispute_fn fn, void *ctx, keten_error *err);
 
 /* Iterate the open disputes: kt_dispute_each(t, true, ...). */
 int kt_dispute_each_open(keten_txn *t, kt_dispute_fn fn, void *ctx, keten_error *err);
@@ -65,12 +63,11 @@ bool kt_entry_under_open_dispute(keten_txn *t, const uint8_t entry[32]);
  * out holds KETEN_MAX_AUDIENCE keys.  KETEN_ENOTFOUND when an entry is
  * not stored here.
  */
-int kt_dispute_audience(keten_txn *t, const uint8_t opener[32], const uint8_t (*entries)[32],
-                           size_t n, uint8_t (*out)[32], size_t *n_out, keten_error *err);
+int kt_dispute_audience(keten_txn *t, const uint8_t opener[32], const uint8_t (*entries)[32], size_t n,
+                        uint8_t (*out)[32], size_t *n_out, keten_error *err);
 
 /* Is key a party to the dispute (opener, author of a disputed entry, or
  * in a disputed entry's audience)?  The rule 'not-a-party' of responses. */
-bool kt_dispute_is_party(keten_txn *t, const Keten__State__DisputeState *d,
-                            const uint8_t key[32]);
+bool kt_dispute_is_party(keten_txn *t, const Keten__State__DisputeState *d, const uint8_t key[32]);
 
 #endif

@@ -103,8 +103,8 @@ int kt_rule_claim(kt_apply *a, keten_error *err)
 		}
 		start = as->start;
 		end = as->end;
-		if ((rc = kt_state_get(a->txn, DK_CONTRACT, as->contract.data, &keten__state__contract_state__descriptor,
-		                  (void **)&cs, err)))
+		if ((rc = kt_state_get(a->txn, DK_CONTRACT, as->contract.data,
+		                       &keten__state__contract_state__descriptor, (void **)&cs, err)))
 			goto out;
 		term = cs->payment_term_days;
 		agreed = as->amount_cents;
@@ -113,8 +113,10 @@ int kt_rule_claim(kt_apply *a, keten_error *err)
 		    (as->kind == KETEN__KIND__DUURZAAM && !month) ||
 		    (as->kind == KETEN__KIND__COMPONENT && !units && !month)) {
 			rc = keten_refuse(err, "invalid-installment", "installment '%s' does not fit a %s allocation",
-			                  c->installment, as->kind == KETEN__KIND__HERSTEL ? "herstel (upfront, final)"
-			                  : as->kind == KETEN__KIND__DUURZAAM ? "duurzaam (YYYY-MM)" : "component (units, YYYY-MM)");
+			                  c->installment,
+			                  as->kind == KETEN__KIND__HERSTEL            ? "herstel (upfront, final)"
+			                          : as->kind == KETEN__KIND__DUURZAAM ? "duurzaam (YYYY-MM)"
+			                                                              : "component (units, YYYY-MM)");
 			goto out;
 		}
 	} else {
@@ -124,7 +126,8 @@ int kt_rule_claim(kt_apply *a, keten_error *err)
 		payer = os->author.data;
 		muni = os->municipality_key.data;
 		if (!os->accepted || (os->voided && a->local)) {
-			rc = keten_refuse(err, os->accepted ? "entry-void" : "offer-not-accepted", "the subcontract is not accepted");
+			rc = keten_refuse(err, os->accepted ? "entry-void" : "offer-not-accepted",
+			                  "the subcontract is not accepted");
 			goto out;
 		}
 		start = os->start;
@@ -156,26 +159,29 @@ int kt_rule_claim(kt_apply *a, keten_error *err)
 		uint32_t ym;
 		keten_parse_period(c->installment, &ym);
 		if (!kt_month_in(ym, start, end)) {
-			rc = keten_refuse(err, "date-outside-validity", "month %s is outside the agreed period", c->installment);
+			rc = keten_refuse(err, "date-outside-validity", "month %s is outside the agreed period",
+			                  c->installment);
 			goto out;
 		}
 	}
-	if (!units && kt_index_has(a->txn, DX_INSTALLMENT, c->target.data, 32, c->installment, strlen(c->installment))) {
-		rc = keten_refuse(err, "installment-claimed", "installment '%s' is already claimed (void that claim first)",
-		                  c->installment);
+	if (!units &&
+	    kt_index_has(a->txn, DX_INSTALLMENT, c->target.data, 32, c->installment, strlen(c->installment))) {
+		rc = keten_refuse(err, "installment-claimed",
+		                  "installment '%s' is already claimed (void that claim first)", c->installment);
 		goto out;
 	}
 	for (size_t i = 0; i < c->n_deliveries; i++) {
 		Keten__State__DeliveryState *ds = NULL;
 		if ((rc = kt_ref(a, c->deliveries[i].data, c->deliveries[i].len, TYPE_BIT(KETEN__BODY_TYPE__DELIVERY),
-		                  &type, err)))
+		                 &type, err)))
 			goto out;
-		if ((rc = kt_state_get(a->txn, DK_DELIVERY, c->deliveries[i].data, &keten__state__delivery_state__descriptor,
-		                  (void **)&ds, err)))
+		if ((rc = kt_state_get(a->txn, DK_DELIVERY, c->deliveries[i].data,
+		                       &keten__state__delivery_state__descriptor, (void **)&ds, err)))
 			goto out;
 		if (memcmp(ds->target.data, c->target.data, 32) != 0 || (ds->voided && a->local)) {
 			rc = keten_refuse(err, ds->voided ? "entry-void" : "delivery-other-target",
-			                  "a referenced delivery is %s", ds->voided ? "void" : "for another subcontract or allocation");
+			                  "a referenced delivery is %s",
+			                  ds->voided ? "void" : "for another subcontract or allocation");
 			kt_state_free(ds);
 			goto out;
 		}
@@ -183,8 +189,8 @@ int kt_rule_claim(kt_apply *a, keten_error *err)
 	}
 	{
 		int64_t expect, total;
-		if (kt_expected_claim(a->txn, c->target.data, c->installment,
-		                             (const uint8_t (*)[32])NULL, 0, &expect, NULL) == 0 &&
+		if (kt_expected_claim(a->txn, c->target.data, c->installment, (const uint8_t(*)[32])NULL, 0, &expect,
+		                      NULL) == 0 &&
 		    !(units && c->n_deliveries) && c->amount_cents > expect)
 			findings[nf++] = "claim-above-agreed";
 		if (agreed > 0 && keten_add_cents(claimed, c->amount_cents, &total) && total > agreed)
@@ -215,7 +221,8 @@ int kt_rule_claim(kt_apply *a, keten_error *err)
 	    (rc = kt_balance_add(a->txn, payer, payee, st.date, BAL_CLAIMED, c->amount_cents, err)))
 		goto out;
 	if (!units)
-		rc = kt_index_put(a->txn, DX_INSTALLMENT, c->target.data, 32, c->installment, strlen(c->installment), err);
+		rc = kt_index_put(a->txn, DX_INSTALLMENT, c->target.data, 32, c->installment, strlen(c->installment),
+		                  err);
 out:
 	kt_state_free(as);
 	kt_state_free(os);
@@ -278,7 +285,8 @@ int kt_rule_payment(kt_apply *a, keten_error *err)
 				goto out;
 			}
 		if ((rc = kt_ref(a, p->claims[i].data, p->claims[i].len,
-		                  TYPE_BIT(KETEN__BODY_TYPE__CLAIM) | TYPE_BIT(KETEN__BODY_TYPE__CLAWBACK), &types[i], err)))
+		                 TYPE_BIT(KETEN__BODY_TYPE__CLAIM) | TYPE_BIT(KETEN__BODY_TYPE__CLAWBACK), &types[i],
+		                 err)))
 			goto out;
 		if (i > 0 && types[i] != types[0]) {
 			rc = keten_refuse(err, "malformed-body", "one payment settles claims or clawbacks, not both");
@@ -305,8 +313,8 @@ int kt_rule_payment(kt_apply *a, keten_error *err)
 		} else {
 			Keten__State__ClawbackState *cb = NULL;
 			Keten__State__Debt *d = NULL;
-			if ((rc = kt_state_get(a->txn, DK_CLAWBACK, p->claims[i].data, &keten__state__clawback_state__descriptor,
-			                  (void **)&cb, err)))
+			if ((rc = kt_state_get(a->txn, DK_CLAWBACK, p->claims[i].data,
+			                       &keten__state__clawback_state__descriptor, (void **)&cb, err)))
 				goto out;
 			loaded[i] = cb;
 			for (size_t k = 0; k < cb->n_debts; k++)
@@ -359,7 +367,10 @@ int kt_rule_payment(kt_apply *a, keten_error *err)
 			if ((rc = kt_state_put(a->txn, DK_CLAIM, ks->id.data, ks, err)) ||
 			    (rc = adjust_target(a->txn, ks->target.data, 0, part,
 			                        strcmp(ks->installment, "upfront") == 0 &&
-			                        memcmp(ks->target.data, ks->allocation.data, 32) == 0 ? part : 0, err)) ||
+			                                        memcmp(ks->target.data, ks->allocation.data, 32) == 0
+			                                ? part
+			                                : 0,
+			                        err)) ||
 			    (rc = kt_balance_add(a->txn, a->e->author, payee, p->date, BAL_PAID, part, err)))
 				goto out;
 		} else {
@@ -413,8 +424,9 @@ static int set_mismatch(Keten__State__PaymentState *ps, bool on)
 {
 	size_t j = 0;
 	if (on)
-		return kt_strs_has(ps->findings, ps->n_findings, "receipt-mismatch") ? 0 :
-		       kt_strs_add(&ps->findings, &ps->n_findings, "receipt-mismatch");
+		return kt_strs_has(ps->findings, ps->n_findings, "receipt-mismatch")
+			? 0
+			: kt_strs_add(&ps->findings, &ps->n_findings, "receipt-mismatch");
 	for (size_t i = 0; i < ps->n_findings; i++) {
 		if (strcmp(ps->findings[i], "receipt-mismatch") == 0)
 			free(ps->findings[i]);
@@ -437,7 +449,8 @@ int kt_rule_receipt(kt_apply *a, keten_error *err)
 		return keten_refuse(err, "malformed-body", "receipt body does not decode");
 	if ((rc = kt_ref(a, r->payment.data, r->payment.len, TYPE_BIT(KETEN__BODY_TYPE__PAYMENT), &type, err)))
 		goto out;
-	if ((rc = kt_state_get(a->txn, DK_PAYMENT, r->payment.data, &keten__state__payment_state__descriptor, (void **)&ps, err)))
+	if ((rc = kt_state_get(a->txn, DK_PAYMENT, r->payment.data, &keten__state__payment_state__descriptor,
+	                       (void **)&ps, err)))
 		goto out;
 	if (memcmp(ps->payee.data, a->e->author, 32) != 0) {
 		rc = keten_refuse(err, "not-payee", "only the payee confirms the receipt of a payment");
@@ -453,12 +466,14 @@ int kt_rule_receipt(kt_apply *a, keten_error *err)
 	 * from elsewhere still replaces the first, as before, so nodes that
 	 * hold the same entries agree. */
 	if (a->local && ps->has_receipt && ps->receipt.len == 32) {
-		rc = keten_refuse(err, "receipt-exists", "the payment already has a receipt: void it (keten correct) to "
+		rc = keten_refuse(err, "receipt-exists",
+		                  "the payment already has a receipt: void it (keten correct) to "
 		                  "confirm another amount");
 		goto out;
 	}
 	if (r->received ? (r->amount_cents <= 0) : (r->amount_cents != 0)) {
-		rc = keten_refuse(err, "invalid-amount", "a receipt amount is above zero (or zero with 'not received')");
+		rc = keten_refuse(err, "invalid-amount",
+		                  "a receipt amount is above zero (or zero with 'not received')");
 		goto out;
 	}
 	if (r->amount_cents > KETEN_MAX_CENTS) {
@@ -471,9 +486,11 @@ int kt_rule_receipt(kt_apply *a, keten_error *err)
 	}
 	date = r->date ? r->date : kt_entry_date(a);
 	if (ps->has_receipt && ps->receipt.len == 32 &&
-	    kt_state_get(a->txn, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&old, NULL) == 0 &&
+	    kt_state_get(a->txn, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&old,
+	                 NULL) == 0 &&
 	    !old->voided && !ps->repayment &&
-	    (rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, old->date, BAL_RECEIVED, -old->amount_cents, err)))
+	    (rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, old->date, BAL_RECEIVED, -old->amount_cents,
+	                         err)))
 		goto out;
 	if (!ps->repayment &&
 	    (rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, date, BAL_RECEIVED, r->amount_cents, err)))
@@ -526,7 +543,8 @@ int kt_rule_result(kt_apply *a, keten_error *err)
 		goto out;
 	muni = memcmp(as->author.data, a->e->author, 32) == 0;
 	if (memcmp(as->provider.data, a->e->author, 32) != 0 && !muni) {
-		rc = keten_refuse(err, "wrong-role", "only the lead provider (or the allocating municipality) closes an allocation");
+		rc = keten_refuse(err, "wrong-role",
+		                  "only the lead provider (or the allocating municipality) closes an allocation");
 		goto out;
 	}
 	if (as->voided && a->local) {
@@ -534,7 +552,8 @@ int kt_rule_result(kt_apply *a, keten_error *err)
 		goto out;
 	}
 	if (r->outcome < KETEN__OUTCOME__ACHIEVED || r->outcome > KETEN__OUTCOME__STOPPED) {
-		rc = keten_refuse(err, "invalid-outcome", "outcome %u is not achieved, partial, not-achieved or stopped", r->outcome);
+		rc = keten_refuse(err, "invalid-outcome",
+		                  "outcome %u is not achieved, partial, not-achieved or stopped", r->outcome);
 		goto out;
 	}
 	if (!r->stop_code || !kt_stop_label(as->domain, r->stop_code)) {
@@ -597,7 +616,11 @@ out:
 
 /* Clawbacks --------------------------------------------------------------- */
 
-struct provider_find { keten_txn *t; uint8_t provider[32]; bool found; };
+struct provider_find {
+	keten_txn *t;
+	uint8_t provider[32];
+	bool found;
+};
 
 static int provider_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
@@ -622,8 +645,8 @@ static int provider_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, 
  * Book a clawback's debts on the pairs' balances and store its record.
  * debts[0..n) are filled in; dp receives pointers to them for the record.
  */
-static int record_clawback(kt_apply *a, const Keten__Clawback *c, Keten__State__Debt *debts,
-                           Keten__State__Debt **dp, size_t n, uint32_t date, keten_error *err)
+static int record_clawback(kt_apply *a, const Keten__Clawback *c, Keten__State__Debt *debts, Keten__State__Debt **dp,
+                           size_t n, uint32_t date, keten_error *err)
 {
 	Keten__State__ClawbackState st = KETEN__STATE__CLAWBACK_STATE__INIT;
 	int rc;
@@ -631,7 +654,7 @@ static int record_clawback(kt_apply *a, const Keten__Clawback *c, Keten__State__
 	for (size_t i = 0; i < n; i++) {
 		dp[i] = &debts[i];
 		if ((rc = kt_balance_add(a->txn, debts[i].creditor.data, debts[i].debtor.data, date, BAL_CLAWBACK,
-		                          debts[i].amount_cents, err)))
+		                         debts[i].amount_cents, err)))
 			return rc;
 	}
 	st.id.data = (uint8_t *)a->e->id;
@@ -675,7 +698,8 @@ static int clawback_stub(kt_apply *a, const Keten__Clawback *c, keten_error *err
 		const Keten__Share *s = c->passed_on[i];
 		if (s->party.len != 32 || s->amount_cents <= 0 || !keten_add_cents(shared, s->amount_cents, &shared) ||
 		    shared > c->amount_cents)
-			return keten_refuse(err, "invalid-share", "passed-on shares are positive and add up to at most the clawback");
+			return keten_refuse(err, "invalid-share",
+			                    "passed-on shares are positive and add up to at most the clawback");
 		if (!pf.found || n >= 17)
 			continue;
 		keten__state__debt__init(&debts[n]);
@@ -738,8 +762,10 @@ int kt_rule_clawback(kt_apply *a, keten_error *err)
 	 * clawbacks already standing depend on corrections made before. */
 	if (a->local && as->clawback_cents > 0 && c->rule &&
 	    strncmp(c->rule, KT_CLAWBACK_AUTO_PREFIX, strlen(KT_CLAWBACK_AUTO_PREFIX)) == 0) {
-		rc = keten_refuse(err, "clawback-exists", "the allocation already has clawbacks of %lld cents; an automatic "
-		                  "clawback is made once (void the earlier one first)", (long long)as->clawback_cents);
+		rc = keten_refuse(err, "clawback-exists",
+		                  "the allocation already has clawbacks of %lld cents; an automatic "
+		                  "clawback is made once (void the earlier one first)",
+		                  (long long)as->clawback_cents);
 		goto out;
 	}
 	/* A herstel allocation is clawed back from its up-front part (what an
@@ -748,7 +774,8 @@ int kt_rule_clawback(kt_apply *a, keten_error *err)
 	limit = as->kind == KETEN__KIND__HERSTEL ? as->upfront_paid_cents : as->paid_cents;
 	if (total > limit) {
 		rc = keten_refuse(err, "clawback-exceeds-paid", "clawbacks (%lld) would exceed what was paid%s (%lld)",
-		                  (long long)total, as->kind == KETEN__KIND__HERSTEL ? " up front" : "", (long long)limit);
+		                  (long long)total, as->kind == KETEN__KIND__HERSTEL ? " up front" : "",
+		                  (long long)limit);
 		goto out;
 	}
 	if ((rc = kt_text("rule", c->rule, err)))
@@ -763,7 +790,8 @@ int kt_rule_clawback(kt_apply *a, keten_error *err)
 		const Keten__Share *s = c->passed_on[i];
 		if (s->party.len != 32 || s->amount_cents <= 0 || !keten_add_cents(shared, s->amount_cents, &shared) ||
 		    shared > c->amount_cents || memcmp(s->party.data, as->provider.data, 32) == 0) {
-			rc = keten_refuse(err, "invalid-share", "passed-on shares go to others than the lead provider, are positive "
+			rc = keten_refuse(err, "invalid-share",
+			                  "passed-on shares go to others than the lead provider, are positive "
 			                  "and add up to at most the clawback");
 			goto out;
 		}
@@ -811,10 +839,12 @@ static int void_claim(kt_apply *a, const uint8_t id[32], keten_error *err)
 	ks->voided = ks->has_voided = 1;
 	if ((rc = kt_state_put(a->txn, DK_CLAIM, id, ks, err)) ||
 	    (rc = adjust_target(a->txn, ks->target.data, -ks->amount_cents, 0, 0, err)) ||
-	    (rc = kt_balance_add(a->txn, ks->payer.data, ks->author.data, ks->date, BAL_CLAIMED, -ks->amount_cents, err)))
+	    (rc = kt_balance_add(a->txn, ks->payer.data, ks->author.data, ks->date, BAL_CLAIMED, -ks->amount_cents,
+	                         err)))
 		goto out;
 	if (strcmp(ks->installment, "units") != 0)
-		rc = kt_index_del(a->txn, DX_INSTALLMENT, ks->target.data, 32, ks->installment, strlen(ks->installment), err);
+		rc = kt_index_del(a->txn, DX_INSTALLMENT, ks->target.data, 32, ks->installment, strlen(ks->installment),
+		                  err);
 out:
 	kt_state_free(ks);
 	return rc;
@@ -842,14 +872,18 @@ static int void_payment(kt_apply *a, const uint8_t id[32], keten_error *err)
 			if ((rc = kt_state_put(a->txn, DK_CLAIM, ks->id.data, ks, err)) == 0)
 				rc = adjust_target(a->txn, ks->target.data, 0, -part->amount_cents,
 				                   strcmp(ks->installment, "upfront") == 0 &&
-				                   memcmp(ks->target.data, ks->allocation.data, 32) == 0 ? -part->amount_cents : 0, err);
+				                                   memcmp(ks->target.data, ks->allocation.data, 32) == 0
+				                           ? -part->amount_cents
+				                           : 0,
+				                   err);
 			kt_state_free(ks);
 			if (rc == 0)
-				rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, ps->date, BAL_PAID, -part->amount_cents, err);
+				rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, ps->date, BAL_PAID,
+				                    -part->amount_cents, err);
 		} else {
 			Keten__State__ClawbackState *cb = NULL;
-			if ((rc = kt_state_get(a->txn, DK_CLAWBACK, part->claim.data, &keten__state__clawback_state__descriptor,
-			                  (void **)&cb, err)))
+			if ((rc = kt_state_get(a->txn, DK_CLAWBACK, part->claim.data,
+			                       &keten__state__clawback_state__descriptor, (void **)&cb, err)))
 				break;
 			for (size_t k = 0; k < cb->n_debts; k++)
 				if (memcmp(cb->debts[k]->debtor.data, ps->author.data, 32) == 0) {
@@ -859,16 +893,19 @@ static int void_payment(kt_apply *a, const uint8_t id[32], keten_error *err)
 			rc = kt_state_put(a->txn, DK_CLAWBACK, cb->id.data, cb, err);
 			kt_state_free(cb);
 			if (rc == 0)
-				rc = kt_balance_add(a->txn, ps->payee.data, ps->author.data, ps->date, BAL_REPAID, -part->amount_cents, err);
+				rc = kt_balance_add(a->txn, ps->payee.data, ps->author.data, ps->date, BAL_REPAID,
+				                    -part->amount_cents, err);
 		}
 	}
 	if (rc)
 		goto out;
 	if (!ps->repayment && ps->has_receipt && ps->receipt.len == 32) {
 		Keten__State__ReceiptState *rs = NULL;
-		if (kt_state_get(a->txn, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&rs, NULL) == 0 &&
+		if (kt_state_get(a->txn, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor,
+		                 (void **)&rs, NULL) == 0 &&
 		    !rs->voided)
-			rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, rs->date, BAL_RECEIVED, -rs->amount_cents, err);
+			rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, rs->date, BAL_RECEIVED,
+			                    -rs->amount_cents, err);
 		kt_state_free(rs);
 		if (rc)
 			goto out;
@@ -891,11 +928,13 @@ static int void_receipt(kt_apply *a, const uint8_t id[32], keten_error *err)
 		rc = keten_refuse(err, "already-void", "the receipt is already void");
 		goto out;
 	}
-	if ((rc = kt_state_get(a->txn, DK_PAYMENT, rs->payment.data, &keten__state__payment_state__descriptor, (void **)&ps, err)))
+	if ((rc = kt_state_get(a->txn, DK_PAYMENT, rs->payment.data, &keten__state__payment_state__descriptor,
+	                       (void **)&ps, err)))
 		goto out;
 	if (ps->has_receipt && ps->receipt.len == 32 && memcmp(ps->receipt.data, id, 32) == 0) {
 		if (!ps->voided && !ps->repayment &&
-		    (rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, rs->date, BAL_RECEIVED, -rs->amount_cents, err)))
+		    (rc = kt_balance_add(a->txn, ps->author.data, ps->payee.data, rs->date, BAL_RECEIVED,
+		                         -rs->amount_cents, err)))
 			goto out;
 		ps->received_cents = 0;
 		ps->has_receipt = 0;
@@ -968,7 +1007,8 @@ static int void_simple(kt_apply *a, uint32_t type, const uint8_t id[32], keten_e
 		if (as->voided)
 			rc = keten_refuse(err, "already-void", "the allocation is already void");
 		else if ((as->claimed_cents > 0 || as->subcontracted_cents > 0) && a->local)
-			rc = keten_refuse(err, "allocation-in-use", "the allocation has live claims or subcontracts: void them first");
+			rc = keten_refuse(err, "allocation-in-use",
+			                  "the allocation has live claims or subcontracts: void them first");
 		else {
 			as->voided = as->has_voided = 1;
 			rc = kt_state_put(a->txn, DK_ALLOCATION, id, as, err);
@@ -987,12 +1027,13 @@ static int void_simple(kt_apply *a, uint32_t type, const uint8_t id[32], keten_e
 		}
 		for (size_t k = 0; k < cb->n_debts; k++)
 			if (cb->debts[k]->repaid_cents > 0 && a->local) {
-				rc = keten_refuse(err, "clawback-has-repayments", "the clawback was (partly) repaid: void the repayment first");
+				rc = keten_refuse(err, "clawback-has-repayments",
+				                  "the clawback was (partly) repaid: void the repayment first");
 				break;
 			}
 		for (size_t k = 0; rc == 0 && k < cb->n_debts; k++)
 			rc = kt_balance_add(a->txn, cb->debts[k]->creditor.data, cb->debts[k]->debtor.data, cb->date,
-			                     BAL_CLAWBACK, -cb->debts[k]->amount_cents, err);
+			                    BAL_CLAWBACK, -cb->debts[k]->amount_cents, err);
 		if (rc)
 			break;
 		cb->voided = cb->has_voided = 1;

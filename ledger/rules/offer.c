@@ -29,12 +29,12 @@ static int load_offer(keten_txn *t, const uint8_t id[32], Keten__State__OfferSta
 
 struct offer_ctx {
 	Keten__SubcontractOffer *o;
-	Keten__State__AllocationState *as;   /* root allocation */
-	Keten__State__OfferState *parent;    /* when sub-subcontracting */
+	Keten__State__AllocationState *as; /* root allocation */
+	Keten__State__OfferState *parent;  /* when sub-subcontracting */
 	Keten__State__ContractState *cs;
 	Keten__FrameworkContract *fc;
-	int64_t total;                       /* fixed, monthly, or units x tariff */
-	bool stub;                           /* what is subcontracted is withheld from this node */
+	int64_t total; /* fixed, monthly, or units x tariff */
+	bool stub;     /* what is subcontracted is withheld from this node */
 };
 
 static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
@@ -45,8 +45,8 @@ static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 	int rc;
 
 	if ((rc = kt_ref_stub(a, o->allocation.data, o->allocation.len,
-	                       TYPE_BIT(KETEN__BODY_TYPE__ALLOCATION) | TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type,
-	                       &x->stub, err)))
+	                      TYPE_BIT(KETEN__BODY_TYPE__ALLOCATION) | TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER),
+	                      &type, &x->stub, err)))
 		return rc;
 	if (x->stub) {
 		/* The subcontractor's node: the allocation (or the offer passed on)
@@ -56,7 +56,8 @@ static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 		if ((rc = load_offer(a->txn, o->allocation.data, &x->parent, err)))
 			return rc;
 		if (memcmp(x->parent->subcontractor.data, a->e->author, 32) != 0)
-			return keten_refuse(err, "not-allocation-holder", "only the subcontractor of that offer may pass work on");
+			return keten_refuse(err, "not-allocation-holder",
+			                    "only the subcontractor of that offer may pass work on");
 		if (!x->parent->accepted || (x->parent->voided && a->local))
 			return keten_refuse(err, "offer-not-accepted", "the subcontract passed on is not accepted");
 		/* the root allocation is withheld from a subcontractor's node: what
@@ -71,32 +72,37 @@ static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 		if ((rc = load_alloc(a->txn, o->allocation.data, &x->as, err)))
 			return rc;
 		if (memcmp(x->as->provider.data, a->e->author, 32) != 0)
-			return keten_refuse(err, "not-allocation-holder", "only the allocation's lead provider subcontracts it");
+			return keten_refuse(err, "not-allocation-holder",
+			                    "only the allocation's lead provider subcontracts it");
 	}
 	if (!x->stub) {
-		if ((rc = kt_state_get(a->txn, DK_CONTRACT, x->as->contract.data, &keten__state__contract_state__descriptor,
-		                  (void **)&x->cs, err)) ||
+		if ((rc = kt_state_get(a->txn, DK_CONTRACT, x->as->contract.data,
+		                       &keten__state__contract_state__descriptor, (void **)&x->cs, err)) ||
 		    (rc = kt_contract_body(a->txn, x->as->contract.data, &x->fc, err)))
 			return rc;
-		if (o->has_contract && (o->contract.len != 32 || memcmp(o->contract.data, x->as->contract.data, 32) != 0))
-			return keten_refuse(err, "contract-mismatch", "the offer names another contract than its allocation's");
+		if (o->has_contract &&
+		    (o->contract.len != 32 || memcmp(o->contract.data, x->as->contract.data, 32) != 0))
+			return keten_refuse(err, "contract-mismatch",
+			                    "the offer names another contract than its allocation's");
 		if (x->parent && !x->cs->sub_subcontracting)
-			return keten_refuse(err, "sub-subcontracting-forbidden", "contract '%s' does not allow sub-subcontracting",
-			                    x->cs->ref);
+			return keten_refuse(err, "sub-subcontracting-forbidden",
+			                    "contract '%s' does not allow sub-subcontracting", x->cs->ref);
 		if (x->as->voided && a->local)
 			return keten_refuse(err, "entry-void", "the allocation was voided");
-		if (x->as->closed && (a->local || (x->as->closed_by.len == 32 &&
-		                                   memcmp(x->as->closed_by.data, a->e->author, 32) == 0)))
+		if (x->as->closed &&
+		    (a->local || (x->as->closed_by.len == 32 && memcmp(x->as->closed_by.data, a->e->author, 32) == 0)))
 			return keten_refuse(err, "allocation-closed", "the allocation is closed");
 	} else {
 		/* the contract named by the offer (or by the offer passed on), when held here */
 		const ProtobufCBinaryData *cid = x->parent && x->parent->has_contract ? &x->parent->contract
-		                               : o->has_contract ? &o->contract : NULL;
+			: o->has_contract                                             ? &o->contract
+										      : NULL;
 		if (cid && cid->len == 32 &&
-		    kt_state_get(a->txn, DK_CONTRACT, cid->data, &keten__state__contract_state__descriptor, (void **)&x->cs, NULL) == 0 &&
+		    kt_state_get(a->txn, DK_CONTRACT, cid->data, &keten__state__contract_state__descriptor,
+		                 (void **)&x->cs, NULL) == 0 &&
 		    x->parent && !x->cs->sub_subcontracting)
-			return keten_refuse(err, "sub-subcontracting-forbidden", "contract '%s' does not allow sub-subcontracting",
-			                    x->cs->ref);
+			return keten_refuse(err, "sub-subcontracting-forbidden",
+			                    "contract '%s' does not allow sub-subcontracting", x->cs->ref);
 	}
 	if (o->subcontractor.len != 32)
 		return keten_refuse(err, "malformed-body", "subcontractor is not a 32-byte key");
@@ -116,8 +122,8 @@ static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 			if (memcmp(x->fc->eligible[i].data, o->subcontractor.data, 32) == 0)
 				found = true;
 		if (!found)
-			return keten_refuse(err, "party-not-eligible", "the subcontractor is not eligible under contract '%s'",
-			                    x->fc->ref);
+			return keten_refuse(err, "party-not-eligible",
+			                    "the subcontractor is not eligible under contract '%s'", x->fc->ref);
 	}
 	if ((rc = kt_text("scope", o->scope, err)) || (rc = kt_text("unit", o->unit, err)))
 		return rc;
@@ -134,13 +140,13 @@ static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 		if (o->units <= 0 || o->unit_tariff_cents <= 0)
 			return keten_refuse(err, "invalid-amount", "units and unit tariff must be above zero");
 		if (!kt_unit_ok(o->unit))
-			return keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit", o->unit ? o->unit : "");
+			return keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit",
+			                    o->unit ? o->unit : "");
 		if (o->units > KETEN_MAX_CENTS / 100 || o->unit_tariff_cents > KETEN_MAX_CENTS ||
 		    !keten_apply_bp(o->unit_tariff_cents, o->units * 100, &x->total) || x->total > KETEN_MAX_CENTS)
 			return keten_refuse(err, "amount-overflow", "units x unit tariff overflows");
 		break;
-	default:
-		return keten_refuse(err, "invalid-pricing", "pricing must be a fixed amount, per unit or monthly");
+	default: return keten_refuse(err, "invalid-pricing", "pricing must be a fixed amount, per unit or monthly");
 	}
 	if (!keten_date_valid(o->start) || (o->end && (!keten_date_valid(o->end) || o->end < o->start)))
 		return keten_refuse(err, "invalid-date", "subcontract period is not a valid period");
@@ -148,7 +154,8 @@ static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 		uint32_t from = x->parent ? x->parent->start : x->as->start;
 		uint32_t until = x->parent ? x->parent->end : x->as->end;
 		if (o->start < from || (until && (o->start > until || o->end > until || !o->end)))
-			return keten_refuse(err, "date-outside-validity", "subcontract period is outside the allocation's period");
+			return keten_refuse(err, "date-outside-validity",
+			                    "subcontract period is outside the allocation's period");
 	}
 	if (o->has_payment_term_days && (o->payment_term_days == 0 || o->payment_term_days > 365))
 		return keten_refuse(err, "invalid-payment-term", "payment term must be 1 to 365 days");
@@ -176,8 +183,8 @@ static bool margin_prices(const struct offer_ctx *x, int64_t *mine, int64_t *ref
 			*ref = x->parent->amount_cents;
 			return true;
 		}
-		if (o->pricing == KETEN__PRICING__PER_UNIT && x->parent->pricing == KETEN__PRICING__PER_UNIT && o->unit &&
-		    x->parent->unit && strcmp(o->unit, x->parent->unit) == 0) {
+		if (o->pricing == KETEN__PRICING__PER_UNIT && x->parent->pricing == KETEN__PRICING__PER_UNIT &&
+		    o->unit && x->parent->unit && strcmp(o->unit, x->parent->unit) == 0) {
 			*mine = o->unit_tariff_cents;
 			*ref = x->parent->unit_tariff_cents;
 			return true;
@@ -186,10 +193,11 @@ static bool margin_prices(const struct offer_ctx *x, int64_t *mine, int64_t *ref
 	}
 	if (o->pricing == KETEN__PRICING__MONTHLY && x->as->kind == KETEN__KIND__DUURZAAM) {
 		*mine = x->total;
-		*ref = x->as->amount_cents;   /* a duurzaam allocation's amount is per month */
+		*ref = x->as->amount_cents; /* a duurzaam allocation's amount is per month */
 		return true;
 	}
-	if (o->pricing == KETEN__PRICING__PER_UNIT && x->as->kind == KETEN__KIND__COMPONENT && x->fc && x->as->units > 0) {
+	if (o->pricing == KETEN__PRICING__PER_UNIT && x->as->kind == KETEN__KIND__COMPONENT && x->fc &&
+	    x->as->units > 0) {
 		const Keten__Component *k = kt_component(x->fc, x->as->component);
 		if (!k || !o->unit || strcmp(k->unit, o->unit) != 0)
 			return false;
@@ -275,7 +283,9 @@ int kt_rule_offer(kt_apply *a, keten_error *err)
 	st.unit = x.o->unit;
 	st.start = x.o->start;
 	st.end = x.o->end;
-	st.payment_term_days = x.o->has_payment_term_days ? x.o->payment_term_days : x.cs ? x.cs->payment_term_days : 30;
+	st.payment_term_days = x.o->has_payment_term_days ? x.o->payment_term_days
+		: x.cs                                    ? x.cs->payment_term_days
+							  : 30;
 	if (x.cs) {
 		st.has_contract = 1;
 		st.contract = x.cs->id;
@@ -313,12 +323,14 @@ int kt_rule_answer(kt_apply *a, keten_error *err)
 
 	if (!ans)
 		return keten_refuse(err, "malformed-body", "offer answer body does not decode");
-	if ((rc = kt_ref(a, ans->offer.data, ans->offer.len, TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type, err)))
+	if ((rc = kt_ref(a, ans->offer.data, ans->offer.len, TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type,
+	                 err)))
 		goto out;
 	if ((rc = load_offer(a->txn, ans->offer.data, &os, err)))
 		goto out;
 	if (memcmp(os->subcontractor.data, a->e->author, 32) != 0) {
-		rc = keten_refuse(err, "not-offered-party", "only the offered subcontractor accepts or refuses an offer");
+		rc = keten_refuse(err, "not-offered-party",
+		                  "only the offered subcontractor accepts or refuses an offer");
 		goto out;
 	}
 	if (os->voided && a->local) {
@@ -326,7 +338,8 @@ int kt_rule_answer(kt_apply *a, keten_error *err)
 		goto out;
 	}
 	if (os->answered) {
-		rc = keten_refuse(err, "already-answered", "the offer was already %s", os->accepted ? "accepted" : "refused");
+		rc = keten_refuse(err, "already-answered", "the offer was already %s",
+		                  os->accepted ? "accepted" : "refused");
 		goto out;
 	}
 	if ((rc = kt_text("reason", ans->reason, err)))
@@ -345,7 +358,8 @@ int kt_rule_answer(kt_apply *a, keten_error *err)
 	os->has_answer = 1;
 	if ((rc = kt_state_put(a->txn, DK_OFFER, os->id.data, os, err)))
 		goto out;
-	if (!ans->accept && !os->voided && os->parent.len == 32 && memcmp(os->parent.data, os->allocation.data, 32) == 0) {
+	if (!ans->accept && !os->voided && os->parent.len == 32 &&
+	    memcmp(os->parent.data, os->allocation.data, 32) == 0) {
 		Keten__State__AllocationState *as = NULL;
 		/* absent when the allocation's body is withheld from this node */
 		if (load_alloc(a->txn, os->allocation.data, &as, NULL) == 0) {
@@ -372,18 +386,22 @@ int kt_rule_delivery(kt_apply *a, keten_error *err)
 	if (!d)
 		return keten_refuse(err, "malformed-body", "delivery body does not decode");
 	if ((rc = kt_ref(a, d->target.data, d->target.len,
-	                  TYPE_BIT(KETEN__BODY_TYPE__ALLOCATION) | TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type, err)))
+	                 TYPE_BIT(KETEN__BODY_TYPE__ALLOCATION) | TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type,
+	                 err)))
 		goto out;
 	if (type == KETEN__BODY_TYPE__SUBCONTRACT_OFFER) {
 		if ((rc = load_offer(a->txn, d->target.data, &os, err)))
 			goto out;
-		if (memcmp(os->subcontractor.data, a->e->author, 32) != 0 && memcmp(os->author.data, a->e->author, 32) != 0) {
-			rc = keten_refuse(err, "not-a-party", "only the parties to the subcontract record its deliveries");
+		if (memcmp(os->subcontractor.data, a->e->author, 32) != 0 &&
+		    memcmp(os->author.data, a->e->author, 32) != 0) {
+			rc = keten_refuse(err, "not-a-party",
+			                  "only the parties to the subcontract record its deliveries");
 			goto out;
 		}
 		/* the subcontractor's own acceptance precedes its deliveries in its feed;
 		 * the lead provider's deliveries do not wait for another party's entry */
-		if ((!os->accepted && memcmp(os->subcontractor.data, a->e->author, 32) == 0) || (os->voided && a->local)) {
+		if ((!os->accepted && memcmp(os->subcontractor.data, a->e->author, 32) == 0) ||
+		    (os->voided && a->local)) {
 			rc = keten_refuse(err, "offer-not-accepted", "the subcontract is not accepted");
 			goto out;
 		}
@@ -400,7 +418,8 @@ int kt_rule_delivery(kt_apply *a, keten_error *err)
 		if ((rc = load_alloc(a->txn, d->target.data, &as, err)))
 			goto out;
 		if (memcmp(as->provider.data, a->e->author, 32) != 0) {
-			rc = keten_refuse(err, "not-a-party", "only the lead provider records deliveries on an allocation");
+			rc = keten_refuse(err, "not-a-party",
+			                  "only the lead provider records deliveries on an allocation");
 			goto out;
 		}
 		if (as->voided && a->local) {

@@ -70,15 +70,16 @@ static int find_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, voi
 			memcpy(f->key, k, 32);
 		if (f->names) {
 			size_t u = strlen(f->names);
-			snprintf(f->names + u, f->nlen - u, "%s%.16s (%s)", u ? ", " : "", hex, ps->name ? ps->name : "");
+			snprintf(f->names + u, f->nlen - u, "%s%.16s (%s)", u ? ", " : "", hex,
+			         ps->name ? ps->name : "");
 		}
 	}
 	keten__state__party_state__free_unpacked(ps, NULL);
 	return 0;
 }
 
-int keten_party_find(keten_txn *t, const char *what, const uint8_t self[32], uint8_t key[32], int *found,
-                     char *names, size_t nlen, keten_error *err)
+int keten_party_find(keten_txn *t, const char *what, const uint8_t self[32], uint8_t key[32], int *found, char *names,
+                     size_t nlen, keten_error *err)
 {
 	struct party_find f = {.what = what, .len = strlen(what), .names = nlen ? names : NULL, .nlen = nlen};
 	bool hex = f.len >= KETEN_MIN_PREFIX;
@@ -111,8 +112,7 @@ int keten_party_find(keten_txn *t, const char *what, const uint8_t self[32], uin
 	return KETEN_OK;
 }
 
-int kt_party_load(keten_txn *t, const uint8_t key[32], Keten__State__PartyState **out,
-                     keten_error *err)
+int kt_party_load(keten_txn *t, const uint8_t key[32], Keten__State__PartyState **out, keten_error *err)
 {
 	const void *v;
 	size_t n;
@@ -146,8 +146,8 @@ static uint32_t role_mask(const Keten__State__PartyState *p)
 	return m;
 }
 
-int kt_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms, uint32_t *roles,
-                           bool *anchor, keten_error *err)
+int kt_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms, uint32_t *roles, bool *anchor,
+                        keten_error *err)
 {
 	Keten__State__PartyState *p = NULL;
 	bool is_anchor = kt_is_anchor(t, key);
@@ -170,11 +170,12 @@ int kt_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms, uint
 		uint32_t day = keten_date_of_ms(ts_ms);
 		keten_hex(hex, key, 32);
 		if (p->revoked_ms && ts_ms >= p->revoked_ms)
-			rc = keten_refuse(err, "author-revoked", "key '%.16s' (%s) was revoked before this entry",
-			                  hex, p->name ? p->name : "");
+			rc = keten_refuse(err, "author-revoked", "key '%.16s' (%s) was revoked before this entry", hex,
+			                  p->name ? p->name : "");
 		else if ((p->valid_from && day < p->valid_from) || (p->valid_until && day > p->valid_until))
 			rc = keten_refuse(err, "certificate-not-valid",
-			                  "certificate of '%s' does not cover the entry's date", p->name ? p->name : hex);
+			                  "certificate of '%s' does not cover the entry's date",
+			                  p->name ? p->name : hex);
 	}
 	keten__state__party_state__free_unpacked(p, NULL);
 	return rc;
@@ -298,8 +299,7 @@ int kt_rule_revocation(kt_apply *a, keten_error *err)
 	}
 	if (rc)
 		goto out;
-	if (!p->has_certified_by || p->certified_by.len != 32 ||
-	    memcmp(p->certified_by.data, a->e->author, 32) != 0) {
+	if (!p->has_certified_by || p->certified_by.len != 32 || memcmp(p->certified_by.data, a->e->author, 32) != 0) {
 		rc = keten_refuse(err, "revoker-not-certifier", "only the certifying authority may revoke '%s'",
 		                  p->name ? p->name : "");
 		goto out;
@@ -307,7 +307,7 @@ int kt_rule_revocation(kt_apply *a, keten_error *err)
 	p->has_revoked_ms = 1;
 	p->revoked_ms = r->effective_ms > 0 ? r->effective_ms : a->e->timestamp_ms;
 	{
-		char *own = p->revoke_reason;   /* owned by p; r->reason by r */
+		char *own = p->revoke_reason; /* owned by p; r->reason by r */
 		p->revoke_reason = r->reason;
 		rc = kt_party_save(a->txn, p, err);
 		p->revoke_reason = own;

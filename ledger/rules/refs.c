@@ -8,8 +8,7 @@
 
 #include "rules/rules.h"
 
-int kt_ref_stub(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint32_t *type,
-                 bool *stub, keten_error *err)
+int kt_ref_stub(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint32_t *type, bool *stub, keten_error *err)
 {
 	keten_status st;
 	keten_entry e;
@@ -33,18 +32,20 @@ int kt_ref_stub(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint3
 	if (st == KS_REJECTED)
 		return keten_refuse(err, "reference-rejected", "the referenced %s was rejected here", name);
 	if (!(mask & TYPE_BIT(*type)))
-		return keten_refuse(err, "wrong-reference-type", "the referenced entry is a %s, not what this entry needs", name);
+		return keten_refuse(err, "wrong-reference-type",
+		                    "the referenced entry is a %s, not what this entry needs", name);
 	if (st == KS_STUB) {
 		if (!stub)
-			return keten_refuse(err, "reference-withheld",
-			                    "only the signed header of the referenced %s is held here: its body is not ours to see", name);
+			return keten_refuse(
+				err, "reference-withheld",
+				"only the signed header of the referenced %s is held here: its body is not ours to see",
+				name);
 		*stub = true;
 	}
 	return KETEN_OK;
 }
 
-int kt_ref(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint32_t *type,
-            keten_error *err)
+int kt_ref(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint32_t *type, keten_error *err)
 {
 	return kt_ref_stub(a, id, len, mask, type, NULL, err);
 }

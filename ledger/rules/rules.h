@@ -20,12 +20,12 @@
 typedef struct kt_apply {
 	keten_txn *txn;
 	const keten_entry *e;
-	bool local;                /* made here now, not received */
-	uint32_t roles;            /* author's roles at the entry's time (bit per Role) */
-	bool anchor;               /* author is one of this node's trust anchors */
+	bool local;     /* made here now, not received */
+	uint32_t roles; /* author's roles at the entry's time (bit per Role) */
+	bool anchor;    /* author is one of this node's trust anchors */
 	/* out */
-	uint8_t missing[32];       /* for KETEN_EPENDING: what it waits for */
-	uint8_t wake[32];          /* a key whose pending entries may now apply */
+	uint8_t missing[32]; /* for KETEN_EPENDING: what it waits for */
+	uint8_t wake[32];    /* a key whose pending entries may now apply */
 	bool has_wake;
 } kt_apply;
 
@@ -42,8 +42,7 @@ int kt_rules_apply(kt_apply *a, keten_error *err);
 
 /* Load a party's derived state (free with keten__state__party_state__free_unpacked).
  * KETEN_ENOTFOUND when the key was never certified here. */
-int kt_party_load(keten_txn *t, const uint8_t key[32], Keten__State__PartyState **out,
-                     keten_error *err);
+int kt_party_load(keten_txn *t, const uint8_t key[32], Keten__State__PartyState **out, keten_error *err);
 int kt_party_save(keten_txn *t, const Keten__State__PartyState *p, keten_error *err);
 
 /*
@@ -51,8 +50,8 @@ int kt_party_save(keten_txn *t, const Keten__State__PartyState *p, keten_error *
  * when nothing certifies it (yet); KETEN_ERULE when its certificate is
  * revoked or not valid at that time (err->rule says which).
  */
-int kt_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms,
-                           uint32_t *roles, bool *anchor, keten_error *err);
+int kt_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms, uint32_t *roles, bool *anchor,
+                        keten_error *err);
 
 bool kt_is_anchor(keten_txn *t, const uint8_t key[32]);
 
@@ -65,25 +64,23 @@ bool kt_is_anchor(keten_txn *t, const uint8_t key[32]);
  * lists the matches as "HEX16 (name)", separated by ", ", cut at nlen.
  * Errors: those of the store.
  */
-int keten_party_find(keten_txn *t, const char *what, const uint8_t self[32], uint8_t key[32], int *found,
-                     char *names, size_t nlen, keten_error *err);
+int keten_party_find(keten_txn *t, const char *what, const uint8_t self[32], uint8_t key[32], int *found, char *names,
+                     size_t nlen, keten_error *err);
 
 /* Role names: "municipality" <-> KETEN__ROLE__MUNICIPALITY. */
 const char *keten_role_name(uint32_t role);
 uint32_t keten_role_from_name(const char *name);
 
-
 /* Shared reference check for handlers: the entry `id` must be applied and of
  * one of the types in `mask` (bit per BodyType).  KETEN_EPENDING (a->missing
  * set) when it is not here yet; rule "wrong-reference-type" otherwise. */
-int kt_ref(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint32_t *type,
-            keten_error *err);
+int kt_ref(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint32_t *type, keten_error *err);
 /* As kt_ref, but a reference this node holds only as a stub (its body is
  * withheld: this party is not in its audience) is accepted with *stub set,
  * its type taken from the signed header.  The handler then checks what it
  * can without that body. */
-int kt_ref_stub(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint32_t *type,
-                 bool *stub, keten_error *err);
+int kt_ref_stub(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint32_t *type, bool *stub,
+                keten_error *err);
 #define TYPE_BIT(t) (1u << (t))
 
 /* Text field check: clean UTF-8 and no BSN ("bsn-in-text"). */

@@ -12,7 +12,11 @@
 #include "rules/terms.h"
 #include "base/base.h"
 
-struct ref_find { size_t plen; uint8_t id[32]; int found; };
+struct ref_find {
+	size_t plen;
+	uint8_t id[32];
+	int found;
+};
 
 static int ref_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
@@ -45,8 +49,7 @@ int kt_contract_by_ref(keten_txn *t, const char *ref, uint8_t id[32], keten_erro
 	return KETEN_OK;
 }
 
-int kt_contract_body(keten_txn *t, const uint8_t id[32], Keten__FrameworkContract **out,
-                            keten_error *err)
+int kt_contract_body(keten_txn *t, const uint8_t id[32], Keten__FrameworkContract **out, keten_error *err)
 {
 	keten_entry e;
 	int rc = keten_store_get_entry(t, id, &e, err);
@@ -62,7 +65,9 @@ int kt_contract_body(keten_txn *t, const uint8_t id[32], Keten__FrameworkContrac
 }
 
 /* Reden beeindiging: iJw JZ588 (jeugd) and iWmo WMO588 (wmo), release 3.2. */
-static const struct { const char *domain, *code, *label; } stop_codes[] = {
+static const struct {
+	const char *domain, *code, *label;
+} stop_codes[] = {
 	{"jeugd", "02", "Overlijden"},
 	{"jeugd", "20", "Tijdelijk beeindigd"},
 	{"jeugd", "31", "Beeindigd volgens plan"},
@@ -97,8 +102,8 @@ const char *kt_stop_label(const char *domain, const char *code)
 	return NULL;
 }
 
-bool kt_tariff_indexed(const Keten__State__ContractState *cs, int64_t cents, uint32_t from_year,
-                       uint32_t to_year, int64_t *out)
+bool kt_tariff_indexed(const Keten__State__ContractState *cs, int64_t cents, uint32_t from_year, uint32_t to_year,
+                       int64_t *out)
 {
 	int64_t v = cents;
 	for (size_t i = 0; i < cs->n_indexations; i++) {
@@ -110,8 +115,8 @@ bool kt_tariff_indexed(const Keten__State__ContractState *cs, int64_t cents, uin
 	return true;
 }
 
-const Keten__Tariff *kt_tariff(const Keten__FrameworkContract *fc, const char *profile,
-                                      const char *intensity, uint32_t kind)
+const Keten__Tariff *kt_tariff(const Keten__FrameworkContract *fc, const char *profile, const char *intensity,
+                               uint32_t kind)
 {
 	if (!profile || !intensity)
 		return NULL;
@@ -151,8 +156,8 @@ static int64_t delivery_units(keten_txn *t, const uint8_t (*d)[32], size_t n)
 }
 
 static int expected_alloc(keten_txn *t, const Keten__State__AllocationState *as,
-                          const Keten__State__ContractState *known, const char *inst,
-                          const uint8_t (*d)[32], size_t nd, int64_t *cents, keten_error *err)
+                          const Keten__State__ContractState *known, const char *inst, const uint8_t (*d)[32], size_t nd,
+                          int64_t *cents, keten_error *err)
 {
 	int64_t up, fin;
 	uint32_t ym;
@@ -165,7 +170,8 @@ static int expected_alloc(keten_txn *t, const Keten__State__AllocationState *as,
 		else if (strcmp(inst, "final") == 0)
 			*cents = fin;
 		else
-			return keten_fail(err, KETEN_EINVAL, "a herstel arrangement is claimed as 'upfront' and 'final'");
+			return keten_fail(err, KETEN_EINVAL,
+			                  "a herstel arrangement is claimed as 'upfront' and 'final'");
 		return KETEN_OK;
 	}
 	if (as->kind == KETEN__KIND__DUURZAAM) {
@@ -173,8 +179,9 @@ static int expected_alloc(keten_txn *t, const Keten__State__AllocationState *as,
 		int64_t monthly;
 		if (keten_parse_period(inst, &ym) != 0)
 			return keten_fail(err, KETEN_EINVAL, "a duurzaam arrangement is claimed per month (YYYY-MM)");
-		if (!known && (rc = kt_state_get(t, DK_CONTRACT, as->contract.data, &keten__state__contract_state__descriptor,
-		                            (void **)&cs, err)))
+		if (!known &&
+		    (rc = kt_state_get(t, DK_CONTRACT, as->contract.data, &keten__state__contract_state__descriptor,
+		                       (void **)&cs, err)))
 			return rc;
 		if (!kt_tariff_indexed(known ? known : cs, as->amount_cents, as->start / 10000, ym / 100, &monthly))
 			rc = keten_fail(err, KETEN_EINVAL, "indexed tariff overflows");
@@ -203,8 +210,8 @@ static int expected_alloc(keten_txn *t, const Keten__State__AllocationState *as,
 	return KETEN_OK;
 }
 
-static int expected_offer(keten_txn *t, const Keten__State__OfferState *os, const char *inst,
-                          const uint8_t (*d)[32], size_t nd, int64_t *cents, keten_error *err)
+static int expected_offer(keten_txn *t, const Keten__State__OfferState *os, const char *inst, const uint8_t (*d)[32],
+                          size_t nd, int64_t *cents, keten_error *err)
 {
 	int64_t up, fin;
 	uint32_t ym;
@@ -217,8 +224,9 @@ static int expected_offer(keten_txn *t, const Keten__State__OfferState *os, cons
 		else if (strcmp(inst, "final") == 0)
 			*cents = fin;
 		else
-			return keten_fail(err, KETEN_EINVAL,
-			                  "a fixed-amount subcontract computes only 'upfront' and 'final': give --amount");
+			return keten_fail(
+				err, KETEN_EINVAL,
+				"a fixed-amount subcontract computes only 'upfront' and 'final': give --amount");
 		return KETEN_OK;
 	case KETEN__PRICING__MONTHLY:
 		if (keten_parse_period(inst, &ym) != 0)
@@ -236,9 +244,8 @@ static int expected_offer(keten_txn *t, const Keten__State__OfferState *os, cons
 	}
 }
 
-int kt_expected_claim(keten_txn *t, const uint8_t target[32], const char *installment,
-                             const uint8_t (*deliveries)[32], size_t n_deliveries, int64_t *cents,
-                             keten_error *err)
+int kt_expected_claim(keten_txn *t, const uint8_t target[32], const char *installment, const uint8_t (*deliveries)[32],
+                      size_t n_deliveries, int64_t *cents, keten_error *err)
 {
 	void *m = NULL;
 	int rc;
@@ -256,9 +263,8 @@ int kt_expected_claim(keten_txn *t, const uint8_t target[32], const char *instal
 	return keten_fail(err, KETEN_ENOTFOUND, "the claim's target is not an allocation or subcontract held here");
 }
 
-int kt_expected_for(keten_txn *t, const Keten__State__AllocationState *as,
-                           const Keten__State__OfferState *os, const Keten__State__ContractState *cs,
-                           const char *installment, int64_t *cents, keten_error *err)
+int kt_expected_for(keten_txn *t, const Keten__State__AllocationState *as, const Keten__State__OfferState *os,
+                    const Keten__State__ContractState *cs, const char *installment, int64_t *cents, keten_error *err)
 {
 	if (as)
 		return expected_alloc(t, as, cs, installment, NULL, 0, cents, err);
@@ -269,7 +275,7 @@ int kt_expected_for(keten_txn *t, const Keten__State__AllocationState *as,
 
 struct offer_scan {
 	keten_txn *t;
-	const Keten__State__AllocationState *as;   /* the allocation clawed back */
+	const Keten__State__AllocationState *as; /* the allocation clawed back */
 	const uint8_t *provider;
 	uint8_t (*parties)[32];
 	int64_t *weights;
@@ -327,9 +333,8 @@ static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, siz
 	return 0;
 }
 
-int kt_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amount,
-                            uint8_t (*parties)[32], int64_t *shares, size_t max, size_t *n,
-                            char *rule, size_t rule_len, keten_error *err)
+int kt_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amount, uint8_t (*parties)[32], int64_t *shares,
+                     size_t max, size_t *n, char *rule, size_t rule_len, keten_error *err)
 {
 	Keten__State__AllocationState *as = NULL;
 	Keten__FrameworkContract *fc = NULL;
@@ -338,12 +343,17 @@ int kt_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amount,
 
 	*n = 0;
 	*amount = 0;
-	if ((rc = kt_state_get(t, DK_ALLOCATION, alloc, &keten__state__allocation_state__descriptor, (void **)&as, err)))
-		return rc == KETEN_ENOTFOUND ? (int)keten_fail(err, KETEN_ENOTFOUND, "no allocation held here with that id") : rc;
+	if ((rc = kt_state_get(t, DK_ALLOCATION, alloc, &keten__state__allocation_state__descriptor, (void **)&as,
+	                       err)))
+		return rc == KETEN_ENOTFOUND
+			? (int)keten_fail(err, KETEN_ENOTFOUND, "no allocation held here with that id")
+			: rc;
 	if (as->clawback_cents > 0) {
 		/* what the early-stop rule asks is claimed once: a second --auto would double it */
-		rc = keten_refuse(err, "clawback-exists", "the allocation already has clawbacks of %lld cents: "
-		                  "void them (keten correct) before computing it again", (long long)as->clawback_cents);
+		rc = keten_refuse(err, "clawback-exists",
+		                  "the allocation already has clawbacks of %lld cents: "
+		                  "void them (keten correct) before computing it again",
+		                  (long long)as->clawback_cents);
 		goto out;
 	}
 	if (!as->closed || !as->stop_code) {
@@ -356,7 +366,8 @@ int kt_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amount,
 		if (strcmp(fc->early_stop[i]->stop_code, as->stop_code) == 0)
 			r = fc->early_stop[i];
 	if (!r) {
-		rc = keten_fail(err, KETEN_EINVAL, "the contract has no early-stop rule for stop code %s", as->stop_code);
+		rc = keten_fail(err, KETEN_EINVAL, "the contract has no early-stop rule for stop code %s",
+		                as->stop_code);
 		goto out;
 	}
 	if (!keten_apply_bp(as->upfront_paid_cents, r->reclaim_bp, amount)) {
@@ -373,7 +384,11 @@ int kt_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amount,
 	if (r->subcontractor_shares && max > 1) {
 		int64_t w[65], parts[65];
 		uint8_t ps[64][32];
-		struct offer_scan s = {.t = t, .as = as, .provider = as->provider.data, .parties = ps, .weights = w + 1,
+		struct offer_scan s = {.t = t,
+		                       .as = as,
+		                       .provider = as->provider.data,
+		                       .parties = ps,
+		                       .weights = w + 1,
 		                       .max = max < 64 ? max : 64};
 		uint8_t pre[33];
 		pre[0] = DX_OFFERS;

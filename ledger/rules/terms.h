@@ -15,19 +15,18 @@
 /* The id of the contract with this reference; KETEN_ENOTFOUND when none. */
 int kt_contract_by_ref(keten_txn *t, const char *ref, uint8_t id[32], keten_error *err);
 /* The contract's body, decoded from its entry. */
-int kt_contract_body(keten_txn *t, const uint8_t id[32], Keten__FrameworkContract **out,
-                            keten_error *err);
+int kt_contract_body(keten_txn *t, const uint8_t id[32], Keten__FrameworkContract **out, keten_error *err);
 
 /* Stop codes (reden beeindiging, JZ588 / WMO588) per domain: label or NULL. */
 const char *kt_stop_label(const char *domain, const char *code);
 
 /* Amount indexed by every step with from_year < year <= to_year, compounding. */
-bool kt_tariff_indexed(const Keten__State__ContractState *cs, int64_t cents, uint32_t from_year,
-                       uint32_t to_year, int64_t *out);
+bool kt_tariff_indexed(const Keten__State__ContractState *cs, int64_t cents, uint32_t from_year, uint32_t to_year,
+                       int64_t *out);
 
 /* The framework tariff line; NULL when the table has none. */
-const Keten__Tariff *kt_tariff(const Keten__FrameworkContract *fc, const char *profile,
-                                      const char *intensity, uint32_t kind);
+const Keten__Tariff *kt_tariff(const Keten__FrameworkContract *fc, const char *profile, const char *intensity,
+                               uint32_t kind);
 const Keten__Component *kt_component(const Keten__FrameworkContract *fc, const char *code);
 
 /*
@@ -37,16 +36,14 @@ const Keten__Component *kt_component(const Keten__FrameworkContract *fc, const c
  * deliveries' units x unit tariff (or the whole P x Q amount without any).
  * KETEN_EINVAL when the installment does not fit the target.
  */
-int kt_expected_claim(keten_txn *t, const uint8_t target[32], const char *installment,
-                             const uint8_t (*deliveries)[32], size_t n_deliveries, int64_t *cents,
-                             keten_error *err);
+int kt_expected_claim(keten_txn *t, const uint8_t target[32], const char *installment, const uint8_t (*deliveries)[32],
+                      size_t n_deliveries, int64_t *cents, keten_error *err);
 
 /* As kt_expected_claim without deliveries, for a target already
  * decoded (as or os) and, for an allocation, its contract state when known
  * (NULL: read it): reconcile computes it for every claim it shows. */
-int kt_expected_for(keten_txn *t, const Keten__State__AllocationState *as,
-                           const Keten__State__OfferState *os, const Keten__State__ContractState *cs,
-                           const char *installment, int64_t *cents, keten_error *err);
+int kt_expected_for(keten_txn *t, const Keten__State__AllocationState *as, const Keten__State__OfferState *os,
+                    const Keten__State__ContractState *cs, const char *installment, int64_t *cents, keten_error *err);
 
 /*
  * The clawback the contract's early-stop rule asks for: reclaim_bp of the
@@ -62,8 +59,7 @@ int kt_expected_for(keten_txn *t, const Keten__State__AllocationState *as,
  * with this: kt_rule_clawback tells an automatic clawback by it (the body has
  * no other mark), so that a second one is refused ("clawback-exists"). */
 #define KT_CLAWBACK_AUTO_PREFIX "early-stop "
-int kt_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amount,
-                            uint8_t (*parties)[32], int64_t *shares, size_t max, size_t *n,
-                            char *rule, size_t rule_len, keten_error *err);
+int kt_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amount, uint8_t (*parties)[32], int64_t *shares,
+                     size_t max, size_t *n, char *rule, size_t rule_len, keten_error *err);
 
 #endif

@@ -13,8 +13,8 @@
 #include "state/state.h"
 #include "base/base.h"
 
-int kt_state_get(keten_txn *t, uint8_t kind, const uint8_t id[32], const ProtobufCMessageDescriptor *d,
-            void **out, keten_error *err)
+int kt_state_get(keten_txn *t, uint8_t kind, const uint8_t id[32], const ProtobufCMessageDescriptor *d, void **out,
+                 keten_error *err)
 {
 	uint8_t k[33];
 	const void *v;
@@ -106,8 +106,8 @@ static long record_parties(uint8_t kind, const void *msg, const ProtobufCBinaryD
  * rewritten on every claim and payment on them (their totals), so their
  * value is "" and the reader looks them up: copying them would double the
  * writes of every append for little gain. */
-static int party_copies(keten_txn *t, uint8_t kind, const uint8_t id[32], const void *msg, const uint8_t *buf,
-                        size_t n, keten_error *err)
+static int party_copies(keten_txn *t, uint8_t kind, const uint8_t id[32], const void *msg, const uint8_t *buf, size_t n,
+                        keten_error *err)
 {
 	const ProtobufCBinaryData **p;
 	long np = record_parties(kind, msg, &p);
@@ -202,11 +202,26 @@ static int balance_bump(keten_txn *t, const uint8_t *k, size_t klen, kt_bal_fiel
 		return keten_fail(err, rc, "ledger store: cannot read a balance");
 	}
 	switch (f) {
-	case BAL_CLAIMED: field = &b->claimed_cents; has = &b->has_claimed_cents; break;
-	case BAL_PAID: field = &b->paid_cents; has = &b->has_paid_cents; break;
-	case BAL_RECEIVED: field = &b->received_cents; has = &b->has_received_cents; break;
-	case BAL_CLAWBACK: field = &b->clawback_cents; has = &b->has_clawback_cents; break;
-	default: field = &b->repaid_cents; has = &b->has_repaid_cents; break;
+	case BAL_CLAIMED:
+		field = &b->claimed_cents;
+		has = &b->has_claimed_cents;
+		break;
+	case BAL_PAID:
+		field = &b->paid_cents;
+		has = &b->has_paid_cents;
+		break;
+	case BAL_RECEIVED:
+		field = &b->received_cents;
+		has = &b->has_received_cents;
+		break;
+	case BAL_CLAWBACK:
+		field = &b->clawback_cents;
+		has = &b->has_clawback_cents;
+		break;
+	default:
+		field = &b->repaid_cents;
+		has = &b->has_repaid_cents;
+		break;
 	}
 	if (!keten_add_cents(*field, delta, field)) {
 		kt_state_free(d);
@@ -226,8 +241,8 @@ static int balance_bump(keten_txn *t, const uint8_t *k, size_t klen, kt_bal_fiel
 	return rc;
 }
 
-int kt_balance_add(keten_txn *t, const uint8_t payer[32], const uint8_t payee[32], uint32_t date,
-                    kt_bal_field f, int64_t delta, keten_error *err)
+int kt_balance_add(keten_txn *t, const uint8_t payer[32], const uint8_t payee[32], uint32_t date, kt_bal_field f,
+                   int64_t delta, keten_error *err)
 {
 	uint8_t k[69];
 	bool created;
@@ -261,7 +276,8 @@ bool kt_state_indexed(keten_txn *t)
 	return keten_kv_get(t, KT_STATE, mark_key, 1, NULL, NULL, NULL) == 0;
 }
 
-static int any_cb(const uint8_t *k KT_UNUSED, size_t kl KT_UNUSED, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
+static int any_cb(const uint8_t *k KT_UNUSED, size_t kl KT_UNUSED, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED,
+                  void *p)
 {
 	*(bool *)p = true;
 	return 1;
@@ -324,8 +340,7 @@ static size_t index_key(uint8_t *k, uint8_t kind, const void *k1, size_t l1, con
 	return 1 + l1 + l2;
 }
 
-int kt_index_put(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2,
-                  keten_error *err)
+int kt_index_put(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2, keten_error *err)
 {
 	uint8_t k[400];
 	if (l1 + l2 + 1 > sizeof k)
@@ -333,8 +348,7 @@ int kt_index_put(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const vo
 	return keten_kv_put(t, KT_INDEX, k, index_key(k, kind, k1, l1, k2, l2), "", 0, err);
 }
 
-int kt_index_del(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2,
-                  keten_error *err)
+int kt_index_del(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2, keten_error *err)
 {
 	uint8_t k[400];
 	if (l1 + l2 + 1 > sizeof k)

@@ -26,27 +26,27 @@
 
 /* Kinds in KT_STATE: kind || id (32). */
 enum {
-	DK_CONTRACT = 'c',    /* ContractState */
-	DK_ALLOCATION = 'a',  /* AllocationState */
-	DK_OFFER = 'o',       /* OfferState */
-	DK_DELIVERY = 'l',    /* DeliveryState */
-	DK_CLAIM = 'k',       /* ClaimState */
-	DK_PAYMENT = 'p',     /* PaymentState, with its live receipt's date and flag (no lookup for --as-of) */
-	DK_RECEIPT = 'q',     /* ReceiptState */
-	DK_CLAWBACK = 'w',    /* ClawbackState */
-	DK_BALANCE = 'b',     /* BalanceDay: 'b' || payer || payee || date (4 BE) */
-	DK_TOTAL = 'T',       /* BalanceDay as a running total: 'T' || payer || payee */
-	DK_MARK = 'V',        /* the one-byte key 'V' -> "": the per-party indices below are complete */
+	DK_CONTRACT = 'c',   /* ContractState */
+	DK_ALLOCATION = 'a', /* AllocationState */
+	DK_OFFER = 'o',      /* OfferState */
+	DK_DELIVERY = 'l',   /* DeliveryState */
+	DK_CLAIM = 'k',      /* ClaimState */
+	DK_PAYMENT = 'p',    /* PaymentState, with its live receipt's date and flag (no lookup for --as-of) */
+	DK_RECEIPT = 'q',    /* ReceiptState */
+	DK_CLAWBACK = 'w',   /* ClawbackState */
+	DK_BALANCE = 'b',    /* BalanceDay: 'b' || payer || payee || date (4 BE) */
+	DK_TOTAL = 'T',      /* BalanceDay as a running total: 'T' || payer || payee */
+	DK_MARK = 'V',       /* the one-byte key 'V' -> "": the per-party indices below are complete */
 };
 
 /* Kinds in KT_INDEX (value "" unless said otherwise). */
 enum {
-	DX_CONTRACT_REF = 'C',  /* 'C' || ref || 0 || contract id */
-	DX_OFFERS = 'O',        /* 'O' || allocation || offer: offers under a root allocation */
-	DX_INSTALLMENT = 'I',   /* 'I' || target || installment: a live claim for it exists */
-	DX_CLIENT = 'L',        /* 'L' || client ref || 0 || allocation: for rijgen */
-	DX_PARTY = 'P',         /* 'P' || party || state kind || id -> a copy of the record, or "" (kt_state_put) */
-	DX_PAIR = 'B',          /* 'B' || party || payer || payee: the pairs with a total that a party is in */
+	DX_CONTRACT_REF = 'C', /* 'C' || ref || 0 || contract id */
+	DX_OFFERS = 'O',       /* 'O' || allocation || offer: offers under a root allocation */
+	DX_INSTALLMENT = 'I',  /* 'I' || target || installment: a live claim for it exists */
+	DX_CLIENT = 'L',       /* 'L' || client ref || 0 || allocation: for rijgen */
+	DX_PARTY = 'P',        /* 'P' || party || state kind || id -> a copy of the record, or "" (kt_state_put) */
+	DX_PAIR = 'B',         /* 'B' || party || payer || payee: the pairs with a total that a party is in */
 };
 
 /*
@@ -74,15 +74,15 @@ typedef enum { BAL_CLAIMED, BAL_PAID, BAL_RECEIVED, BAL_CLAWBACK, BAL_REPAID } k
  * lookup each in the whole state table; allocations and offers, rewritten
  * on every claim and payment, with "" (looked up).  Those party fields
  * never change after the first put. */
-int kt_state_get(keten_txn *t, uint8_t kind, const uint8_t id[32], const ProtobufCMessageDescriptor *d,
-            void **out, keten_error *err);
+int kt_state_get(keten_txn *t, uint8_t kind, const uint8_t id[32], const ProtobufCMessageDescriptor *d, void **out,
+                 keten_error *err);
 int kt_state_put(keten_txn *t, uint8_t kind, const uint8_t id[32], const void *msg, keten_error *err);
 void kt_state_free(void *msg);
 
 /* Add delta to one field of the pair's record for `date`, and to the pair's
  * running total (DK_TOTAL, indexed under both parties by DX_PAIR). */
-int kt_balance_add(keten_txn *t, const uint8_t payer[32], const uint8_t payee[32], uint32_t date,
-                    kt_bal_field f, int64_t delta, keten_error *err);
+int kt_balance_add(keten_txn *t, const uint8_t payer[32], const uint8_t payee[32], uint32_t date, kt_bal_field f,
+                   int64_t delta, keten_error *err);
 
 /* Helpers on unpacked (malloc-owned) state messages. */
 int kt_set_bytes(ProtobufCBinaryData *b, const uint8_t *data, size_t len);
@@ -90,10 +90,8 @@ int kt_strs_add(char ***arr, size_t *n, const char *s);
 bool kt_strs_has(char *const *arr, size_t n, const char *s);
 
 /* Index helpers. */
-int kt_index_put(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2,
-                  keten_error *err);
-int kt_index_del(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2,
-                  keten_error *err);
+int kt_index_put(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2, keten_error *err);
+int kt_index_del(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2, keten_error *err);
 bool kt_index_has(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2);
 
 #endif

@@ -16,11 +16,10 @@
 #include "base/base.h"
 
 static const char *const table_names[KT_COUNT] = {
-	[KT_ENTRIES] = "entries", [KT_FEEDS] = "feeds",     [KT_HEADS] = "heads",
-	[KT_BY_TYPE] = "by_type", [KT_TIMELINE] = "timeline", [KT_REFS] = "refs",
-	[KT_STATUS] = "status",   [KT_PENDING] = "pending", [KT_FORKS] = "forks",
-	[KT_TRUST] = "trust",     [KT_META] = "meta",       [KT_PARTIES] = "parties",
-	[KT_STATE] = "state",     [KT_INDEX] = "index",     [KT_LOG] = "log",
+	[KT_ENTRIES] = "entries",   [KT_FEEDS] = "feeds", [KT_HEADS] = "heads",   [KT_BY_TYPE] = "by_type",
+	[KT_TIMELINE] = "timeline", [KT_REFS] = "refs",   [KT_STATUS] = "status", [KT_PENDING] = "pending",
+	[KT_FORKS] = "forks",       [KT_TRUST] = "trust", [KT_META] = "meta",     [KT_PARTIES] = "parties",
+	[KT_STATE] = "state",       [KT_INDEX] = "index", [KT_LOG] = "log",
 };
 
 /* The views: no LMDB table of their own (see store.h). */
@@ -43,7 +42,7 @@ struct keten_store {
 struct keten_txn {
 	keten_store *s;
 	MDB_txn *txn;
-	int map_full;      /* a put hit MDB_MAP_FULL: the txn must be redone */
+	int map_full; /* a put hit MDB_MAP_FULL: the txn must be redone */
 };
 
 void keten_be64(uint8_t o[8], uint64_t v)
@@ -91,8 +90,7 @@ static size_t default_mapsize(void)
 	return (size_t)1 << 30;
 }
 
-int keten_store_open(const char *dir, bool create, size_t map_bytes, keten_store **out,
-                     keten_error *err)
+int keten_store_open(const char *dir, bool create, size_t map_bytes, keten_store **out, keten_error *err)
 {
 	keten_store *s;
 	MDB_txn *txn = NULL;
@@ -114,10 +112,8 @@ int keten_store_open(const char *dir, bool create, size_t map_bytes, keten_store
 	if (!s)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	s->mapsize = map_bytes ? map_bytes : default_mapsize();
-	if ((rc = mdb_env_create(&s->env)) ||
-	    (rc = mdb_env_set_maxdbs(s->env, KT_COUNT + 2)) ||
-	    (rc = mdb_env_set_maxreaders(s->env, 254)) ||
-	    (rc = mdb_env_set_mapsize(s->env, s->mapsize))) {
+	if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, KT_COUNT + 2)) ||
+	    (rc = mdb_env_set_maxreaders(s->env, 254)) || (rc = mdb_env_set_mapsize(s->env, s->mapsize))) {
 		lmdb_fail(err, rc, "setting up");
 		goto fail;
 	}
@@ -288,8 +284,8 @@ static int log_of_id(keten_txn *t, const uint8_t id[32], MDB_val *rec)
 	return rc;
 }
 
-int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen,
-                 const void **val, size_t *vlen, keten_error *err)
+int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen, const void **val, size_t *vlen,
+                 keten_error *err)
 {
 	MDB_val k = {klen, (void *)key}, v;
 	int rc;
@@ -318,8 +314,7 @@ int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen,
 	return KETEN_OK;
 }
 
-static int put(keten_txn *t, keten_table tab, MDB_val *k, MDB_val *v, unsigned flags,
-               keten_error *err)
+static int put(keten_txn *t, keten_table tab, MDB_val *k, MDB_val *v, unsigned flags, keten_error *err)
 {
 	int rc = mdb_put(t->txn, t->s->dbi[tab], k, v, flags);
 	if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
@@ -327,8 +322,8 @@ static int put(keten_txn *t, keten_table tab, MDB_val *k, MDB_val *v, unsigned f
 	return rc ? lmdb_fail(err, rc, table_names[tab]) : KETEN_OK;
 }
 
-int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen,
-                 const void *val, size_t vlen, keten_error *err)
+int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen, const void *val, size_t vlen,
+                 keten_error *err)
 {
 	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
 	if (is_view(tab))
@@ -350,8 +345,8 @@ int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_t klen, ke
 	return rc ? lmdb_fail(err, rc, table_names[tab]) : KETEN_OK;
 }
 
-static int scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
-                keten_scan_fn fn, void *ctx, bool reverse, keten_error *err)
+static int scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen, keten_scan_fn fn, void *ctx,
+                bool reverse, keten_error *err)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -420,14 +415,14 @@ static int scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
 	return KETEN_OK;
 }
 
-int keten_kv_scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
-                  keten_scan_fn fn, void *ctx, keten_error *err)
+int keten_kv_scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen, keten_scan_fn fn, void *ctx,
+                  keten_error *err)
 {
 	return scan(t, tab, prefix, plen, fn, ctx, false, err);
 }
 
-int keten_kv_scan_reverse(keten_txn *t, keten_table tab, const void *prefix, size_t plen,
-                          keten_scan_fn fn, void *ctx, keten_error *err)
+int keten_kv_scan_reverse(keten_txn *t, keten_table tab, const void *prefix, size_t plen, keten_scan_fn fn, void *ctx,
+                          keten_error *err)
 {
 	return scan(t, tab, prefix, plen, fn, ctx, true, err);
 }
@@ -460,8 +455,7 @@ static size_t stub_len(const keten_entry *e)
  * MDB_APPEND, which fills pages instead of splitting them in half; any
  * other key is refused with MDB_KEYEXIST and inserted the usual way.
  */
-static int put_log(keten_txn *t, const uint8_t loc[40], const keten_entry *e, bool fresh,
-                   keten_error *err)
+static int put_log(keten_txn *t, const uint8_t loc[40], const keten_entry *e, bool fresh, keten_error *err)
 {
 	MDB_val k = {40, (void *)loc}, v = {32 + e->raw_len, NULL};
 	int rc = fresh ? put(t, KT_LOG, &k, &v, MDB_RESERVE | MDB_APPEND, NULL) : KETEN_ESTORE;
@@ -477,8 +471,8 @@ static int put_log(keten_txn *t, const uint8_t loc[40], const keten_entry *e, bo
 }
 
 /* status: id -> status byte || author || seq || rule. */
-static int put_status(keten_txn *t, const uint8_t id[32], keten_status st, const uint8_t loc[40],
-                      const char *rule, keten_error *err)
+static int put_status(keten_txn *t, const uint8_t id[32], keten_status st, const uint8_t loc[40], const char *rule,
+                      keten_error *err)
 {
 	uint8_t buf[ST_RULE + RULE_MAX];
 	size_t n = rule ? strnlen(rule, RULE_MAX) : 0;
@@ -490,8 +484,7 @@ static int put_status(keten_txn *t, const uint8_t id[32], keten_status st, const
 	return put(t, KT_STATUS, &k, &v, 0, err);
 }
 
-int keten_store_put_entry(keten_txn *t, const keten_entry *e, keten_status st,
-                          const char *rule, keten_error *err)
+int keten_store_put_entry(keten_txn *t, const keten_entry *e, keten_status st, const char *rule, keten_error *err)
 {
 	MDB_val k = {32, (void *)e->id}, v;
 	uint8_t loc[40], key[44], head[40];
@@ -540,8 +533,7 @@ int keten_store_put_entry(keten_txn *t, const keten_entry *e, keten_status st,
 	return put_status(t, e->id, st, loc, rule, err);
 }
 
-int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[32],
-                        keten_error *err)
+int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[32], keten_error *err)
 {
 	uint8_t key[64];
 	memcpy(key, to, 32);
@@ -553,7 +545,7 @@ int keten_store_get_entry(keten_txn *t, const uint8_t id[32], keten_entry *out, 
 {
 	MDB_val rec;
 	int rc = log_of_id(t, id, &rec);
-	memset(out, 0, offsetof(keten_entry, audience));   /* as keten_entry_parse clears it */
+	memset(out, 0, offsetof(keten_entry, audience)); /* as keten_entry_parse clears it */
 	if (rc == MDB_NOTFOUND) {
 		char hex[65];
 		keten_hex(hex, id, 32);
@@ -569,8 +561,7 @@ bool keten_store_has_entry(keten_txn *t, const uint8_t id[32])
 	return keten_kv_get(t, KT_STATUS, id, 32, NULL, NULL, NULL) == KETEN_OK;
 }
 
-int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq, uint8_t id[32],
-                     keten_error *err)
+int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq, uint8_t id[32], keten_error *err)
 {
 	const void *v;
 	size_t n;
@@ -591,8 +582,7 @@ int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq, uint
 	return KETEN_OK;
 }
 
-int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq, uint8_t id[32],
-                        keten_error *err)
+int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq, uint8_t id[32], keten_error *err)
 {
 	uint8_t key[40];
 	const void *v;
@@ -609,8 +599,8 @@ int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq, ui
 	return KETEN_OK;
 }
 
-int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st, char *rule,
-                       size_t rule_len, keten_error *err)
+int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st, char *rule, size_t rule_len,
+                       keten_error *err)
 {
 	const void *v;
 	size_t n;
@@ -634,8 +624,7 @@ int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st, cha
  * unchanged (a pending entry that is applied): the second status write of
  * a received entry costs no page of its own.
  */
-int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st,
-                           const char *rule, keten_error *err)
+int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st, const char *rule, keten_error *err)
 {
 	uint8_t buf[ST_RULE + RULE_MAX];
 	size_t n = rule ? strnlen(rule, RULE_MAX) : 0;

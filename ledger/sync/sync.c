@@ -25,12 +25,12 @@
 #include "proto/sync.pb-c.h"
 #include "base/base.h"
 
-#define REQUEST_ALLOC_CAP (8u * 1024u * 1024u)
-#define REPLY_ALLOC_CAP   (64u * 1024u * 1024u)
-#define MAX_RESTARTS      2
-#define MAX_BACKOFFS      4
-#define WANTS_MAX_AGE     20
-#define MAX_ROUND_REQUESTS 200000   /* a server that never lets a round end */
+#define REQUEST_ALLOC_CAP  (8u * 1024u * 1024u)
+#define REPLY_ALLOC_CAP    (64u * 1024u * 1024u)
+#define MAX_RESTARTS       2
+#define MAX_BACKOFFS       4
+#define WANTS_MAX_AGE      20
+#define MAX_ROUND_REQUESTS 200000 /* a server that never lets a round end */
 
 /* A protobuf-c allocator with a budget: decoding fails instead of
  * allocating without bound. */
@@ -124,8 +124,8 @@ static const char *code_name(int code)
 }
 
 /* Send an Error reply, note why, and return `ret`. */
-static int error_reply(Keten__Sync__ErrorCode code, const char *text, int ret, uint8_t **out,
-                       size_t *len, keten_error *note)
+static int error_reply(Keten__Sync__ErrorCode code, const char *text, int ret, uint8_t **out, size_t *len,
+                       keten_error *note)
 {
 	Keten__Sync__Reply r = KETEN__SYNC__REPLY__INIT;
 	Keten__Sync__Error e = KETEN__SYNC__ERROR__INIT;
@@ -148,8 +148,7 @@ static void clean_text(char *dst, size_t n, const char *src)
 	dst[j] = 0;
 }
 
-int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code, char *buf,
-                              size_t buflen)
+int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code, char *buf, size_t buflen)
 {
 	struct capped cap = {0, REPLY_ALLOC_CAP};
 	ProtobufCAllocator a = {capped_alloc, capped_free, &cap};
@@ -167,12 +166,8 @@ int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code,
 	case KETEN__SYNC__REPLY__MSG_CHALLENGE: snprintf(buf, buflen, "challenge"); break;
 	case KETEN__SYNC__REPLY__MSG_AUTH_OK: snprintf(buf, buflen, "auth-ok"); break;
 	case KETEN__SYNC__REPLY__MSG_ACK: snprintf(buf, buflen, "ack"); break;
-	case KETEN__SYNC__REPLY__MSG_HEADS:
-		snprintf(buf, buflen, "heads (%zu feeds)", r->heads->n_heads);
-		break;
-	case KETEN__SYNC__REPLY__MSG_ENTRIES:
-		snprintf(buf, buflen, "entries (%zu)", r->entries->n_entry);
-		break;
+	case KETEN__SYNC__REPLY__MSG_HEADS: snprintf(buf, buflen, "heads (%zu feeds)", r->heads->n_heads); break;
+	case KETEN__SYNC__REPLY__MSG_ENTRIES: snprintf(buf, buflen, "entries (%zu)", r->entries->n_entry); break;
 	case KETEN__SYNC__REPLY__MSG_ERROR:
 		*error_code = (int)r->error->code;
 		clean_text(text, sizeof text, r->error->text);
@@ -232,8 +227,7 @@ static bool shares_municipality(keten_txn *t, const struct reader *r, const uint
 
 static bool reader_may(keten_txn *t, struct reader *r, const keten_entry *e)
 {
-	if (e->n_audience == 0 || memcmp(e->author, r->key, 32) == 0 ||
-	    keten_entry_has_audience(e, r->key))
+	if (e->n_audience == 0 || memcmp(e->author, r->key, 32) == 0 || keten_entry_has_audience(e, r->key))
 		return true;
 	if (!r->loaded)
 		reader_load(t, r);
@@ -343,10 +337,9 @@ static int feed_heads(const struct heads *hd, Keten__FeedHead **fh, Keten__FeedH
 
 /* Checkpoints ------------------------------------------------------------------ */
 
-#define CHECKPOINT_MAX_HEADS 2500   /* keeps the body far below KETEN_MAX_ENTRY_BYTES */
+#define CHECKPOINT_MAX_HEADS 2500 /* keeps the body far below KETEN_MAX_ENTRY_BYTES */
 
-int keten_sync_checkpoint_body(keten_txn *t, uint8_t **out, size_t *len, uint8_t digest[32],
-                               keten_error *err)
+int keten_sync_checkpoint_body(keten_txn *t, uint8_t **out, size_t *len, uint8_t digest[32], keten_error *err)
 {
 	Keten__Checkpoint cp = KETEN__CHECKPOINT__INIT;
 	Keten__FeedHead *fh = NULL, **fp = NULL;
@@ -383,8 +376,7 @@ out:
 	return rc;
 }
 
-int keten_sync_checkpoint_check(keten_txn *t, const keten_entry *e, keten_checkpoint_check *out,
-                                keten_error *err)
+int keten_sync_checkpoint_check(keten_txn *t, const keten_entry *e, keten_checkpoint_check *out, keten_error *err)
 {
 	Keten__Checkpoint *cp;
 	crypto_generichash_state hs;
@@ -403,7 +395,8 @@ int keten_sync_checkpoint_check(keten_txn *t, const keten_entry *e, keten_checkp
 		uint64_t mine;
 		if (h->author.len != 32 || h->id.len != 32 || h->seq == 0 ||
 		    (i && memcmp(cp->heads[i - 1]->author.data, h->author.data, 32) >= 0)) {
-			rc = keten_fail(err, KETEN_EMALFORMED, "checkpoint head %zu is malformed or out of order", i + 1);
+			rc = keten_fail(err, KETEN_EMALFORMED, "checkpoint head %zu is malformed or out of order",
+			                i + 1);
 			break;
 		}
 		memcpy(rec, h->author.data, 32);
@@ -444,8 +437,7 @@ static int64_t wall_ms(void)
 }
 
 /* May this key sync with us: a trust anchor, or certified and not revoked. */
-static int peer_allowed(keten_ledger *L, const uint8_t key[32], char *name, size_t nlen,
-                        keten_error *err)
+static int peer_allowed(keten_ledger *L, const uint8_t key[32], char *name, size_t nlen, keten_error *err)
 {
 	keten_txn *t;
 	uint32_t roles;
@@ -507,8 +499,8 @@ static int challenge_reply(keten_ledger *L, const keten_sync_session *s, uint8_t
 	return pack_reply(&r, out, len);
 }
 
-static int serve_hello(keten_ledger *L, keten_sync_session *s, const Keten__Sync__Hello *h,
-                       uint8_t **out, size_t *len, keten_error *note)
+static int serve_hello(keten_ledger *L, keten_sync_session *s, const Keten__Sync__Hello *h, uint8_t **out, size_t *len,
+                       keten_error *note)
 {
 	const keten_keypair *kp = keten_ledger_keypair(L);
 	uint8_t msg[SERVER_MSG_LEN];
@@ -519,8 +511,8 @@ static int serve_hello(keten_ledger *L, keten_sync_session *s, const Keten__Sync
 	    !crypto_core_ed25519_is_valid_point(h->key.data)) {
 		s->strikes++;
 		return error_reply(KETEN__SYNC__ERROR_CODE__MALFORMED,
-		                   "hello needs a valid 32-byte Ed25519 key and a 32-byte nonce",
-		                   KETEN_EPROTO, out, len, note);
+		                   "hello needs a valid 32-byte Ed25519 key and a 32-byte nonce", KETEN_EPROTO, out,
+		                   len, note);
 	}
 	/* The same Hello again (a resent request): the same Challenge. */
 	if (s->state != KETEN_SYNC_NEW && memcmp(s->peer, h->key.data, 32) == 0 &&
@@ -530,8 +522,8 @@ static int serve_hello(keten_ledger *L, keten_sync_session *s, const Keten__Sync
 	rc = peer_allowed(L, h->key.data, NULL, 0, &perr);
 	if (rc == KETEN_EAUTHOR || rc == KETEN_ERULE)
 		return error_reply(KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED,
-		                   "this key is not a certified party or trust anchor here",
-		                   KETEN_EAUTHOR, out, len, note);
+		                   "this key is not a certified party or trust anchor here", KETEN_EAUTHOR, out, len,
+		                   note);
 	if (rc || !kp)
 		return error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot sign now",
 		                   rc ? rc : KETEN_EINVAL, out, len, note);
@@ -540,8 +532,8 @@ static int serve_hello(keten_ledger *L, keten_sync_session *s, const Keten__Sync
 	randombytes_buf(s->server_nonce, sizeof s->server_nonce);
 	server_message(msg, s->client_nonce, s->peer, s->server_nonce);
 	if (keten_keypair_sign(kp, s->challenge_sig, msg, sizeof msg) != 0)
-		return error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot sign now",
-		                   KETEN_ECRYPTO, out, len, note);
+		return error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot sign now", KETEN_ECRYPTO, out,
+		                   len, note);
 	s->state = KETEN_SYNC_CHALLENGED;
 	return challenge_reply(L, s, out, len) ? keten_fail(note, KETEN_ENOMEM, NULL) : KETEN_OK;
 }
@@ -556,8 +548,8 @@ static int auth_ok_reply(const char *name, uint8_t **out, size_t *len, keten_err
 	return pack_reply(&r, out, len) ? keten_fail(note, KETEN_ENOMEM, NULL) : KETEN_OK;
 }
 
-static int serve_auth(keten_ledger *L, keten_sync_session *s, const Keten__Sync__Auth *a,
-                      uint8_t **out, size_t *len, keten_error *note)
+static int serve_auth(keten_ledger *L, keten_sync_session *s, const Keten__Sync__Auth *a, uint8_t **out, size_t *len,
+                      keten_error *note)
 {
 	uint8_t msg[CLIENT_MSG_LEN];
 	char name[128];
@@ -566,8 +558,8 @@ static int serve_auth(keten_ledger *L, keten_sync_session *s, const Keten__Sync_
 
 	if (a->signature.len != 64) {
 		s->strikes++;
-		return error_reply(KETEN__SYNC__ERROR_CODE__MALFORMED, "auth needs a 64-byte signature",
-		                   KETEN_EPROTO, out, len, note);
+		return error_reply(KETEN__SYNC__ERROR_CODE__MALFORMED, "auth needs a 64-byte signature", KETEN_EPROTO,
+		                   out, len, note);
 	}
 	if (s->state == KETEN_SYNC_AUTHED && sodium_memcmp(s->auth_sig, a->signature.data, 64) == 0) {
 		peer_allowed(L, s->peer, name, sizeof name, NULL);
@@ -576,8 +568,7 @@ static int serve_auth(keten_ledger *L, keten_sync_session *s, const Keten__Sync_
 	if (s->state != KETEN_SYNC_CHALLENGED) {
 		s->strikes++;
 		return error_reply(KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED,
-		                   "auth without a fresh challenge: send hello first",
-		                   KETEN_EPROTO, out, len, note);
+		                   "auth without a fresh challenge: send hello first", KETEN_EPROTO, out, len, note);
 	}
 	client_message(msg, s->server_nonce, keten_ledger_info(L)->key, s->peer);
 	/* The challenge is spent whether or not the answer holds. */
@@ -586,21 +577,19 @@ static int serve_auth(keten_ledger *L, keten_sync_session *s, const Keten__Sync_
 	if (keten_sig_verify(a->signature.data, msg, sizeof msg, s->peer) != KETEN_OK) {
 		s->strikes++;
 		return error_reply(KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE,
-		                   "the auth signature does not verify: send hello again",
-		                   KETEN_ESIG, out, len, note);
+		                   "the auth signature does not verify: send hello again", KETEN_ESIG, out, len, note);
 	}
 	rc = peer_allowed(L, s->peer, name, sizeof name, &perr);
 	if (rc)
 		return error_reply(KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED,
-		                   "this key is not a certified party or trust anchor here",
-		                   KETEN_EAUTHOR, out, len, note);
+		                   "this key is not a certified party or trust anchor here", KETEN_EAUTHOR, out, len,
+		                   note);
 	memcpy(s->auth_sig, a->signature.data, 64);
 	s->state = KETEN_SYNC_AUTHED;
 	return auth_ok_reply(name, out, len, note);
 }
 
-static int serve_heads(keten_ledger *L, const Keten__Sync__Heads *q, uint8_t **out, size_t *len,
-                       keten_error *note)
+static int serve_heads(keten_ledger *L, const Keten__Sync__Heads *q, uint8_t **out, size_t *len, keten_error *note)
 {
 	Keten__Sync__Reply r = KETEN__SYNC__REPLY__INIT;
 	Keten__Sync__HeadsReply hr = KETEN__SYNC__HEADS_REPLY__INIT;
@@ -619,8 +608,8 @@ static int serve_heads(keten_ledger *L, const Keten__Sync__Heads *q, uint8_t **o
 	}
 	if (rc) {
 		free(hd.h);
-		return error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot read its ledger",
-		                   rc, out, len, note);
+		return error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot read its ledger", rc, out, len,
+		                   note);
 	}
 	hr.digest.data = digest;
 	hr.digest.len = 32;
@@ -637,8 +626,8 @@ static int serve_heads(keten_ledger *L, const Keten__Sync__Heads *q, uint8_t **o
 	r.msg_case = KETEN__SYNC__REPLY__MSG_HEADS;
 	r.heads = &hr;
 	if (keten__sync__reply__get_packed_size(&r) > KETEN_SYNC_MAX_REPLY)
-		rc = error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "too many feeds for one reply",
-		                 KETEN_EINVAL, out, len, note);
+		rc = error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "too many feeds for one reply", KETEN_EINVAL, out,
+		                 len, note);
 	else if (pack_reply(&r, out, len))
 		rc = keten_fail(note, KETEN_ENOMEM, NULL);
 	free(fh);
@@ -654,10 +643,10 @@ static int serve_fetch(keten_ledger *L, keten_sync_session *s, const keten_sync_
 	Keten__Sync__Entries en = KETEN__SYNC__ENTRIES__INIT;
 	ProtobufCBinaryData *items = NULL;
 	struct reader rd = {.key = s->peer};
-	uint32_t max_e = lim->max_entries && lim->max_entries < KETEN_SYNC_MAX_ENTRIES
-	                     ? lim->max_entries : KETEN_SYNC_MAX_ENTRIES;
-	uint32_t max_b = lim->max_bytes && lim->max_bytes < KETEN_SYNC_REPLY_BYTES
-	                     ? lim->max_bytes : KETEN_SYNC_REPLY_BYTES;
+	uint32_t max_e = lim->max_entries && lim->max_entries < KETEN_SYNC_MAX_ENTRIES ? lim->max_entries
+										       : KETEN_SYNC_MAX_ENTRIES;
+	uint32_t max_b = lim->max_bytes && lim->max_bytes < KETEN_SYNC_REPLY_BYTES ? lim->max_bytes
+										   : KETEN_SYNC_REPLY_BYTES;
 	uint64_t head, seq;
 	size_t n = 0, bytes = 0;
 	keten_error err = {0};
@@ -667,8 +656,8 @@ static int serve_fetch(keten_ledger *L, keten_sync_session *s, const keten_sync_
 	if (f->author.len != 32 || f->from_seq == 0 || f->from_seq > (UINT64_C(1) << 62)) {
 		s->strikes++;
 		return error_reply(KETEN__SYNC__ERROR_CODE__MALFORMED,
-		                   "fetch needs a 32-byte author and a from_seq of at least 1",
-		                   KETEN_EPROTO, out, len, note);
+		                   "fetch needs a 32-byte author and a from_seq of at least 1", KETEN_EPROTO, out, len,
+		                   note);
 	}
 	if (f->has_max_entries && f->max_entries && f->max_entries < max_e)
 		max_e = f->max_entries;
@@ -679,8 +668,8 @@ static int serve_fetch(keten_ledger *L, keten_sync_session *s, const keten_sync_
 		return keten_fail(note, KETEN_ENOMEM, NULL);
 	if ((rc = keten_store_read(keten_ledger_store(L), &t, &err))) {
 		free(items);
-		return error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot read its ledger",
-		                   rc, out, len, note);
+		return error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot read its ledger", rc, out, len,
+		                   note);
 	}
 	rc = keten_store_head(t, f->author.data, &head, NULL, &err);
 	for (seq = f->from_seq; rc == 0 && seq <= head && n < max_e; seq++) {
@@ -688,8 +677,7 @@ static int serve_fetch(keten_ledger *L, keten_sync_session *s, const keten_sync_
 		keten_entry e;
 		uint8_t *b = NULL;
 		size_t bl = 0;
-		if (keten_store_feed_id(t, f->author.data, seq, id, NULL) ||
-		    keten_store_get_entry(t, id, &e, NULL))
+		if (keten_store_feed_id(t, f->author.data, seq, id, NULL) || keten_store_get_entry(t, id, &e, NULL))
 			break;
 		if (e.has_body && !reader_may(t, &rd, &e)) {
 			if (keten_entry_stub_bytes(&e, &b, &bl))
@@ -723,8 +711,8 @@ static int serve_fetch(keten_ledger *L, keten_sync_session *s, const keten_sync_
 		if (pack_reply(&r, out, len))
 			rc = keten_fail(note, KETEN_ENOMEM, NULL);
 	} else {
-		rc = error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot read its ledger",
-		                 rc, out, len, note);
+		rc = error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot read its ledger", rc, out, len,
+		                 note);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(items[i].data);
@@ -765,8 +753,8 @@ static int fork_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, size
 	return 0;
 }
 
-static int serve_forks(keten_ledger *L, const keten_sync_limits *lim, const Keten__Sync__Forks *q,
-                       uint8_t **out, size_t *len, keten_error *note)
+static int serve_forks(keten_ledger *L, const keten_sync_limits *lim, const Keten__Sync__Forks *q, uint8_t **out,
+                       size_t *len, keten_error *note)
 {
 	Keten__Sync__Reply r = KETEN__SYNC__REPLY__INIT;
 	Keten__Sync__Entries en = KETEN__SYNC__ENTRIES__INIT;
@@ -776,11 +764,11 @@ static int serve_forks(keten_ledger *L, const keten_sync_limits *lim, const Kete
 	int rc;
 
 	f.max = lim->max_entries && lim->max_entries < KETEN_SYNC_MAX_ENTRIES ? lim->max_entries
-	                                                                       : KETEN_SYNC_MAX_ENTRIES;
+									      : KETEN_SYNC_MAX_ENTRIES;
 	if (q->has_max_entries && q->max_entries && q->max_entries < f.max)
 		f.max = q->max_entries;
 	f.max_bytes = lim->max_bytes && lim->max_bytes < KETEN_SYNC_REPLY_BYTES ? lim->max_bytes
-	                                                                        : KETEN_SYNC_REPLY_BYTES;
+										: KETEN_SYNC_REPLY_BYTES;
 	if (!(f.items = calloc(f.max, sizeof *f.items)))
 		return keten_fail(note, KETEN_ENOMEM, NULL);
 	rc = keten_store_read(keten_ledger_store(L), &t, &err);
@@ -791,8 +779,8 @@ static int serve_forks(keten_ledger *L, const keten_sync_limits *lim, const Kete
 	if (rc == 0 && f.nomem)
 		rc = keten_fail(note, KETEN_ENOMEM, NULL);
 	else if (rc)
-		rc = error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot read its ledger",
-		                 rc, out, len, note);
+		rc = error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot read its ledger", rc, out, len,
+		                 note);
 	if (rc == 0) {
 		en.n_entry = f.n;
 		en.entry = f.items;
@@ -809,9 +797,8 @@ static int serve_forks(keten_ledger *L, const keten_sync_limits *lim, const Kete
 	return rc;
 }
 
-int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_limits *lim,
-                     int64_t now_ms, const uint8_t *req, size_t len, uint8_t **reply,
-                     size_t *reply_len, keten_error *note)
+int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_limits *lim, int64_t now_ms,
+                     const uint8_t *req, size_t len, uint8_t **reply, size_t *reply_len, keten_error *note)
 {
 	struct capped cap = {0, REQUEST_ALLOC_CAP};
 	ProtobufCAllocator a = {capped_alloc, capped_free, &cap};
@@ -829,27 +816,23 @@ int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_li
 		s->last_ms = now_ms;
 	}
 	if (s->tokens < 1.0)
-		return error_reply(KETEN__SYNC__ERROR_CODE__RATE_LIMITED, "too many requests: slow down",
-		                   KETEN_EPROTO, reply, reply_len, note);
+		return error_reply(KETEN__SYNC__ERROR_CODE__RATE_LIMITED, "too many requests: slow down", KETEN_EPROTO,
+		                   reply, reply_len, note);
 	s->tokens -= 1.0;
 	if (len > KETEN_SYNC_MAX_REQUEST) {
 		s->strikes++;
-		return error_reply(KETEN__SYNC__ERROR_CODE__TOO_LARGE, "request larger than 64 KiB",
-		                   KETEN_EPROTO, reply, reply_len, note);
+		return error_reply(KETEN__SYNC__ERROR_CODE__TOO_LARGE, "request larger than 64 KiB", KETEN_EPROTO,
+		                   reply, reply_len, note);
 	}
 	q = keten__sync__request__unpack(&a, len, req);
 	if (!q) {
 		s->strikes++;
-		return error_reply(KETEN__SYNC__ERROR_CODE__MALFORMED, "request does not decode",
-		                   KETEN_EPROTO, reply, reply_len, note);
+		return error_reply(KETEN__SYNC__ERROR_CODE__MALFORMED, "request does not decode", KETEN_EPROTO, reply,
+		                   reply_len, note);
 	}
 	switch (q->msg_case) {
-	case KETEN__SYNC__REQUEST__MSG_HELLO:
-		rc = serve_hello(L, s, q->hello, reply, reply_len, note);
-		break;
-	case KETEN__SYNC__REQUEST__MSG_AUTH:
-		rc = serve_auth(L, s, q->auth, reply, reply_len, note);
-		break;
+	case KETEN__SYNC__REQUEST__MSG_HELLO: rc = serve_hello(L, s, q->hello, reply, reply_len, note); break;
+	case KETEN__SYNC__REQUEST__MSG_AUTH: rc = serve_auth(L, s, q->auth, reply, reply_len, note); break;
 	case KETEN__SYNC__REQUEST__MSG_HEADS:
 	case KETEN__SYNC__REQUEST__MSG_FETCH:
 	case KETEN__SYNC__REQUEST__MSG_FORKS:
@@ -857,8 +840,7 @@ int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_li
 		if (s->state != KETEN_SYNC_AUTHED) {
 			s->strikes++;
 			rc = error_reply(KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED,
-			                 "authenticate first: hello, then auth", KETEN_EPROTO,
-			                 reply, reply_len, note);
+			                 "authenticate first: hello, then auth", KETEN_EPROTO, reply, reply_len, note);
 		} else if (q->msg_case == KETEN__SYNC__REQUEST__MSG_HEADS) {
 			rc = serve_heads(L, q->heads, reply, reply_len, note);
 		} else if (q->msg_case == KETEN__SYNC__REQUEST__MSG_FORKS) {
@@ -877,8 +859,8 @@ int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_li
 	default:
 		s->strikes++;
 		rc = error_reply(KETEN__SYNC__ERROR_CODE__UNKNOWN_TYPE,
-		                 "unknown request type (this server speaks keten/sync/v1)",
-		                 KETEN_EPROTO, reply, reply_len, note);
+		                 "unknown request type (this server speaks keten/sync/v1)", KETEN_EPROTO, reply,
+		                 reply_len, note);
 		break;
 	}
 	keten__sync__request__free_unpacked(q, &a);
@@ -891,7 +873,7 @@ int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_li
 struct job {
 	uint8_t author[32];
 	uint64_t from, to;
-	bool probe;           /* fetch one entry to compare (fork evidence) */
+	bool probe; /* fetch one entry to compare (fork evidence) */
 	bool probed;
 };
 
@@ -909,24 +891,26 @@ struct ingested {
 	int rc;
 	keten_error err;
 	keten_ingest_stats ist;
-	size_t n;            /* entries passed in */
+	size_t n; /* entries passed in */
 	uint64_t head;
-	bool new_forks;      /* the count of fork proofs here grew */
+	bool new_forks; /* the count of fork proofs here grew */
 };
 
 /* One Entries reply in a batch. */
 struct part {
-	size_t first, n;      /* its entries in the batch's items */
-	size_t raw;           /* entries in the reply, with those too large to take */
-	uint64_t from;        /* the seq its Fetch asked from */
-	bool more;            /* the server said it has more of the feed */
+	size_t first, n; /* its entries in the batch's items */
+	size_t raw;      /* entries in the reply, with those too large to take */
+	uint64_t from;   /* the seq its Fetch asked from */
+	bool more;       /* the server said it has more of the feed */
 };
 
 /* Replies of the current job, copied, for one keten_ledger_ingest call. */
 struct batch {
 	uint8_t *bytes;
 	size_t n_bytes, cap_bytes;
-	struct { size_t off, len; } *items;
+	struct {
+		size_t off, len;
+	} * items;
 	size_t n_items, cap_items;
 	keten_blob *blobs;
 	size_t cap_blobs;
@@ -949,9 +933,9 @@ struct keten_sync_client {
 	uint8_t server[32];
 	uint8_t nonce[KETEN_SYNC_NONCE_BYTES];
 	bool have_digest, sent_digest;
-	bool incomplete;      /* this round left a feed short of the server's head */
+	bool incomplete; /* this round left a feed short of the server's head */
 	bool have_forks, want_forks;
-	uint32_t forks, round_forks;  /* the server's count of fork proofs: last seen, this round */
+	uint32_t forks, round_forks; /* the server's count of fork proofs: last seen, this round */
 	uint8_t digest[32], round_digest[32];
 	enum expect expect;
 	int restarts;
@@ -959,21 +943,21 @@ struct keten_sync_client {
 	size_t n_jobs, cap_jobs, cur;
 	struct want *wants;
 	size_t n_wants, cap_wants;
-	bool wants_valid;     /* wants still answer for wants_key */
-	uint8_t wants_key[72];   /* stub ids digest || server || number of parties */
+	bool wants_valid;      /* wants still answer for wants_key */
+	uint8_t wants_key[72]; /* stub ids digest || server || number of parties */
 	unsigned wants_age;
 	uint32_t max_entries, max_bytes;
-	uint8_t *last;        /* the last request, to repeat after "rate-limited" */
+	uint8_t *last; /* the last request, to repeat after "rate-limited" */
 	size_t last_len;
-	uint32_t wait_ms;     /* wait this long before sending the next request */
+	uint32_t wait_ms; /* wait this long before sending the next request */
 	int backoffs;
 	keten_sync_stats st;
 	uint32_t batch_entries, batch_bytes;
-	struct batch fill;    /* replies continuing the current job, not yet ingested */
-	struct batch hand;    /* the full batch before it, being ingested */
+	struct batch fill; /* replies continuing the current job, not yet ingested */
+	struct batch hand; /* the full batch before it, being ingested */
 	keten_sync_lock_fn lock_fn;
 	void *lock_ctx;
-	bool locked;          /* this thread holds lock_fn's lock now */
+	bool locked; /* this thread holds lock_fn's lock now */
 };
 
 static void batches_drop(keten_sync_client *c);
@@ -1052,8 +1036,8 @@ void keten_sync_client_reset(keten_sync_client *c)
 	c->expect = X_NONE;
 }
 
-static int send_request(keten_sync_client *c, const Keten__Sync__Request *r, enum expect x,
-                        uint8_t **req, size_t *len, keten_error *err)
+static int send_request(keten_sync_client *c, const Keten__Sync__Request *r, enum expect x, uint8_t **req, size_t *len,
+                        keten_error *err)
 {
 	if (pack_request(r, req, len))
 		return keten_fail(err, KETEN_ENOMEM, NULL);
@@ -1159,8 +1143,7 @@ static int find_wants(keten_sync_client *c, keten_error *err)
 	crypto_generichash_final(&ss.hs, key, 32);
 	memcpy(key + 32, c->server, 32);
 	keten_be64(key + 64, (uint64_t)keten_kv_count(t, KT_PARTIES));
-	if (rc == 0 && c->wants_valid && c->wants_age < WANTS_MAX_AGE &&
-	    memcmp(key, c->wants_key, sizeof key) == 0) {
+	if (rc == 0 && c->wants_valid && c->wants_age < WANTS_MAX_AGE && memcmp(key, c->wants_key, sizeof key) == 0) {
 		c->wants_age++;
 		keten_txn_end(t);
 		return KETEN_OK;
@@ -1254,7 +1237,7 @@ static int next_fetch(keten_sync_client *c, uint8_t **req, size_t *len, keten_er
 	if (c->want_forks)
 		return send_forks(c, req, len, err);
 	c->expect = X_NONE;
-	batches_drop(c);      /* both empty by now: their memory goes */
+	batches_drop(c); /* both empty by now: their memory goes */
 	/* Remember the server's digest only when we now hold what it listed;
 	 * otherwise the next round asks for the full heads again. */
 	memcpy(c->digest, c->round_digest, 32);
@@ -1262,8 +1245,7 @@ static int next_fetch(keten_sync_client *c, uint8_t **req, size_t *len, keten_er
 	return KETEN_OK;
 }
 
-int keten_sync_client_announce(keten_sync_client *c, uint8_t **req, size_t *req_len,
-                               keten_error *err)
+int keten_sync_client_announce(keten_sync_client *c, uint8_t **req, size_t *req_len, keten_error *err)
 {
 	Keten__Sync__Request r = KETEN__SYNC__REQUEST__INIT;
 	Keten__Sync__Announce an = KETEN__SYNC__ANNOUNCE__INIT;
@@ -1285,7 +1267,7 @@ int keten_sync_client_announce(keten_sync_client *c, uint8_t **req, size_t *req_
 	if (rc)
 		return rc;
 	memset(&c->st, 0, sizeof c->st);
-	c->restarts = MAX_RESTARTS;   /* an announce is not worth a new handshake */
+	c->restarts = MAX_RESTARTS; /* an announce is not worth a new handshake */
 	c->backoffs = MAX_BACKOFFS;
 	an.has_digest = 1;
 	an.digest.data = digest;
@@ -1300,7 +1282,7 @@ int keten_sync_client_begin(keten_sync_client *c, uint8_t **req, size_t *req_len
 	int rc;
 	*req = NULL;
 	*req_len = 0;
-	batches_drop(c);      /* a round the caller gave up without a reset */
+	batches_drop(c); /* a round the caller gave up without a reset */
 	memset(&c->st, 0, sizeof c->st);
 	c->restarts = 0;
 	c->backoffs = 0;
@@ -1311,8 +1293,7 @@ int keten_sync_client_begin(keten_sync_client *c, uint8_t **req, size_t *req_len
 	return rc;
 }
 
-static int job_push(keten_sync_client *c, const uint8_t author[32], uint64_t from, uint64_t to,
-                    bool probe)
+static int job_push(keten_sync_client *c, const uint8_t author[32], uint64_t from, uint64_t to, bool probe)
 {
 	if (c->n_jobs == c->cap_jobs) {
 		size_t cap = c->cap_jobs ? c->cap_jobs * 2 : 32;
@@ -1356,8 +1337,7 @@ static int plan(keten_sync_client *c, const Keten__Sync__HeadsReply *h, keten_er
 		uint64_t mine, from = 0, to = 0;
 		uint8_t id[32];
 		bool probe = false;
-		if (!f || f->author.len != 32 || f->id.len != 32 || f->seq == 0 ||
-		    f->seq > (UINT64_C(1) << 62)) {
+		if (!f || f->author.len != 32 || f->id.len != 32 || f->seq == 0 || f->seq > (UINT64_C(1) << 62)) {
 			rc = keten_fail(err, KETEN_EPROTO, "the server listed a malformed feed head");
 			break;
 		}
@@ -1388,8 +1368,7 @@ static int plan(keten_sync_client *c, const Keten__Sync__HeadsReply *h, keten_er
 
 /* Batches ---------------------------------------------------------------------- */
 
-static void ingest_items(keten_ledger *L, const uint8_t author[32], const keten_blob *b, size_t n,
-                         struct ingested *r)
+static void ingest_items(keten_ledger *L, const uint8_t author[32], const keten_blob *b, size_t n, struct ingested *r)
 {
 	size_t before, after;
 	keten_txn *t;
@@ -1446,8 +1425,8 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size)
 
 /* Copy one Entries reply of job j into b (the decoded reply is freed
  * before the batch is ingested). */
-static int batch_add(keten_sync_client *c, struct batch *b, const struct job *j,
-                     const Keten__Sync__Entries *en, keten_error *err)
+static int batch_add(keten_sync_client *c, struct batch *b, const struct job *j, const Keten__Sync__Entries *en,
+                     keten_error *err)
 {
 	struct part *p;
 	size_t bytes = b->n_bytes, items = b->n_items;
@@ -1594,7 +1573,7 @@ static bool part_done(keten_sync_client *c, struct job *j, const struct part *p,
 	bool held = false;
 
 	if (top == 0) {
-		j->from = j->to + 1;          /* nothing more from this server */
+		j->from = j->to + 1; /* nothing more from this server */
 	} else if (head < top && !j->probed && head >= 1) {
 		c->incomplete = true;
 		j->probe = j->probed = true;
@@ -1621,8 +1600,7 @@ static bool part_done(keten_sync_client *c, struct job *j, const struct part *p,
  * (bodies of stubs, fork proofs) counts from it.  *held: every reply held
  * alone after all.
  */
-static int batch_redo(keten_sync_client *c, struct batch *b, const struct ingested *whole,
-                      bool *held, keten_error *err)
+static int batch_redo(keten_sync_client *c, struct batch *b, const struct ingested *whole, bool *held, keten_error *err)
 {
 	struct job *j = &c->jobs[c->cur];
 	struct ingested r;
@@ -1681,7 +1659,7 @@ static int settle(keten_sync_client *c, bool *redirected, keten_error *err)
 		client_lock(c);
 		rc = batch_redo(c, b, &b->res, &held, err);
 		if (rc == 0 && held)
-			j->from = from;       /* each reply held alone: so do those after them */
+			j->from = from; /* each reply held alone: so do those after them */
 	}
 	batch_clear(b);
 	if (rc)
@@ -1740,8 +1718,7 @@ static void hand_off(keten_sync_client *c)
 	/* Inline (no lock, or no thread to be had): the outcome is still taken
 	 * at the next decision, so the messages are the same either way. */
 	client_lock(c);
-	ingest_items(c->L, c->hand.author, c->hand.blobs, batch_blobs(&c->hand, 0, c->hand.n_parts),
-	             &c->hand.res);
+	ingest_items(c->L, c->hand.author, c->hand.blobs, batch_blobs(&c->hand, 0, c->hand.n_parts), &c->hand.res);
 }
 
 /* The round ends or starts over: take what has arrived into the ledger. */
@@ -1838,8 +1815,8 @@ static int take_forks(keten_sync_client *c, const Keten__Sync__Entries *en, kete
 	return KETEN_OK;
 }
 
-int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t len,
-                            uint8_t **req, size_t *req_len, keten_error *err)
+int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t len, uint8_t **req, size_t *req_len,
+                            keten_error *err)
 {
 	struct capped cap = {0, REPLY_ALLOC_CAP};
 	ProtobufCAllocator a = {capped_alloc, capped_free, &cap};
@@ -1869,8 +1846,7 @@ int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t l
 	if (r->msg_case == KETEN__SYNC__REPLY__MSG_ERROR) {
 		char text[200];
 		clean_text(text, sizeof text, r->error->text);
-		if (r->error->code == KETEN__SYNC__ERROR_CODE__RATE_LIMITED && c->last &&
-		    c->backoffs < MAX_BACKOFFS) {
+		if (r->error->code == KETEN__SYNC__ERROR_CODE__RATE_LIMITED && c->last && c->backoffs < MAX_BACKOFFS) {
 			/* Too fast for the server: the same request again, later. */
 			c->backoffs++;
 			if (!(*req = malloc(c->last_len ? c->last_len : 1))) {
@@ -1884,16 +1860,18 @@ int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t l
 				c->wait_ms = 250u << c->backoffs;
 			}
 		} else if (r->error->code == KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED &&
-		    (x == X_HEADS || x == X_ENTRIES || x == X_FORKS) && c->restarts < MAX_RESTARTS) {
+		           (x == X_HEADS || x == X_ENTRIES || x == X_FORKS) && c->restarts < MAX_RESTARTS) {
 			/* A new connection: authenticate again and start the round over,
 			 * keeping what arrived so far. */
 			c->restarts++;
 			if ((rc = batches_finish(c, err)) == 0)
 				rc = send_hello(c, req, req_len, err);
 		} else {
-			rc = keten_fail(err, r->error->code == KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED ? KETEN_EAUTHOR
-			                     : r->error->code == KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE ? KETEN_ESIG
-			                     : KETEN_EPROTO,
+			rc = keten_fail(err,
+			                r->error->code == KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED ? KETEN_EAUTHOR
+			                        : r->error->code == KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE
+			                        ? KETEN_ESIG
+			                        : KETEN_EPROTO,
 			                "the server says %s: %s", code_name(r->error->code), text);
 		}
 		goto out;
@@ -1906,9 +1884,8 @@ int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t l
 		Keten__Sync__Auth au = KETEN__SYNC__AUTH__INIT;
 		uint8_t sig[64];
 		const uint8_t *me = keten_ledger_info(c->L)->key;
-		if (r->msg_case != KETEN__SYNC__REPLY__MSG_CHALLENGE || ch->key.len != 32 ||
-		    ch->nonce.len != 32 || ch->signature.len != 64 ||
-		    !crypto_core_ed25519_is_valid_point(ch->key.data)) {
+		if (r->msg_case != KETEN__SYNC__REPLY__MSG_CHALLENGE || ch->key.len != 32 || ch->nonce.len != 32 ||
+		    ch->signature.len != 64 || !crypto_core_ed25519_is_valid_point(ch->key.data)) {
 			rc = keten_fail(err, KETEN_EPROTO, "the server did not answer hello with a challenge");
 			break;
 		}
@@ -1925,15 +1902,17 @@ int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t l
 				char hex[65];
 				keten_hex(hex, ch->key.data, 32);
 				if (prc == KETEN_EAUTHOR || prc == KETEN_ERULE)
-					rc = keten_fail(err, KETEN_EAUTHOR, "the server's key '%.16s' is not a certified "
-					                "party or trust anchor here", hex);
+					rc = keten_fail(err, KETEN_EAUTHOR,
+					                "the server's key '%.16s' is not a certified "
+					                "party or trust anchor here",
+					                hex);
 				else
 					rc = prc;
 				break;
 			}
 		}
 		if (c->have_server && memcmp(c->server, ch->key.data, 32) != 0)
-			c->have_digest = false;    /* another node answers at this address */
+			c->have_digest = false; /* another node answers at this address */
 		memcpy(c->server, ch->key.data, 32);
 		c->have_server = true;
 		client_message(msg, ch->nonce.data, c->server, me);
@@ -2006,9 +1985,7 @@ int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t l
 		c->have_forks = true;
 		c->expect = X_NONE;
 		break;
-	default:
-		rc = keten_fail(err, KETEN_EPROTO, "a reply came when none was expected");
-		break;
+	default: rc = keten_fail(err, KETEN_EPROTO, "a reply came when none was expected"); break;
 	}
 out:
 	if (r)

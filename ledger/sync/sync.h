@@ -60,47 +60,47 @@
 
 #include "keten/keten.h"
 
-#define KETEN_SYNC_NONCE_BYTES  32u
-#define KETEN_SYNC_MAX_REQUEST  (64u * 1024u)         /* larger requests: Error TOO_LARGE */
-#define KETEN_SYNC_MAX_REPLY    (4u * 1024u * 1024u)  /* NNG_OPT_RECVMAXSZ of a client */
-#define KETEN_SYNC_MAX_ENTRIES  1000u                 /* entries per Entries reply */
-#define KETEN_SYNC_REPLY_BYTES  (3u * 1024u * 1024u)  /* entry bytes per Entries reply */
-#define KETEN_SYNC_MAX_STRIKES  8u                    /* bad requests before a pipe is dropped */
+#define KETEN_SYNC_NONCE_BYTES   32u
+#define KETEN_SYNC_MAX_REQUEST   (64u * 1024u)        /* larger requests: Error TOO_LARGE */
+#define KETEN_SYNC_MAX_REPLY     (4u * 1024u * 1024u) /* NNG_OPT_RECVMAXSZ of a client */
+#define KETEN_SYNC_MAX_ENTRIES   1000u                /* entries per Entries reply */
+#define KETEN_SYNC_REPLY_BYTES   (3u * 1024u * 1024u) /* entry bytes per Entries reply */
+#define KETEN_SYNC_MAX_STRIKES   8u                   /* bad requests before a pipe is dropped */
 #define KETEN_SYNC_BATCH_ENTRIES 10000u               /* entries per ingest by a client */
-#define KETEN_SYNC_BATCH_BYTES  (8u * 1024u * 1024u)  /* entry bytes per ingest by a client */
-#define KETEN_SYNC_CTX_SERVER   "keten/sync/v1/server"
-#define KETEN_SYNC_CTX_CLIENT   "keten/sync/v1/client"
+#define KETEN_SYNC_BATCH_BYTES   (8u * 1024u * 1024u) /* entry bytes per ingest by a client */
+#define KETEN_SYNC_CTX_SERVER    "keten/sync/v1/server"
+#define KETEN_SYNC_CTX_CLIENT    "keten/sync/v1/client"
 
 /* What a server allows each session. */
 typedef struct keten_sync_limits {
-	uint32_t max_entries;     /* per reply, at most KETEN_SYNC_MAX_ENTRIES */
-	uint32_t max_bytes;       /* per reply, at most KETEN_SYNC_REPLY_BYTES */
-	uint32_t rate_per_s;      /* requests per second per session */
-	uint32_t burst;           /* requests allowed at once */
+	uint32_t max_entries; /* per reply, at most KETEN_SYNC_MAX_ENTRIES */
+	uint32_t max_bytes;   /* per reply, at most KETEN_SYNC_REPLY_BYTES */
+	uint32_t rate_per_s;  /* requests per second per session */
+	uint32_t burst;       /* requests allowed at once */
 } keten_sync_limits;
 
 /* The defaults: 1000 entries, 3 MiB, 500 requests/s, bursts of 1000. */
 void keten_sync_limits_default(keten_sync_limits *lim);
 
 typedef enum keten_sync_state {
-	KETEN_SYNC_NEW = 0,       /* nothing yet, or a failed Auth */
-	KETEN_SYNC_CHALLENGED,    /* Hello answered, waiting for Auth */
-	KETEN_SYNC_AUTHED,        /* bound to `peer` */
+	KETEN_SYNC_NEW = 0,    /* nothing yet, or a failed Auth */
+	KETEN_SYNC_CHALLENGED, /* Hello answered, waiting for Auth */
+	KETEN_SYNC_AUTHED,     /* bound to `peer` */
 } keten_sync_state;
 
 /* A server's view of one connection. */
 typedef struct keten_sync_session {
 	keten_sync_state state;
-	uint8_t peer[32];                        /* from Hello; bound after Auth */
+	uint8_t peer[32]; /* from Hello; bound after Auth */
 	uint8_t client_nonce[KETEN_SYNC_NONCE_BYTES];
 	uint8_t server_nonce[KETEN_SYNC_NONCE_BYTES];
-	uint8_t challenge_sig[64];               /* to answer a repeated Hello alike */
-	uint8_t auth_sig[64];                    /* to answer a repeated Auth alike */
-	double tokens;                           /* rate limit bucket */
+	uint8_t challenge_sig[64]; /* to answer a repeated Hello alike */
+	uint8_t auth_sig[64];      /* to answer a repeated Auth alike */
+	double tokens;             /* rate limit bucket */
 	int64_t last_ms;
-	uint32_t strikes;                        /* malformed, bad signature, unauthenticated */
+	uint32_t strikes; /* malformed, bad signature, unauthenticated */
 	uint64_t requests;
-	bool announced;                          /* the peer said its ledger changed: pull from it */
+	bool announced; /* the peer said its ledger changed: pull from it */
 } keten_sync_session;
 
 void keten_sync_session_init(keten_sync_session *s, const keten_sync_limits *lim, int64_t now_ms);
@@ -114,9 +114,8 @@ void keten_sync_session_init(keten_sync_session *s, const keten_sync_limits *lim
  * NULL) says what happened, for the log.  L must be unlocked (Challenge
  * is signed with its key).
  */
-int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_limits *lim,
-                     int64_t now_ms, const uint8_t *req, size_t len, uint8_t **reply,
-                     size_t *reply_len, keten_error *note);
+int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_limits *lim, int64_t now_ms,
+                     const uint8_t *req, size_t len, uint8_t **reply, size_t *reply_len, keten_error *note);
 
 /* May `key` read the body of e?  (The rule above; t reads party states.) */
 bool keten_sync_may_read(keten_txn *t, const keten_entry *e, const uint8_t key[32]);
@@ -132,15 +131,14 @@ int keten_sync_heads_digest(keten_txn *t, uint8_t out[32], size_t *n_feeds, kete
  * keten_sync_checkpoint_body encodes one from this ledger and gives the
  * digest it covers.
  */
-int keten_sync_checkpoint_body(keten_txn *t, uint8_t **out, size_t *len, uint8_t digest[32],
-                               keten_error *err);
+int keten_sync_checkpoint_body(keten_txn *t, uint8_t **out, size_t *len, uint8_t digest[32], keten_error *err);
 
 /* A checkpoint held here compared with this ledger's own feeds. */
 typedef struct keten_checkpoint_check {
-	size_t heads;      /* feeds it lists */
-	size_t agree;      /* we hold the same entry at that seq */
-	size_t behind;     /* we have not seen that seq yet: not a finding */
-	size_t differ;     /* we hold another entry at that seq: an equivocation */
+	size_t heads;  /* feeds it lists */
+	size_t agree;  /* we hold the same entry at that seq */
+	size_t behind; /* we have not seen that seq yet: not a finding */
+	size_t differ; /* we hold another entry at that seq: an equivocation */
 	bool first_differ_set;
 	uint8_t first_differ[32];
 	uint64_t first_differ_seq;
@@ -149,23 +147,22 @@ typedef struct keten_checkpoint_check {
 /* Check checkpoint entry e (with its body) against t's feeds.  Errors:
  * KETEN_EINVAL (not a checkpoint body), KETEN_EMALFORMED (heads out of
  * order or root that does not match them). */
-int keten_sync_checkpoint_check(keten_txn *t, const keten_entry *e, keten_checkpoint_check *out,
-                                keten_error *err);
+int keten_sync_checkpoint_check(keten_txn *t, const keten_entry *e, keten_checkpoint_check *out, keten_error *err);
 
 /* What one client round did. */
 typedef struct keten_sync_stats {
-	size_t entries;           /* new entries stored */
-	size_t stubs;             /* of which stubs */
-	size_t bodies;            /* bodies added to stubs held before */
-	size_t known;             /* received but already held */
-	size_t forks;             /* equivocations found */
-	size_t pending;           /* stored, waiting for references or a certificate */
-	size_t rejected;          /* stored, refused by a business rule here */
-	size_t dropped;           /* failed authenticity, not stored */
-	size_t requests;          /* round trips */
+	size_t entries;  /* new entries stored */
+	size_t stubs;    /* of which stubs */
+	size_t bodies;   /* bodies added to stubs held before */
+	size_t known;    /* received but already held */
+	size_t forks;    /* equivocations found */
+	size_t pending;  /* stored, waiting for references or a certificate */
+	size_t rejected; /* stored, refused by a business rule here */
+	size_t dropped;  /* failed authenticity, not stored */
+	size_t requests; /* round trips */
 	size_t bytes_out, bytes_in;
-	size_t feeds;             /* feeds the server listed */
-	bool same;                /* the server's heads had not changed */
+	size_t feeds; /* feeds the server listed */
+	bool same;    /* the server's heads had not changed */
 } keten_sync_stats;
 
 typedef struct keten_sync_client keten_sync_client;
@@ -198,8 +195,7 @@ void keten_sync_client_lock(keten_sync_client *c, keten_sync_lock_fn fn, void *c
 
 /* Start a round: *req (malloc'd) is the first request (Hello when not
  * authenticated, else Heads). */
-int keten_sync_client_begin(keten_sync_client *c, uint8_t **req, size_t *req_len,
-                            keten_error *err);
+int keten_sync_client_begin(keten_sync_client *c, uint8_t **req, size_t *req_len, keten_error *err);
 
 /*
  * Take the reply to the last request; *req receives the next request, or
@@ -211,8 +207,8 @@ int keten_sync_client_begin(keten_sync_client *c, uint8_t **req, size_t *req_len
  * gives the same request again, to send after keten_sync_client_wait_ms()
  * (at most four times per round).
  */
-int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t len,
-                            uint8_t **req, size_t *req_len, keten_error *err);
+int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t len, uint8_t **req, size_t *req_len,
+                            keten_error *err);
 
 /* How long to wait before sending the request just returned (0: now). */
 uint32_t keten_sync_client_wait_ms(const keten_sync_client *c);
@@ -228,13 +224,11 @@ void keten_sync_client_reset(keten_sync_client *c);
 /* An Announce ("my ledger changed") for the server, on a client that is
  * authenticated (KETEN_EINVAL otherwise); its Ack goes to
  * keten_sync_client_reply, which then ends with no next request. */
-int keten_sync_client_announce(keten_sync_client *c, uint8_t **req, size_t *req_len,
-                               keten_error *err);
+int keten_sync_client_announce(keten_sync_client *c, uint8_t **req, size_t *req_len, keten_error *err);
 
 /* Decode a Reply and say which kind it is ("error unauthenticated: ...")
  * into buf, for tests and logs.  Returns the reply's oneof case, 0 when it
  * does not decode; *error_code receives the Error code (0 when none). */
-int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code, char *buf,
-                              size_t buflen);
+int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code, char *buf, size_t buflen);
 
 #endif

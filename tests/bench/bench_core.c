@@ -37,26 +37,26 @@
 
 extern char **environ;
 
-#define BODY_CHECKPOINT  18u   /* keten.BodyType.CHECKPOINT */
-#define BODY_CERTIFICATE 1u    /* keten.BodyType.PARTY_CERTIFICATE */
+#define BODY_CHECKPOINT  18u /* keten.BodyType.CHECKPOINT */
+#define BODY_CERTIFICATE 1u  /* keten.BodyType.PARTY_CERTIFICATE */
 #define MSG_LEN          300u
 #define MAX_REPS         9
 
 static const char *keten_bin = "build/keten";
 static char workdir[4096];
-static int made_workdir;     /* remove it at the end */
+static int made_workdir; /* remove it at the end */
 static size_t N = 100000;
-static size_t BATCH = 1000;   /* entries per keten_ledger_append call */
+static size_t BATCH = 1000; /* entries per keten_ledger_append call */
 static int reps = 3;
-static const char *only = "";   /* KETEN_BENCH_ONLY */
+static const char *only = ""; /* KETEN_BENCH_ONLY */
 
 /* CPU seconds (user + system) of this process so far. */
 static double cpu_s(void)
 {
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+		ru.ru_stime.tv_usec / 1e6;
 }
 
 /* Checkpoint { 3 x FeedHead { author, seq, id }, root }: about 250 bytes. */
@@ -103,8 +103,8 @@ static double run_keten(char *const argv[], double *cpu)
 		return -1;
 	t0 = now_s() - t0;
 	if (cpu)
-		*cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-		       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+		*cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+			ru.ru_stime.tv_usec / 1e6;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "bench_core: '%s %s' exited %d\n", argv[3], argv[4],
 		        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
@@ -119,9 +119,9 @@ struct row {
 	char name[64];
 	double figure;
 	const char *unit;
-	double ratio;       /* < 0: none */
+	double ratio; /* < 0: none */
 	const char *ratio_of;
-	double goal;        /* <= 0: none */
+	double goal; /* <= 0: none */
 	char note[96];
 };
 
@@ -167,7 +167,8 @@ static void print_table(void)
 		       r->note[0] ? (verdict[0] ? "; " : "") : "", r->note);
 	}
 	printf("\nfigure: median over the runs; ratio: median of each run's ratio to the raw rate sampled\n"
-	       "just before and after it (single core).  %d goal%s missed.\n", missed, missed == 1 ? "" : "s");
+	       "just before and after it (single core).  %d goal%s missed.\n",
+	       missed, missed == 1 ? "" : "s");
 }
 
 /* Raw libsodium -------------------------------------------------------------- */
@@ -231,12 +232,12 @@ static double verify_now(void)
 
 /* Append ------------------------------------------------------------------ */
 
-static uint8_t *bodies;      /* N bodies of at most 320 bytes each */
+static uint8_t *bodies; /* N bodies of at most 320 bytes each */
 static size_t *body_len;
 
 /* A fresh certified home with N checkpoint entries; the seconds the bulk took. */
-static double append_home(const char *dir, keten_ledger **out, double *batch_median,
-                          double *first10, double *last10, double *cpu_share)
+static double append_home(const char *dir, keten_ledger **out, double *batch_median, double *first10, double *last10,
+                          double *cpu_share)
 {
 	keten_error err = {0};
 	keten_ledger *L = make_home(dir, "Bench Gemeente", "municipality");
@@ -257,7 +258,8 @@ static double append_home(const char *dir, keten_ledger **out, double *batch_med
 		size_t k = N - i < BATCH ? N - i : BATCH;
 		double t;
 		for (size_t j = 0; j < k; j++)
-			batch[j] = (keten_append){.body_type = BODY_CHECKPOINT, .body = bodies + (i + j) * 320,
+			batch[j] = (keten_append){.body_type = BODY_CHECKPOINT,
+			                          .body = bodies + (i + j) * 320,
 			                          .body_len = body_len[i + j]};
 		t = now_s();
 		if (keten_ledger_append(L, batch, k, NULL, &err))
@@ -343,8 +345,8 @@ static keten_blob *export_all(keten_ledger *L, size_t *n, uint8_t **arena, doubl
 }
 
 /* Ingest blobs into a fresh home trusting `anchor`, chunk per call. */
-static double ingest_home(const char *dir, const uint8_t anchor[32], const keten_blob *b,
-                          size_t n, size_t chunk, double *cpu_share)
+static double ingest_home(const char *dir, const uint8_t anchor[32], const keten_blob *b, size_t n, size_t chunk,
+                          double *cpu_share)
 {
 	keten_error err = {0};
 	keten_ingest_stats st, sum = {0};
@@ -377,8 +379,10 @@ int main(void)
 	char dir[4400], hex[65];
 	double b2_r[MAX_REPS + 2], app_r[MAX_REPS], appb_r[MAX_REPS];
 	double imp_r[MAX_REPS], imp1_r[MAX_REPS], v2_r[MAX_REPS], v1_r[MAX_REPS], exp_r[MAX_REPS];
-	double one_ms[50], cli_ms[10], f10_r[MAX_REPS], l10_r[MAX_REPS], cpu_r[MAX_REPS], es_r[MAX_REPS], ep_r[MAX_REPS];
-	double cores_r[MAX_REPS], app_q[MAX_REPS], es_q[MAX_REPS], imp_q[MAX_REPS], imp1_q[MAX_REPS], v2_q[MAX_REPS], v1_q[MAX_REPS];
+	double one_ms[50], cli_ms[10], f10_r[MAX_REPS], l10_r[MAX_REPS], cpu_r[MAX_REPS], es_r[MAX_REPS],
+		ep_r[MAX_REPS];
+	double cores_r[MAX_REPS], app_q[MAX_REPS], es_q[MAX_REPS], imp_q[MAX_REPS], imp1_q[MAX_REPS], v2_q[MAX_REPS],
+		v1_q[MAX_REPS];
 	keten_ledger *A = NULL;
 	keten_blob *blobs = NULL;
 	uint8_t *arena = NULL, a_key[32];
@@ -414,8 +418,8 @@ int main(void)
 	}
 	if (keten_init_crypto() != 0)
 		die("sodium_init", NULL);
-	printf("bench_core: N=%zu, median of %d runs, libsodium %s, scratch %s\n", N, reps,
-	       sodium_version_string(), workdir);
+	printf("bench_core: N=%zu, median of %d runs, libsodium %s, scratch %s\n", N, reps, sodium_version_string(),
+	       workdir);
 	fflush(stdout);
 
 	/* Raw libsodium, single core, 300-byte messages. */
@@ -456,7 +460,8 @@ int main(void)
 		raw = (raw + sign_now()) / 2;
 		app_q[i] = app_r[i] / raw;
 		printf("  append run %d: %.0f entries/s = %.2fx raw sign %.0f/s (median batch %.0f/s, "
-		       "on CPU %.0f%% of the time)\n", i + 1, app_r[i], app_q[i], raw, appb_r[i], 100 * cpu_r[i]);
+		       "on CPU %.0f%% of the time)\n",
+		       i + 1, app_r[i], app_q[i], raw, appb_r[i], 100 * cpu_r[i]);
 		fflush(stdout);
 		if (i + 1 < reps) {
 			keten_ledger_close(L);
@@ -495,8 +500,7 @@ int main(void)
 		size_t total = 0;
 		for (size_t i = 0; i < nblobs; i++)
 			total += blobs[i].len;
-		printf("entries: %zu stored, %zu bytes on average (header, signature, body)\n", nblobs,
-		       total / nblobs);
+		printf("entries: %zu stored, %zu bytes on average (header, signature, body)\n", nblobs, total / nblobs);
 	}
 
 	/* The envelope alone: encode, hash and sign; parse and hash. */
@@ -507,8 +511,11 @@ int main(void)
 		size_t k = nblobs < 20000 ? nblobs : 20000;
 		double raw = sign_now(), t = now_s();
 		for (size_t j = 0; j < k; j++) {
-			keten_entry_draft d = {.seq = j + 1, .prev = j ? prev : NULL, .timestamp_ms = 1,
-			                       .body_type = BODY_CHECKPOINT, .body = bodies + j * 320,
+			keten_entry_draft d = {.seq = j + 1,
+			                       .prev = j ? prev : NULL,
+			                       .timestamp_ms = 1,
+			                       .body_type = BODY_CHECKPOINT,
+			                       .body = bodies + j * 320,
 			                       .body_len = body_len[j]};
 			keten_entry en;
 			if (keten_entry_sign(kp, &d, &en, &err))
@@ -546,8 +553,8 @@ int main(void)
 		imp_q[i] = imp_r[i] / ((v0 + v1) / 2);
 		imp1_q[i] = imp1_r[i] / ((v1 + v2) / 2);
 		printf("  import run %d: %.0f entries/s = %.2fx raw verify in chunks of 10000, %.0f = %.2fx "
-		       "in one call (raw verify %.0f/s; on CPU %.0f%%, %.0f%% of the time)\n", i + 1, imp_r[i],
-		       imp_q[i], imp1_r[i], imp1_q[i], v1, 100 * c10, 100 * c1);
+		       "in one call (raw verify %.0f/s; on CPU %.0f%%, %.0f%% of the time)\n",
+		       i + 1, imp_r[i], imp_q[i], imp1_r[i], imp1_q[i], v1, 100 * c10, 100 * c1);
 		fflush(stdout);
 	}
 	r = add_row("import 10,000 per call (all-or-nothing)", median(imp_r, reps), "entries/s");
@@ -578,16 +585,15 @@ int main(void)
 		v1_q[i] = v1_r[i] / ((r1 + r2) / 2);
 		cores_r[i] = t2 > 0 ? c2 / t2 : 0;
 		printf("  verify run %d: %.0f entries/s = %.2fx raw verify with 2 jobs (on %.2f cores), "
-		       "%.0f = %.2fx with 1 (on %.2f)\n", i + 1, v2_r[i], v2_q[i], cores_r[i], v1_r[i], v1_q[i],
-		       t1 > 0 ? c1 / t1 : 0);
+		       "%.0f = %.2fx with 1 (on %.2f)\n",
+		       i + 1, v2_r[i], v2_q[i], cores_r[i], v1_r[i], v1_q[i], t1 > 0 ? c1 / t1 : 0);
 		fflush(stdout);
 	}
 	r = add_row("keten verify --jobs 2", median(v2_r, reps), "entries/s");
 	r->ratio = median(v2_q, reps);
 	r->ratio_of = "raw verify";
 	r->goal = 1.6;
-	snprintf(r->note, sizeof r->note, "it had %.2f cores of CPU time per second (median)",
-	         median(cores_r, reps));
+	snprintf(r->note, sizeof r->note, "it had %.2f cores of CPU time per second (median)", median(cores_r, reps));
 	r = add_row("keten verify --jobs 1", median(v1_r, reps), "entries/s");
 	r->ratio = median(v1_q, reps);
 	r->ratio_of = "raw verify";
@@ -598,7 +604,8 @@ int main(void)
 		if (keten_ledger_open(a_dir, &A, &err) || keten_ledger_unlock(A, NULL, &err))
 			die("reopen", &err);
 		for (int i = 0; i < 50; i++) {
-			keten_append a = {.body_type = BODY_CHECKPOINT, .body = bodies + (size_t)i * 320,
+			keten_append a = {.body_type = BODY_CHECKPOINT,
+			                  .body = bodies + (size_t)i * 320,
 			                  .body_len = body_len[i]};
 			double t = now_s();
 			if (keten_ledger_append(A, &a, 1, NULL, &err))
@@ -617,8 +624,8 @@ int main(void)
 		crypto_sign_keypair(pk, sk);
 		keten_hex(hex, pk, 32);
 		snprintf(name, sizeof name, "Bench Partij %d", i + 1);
-		char *argv[] = {"keten", "--home", a_dir, "party", "certify", hex, "--name", name,
-		                "--role", "subcontractor", NULL};
+		char *argv[] = {"keten",  "--home", a_dir,    "party",         "certify", hex,
+		                "--name", name,     "--role", "subcontractor", NULL};
 		cli_ms[i] = run_keten(argv, NULL) * 1000;
 	}
 	r = add_row("keten party certify (process, wall)", median(cli_ms, 10), "ms");

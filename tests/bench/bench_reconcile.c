@@ -51,11 +51,11 @@
 #include "keten/reconcile.h"
 #include "proto/keten.pb-c.h"
 
-#define N_MUNI      7
-#define N_PROV      60
-#define MONTHS      24
-#define MAX_REPS    15
-#define CHUNK       4000
+#define N_MUNI   7
+#define N_PROV   60
+#define MONTHS   24
+#define MAX_REPS 15
+#define CHUNK    4000
 
 static const char *const munis[N_MUNI] = {"0405", "0498", "0532", "0420", "0385", "0448", "0416"};
 
@@ -116,14 +116,18 @@ static void flush_ingest(void)
 }
 
 /* Sign a body by a provider; the entry is ingested at the next flush. */
-static void by_provider(author *a, uint32_t type, const ProtobufCMessage *m, int64_t ts,
-                        const uint8_t (*aud)[32], size_t n_aud, uint8_t id[32])
+static void by_provider(author *a, uint32_t type, const ProtobufCMessage *m, int64_t ts, const uint8_t (*aud)[32],
+                        size_t n_aud, uint8_t id[32])
 {
 	keten_error err = {0};
 	size_t len = protobuf_c_message_get_packed_size(m);
 	uint8_t *buf = malloc(len ? len : 1);
-	keten_entry_draft d = {.seq = a->seq + 1, .prev = a->seq ? a->prev : NULL, .timestamp_ms = ts,
-	                       .body_type = type, .audience = aud, .n_audience = n_aud};
+	keten_entry_draft d = {.seq = a->seq + 1,
+	                       .prev = a->seq ? a->prev : NULL,
+	                       .timestamp_ms = ts,
+	                       .body_type = type,
+	                       .audience = aud,
+	                       .n_audience = n_aud};
 	if (!buf)
 		exit(1);
 	protobuf_c_message_pack(m, buf);
@@ -162,7 +166,7 @@ static size_t n_app, cap_app;
 static void flush_append(void)
 {
 	keten_error err = {0};
-	uint8_t (*ids)[32];
+	uint8_t(*ids)[32];
 	if (!n_app)
 		return;
 	flush_ingest();
@@ -170,7 +174,7 @@ static void flush_append(void)
 	if (!ids)
 		exit(1);
 	for (size_t i = 0; i < n_app; i++)
-		app[i].audience = (const uint8_t (*)[32])app_aud[i];
+		app[i].audience = (const uint8_t(*)[32])app_aud[i];
 	if (keten_ledger_append(L, app, n_app, ids, &err))
 		die("append", &err);
 	for (size_t i = 0; i < n_app; i++) {
@@ -221,13 +225,13 @@ static void by_region(uint32_t type, const ProtobufCMessage *m, int64_t ts, cons
 
 typedef struct client {
 	uint8_t alloc[32];
-	int prov, sub;          /* sub: subcontractor index, -1 none */
+	int prov, sub; /* sub: subcontractor index, -1 none */
 	int muni;
 	bool herstel;
-	int start;              /* month index 0..23 */
-	int64_t amount;         /* herstel total or monthly */
+	int start;      /* month index 0..23 */
+	int64_t amount; /* herstel total or monthly */
 	uint8_t offer[32];
-	int64_t offer_amount;   /* fixed total or monthly */
+	int64_t offer_amount; /* fixed total or monthly */
 } client;
 
 static client *cl;
@@ -270,8 +274,8 @@ static void csv_row(const char *type, const uint8_t id[32], const char *payer, c
 
 struct pending_claim {
 	uint8_t id[32];
-	int c;                  /* client */
-	bool sub;               /* a subcontractor's claim on the offer */
+	int c;    /* client */
+	bool sub; /* a subcontractor's claim on the offer */
 	int64_t amount;
 	uint32_t date;
 };
@@ -413,7 +417,8 @@ static void generate(void)
 			al.end = month_last(m + (cl[c].herstel ? 5 : 11));
 			al.amount_cents = cl[c].amount;
 			al.municipality = (char *)munis[cl[c].muni];
-			by_region(KETEN__BODY_TYPE__ALLOCATION, &al.base, ms_of(d1), prov[cl[c].prov].kp.pk, &cl[c].alloc);
+			by_region(KETEN__BODY_TYPE__ALLOCATION, &al.base, ms_of(d1), prov[cl[c].prov].kp.pk,
+			          &cl[c].alloc);
 		}
 		flush_append();
 		for (size_t c = 0; c < n_clients; c++) {
@@ -442,12 +447,12 @@ static void generate(void)
 			o.has_end = 1;
 			o.end = month_last(m + (cl[c].herstel ? 5 : 11));
 			by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__SUBCONTRACT_OFFER, &o.base, ms_of(d1) + 1000,
-			            (const uint8_t (*)[32])aud, na, cl[c].offer);
+			            (const uint8_t(*)[32])aud, na, cl[c].offer);
 			an.offer.data = cl[c].offer;
 			an.offer.len = 32;
 			an.accept = 1;
 			by_provider(&prov[cl[c].sub], KETEN__BODY_TYPE__OFFER_ANSWER, &an.base, ms_of(d1) + 2000,
-			            (const uint8_t (*)[32])aud, na, ans);
+			            (const uint8_t(*)[32])aud, na, ans);
 			csv_row("agreement", cl[c].offer, prov[cl[c].prov].hex, prov[cl[c].sub].hex, cl[c].offer,
 			        cl[c].herstel ? cl[c].offer_amount : cl[c].offer_amount * 12, d1, NULL);
 		}
@@ -497,8 +502,8 @@ static void generate(void)
 					if (!(pc = realloc(pc, cap_pc * sizeof *pc)))
 						exit(1);
 				}
-				by_provider(a, KETEN__BODY_TYPE__CLAIM, &k.base, ms_of(d1 + 4), (const uint8_t (*)[32])aud, na,
-				            pc[n_pc].id);
+				by_provider(a, KETEN__BODY_TYPE__CLAIM, &k.base, ms_of(d1 + 4),
+				            (const uint8_t(*)[32])aud, na, pc[n_pc].id);
 				pc[n_pc].c = (int)c;
 				pc[n_pc].sub = who == 1;
 				pc[n_pc].amount = amt;
@@ -518,14 +523,14 @@ static void generate(void)
 				r.stop_code = (c % 10 == 0) ? "32" : "31";
 				r.date = d1;
 				by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__RESULT, &r.base, ms_of(d1 + 3),
-				            (const uint8_t (*)[32])aud, na, rid);
+				            (const uint8_t(*)[32])aud, na, rid);
 			}
 		}
 		flush_ingest();
 		/* 4. payments: the region pays lead providers, lead providers pay subcontractors */
 		{
 			size_t k = 0;
-			uint8_t (*pid)[32] = calloc(n_pc ? n_pc : 1, sizeof *pid);
+			uint8_t(*pid)[32] = calloc(n_pc ? n_pc : 1, sizeof *pid);
 			if (!pid)
 				exit(1);
 			for (size_t i = 0; i < n_pc; i++) {
@@ -541,15 +546,16 @@ static void generate(void)
 				p.date = date;
 				p.reference = ref;
 				if (!pc[i].sub) {
-					by_region(KETEN__BODY_TYPE__PAYMENT, &p.base, ms_of(d1 + 20), prov[cl[c].prov].kp.pk, &pid[k++]);
+					by_region(KETEN__BODY_TYPE__PAYMENT, &p.base, ms_of(d1 + 20),
+					          prov[cl[c].prov].kp.pk, &pid[k++]);
 				} else {
 					uint8_t aud[3][32], sid[32];
 					size_t na;
 					audience3(aud, &na, prov[cl[c].prov].kp.pk, prov[cl[c].sub].kp.pk);
-					by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__PAYMENT, &p.base, ms_of(d1 + 20),
-					            (const uint8_t (*)[32])aud, na, sid);
-					csv_row("payment", sid, prov[cl[c].prov].hex, prov[cl[c].sub].hex, cl[c].offer, pc[i].amount,
-					        date, pc[i].id);
+					by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__PAYMENT, &p.base,
+					            ms_of(d1 + 20), (const uint8_t(*)[32])aud, na, sid);
+					csv_row("payment", sid, prov[cl[c].prov].hex, prov[cl[c].sub].hex, cl[c].offer,
+					        pc[i].amount, date, pc[i].id);
 				}
 			}
 			flush_ingest();
@@ -560,7 +566,8 @@ static void generate(void)
 				uint32_t date = keten_date_add_days(pc[i].date, 5 + (int32_t)(i % 37));
 				if (pc[i].sub)
 					continue;
-				csv_row("payment", pid[k], region_hex, prov[cl[c].prov].hex, cl[c].alloc, pc[i].amount, date, pc[i].id);
+				csv_row("payment", pid[k], region_hex, prov[cl[c].prov].hex, cl[c].alloc, pc[i].amount,
+				        date, pc[i].id);
 				/* 5. the lead provider confirms (9 in 10) */
 				if (i % 10 != 9) {
 					Keten__Receipt r = KETEN__RECEIPT__INIT;
@@ -573,10 +580,10 @@ static void generate(void)
 					r.received = 1;
 					r.has_date = 1;
 					r.date = date;
-					by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__RECEIPT, &r.base, ms_of(d1 + 25),
-					            (const uint8_t (*)[32])aud, na, rid);
-					csv_row("receipt", rid, region_hex, prov[cl[c].prov].hex, cl[c].alloc, pc[i].amount, date,
-					        pc[i].id);
+					by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__RECEIPT, &r.base,
+					            ms_of(d1 + 25), (const uint8_t(*)[32])aud, na, rid);
+					csv_row("receipt", rid, region_hex, prov[cl[c].prov].hex, cl[c].alloc,
+					        pc[i].amount, date, pc[i].id);
 				}
 				k++;
 			}
@@ -744,9 +751,9 @@ static bool check_same(const keten_recon *r)
 	while (i < nk && j < nq) {
 		int c = strcmp(k[i].target, q[j].target);
 		if (c == 0) {
-			if (!strcmp(k[i].payer, q[j].payer) && !strcmp(k[i].payee, q[j].payee) && k[i].agreed == q[j].agreed &&
-			    k[i].claimed == q[j].claimed && k[i].paid == q[j].paid && k[i].received == q[j].received &&
-			    k[i].outstanding == q[j].outstanding)
+			if (!strcmp(k[i].payer, q[j].payer) && !strcmp(k[i].payee, q[j].payee) &&
+			    k[i].agreed == q[j].agreed && k[i].claimed == q[j].claimed && k[i].paid == q[j].paid &&
+			    k[i].received == q[j].received && k[i].outstanding == q[j].outstanding)
 				same++;
 			i++, j++;
 		} else if (c < 0)
@@ -758,10 +765,11 @@ static bool check_same(const keten_recon *r)
 	sum_rows(q, nq, sq);
 	ok = nk == nq && same == nk && !memcmp(sk, sq, sizeof sk);
 	printf("check: keten_reconcile() %zu agreements, SQLite %zu rows, %zu equal row by row (payer, payee, agreed,\n"
-	       "       claimed, paid, received, outstanding): %s\n", nk, nq, same, ok ? "the same answer" : "DIFFERENT");
+	       "       claimed, paid, received, outstanding): %s\n",
+	       nk, nq, same, ok ? "the same answer" : "DIFFERENT");
 	printf("%-8s %16s %16s %16s %16s %16s\n", "cents", "agreed", "claimed", "paid", "received", "outstanding");
-	printf("%-8s %16lld %16lld %16lld %16lld %16lld\n", "keten", (long long)sk[0], (long long)sk[1], (long long)sk[2],
-	       (long long)sk[3], (long long)sk[4]);
+	printf("%-8s %16lld %16lld %16lld %16lld %16lld\n", "keten", (long long)sk[0], (long long)sk[1],
+	       (long long)sk[2], (long long)sk[3], (long long)sk[4]);
 	printf("%-8s %16lld %16lld %16lld %16lld %16lld\n", "sqlite", (long long)sq[0], (long long)sq[1],
 	       (long long)sq[2], (long long)sq[3], (long long)sq[4]);
 	free(k);
@@ -858,7 +866,8 @@ int main(void)
 			keten_txn *t;
 			double t0 = now_s();
 			if (keten_store_read(keten_ledger_store(L), &t, &err) ||
-			    keten_recon_balance(t, region_key, q == 1 ? NULL : prov[p].kp.pk, q == 2 ? 20261231 : 0, &b, &err))
+			    keten_recon_balance(t, region_key, q == 1 ? NULL : prov[p].kp.pk, q == 2 ? 20261231 : 0, &b,
+			                        &err))
 				die("balance", &err);
 			keten_txn_end(t);
 			t_bal[q][i] = now_s() - t0;
@@ -870,11 +879,13 @@ int main(void)
 	keten_ledger_close(L);
 
 	/* the same data in SQLite, one table with indices */
-	snprintf(sql_load, sizeof sql_load,
-	         "CREATE TABLE f(type TEXT, id TEXT, payer TEXT, payee TEXT, target TEXT, amount INTEGER, date INTEGER, claim TEXT);\n"
-	         ".mode csv\n.import %s f\n"
-	         "CREATE INDEX f_payer ON f(payer);\nCREATE INDEX f_payee ON f(payee);\nCREATE INDEX f_target ON f(target);\n"
-	         "ANALYZE;\n", csv_path);
+	snprintf(
+		sql_load, sizeof sql_load,
+		"CREATE TABLE f(type TEXT, id TEXT, payer TEXT, payee TEXT, target TEXT, amount INTEGER, date INTEGER, claim TEXT);\n"
+		".mode csv\n.import %s f\n"
+		"CREATE INDEX f_payer ON f(payer);\nCREATE INDEX f_payee ON f(payee);\nCREATE INDEX f_target ON f(target);\n"
+		"ANALYZE;\n",
+		csv_path);
 	{
 		char cmd[9500];
 		FILE *pp;
@@ -973,8 +984,8 @@ int main(void)
 	same = check_same(&res);
 
 	{
-		char *kr[] = {(char *)keten_bin, "--home", home, "reconcile", "--with", prov[p].hex, "--as-of", AS_OF_ARG,
-		              "--format", "csv", NULL};
+		char *kr[] = {(char *)keten_bin, "--home",  home,       "reconcile", "--with", prov[p].hex,
+		              "--as-of",         AS_OF_ARG, "--format", "csv",       NULL};
 		char *kb[] = {(char *)keten_bin, "--home", home, "balance", "--with", prov[p].hex, NULL};
 		char *sr[] = {"sqlite3", db_path, sql_recon, NULL};
 		char *sb[] = {"sqlite3", db_path, sql_bal, NULL};
@@ -996,12 +1007,12 @@ int main(void)
 	printf("%-50s %11s %11s %7s\n", "question (one provider, region's node)", "keten ms", "sqlite ms", "ratio");
 	printf("%-50s %11.2f %11.2f %7.2f   goal <= 0.50\n", "reconcile --with P: whole command (process)", t_kr * 1e3,
 	       t_sr * 1e3, t_kr / t_sr);
-	printf("%-50s %11.3f %11.3f %7.2f   goal <= 0.50\n", "reconcile --with P: in process (library)", t_lib[n_in / 2] * 1e3,
-	       t_sq[n_in / 2] * 1e3, t_lib[n_in / 2] / t_sq[n_in / 2]);
+	printf("%-50s %11.3f %11.3f %7.2f   goal <= 0.50\n", "reconcile --with P: in process (library)",
+	       t_lib[n_in / 2] * 1e3, t_sq[n_in / 2] * 1e3, t_lib[n_in / 2] / t_sq[n_in / 2]);
 	printf("%-50s %11s %11.3f %7.2f\n", "  sqlite, prepare + step + finalize each run", "", t_sqp[n_in / 2] * 1e3,
 	       t_lib[n_in / 2] / t_sqp[n_in / 2]);
-	printf("%-50s %11s %11.3f %7.2f\n", "  sqlite, 256 MiB page cache (PRAGMA cache_size)", "", t_sqc[n_in / 2] * 1e3,
-	       t_lib[n_in / 2] / t_sqc[n_in / 2]);
+	printf("%-50s %11s %11.3f %7.2f\n", "  sqlite, 256 MiB page cache (PRAGMA cache_size)", "",
+	       t_sqc[n_in / 2] * 1e3, t_lib[n_in / 2] / t_sqc[n_in / 2]);
 	printf("%-50s %11.3f %11s\n", "  keten_reconcile() as of today (reference)", t_today[n_in / 2] * 1e3, "-");
 	printf("%-50s %11.2f %11.2f %7.2f\n", "balance --with P: whole command (process)", t_kb * 1e3, t_sb * 1e3,
 	       t_kb / t_sb);
@@ -1009,7 +1020,8 @@ int main(void)
 	       t_bal[0][n_in / 2] * 1e3, "-", "");
 	printf("%-50s %11.3f %11s %7s   %zu pairs\n", "keten_recon_balance() all pairs (in process)",
 	       t_bal[1][n_in / 2] * 1e3, "-", "", bal_rows[1]);
-	printf("%-50s %11.3f %11s\n", "keten_recon_balance() --with P --as-of (in process)", t_bal[2][n_in / 2] * 1e3, "-");
+	printf("%-50s %11.3f %11s\n", "keten_recon_balance() --with P --as-of (in process)", t_bal[2][n_in / 2] * 1e3,
+	       "-");
 	printf("whole command: `keten reconcile --with P --as-of %s --format csv` against the sqlite3 command line\n"
 	       "  with the same query, wall time including process start, median of %d runs after one warm-up;\n"
 	       "in process: keten_reconcile() (read transaction, lines, sums and findings) against sqlite3_step() over\n"

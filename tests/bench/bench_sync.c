@@ -56,15 +56,15 @@
 
 extern char **environ;
 
-#define BODY_CERTIFICATE 1u    /* keten.BodyType.PARTY_CERTIFICATE */
-#define BODY_CHECKPOINT  18u   /* keten.BodyType.CHECKPOINT */
+#define BODY_CERTIFICATE  1u  /* keten.BodyType.PARTY_CERTIFICATE */
+#define BODY_CHECKPOINT   18u /* keten.BodyType.CHECKPOINT */
 #define ROLE_MUNICIPALITY 2u
-#define ROLE_LEAD        3u
-#define BODY_MAX         320u
-#define MSG_LEN          300u
-#define MAX_REPS         9
-#define FEEDS            100   /* feeds in the in-sync round */
-#define INSYNC_ROUNDS    5
+#define ROLE_LEAD         3u
+#define BODY_MAX          320u
+#define MSG_LEN           300u
+#define MAX_REPS          9
+#define FEEDS             100 /* feeds in the in-sync round */
+#define INSYNC_ROUNDS     5
 
 static char workdir[4096];
 static size_t N = 100000;
@@ -164,7 +164,7 @@ static keten_node *serve(keten_ledger *L, char *url, size_t len)
 
 struct relay {
 	int lfd, port, to_port, stop[2];
-	uint64_t up, down;      /* client to server, server to client (atomic) */
+	uint64_t up, down; /* client to server, server to client (atomic) */
 	pthread_t th;
 };
 
@@ -277,11 +277,11 @@ struct row {
 	char name[64];
 	double figure;
 	const char *unit;
-	double ratio;       /* < 0: none */
+	double ratio; /* < 0: none */
 	const char *ratio_of;
 	enum goal_kind goal_kind;
 	double goal;
-	int skipped;        /* no figure */
+	int skipped; /* no figure */
 	char note[160];
 };
 
@@ -321,8 +321,9 @@ static void print_table(void)
 				snprintf(verdict, sizeof verdict, "met");
 			} else {
 				double pct = 100.0 * (r->goal - r->ratio) / r->goal;
-				snprintf(verdict, sizeof verdict, pct < 1 ? "MISSED by %.2f%% (%.3fx short)" :
-				         "MISSED by %.0f%% (%.2fx short)", pct, r->goal - r->ratio);
+				snprintf(verdict, sizeof verdict,
+				         pct < 1 ? "MISSED by %.2f%% (%.3fx short)" : "MISSED by %.0f%% (%.2fx short)",
+				         pct, r->goal - r->ratio);
 				missed++;
 			}
 		} else if (r->goal_kind == GOAL_FIGURE_AT_MOST) {
@@ -340,7 +341,8 @@ static void print_table(void)
 	}
 	printf("\nfigure: median over the runs; a ratio to raw verify is the median of each run's ratio to\n"
 	       "the raw rate sampled just before and after it (single core); the ratio to Hypercore is\n"
-	       "the median of each run's ratio.  %d goal%s missed.\n", missed, missed == 1 ? "" : "s");
+	       "the median of each run's ratio.  %d goal%s missed.\n",
+	       missed, missed == 1 ? "" : "s");
 }
 
 /* Raw libsodium -------------------------------------------------------------- */
@@ -406,7 +408,8 @@ static void keten_run(int rep, struct keten_run *out)
 	for (size_t i = 0; i < N; i += 1000) {
 		size_t k = N - i < 1000 ? N - i : 1000;
 		for (size_t j = 0; j < k; j++)
-			batch[j] = (keten_append){.body_type = BODY_CHECKPOINT, .body = bodies + (i + j) * BODY_MAX,
+			batch[j] = (keten_append){.body_type = BODY_CHECKPOINT,
+			                          .body = bodies + (i + j) * BODY_MAX,
 			                          .body_len = body_len[i + j]};
 		if (keten_ledger_append(W, batch, k, NULL, &err))
 			die("keten_ledger_append", &err);
@@ -427,11 +430,12 @@ static void keten_run(int rep, struct keten_run *out)
 	out->entries = st.entries;
 	out->requests = st.requests;
 	out->bytes = st.bytes_in + st.bytes_out;
-	if (head_of(R, wkey) != head_of(W, wkey) || st.entries < N || st.dropped || st.rejected ||
-	    st.pending || st.stubs)
-		fprintf(stderr, "bench_sync: sync run %d: reader at seq %llu of %llu; %zu entries, %zu stubs, "
-		        "%zu pending, %zu rejected, %zu dropped\n", rep + 1,
-		        (unsigned long long)head_of(R, wkey), (unsigned long long)head_of(W, wkey), st.entries,
+	if (head_of(R, wkey) != head_of(W, wkey) || st.entries < N || st.dropped || st.rejected || st.pending ||
+	    st.stubs)
+		fprintf(stderr,
+		        "bench_sync: sync run %d: reader at seq %llu of %llu; %zu entries, %zu stubs, "
+		        "%zu pending, %zu rejected, %zu dropped\n",
+		        rep + 1, (unsigned long long)head_of(R, wkey), (unsigned long long)head_of(W, wkey), st.entries,
 		        st.stubs, st.pending, st.rejected, st.dropped);
 	keten_peer_close(p);
 	keten_node_stop(node);
@@ -515,7 +519,7 @@ static void insync_rounds(struct insync *res, int rounds)
 	keten_entry *e = calloc(FEEDS, sizeof *e);
 	keten_blob *b = calloc(FEEDS, sizeof *b);
 	keten_append *certs = calloc(FEEDS, sizeof *certs);
-	uint8_t (*cbody)[128] = calloc(FEEDS, sizeof *cbody);
+	uint8_t(*cbody)[128] = calloc(FEEDS, sizeof *cbody);
 	keten_ingest_stats ist;
 	struct relay rl;
 	int port;
@@ -530,13 +534,17 @@ static void insync_rounds(struct insync *res, int rounds)
 	for (int i = 0; i < FEEDS - 1; i++) {
 		uint8_t pk[32], sk[64];
 		keten_keypair kp = {.sk = sk};
-		keten_entry_draft d = {.seq = 1, .timestamp_ms = 1764000000000, .body_type = BODY_CHECKPOINT,
-		                       .body = bodies + (size_t)i * BODY_MAX, .body_len = body_len[i]};
+		keten_entry_draft d = {.seq = 1,
+		                       .timestamp_ms = 1764000000000,
+		                       .body_type = BODY_CHECKPOINT,
+		                       .body = bodies + (size_t)i * BODY_MAX,
+		                       .body_len = body_len[i]};
 		char name[32];
 		crypto_sign_keypair(pk, sk);
 		memcpy(kp.pk, pk, 32);
 		snprintf(name, sizeof name, "Bench Gemeente %d", i + 2);
-		certs[i] = (keten_append){.body_type = BODY_CERTIFICATE, .body = cbody[i],
+		certs[i] = (keten_append){.body_type = BODY_CERTIFICATE,
+		                          .body = cbody[i],
 		                          .body_len = certificate_body(cbody[i], pk, name, ROLE_MUNICIPALITY)};
 		if (keten_entry_sign(&kp, &d, &e[i], &err))
 			die("keten_entry_sign", &err);
@@ -603,7 +611,7 @@ struct hc_run {
 	size_t length, wire;
 };
 
-static char hc_version[32], hc_node[32];   /* as bench.js reports them */
+static char hc_version[32], hc_node[32]; /* as bench.js reports them */
 
 /* One run of bench.js; 0 when it printed its RESULT line. */
 static int hypercore_run(int rep, size_t block, struct hc_run *out)
@@ -641,7 +649,7 @@ static int hypercore_run(int rep, size_t block, struct hc_run *out)
 			break;
 		used += (size_t)n;
 		if (used == sizeof buf - 1)
-			used = 0;   /* keep reading; RESULT is the last line */
+			used = 0; /* keep reading; RESULT is the last line */
 	}
 	buf[used] = 0;
 	close(fds[0]);
@@ -651,8 +659,8 @@ static int hypercore_run(int rep, size_t block, struct hc_run *out)
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !(res = strstr(buf, "RESULT ")) ||
 	    sscanf(res, "RESULT append_s=%lf replicate_s=%lf length=%zu wire_bytes=%zu hypercore=%31s node=%31s",
 	           &out->append_s, &out->replicate_s, &out->length, &out->wire, hc_version, hc_node) != 6) {
-		snprintf(hc_skip, sizeof hc_skip, "'%s %s' failed (exit %d; its message is above)", node_bin,
-		         hc_script, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		snprintf(hc_skip, sizeof hc_skip, "'%s %s' failed (exit %d; its message is above)", node_bin, hc_script,
+		         WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		return -1;
 	}
 	return 0;
@@ -692,7 +700,8 @@ int main(void)
 		snprintf(mod, sizeof mod, "%.*s/node_modules/hypercore/package.json",
 		         slash ? (int)(slash - hc_script) : 1, slash ? hc_script : ".");
 		if (access(mod, R_OK) != 0) {
-			snprintf(hc_skip, sizeof hc_skip, "hypercore is not installed (no %s; run.sh installs it)", mod);
+			snprintf(hc_skip, sizeof hc_skip, "hypercore is not installed (no %s; run.sh installs it)",
+			         mod);
 			hc_ok = 0;
 		}
 	}
@@ -734,8 +743,12 @@ int main(void)
 	{
 		uint8_t pk[32], sk[64];
 		keten_keypair kp = {.sk = sk};
-		keten_entry_draft d = {.seq = 2, .prev = pk, .timestamp_ms = 1764000000000,
-		                       .body_type = BODY_CHECKPOINT, .body = bodies, .body_len = body_len[0]};
+		keten_entry_draft d = {.seq = 2,
+		                       .prev = pk,
+		                       .timestamp_ms = 1764000000000,
+		                       .body_type = BODY_CHECKPOINT,
+		                       .body = bodies,
+		                       .body_len = body_len[0]};
 		keten_entry en;
 		keten_error err = {0};
 		crypto_sign_keypair(pk, sk);
@@ -747,7 +760,8 @@ int main(void)
 	}
 	printf("workload: %zu entries by one writer, 1000 per append call; keten bodies are checkpoints of "
 	       "%zu bytes on average (signed entries about %zu bytes); Hypercore blocks are %zu random "
-	       "bytes\n", N, avg_body, entry_len, avg_body);
+	       "bytes\n",
+	       N, avg_body, entry_len, avg_body);
 	if (!hc_ok)
 		printf("hypercore: skipped: %s\n", hc_skip);
 	fflush(stdout);
@@ -762,14 +776,16 @@ int main(void)
 		kw_r[i] = (double)k.bytes / (double)k.entries;
 		req_r[i] = (double)k.requests;
 		printf("  run %d: keten append %.0f entries/s; sync %zu entries in %.2f s = %.0f entries/s = "
-		       "%.2fx raw verify %.0f/s (%zu round trips, %.1f MB)\n", i + 1, app_r[i], k.entries,
-		       k.sync_s, sync_r[i], sync_q[i], k.raw_verify, k.requests, k.bytes / 1e6);
+		       "%.2fx raw verify %.0f/s (%zu round trips, %.1f MB)\n",
+		       i + 1, app_r[i], k.entries, k.sync_s, sync_r[i], sync_q[i], k.raw_verify, k.requests,
+		       k.bytes / 1e6);
 		mem_r[i] = (double)k.mem_entries / k.mem_s;
 		mem_q[i] = mem_r[i] / k.mem_raw;
 		msrv_r[i] = k.mem_srv;
 		mcli_r[i] = k.mem_cli;
 		printf("  run %d: the same pull in memory: %.2f s = %.0f entries/s = %.2fx raw verify (server "
-		       "%.2f s, client %.2f s)\n", i + 1, k.mem_s, mem_r[i], mem_q[i], k.mem_srv, k.mem_cli);
+		       "%.2f s, client %.2f s)\n",
+		       i + 1, k.mem_s, mem_r[i], mem_q[i], k.mem_srv, k.mem_cli);
 		fflush(stdout);
 		if (hc_ok) {
 			if (hypercore_run(i, avg_body, &h) == 0 && h.length == N) {
@@ -778,8 +794,9 @@ int main(void)
 				hcw_r[hc_n] = (double)h.wire / (double)N;
 				hc_q[hc_n] = sync_r[i] / hcr_r[hc_n];
 				printf("  run %d: hypercore append %.0f blocks/s; replicate %zu blocks in %.2f s = "
-				       "%.0f blocks/s (%.1f MB on the socket); keten/hypercore %.1fx\n", i + 1,
-				       hca_r[hc_n], h.length, h.replicate_s, hcr_r[hc_n], h.wire / 1e6, hc_q[hc_n]);
+				       "%.0f blocks/s (%.1f MB on the socket); keten/hypercore %.1fx\n",
+				       i + 1, hca_r[hc_n], h.length, h.replicate_s, hcr_r[hc_n], h.wire / 1e6,
+				       hc_q[hc_n]);
 				hc_n++;
 			} else {
 				hc_ok = 0;
@@ -798,7 +815,8 @@ int main(void)
 		all_same &= ins[i].same;
 	}
 	printf("  in-sync rounds with %zu feeds: %zu + %zu message bytes, %zu bytes on the wire, %zu round "
-	       "trip(s), %s\n", ins[0].feeds, ins[0].msg_out, ins[0].msg_in, ins[0].wire, ins[0].requests,
+	       "trip(s), %s\n",
+	       ins[0].feeds, ins[0].msg_out, ins[0].msg_in, ins[0].wire, ins[0].requests,
 	       all_same ? "heads unchanged" : "heads CHANGED");
 
 	r = add_row("keten append 1000 per call (N entries)", median(app_r, reps), "entries/s");
@@ -808,18 +826,20 @@ int main(void)
 	r->ratio_of = "raw verify";
 	r->goal_kind = GOAL_RATIO_AT_LEAST;
 	r->goal = 5;
-	snprintf(r->note, sizeof r->note, "%.0f round trips, %.0f B per entry of messages",
-	         median(req_r, reps), median(kw_r, reps));
+	snprintf(r->note, sizeof r->note, "%.0f round trips, %.0f B per entry of messages", median(req_r, reps),
+	         median(kw_r, reps));
 	r = add_row("  the same pull in memory (no sockets)", median(mem_r, reps), "entries/s");
 	r->ratio = median(mem_q, reps);
 	r->ratio_of = "raw verify";
-	snprintf(r->note, sizeof r->note, "server replies %.2f s, client ingest %.2f s",
-	         median(msrv_r, reps), median(mcli_r, reps));
+	snprintf(r->note, sizeof r->note, "server replies %.2f s, client ingest %.2f s", median(msrv_r, reps),
+	         median(mcli_r, reps));
 	r = add_row("in-sync round, 100 feeds: bytes on the wire", median(ins_wire, INSYNC_ROUNDS), "bytes");
 	r->goal_kind = GOAL_FIGURE_AT_MOST;
 	r->goal = 512;
-	snprintf(r->note, sizeof r->note, "request + reply incl. nng framing; %.0f B of messages; "
-	         "%.0f round trip", median(ins_msg, INSYNC_ROUNDS), median(ins_req, INSYNC_ROUNDS));
+	snprintf(r->note, sizeof r->note,
+	         "request + reply incl. nng framing; %.0f B of messages; "
+	         "%.0f round trip",
+	         median(ins_msg, INSYNC_ROUNDS), median(ins_req, INSYNC_ROUNDS));
 	r = add_row("in-sync round, 100 feeds: time", median(ins_ms, INSYNC_ROUNDS), "ms");
 	snprintf(r->note, sizeof r->note, "median of %d rounds", INSYNC_ROUNDS);
 	if (hc_n > 0) {
@@ -845,7 +865,7 @@ int main(void)
 	printf("load average: %s at the start, %s at the end\n", load0, load1);
 	free(bodies);
 	free(body_len);
-	rm_rf(workdir);   /* made here, or our own subdirectory of KETEN_BENCH_DIR */
+	rm_rf(workdir); /* made here, or our own subdirectory of KETEN_BENCH_DIR */
 	printf("bench_sync took %.0f s\n", now_s() - t_all);
 	return 0;
 }

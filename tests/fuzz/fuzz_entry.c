@@ -27,21 +27,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (keten_entry_parse(data, size, &e, &err) != KETEN_OK) {
 		if (e.raw || err.code == KETEN_OK)
-			abort();     /* failure must clear the output and say why */
+			abort(); /* failure must clear the output and say why */
 		return 0;
 	}
 	if (e.raw_len != size || memcmp(e.raw, data, size) != 0)
 		abort();
-	if (e.header < e.raw || e.header + e.header_len > e.raw + e.raw_len ||
-	    e.sig < e.raw || e.sig + KETEN_SIG_BYTES > e.raw + e.raw_len ||
-	    (e.has_body && (e.body < e.raw || e.body + e.body_len > e.raw + e.raw_len)) ||
-	    e.seq < 1 || e.n_audience > KETEN_MAX_AUDIENCE || !keten_body_type_name(e.body_type))
+	if (e.header < e.raw || e.header + e.header_len > e.raw + e.raw_len || e.sig < e.raw ||
+	    e.sig + KETEN_SIG_BYTES > e.raw + e.raw_len ||
+	    (e.has_body && (e.body < e.raw || e.body + e.body_len > e.raw + e.raw_len)) || e.seq < 1 ||
+	    e.n_audience > KETEN_MAX_AUDIENCE || !keten_body_type_name(e.body_type))
 		abort();
 	(void)keten_entry_verify(&e);
 	if (keten_entry_stub_bytes(&e, &stub, &stub_len) != KETEN_OK)
 		abort();
 	if (keten_entry_parse(stub, stub_len, &s, &err) != KETEN_OK)
-		abort();     /* the stub of a parsed entry always parses */
+		abort(); /* the stub of a parsed entry always parses */
 	if (s.has_body || memcmp(s.id, e.id, 32) != 0 || s.header_len != e.header_len ||
 	    memcmp(s.header, e.header, e.header_len) != 0 || keten_entry_verify(&s) != keten_entry_verify(&e))
 		abort();
@@ -49,8 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	{
 		uint8_t *re = NULL;
 		size_t re_len = 0;
-		if (keten_entry_frame(e.header, e.header_len, e.sig, e.body, e.body_len, e.has_body,
-		                      &re, &re_len) != KETEN_OK)
+		if (keten_entry_frame(e.header, e.header_len, e.sig, e.body, e.body_len, e.has_body, &re, &re_len) !=
+		    KETEN_OK)
 			abort();
 		if (re_len != size || memcmp(re, data, size) != 0)
 			abort();

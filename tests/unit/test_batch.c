@@ -42,8 +42,8 @@ static void assert_error(const keten_batch *b, size_t i, size_t line, const char
 {
 	assert_true(i < b->n_errors);
 	if (b->errors[i].line != line || strcmp(b->errors[i].msg, msg) != 0)
-		fail_msg("error %zu: got line %zu '%s', want line %zu '%s'", i, b->errors[i].line,
-		         b->errors[i].msg, line, msg);
+		fail_msg("error %zu: got line %zu '%s', want line %zu '%s'", i, b->errors[i].line, b->errors[i].msg,
+		         line, msg);
 }
 
 /* A text that must fail with one error at `line` holding `needle`. */
@@ -56,9 +56,8 @@ static void expect_one_error(const char *text, size_t line, const char *needle)
 	assert_int_equal(b.n_rows, 0);
 	assert_null(b.rows);
 	if (b.n_errors != 1 || b.errors[0].line != line || !strstr(b.errors[0].msg, needle))
-		fail_msg("'%s': got %zu errors, first line %zu '%s'; want line %zu '%s'", text,
-		         b.n_errors, b.n_errors ? b.errors[0].line : 0,
-		         b.n_errors ? b.errors[0].msg : "", line, needle);
+		fail_msg("'%s': got %zu errors, first line %zu '%s'; want line %zu '%s'", text, b.n_errors,
+		         b.n_errors ? b.errors[0].line : 0, b.n_errors ? b.errors[0].msg : "", line, needle);
 	keten_batch_release(&b);
 }
 
@@ -144,14 +143,14 @@ static void test_good_semicolon_bom_crlf(void **state)
 	r = &b.rows[0];
 	assert_int_equal(r->line, 2);
 	assert_int_equal(r->type, KETEN_BATCH_DELIVERY);
-	assert_true(r->units_hundredths == 150);     /* "1,5" */
+	assert_true(r->units_hundredths == 150); /* "1,5" */
 	assert_string_equal(r->unit, "uur");
 	assert_string_equal(r->note, "a; b");
 
 	r = &b.rows[1];
-	assert_int_equal(r->line, 4);                 /* after an empty line */
+	assert_int_equal(r->line, 4); /* after an empty line */
 	assert_int_equal(r->type, KETEN_BATCH_PAYMENT);
-	assert_true(r->amount_cents == 123456);       /* "1.234,56" */
+	assert_true(r->amount_cents == 123456); /* "1.234,56" */
 	assert_string_equal(r->claim, "c0ffee12ab34 c0ffee12ab35");
 	assert_string_equal(r->reference, "KETEN;PAY");
 	assert_string_equal(r->note, "regel een\nregel twee"); /* CRLF inside becomes LF */
@@ -178,7 +177,7 @@ static void test_good_ndjson(void **state)
 	r = &b.rows[0];
 	assert_int_equal(r->line, 1);
 	assert_int_equal(r->type, KETEN_BATCH_DELIVERY);
-	assert_string_equal(r->units, "2.25");        /* a JSON real, exactly */
+	assert_string_equal(r->units, "2.25"); /* a JSON real, exactly */
 	assert_true(r->units_hundredths == 225);
 	assert_string_equal(r->note, "Zo\xc3\xab's groep");
 
@@ -190,10 +189,10 @@ static void test_good_ndjson(void **state)
 	r = &b.rows[2];
 	assert_int_equal(r->line, 4);
 	assert_true(r->amount_cents == 123456);
-	assert_null(r->reference);                    /* null is absent */
+	assert_null(r->reference); /* null is absent */
 
 	r = &b.rows[3];
-	assert_string_equal(r->amount, "100");        /* a JSON integer */
+	assert_string_equal(r->amount, "100"); /* a JSON integer */
 	assert_true(r->amount_cents == 10000);
 	assert_int_equal(r->date_ymd, 20260202);
 
@@ -215,18 +214,23 @@ static void test_bad_rows_csv(void **state)
 	assert_int_equal(b.n_rows, 0);
 	assert_null(b.rows);
 	assert_int_equal(b.n_errors, 7);
-	assert_error(&b, 0, 2, "bad units '1.234' (like 1.5 or 1,5: at most two decimals, not negative); "
+	assert_error(&b, 0, 2,
+	             "bad units '1.234' (like 1.5 or 1,5: at most two decimals, not negative); "
 	             "bad period '2026-13' (YYYY-MM)");
 	assert_error(&b, 1, 3, "unknown type 'transfer' (delivery, claim, payment or receipt)");
 	assert_error(&b, 2, 4, "a claim needs amount or installment; give subcontract or allocation, not both");
-	assert_error(&b, 3, 6, "bad amount '-5' (like 1234.56 or 1234,56: at most two decimals, not negative); "
+	assert_error(&b, 3, 6,
+	             "bad amount '-5' (like 1234.56 or 1234,56: at most two decimals, not negative); "
 	             "bad date '2026-02-30' (YYYY-MM-DD)");
-	assert_error(&b, 4, 8, "a receipt needs payment; note holds a number that passes the BSN 11-test; "
+	assert_error(&b, 4, 8,
+	             "a receipt needs payment; note holds a number that passes the BSN 11-test; "
 	             "keten never stores a BSN");
-	assert_error(&b, 5, 9, "bad amount '12.345' (like 1234.56 or 1234,56: at most two decimals, not negative); "
+	assert_error(&b, 5, 9,
+	             "bad amount '12.345' (like 1234.56 or 1234,56: at most two decimals, not negative); "
 	             "bad installment 'later' (upfront, final, units or YYYY-MM)");
 	assert_error(&b, 6, 11, "the row has 6 fields, the header 12");
-	assert_string_equal(err.msg, "batch refused: 7 bad rows; first: line 2: bad units '1.234' (like 1.5 or "
+	assert_string_equal(err.msg,
+	                    "batch refused: 7 bad rows; first: line 2: bad units '1.234' (like 1.5 or "
 	                    "1,5: at most two decimals, not negative); bad period '2026-13' (YYYY-MM)");
 	/* the BSN is never repeated */
 	for (size_t i = 0; i < b.n_errors; i++)
@@ -263,7 +267,8 @@ static void test_quote_errors(void **state)
 	(void)state;
 	assert_int_equal(parse_file("bad-quote.csv", &b, &err), KETEN_EMALFORMED);
 	assert_int_equal(b.n_errors, 1);
-	assert_error(&b, 0, 2, "CSV quoting is broken: a quote inside an unquoted field, "
+	assert_error(&b, 0, 2,
+	             "CSV quoting is broken: a quote inside an unquoted field, "
 	             "or text after a closing quote");
 	keten_batch_release(&b);
 
@@ -273,8 +278,7 @@ static void test_quote_errors(void **state)
 	keten_batch_release(&b);
 
 	/* bad rows before the quote error are all kept, the stop comes last */
-	assert_int_equal(parse_text("type,amount\nfoo,1\nclaim,1\npayment,\"1\"x\n", &b, &err),
-	                 KETEN_EMALFORMED);
+	assert_int_equal(parse_text("type,amount\nfoo,1\nclaim,1\npayment,\"1\"x\n", &b, &err), KETEN_EMALFORMED);
 	assert_int_equal(b.n_errors, 3);
 	assert_int_equal(b.errors[0].line, 2);
 	assert_int_equal(b.errors[1].line, 3);
@@ -300,13 +304,13 @@ static void test_headers_and_shapes(void **state)
 	expect_one_error("type,payment\nreceipt,111222333\n", 2, "payment holds a number that passes the BSN");
 	expect_one_error("type,payment\nreceipt,1112 22 333\n", 2, "payment holds a number that passes the BSN");
 	expect_one_error("{\"type\":\"receipt\",\"payment\":\"ab\",\"payment\":\"cd\"}\n", 1, "not JSON");
-	expect_one_error("{\"type\":\"claim\",\"allocation\":\"ab\",\"amount\":12.345}\n", 1,
-	                 "bad amount '12.345'");
-	expect_one_error("{\"type\":\"claim\",\"allocation\":\"ab\",\"amount\":\"12.34\",\"installment\":[1]}\n",
-	                 1, "installment must be a string or a number");
+	expect_one_error("{\"type\":\"claim\",\"allocation\":\"ab\",\"amount\":12.345}\n", 1, "bad amount '12.345'");
+	expect_one_error("{\"type\":\"claim\",\"allocation\":\"ab\",\"amount\":\"12.34\",\"installment\":[1]}\n", 1,
+	                 "installment must be a string or a number");
 	expect_one_error("\n\n{\"type\":\"receipt\",\"payment\":\"p\",\"note\":\"\\u0000\"}\n", 3, "not JSON");
 	expect_one_error("{\"type\":\"DELIVERY\",\"subcontract\":\"s\",\"period\":\"2026-1\",\"units\":\"1\","
-	                 "\"unit\":\"uur\"}", 1, "bad period '2026-1'");
+	                 "\"unit\":\"uur\"}",
+	                 1, "bad period '2026-1'");
 }
 
 static void test_good_edges(void **state)
@@ -397,14 +401,10 @@ static void test_arguments_and_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good_comma),
-		cmocka_unit_test(test_good_semicolon_bom_crlf),
-		cmocka_unit_test(test_good_ndjson),
-		cmocka_unit_test(test_bad_rows_csv),
-		cmocka_unit_test(test_bad_rows_ndjson),
-		cmocka_unit_test(test_quote_errors),
-		cmocka_unit_test(test_headers_and_shapes),
-		cmocka_unit_test(test_good_edges),
+		cmocka_unit_test(test_good_comma),           cmocka_unit_test(test_good_semicolon_bom_crlf),
+		cmocka_unit_test(test_good_ndjson),          cmocka_unit_test(test_bad_rows_csv),
+		cmocka_unit_test(test_bad_rows_ndjson),      cmocka_unit_test(test_quote_errors),
+		cmocka_unit_test(test_headers_and_shapes),   cmocka_unit_test(test_good_edges),
 		cmocka_unit_test(test_arguments_and_limits),
 	};
 

@@ -191,7 +191,8 @@ static void test_bad_balance(void **state)
 	assert_true(s.closing_cents == 1290020);
 	assert_int_equal(keten_camt_check_balance(&s, &sum, &err), KETEN_EMALFORMED);
 	assert_true(sum == 1290002);
-	assert_string_equal(err.msg, "closing balance 12900.20 differs from opening 10000.00 + "
+	assert_string_equal(err.msg,
+	                    "closing balance 12900.20 differs from opening 10000.00 + "
 	                    "credits 3250.01 - debits 349.99 = 12900.02");
 	keten_camt_release(&s);
 }
@@ -202,7 +203,8 @@ static void test_malformed_files(void **state)
 {
 	(void)state;
 	expect_malformed("not-xml.txt", "not XML");
-	expect_malformed("wrong-root.xml", "not a camt.053 statement: namespace "
+	expect_malformed("wrong-root.xml",
+	                 "not a camt.053 statement: namespace "
 	                 "'urn:iso:std:iso:20022:tech:xsd:pain.001.001.03'");
 	expect_malformed("bad-amount.xml", "bad amount '12.345' in Ntry: more than two decimals");
 	expect_malformed("missing-amount.xml", "missing Amt in Ntry");
@@ -224,11 +226,11 @@ static void test_malformed_lines(void **state)
 
 /* Inline documents ---------------------------------------------------------- */
 
-#define NS "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
+#define NS   "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
 #define HEAD "<?xml version=\"1.0\"?><Document xmlns=\"" NS "\"><BkToCstmrStmt>"
 #define TAIL "</BkToCstmrStmt></Document>"
 #define ACCT "<Id>S1</Id><Acct><Id><IBAN>NL91ABNA0417164300</IBAN></Id></Acct>"
-#define NTRY(amt, ind, sts, date) \
+#define NTRY(amt, ind, sts, date)                                                              \
 	"<Ntry><Amt Ccy=\"EUR\">" amt "</Amt><CdtDbtInd>" ind "</CdtDbtInd><Sts>" sts "</Sts>" \
 	"<BookgDt><Dt>" date "</Dt></BookgDt></Ntry>"
 
@@ -251,47 +253,45 @@ static void test_inline_refusals(void **state)
 	            "<Document xmlns=\"" NS "\">&x;</Document>",
 	            KETEN_EMALFORMED, "DOCTYPE");
 	expect_text("<Document/>", KETEN_EMALFORMED, "namespace ''");
-	expect_text("<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.\"/>",
-	            KETEN_EMALFORMED, "not a camt.053 statement");
+	expect_text("<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.\"/>", KETEN_EMALFORMED,
+	            "not a camt.053 statement");
 	expect_text("<Stmt xmlns=\"" NS "\"/>", KETEN_EMALFORMED, "root element is 'Stmt'");
 	expect_text("<Document xmlns=\"" NS "\"/>", KETEN_EMALFORMED, "no BkToCstmrStmt");
 	expect_text(HEAD TAIL, KETEN_EMALFORMED, "no Stmt");
-	expect_text(HEAD "<Stmt>" ACCT "</Stmt><Stmt>" ACCT "</Stmt>" TAIL, KETEN_EMALFORMED,
-	            "more than one Stmt");
-	expect_text(HEAD "<Stmt><Acct><Id><IBAN>NL91ABNA0417164300</IBAN></Id></Acct></Stmt>" TAIL,
-	            KETEN_EMALFORMED, "missing Id in Stmt");
-	expect_text(HEAD "<Stmt><Id>S1</Id><Acct><Id><Othr><Id>1</Id></Othr></Id></Acct></Stmt>" TAIL,
-	            KETEN_EMALFORMED, "missing Acct/Id/IBAN");
-	expect_text(HEAD "<Stmt>" ACCT NTRY("1.00", "CRDT", "BOOK", "2026-02-30") "</Stmt>" TAIL,
-	            KETEN_EMALFORMED, "bad date '2026-02-30' in BookgDt");
-	expect_text(HEAD "<Stmt>" ACCT NTRY("1.00", "CRDT", "BOOK", "31-03-2026") "</Stmt>" TAIL,
-	            KETEN_EMALFORMED, "bad date '31-03-2026'");
-	expect_text(HEAD "<Stmt>" ACCT NTRY("1.00", "CREDIT", "BOOK", "2026-03-31") "</Stmt>" TAIL,
-	            KETEN_EMALFORMED, "bad CdtDbtInd 'CREDIT'");
-	expect_text(HEAD "<Stmt>" ACCT NTRY("-1.00", "CRDT", "BOOK", "2026-03-31") "</Stmt>" TAIL,
-	            KETEN_EMALFORMED, "bad amount '-1.00'");
-	expect_text(HEAD "<Stmt>" ACCT NTRY("1,00", "CRDT", "BOOK", "2026-03-31") "</Stmt>" TAIL,
-	            KETEN_EMALFORMED, "bad amount '1,00'");
-	expect_text(HEAD "<Stmt>" ACCT NTRY("1.", "CRDT", "BOOK", "2026-03-31") "</Stmt>" TAIL,
-	            KETEN_EMALFORMED, "bad amount '1.'");
-	expect_text(HEAD "<Stmt>" ACCT NTRY("", "CRDT", "BOOK", "2026-03-31") "</Stmt>" TAIL,
-	            KETEN_EMALFORMED, "Amt in Ntry is empty");
+	expect_text(HEAD "<Stmt>" ACCT "</Stmt><Stmt>" ACCT "</Stmt>" TAIL, KETEN_EMALFORMED, "more than one Stmt");
+	expect_text(HEAD "<Stmt><Acct><Id><IBAN>NL91ABNA0417164300</IBAN></Id></Acct></Stmt>" TAIL, KETEN_EMALFORMED,
+	            "missing Id in Stmt");
+	expect_text(HEAD "<Stmt><Id>S1</Id><Acct><Id><Othr><Id>1</Id></Othr></Id></Acct></Stmt>" TAIL, KETEN_EMALFORMED,
+	            "missing Acct/Id/IBAN");
+	expect_text(HEAD "<Stmt>" ACCT NTRY("1.00", "CRDT", "BOOK", "2026-02-30") "</Stmt>" TAIL, KETEN_EMALFORMED,
+	            "bad date '2026-02-30' in BookgDt");
+	expect_text(HEAD "<Stmt>" ACCT NTRY("1.00", "CRDT", "BOOK", "31-03-2026") "</Stmt>" TAIL, KETEN_EMALFORMED,
+	            "bad date '31-03-2026'");
+	expect_text(HEAD "<Stmt>" ACCT NTRY("1.00", "CREDIT", "BOOK", "2026-03-31") "</Stmt>" TAIL, KETEN_EMALFORMED,
+	            "bad CdtDbtInd 'CREDIT'");
+	expect_text(HEAD "<Stmt>" ACCT NTRY("-1.00", "CRDT", "BOOK", "2026-03-31") "</Stmt>" TAIL, KETEN_EMALFORMED,
+	            "bad amount '-1.00'");
+	expect_text(HEAD "<Stmt>" ACCT NTRY("1,00", "CRDT", "BOOK", "2026-03-31") "</Stmt>" TAIL, KETEN_EMALFORMED,
+	            "bad amount '1,00'");
+	expect_text(HEAD "<Stmt>" ACCT NTRY("1.", "CRDT", "BOOK", "2026-03-31") "</Stmt>" TAIL, KETEN_EMALFORMED,
+	            "bad amount '1.'");
+	expect_text(HEAD "<Stmt>" ACCT NTRY("", "CRDT", "BOOK", "2026-03-31") "</Stmt>" TAIL, KETEN_EMALFORMED,
+	            "Amt in Ntry is empty");
 	expect_text(HEAD "<Stmt>" ACCT NTRY("99999999999999.00", "CRDT", "BOOK", "2026-03-31") "</Stmt>" TAIL,
 	            KETEN_EMALFORMED, "too large");
-	expect_text(HEAD "<Stmt>" ACCT NTRY("1.00", "CRDT", "booked", "2026-03-31") "</Stmt>" TAIL,
-	            KETEN_EMALFORMED, "bad Sts 'booked'");
-	expect_text(HEAD "<Stmt>" ACCT "<Ntry><Amt>1.00</Amt></Ntry></Stmt>" TAIL,
-	            KETEN_EMALFORMED, "Amt in Ntry has no Ccy");
+	expect_text(HEAD "<Stmt>" ACCT NTRY("1.00", "CRDT", "booked", "2026-03-31") "</Stmt>" TAIL, KETEN_EMALFORMED,
+	            "bad Sts 'booked'");
+	expect_text(HEAD "<Stmt>" ACCT "<Ntry><Amt>1.00</Amt></Ntry></Stmt>" TAIL, KETEN_EMALFORMED,
+	            "Amt in Ntry has no Ccy");
 	expect_text(HEAD "<Stmt>" ACCT "<Ntry><Amt Ccy=\"EUR\">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd>"
-	            "<Sts>BOOK</Sts></Ntry></Stmt>" TAIL,
+	                 "<Sts>BOOK</Sts></Ntry></Stmt>" TAIL,
 	            KETEN_EMALFORMED, "missing BookgDt in a booked Ntry");
 	expect_text(HEAD "<Stmt><Id>S1</Id><Acct><Id><IBAN>X</IBAN></Id><Ccy>GBP</Ccy></Acct></Stmt>" TAIL,
 	            KETEN_EMALFORMED, "account currency is 'GBP'");
-	expect_text(HEAD "<Stmt>" ACCT
-	            "<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"EUR\">1</Amt>"
-	            "<CdtDbtInd>CRDT</CdtDbtInd></Bal>"
-	            "<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"EUR\">1</Amt>"
-	            "<CdtDbtInd>CRDT</CdtDbtInd></Bal></Stmt>" TAIL,
+	expect_text(HEAD "<Stmt>" ACCT "<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"EUR\">1</Amt>"
+	                 "<CdtDbtInd>CRDT</CdtDbtInd></Bal>"
+	                 "<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"EUR\">1</Amt>"
+	                 "<CdtDbtInd>CRDT</CdtDbtInd></Bal></Stmt>" TAIL,
 	            KETEN_EMALFORMED, "balance CLBD is given twice");
 	expect_text(HEAD "<Stmt>" ACCT NTRY("1.00", "CRDT", "BOOK", "2026-03-31"), KETEN_EMALFORMED,
 	            "not well-formed XML");
@@ -310,12 +310,14 @@ static void test_minimal_and_balances(void **state)
 
 	(void)state;
 	/* a BOM, amounts without decimals, one decimal */
-	assert_int_equal(parse_text("\xef\xbb\xbf" HEAD "<Stmt>" ACCT
-	                            "<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"EUR\">5</Amt>"
-	                            "<CdtDbtInd>CRDT</CdtDbtInd></Bal>"
-	                            "<Bal><Tp><CdOrPrtry><Cd>PRCD</Cd></CdOrPrtry></Tp><Amt Ccy=\"EUR\">9</Amt>"
-	                            "<CdtDbtInd>CRDT</CdtDbtInd></Bal>"
-	                            NTRY("0.5", "DBIT", "BOOK", "2026-01-02") "</Stmt>" TAIL, &s, &err), 0);
+	assert_int_equal(
+		parse_text("\xef\xbb\xbf" HEAD "<Stmt>" ACCT
+	                   "<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy=\"EUR\">5</Amt>"
+	                   "<CdtDbtInd>CRDT</CdtDbtInd></Bal>"
+	                   "<Bal><Tp><CdOrPrtry><Cd>PRCD</Cd></CdOrPrtry></Tp><Amt Ccy=\"EUR\">9</Amt>"
+	                   "<CdtDbtInd>CRDT</CdtDbtInd></Bal>" NTRY("0.5", "DBIT", "BOOK", "2026-01-02") "</Stmt>" TAIL,
+	                   &s, &err),
+		0);
 	assert_true(s.opening_cents == 500); /* OPBD wins over PRCD */
 	assert_int_equal(s.n_entries, 1);
 	assert_true(s.entries[0].amount_cents == 50);
@@ -329,7 +331,8 @@ static void test_minimal_and_balances(void **state)
 	assert_int_equal(parse_text("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>"
 	                            "<Document xmlns=\"" NS "\"><BkToCstmrStmt><Stmt><Id>Caf\xe9</Id>"
 	                            "<Acct><Id><IBAN>NL91ABNA0417164300</IBAN></Id></Acct></Stmt>" TAIL,
-	                            &s, &err), 0);
+	                            &s, &err),
+	                 0);
 	assert_string_equal(s.id, "Caf\xc3\xa9");
 	keten_camt_release(&s);
 
@@ -341,13 +344,13 @@ static void test_minimal_and_balances(void **state)
 	keten_camt_release(&s);
 
 	/* the largest amounts do not overflow silently */
-	assert_int_equal(parse_text(HEAD "<Stmt>" ACCT
-	                            "<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp>"
-	                            "<Amt Ccy=\"EUR\">100000000000.00</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>"
-	                            "<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp>"
-	                            "<Amt Ccy=\"EUR\">0</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>"
-	                            NTRY("100000000000.00", "CRDT", "BOOK", "2026-01-02")
-	                            "</Stmt>" TAIL, &s, &err), 0);
+	assert_int_equal(parse_text(HEAD "<Stmt>" ACCT "<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp>"
+	                                 "<Amt Ccy=\"EUR\">100000000000.00</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>"
+	                                 "<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp>"
+	                                 "<Amt Ccy=\"EUR\">0</Amt><CdtDbtInd>CRDT</CdtDbtInd></Bal>" NTRY(
+						 "100000000000.00", "CRDT", "BOOK", "2026-01-02") "</Stmt>" TAIL,
+	                            &s, &err),
+	                 0);
 	assert_int_equal(keten_camt_check_balance(&s, &sum, &err), KETEN_EMALFORMED);
 	assert_true(sum == 20000000000000LL);
 	keten_camt_release(&s);

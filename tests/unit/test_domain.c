@@ -63,8 +63,12 @@ static int ingest(struct fx *f, keten_keypair *kp, uint64_t *seq, uint8_t prev[3
 {
 	uint8_t buf[8192];
 	size_t len = protobuf_c_message_get_packed_size(m);
-	keten_entry_draft d = {.seq = *seq + 1, .prev = *seq ? prev : NULL, .timestamp_ms = 1764000000000LL,
-	                       .body_type = type, .body = buf, .body_len = len};
+	keten_entry_draft d = {.seq = *seq + 1,
+	                       .prev = *seq ? prev : NULL,
+	                       .timestamp_ms = 1764000000000LL,
+	                       .body_type = type,
+	                       .body = buf,
+	                       .body_len = len};
 	keten_entry e;
 	keten_blob b;
 	keten_ingest_stats st;
@@ -124,8 +128,14 @@ static void certify(struct fx *f, const uint8_t key[32], const char *name, uint3
 	assert_int_equal(append(f, KETEN__BODY_TYPE__PARTY_CERTIFICATE, &pc.base, NULL, &err), 0);
 }
 
-static Keten__Tariff tariff_j03 = {PROTOBUF_C_MESSAGE_INIT(&keten__tariff__descriptor), "jeugd", "J03", "Gedrag",
-                                   "4", KETEN__KIND__HERSTEL, 1436600, "traject"};
+static Keten__Tariff tariff_j03 = {PROTOBUF_C_MESSAGE_INIT(&keten__tariff__descriptor),
+                                   "jeugd",
+                                   "J03",
+                                   "Gedrag",
+                                   "4",
+                                   KETEN__KIND__HERSTEL,
+                                   1436600,
+                                   "traject"};
 
 static int setup(void **state)
 {
@@ -245,11 +255,11 @@ static void test_indexation_compounds(void **state)
 	assert_true(kt_tariff_indexed(&cs, 45200, 0, 2026, &v));
 	assert_int_equal(v, 45200);
 	assert_true(kt_tariff_indexed(&cs, 45200, 0, 2027, &v));
-	assert_int_equal(v, 46330);                /* 45200 x 1.025 */
+	assert_int_equal(v, 46330); /* 45200 x 1.025 */
 	assert_true(kt_tariff_indexed(&cs, 45200, 0, 2028, &v));
-	assert_int_equal(v, 47720);                /* 46330 x 1.03 = 47719.9 */
+	assert_int_equal(v, 47720); /* 46330 x 1.03 = 47719.9 */
 	assert_true(kt_tariff_indexed(&cs, 46330, 2027, 2030, &v));
-	assert_int_equal(v, 47720);                /* from an amount already in 2027 terms */
+	assert_int_equal(v, 47720); /* from an amount already in 2027 terms */
 	s2.bp = -250;
 	assert_true(kt_tariff_indexed(&cs, 45201, 0, 2028, &v));
 	/* 45201 x 1.025 = 46331.025 -> 46331; x 0.975 = 45172.725 -> 45173 */
@@ -304,7 +314,7 @@ static void test_allocation_rules_in_the_ledger(void **state)
 		assert_non_null(as);
 		assert_true(kt_strs_has(as->findings, as->n_findings, "rijgen"));
 		kt_state_free(as);
-		al.start = 20271001;   /* three months later: not back to back */
+		al.start = 20271001; /* three months later: not back to back */
 		assert_int_equal(append(f, KETEN__BODY_TYPE__ALLOCATION, &al.base, id, &err), 0);
 		as = state_of(f, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor);
 		assert_int_equal(as->n_findings, 0);
@@ -329,12 +339,12 @@ static void test_offer_findings_and_import_rejection(void **state)
 	o.subcontractor.len = 32;
 	o.pricing = KETEN__PRICING__FIXED_AMOUNT;
 	o.has_amount_cents = 1;
-	o.amount_cents = 1300000;   /* a margin of 9.5%: within the 10% maximum */
+	o.amount_cents = 1300000; /* a margin of 9.5%: within the 10% maximum */
 	o.start = 20261201;
 	o.has_end = 1;
 	o.end = 20270630;
-	assert_int_equal(ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__SUBCONTRACT_OFFER,
-	                        &o.base, o1), 0);
+	assert_int_equal(
+		ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__SUBCONTRACT_OFFER, &o.base, o1), 0);
 	assert_int_equal(status_of(f, o1, rule), KS_APPLIED);
 	os = state_of(f, DK_OFFER, o1, &keten__state__offer_state__descriptor);
 	assert_non_null(os);
@@ -342,9 +352,9 @@ static void test_offer_findings_and_import_rejection(void **state)
 	assert_int_equal(os->payment_term_days, 30);
 	kt_state_free(os);
 
-	o.amount_cents = 200000;   /* the total now exceeds the allocation; a fixed part of a herstel trajectory */
-	assert_int_equal(ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__SUBCONTRACT_OFFER,
-	                        &o.base, o2), 0);
+	o.amount_cents = 200000; /* the total now exceeds the allocation; a fixed part of a herstel trajectory */
+	assert_int_equal(
+		ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__SUBCONTRACT_OFFER, &o.base, o2), 0);
 	os = state_of(f, DK_OFFER, o2, &keten__state__offer_state__descriptor);
 	assert_non_null(os);
 	assert_true(kt_strs_has(os->findings, os->n_findings, "over-allocation"));
@@ -364,12 +374,13 @@ static void test_offer_findings_and_import_rejection(void **state)
 	an.accept = 1;
 	{
 		uint8_t aid[32];
-		assert_int_equal(ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__OFFER_ANSWER,
-		                        &an.base, aid), 0);
+		assert_int_equal(
+			ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__OFFER_ANSWER, &an.base, aid),
+			0);
 		assert_int_equal(status_of(f, aid, rule), KS_REJECTED);
 		assert_string_equal(rule, "not-offered-party");
-		assert_int_equal(ingest(f, &f->sub, &f->sub_seq, f->sub_prev, KETEN__BODY_TYPE__OFFER_ANSWER,
-		                        &an.base, aid), 0);
+		assert_int_equal(
+			ingest(f, &f->sub, &f->sub_seq, f->sub_prev, KETEN__BODY_TYPE__OFFER_ANSWER, &an.base, aid), 0);
 		assert_int_equal(status_of(f, aid, rule), KS_APPLIED);
 	}
 
@@ -388,7 +399,10 @@ static void test_offer_findings_and_import_rejection(void **state)
 	kt_state_free(as);
 }
 
-struct bal_sum { const uint8_t *payer, *payee; int64_t claimed, paid, received, clawback; };
+struct bal_sum {
+	const uint8_t *payer, *payee;
+	int64_t claimed, paid, received, clawback;
+};
 
 static int bal_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
@@ -494,11 +508,12 @@ static void test_payment_receipt_and_clawback(void **state)
 	{
 		keten_txn *t;
 		assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, NULL), 0);
-		assert_int_equal(kt_clawback_auto(t, f->alloc, &amount, parties, shares, 4, &n, text, sizeof text, &err), 0);
+		assert_int_equal(
+			kt_clawback_auto(t, f->alloc, &amount, parties, shares, 4, &n, text, sizeof text, &err), 0);
 		keten_txn_end(t);
 	}
-	assert_int_equal(amount, 478867);   /* 957733 / 2 = 478866.5, half away from zero */
-	assert_int_equal(n, 0);             /* no accepted subcontract */
+	assert_int_equal(amount, 478867); /* 957733 / 2 = 478866.5, half away from zero */
+	assert_int_equal(n, 0);           /* no accepted subcontract */
 	cb.allocation.data = f->alloc;
 	cb.allocation.len = 32;
 	cb.amount_cents = 957734;
@@ -514,8 +529,9 @@ static void test_payment_receipt_and_clawback(void **state)
 	{
 		keten_txn *t;
 		assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, NULL), 0);
-		assert_int_equal(kt_clawback_auto(t, f->alloc, &amount, parties, shares, 4, &n, text, sizeof text, &err),
-		                 KETEN_ERULE);
+		assert_int_equal(
+			kt_clawback_auto(t, f->alloc, &amount, parties, shares, 4, &n, text, sizeof text, &err),
+			KETEN_ERULE);
 		keten_txn_end(t);
 		assert_string_equal(err.rule, "clawback-exists");
 	}
@@ -654,7 +670,8 @@ static void test_receipt_copied_into_payment(void **state)
 	cor.entry.data = r1;
 	cor.entry.len = 32;
 	cor.reason = "wrong amount";
-	assert_int_equal(ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__CORRECTION, &cor.base, x), 0);
+	assert_int_equal(ingest(f, &f->lead, &f->lead_seq, f->lead_prev, KETEN__BODY_TYPE__CORRECTION, &cor.base, x),
+	                 0);
 	assert_int_equal(status_of(f, x, rule), KS_APPLIED);
 	ps = state_of(f, DK_PAYMENT, p1, &keten__state__payment_state__descriptor);
 	assert_false(ps->has_receipt || ps->has_receipt_date || ps->has_receipt_received);
@@ -686,12 +703,9 @@ static void test_receipt_copied_into_payment(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stop_codes),
-		cmocka_unit_test(test_indexation_compounds),
-		T(test_allocation_rules_in_the_ledger),
-		T(test_offer_findings_and_import_rejection),
-		T(test_payment_receipt_and_clawback),
-		T(test_receipt_copied_into_payment),
+		cmocka_unit_test(test_stop_codes),      cmocka_unit_test(test_indexation_compounds),
+		T(test_allocation_rules_in_the_ledger), T(test_offer_findings_and_import_rejection),
+		T(test_payment_receipt_and_clawback),   T(test_receipt_copied_into_payment),
 	};
 
 	setenv("KETEN_PWHASH_FAST", "1", 1);

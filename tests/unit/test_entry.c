@@ -55,8 +55,7 @@ static const uint8_t BODY[] = "a certificate body, for the envelope only";
 static const uint8_t BODY2[] = "a certificate body, for the envelope onlY";
 
 /* Sign seq 1 (or seq 2 after a fixed prev) with an audience of n keys. */
-static void sign_one(struct fx *f, uint64_t seq, size_t n_aud, const uint8_t *body, size_t blen,
-                     keten_entry *out)
+static void sign_one(struct fx *f, uint64_t seq, size_t n_aud, const uint8_t *body, size_t blen, keten_entry *out)
 {
 	static uint8_t aud[KETEN_MAX_AUDIENCE][32];
 	static const uint8_t prev[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
@@ -68,9 +67,14 @@ static void sign_one(struct fx *f, uint64_t seq, size_t n_aud, const uint8_t *bo
 		aud[i][31] ^= (uint8_t)i;
 	}
 	keten_entry_draft d = {
-		.seq = seq, .prev = seq > 1 ? prev : NULL, .timestamp_ms = 1767225600000 + (int64_t)seq,
-		.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE, .body = body, .body_len = blen,
-		.audience = (const uint8_t(*)[32])aud, .n_audience = n_aud,
+		.seq = seq,
+		.prev = seq > 1 ? prev : NULL,
+		.timestamp_ms = 1767225600000 + (int64_t)seq,
+		.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE,
+		.body = body,
+		.body_len = blen,
+		.audience = (const uint8_t(*)[32])aud,
+		.n_audience = n_aud,
 	};
 	int rc = keten_entry_sign(&f->kp, &d, out, &err);
 	assert_int_equal(rc, KETEN_OK);
@@ -115,7 +119,7 @@ static void test_sign_parse_verify(void **state)
 		assert_int_equal(keten_entry_verify(&s), KETEN_OK);
 		assert_int_equal(keten_entry_parse(s.raw, s.raw_len, &p, &err), KETEN_OK);
 		assert_int_equal(err.code, KETEN_OK);
-		assert_ptr_not_equal(p.raw, s.raw);           /* parse copies */
+		assert_ptr_not_equal(p.raw, s.raw); /* parse copies */
 		assert_same_view(&s, &p);
 		assert_int_equal(keten_entry_verify(&p), KETEN_OK);
 		assert_true(p.has_body);
@@ -177,14 +181,14 @@ static void test_sign_parse_verify(void **state)
 		keten_entry_release(&p);
 		keten_entry_release(&s);
 		assert_null(s.raw);
-		keten_entry_release(&s);  /* twice is safe */
+		keten_entry_release(&s); /* twice is safe */
 	}
 }
 
 static void test_large_body_view(void **state)
 {
 	struct fx *f = *state;
-	size_t n = 40000;    /* a 3-byte length varint for the body */
+	size_t n = 40000; /* a 3-byte length varint for the body */
 	uint8_t *body = malloc(n);
 	keten_entry s, p;
 	assert_non_null(body);
@@ -222,7 +226,7 @@ static void test_every_header_byte_flipped(void **state)
 				keten_entry_release(&p);
 			} else {
 				assert_true(rc == KETEN_EMALFORMED || rc == KETEN_EHASH);
-				assert_null(p.raw);       /* output cleared on failure */
+				assert_null(p.raw); /* output cleared on failure */
 			}
 		}
 	}
@@ -246,7 +250,7 @@ static void test_every_sig_byte_flipped(void **state)
 			/* the signature is not checked by parse, only by verify */
 			assert_int_equal(keten_entry_parse(buf, s.raw_len, &p, NULL), KETEN_OK);
 			assert_int_equal(keten_entry_verify(&p), KETEN_ESIG);
-			assert_memory_not_equal(p.id, s.id, 32);   /* the id covers the signature */
+			assert_memory_not_equal(p.id, s.id, 32); /* the id covers the signature */
 			keten_entry_release(&p);
 		}
 	}
@@ -264,8 +268,8 @@ static void test_body_swapped_and_flipped(void **state)
 
 	sign_one(f, 1, 0, BODY, sizeof BODY, &s);
 	/* another body under the same header and signature */
-	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, BODY2, sizeof BODY2, true,
-	                                   &raw, &len), KETEN_OK);
+	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, BODY2, sizeof BODY2, true, &raw, &len),
+	                 KETEN_OK);
 	assert_int_equal(len, s.raw_len);
 	assert_int_equal(keten_entry_parse(raw, len, &p, &err), KETEN_EHASH);
 	assert_int_equal(err.code, KETEN_EHASH);
@@ -314,8 +318,8 @@ static void test_stub(void **state)
 	assert_memory_equal(raw, stub, len);
 	free(raw);
 	/* the body framed back onto the stub gives the full entry, byte for byte */
-	assert_int_equal(keten_entry_frame(p.header, p.header_len, p.sig, BODY, sizeof BODY, true,
-	                                   &raw, &len), KETEN_OK);
+	assert_int_equal(keten_entry_frame(p.header, p.header_len, p.sig, BODY, sizeof BODY, true, &raw, &len),
+	                 KETEN_OK);
 	assert_int_equal(len, s.raw_len);
 	assert_memory_equal(raw, s.raw, len);
 	assert_int_equal(keten_entry_parse(raw, len, &full, NULL), KETEN_OK);
@@ -341,15 +345,15 @@ static void test_frame_roundtrip(void **state)
 	size_t len;
 
 	sign_one(f, 2, KETEN_MAX_AUDIENCE, BODY, sizeof BODY, &s);
-	assert_true(s.header_len > 127);   /* a two-byte length */
-	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, s.body, s.body_len, true,
-	                                   &raw, &len), KETEN_OK);
+	assert_true(s.header_len > 127); /* a two-byte length */
+	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, s.body, s.body_len, true, &raw, &len),
+	                 KETEN_OK);
 	assert_int_equal(len, s.raw_len);
 	assert_memory_equal(raw, s.raw, len);
 	free(raw);
 	/* has_body false ignores the body pointer */
-	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, s.body, s.body_len, false,
-	                                   &raw, &len), KETEN_OK);
+	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, s.body, s.body_len, false, &raw, &len),
+	                 KETEN_OK);
 	assert_int_equal(len, (size_t)(s.sig - s.raw) + 64);
 	assert_memory_equal(raw, s.raw, len);
 	free(raw);
@@ -408,9 +412,12 @@ static void test_framing(void **state)
 	/* body before signature */
 	{
 		size_t k = 0;
-		memcpy(buf, s.raw, n); k = n;
-		memcpy(buf + k, s.body - 2, s.body_len + 2); k += s.body_len + 2;
-		memcpy(buf + k, s.sig - 2, 66); k += 66;
+		memcpy(buf, s.raw, n);
+		k = n;
+		memcpy(buf + k, s.body - 2, s.body_len + 2);
+		k += s.body_len + 2;
+		memcpy(buf + k, s.sig - 2, 66);
+		k += 66;
 		assert_int_equal(parse_rc(buf, k), KETEN_EMALFORMED);
 	}
 	/* wrong tags: every other value of each of the three tag bytes */
@@ -434,7 +441,8 @@ static void test_framing(void **state)
 		memcpy(sig65, s.sig, 64);
 		sig65[64] = 0;
 		memcpy(buf, s.raw, n);
-		buf[n] = 0x12; buf[n + 1] = 63;
+		buf[n] = 0x12;
+		buf[n + 1] = 63;
 		memcpy(buf + n + 2, sig65, 63);
 		assert_int_equal(parse_rc(buf, n + 65), KETEN_EMALFORMED);
 		buf[n + 1] = 65;
@@ -442,15 +450,21 @@ static void test_framing(void **state)
 		assert_int_equal(parse_rc(buf, n + 67), KETEN_EMALFORMED);
 	}
 	/* an empty header */
-	buf[0] = 0x0a; buf[1] = 0;
-	buf[2] = 0x12; buf[3] = 64;
+	buf[0] = 0x0a;
+	buf[1] = 0;
+	buf[2] = 0x12;
+	buf[3] = 64;
 	memcpy(buf + 4, s.sig, 64);
 	assert_int_equal(parse_rc(buf, 68), KETEN_EMALFORMED);
 	/* a length varint that never ends, and one far past the end */
 	memset(buf, 0xff, 20);
 	buf[0] = 0x0a;
 	assert_int_equal(parse_rc(buf, 20), KETEN_EMALFORMED);
-	buf[0] = 0x0a; buf[1] = 0xff; buf[2] = 0xff; buf[3] = 0xff; buf[4] = 0x0f;
+	buf[0] = 0x0a;
+	buf[1] = 0xff;
+	buf[2] = 0xff;
+	buf[3] = 0xff;
+	buf[4] = 0x0f;
 	assert_int_equal(parse_rc(buf, 20), KETEN_EMALFORMED);
 	/* a non-minimal length varint (0x80 | n, 0x00): one entry, one encoding */
 	{
@@ -459,8 +473,10 @@ static void test_framing(void **state)
 		buf[k++] = 0x0a;
 		buf[k++] = (uint8_t)(0x80 | s.header_len);
 		buf[k++] = 0x00;
-		memcpy(buf + k, s.header, s.header_len); k += s.header_len;
-		memcpy(buf + k, s.sig - 2, 66); k += 66;
+		memcpy(buf + k, s.header, s.header_len);
+		k += s.header_len;
+		memcpy(buf + k, s.sig - 2, 66);
+		k += 66;
 		assert_int_equal(parse_rc(buf, k), KETEN_EMALFORMED);
 		/* the same, minimal, is the stub */
 		assert_int_equal(parse_rc(buf + 1, k - 1), KETEN_EMALFORMED);
@@ -469,7 +485,9 @@ static void test_framing(void **state)
 		assert_int_equal(parse_rc(buf + 1, k - 1), KETEN_OK);
 		/* padded signature length and padded body length */
 		memcpy(buf, s.raw, n);
-		buf[n] = 0x12; buf[n + 1] = 0xc0; buf[n + 2] = 0x00;
+		buf[n] = 0x12;
+		buf[n + 1] = 0xc0;
+		buf[n + 2] = 0x00;
 		memcpy(buf + n + 3, s.sig, 64);
 		assert_int_equal(parse_rc(buf, n + 67), KETEN_EMALFORMED);
 		memcpy(buf, s.raw, stub_len);
@@ -488,7 +506,7 @@ static void test_framing(void **state)
 	}
 	/* truncated at every length: malformed, except exactly at the stub */
 	for (size_t len = 0; len < s.raw_len; len++) {
-		uint8_t *t = malloc(len ? len : 1);   /* exact size: ASan sees any over-read */
+		uint8_t *t = malloc(len ? len : 1); /* exact size: ASan sees any over-read */
 		assert_non_null(t);
 		memcpy(t, s.raw, len);
 		int rc = parse_rc(t, len);
@@ -517,8 +535,7 @@ static void test_oversize(void **state)
 	assert_non_null(big);
 	/* a well-framed entry one byte over the limit is refused before decoding */
 	size_t blen = KETEN_MAX_ENTRY_BYTES + 1 - s.header_len - 64 - 2 - 2 - 4;
-	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, big, blen, true, &raw, &len),
-	                 KETEN_OK);
+	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, big, blen, true, &raw, &len), KETEN_OK);
 	assert_int_equal(len, KETEN_MAX_ENTRY_BYTES + 1);
 	assert_int_equal(keten_entry_parse(raw, len, &p, &err), KETEN_EMALFORMED);
 	assert_int_equal(err.code, KETEN_EMALFORMED);
@@ -527,15 +544,14 @@ static void test_oversize(void **state)
 	assert_int_equal(keten_entry_parse(raw, len - 1, &p, NULL), KETEN_EMALFORMED);
 	free(raw);
 	/* exactly at the limit it gets past the size check (and fails on the hash) */
-	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, big, blen - 1, true, &raw, &len),
-	                 KETEN_OK);
+	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, big, blen - 1, true, &raw, &len), KETEN_OK);
 	assert_int_equal(len, KETEN_MAX_ENTRY_BYTES);
 	assert_int_equal(keten_entry_parse(raw, len, &p, NULL), KETEN_EHASH);
 	free(raw);
 	/* signing refuses bodies above half the limit */
 	{
-		keten_entry_draft d = {.seq = 1, .body_type = 1, .body = big,
-		                       .body_len = KETEN_MAX_ENTRY_BYTES / 2 + 1};
+		keten_entry_draft d = {
+			.seq = 1, .body_type = 1, .body = big, .body_len = KETEN_MAX_ENTRY_BYTES / 2 + 1};
 		assert_int_equal(keten_entry_sign(&f->kp, &d, &p, &err), KETEN_EINVAL);
 		assert_null(p.raw);
 		d.body_len = KETEN_MAX_ENTRY_BYTES / 2;
@@ -557,29 +573,37 @@ static void test_draft_checks(void **state)
 
 	assert_int_equal(keten_entry_sign(&f->kp, &ok, &p, &err), KETEN_OK);
 	keten_entry_release(&p);
-	d = ok; d.prev = prev;                /* seq 1 with prev */
+	d = ok;
+	d.prev = prev; /* seq 1 with prev */
 	assert_int_equal(keten_entry_sign(&f->kp, &d, &p, &err), KETEN_EINVAL);
 	assert_int_equal(err.code, KETEN_EINVAL);
-	d = ok; d.seq = 2;                    /* seq 2 without prev */
+	d = ok;
+	d.seq = 2; /* seq 2 without prev */
 	assert_int_equal(keten_entry_sign(&f->kp, &d, &p, &err), KETEN_EINVAL);
-	d = ok; d.seq = 0;
+	d = ok;
+	d.seq = 0;
 	assert_int_equal(keten_entry_sign(&f->kp, &d, &p, &err), KETEN_EINVAL);
-	d = ok; d.body_type = 0;
+	d = ok;
+	d.body_type = 0;
 	assert_int_equal(keten_entry_sign(&f->kp, &d, &p, &err), KETEN_EINVAL);
-	d = ok; d.body_type = 19;
+	d = ok;
+	d.body_type = 19;
 	assert_int_equal(keten_entry_sign(&f->kp, &d, &p, &err), KETEN_EINVAL);
-	d = ok; d.n_audience = KETEN_MAX_AUDIENCE + 1;
+	d = ok;
+	d.n_audience = KETEN_MAX_AUDIENCE + 1;
 	assert_int_equal(keten_entry_sign(&f->kp, &d, &p, &err), KETEN_EINVAL);
 	assert_null(p.raw);
-	d = ok; d.seq = 2; d.prev = prev;
+	d = ok;
+	d.seq = 2;
+	d.prev = prev;
 	assert_int_equal(keten_entry_sign(&f->kp, &d, &p, &err), KETEN_OK);
 	assert_memory_equal(p.prev, prev, 32);
 	keten_entry_release(&p);
 }
 
 /* Build Entry bytes around a hand-made header, signed properly by kp. */
-static void hand_entry(struct fx *f, const Keten__Header *h, const uint8_t *body, size_t blen,
-                       uint8_t **out, size_t *out_len)
+static void hand_entry(struct fx *f, const Keten__Header *h, const uint8_t *body, size_t blen, uint8_t **out,
+                       size_t *out_len)
 {
 	size_t hl = keten__header__get_packed_size(h);
 	uint8_t *m = malloc(14 + hl), sig[64];
@@ -627,34 +651,54 @@ static void test_header_ranges(void **state)
 		aud[i].len = 32;
 	}
 
-	assert_int_equal(hand_rc(f, &base), KETEN_OK);       /* the baseline parses and verifies */
-	h = base; h.has_prev = 1; h.prev.data = prev; h.prev.len = 32;    /* seq 1 with prev */
+	assert_int_equal(hand_rc(f, &base), KETEN_OK); /* the baseline parses and verifies */
+	h = base;
+	h.has_prev = 1;
+	h.prev.data = prev;
+	h.prev.len = 32; /* seq 1 with prev */
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
-	h = base; h.seq = 2;                                   /* seq 2 without prev */
+	h = base;
+	h.seq = 2; /* seq 2 without prev */
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
-	h.has_prev = 1; h.prev.data = prev; h.prev.len = 32;  /* seq 2 with prev */
+	h.has_prev = 1;
+	h.prev.data = prev;
+	h.prev.len = 32; /* seq 2 with prev */
 	assert_int_equal(hand_rc(f, &h), KETEN_OK);
-	h.prev.len = 31;                                       /* prev of 31 bytes */
+	h.prev.len = 31; /* prev of 31 bytes */
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
-	h = base; h.seq = 0;
+	h = base;
+	h.seq = 0;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
-	h = base; h.seq = (UINT64_C(1) << 62) + 1; h.has_prev = 1; h.prev.data = prev; h.prev.len = 32;
+	h = base;
+	h.seq = (UINT64_C(1) << 62) + 1;
+	h.has_prev = 1;
+	h.prev.data = prev;
+	h.prev.len = 32;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
-	h = base; h.author.data = short_key; h.author.len = 31;
+	h = base;
+	h.author.data = short_key;
+	h.author.len = 31;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
-	h = base; h.body_type = 0;
+	h = base;
+	h.body_type = 0;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
-	h = base; h.body_type = 19;
+	h = base;
+	h.body_type = 19;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
-	h = base; h.body_type = 1000;
+	h = base;
+	h.body_type = 1000;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
-	h = base; h.body_hash.len = 31;
+	h = base;
+	h.body_hash.len = 31;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
-	h = base; h.audience = aud; h.n_audience = KETEN_MAX_AUDIENCE;
+	h = base;
+	h.audience = aud;
+	h.n_audience = KETEN_MAX_AUDIENCE;
 	assert_int_equal(hand_rc(f, &h), KETEN_OK);
 	h.n_audience = KETEN_MAX_AUDIENCE + 1;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
-	h.n_audience = 2; aud[1].len = 31;
+	h.n_audience = 2;
+	aud[1].len = 31;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
 	aud[1].len = 32;
 	/* a header that is not a protobuf message at all */
@@ -713,7 +757,7 @@ static void test_weak_key(void **state)
 	size_t hl, len;
 	(void)f;
 	keten_hash(bh, BODY, sizeof BODY);
-	h.author.data = weak;           /* 01 00 .. 00: the identity point */
+	h.author.data = weak; /* 01 00 .. 00: the identity point */
 	h.author.len = 32;
 	h.seq = 1;
 	h.timestamp_ms = 1;

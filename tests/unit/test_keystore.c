@@ -29,12 +29,12 @@
 #include "keten/keten.h"
 #include "keten/keystore.h"
 
-#define FILE_LEN   178u   /* the version-1 file size */
-#define OFF_FLAGS  9u
-#define OFF_PK     10u
-#define OFF_OPS    58u
-#define OFF_MEM    66u
-#define OFF_CT     98u
+#define FILE_LEN  178u /* the version-1 file size */
+#define OFF_FLAGS 9u
+#define OFF_PK    10u
+#define OFF_OPS   58u
+#define OFF_MEM   66u
+#define OFF_CT    98u
 
 #define PASS "correct horse battery staple"
 
@@ -78,8 +78,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void sibling(const struct fixture *f, const char *name, char *out,
-                    size_t n)
+static void sibling(const struct fixture *f, const char *name, char *out, size_t n)
 {
 	snprintf(out, n, "%s/%s", f->dir, name);
 }
@@ -145,7 +144,7 @@ static void assert_open_fails(const char *path, const char *pass)
 {
 	keten_keypair kp;
 	keten_error err;
-	memset(&kp, 0xa5, sizeof kp);  /* must be cleared */
+	memset(&kp, 0xa5, sizeof kp); /* must be cleared */
 	keten_error_clear(&err);
 
 	int rc = keten_keystore_open(path, pass, &kp, &err);
@@ -251,7 +250,7 @@ static void test_mode_0600(void **state)
 	keten_keypair kp = {0};
 	struct stat st;
 
-	mode_t old = umask(0);  /* even a permissive umask gives 0600 */
+	mode_t old = umask(0); /* even a permissive umask gives 0600 */
 	int rc = keten_keystore_create(f->path, PASS, &kp, NULL);
 	umask(old);
 	assert_int_equal(rc, KETEN_OK);
@@ -316,7 +315,7 @@ static void test_missing(void **state)
 static void flip_every_byte(const char *path, const char *pass)
 {
 	uint8_t orig[FILE_LEN + 1], bad[FILE_LEN];
-	static const uint8_t masks[] = { 0x01, 0x80, 0xff };
+	static const uint8_t masks[] = {0x01, 0x80, 0xff};
 
 	assert_int_equal(read_all(path, orig, sizeof orig), FILE_LEN);
 	for (size_t off = 0; off < FILE_LEN; off++) {
@@ -403,13 +402,16 @@ static void test_kdf_limits_checked(void **state)
 	keten_keypair kp = {0};
 	keten_error err;
 	uint8_t orig[FILE_LEN + 1], bad[FILE_LEN];
-	const struct { size_t off; uint64_t v; } cases[] = {
-		{ OFF_OPS, 0 },
-		{ OFF_OPS, crypto_pwhash_OPSLIMIT_SENSITIVE + 1ull },
-		{ OFF_OPS, UINT64_MAX },
-		{ OFF_MEM, crypto_pwhash_MEMLIMIT_MIN - 1ull },
-		{ OFF_MEM, crypto_pwhash_MEMLIMIT_SENSITIVE + 1ull },
-		{ OFF_MEM, UINT64_MAX },
+	const struct {
+		size_t off;
+		uint64_t v;
+	} cases[] = {
+		{OFF_OPS, 0},
+		{OFF_OPS, crypto_pwhash_OPSLIMIT_SENSITIVE + 1ull},
+		{OFF_OPS, UINT64_MAX},
+		{OFF_MEM, crypto_pwhash_MEMLIMIT_MIN - 1ull},
+		{OFF_MEM, crypto_pwhash_MEMLIMIT_SENSITIVE + 1ull},
+		{OFF_MEM, UINT64_MAX},
 	};
 
 	assert_int_equal(keten_keystore_create(f->path, PASS, &kp, NULL), KETEN_OK);
@@ -451,7 +453,7 @@ static void test_unprotected(void **state)
 	struct fixture *f = *state;
 	keten_keypair made = {0}, kp = {0};
 	char empty[160];
-	const char *passes[] = { NULL, "", "anything", PASS };
+	const char *passes[] = {NULL, "", "anything", PASS};
 	uint8_t buf[FILE_LEN + 1];
 
 	assert_int_equal(keten_keystore_create(f->path, NULL, &made, NULL), KETEN_OK);
@@ -563,7 +565,7 @@ static void test_sk_readonly(void **state)
 		signal(SIGSEGV, SIG_DFL);
 		signal(SIGBUS, SIG_DFL);
 		volatile uint8_t *p = kp.sk;
-		p[0] ^= 1;  /* must fault */
+		p[0] ^= 1; /* must fault */
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);

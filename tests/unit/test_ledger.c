@@ -37,11 +37,10 @@ struct fx {
 	char base[64];
 	char a[96], b[96], c[96];
 	keten_ledger *A, *B, *C;
-	uint8_t ids[3][32];     /* A's first three entries */
+	uint8_t ids[3][32]; /* A's first three entries */
 };
 
-static void make_home(const char *dir, const char *name, const char *role, const char *pass,
-                      keten_ledger **out)
+static void make_home(const char *dir, const char *name, const char *role, const char *pass, keten_ledger **out)
 {
 	keten_home_info in = {0};
 	keten_error err = {0};
@@ -135,8 +134,8 @@ static keten_status status_of(keten_ledger *L, const uint8_t id[32], char *rule)
 }
 
 /* Append one certificate by L for key. */
-static int certify(keten_ledger *L, const uint8_t key[32], const char *name, uint32_t role,
-                   uint8_t id[32], keten_error *err)
+static int certify(keten_ledger *L, const uint8_t key[32], const char *name, uint32_t role, uint8_t id[32],
+                   keten_error *err)
 {
 	size_t len;
 	uint8_t *body = cert_body(key, name, role, &len), ids[1][32];
@@ -159,16 +158,19 @@ static void three_homes(struct fx *f)
 	make_home(f->b, "Zorg BV", "lead-provider", NULL, &f->B);
 	make_home(f->c, "Hulp VOF", "subcontractor", NULL, &f->C);
 	assert_int_equal(keten_ledger_trust_add(f->A, key_of(f->A), "Gemeente Zaanstad", &err), KETEN_OK);
-	assert_int_equal(certify(f->A, key_of(f->A), "Gemeente Zaanstad", KETEN__ROLE__MUNICIPALITY,
-	                         f->ids[0], &err), KETEN_OK);
-	assert_int_equal(certify(f->A, key_of(f->B), "Zorg BV", KETEN__ROLE__LEAD_PROVIDER, f->ids[1], &err),
+	assert_int_equal(certify(f->A, key_of(f->A), "Gemeente Zaanstad", KETEN__ROLE__MUNICIPALITY, f->ids[0], &err),
 	                 KETEN_OK);
+	assert_int_equal(certify(f->A, key_of(f->B), "Zorg BV", KETEN__ROLE__LEAD_PROVIDER, f->ids[1], &err), KETEN_OK);
 	assert_int_equal(certify(f->A, key_of(f->C), "Hulp VOF", KETEN__ROLE__SUBCONTRACTOR, f->ids[2], &err),
 	                 KETEN_OK);
 }
 
 /* Every entry of L's store, in feed order, as blobs (data malloc'd). */
-struct blobs { keten_blob b[64]; size_t n; keten_txn *t; };
+struct blobs {
+	keten_blob b[64];
+	size_t n;
+	keten_txn *t;
+};
 
 /* Through the feeds view (author || seq -> id) and the entries view (id ->
  * Entry bytes), as code written for schema 1 reads them. */
@@ -321,7 +323,7 @@ static void test_local_chain(void **state)
 		memset(&err, 0, sizeof err);
 		assert_int_equal(keten_ledger_append(f->A, a, 2, ids, &err), KETEN_ERULE);
 		assert_string_equal(err.rule, "invalid-name");
-		assert_int_equal(err.item, 2);   /* the plain path names the failed entry too */
+		assert_int_equal(err.item, 2); /* the plain path names the failed entry too */
 		assert_int_equal(head_seq(f->A, key_of(f->A)), 3);
 		assert_int_equal(count(f->A, KT_ENTRIES), 3);
 		assert_int_equal(count(f->A, KT_PARTIES), 3);
@@ -357,8 +359,7 @@ static void test_uncertified_refused(void **state)
 	make_home(f->a, "Gemeente", "municipality", PASS, &f->A);
 	make_home(f->b, "Zorg BV", "lead-provider", NULL, &f->B);
 	/* B trusts nobody and holds no certificate: its own entries are refused */
-	assert_int_equal(certify(f->B, key_of(f->A), "Gemeente", KETEN__ROLE__MUNICIPALITY, id, &err),
-	                 KETEN_ERULE);
+	assert_int_equal(certify(f->B, key_of(f->A), "Gemeente", KETEN__ROLE__MUNICIPALITY, id, &err), KETEN_ERULE);
 	assert_int_equal(err.code, KETEN_ERULE);
 	assert_string_equal(err.rule, "author-not-certified");
 	assert_int_equal(head_seq(f->B, key_of(f->B)), 0);
@@ -367,8 +368,7 @@ static void test_uncertified_refused(void **state)
 	/* an anchor that is not this home: still not certified */
 	assert_int_equal(keten_ledger_trust_add(f->B, key_of(f->A), "Gemeente", &err), KETEN_OK);
 	memset(&err, 0, sizeof err);
-	assert_int_equal(certify(f->B, key_of(f->B), "Zorg BV", KETEN__ROLE__LEAD_PROVIDER, id, &err),
-	                 KETEN_ERULE);
+	assert_int_equal(certify(f->B, key_of(f->B), "Zorg BV", KETEN__ROLE__LEAD_PROVIDER, id, &err), KETEN_ERULE);
 	assert_string_equal(err.rule, "author-not-certified");
 	assert_int_equal(count(f->B, KT_ENTRIES), 0);
 }
@@ -546,8 +546,7 @@ static void test_ingest_sync_mode(void **state)
 		bad[(size_t)(e.sig - e.raw) + 63] ^= 0x10;
 		keten_entry_release(&e);
 	}
-	keten_blob t[6] = {y.b[0], {bad, y.b[1].len}, x.b[0], x.b[1], x.b[2],
-	                   {(const uint8_t *)"\x0a\x01", 2}};
+	keten_blob t[6] = {y.b[0], {bad, y.b[1].len}, x.b[0], x.b[1], x.b[2], {(const uint8_t *)"\x0a\x01", 2}};
 	snprintf(d, sizeof d, "%s/d", f->base);
 	make_home(d, "Auditor", "auditor", NULL, &D);
 	assert_int_equal(keten_ledger_trust_add(D, key_of(f->A), "Gemeente", &err), KETEN_OK);
@@ -586,7 +585,12 @@ static void test_ingest_sync_mode(void **state)
 
 /* --- forks -------------------------------------------------------------------- */
 
-struct fork_seen { int n; uint8_t ids[4][32]; uint8_t vals[4][512]; size_t vlen[4]; };
+struct fork_seen {
+	int n;
+	uint8_t ids[4][32];
+	uint8_t vals[4][512];
+	size_t vlen[4];
+};
 
 static int fork_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
@@ -621,8 +625,12 @@ static void test_fork(void **state)
 	sodium_memzero(sk, sizeof sk);
 	uint8_t *ba = cert_body(ka, "Eerste BV", KETEN__ROLE__SUBCONTRACTOR, &la);
 	uint8_t *bb = cert_body(kb, "Tweede BV", KETEN__ROLE__SUBCONTRACTOR, &lb);
-	keten_entry_draft da = {.seq = 4, .prev = f->ids[2], .timestamp_ms = 1767225600000,
-	                        .body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE, .body = ba, .body_len = la};
+	keten_entry_draft da = {.seq = 4,
+	                        .prev = f->ids[2],
+	                        .timestamp_ms = 1767225600000,
+	                        .body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE,
+	                        .body = ba,
+	                        .body_len = la};
 	keten_entry_draft db = da;
 	db.body = bb;
 	db.body_len = lb;
@@ -744,7 +752,7 @@ static void test_pipelined_append(void **state)
 	enum { N = 600 };
 	keten_error err = {0};
 	keten_append *a = calloc(N, sizeof *a);
-	uint8_t (*ids)[32] = calloc(N, 32);
+	uint8_t(*ids)[32] = calloc(N, 32);
 	keten_txn *t;
 	size_t l1, l2;
 	uint8_t k[32], sk[64];
@@ -753,8 +761,8 @@ static void test_pipelined_append(void **state)
 	assert_non_null(ids);
 	three_homes(f);
 	for (int i = 0; i < N; i++)
-		a[i] = (keten_append){.body_type = KETEN__BODY_TYPE__CHECKPOINT, .body = (const uint8_t *)"",
-		                      .body_len = 0};
+		a[i] = (keten_append){
+			.body_type = KETEN__BODY_TYPE__CHECKPOINT, .body = (const uint8_t *)"", .body_len = 0};
 	/* a refusal at entry 400: nothing of the batch is stored */
 	crypto_sign_keypair(k, sk);
 	uint8_t *good = cert_body(k, "Nieuw BV", KETEN__ROLE__SUBCONTRACTOR, &l1);
@@ -763,7 +771,7 @@ static void test_pipelined_append(void **state)
 	a[400] = (keten_append){.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE, .body = bad, .body_len = l2};
 	assert_int_equal(keten_ledger_append(f->A, a, N, ids, &err), KETEN_ERULE);
 	assert_string_equal(err.rule, "invalid-name");
-	assert_int_equal(err.item, 401);   /* 1-based: the batch can name its row */
+	assert_int_equal(err.item, 401); /* 1-based: the batch can name its row */
 	assert_int_equal(head_seq(f->A, key_of(f->A)), 3);
 	assert_int_equal(count(f->A, KT_ENTRIES), 3);
 	assert_int_equal(count(f->A, KT_LOG), 3);
@@ -799,8 +807,12 @@ static void test_pipelined_append(void **state)
 		else
 			assert_memory_equal(e.prev, f->ids[2], 32);
 		/* the plain path's bytes: the same draft signed again */
-		keten_entry_draft d = {.seq = seq, .prev = e.prev, .timestamp_ms = e.timestamp_ms,
-		                       .body_type = a[i].body_type, .body = a[i].body, .body_len = a[i].body_len};
+		keten_entry_draft d = {.seq = seq,
+		                       .prev = e.prev,
+		                       .timestamp_ms = e.timestamp_ms,
+		                       .body_type = a[i].body_type,
+		                       .body = a[i].body,
+		                       .body_len = a[i].body_len};
 		assert_int_equal(keten_entry_sign(keten_ledger_keypair(f->A), &d, &again, &err), KETEN_OK);
 		assert_int_equal(again.raw_len, e.raw_len);
 		assert_memory_equal(again.raw, e.raw, e.raw_len);
@@ -827,8 +839,7 @@ static void test_pipelined_append(void **state)
 /* --- authority remembered across a run ---------------------------------------- */
 
 /* A certificate for key, valid until `until` (YYYYMMDD, inclusive). */
-static uint8_t *cert_until(const uint8_t key[32], const char *name, uint32_t role, uint32_t until,
-                           size_t *len)
+static uint8_t *cert_until(const uint8_t key[32], const char *name, uint32_t role, uint32_t until, size_t *len)
 {
 	Keten__PartyCertificate pc = KETEN__PARTY_CERTIFICATE__INIT;
 	uint32_t roles[1] = {role};
@@ -880,8 +891,8 @@ static void test_ingest_authority_by_date(void **state)
 	/* B is its own anchor, so its own store lets it write at any date */
 	assert_int_equal(keten_ledger_trust_add(f->B, key_of(f->B), "self", &err), KETEN_OK);
 	for (int i = 0; i < 6; i++)
-		a[i] = (keten_append){.body_type = KETEN__BODY_TYPE__CHECKPOINT, .body = (const uint8_t *)"",
-		                      .timestamp_ms = ts[i]};
+		a[i] = (keten_append){
+			.body_type = KETEN__BODY_TYPE__CHECKPOINT, .body = (const uint8_t *)"", .timestamp_ms = ts[i]};
 	assert_int_equal(keten_ledger_append(f->B, a, 6, ids, &err), KETEN_OK);
 
 	/* C trusts A only, and receives everything in one call */

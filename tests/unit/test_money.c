@@ -15,10 +15,10 @@
 
 #include "keten/money.h"
 
-#define DAY_MS	86400000LL
-#define MIN_MS	60000LL
+#define DAY_MS 86400000LL
+#define MIN_MS 60000LL
 
-#define SENTINEL	(-777)
+#define SENTINEL (-777)
 
 /* Checked arithmetic ---------------------------------------------------- */
 
@@ -68,15 +68,25 @@ static void test_parse_cents_accepts(void **state)
 		const char *s;
 		int64_t cents;
 	} ok[] = {
-		{ "1234.56", 123456 }, { "1234,56", 123456 }, { "1234", 123400 },
-		{ "0.5", 50 }, { "0,05", 5 }, { "0", 0 }, { "7", 700 },
-		{ "1.234,56", 123456 }, { "1234,5", 123450 }, { "1.234,5", 123450 },
-		{ "12.345.678,90", 1234567890 }, { "999.999,99", 99999999 },
-		{ "1.5", 150 }, { "1.23", 123 }, { "007", 700 },
-		{ "100000000000", KETEN_MAX_CENTS },
-		{ "100000000000.00", KETEN_MAX_CENTS },
-		{ "100.000.000.000,00", KETEN_MAX_CENTS },
-		{ "99999999999.99", KETEN_MAX_CENTS - 1 },
+		{"1234.56", 123456},
+		{"1234,56", 123456},
+		{"1234", 123400},
+		{"0.5", 50},
+		{"0,05", 5},
+		{"0", 0},
+		{"7", 700},
+		{"1.234,56", 123456},
+		{"1234,5", 123450},
+		{"1.234,5", 123450},
+		{"12.345.678,90", 1234567890},
+		{"999.999,99", 99999999},
+		{"1.5", 150},
+		{"1.23", 123},
+		{"007", 700},
+		{"100000000000", KETEN_MAX_CENTS},
+		{"100000000000.00", KETEN_MAX_CENTS},
+		{"100.000.000.000,00", KETEN_MAX_CENTS},
+		{"99999999999.99", KETEN_MAX_CENTS - 1},
 	};
 	int64_t c;
 
@@ -95,14 +105,51 @@ static void test_parse_cents_accepts(void **state)
 static void test_parse_cents_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"", "-", "1.234", "1,234", "12.3.4", "1.2.3,45", "abc", "12a",
-		"a12", " 12", "12 ", "12\n", "+5", "1.", "1,", ".5", ",5",
-		"1.234,", "1.234,567", "12.34,56", "1.2345,67", "1.23,45",
-		"1,234.56", "1,2,3", "1..234,56", ".234,56", "0.123,45",
-		"1.234.56", "1.234.5678,00", "1234.567,89", "12345.678,00", "--5", "-+5", "€ 5", "5€", "1e3",
-		"100000000000.01", "100000000001", "100.000.000.000,01",
-		"1.000.000.000.000,00", "99999999999999999999999999",
-		"9223372036854775807", "0x10", "1_000", "½",
+		"",
+		"-",
+		"1.234",
+		"1,234",
+		"12.3.4",
+		"1.2.3,45",
+		"abc",
+		"12a",
+		"a12",
+		" 12",
+		"12 ",
+		"12\n",
+		"+5",
+		"1.",
+		"1,",
+		".5",
+		",5",
+		"1.234,",
+		"1.234,567",
+		"12.34,56",
+		"1.2345,67",
+		"1.23,45",
+		"1,234.56",
+		"1,2,3",
+		"1..234,56",
+		".234,56",
+		"0.123,45",
+		"1.234.56",
+		"1.234.5678,00",
+		"1234.567,89",
+		"12345.678,00",
+		"--5",
+		"-+5",
+		"€ 5",
+		"5€",
+		"1e3",
+		"100000000000.01",
+		"100000000001",
+		"100.000.000.000,01",
+		"1.000.000.000.000,00",
+		"99999999999999999999999999",
+		"9223372036854775807",
+		"0x10",
+		"1_000",
+		"½",
 	};
 	int64_t c = SENTINEL;
 
@@ -147,15 +194,18 @@ static void test_format_cents(void **state)
 		int64_t cents;
 		const char *s;
 	} cases[] = {
-		{ 123456, "1234.56" }, { -5, "-0.05" }, { 0, "0.00" },
-		{ 7, "0.07" }, { 100, "1.00" }, { -123456, "-1234.56" },
-		{ 10, "0.10" },
-		{ INT64_MAX, "92233720368547758.07" },
-		{ INT64_MIN, "-92233720368547758.08" },
+		{123456, "1234.56"},
+		{-5, "-0.05"},
+		{0, "0.00"},
+		{7, "0.07"},
+		{100, "1.00"},
+		{-123456, "-1234.56"},
+		{10, "0.10"},
+		{INT64_MAX, "92233720368547758.07"},
+		{INT64_MIN, "-92233720368547758.08"},
 	};
 	static const int64_t round_trip[] = {
-		0, 1, -1, 99, -99, 100, 123456, -123456, KETEN_MAX_CENTS,
-		-KETEN_MAX_CENTS, 4294967296LL,
+		0, 1, -1, 99, -99, 100, 123456, -123456, KETEN_MAX_CENTS, -KETEN_MAX_CENTS, 4294967296LL,
 	};
 	char buf[32];
 	int64_t back;
@@ -181,17 +231,17 @@ static void test_format_cents_human(void **state)
 		int64_t cents;
 		const char *s;
 	} cases[] = {
-		{ 123456, "\xe2\x82\xac 1.234,56" },
-		{ -123456, "-\xe2\x82\xac 1.234,56" },
-		{ -5, "-\xe2\x82\xac 0,05" },
-		{ 0, "\xe2\x82\xac 0,00" },
-		{ 100, "\xe2\x82\xac 1,00" },
-		{ 99999, "\xe2\x82\xac 999,99" },
-		{ 100000, "\xe2\x82\xac 1.000,00" },
-		{ 10000000, "\xe2\x82\xac 100.000,00" },
-		{ 123456789012, "\xe2\x82\xac 1.234.567.890,12" },
-		{ INT64_MAX, "\xe2\x82\xac 92.233.720.368.547.758,07" },
-		{ INT64_MIN, "-\xe2\x82\xac 92.233.720.368.547.758,08" },
+		{123456, "\xe2\x82\xac 1.234,56"},
+		{-123456, "-\xe2\x82\xac 1.234,56"},
+		{-5, "-\xe2\x82\xac 0,05"},
+		{0, "\xe2\x82\xac 0,00"},
+		{100, "\xe2\x82\xac 1,00"},
+		{99999, "\xe2\x82\xac 999,99"},
+		{100000, "\xe2\x82\xac 1.000,00"},
+		{10000000, "\xe2\x82\xac 100.000,00"},
+		{123456789012, "\xe2\x82\xac 1.234.567.890,12"},
+		{INT64_MAX, "\xe2\x82\xac 92.233.720.368.547.758,07"},
+		{INT64_MIN, "-\xe2\x82\xac 92.233.720.368.547.758,08"},
 	};
 	char buf[40];
 	int64_t back;
@@ -219,8 +269,7 @@ static void check_herstel(int64_t total)
 
 	keten_split_herstel(total, &up, &fin);
 	if (up != want || (__int128)up + fin != total)
-		fail_msg("herstel %lld -> %lld + %lld", (long long)total,
-			 (long long)up, (long long)fin);
+		fail_msg("herstel %lld -> %lld + %lld", (long long)total, (long long)up, (long long)fin);
 }
 
 static void test_split_herstel_examples(void **state)
@@ -254,10 +303,9 @@ static void test_split_herstel_examples(void **state)
 static void test_split_herstel_identity(void **state)
 {
 	static const int64_t big[] = {
-		KETEN_MAX_CENTS, KETEN_MAX_CENTS - 1, KETEN_MAX_CENTS + 1,
-		INT64_MAX, INT64_MAX - 1, INT64_MAX - 2, INT64_MAX / 2,
-		INT64_MAX / 3, 3074457345618258602LL, 4611686018427387904LL,
-		999999999999999999LL,
+		KETEN_MAX_CENTS,       KETEN_MAX_CENTS - 1,   KETEN_MAX_CENTS + 1,  INT64_MAX,
+		INT64_MAX - 1,         INT64_MAX - 2,         INT64_MAX / 2,        INT64_MAX / 3,
+		3074457345618258602LL, 4611686018427387904LL, 999999999999999999LL,
 	};
 
 	(void)state;
@@ -276,13 +324,13 @@ static void test_apply_bp(void **state)
 	assert_int_equal(r, 660);
 	assert_true(keten_apply_bp(1000, 660, &r));
 	assert_int_equal(r, 66);
-	assert_true(keten_apply_bp(15, 3333, &r));	/* 4.9995 */
+	assert_true(keten_apply_bp(15, 3333, &r)); /* 4.9995 */
 	assert_int_equal(r, 5);
-	assert_true(keten_apply_bp(1, 5000, &r));	/* 0.5 */
+	assert_true(keten_apply_bp(1, 5000, &r)); /* 0.5 */
 	assert_int_equal(r, 1);
 	assert_true(keten_apply_bp(-1, 5000, &r));
 	assert_int_equal(r, -1);
-	assert_true(keten_apply_bp(3, 5000, &r));	/* 1.5 */
+	assert_true(keten_apply_bp(3, 5000, &r)); /* 1.5 */
 	assert_int_equal(r, 2);
 	assert_true(keten_apply_bp(-3, 5000, &r));
 	assert_int_equal(r, -2);
@@ -311,13 +359,13 @@ static void test_index_cents(void **state)
 	(void)state;
 	assert_true(keten_index_cents(10000, 250, &r));
 	assert_int_equal(r, 10250);
-	assert_true(keten_index_cents(12345, 330, &r));	/* 12752.385 */
+	assert_true(keten_index_cents(12345, 330, &r)); /* 12752.385 */
 	assert_int_equal(r, 12752);
-	assert_true(keten_index_cents(12355, 250, &r));	/* 12663.875 */
+	assert_true(keten_index_cents(12355, 250, &r)); /* 12663.875 */
 	assert_int_equal(r, 12664);
 	assert_true(keten_index_cents(-12355, 250, &r));
 	assert_int_equal(r, -12664);
-	assert_true(keten_index_cents(2, 2500, &r));		/* 2.5 */
+	assert_true(keten_index_cents(2, 2500, &r)); /* 2.5 */
 	assert_int_equal(r, 3);
 	assert_true(keten_index_cents(10000, -150, &r));
 	assert_int_equal(r, 9850);
@@ -340,46 +388,43 @@ static void expect_split(int64_t total, const int64_t *w, size_t n, const int64_
 	assert_true(keten_split_weighted(total, w, n, parts));
 	for (size_t i = 0; i < n; i++)
 		if (parts[i] != want[i])
-			fail_msg("split %lld part %zu: %lld, want %lld",
-				 (long long)total, i, (long long)parts[i],
-				 (long long)want[i]);
+			fail_msg("split %lld part %zu: %lld, want %lld", (long long)total, i, (long long)parts[i],
+			         (long long)want[i]);
 }
 
 static void test_split_weighted_examples(void **state)
 {
 	(void)state;
-	expect_split(100, (int64_t[]){ 1, 1, 1 }, 3, (int64_t[]){ 34, 33, 33 });
-	expect_split(2, (int64_t[]){ 1, 1, 1 }, 3, (int64_t[]){ 1, 1, 0 });
-	expect_split(-100, (int64_t[]){ 1, 1, 1 }, 3, (int64_t[]){ -34, -33, -33 });
-	expect_split(100, (int64_t[]){ 0, 1, 0 }, 3, (int64_t[]){ 0, 100, 0 });
-	expect_split(7, (int64_t[]){ 1, 2, 4 }, 3, (int64_t[]){ 1, 2, 4 });
-	expect_split(101, (int64_t[]){ 2, 1 }, 2, (int64_t[]){ 67, 34 });
+	expect_split(100, (int64_t[]){1, 1, 1}, 3, (int64_t[]){34, 33, 33});
+	expect_split(2, (int64_t[]){1, 1, 1}, 3, (int64_t[]){1, 1, 0});
+	expect_split(-100, (int64_t[]){1, 1, 1}, 3, (int64_t[]){-34, -33, -33});
+	expect_split(100, (int64_t[]){0, 1, 0}, 3, (int64_t[]){0, 100, 0});
+	expect_split(7, (int64_t[]){1, 2, 4}, 3, (int64_t[]){1, 2, 4});
+	expect_split(101, (int64_t[]){2, 1}, 2, (int64_t[]){67, 34});
 	/* 10 over 1:1:1:1:0:2 -> 1.67 x4, 0, 3.33: rests 2,2,2,2,0,1 of 3. */
-	expect_split(10, (int64_t[]){ 1, 1, 1, 1, 0, 2 }, 6,
-		     (int64_t[]){ 2, 2, 2, 1, 0, 3 });
+	expect_split(10, (int64_t[]){1, 1, 1, 1, 0, 2}, 6, (int64_t[]){2, 2, 2, 1, 0, 3});
 	/* Largest rest wins even at a higher index: 10 over 3:3:4 exact,
 	 * 11 over 3:3:4 -> 3.3, 3.3, 4.4 -> the 4.4 part gets the cent. */
-	expect_split(11, (int64_t[]){ 3, 3, 4 }, 3, (int64_t[]){ 3, 3, 5 });
-	expect_split(0, (int64_t[]){ 5, 7 }, 2, (int64_t[]){ 0, 0 });
-	expect_split(5, (int64_t[]){ 42 }, 1, (int64_t[]){ 5 });
-	expect_split(INT64_MAX, (int64_t[]){ INT64_MAX / 2, INT64_MAX / 2 }, 2,
-		     (int64_t[]){ INT64_MAX / 2 + 1, INT64_MAX / 2 });
-	expect_split(INT64_MAX, (int64_t[]){ 1, INT64_MAX - 1 }, 2,
-		     (int64_t[]){ 1, INT64_MAX - 1 });
+	expect_split(11, (int64_t[]){3, 3, 4}, 3, (int64_t[]){3, 3, 5});
+	expect_split(0, (int64_t[]){5, 7}, 2, (int64_t[]){0, 0});
+	expect_split(5, (int64_t[]){42}, 1, (int64_t[]){5});
+	expect_split(INT64_MAX, (int64_t[]){INT64_MAX / 2, INT64_MAX / 2}, 2,
+	             (int64_t[]){INT64_MAX / 2 + 1, INT64_MAX / 2});
+	expect_split(INT64_MAX, (int64_t[]){1, INT64_MAX - 1}, 2, (int64_t[]){1, INT64_MAX - 1});
 }
 
 static void test_split_weighted_bad(void **state)
 {
-	int64_t parts[3] = { SENTINEL, SENTINEL, SENTINEL };
-	int64_t w[3] = { 1, 2, 3 };
+	int64_t parts[3] = {SENTINEL, SENTINEL, SENTINEL};
+	int64_t w[3] = {1, 2, 3};
 
 	(void)state;
 	assert_false(keten_split_weighted(100, w, 0, parts));
 	assert_false(keten_split_weighted(100, NULL, 3, parts));
 	assert_false(keten_split_weighted(100, w, 3, NULL));
-	assert_false(keten_split_weighted(100, (int64_t[]){ 1, -1, 3 }, 3, parts));
-	assert_false(keten_split_weighted(100, (int64_t[]){ 0, 0, 0 }, 3, parts));
-	assert_false(keten_split_weighted(100, (int64_t[]){ INT64_MAX, 1, 0 }, 3, parts));
+	assert_false(keten_split_weighted(100, (int64_t[]){1, -1, 3}, 3, parts));
+	assert_false(keten_split_weighted(100, (int64_t[]){0, 0, 0}, 3, parts));
+	assert_false(keten_split_weighted(100, (int64_t[]){INT64_MAX, 1, 0}, 3, parts));
 	assert_false(keten_split_weighted(INT64_MIN, w, 3, parts));
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(parts[i], SENTINEL);
@@ -428,8 +473,7 @@ static void test_split_weighted_sums(void **state)
 		int64_t total = (int64_t)(lcg(&seed) % 10000000) - 1000000;
 
 		for (size_t i = 0; i < n; i++)
-			w[i] = round % 3 == 0 ? (int64_t)(lcg(&seed) % 4) :
-						(int64_t)(lcg(&seed) % 100000);
+			w[i] = round % 3 == 0 ? (int64_t)(lcg(&seed) % 4) : (int64_t)(lcg(&seed) % 100000);
 		w[lcg(&seed) % n] += 1;
 		check_split(total, w, n);
 	}
@@ -450,14 +494,30 @@ static void test_parse_pct_bp(void **state)
 		const char *s;
 		int32_t bp;
 	} ok[] = {
-		{ "6.6", 660 }, { "6,6", 660 }, { "10", 1000 }, { "0.25", 25 },
-		{ "0,25", 25 }, { "0", 0 }, { "100", 10000 }, { "100.00", 10000 },
-		{ "99.99", 9999 }, { "2.05", 205 }, { "0.01", 1 }, { "007", 700 },
+		{"6.6", 660},   {"6,6", 660},      {"10", 1000},    {"0.25", 25},  {"0,25", 25}, {"0", 0},
+		{"100", 10000}, {"100.00", 10000}, {"99.99", 9999}, {"2.05", 205}, {"0.01", 1},  {"007", 700},
 	};
 	static const char *const bad[] = {
-		"", "-1", "-0.5", "+5", "6.666", "6,666", "100.01", "101",
-		"1000", "6.", ".5", "6%", " 6", "6 ", "abc", "6.6.6", "6,6,6",
-		"1.000,5", "99999999999999999999", "0x10",
+		"",
+		"-1",
+		"-0.5",
+		"+5",
+		"6.666",
+		"6,666",
+		"100.01",
+		"101",
+		"1000",
+		"6.",
+		".5",
+		"6%",
+		" 6",
+		"6 ",
+		"abc",
+		"6.6.6",
+		"6,6,6",
+		"1.000,5",
+		"99999999999999999999",
+		"0x10",
 	};
 	int32_t bp;
 
@@ -484,17 +544,14 @@ static void test_parse_date(void **state)
 		const char *s;
 		uint32_t ymd;
 	} ok[] = {
-		{ "2026-01-05", 20260105 }, { "2024-02-29", 20240229 },
-		{ "2000-02-29", 20000229 }, { "1900-01-01", 19000101 },
-		{ "2999-12-31", 29991231 }, { "2026-12-31", 20261231 },
-		{ "2026-04-30", 20260430 },
+		{"2026-01-05", 20260105}, {"2024-02-29", 20240229}, {"2000-02-29", 20000229}, {"1900-01-01", 19000101},
+		{"2999-12-31", 29991231}, {"2026-12-31", 20261231}, {"2026-04-30", 20260430},
 	};
 	static const char *const bad[] = {
-		"", "2026-02-29", "1900-02-29", "2100-02-29", "2026-04-31",
-		"2026-01-32", "2026-00-10", "2026-13-01", "2026-01-00",
-		"2026-1-05", "2026-01-5", "26-01-05", "2026/01/05", "2026-01-05 ",
-		" 2026-01-05", "2026-01-05T00", "20260105", "1899-12-31",
-		"3000-01-01", "2026-0a-05", "+026-01-05", "2026--1-05",
+		"",           "2026-02-29",  "1900-02-29",  "2100-02-29",    "2026-04-31", "2026-01-32",
+		"2026-00-10", "2026-13-01",  "2026-01-00",  "2026-1-05",     "2026-01-5",  "26-01-05",
+		"2026/01/05", "2026-01-05 ", " 2026-01-05", "2026-01-05T00", "20260105",   "1899-12-31",
+		"3000-01-01", "2026-0a-05",  "+026-01-05",  "2026--1-05",
 	};
 	uint32_t ymd;
 
@@ -606,9 +663,8 @@ static void test_date_add_days(void **state)
 static void test_parse_period(void **state)
 {
 	static const char *const bad[] = {
-		"", "2026-00", "2026-13", "2026-1", "2026-001", "202601",
-		"2026/01", "2026-1a", " 2026-01", "2026-01 ", "1899-12",
-		"3000-01", "26-01",
+		"",        "2026-00",  "2026-13",  "2026-1",  "2026-001", "202601", "2026/01",
+		"2026-1a", " 2026-01", "2026-01 ", "1899-12", "3000-01",  "26-01",
 	};
 	uint32_t ym = 0;
 
@@ -641,30 +697,30 @@ static void test_date_of_ms(void **state)
 		uint32_t want;
 	} cases[] = {
 		/* Winter (CET, +1). */
-		{ 20260328, 22, 59, 20260328 },
-		{ 20260328, 23, 0, 20260329 },
-		{ 20260328, 23, 30, 20260329 },
-		{ 20261231, 22, 59, 20261231 },
-		{ 20261231, 23, 0, 20270101 },
-		{ 20260115, 12, 0, 20260115 },
+		{20260328, 22, 59, 20260328},
+		{20260328, 23, 0, 20260329},
+		{20260328, 23, 30, 20260329},
+		{20261231, 22, 59, 20261231},
+		{20261231, 23, 0, 20270101},
+		{20260115, 12, 0, 20260115},
 		/* Summer (CEST, +2). */
-		{ 20260630, 21, 59, 20260630 },
-		{ 20260630, 22, 30, 20260701 },
+		{20260630, 21, 59, 20260630},
+		{20260630, 22, 30, 20260701},
 		/* 2026: summer time from Sun 29 March to Sun 25 October. */
-		{ 20260329, 22, 30, 20260330 },
-		{ 20260329, 21, 59, 20260329 },
-		{ 20261024, 22, 30, 20261025 },
-		{ 20261025, 22, 30, 20261025 },
-		{ 20261025, 23, 0, 20261026 },
+		{20260329, 22, 30, 20260330},
+		{20260329, 21, 59, 20260329},
+		{20261024, 22, 30, 20261025},
+		{20261025, 22, 30, 20261025},
+		{20261025, 23, 0, 20261026},
 		/* 2024: summer time from Sun 31 March to Sun 27 October. */
-		{ 20240330, 22, 30, 20240330 },
-		{ 20240331, 22, 30, 20240401 },
-		{ 20241026, 22, 30, 20241027 },
-		{ 20241027, 22, 30, 20241027 },
+		{20240330, 22, 30, 20240330},
+		{20240331, 22, 30, 20240401},
+		{20241026, 22, 30, 20241027},
+		{20241027, 22, 30, 20241027},
 		/* Late March in a year whose last Sunday is the 25th: 2029. */
-		{ 20290324, 22, 30, 20290324 },
-		{ 20290325, 22, 30, 20290326 },
-		{ 20290331, 22, 30, 20290401 },
+		{20290324, 22, 30, 20290324},
+		{20290325, 22, 30, 20290326},
+		{20290331, 22, 30, 20290401},
 	};
 
 	(void)state;
@@ -672,8 +728,8 @@ static void test_date_of_ms(void **state)
 		uint32_t got = keten_date_of_ms(utc_ms(cases[i].ymd, cases[i].h, cases[i].m));
 
 		if (got != cases[i].want)
-			fail_msg("%u %02d:%02dZ -> %u, want %u", cases[i].ymd,
-				 cases[i].h, cases[i].m, got, cases[i].want);
+			fail_msg("%u %02d:%02dZ -> %u, want %u", cases[i].ymd, cases[i].h, cases[i].m, got,
+			         cases[i].want);
 	}
 	/* Around the epoch, with negative milliseconds rounding down. */
 	assert_int_equal(keten_date_of_ms(0), 19700101);
@@ -692,8 +748,7 @@ static void test_today(void **state)
 	(void)state;
 	assert_true(keten_date_valid(today));
 	assert_true(today >= 20250101);
-	assert_true(today == ref || keten_date_add_days(ref, -1) == today ||
-		    keten_date_add_days(ref, 1) == today);
+	assert_true(today == ref || keten_date_add_days(ref, -1) == today || keten_date_add_days(ref, 1) == today);
 }
 
 static void test_prorata_month(void **state)
@@ -767,18 +822,36 @@ static void test_is_bsn(void **state)
 static void test_text_has_bsn(void **state)
 {
 	static const char *const yes[] = {
-		"BSN 1112.22.333 staat hier", "111222333", "111 222 333",
-		"111-222-333", "client 123456782.", "x111222333y",
-		"(123456782)", "1234.56.782", "datum 2026-01-15 111222333",
-		"12 111222333", "nummers 123456789 en 111222333",
-		"11122-2333 en 4", "111222333 4",
+		"BSN 1112.22.333 staat hier",
+		"111222333",
+		"111 222 333",
+		"111-222-333",
+		"client 123456782.",
+		"x111222333y",
+		"(123456782)",
+		"1234.56.782",
+		"datum 2026-01-15 111222333",
+		"12 111222333",
+		"nummers 123456789 en 111222333",
+		"11122-2333 en 4",
+		"111222333 4",
 	};
 	static const char *const no[] = {
-		"order 1112223330", "123456789", "", "abc", "11122233",
-		"1111222333", "tel 0612345678", "bedrag 1.234,56",
-		"NL91 ABNA 0417 1643 00", "NL91ABNA0417164300",
-		"1112-22-3330", "111..222.333", "11122-2333 4",
-		"000000000", "000 000 000",
+		"order 1112223330",
+		"123456789",
+		"",
+		"abc",
+		"11122233",
+		"1111222333",
+		"tel 0612345678",
+		"bedrag 1.234,56",
+		"NL91 ABNA 0417 1643 00",
+		"NL91ABNA0417164300",
+		"1112-22-3330",
+		"111..222.333",
+		"11122-2333 4",
+		"000000000",
+		"000 000 000",
 	};
 
 	(void)state;
@@ -799,18 +872,48 @@ static bool text_ok(const char *s)
 static void test_text_ok(void **state)
 {
 	static const char *const good[] = {
-		"", "hallo", "tab\there\nnieuwe regel", "caf\xc3\xa9",
-		"\xe2\x82\xac 5", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf",
-		"\xef\xbf\xbf", "\xed\x9f\xbf", "\xee\x80\x80", "\xc2\x80",
-		"\xe0\xa0\x80", "\xf0\x90\x80\x80", "~",
+		"",
+		"hallo",
+		"tab\there\nnieuwe regel",
+		"caf\xc3\xa9",
+		"\xe2\x82\xac 5",
+		"\xf0\x9f\x98\x80",
+		"\xf4\x8f\xbf\xbf",
+		"\xef\xbf\xbf",
+		"\xed\x9f\xbf",
+		"\xee\x80\x80",
+		"\xc2\x80",
+		"\xe0\xa0\x80",
+		"\xf0\x90\x80\x80",
+		"~",
 	};
 	static const char *const bad[] = {
-		"\r", "a\rb", "\x01", "\x1b[0m", "\x7f", "\x1f",
-		"\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xe0\x9f\xbf",
-		"\xf0\x80\x80\xaf", "\xf0\x8f\xbf\xbf", "\xed\xa0\x80",
-		"\xed\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80",
-		"\xf8\x88\x80\x80\x80", "\xff", "\xfe", "\x80", "a\xbf",
-		"\xe2\x82", "\xc3", "\xf0\x9f\x98", "\xc3\x28", "\xe2\x28\xa1",
+		"\r",
+		"a\rb",
+		"\x01",
+		"\x1b[0m",
+		"\x7f",
+		"\x1f",
+		"\xc0\xaf",
+		"\xc1\xbf",
+		"\xe0\x80\xaf",
+		"\xe0\x9f\xbf",
+		"\xf0\x80\x80\xaf",
+		"\xf0\x8f\xbf\xbf",
+		"\xed\xa0\x80",
+		"\xed\xbf\xbf",
+		"\xf4\x90\x80\x80",
+		"\xf5\x80\x80\x80",
+		"\xf8\x88\x80\x80\x80",
+		"\xff",
+		"\xfe",
+		"\x80",
+		"a\xbf",
+		"\xe2\x82",
+		"\xc3",
+		"\xf0\x9f\x98",
+		"\xc3\x28",
+		"\xe2\x28\xa1",
 	};
 
 	(void)state;

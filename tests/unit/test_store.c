@@ -67,11 +67,11 @@ static void open_store(struct fx *f, size_t map)
 }
 
 /* Sign entry seq of kp's feed after prev (NULL at seq 1). */
-static void make_entry(struct fx *f, uint64_t seq, const uint8_t *prev, uint32_t type, int64_t ts,
-                       const uint8_t *body, size_t blen, keten_entry *out)
+static void make_entry(struct fx *f, uint64_t seq, const uint8_t *prev, uint32_t type, int64_t ts, const uint8_t *body,
+                       size_t blen, keten_entry *out)
 {
-	keten_entry_draft d = {.seq = seq, .prev = prev, .timestamp_ms = ts, .body_type = type,
-	                       .body = body, .body_len = blen};
+	keten_entry_draft d = {
+		.seq = seq, .prev = prev, .timestamp_ms = ts, .body_type = type, .body = body, .body_len = blen};
 	assert_int_equal(keten_entry_sign(&f->kp, &d, out, NULL), KETEN_OK);
 }
 
@@ -89,7 +89,7 @@ static void test_open(void **state)
 	assert_int_equal(keten_store_open(f->ledger, false, 0, &s, &err), KETEN_ENOTFOUND);
 	assert_null(s);
 	assert_int_equal(err.code, KETEN_ENOTFOUND);
-	assert_int_not_equal(access(f->ledger, F_OK), 0);   /* nothing created */
+	assert_int_not_equal(access(f->ledger, F_OK), 0); /* nothing created */
 	open_store(f, 1 << 20);
 	assert_int_equal(keten_store_mapsize(f->s), 1 << 20);
 	assert_int_equal(access(f->ledger, F_OK), 0);
@@ -154,7 +154,7 @@ static void test_mapsize_env(void **state)
 
 struct kvs {
 	int n;
-	int fail_at;      /* return an error after this many puts; -1: never */
+	int fail_at; /* return an error after this many puts; -1: never */
 	int calls;
 };
 
@@ -247,16 +247,16 @@ static void test_write_error_rolls_back(void **state)
 	assert_int_equal(keten_store_write(f->s, put_some, &c, &err), KETEN_ERULE);
 	assert_int_equal(err.code, KETEN_ERULE);
 	assert_string_equal(err.msg, "stop at 10");
-	assert_int_equal(c.calls, 1);     /* an error is not retried */
+	assert_int_equal(c.calls, 1); /* an error is not retried */
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_STATE), 0);   /* the ten puts are gone */
+	assert_int_equal(keten_kv_count(t, KT_STATE), 0); /* the ten puts are gone */
 	keten_txn_end(t);
 
 	c.fail_at = -1;
 	assert_int_equal(keten_store_write(f->s, put_some, &c, &err), KETEN_OK);
 	assert_int_equal(keten_store_write(f->s, del_and_fail, &fail, &err), KETEN_EPERM);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_STATE), 20);   /* the delete rolled back */
+	assert_int_equal(keten_kv_count(t, KT_STATE), 20); /* the delete rolled back */
 	assert_int_equal(keten_kv_get(t, KT_STATE, "key001", 6, NULL, NULL, &err), KETEN_OK);
 	keten_txn_end(t);
 	fail = 0;
@@ -299,7 +299,8 @@ static int set_status_fn(keten_txn *t, void *p, keten_error *err)
 	return keten_store_set_status(t, c->id, c->st, c->rule, err);
 }
 
-static int by_type_count(const uint8_t *k __attribute__((unused)), size_t kl __attribute__((unused)), const uint8_t *v __attribute__((unused)), size_t vl __attribute__((unused)), void *p)
+static int by_type_count(const uint8_t *k __attribute__((unused)), size_t kl __attribute__((unused)),
+                         const uint8_t *v __attribute__((unused)), size_t vl __attribute__((unused)), void *p)
 {
 	(*(int *)p)++;
 	return 0;
@@ -497,7 +498,10 @@ static void test_stub_then_body(void **state)
 
 /* --- resolve ----------------------------------------------------------- */
 
-struct raw_keys { uint8_t (*k)[32]; size_t n; };
+struct raw_keys {
+	uint8_t (*k)[32];
+	size_t n;
+};
 
 static int put_raw_keys(keten_txn *t, void *p, keten_error *err)
 {
@@ -527,12 +531,20 @@ static void test_resolve(void **state)
 	 */
 	memset(keys, 0x5a, sizeof keys);
 	static const uint8_t ab[4] = {0xaa, 0xbb, 0xcc, 0xdd};
-	memcpy(keys[0], ab, 4); keys[0][4] = 0x00;
-	memcpy(keys[1], ab, 4); keys[1][4] = 0x11;
-	memcpy(keys[2], ab, 4); keys[2][4] = 0x1f;
-	memcpy(keys[3], ab, 4); keys[3][3] = 0xde; keys[3][4] = 0x00;
+	memcpy(keys[0], ab, 4);
+	keys[0][4] = 0x00;
+	memcpy(keys[1], ab, 4);
+	keys[1][4] = 0x11;
+	memcpy(keys[2], ab, 4);
+	keys[2][4] = 0x1f;
+	memcpy(keys[3], ab, 4);
+	keys[3][3] = 0xde;
+	keys[3][4] = 0x00;
 	for (int i = 4; i < 14; i++) {
-		keys[i][0] = 1; keys[i][1] = 2; keys[i][2] = 3; keys[i][3] = 4;
+		keys[i][0] = 1;
+		keys[i][1] = 2;
+		keys[i][2] = 3;
+		keys[i][3] = 4;
 		keys[i][4] = (uint8_t)i;
 	}
 	assert_int_equal(keten_store_write(f->s, put_raw_keys, &r, &err), KETEN_OK);
@@ -617,14 +629,14 @@ static void test_resolve_entries(void **state)
 
 	open_store(f, 0);
 	for (int i = 0; i < 40; i++)
-		make_entry(f, (uint64_t)i + 1, i ? e[i - 1].id : NULL, KETEN__BODY_TYPE__CLAIM, i,
-		           (const uint8_t *)&i, sizeof i, &e[i]);
+		make_entry(f, (uint64_t)i + 1, i ? e[i - 1].id : NULL, KETEN__BODY_TYPE__CLAIM, i, (const uint8_t *)&i,
+		           sizeof i, &e[i]);
 	struct put_ctx c = {e, 40, KS_APPLIED, NULL};
 	assert_int_equal(keten_store_write(f->s, put_entries, &c, &err), KETEN_OK);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
 	for (int i = 0; i < 40; i++) {
 		keten_hex(hex, e[i].id, 32);
-		hex[8 + i % 5] = 0;     /* 8 to 12 digits */
+		hex[8 + i % 5] = 0; /* 8 to 12 digits */
 		assert_int_equal(keten_store_resolve(t, hex, id, &err), KETEN_OK);
 		assert_memory_equal(id, e[i].id, 32);
 	}
@@ -656,7 +668,7 @@ static int put_range(keten_txn *t, void *p, keten_error *err)
 static void test_map_growth(void **state)
 {
 	struct fx *f = *state;
-	enum { N = 3000, BODY = 8000, BATCH = 400 };   /* about 22 MB of entries */
+	enum { N = 3000, BODY = 8000, BATCH = 400 }; /* about 22 MB of entries */
 	keten_entry *e = calloc(N, sizeof *e);
 	uint8_t *body = malloc(BODY);
 	keten_error err = {0};
@@ -667,7 +679,7 @@ static void test_map_growth(void **state)
 	assert_non_null(e);
 	assert_non_null(body);
 	for (size_t i = 0; i < N; i++) {
-		size_t bl = i % 10 == 0 ? 40 : BODY;    /* some small ones among them */
+		size_t bl = i % 10 == 0 ? 40 : BODY; /* some small ones among them */
 		for (size_t j = 0; j < bl; j++)
 			body[j] = (uint8_t)(i * 31 + j);
 		make_entry(f, i + 1, i ? e[i - 1].id : NULL, KETEN__BODY_TYPE__DELIVERY, (int64_t)i, body, bl, &e[i]);
@@ -762,8 +774,8 @@ struct seen {
 	char keys[32][80];
 	size_t klen[32];
 	int n;
-	int stop_after;   /* 0: never */
-	int ret;          /* returned when stopping */
+	int stop_after; /* 0: never */
+	int ret;        /* returned when stopping */
 };
 
 static int seen_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
@@ -781,9 +793,12 @@ static int seen_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, voi
 }
 
 /* The keys of the scan tests (with their lengths: one holds a zero byte). */
-static const struct { const char *k; size_t n; } scan_keys[] = {
-	{"a", 1}, {"a\x01", 2}, {"ab", 2}, {"abc", 3}, {"abd", 3}, {"ac", 2}, {"a\xff", 2},
-	{"a\xff\xff", 3}, {"b", 1}, {"b\0", 2}, {"ba", 2}, {"\x01", 1}, {"\xff", 1},
+static const struct {
+	const char *k;
+	size_t n;
+} scan_keys[] = {
+	{"a", 1},         {"a\x01", 2}, {"ab", 2},  {"abc", 3}, {"abd", 3},  {"ac", 2},   {"a\xff", 2},
+	{"a\xff\xff", 3}, {"b", 1},     {"b\0", 2}, {"ba", 2},  {"\x01", 1}, {"\xff", 1},
 };
 
 static int put_scan_keys(keten_txn *t, void *p __attribute__((unused)), keten_error *err)

@@ -72,11 +72,9 @@ static uint64_t rng_next(uint64_t *s)
 }
 
 static const char *const names[NN] = {"Gemeente", "Hoofdaannemer", "Onder Een", "Onder Twee", "Auditor"};
-static const char *const roles[NN] = {"municipality", "lead-provider", "subcontractor",
-                                      "subcontractor", "auditor"};
-static const uint32_t role_ids[NN] = {KETEN__ROLE__MUNICIPALITY, KETEN__ROLE__LEAD_PROVIDER,
-                                      KETEN__ROLE__SUBCONTRACTOR, KETEN__ROLE__SUBCONTRACTOR,
-                                      KETEN__ROLE__AUDITOR};
+static const char *const roles[NN] = {"municipality", "lead-provider", "subcontractor", "subcontractor", "auditor"};
+static const uint32_t role_ids[NN] = {KETEN__ROLE__MUNICIPALITY, KETEN__ROLE__LEAD_PROVIDER, KETEN__ROLE__SUBCONTRACTOR,
+                                      KETEN__ROLE__SUBCONTRACTOR, KETEN__ROLE__AUDITOR};
 static const char *const munis[NN] = {"0363", "0363", "0363", "0599", "0363"};
 
 struct node {
@@ -127,14 +125,12 @@ static void node_close(struct node *n)
 	n->L = NULL;
 }
 
-static void certify(struct node *by, const uint8_t key[32], const char *name, uint32_t role,
-                    const char *muni)
+static void certify(struct node *by, const uint8_t key[32], const char *name, uint32_t role, const char *muni)
 {
 	Keten__PartyCertificate pc = KETEN__PARTY_CERTIFICATE__INIT;
 	uint32_t r[1] = {role};
 	char *m[1] = {(char *)muni};
-	keten_append a = {.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE,
-	                  .timestamp_ms = 1764000000000};
+	keten_append a = {.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE, .timestamp_ms = 1764000000000};
 	keten_error err = {0};
 	uint8_t *buf;
 	size_t len;
@@ -158,8 +154,8 @@ static void certify(struct node *by, const uint8_t key[32], const char *name, ui
 
 /* Sign an entry by kp at its next seq in L and store it there as a received
  * entry (so the domain's rules may reject it but never refuse it). */
-static void post_kp(keten_ledger *Lg, const keten_keypair *kp, const char *text,
-                    const uint8_t (*aud)[32], size_t n_aud, uint8_t id_out[32])
+static void post_kp(keten_ledger *Lg, const keten_keypair *kp, const char *text, const uint8_t (*aud)[32], size_t n_aud,
+                    uint8_t id_out[32])
 {
 	Keten__Dispute d = KETEN__DISPUTE__INIT;
 	keten_entry_draft dr = {0};
@@ -200,8 +196,8 @@ static void post_kp(keten_ledger *Lg, const keten_keypair *kp, const char *text,
 }
 
 /* Sign any body by kp at its next seq in Lg and store it as received. */
-static void post_body(keten_ledger *Lg, const keten_keypair *kp, uint32_t type, const uint8_t *body,
-                      size_t len, uint8_t id_out[32])
+static void post_body(keten_ledger *Lg, const keten_keypair *kp, uint32_t type, const uint8_t *body, size_t len,
+                      uint8_t id_out[32])
 {
 	keten_entry_draft dr = {0};
 	keten_ingest_stats st;
@@ -235,8 +231,8 @@ static void post(struct node *n, const char *text, const uint8_t (*aud)[32], siz
 
 /* One full round between a client and a server session, messages passed
  * directly.  Returns the client's result. */
-static int round_direct(keten_sync_client *c, struct node *srv, keten_sync_session *s,
-                        keten_sync_stats *st, keten_error *err)
+static int round_direct(keten_sync_client *c, struct node *srv, keten_sync_session *s, keten_sync_stats *st,
+                        keten_error *err)
 {
 	keten_sync_limits lim;
 	uint8_t *req = NULL, *rep = NULL;
@@ -419,23 +415,23 @@ static int group_setup(void **state)
 		uint8_t a[3][32];
 		memcpy(a[0], nd[M].key, 32);
 		memcpy(a[1], nd[L].key, 32);
-		post(&nd[M], "allocation for the lead provider", (const uint8_t (*)[32])a, 2);
+		post(&nd[M], "allocation for the lead provider", (const uint8_t(*)[32])a, 2);
 		memcpy(a[0], nd[L].key, 32);
 		memcpy(a[1], nd[S1].key, 32);
-		post(&nd[L], "offer to subcontractor one", (const uint8_t (*)[32])a, 2);
+		post(&nd[L], "offer to subcontractor one", (const uint8_t(*)[32])a, 2);
 		memcpy(a[1], nd[S2].key, 32);
-		post(&nd[L], "offer to subcontractor two", (const uint8_t (*)[32])a, 2);
+		post(&nd[L], "offer to subcontractor two", (const uint8_t(*)[32])a, 2);
 		post(&nd[L], "public note", NULL, 0);
 		memcpy(a[0], nd[S1].key, 32);
 		memcpy(a[1], nd[L].key, 32);
-		post(&nd[S1], "delivery by one", (const uint8_t (*)[32])a, 2);
-		post(&nd[S1], "claim by one", (const uint8_t (*)[32])a, 2);
+		post(&nd[S1], "delivery by one", (const uint8_t(*)[32])a, 2);
+		post(&nd[S1], "claim by one", (const uint8_t(*)[32])a, 2);
 		memcpy(a[0], nd[S2].key, 32);
-		post(&nd[S2], "own note of two (0599: no auditor of 0363)", (const uint8_t (*)[32])a, 1);
+		post(&nd[S2], "own note of two (0599: no auditor of 0363)", (const uint8_t(*)[32])a, 1);
 		memcpy(a[1], nd[L].key, 32);
-		post(&nd[S2], "delivery by two", (const uint8_t (*)[32])a, 2);
+		post(&nd[S2], "delivery by two", (const uint8_t(*)[32])a, 2);
 		memcpy(a[0], nd[M].key, 32);
-		post(&nd[AU], "auditor to municipality", (const uint8_t (*)[32])a, 1);
+		post(&nd[AU], "auditor to municipality", (const uint8_t(*)[32])a, 1);
 	}
 	for (int i = 0; i < NN; i++)
 		node_close(&nd[i]);
@@ -546,8 +542,8 @@ static void test_in_sync_round(void **state)
 	assert_int_equal(round_direct(c, &nd[M], &s, &st, &err), KETEN_OK);
 	assert_true(st.same);
 	assert_int_equal(st.requests, 1);
-	print_message("in-sync round with %zu feeds: %zu round trip, %zu bytes sent, %zu received\n",
-	              feeds, st.requests, st.bytes_out, st.bytes_in);
+	print_message("in-sync round with %zu feeds: %zu round trip, %zu bytes sent, %zu received\n", feeds,
+	              st.requests, st.bytes_out, st.bytes_in);
 	assert_true(feeds >= 100);
 	assert_true(st.bytes_out + st.bytes_in <= 512);
 	/* Announce: the server's session notes that this peer changed. */
@@ -742,7 +738,7 @@ static void test_checkpoints(void **state)
 		cp.root.len = 32;
 		len = keten__checkpoint__pack(&cp, buf);
 		post_body(nd[S1].L, keten_ledger_keypair(nd[S1].L), KETEN__BODY_TYPE__CHECKPOINT, buf, len, id);
-		assert_int_equal(pull(&nd[S1], &nd[M], NULL), KETEN_OK);   /* S1 learns who L is */
+		assert_int_equal(pull(&nd[S1], &nd[M], NULL), KETEN_OK); /* S1 learns who L is */
 		assert_int_equal(pull(&nd[L], &nd[S1], NULL), KETEN_OK);
 		check_checkpoint(&nd[L], id, &ck, KETEN_OK);
 		assert_int_equal(ck.differ, 1);
@@ -768,8 +764,8 @@ static int error_of(const uint8_t *rep, size_t len)
 	return code;
 }
 
-static int serve_once(struct node *srv, keten_sync_session *s, int64_t now, const uint8_t *req,
-                      size_t len, uint8_t **rep, size_t *rl)
+static int serve_once(struct node *srv, keten_sync_session *s, int64_t now, const uint8_t *req, size_t len,
+                      uint8_t **rep, size_t *rl)
 {
 	keten_sync_limits lim;
 	keten_error note = {0};
@@ -797,8 +793,8 @@ static uint8_t *hello_bytes(const uint8_t key[32], const uint8_t nonce[32], size
 	return b;
 }
 
-static uint8_t *auth_bytes(const keten_keypair *kp, const uint8_t *rep, size_t rl,
-                           const uint8_t client_nonce[32], size_t *len)
+static uint8_t *auth_bytes(const keten_keypair *kp, const uint8_t *rep, size_t rl, const uint8_t client_nonce[32],
+                           size_t *len)
 {
 	Keten__Sync__Reply *r = keten__sync__reply__unpack(NULL, rl, rep);
 	Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
@@ -871,7 +867,7 @@ static void test_hostile_requests(void **state)
 	}
 	/* Empty and unknown types. */
 	{
-		const uint8_t unknown[] = {0x48, 0x01};          /* field 9, varint 1 */
+		const uint8_t unknown[] = {0x48, 0x01}; /* field 9, varint 1 */
 		keten_sync_session_init(&s2, &lim, 0);
 		serve_once(&nd[M], &s2, 0, unknown, sizeof unknown, &rep, &rl);
 		assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__UNKNOWN_TYPE);
@@ -885,8 +881,7 @@ static void test_hostile_requests(void **state)
 		uint8_t *big = calloc(1, KETEN_SYNC_MAX_REQUEST + 1);
 		assert_non_null(big);
 		keten_sync_session_init(&s2, &lim, 0);
-		assert_int_equal(serve_once(&nd[M], &s2, 0, big, KETEN_SYNC_MAX_REQUEST + 1, &rep, &rl),
-		                 KETEN_EPROTO);
+		assert_int_equal(serve_once(&nd[M], &s2, 0, big, KETEN_SYNC_MAX_REQUEST + 1, &rep, &rl), KETEN_EPROTO);
 		assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__TOO_LARGE);
 		free(rep);
 		free(big);
@@ -1019,7 +1014,7 @@ static void test_hostile_replies(void **state)
 	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
 	int rc = KETEN_OK, fetches = 0;
 	while (rc == KETEN_OK && req) {
-		bool is_fetch = req[0] == 0x22;     /* field 4, length-delimited */
+		bool is_fetch = req[0] == 0x22; /* field 4, length-delimited */
 		serve_once(&nd[M], &s, 0, req, rl, &rep, &pl);
 		free(req);
 		if (is_fetch && fetches++ == 0) {
@@ -1075,9 +1070,8 @@ static void batch_lock(void *ctx, bool on)
 
 /* A round like round_direct, flipping a body byte of every entry of
  * `author` at seq `bad` (0: none) in the Entries replies. */
-static int round_damaged(keten_sync_client *c, struct node *srv, keten_sync_session *s,
-                         const uint8_t author[32], uint64_t bad, keten_sync_stats *st,
-                         keten_error *err)
+static int round_damaged(keten_sync_client *c, struct node *srv, keten_sync_session *s, const uint8_t author[32],
+                         uint64_t bad, keten_sync_stats *st, keten_error *err)
 {
 	keten_sync_limits lim;
 	uint8_t *req = NULL, *rep = NULL;
@@ -1093,8 +1087,8 @@ static int round_damaged(keten_sync_client *c, struct node *srv, keten_sync_sess
 		req = NULL;
 		r = keten__sync__reply__unpack(NULL, pl, rep);
 		assert_non_null(r);
-		for (size_t i = 0; bad && r->msg_case == KETEN__SYNC__REPLY__MSG_ENTRIES &&
-		                   i < r->entries->n_entry; i++) {
+		for (size_t i = 0; bad && r->msg_case == KETEN__SYNC__REPLY__MSG_ENTRIES && i < r->entries->n_entry;
+		     i++) {
 			ProtobufCBinaryData *d = &r->entries->entry[i];
 			keten_entry e;
 			if (keten_entry_parse(d->data, d->len, &e, NULL) != KETEN_OK)
@@ -1175,7 +1169,7 @@ static void test_batches(void **state)
 			ref_head = head_of(&nd[L], nd[M].key);
 			ref_entries = st.entries;
 			ref_dropped = st.dropped;
-			assert_int_equal(ref_head, 18);    /* the replies before the one holding 20 */
+			assert_int_equal(ref_head, 18); /* the replies before the one holding 20 */
 		} else {
 			assert_int_equal(head_of(&nd[L], nd[M].key), ref_head);
 			assert_int_equal(st.entries, ref_entries);
@@ -1220,9 +1214,7 @@ static void mutate(uint64_t *rng, const struct msgrec *in, struct msgrec *out)
 		for (k = 1 + rng_next(rng) % 4; k && n; k--)
 			b[rng_next(rng) % n] ^= (uint8_t)(1u << (rng_next(rng) % 8));
 		break;
-	case 1:
-		n = n ? (size_t)(rng_next(rng) % n) : 0;
-		break;
+	case 1: n = n ? (size_t)(rng_next(rng) % n) : 0; break;
 	case 2:
 		for (k = 1 + rng_next(rng) % 64; k; k--)
 			b[n++] = (uint8_t)rng_next(rng);
@@ -1232,7 +1224,7 @@ static void mutate(uint64_t *rng, const struct msgrec *in, struct msgrec *out)
 			b[rng_next(rng) % n] = (uint8_t[]){0x00, 0xff, 0x80, 0x7f}[rng_next(rng) % 4];
 		break;
 	default:
-		if (n > 2) {     /* a length prefix made larger or smaller */
+		if (n > 2) { /* a length prefix made larger or smaller */
 			size_t at = rng_next(rng) % n;
 			b[at] = (uint8_t)(b[at] + (rng_next(rng) % 2 ? 1 : 0xff));
 		}
@@ -1269,7 +1261,7 @@ static void test_mutations(void **state)
 		keten_error note = {0};
 		keten_sync_serve(nd[M].L, &s, &lim, 0, req, rl, &rep, &pl, &note);
 		if (nrec == 1)
-			authed = s;      /* just after the Auth: an authenticated session */
+			authed = s; /* just after the Auth: an authenticated session */
 		reqs[nrec] = (struct msgrec){req, rl};
 		reps[nrec] = (struct msgrec){rep, pl};
 		nrec++;
@@ -1374,7 +1366,6 @@ static void test_mutations(void **state)
 
 /* The simulated network --------------------------------------------------------- */
 
-
 static unsigned rng_pct(uint64_t *s)
 {
 	return (unsigned)(rng_next(s) % 100);
@@ -1418,11 +1409,11 @@ struct sim {
 static bool cut(const struct sim *sm, const struct conv *cv)
 {
 	return sm->tick >= sm->cut_from && sm->tick < sm->cut_to &&
-	       (cv->client == sm->cut_node || cv->server == sm->cut_node);
+		(cv->client == sm->cut_node || cv->server == sm->cut_node);
 }
 
-static void sim_send(struct sim *sm, struct conv *cv, int conv, bool reply, uint64_t no,
-                     const uint8_t *data, size_t len)
+static void sim_send(struct sim *sm, struct conv *cv, int conv, bool reply, uint64_t no, const uint8_t *data,
+                     size_t len)
 {
 	int copies = 1 + (rng_pct(&sm->rng) < sm->dup);
 	sm->sent++;
@@ -1480,7 +1471,7 @@ static void deliver(struct sim *sm, struct node *nd, struct conv *cv, int64_t no
 		return;
 	}
 	if (!c->busy || m->no != c->no)
-		return;                          /* a stale or repeated reply: req0 drops it */
+		return; /* a stale or repeated reply: req0 drops it */
 	free(c->req);
 	c->req = NULL;
 	if (keten_sync_client_reply(c->c, m->data, m->len, &c->req, &c->req_len, &err) != KETEN_OK) {
@@ -1515,7 +1506,7 @@ static int64_t sim_run(uint64_t seed, char *why, size_t wl, struct sim *out)
 	int k = 0;
 
 	snprintf(name, sizeof name, "seed%llu", (unsigned long long)seed);
-	det_state = seed * UINT64_C(0xd1b54a32d192ed03) + 7;   /* nonces too replay */
+	det_state = seed * UINT64_C(0xd1b54a32d192ed03) + 7; /* nonces too replay */
 	nodes_copy(nd, name);
 	sm.drop = rng_pct(&sm.rng) % 31;
 	sm.dup = rng_pct(&sm.rng) % 51;
@@ -1554,7 +1545,7 @@ static int64_t sim_run(uint64_t seed, char *why, size_t wl, struct sim *out)
 			uint8_t a[2][32];
 			memcpy(a[0], nd[S1].key, 32);
 			memcpy(a[1], nd[S2].key, 32);
-			post(&nd[S1], "a late note between the subcontractors", (const uint8_t (*)[32])a, 2);
+			post(&nd[S1], "a late note between the subcontractors", (const uint8_t(*)[32])a, 2);
 		}
 		for (int i = 0; i < SIM_NCONV; i++) {
 			struct conv *c = &cv[i];
@@ -1568,7 +1559,7 @@ static int64_t sim_run(uint64_t seed, char *why, size_t wl, struct sim *out)
 					client_send(&sm, c, i);
 				}
 			} else if (c->busy && sm.tick - c->sent_at > SIM_TIMEOUT) {
-				client_send(&sm, c, i);       /* req0 resends */
+				client_send(&sm, c, i); /* req0 resends */
 			}
 		}
 		if (sm.nq > 1)
@@ -1581,7 +1572,7 @@ static int64_t sim_run(uint64_t seed, char *why, size_t wl, struct sim *out)
 			memcpy(batch, sm.q, due * sizeof *batch);
 			memmove(sm.q, sm.q + due, (sm.nq - due) * sizeof *sm.q);
 			sm.nq -= due;
-			for (size_t i = due; i > 1; i--) {      /* reorder what arrives together */
+			for (size_t i = due; i > 1; i--) { /* reorder what arrives together */
 				size_t j = (size_t)(rng_next(&sm.rng) % i);
 				struct msg tmp = batch[i - 1];
 				batch[i - 1] = batch[j];
@@ -1593,8 +1584,7 @@ static int64_t sim_run(uint64_t seed, char *why, size_t wl, struct sim *out)
 			}
 			free(batch);
 		}
-		if (sm.tick > 400 && sm.tick > sm.cut_to && sm.tick % 50 == 0 &&
-		    converged(nd, NN, why, wl)) {
+		if (sm.tick > 400 && sm.tick > sm.cut_to && sm.tick % 50 == 0 && converged(nd, NN, why, wl)) {
 			result = 0;
 			break;
 		}
@@ -1645,16 +1635,17 @@ static void test_simulated_network(void **state)
 			print_message("seed %llu did not converge after %lld ticks (drop %u%%, dup %u%%, "
 			              "reset %u%%, cut node %d for ticks %lld-%lld): %s\n"
 			              "  replay: KETEN_SYNC_SEED=%llu %s\n",
-			              (unsigned long long)seed, (long long)r, sm.drop, sm.dup, sm.reset,
-			              sm.cut_node, (long long)sm.cut_from, (long long)sm.cut_to, why,
-			              (unsigned long long)seed, "build/tests/test_sync");
+			              (unsigned long long)seed, (long long)r, sm.drop, sm.dup, sm.reset, sm.cut_node,
+			              (long long)sm.cut_from, (long long)sm.cut_to, why, (unsigned long long)seed,
+			              "build/tests/test_sync");
 			failed++;
 		} else if (sm.tick > worst) {
 			worst = sm.tick;
 		}
 	}
 	print_message("simulated network: %llu seeds, %d failed, %zu messages sent, slowest "
-	              "convergence %lld ticks\n", (unsigned long long)n, failed, msgs, (long long)worst);
+	              "convergence %lld ticks\n",
+	              (unsigned long long)n, failed, msgs, (long long)worst);
 	assert_int_equal(failed, 0);
 }
 
@@ -1671,9 +1662,7 @@ static uint32_t det_random(void)
 	return (uint32_t)(rng_next(&det_state) >> 32);
 }
 
-static void det_stir(void)
-{
-}
+static void det_stir(void) {}
 
 static void det_buf(void *const buf, const size_t size)
 {

@@ -37,7 +37,7 @@
 #include "proto/sync.pb-c.h"
 #include "test_util.h"
 
-#define NPEERS 4   /* the server's home, then three pulling homes */
+#define NPEERS 4 /* the server's home, then three pulling homes */
 
 struct fx {
 	char base[96];
@@ -109,9 +109,11 @@ static void fill(keten_ledger *Lg, size_t n)
 		size_t k = n - done < 1000 ? n - done : 1000;
 		keten_ingest_stats st;
 		for (size_t i = 0; i < k; i++) {
-			keten_entry_draft dr = {.seq = seq + 1, .prev = seq ? prev : NULL,
+			keten_entry_draft dr = {.seq = seq + 1,
+			                        .prev = seq ? prev : NULL,
 			                        .timestamp_ms = 1764000000000 + (int64_t)seq,
-			                        .body_type = KETEN__BODY_TYPE__DISPUTE, .body = body,
+			                        .body_type = KETEN__BODY_TYPE__DISPUTE,
+			                        .body = body,
 			                        .body_len = blen};
 			assert_int_equal(keten_entry_sign(kp, &dr, &e[i], &err), KETEN_OK);
 			b[i].data = e[i].raw;
@@ -150,8 +152,7 @@ static int setup(void **state)
 	if (!f)
 		return -1;
 	f->n = env ? strtoul(env, NULL, 10) : 20000;
-	snprintf(f->base, sizeof f->base, "%s/keten-net-XXXXXX",
-	         stat("/dev/shm", &st) == 0 ? "/dev/shm" : "/tmp");
+	snprintf(f->base, sizeof f->base, "%s/keten-net-XXXXXX", stat("/dev/shm", &st) == 0 ? "/dev/shm" : "/tmp");
 	if (!mkdtemp(f->base))
 		return -1;
 	for (int i = 0; i < NPEERS; i++) {
@@ -224,14 +225,14 @@ static void test_pull_figures(void **state)
 	}
 	print_message("sync of %llu entries over tcp loopback: %.2f s, %.0f entries/s, %zu round trips, "
 	              "%.1f MB received; raw verify of as many: %.2f s (%.0f/s): ratio %.1fx\n",
-	              (unsigned long long)head, t_sync, head / t_sync, st.requests, st.bytes_in / 1e6,
-	              t_verify, head / t_verify, t_verify / t_sync);
+	              (unsigned long long)head, t_sync, head / t_sync, st.requests, st.bytes_in / 1e6, t_verify,
+	              head / t_verify, t_verify / t_sync);
 	/* in sync: one round trip, a few dozen bytes */
 	assert_int_equal(keten_peer_sync(p, &st, &err), KETEN_OK);
 	assert_true(st.same);
 	assert_int_equal(st.requests, 1);
-	print_message("in-sync round over tcp: %zu round trip, %zu + %zu bytes\n", st.requests,
-	              st.bytes_out, st.bytes_in);
+	print_message("in-sync round over tcp: %zu round trip, %zu + %zu bytes\n", st.requests, st.bytes_out,
+	              st.bytes_in);
 	assert_true(st.bytes_out + st.bytes_in <= 512);
 	keten_peer_close(p);
 	keten_node_stop(node);
