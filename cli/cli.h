@@ -92,6 +92,10 @@ int cli_check_text(const char *field, const char *s);
 int cli_parse_date(const char *opt, const char *s, uint32_t *ymd);
 int cli_parse_amount(const char *opt, const char *s, int64_t *cents);
 
+/* Read a whole file ("-": stdin) into memory, at most max bytes; *out is
+ * malloc'd.  On error prints and returns the exit code. */
+int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
+
 /* stderr is a terminal and progress is wanted. */
 bool cli_progress(const cli *c);
 

@@ -2,6 +2,7 @@
  * common.c — shared CLI plumbing: errors and exit codes, opening a home,
  * passphrases, id and party resolution, appending and printing.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,4 +249,59 @@ int cli_parse_amount(const char *opt, const char *s, int64_t *cents)
 bool cli_progress(const cli *c)
 {
 	return !c->quiet && isatty(2);
+}
+
+/* Read a whole file into memory (at most max bytes). */
+int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (!f) {
+		fprintf(stderr, "keten: cannot open '%s': %s\n", path, strerror(errno));
+		return errno == ENOENT ? EX_NOINPUT_ : EX_IOERR_;
+	}
+	for (;;) {
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 65536;
+			uint8_t *p;
+			if (cap > max) {
+				fprintf(stderr, "keten: '%s' is larger than %zu bytes\n", path, max);
+				free(buf);
+				if (f != stdin)
+					fclose(f);
+				return EX_DATAERR_;
+			}
+			if (!(p = realloc(buf, c + 1))) {
+				free(buf);
+				if (f != stdin)
+					fclose(f);
+				return EX_SOFTWARE_;
+			}
+			buf = p;
+			cap = c;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "keten: cannot read '%s'\n", path);
+		free(buf);
+		if (f != stdin)
+			fclose(f);
+		return EX_IOERR_;
+	}
+	if (f != stdin)
+		fclose(f);
+	if (!buf && !(buf = malloc(1)))
+		return EX_SOFTWARE_;
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return 0;
 }
