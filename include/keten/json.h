@@ -105,10 +105,11 @@ KETEN_API json_t *keten_json_entry(const keten_entry *e);
 KETEN_API json_t *keten_json_balance(keten_txn *t, const keten_balance *b);
 
 /*
- * `keten reconcile --json` without a bank statement: {as_of, lines,
- * pairs, findings}, party labels and evidence types read through t.  With
- * meanings, each finding also carries "meaning" (keten_recon_kind_meaning),
- * as the dashboard shows it.  New reference; r stays the caller's.
+ * `keten reconcile --json`: {as_of, lines, pairs, findings}, and "bank"
+ * (keten_json_bank) when r holds a statement's comparison; party labels
+ * and evidence types read through t.  With meanings, each finding also
+ * carries "meaning" (keten_recon_kind_meaning), as the dashboard shows it.
+ * New reference; r stays the caller's.
  */
 KETEN_API json_t *keten_json_reconcile(keten_txn *t, const keten_recon *r, bool meanings);
 

@@ -39,6 +39,11 @@ typedef struct keten_recon_opts {
 	const uint8_t *with;  /* only lines and findings concerning this party; NULL: all */
 	uint32_t from, until; /* period, YYYYMMDD inclusive; 0: open on that side */
 	uint32_t as_of;       /* YYYYMMDD: what was known on that day; 0: today */
+	/* A parsed camt.053 statement (keten_camt_parse) to match to this
+	 * home's payments as keten_recon_bank does, its unmatched lines and a
+	 * balance that does not add up becoming findings; NULL: none.  The
+	 * comparison is of the whole statement: --with does not narrow it. */
+	const struct keten_camt_statement *bank;
 } keten_recon_opts;
 
 /* One allocation (municipality -> lead provider) or subcontract (lead
@@ -88,15 +93,20 @@ typedef struct keten_recon {
 	size_t n_pairs;
 	keten_recon_pair *pairs; /* by payer, payee */
 	size_t n_findings;
-	keten_recon_finding *findings; /* by kind, then first id */
+	/* by kind, then first id; then, with a statement, the bank findings
+	 * (bank-only, ledger-only, bank-amount-differs, bank-duplicate) in
+	 * the order of bank->lines, and bank-balance-mismatch last */
+	keten_recon_finding *findings;
 	size_t n_extra_kinds;
-	char **extra_kinds; /* owned: kinds marked by body handlers beyond keten_recon_kinds() */
+	char **extra_kinds;             /* owned: kinds marked by body handlers beyond keten_recon_kinds() */
+	struct keten_bank_result *bank; /* owned: the statement's comparison when opts->bank was given; else NULL */
 } keten_recon;
 
 /*
  * Reconcile from the derived state in one read (or write) transaction.
  *   t    an open transaction of the home's store.
- *   o    options; o->me is required.
+ *   o    options; o->me is required; with o->bank the result also holds
+ *        the statement's comparison (out->bank) and its findings.
  *   out  receives the result (free with keten_recon_release); cleared on failure.
  * Errors: KETEN_EINVAL (no me, a bad period), KETEN_ENOMEM, KETEN_ESTORE.
  */
@@ -107,7 +117,7 @@ KETEN_API int keten_reconcile(struct keten_txn *t, const keten_recon_opts *o, ke
 KETEN_API void keten_recon_release(keten_recon *r);
 
 /* Every finding kind reconcile reports, in a stable order; *n receives the count. */
-const char *const *keten_recon_kinds(size_t *n);
+KETEN_API const char *const *keten_recon_kinds(size_t *n);
 
 /* A one-line meaning of a finding kind ("" for an unknown kind). */
 KETEN_API const char *keten_recon_kind_meaning(const char *kind);

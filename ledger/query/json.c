@@ -394,6 +394,8 @@ json_t *keten_json_reconcile(keten_txn *t, const keten_recon *r, bool meanings)
 	json_object_set_new(root, "lines", lines);
 	json_object_set_new(root, "pairs", pairs);
 	json_object_set_new(root, "findings", fs);
+	if (r->bank)
+		json_object_set_new(root, "bank", keten_json_bank(r->bank));
 	keten_json_labels_release(&lb);
 	return root;
 }

@@ -260,10 +260,8 @@ static int64_t duurzaam_total(struct rctx *x, const Keten__State__AllocationStat
 	if (!lo || hi < lo)
 		return 0;
 	for (uint32_t ym = lo / 100; ym <= hi / 100; ym = (ym % 100 == 12) ? ym + 89 : ym + 1) {
-		int64_t monthly = as->amount_cents;
-		if (cs && !kt_tariff_indexed(cs, monthly, as->start / 10000, ym / 100, &monthly))
-			break;
-		if (!keten_add_cents(sum, keten_prorata_month(monthly, ym, as->start, as->end), &sum))
+		int64_t month;
+		if (!kt_alloc_month(as, cs, ym, &month) || !keten_add_cents(sum, month, &sum))
 			break;
 	}
 	return sum;

@@ -115,6 +115,16 @@ bool kt_tariff_indexed(const Keten__State__ContractState *cs, int64_t cents, uin
 	return true;
 }
 
+bool kt_alloc_month(const Keten__State__AllocationState *as, const Keten__State__ContractState *cs, uint32_t ym,
+                    int64_t *out)
+{
+	int64_t monthly = as->amount_cents;
+	if (cs && !kt_tariff_indexed(cs, monthly, as->start / 10000, ym / 100, &monthly))
+		return false;
+	*out = keten_prorata_month(monthly, ym, as->start, as->end);
+	return true;
+}
+
 const Keten__Tariff *kt_tariff(const Keten__FrameworkContract *fc, const char *profile, const char *intensity,
                                uint32_t kind)
 {
@@ -183,10 +193,10 @@ static int expected_alloc(keten_txn *t, const Keten__State__AllocationState *as,
 		    (rc = kt_state_get(t, DK_CONTRACT, as->contract.data, &keten__state__contract_state__descriptor,
 		                       (void **)&cs, err)))
 			return rc;
-		if (!kt_tariff_indexed(known ? known : cs, as->amount_cents, as->start / 10000, ym / 100, &monthly))
+		if (!kt_alloc_month(as, known ? known : cs, ym, &monthly))
 			rc = keten_fail(err, KETEN_EINVAL, "indexed tariff overflows");
 		else
-			*cents = keten_prorata_month(monthly, ym, as->start, as->end);
+			*cents = monthly;
 		kt_state_free(cs);
 		return rc;
 	}

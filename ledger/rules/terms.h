@@ -24,6 +24,17 @@ const char *kt_stop_label(const char *domain, const char *code);
 bool kt_tariff_indexed(const Keten__State__ContractState *cs, int64_t cents, uint32_t from_year, uint32_t to_year,
                        int64_t *out);
 
+/*
+ * The value of allocation `as` in month ym (YYYYMM): its monthly amount
+ * indexed by the contract's steps from its start year to ym's year (cs
+ * NULL: not indexed), pro rata for a month it covers in part, 0 for a
+ * month outside it.  The one place that prices a month of an allocation:
+ * expected claims, reconcile's agreed amounts and the report's allocated
+ * costs all ask here.  false (and *out untouched) when indexing overflows.
+ */
+bool kt_alloc_month(const Keten__State__AllocationState *as, const Keten__State__ContractState *cs, uint32_t ym,
+                    int64_t *out);
+
 /* The framework tariff line; NULL when the table has none. */
 const Keten__Tariff *kt_tariff(const Keten__FrameworkContract *fc, const char *profile, const char *intensity,
                                uint32_t kind);
