@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "rules/terms.h"
 #include "keten/batch.h"
 #include "keten/camt.h"
 #include "keten/json.h"
@@ -118,71 +117,6 @@ static const char reconcile_usage[] =
 	"claimed_cents, paid_cents, received_cents, outstanding_cents,\n"
 	"overdue_cents, amount_cents, evidence (ids separated by spaces), detail.\n";
 
-/* Bank lines that are findings, added to the result. */
-static int add_bank_findings(keten_recon *r, const keten_bank_result *b)
-{
-	for (size_t i = 0; i < b->n_lines + 1; i++) {
-		const keten_bank_line *l = i < b->n_lines ? &b->lines[i] : NULL;
-		const char *kind;
-		keten_recon_finding *f;
-		void *p;
-		if (l) {
-			switch (l->status) {
-			case KETEN_BANK_ONLY: kind = "bank-only"; break;
-			case KETEN_LEDGER_ONLY: kind = "ledger-only"; break;
-			case KETEN_BANK_AMOUNT_DIFFERS: kind = "bank-amount-differs"; break;
-			case KETEN_BANK_DUPLICATE: kind = "bank-duplicate"; break;
-			default: continue;
-			}
-		} else {
-			if (!b->has_balances || b->balance_ok)
-				continue;
-			kind = "bank-balance-mismatch";
-		}
-		if (!(p = realloc(r->findings, (r->n_findings + 1) * sizeof *r->findings)))
-			return -1;
-		r->findings = p;
-		f = &r->findings[r->n_findings++];
-		memset(f, 0, sizeof *f);
-		f->kind = kind;
-		if (!l) {
-			f->amount_cents = b->closing_cents - b->computed_cents;
-			snprintf(f->detail, sizeof f->detail, "opening %lld + bookings = %lld, closing says %lld",
-			         (long long)b->opening_cents, (long long)b->computed_cents,
-			         (long long)b->closing_cents);
-			continue;
-		}
-		f->amount_cents = l->status == KETEN_LEDGER_ONLY ? l->ledger_cents
-			: l->status == KETEN_BANK_AMOUNT_DIFFERS ? l->bank_cents - l->ledger_cents
-								 : l->bank_cents;
-		memcpy(f->payer, l->payer, 32);
-		memcpy(f->payee, l->payee, 32);
-		if (l->has_payment) {
-			if (!(f->ids = malloc(32)))
-				return -1;
-			memcpy(f->ids[0], l->payment, 32);
-			f->n_ids = 1;
-		}
-		char bd[11], ld[11];
-		keten_format_date(bd, sizeof bd, l->bank_date);
-		keten_format_date(ld, sizeof ld, l->ledger_date);
-		if (l->status == KETEN_LEDGER_ONLY)
-			snprintf(f->detail, sizeof f->detail,
-			         "payment of %lld cents on %s (ref '%s') is not on the statement",
-			         (long long)l->ledger_cents, ld, l->ledger_ref);
-		else if (l->status == KETEN_BANK_AMOUNT_DIFFERS)
-			snprintf(f->detail, sizeof f->detail,
-			         "statement line %zu: %lld cents on %s, ref '%s'; the payment says %lld", l->file_line,
-			         (long long)l->bank_cents, bd, l->bank_ref, (long long)l->ledger_cents);
-		else
-			snprintf(f->detail, sizeof f->detail, "statement line %zu: %lld cents on %s, ref '%s'%s",
-			         l->file_line, (long long)l->bank_cents, bd, l->bank_ref,
-			         l->status == KETEN_BANK_DUPLICATE ? "; the payment is already matched to another line"
-			                                           : "");
-	}
-	return 0;
-}
-
 static void evidence_text(keten_txn *t, const keten_recon_finding *f, bool full, char *buf, size_t len)
 {
 	size_t u = 0;
@@ -198,12 +132,9 @@ static void evidence_text(keten_txn *t, const keten_recon_finding *f, bool full,
 	}
 }
 
-static void print_table(keten_txn *t, keten_json_labels *nm, const keten_recon *r, const keten_bank_result *b,
-                        const char *who)
+static void table_lines(keten_json_labels *nm, const keten_recon *r)
 {
-	char d[11], a[8][40], hex[65];
-	keten_format_date(d, sizeof d, r->as_of);
-	printf("reconciliation as of %s, seen by %s\n\n", d, who);
+	char a[8][40], hex[65];
 	printf("%-18s %-18s %-9s %-16s %14s %9s %14s %14s %14s %14s %14s\n", "payer", "payee", "subject", "what",
 	       "agreed", "delivered", "claimed", "paid", "received", "outstanding", "overdue");
 	for (size_t i = 0; i < r->n_lines; i++) {
@@ -229,36 +160,48 @@ static void print_table(keten_txn *t, keten_json_labels *nm, const keten_recon *
 		       human(a[3], 40, p->paid_cents), human(a[4], 40, p->received_cents),
 		       human(a[5], 40, p->outstanding_cents), human(a[6], 40, p->overdue_cents));
 	}
-	if (b) {
-		char d1[11], d2[11];
-		keten_format_date(d1, sizeof d1, b->from);
-		keten_format_date(d2, sizeof d2, b->until);
-		printf("\nbank statement %s to %s: %zu matched, %zu amount differs, %zu duplicate, %zu bank-only, %zu ledger-only\n",
-		       d1, d2, b->matched, b->amount_differs, b->duplicates, b->bank_only, b->ledger_only);
-		if (b->has_balances)
-			printf("balances: opening %s, closing %s, opening + bookings %s: %s\n",
-			       human(a[0], 40, b->opening_cents), human(a[1], 40, b->closing_cents),
-			       human(a[2], 40, b->computed_cents), b->balance_ok ? "agree" : "DIFFER");
+}
+
+static void table_bank(const keten_bank_result *b)
+{
+	char d1[11], d2[11], a[3][40], hex[65];
+	keten_format_date(d1, sizeof d1, b->from);
+	keten_format_date(d2, sizeof d2, b->until);
+	printf("\nbank statement %s to %s: %zu matched, %zu amount differs, %zu duplicate, %zu bank-only, %zu ledger-only\n",
+	       d1, d2, b->matched, b->amount_differs, b->duplicates, b->bank_only, b->ledger_only);
+	if (b->has_balances)
+		printf("balances: opening %s, closing %s, opening + bookings %s: %s\n",
+		       human(a[0], 40, b->opening_cents), human(a[1], 40, b->closing_cents),
+		       human(a[2], 40, b->computed_cents), b->balance_ok ? "agree" : "DIFFER");
+	else
+		printf("balances: the statement lacks an opening or closing balance\n");
+	printf("%-15s %-11s %5s %14s %-10s %-24s %-9s %14s %-10s\n", "status", "how", "line", "bank", "booked",
+	       "bank reference", "payment", "ledger", "paid on");
+	for (size_t i = 0; i < b->n_lines; i++) {
+		const keten_bank_line *l = &b->lines[i];
+		char bd[11], ld[11], ln[16];
+		keten_format_date(bd, sizeof bd, l->bank_date);
+		keten_format_date(ld, sizeof ld, l->ledger_date);
+		if (l->has_payment)
+			keten_hex(hex, l->payment, 32);
 		else
-			printf("balances: the statement lacks an opening or closing balance\n");
-		printf("%-15s %-11s %5s %14s %-10s %-24s %-9s %14s %-10s\n", "status", "how", "line", "bank", "booked",
-		       "bank reference", "payment", "ledger", "paid on");
-		for (size_t i = 0; i < b->n_lines; i++) {
-			const keten_bank_line *l = &b->lines[i];
-			char bd[11], ld[11], ln[16];
-			keten_format_date(bd, sizeof bd, l->bank_date);
-			keten_format_date(ld, sizeof ld, l->ledger_date);
-			if (l->has_payment)
-				keten_hex(hex, l->payment, 32);
-			else
-				hex[0] = 0;
-			snprintf(ln, sizeof ln, "%zu", l->file_line);
-			printf("%-15s %-11s %5s %14s %-10s %-24.24s %-9.8s %14s %-10s\n",
-			       keten_bank_status_name(l->status), l->how, l->file_line ? ln : "",
-			       l->status == KETEN_LEDGER_ONLY ? "" : human(a[0], 40, l->bank_cents), bd, l->bank_ref,
-			       hex, l->has_payment ? human(a[1], 40, l->ledger_cents) : "", ld);
-		}
+			hex[0] = 0;
+		snprintf(ln, sizeof ln, "%zu", l->file_line);
+		printf("%-15s %-11s %5s %14s %-10s %-24.24s %-9.8s %14s %-10s\n", keten_bank_status_name(l->status),
+		       l->how, l->file_line ? ln : "",
+		       l->status == KETEN_LEDGER_ONLY ? "" : human(a[0], 40, l->bank_cents), bd, l->bank_ref, hex,
+		       l->has_payment ? human(a[1], 40, l->ledger_cents) : "", ld);
 	}
+}
+
+static void print_table(keten_txn *t, keten_json_labels *nm, const keten_recon *r, const char *who)
+{
+	char d[11], a[40];
+	keten_format_date(d, sizeof d, r->as_of);
+	printf("reconciliation as of %s, seen by %s\n\n", d, who);
+	table_lines(nm, r);
+	if (r->bank)
+		table_bank(r->bank);
 	printf("\nfindings: %zu\n", r->n_findings);
 	if (r->n_findings)
 		printf("%-30s %14s  %-18s %-18s %s\n", "kind", "amount", "payer", "payee", "evidence / detail");
@@ -266,28 +209,42 @@ static void print_table(keten_txn *t, keten_json_labels *nm, const keten_recon *
 		const keten_recon_finding *f = &r->findings[i];
 		char ev[1200];
 		evidence_text(t, f, false, ev, sizeof ev);
-		printf("%-30s %14s  %-18.18s %-18.18s %s\n%-30s %14s  %s\n", f->kind, human(a[0], 40, f->amount_cents),
+		printf("%-30s %14s  %-18.18s %-18.18s %s\n%-30s %14s  %s\n", f->kind, human(a, 40, f->amount_cents),
 		       keten_json_label(nm, f->payer), keten_json_label(nm, f->payee), ev[0] ? ev : "-", "", "",
 		       f->detail);
 	}
 }
 
-static void print_csv(keten_json_labels *nm, const keten_recon *r, const keten_bank_result *b)
+static const char *const csv_head[] = {"record",         "kind",
+                                       "subject",        "payer",
+                                       "payer_name",     "payee",
+                                       "payee_name",     "what",
+                                       "agreed_cents",   "delivered_units",
+                                       "claimed_cents",  "paid_cents",
+                                       "received_cents", "outstanding_cents",
+                                       "overdue_cents",  "amount_cents",
+                                       "evidence",       "detail"};
+#define CSV_COLS 18
+
+/* Columns 8 to 14 of a line or pair row: its amounts, written into n. */
+static void csv_amounts(const char **f, char n[7][24], int64_t agreed, int64_t delivered, int64_t claimed, int64_t paid,
+                        int64_t received, int64_t outstanding, int64_t overdue)
 {
-	static const char *const head[] = {"record",         "kind",
-	                                   "subject",        "payer",
-	                                   "payer_name",     "payee",
-	                                   "payee_name",     "what",
-	                                   "agreed_cents",   "delivered_units",
-	                                   "claimed_cents",  "paid_cents",
-	                                   "received_cents", "outstanding_cents",
-	                                   "overdue_cents",  "amount_cents",
-	                                   "evidence",       "detail"};
-	char subj[65], payer[65], payee[65], n[9][24];
-	csv_row(head, 18);
+	f[8] = i64(n[0], agreed);
+	f[9] = units(n[1], delivered);
+	f[10] = i64(n[2], claimed);
+	f[11] = i64(n[3], paid);
+	f[12] = i64(n[4], received);
+	f[13] = i64(n[5], outstanding);
+	f[14] = i64(n[6], overdue);
+}
+
+static void csv_lines(keten_json_labels *nm, const keten_recon *r)
+{
+	char subj[65], payer[65], payee[65], n[7][24];
 	for (size_t i = 0; i < r->n_lines; i++) {
 		const keten_recon_line *l = &r->lines[i];
-		const char *f[18];
+		const char *f[CSV_COLS] = {0};
 		keten_hex(subj, l->subject, 32);
 		keten_hex(payer, l->payer, 32);
 		keten_hex(payee, l->payee, 32);
@@ -299,49 +256,40 @@ static void print_csv(keten_json_labels *nm, const keten_recon *r, const keten_b
 		f[5] = payee;
 		f[6] = keten_json_label(nm, l->payee);
 		f[7] = l->what;
-		f[8] = i64(n[0], l->agreed_cents);
-		f[9] = units(n[1], l->delivered_units);
-		f[10] = i64(n[2], l->claimed_cents);
-		f[11] = i64(n[3], l->paid_cents);
-		f[12] = i64(n[4], l->received_cents);
-		f[13] = i64(n[5], l->outstanding_cents);
-		f[14] = i64(n[6], l->overdue_cents);
-		f[15] = "";
+		csv_amounts(f, n, l->agreed_cents, l->delivered_units, l->claimed_cents, l->paid_cents,
+		            l->received_cents, l->outstanding_cents, l->overdue_cents);
 		f[16] = subj;
-		f[17] = "";
-		csv_row(f, 18);
+		csv_row(f, CSV_COLS);
 	}
+}
+
+static void csv_pairs(keten_json_labels *nm, const keten_recon *r)
+{
+	char payer[65], payee[65], n[7][24], cnt[24];
 	for (size_t i = 0; i < r->n_pairs; i++) {
 		const keten_recon_pair *p = &r->pairs[i];
-		const char *f[18];
-		char cnt[24];
+		const char *f[CSV_COLS] = {0};
 		keten_hex(payer, p->payer, 32);
 		keten_hex(payee, p->payee, 32);
 		snprintf(cnt, sizeof cnt, "%zu lines", p->n_lines);
 		f[0] = "pair";
-		f[1] = "";
-		f[2] = "";
 		f[3] = payer;
 		f[4] = keten_json_label(nm, p->payer);
 		f[5] = payee;
 		f[6] = keten_json_label(nm, p->payee);
 		f[7] = cnt;
-		f[8] = i64(n[0], p->agreed_cents);
-		f[9] = units(n[1], p->delivered_units);
-		f[10] = i64(n[2], p->claimed_cents);
-		f[11] = i64(n[3], p->paid_cents);
-		f[12] = i64(n[4], p->received_cents);
-		f[13] = i64(n[5], p->outstanding_cents);
-		f[14] = i64(n[6], p->overdue_cents);
-		f[15] = "";
-		f[16] = "";
-		f[17] = "";
-		csv_row(f, 18);
+		csv_amounts(f, n, p->agreed_cents, p->delivered_units, p->claimed_cents, p->paid_cents,
+		            p->received_cents, p->outstanding_cents, p->overdue_cents);
+		csv_row(f, CSV_COLS);
 	}
+}
+
+static void csv_findings(keten_json_labels *nm, const keten_recon *r)
+{
+	char subj[65], payer[65], payee[65], n[24], ev[70 * 80];
 	for (size_t i = 0; i < r->n_findings; i++) {
 		const keten_recon_finding *f = &r->findings[i];
-		const char *row[18] = {0};
-		char ev[70 * 80];
+		const char *row[CSV_COLS] = {0};
 		evidence_text(NULL, f, true, ev, sizeof ev);
 		hex_or_empty(subj, f->subject);
 		hex_or_empty(payer, f->payer);
@@ -353,170 +301,175 @@ static void print_csv(keten_json_labels *nm, const keten_recon *r, const keten_b
 		row[4] = keten_json_label(nm, f->payer);
 		row[5] = payee;
 		row[6] = keten_json_label(nm, f->payee);
-		row[15] = i64(n[0], f->amount_cents);
+		row[15] = i64(n, f->amount_cents);
 		row[16] = ev;
 		row[17] = f->detail;
-		csv_row(row, 18);
-	}
-	if (b) {
-		for (size_t i = 0; i < b->n_lines; i++) {
-			const keten_bank_line *l = &b->lines[i];
-			const char *row[18] = {0};
-			char pay[65], det[200];
-			if (l->has_payment)
-				keten_hex(pay, l->payment, 32);
-			else
-				pay[0] = 0;
-			hex_or_empty(payer, l->payer);
-			hex_or_empty(payee, l->payee);
-			char bd[11], ld[11];
-			keten_format_date(bd, sizeof bd, l->bank_date);
-			keten_format_date(ld, sizeof ld, l->ledger_date);
-			snprintf(det, sizeof det,
-			         "how=%s line=%zu booked=%s bank_ref=%s ledger_cents=%lld paid_on=%s ledger_ref=%s",
-			         l->how, l->file_line, bd, l->bank_ref, (long long)l->ledger_cents, ld, l->ledger_ref);
-			row[0] = "bank";
-			row[1] = keten_bank_status_name(l->status);
-			row[2] = pay;
-			row[3] = payer;
-			row[4] = keten_json_label(nm, l->payer);
-			row[5] = payee;
-			row[6] = keten_json_label(nm, l->payee);
-			row[15] = i64(n[0], l->status == KETEN_LEDGER_ONLY ? l->ledger_cents : l->bank_cents);
-			row[16] = pay;
-			row[17] = det;
-			csv_row(row, 18);
-		}
-		{
-			const char *row[18] = {0};
-			char det[160];
-			snprintf(det, sizeof det, "opening=%lld closing=%lld computed=%lld",
-			         (long long)b->opening_cents, (long long)b->closing_cents,
-			         (long long)b->computed_cents);
-			row[0] = "balance";
-			row[1] = !b->has_balances ? "incomplete" : b->balance_ok ? "agree" : "differ";
-			row[15] = i64(n[0], b->closing_cents);
-			row[17] = det;
-			csv_row(row, 18);
-		}
+		csv_row(row, CSV_COLS);
 	}
 }
 
-static void print_json(keten_txn *t, const keten_recon *r, const keten_bank_result *b)
+static void csv_bank(keten_json_labels *nm, const keten_bank_result *b)
 {
-	json_t *root = keten_json_reconcile(t, r, false);
-	if (b)
-		json_object_set_new(root, "bank", keten_json_bank(b));
-	cli_print_json(root);
+	char payer[65], payee[65], pay[65], n[24], det[200], bd[11], ld[11];
+	const char *row[CSV_COLS] = {0};
+	for (size_t i = 0; i < b->n_lines; i++) {
+		const keten_bank_line *l = &b->lines[i];
+		const char *f[CSV_COLS] = {0};
+		if (l->has_payment)
+			keten_hex(pay, l->payment, 32);
+		else
+			pay[0] = 0;
+		hex_or_empty(payer, l->payer);
+		hex_or_empty(payee, l->payee);
+		keten_format_date(bd, sizeof bd, l->bank_date);
+		keten_format_date(ld, sizeof ld, l->ledger_date);
+		snprintf(det, sizeof det,
+		         "how=%s line=%zu booked=%s bank_ref=%s ledger_cents=%lld paid_on=%s ledger_ref=%s", l->how,
+		         l->file_line, bd, l->bank_ref, (long long)l->ledger_cents, ld, l->ledger_ref);
+		f[0] = "bank";
+		f[1] = keten_bank_status_name(l->status);
+		f[2] = pay;
+		f[3] = payer;
+		f[4] = keten_json_label(nm, l->payer);
+		f[5] = payee;
+		f[6] = keten_json_label(nm, l->payee);
+		f[15] = i64(n, l->status == KETEN_LEDGER_ONLY ? l->ledger_cents : l->bank_cents);
+		f[16] = pay;
+		f[17] = det;
+		csv_row(f, CSV_COLS);
+	}
+	snprintf(det, sizeof det, "opening=%lld closing=%lld computed=%lld", (long long)b->opening_cents,
+	         (long long)b->closing_cents, (long long)b->computed_cents);
+	row[0] = "balance";
+	row[1] = !b->has_balances ? "incomplete" : b->balance_ok ? "agree" : "differ";
+	row[15] = i64(n, b->closing_cents);
+	row[17] = det;
+	csv_row(row, CSV_COLS);
 }
 
-int cmd_reconcile(cli *c, int argc, char **argv)
+static void print_csv(keten_json_labels *nm, const keten_recon *r)
+{
+	csv_row(csv_head, CSV_COLS);
+	csv_lines(nm, r);
+	csv_pairs(nm, r);
+	csv_findings(nm, r);
+	if (r->bank)
+		csv_bank(nm, r->bank);
+}
+
+/* The options of reconcile; -1 when --help was answered. */
+static int reconcile_args(int argc, char **argv, keten_recon_opts *ro, const char **with, const char **bank,
+                          enum fmt *fmt, bool *check)
 {
 	static const struct option opts[] = {
 		{"with", 1, 0, 'w'},   {"period", 1, 0, 'p'}, {"as-of", 1, 0, 'a'}, {"bank", 1, 0, 'b'},
 		{"format", 1, 0, 'f'}, {"check", 0, 0, 'c'},  {"help", 0, 0, 'h'},  {0}};
+	int o, rc;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'w': *with = optarg; break;
+		case 'p':
+			if (keten_recon_period(optarg, &ro->from, &ro->until))
+				return cli_usage_error("reconcile", "--period '%s' is not YYYY-MM, YYYY-Qn or YYYY",
+				                       optarg);
+			break;
+		case 'a':
+			if ((rc = cli_parse_date("--as-of", optarg, &ro->as_of)))
+				return rc;
+			break;
+		case 'b': *bank = optarg; break;
+		case 'f':
+			if ((rc = parse_format("reconcile", optarg, fmt)))
+				return rc;
+			break;
+		case 'c': *check = true; break;
+		case 'h': cli_help(reconcile_usage); return -1;
+		default: return cli_usage_error("reconcile", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("reconcile", "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+/* Read and parse the statement at path into *st. */
+static int read_statement(const char *path, keten_camt_statement *st)
+{
+	keten_error err = {0};
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = cli_read_file(path, KETEN_CAMT_MAX_BYTES, &buf, &len)))
+		return rc;
+	rc = keten_camt_parse(buf, len, st, &err);
+	free(buf);
+	if (rc) {
+		fprintf(stderr, "keten: bank statement '%s': %s\n", path, err.msg);
+		return cli_exit_code(err.code);
+	}
+	return 0;
+}
+
+static void print_reconcile(keten_txn *t, const keten_recon *r, enum fmt fmt, const uint8_t *me, const uint8_t *with)
+{
+	keten_json_labels nm = {.t = t};
+	char who[200];
+
+	if (fmt == FMT_JSON) {
+		cli_print_json(keten_json_reconcile(t, r, false));
+	} else if (fmt == FMT_CSV) {
+		print_csv(&nm, r);
+	} else {
+		snprintf(who, sizeof who, "%s", keten_json_label(&nm, me));
+		if (with) {
+			size_t u = strlen(who);
+			snprintf(who + u, sizeof who - u, ", with %s", keten_json_label(&nm, with));
+		}
+		print_table(t, &nm, r, who);
+	}
+	keten_json_labels_release(&nm);
+}
+
+int cmd_reconcile(cli *c, int argc, char **argv)
+{
 	keten_recon_opts ro = {0};
 	keten_recon r = {0};
-	keten_bank_result br = {0}, *bp = NULL;
 	keten_camt_statement st = {0};
-	keten_json_labels nm = {0};
 	const char *with = NULL, *bank = NULL;
 	enum fmt fmt = c->json ? FMT_JSON : FMT_TABLE;
 	bool check = false;
 	uint8_t me[32], wkey[32];
 	keten_error err = {0};
 	keten_txn *t = NULL;
-	int o, rc;
+	int rc;
 
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'w': with = optarg; break;
-		case 'p':
-			if (keten_recon_period(optarg, &ro.from, &ro.until))
-				return cli_usage_error("reconcile", "--period '%s' is not YYYY-MM, YYYY-Qn or YYYY",
-				                       optarg);
-			break;
-		case 'a':
-			if ((rc = cli_parse_date("--as-of", optarg, &ro.as_of)))
-				return rc;
-			break;
-		case 'b': bank = optarg; break;
-		case 'f':
-			if ((rc = parse_format("reconcile", optarg, &fmt)))
-				return rc;
-			break;
-		case 'c': check = true; break;
-		case 'h': return cli_help(reconcile_usage);
-		default: return cli_usage_error("reconcile", "unknown option");
-		}
-	}
-	if (optind != argc)
-		return cli_usage_error("reconcile", "unexpected argument '%s'", argv[optind]);
-	if (bank) {
-		uint8_t *buf;
-		size_t len;
-		if ((rc = cli_read_file(bank, KETEN_CAMT_MAX_BYTES, &buf, &len)))
-			return rc;
-		rc = keten_camt_parse(buf, len, &st, &err);
-		free(buf);
-		if (rc) {
-			fprintf(stderr, "keten: bank statement '%s': %s\n", bank, err.msg);
-			return cli_exit_code(err.code);
-		}
-	}
-	if ((rc = cli_open(c, false)))
+	if ((rc = reconcile_args(argc, argv, &ro, &with, &bank, &fmt, &check)))
+		return rc < 0 ? 0 : rc;
+	if ((bank && (rc = read_statement(bank, &st))) || (rc = cli_open(c, false)))
 		goto out;
 	memcpy(me, keten_ledger_info(c->L)->key, 32);
 	ro.me = me;
+	ro.bank = bank ? &st : NULL;
 	if (with) {
 		if ((rc = cli_resolve_party(c, with, wkey)))
 			goto out;
 		ro.with = wkey;
 	}
-	if (keten_store_read(keten_ledger_store(c->L), &t, &err)) {
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err) || keten_reconcile(t, &ro, &r, &err)) {
 		rc = cli_error(&err);
 		goto out;
 	}
-	nm.t = t;
-	if (keten_reconcile(t, &ro, &r, &err)) {
-		rc = cli_error(&err);
-		goto out;
-	}
-	if (bank) {
-		if (keten_recon_bank(t, me, &st, &br, &err)) {
-			rc = cli_error(&err);
-			goto out;
-		}
-		bp = &br;
-		if (add_bank_findings(&r, &br)) {
-			rc = EX_SOFTWARE_;
-			goto out;
-		}
-	}
-	if (fmt == FMT_JSON) {
-		print_json(t, &r, bp);
-	} else if (fmt == FMT_CSV) {
-		print_csv(&nm, &r, bp);
-	} else {
-		char who[200];
-		snprintf(who, sizeof who, "%s", keten_json_label(&nm, me));
-		if (with) {
-			size_t u = strlen(who);
-			snprintf(who + u, sizeof who - u, ", with %s", keten_json_label(&nm, wkey));
-		}
-		print_table(t, &nm, &r, bp, who);
-	}
-	if (fflush(stdout) != 0) {
+	print_reconcile(t, &r, fmt, me, ro.with);
+	if (fflush(stdout) != 0)
 		rc = EX_IOERR_;
-		goto out;
-	}
-	rc = check && r.n_findings ? EX_FINDING : 0;
+	else
+		rc = check && r.n_findings ? EX_FINDING : 0;
 out:
 	keten_txn_end(t);
-	keten_json_labels_release(&nm);
 	keten_recon_release(&r);
-	keten_bank_release(&br);
 	keten_camt_release(&st);
 	return rc;
 }
@@ -558,6 +511,77 @@ static char *pct(char *buf, uint32_t bp)
 {
 	sprintf(buf, "%u.%02u%%", bp / 100, bp % 100);
 	return buf;
+}
+
+static void report_csv(keten_json_labels *nm, const keten_report *rep, keten_report_by by)
+{
+	static const char *const head[] = {"group",
+	                                   "label",
+	                                   "allocations",
+	                                   "clients",
+	                                   "allocated_cents",
+	                                   "paid_cents",
+	                                   "subcontracted_cents",
+	                                   "subcontract_paid_cents",
+	                                   "subcontracted_bp",
+	                                   "closed_herstel",
+	                                   "avg_trajectory_days",
+	                                   "early_stops",
+	                                   "early_stops_by_code",
+	                                   "rijgen",
+	                                   "payments",
+	                                   "delay_median_days",
+	                                   "delay_p90_days"};
+	csv_row(head, 17);
+	for (size_t i = 0; i <= rep->n_rows; i++) {
+		const keten_report_row *row = i < rep->n_rows ? &rep->rows[i] : &rep->total;
+		char n[14][24], label[140], stops[400];
+		const char *f[17];
+		stops_text(row, stops, sizeof stops);
+		f[0] = row->key;
+		f[1] = group_label(nm, by, row->key, label, sizeof label);
+		sprintf(n[0], "%zu", row->allocations);
+		f[2] = n[0];
+		sprintf(n[1], "%zu", row->clients);
+		f[3] = n[1];
+		f[4] = i64(n[2], row->allocated_cents);
+		f[5] = i64(n[3], row->paid_cents);
+		f[6] = i64(n[4], row->subcontracted_cents);
+		f[7] = i64(n[5], row->sub_paid_cents);
+		sprintf(n[6], "%u", row->subcontracted_bp);
+		f[8] = n[6];
+		sprintf(n[7], "%zu", row->closed_herstel);
+		f[9] = n[7];
+		f[10] = i64(n[8], row->avg_trajectory_days);
+		sprintf(n[9], "%zu", row->early_stops);
+		f[11] = n[9];
+		f[12] = stops;
+		sprintf(n[10], "%zu", row->rijgen);
+		f[13] = n[10];
+		sprintf(n[11], "%zu", row->payments);
+		f[14] = n[11];
+		f[15] = i64(n[12], row->delay_median_days);
+		f[16] = i64(n[13], row->delay_p90_days);
+		csv_row(f, 17);
+	}
+}
+
+static void report_table(keten_json_labels *nm, const keten_report *rep, keten_report_by by)
+{
+	char a[4][40], p[16], stops[400], label[140];
+	printf("%-20s %6s %7s %14s %14s %14s %8s %6s %8s %6s %-16s %6s %7s %7s\n", keten_report_by_name(by), "alloc",
+	       "clients", "allocated", "paid", "subcontracted", "share", "closed", "avg days", "early", "stops by code",
+	       "rijgen", "delay50", "delay90");
+	for (size_t i = 0; i <= rep->n_rows; i++) {
+		const keten_report_row *row = i < rep->n_rows ? &rep->rows[i] : &rep->total;
+		stops_text(row, stops, sizeof stops);
+		printf("%-20.20s %6zu %7zu %14s %14s %14s %8s %6zu %8lld %6zu %-16s %6zu %7lld %7lld\n",
+		       group_label(nm, by, row->key, label, sizeof label), row->allocations, row->clients,
+		       human(a[0], 40, row->allocated_cents), human(a[1], 40, row->paid_cents),
+		       human(a[2], 40, row->subcontracted_cents), pct(p, row->subcontracted_bp), row->closed_herstel,
+		       (long long)row->avg_trajectory_days, row->early_stops, stops[0] ? stops : "-", row->rijgen,
+		       (long long)row->delay_median_days, (long long)row->delay_p90_days);
+	}
 }
 
 int cmd_report(cli *c, int argc, char **argv)
@@ -605,76 +629,12 @@ int cmd_report(cli *c, int argc, char **argv)
 		rc = cli_error(&err);
 		goto out;
 	}
-	if (fmt == FMT_JSON) {
+	if (fmt == FMT_JSON)
 		cli_print_json(keten_json_report(t, &rep, ro.by));
-	} else if (fmt == FMT_CSV) {
-		static const char *const head[] = {"group",
-		                                   "label",
-		                                   "allocations",
-		                                   "clients",
-		                                   "allocated_cents",
-		                                   "paid_cents",
-		                                   "subcontracted_cents",
-		                                   "subcontract_paid_cents",
-		                                   "subcontracted_bp",
-		                                   "closed_herstel",
-		                                   "avg_trajectory_days",
-		                                   "early_stops",
-		                                   "early_stops_by_code",
-		                                   "rijgen",
-		                                   "payments",
-		                                   "delay_median_days",
-		                                   "delay_p90_days"};
-		csv_row(head, 17);
-		for (size_t i = 0; i <= rep.n_rows; i++) {
-			const keten_report_row *row = i < rep.n_rows ? &rep.rows[i] : &rep.total;
-			char n[12][24], label[140], stops[400];
-			const char *f[17];
-			stops_text(row, stops, sizeof stops);
-			f[0] = row->key;
-			f[1] = group_label(&nm, ro.by, row->key, label, sizeof label);
-			sprintf(n[0], "%zu", row->allocations);
-			f[2] = n[0];
-			sprintf(n[1], "%zu", row->clients);
-			f[3] = n[1];
-			f[4] = i64(n[2], row->allocated_cents);
-			f[5] = i64(n[3], row->paid_cents);
-			f[6] = i64(n[4], row->subcontracted_cents);
-			f[7] = i64(n[5], row->sub_paid_cents);
-			sprintf(n[6], "%u", row->subcontracted_bp);
-			f[8] = n[6];
-			sprintf(n[7], "%zu", row->closed_herstel);
-			f[9] = n[7];
-			f[10] = i64(n[8], row->avg_trajectory_days);
-			sprintf(n[9], "%zu", row->early_stops);
-			f[11] = n[9];
-			f[12] = stops;
-			sprintf(n[10], "%zu", row->rijgen);
-			f[13] = n[10];
-			sprintf(n[11], "%zu", row->payments);
-			f[14] = n[11];
-			char med[24], p90[24];
-			f[15] = i64(med, row->delay_median_days);
-			f[16] = i64(p90, row->delay_p90_days);
-			csv_row(f, 17);
-		}
-	} else {
-		char a[4][40], p[16], stops[400], label[140];
-		printf("%-20s %6s %7s %14s %14s %14s %8s %6s %8s %6s %-16s %6s %7s %7s\n", keten_report_by_name(ro.by),
-		       "alloc", "clients", "allocated", "paid", "subcontracted", "share", "closed", "avg days", "early",
-		       "stops by code", "rijgen", "delay50", "delay90");
-		for (size_t i = 0; i <= rep.n_rows; i++) {
-			const keten_report_row *row = i < rep.n_rows ? &rep.rows[i] : &rep.total;
-			stops_text(row, stops, sizeof stops);
-			printf("%-20.20s %6zu %7zu %14s %14s %14s %8s %6zu %8lld %6zu %-16s %6zu %7lld %7lld\n",
-			       group_label(&nm, ro.by, row->key, label, sizeof label), row->allocations, row->clients,
-			       human(a[0], 40, row->allocated_cents), human(a[1], 40, row->paid_cents),
-			       human(a[2], 40, row->subcontracted_cents), pct(p, row->subcontracted_bp),
-			       row->closed_herstel, (long long)row->avg_trajectory_days, row->early_stops,
-			       stops[0] ? stops : "-", row->rijgen, (long long)row->delay_median_days,
-			       (long long)row->delay_p90_days);
-		}
-	}
+	else if (fmt == FMT_CSV)
+		report_csv(&nm, &rep, ro.by);
+	else
+		report_table(&nm, &rep, ro.by);
 	rc = fflush(stdout) ? EX_IOERR_ : 0;
 out:
 	keten_txn_end(t);

@@ -521,64 +521,61 @@ static int64_t avg_days(int64_t sum, size_t n)
 	return n ? (sum + (int64_t)n / 2) / (int64_t)n : 0;
 }
 
-int keten_report_build(keten_txn *t, const keten_report_opts *o, keten_report *out, keten_error *err)
+/* The four scans, in order: allocations make the groups the others join. */
+static int report_scans(struct rctx *x, keten_error *err)
 {
-	struct rctx x = {.t = t, .o = o};
-	keten_report *r = out;
-	keten_report_row *tot;
-	int64_t traj_total = 0;
-	uint8_t kind;
-	int rc = 0;
+	uint8_t kind = DK_ALLOCATION;
+	int rc;
 
-	if (!out)
-		return keten_fail(err, KETEN_EINVAL, "report: no result");
-	memset(out, 0, sizeof *out);
-	if (!t || !o || o->by < KETEN_REPORT_MUNICIPALITY || o->by > KETEN_REPORT_MONTH)
-		return keten_fail(err, KETEN_EINVAL, "report: --by is municipality, provider, arrangement or month");
-	x.r = r;
-	x.today = o->today ? o->today : keten_today();
-
-	kind = DK_ALLOCATION;
-	if ((rc = keten_kv_scan(t, KT_STATE, &kind, 1, alloc_cb, &x, err)))
-		goto out;
-	if (x.n_ag)
-		qsort(x.ag, x.n_ag, sizeof *x.ag, cmp_agroup);
+	if ((rc = keten_kv_scan(x->t, KT_STATE, &kind, 1, alloc_cb, x, err)))
+		return rc;
+	if (x->n_ag)
+		qsort(x->ag, x->n_ag, sizeof *x->ag, cmp_agroup);
 	kind = DK_OFFER;
-	if ((rc = keten_kv_scan(t, KT_STATE, &kind, 1, offer_cb, &x, err)))
-		goto out;
+	if ((rc = keten_kv_scan(x->t, KT_STATE, &kind, 1, offer_cb, x, err)))
+		return rc;
 	kind = DK_CLAIM;
-	if ((rc = keten_kv_scan(t, KT_STATE, &kind, 1, claim_cb, &x, err)))
-		goto out;
+	if ((rc = keten_kv_scan(x->t, KT_STATE, &kind, 1, claim_cb, x, err)))
+		return rc;
 	kind = DK_PAYMENT;
-	if ((rc = keten_kv_scan(t, KT_STATE, &kind, 1, payment_cb, &x, err)))
-		goto out;
+	return keten_kv_scan(x->t, KT_STATE, &kind, 1, payment_cb, x, err);
+}
 
-	/* distinct clients per group, and over all */
-	if (x.n_cl)
-		qsort(x.cl, x.n_cl, sizeof *x.cl, cmp_client);
-	for (size_t i = 0; i < x.n_cl; i++)
-		if (i == 0 || x.cl[i].group != x.cl[i - 1].group || strcmp(x.cl[i].ref, x.cl[i - 1].ref) != 0)
-			r->rows[x.cl[i].group].clients++;
-	if (x.n_cl)
-		qsort(x.cl, x.n_cl, sizeof *x.cl, cmp_client_ref);
-	tot = &r->total;
-	snprintf(tot->key, sizeof tot->key, "total");
-	for (size_t i = 0; i < x.n_cl; i++)
-		if (i == 0 || strcmp(x.cl[i].ref, x.cl[i - 1].ref) != 0)
-			tot->clients++;
+/* Distinct clients per group, and over all. */
+static void count_clients(struct rctx *x)
+{
+	keten_report *r = x->r;
+	if (x->n_cl)
+		qsort(x->cl, x->n_cl, sizeof *x->cl, cmp_client);
+	for (size_t i = 0; i < x->n_cl; i++)
+		if (i == 0 || x->cl[i].group != x->cl[i - 1].group || strcmp(x->cl[i].ref, x->cl[i - 1].ref) != 0)
+			r->rows[x->cl[i].group].clients++;
+	if (x->n_cl)
+		qsort(x->cl, x->n_cl, sizeof *x->cl, cmp_client_ref);
+	for (size_t i = 0; i < x->n_cl; i++)
+		if (i == 0 || strcmp(x->cl[i].ref, x->cl[i - 1].ref) != 0)
+			r->total.clients++;
+}
+
+/* Each row finished (delays, shares, averages) and added to the total. */
+static void sum_rows(struct rctx *x)
+{
+	keten_report *r = x->r;
+	keten_report_row *tot = &r->total;
+	int64_t traj_total = 0;
 
 	for (size_t i = 0; i < r->n_rows; i++) {
 		keten_report_row *row = &r->rows[i];
-		finish_delays(row, &x.dl[i]);
+		finish_delays(row, &x->dl[i]);
 		row->subcontracted_bp = share_bp(row->subcontracted_cents, row->allocated_cents);
-		row->avg_trajectory_days = avg_days(x.traj_days[i], row->closed_herstel);
+		row->avg_trajectory_days = avg_days(x->traj_days[i], row->closed_herstel);
 		tot->allocations += row->allocations;
 		keten_add_cents(tot->allocated_cents, row->allocated_cents, &tot->allocated_cents);
 		keten_add_cents(tot->paid_cents, row->paid_cents, &tot->paid_cents);
 		keten_add_cents(tot->subcontracted_cents, row->subcontracted_cents, &tot->subcontracted_cents);
 		keten_add_cents(tot->sub_paid_cents, row->sub_paid_cents, &tot->sub_paid_cents);
 		tot->closed_herstel += row->closed_herstel;
-		traj_total += x.traj_days[i];
+		traj_total += x->traj_days[i];
 		tot->rijgen += row->rijgen;
 		for (size_t s = 0; s < row->n_stops; s++)
 			for (size_t n = 0; n < row->stops[s].n; n++)
@@ -586,44 +583,71 @@ int keten_report_build(keten_txn *t, const keten_report_opts *o, keten_report *o
 	}
 	tot->subcontracted_bp = share_bp(tot->subcontracted_cents, tot->allocated_cents);
 	tot->avg_trajectory_days = avg_days(traj_total, tot->closed_herstel);
-	finish_delays(tot, &x.dl_total);
-	/* groups that only exist through periods outside the report are dropped */
-	{
-		size_t j = 0;
-		for (size_t i = 0; i < r->n_rows; i++) {
-			const keten_report_row *row = &r->rows[i];
-			if (row->allocations || row->paid_cents || row->sub_paid_cents || row->closed_herstel ||
-			    row->early_stops || row->payments)
-				r->rows[j++] = *row;
-		}
-		r->n_rows = j;
+	finish_delays(tot, &x->dl_total);
+}
+
+/* Groups that only exist through periods outside the report are dropped;
+ * rows by key, stops by code. */
+static void tidy_rows(keten_report *r)
+{
+	size_t j = 0;
+	for (size_t i = 0; i < r->n_rows; i++) {
+		const keten_report_row *row = &r->rows[i];
+		if (row->allocations || row->paid_cents || row->sub_paid_cents || row->closed_herstel ||
+		    row->early_stops || row->payments)
+			r->rows[j++] = *row;
 	}
+	r->n_rows = j;
 	if (r->n_rows)
 		qsort(r->rows, r->n_rows, sizeof *r->rows, cmp_row);
 	for (size_t i = 0; i < r->n_rows; i++)
 		if (r->rows[i].n_stops)
 			qsort(r->rows[i].stops, r->rows[i].n_stops, sizeof r->rows[i].stops[0], cmp_stop);
-	if (tot->n_stops)
-		qsort(tot->stops, tot->n_stops, sizeof tot->stops[0], cmp_stop);
-out:
+	if (r->total.n_stops)
+		qsort(r->total.stops, r->total.n_stops, sizeof r->total.stops[0], cmp_stop);
+}
+
+static void rctx_free(struct rctx *x)
+{
+	for (size_t i = 0; i < x->n_cl; i++)
+		free(x->cl[i].ref);
+	free(x->cl);
+	for (size_t i = 0; i < x->n_made; i++)
+		free(x->dl[i].d);
+	free(x->dl);
+	for (size_t i = 0; i < x->n_cs; i++)
+		kt_state_free(x->cs[i]);
+	free(x->cs);
+	free(x->ck);
+	free(x->ag);
+	free(x->claims.t);
+	free(x->dl_total.d);
+	free(x->traj_days);
+}
+
+int keten_report_build(keten_txn *t, const keten_report_opts *o, keten_report *out, keten_error *err)
+{
+	struct rctx x = {.t = t, .o = o};
+	int rc;
+
+	if (!out)
+		return keten_fail(err, KETEN_EINVAL, "report: no result");
+	memset(out, 0, sizeof *out);
+	if (!t || !o || o->by < KETEN_REPORT_MUNICIPALITY || o->by > KETEN_REPORT_MONTH)
+		return keten_fail(err, KETEN_EINVAL, "report: --by is municipality, provider, arrangement or month");
+	x.r = out;
+	x.today = o->today ? o->today : keten_today();
+	if ((rc = report_scans(&x, err)) == 0) {
+		snprintf(out->total.key, sizeof out->total.key, "total");
+		count_clients(&x);
+		sum_rows(&x);
+		tidy_rows(out);
+	}
 	if (rc == 0 && x.fail)
 		rc = keten_fail(err, x.fail, "report: out of memory");
-	for (size_t i = 0; i < x.n_cl; i++)
-		free(x.cl[i].ref);
-	free(x.cl);
-	for (size_t i = 0; i < x.n_made; i++)
-		free(x.dl[i].d);
-	free(x.dl);
-	for (size_t i = 0; i < x.n_cs; i++)
-		kt_state_free(x.cs[i]);
-	free(x.cs);
-	free(x.ck);
-	free(x.ag);
-	free(x.claims.t);
-	free(x.dl_total.d);
-	free(x.traj_days);
+	rctx_free(&x);
 	if (rc)
-		keten_report_release(r);
+		keten_report_release(out);
 	return rc;
 }
 
