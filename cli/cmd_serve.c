@@ -4,18 +4,21 @@
  * home without unlocking its key, serves until SIGINT or SIGTERM, and
  * logs one line per request on stderr unless --quiet.  Only loopback
  * addresses are served unless --public is given, and then with a warning:
- * the dashboard has no login of its own.
+ * the dashboard has no login of its own.  With --bank the reconciliation
+ * it shows has a camt.053 statement matched in, as reconcile --bank does.
  */
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "keten/camt.h"
 #include "keten/http.h"
 
-static const char serve_usage[] = "usage: keten serve [--http ADDR] [--public]\n"
+static const char serve_usage[] = "usage: keten serve [--http ADDR] [--public] [--bank FILE]\n"
 				  "\n"
 				  "Serve this home's audit dashboard, read-only: balances, reconciliation\n"
 				  "findings with their evidence, disputes with evidence (signatures checked),\n"
@@ -29,41 +32,46 @@ static const char serve_usage[] = "usage: keten serve [--http ADDR] [--public]\n
 				  "--public     allow an address that is not loopback (127.0.0.0/8, ::1,\n"
 				  "             localhost).  The dashboard has no login: anyone who reaches\n"
 				  "             the address reads every amount, party and dispute held here.\n"
+				  "--bank FILE  match this camt.053 statement to the payments in the\n"
+				  "             reconciliation, as 'keten reconcile --bank FILE' does: its\n"
+				  "             bank findings are shown with the others (read once, at start)\n"
 				  "\n"
 				  "See docs/dashboard.md.\n";
 
-static void log_line(void *ctx, const char *line)
+static void log_line(void *ctx CLI_UNUSED, const char *line)
 {
-	(void)ctx;
 	fprintf(stderr, "keten serve: %s\n", line);
 }
 
-int cmd_serve(cli *c, int argc, char **argv)
+/* Read and parse the statement at path into *st; an exit code on failure. */
+static int read_statement(const char *path, keten_camt_statement *st)
 {
-	static const struct option opts[] = {{"http", 1, 0, 'H'}, {"public", 0, 0, 'p'}, {"help", 0, 0, 'h'}, {0}};
-	keten_http_opts ho = {0};
-	keten_http_server *srv = NULL;
 	keten_error err = {0};
-	const char *addr = KETEN_HTTP_DEFAULT_ADDR;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = cli_read_file(path, KETEN_CAMT_MAX_BYTES, &buf, &len)))
+		return rc;
+	rc = keten_camt_parse(buf, len, st, &err);
+	free(buf);
+	if (rc) {
+		fprintf(stderr, "keten: bank statement '%s': %s\n", path, err.msg);
+		return cli_exit_code(err.code);
+	}
+	return 0;
+}
+
+/* Refuse an address that is not loopback without --public, warn with it. */
+static int check_addr(const char *addr, bool allow_public)
+{
+	keten_error err = {0};
 	char url[300];
 	bool loopback;
-	sigset_t set;
-	int o, rc, sig = 0;
 
-	optind = 1;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'H': addr = optarg; break;
-		case 'p': ho.allow_public = true; break;
-		case 'h': return cli_help(serve_usage);
-		default: return cli_usage_error("serve", "unknown option");
-		}
-	}
-	if (optind != argc)
-		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
 	if (keten_http_parse_addr(addr, url, sizeof url, &loopback, &err))
 		return cli_usage_error("serve", "%s", err.msg);
-	if (!loopback && !ho.allow_public) {
+	if (!loopback && !allow_public) {
 		fprintf(stderr,
 		        "keten serve: refusing to serve on '%s': it is not a loopback address.\n"
 		        "keten serve: the dashboard has no login; give --public to serve it there anyway.\n",
@@ -76,10 +84,17 @@ int cmd_serve(cli *c, int argc, char **argv)
 		        "keten serve: WARNING: login: whoever reaches it reads every amount, party and dispute held here.\n"
 		        "keten serve: WARNING: put an authenticating proxy in front, or serve on 127.0.0.1.\n",
 		        url);
-	if (!c->quiet)
-		ho.log = log_line;
-	if ((rc = cli_open(c, false)))
-		return rc;
+	return 0;
+}
+
+/* Serve until SIGINT, SIGTERM or SIGHUP. */
+static int serve(cli *c, const char *addr, const keten_http_opts *ho)
+{
+	keten_http_server *srv = NULL;
+	keten_error err = {0};
+	sigset_t set;
+	int sig = 0;
+
 	/* Block the stop signals before nng starts its threads, so that they
 	 * inherit the mask and sigwait below receives them. */
 	sigemptyset(&set);
@@ -87,7 +102,7 @@ int cmd_serve(cli *c, int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (keten_http_start(c->L, addr, &ho, &srv, &err))
+	if (keten_http_start(c->L, addr, ho, &srv, &err))
 		return cli_error(&err);
 	fprintf(stderr, "keten serve: dashboard of '%s' at %s/ (read-only; Ctrl-C stops)\n",
 	        keten_ledger_info(c->L)->name, keten_http_url(srv));
@@ -98,4 +113,40 @@ int cmd_serve(cli *c, int argc, char **argv)
 		fprintf(stderr, "keten serve: stopping (%s)\n", strsignal(sig));
 	keten_http_stop(srv);
 	return 0;
+}
+
+int cmd_serve(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"http", 1, 0, 'H'}, {"public", 0, 0, 'p'}, {"bank", 1, 0, 'b'}, {"help", 0, 0, 'h'}, {0}};
+	keten_http_opts ho = {0};
+	keten_camt_statement st = {0};
+	const char *addr = KETEN_HTTP_DEFAULT_ADDR, *bank = NULL;
+	int o, rc;
+
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'H': addr = optarg; break;
+		case 'p': ho.allow_public = true; break;
+		case 'b': bank = optarg; break;
+		case 'h': return cli_help(serve_usage);
+		default: return cli_usage_error("serve", "unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+	if ((rc = check_addr(addr, ho.allow_public)))
+		return rc;
+	if (!c->quiet)
+		ho.log = log_line;
+	if (bank) {
+		if ((rc = read_statement(bank, &st)))
+			return rc;
+		ho.bank = &st;
+	}
+	if ((rc = cli_open(c, false)) == 0)
+		rc = serve(c, addr, &ho);
+	keten_camt_release(&st);
+	return rc;
 }

@@ -31,6 +31,7 @@
 
 struct keten_error;
 struct keten_ledger;
+struct keten_camt_statement;
 
 #define KETEN_HTTP_DEFAULT_ADDR "127.0.0.1:8080"
 
@@ -51,6 +52,12 @@ typedef struct keten_http_opts {
 	 * from nng's threads. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	/* A parsed camt.053 statement (keten_camt_parse) that /api/reconcile
+	 * matches to this home's payments, as `keten reconcile --bank` does:
+	 * its findings join the others and the answer carries "bank".  NULL:
+	 * none.  The caller keeps it until keten_http_stop; requests only read
+	 * it. */
+	const struct keten_camt_statement *bank;
 } keten_http_opts;
 
 typedef struct keten_http_server keten_http_server;

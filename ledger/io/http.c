@@ -7,7 +7,9 @@
  *   /api/whoami                       this home: name, role, key
  *   /api/balance?with=&as_of=         as `keten balance --json`
  *   /api/reconcile?with=&as_of=&period=  as `keten reconcile --json`, each
- *                                     finding with its kind's meaning
+ *                                     finding with its kind's meaning;
+ *                                     with the statement opts->bank, as
+ *                                     `keten reconcile --bank FILE --json`
  *   /api/report?by=&period=           as `keten report --json`
  *   /api/disputes?open=1              as `keten dispute list --json`
  *   /api/disputes/ID                  as `keten dispute show --json`
@@ -357,6 +359,7 @@ static json_t *api_reconcile(struct call *c)
 		return NULL;
 	if (with)
 		ro.with = wkey;
+	ro.bank = c->s->o.bank;
 	if (keten_reconcile(c->t, &ro, &r, &err))
 		return store_fail(c, &err);
 	root = keten_json_reconcile(c->t, &r, true);
