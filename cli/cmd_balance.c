@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "rules/terms.h"
 #include "keten/json.h"
 #include "keten/reconcile.h"
 
@@ -34,14 +33,13 @@ static void print_table(keten_txn *t, const keten_balance *b)
 	for (size_t i = 0; i < b->n_rows; i++) {
 		const keten_balance_row *r = &b->rows[i];
 		char hex[65], name[128], a1[40], a2[40], a3[40], a4[40], a5[40];
-		int64_t out = r->claimed_cents - r->paid_cents - r->clawback_cents + r->repaid_cents;
 		keten_hex(hex, r->party, 32);
 		keten_json_party_name(t, r->party, name, sizeof name);
 		keten_format_cents_human(a1, sizeof a1, r->claimed_cents);
 		keten_format_cents_human(a2, sizeof a2, r->paid_cents);
 		keten_format_cents_human(a3, sizeof a3, r->received_cents);
 		keten_format_cents_human(a4, sizeof a4, r->clawback_cents);
-		keten_format_cents_human(a5, sizeof a5, out);
+		keten_format_cents_human(a5, sizeof a5, r->outstanding_cents);
 		printf("%.16s %-24.24s %-6s %14s %14s %14s %14s %14s\n", hex, name, r->payee ? "payee" : "payer", a1,
 		       a2, a3, a4, a5);
 	}

@@ -9,9 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "cli.h"
+#include "keten/entries.h"
 #include "keten/json.h"
 
 static const char export_usage[] =
@@ -29,9 +28,7 @@ static const char export_usage[] =
 	"--separator ';' is for Dutch Excel.  CSV cannot be imported.\n";
 
 struct export_ctx {
-	keten_txn *t;
 	FILE *out;
-	uint32_t type;
 	size_t n;
 	char sep;
 };
@@ -80,32 +77,24 @@ static int export_csv_entry(struct export_ctx *x, const keten_entry *e)
 	return csv_row(x->out, x->sep, f, 8);
 }
 
-static int export_cb(const uint8_t *k CLI_UNUSED, size_t kl CLI_UNUSED, const uint8_t *v, size_t vl, void *p)
+static int export_cb(const keten_entry *e, const keten_entry_status *st CLI_UNUSED, void *p)
 {
 	struct export_ctx *x = p;
-	keten_entry e;
 	char *s;
-	if (vl != 32 || keten_store_get_entry(x->t, v, &e, NULL))
-		return 0;
-	if (x->sep && (!x->type || e.body_type == x->type)) {
-		if (export_csv_entry(x, &e)) {
-			keten_entry_release(&e);
+	if (x->sep) {
+		if (export_csv_entry(x, e))
 			return -1;
-		}
-		x->n++;
-	} else if (!x->type || e.body_type == x->type) {
-		json_t *o = keten_json_entry(&e);
+	} else {
+		json_t *o = keten_json_entry(e);
 		s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		json_decref(o);
 		if (!s || fprintf(x->out, "%s\n", s) < 0) {
 			free(s);
-			keten_entry_release(&e);
 			return -1;
 		}
 		free(s);
-		x->n++;
 	}
-	keten_entry_release(&e);
+	x->n++;
 	return 0;
 }
 
@@ -114,6 +103,8 @@ int cmd_export(cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"format", 1, 0, 'f'},    {"type", 1, 0, 't'}, {"output", 1, 0, 'o'},
 	                                     {"separator", 1, 0, 's'}, {"help", 0, 0, 'h'}, {0}};
 	struct export_ctx x = {.out = stdout};
+	keten_entry_filter f = {.order = KETEN_BY_FEED};
+	keten_txn *t;
 	const char *path = NULL, *format = "ndjson", *separator = NULL;
 	keten_error err = {0};
 	int o, rc;
@@ -123,7 +114,7 @@ int cmd_export(cli *c, int argc, char **argv)
 		switch (o) {
 		case 'f': format = optarg; break;
 		case 't':
-			if (!(x.type = keten_body_type_from_name(optarg)))
+			if (!(f.body_type = keten_body_type_from_name(optarg)))
 				return cli_usage_error("export", "'%s' is not an entry type", optarg);
 			break;
 		case 'o': path = optarg; break;
@@ -149,7 +140,7 @@ int cmd_export(cli *c, int argc, char **argv)
 		fprintf(stderr, "keten: cannot write '%s': %s\n", path, strerror(errno));
 		return EX_CANTCREAT_;
 	}
-	if (keten_store_read(keten_ledger_store(c->L), &x.t, &err))
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 		return cli_error(&err);
 	rc = 0;
 	if (x.sep) {
@@ -158,8 +149,8 @@ int cmd_export(cli *c, int argc, char **argv)
 		rc = csv_row(x.out, x.sep, head, 8);
 	}
 	if (rc == 0)
-		rc = keten_kv_scan(x.t, KT_FEEDS, NULL, 0, export_cb, &x, &err);
-	keten_txn_end(x.t);
+		rc = keten_entries_each(t, &f, export_cb, &x, &err);
+	keten_txn_end(t);
 	if (path && fclose(x.out) != 0)
 		rc = -1;
 	if (rc) {
@@ -178,43 +169,64 @@ static const char import_usage[] = "usage: keten import FILE\n"
 				   "links and one signature per run of an author's entries.  All or nothing:\n"
 				   "one bad entry refuses the whole file.  Entries already held are skipped.\n";
 
-static int b64field(json_t *o, const char *name, uint8_t **out, size_t *len, bool *present)
+struct blobs {
+	keten_blob *b;
+	size_t n, cap;
+};
+
+static void blobs_free(struct blobs *bs)
 {
-	json_t *v = json_object_get(o, name);
-	const char *s;
-	size_t n;
-	*out = NULL;
-	*len = 0;
-	if (present)
-		*present = false;
-	if (!v || json_is_null(v))
-		return present ? 0 : -1;
-	if (!json_is_string(v))
-		return -1;
-	s = json_string_value(v);
-	n = strlen(s);
-	*out = malloc(n ? n : 1);
-	if (!*out)
-		return -1;
-	if (sodium_base642bin(*out, n ? n : 1, s, n, NULL, len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
-		free(*out);
-		*out = NULL;
-		return -1;
+	for (size_t i = 0; i < bs->n; i++)
+		free((void *)bs->b[i].data);
+	free(bs->b);
+}
+
+/* Every line of in (named path) as Entry bytes; an exit code on the first bad line. */
+static int read_blobs(FILE *in, const char *path, struct blobs *bs)
+{
+	keten_error err = {0};
+	char *line = NULL;
+	size_t lcap = 0, lineno = 0, rl;
+	ssize_t got;
+	uint8_t *raw;
+	int rc = 0;
+
+	while (rc == 0 && (got = getline(&line, &lcap, in)) > 0) {
+		lineno++;
+		if (got == 1 && line[0] == '\n')
+			continue;
+		if (keten_json_entry_parse(line, (size_t)got, &raw, &rl, &err)) {
+			if (err.code == KETEN_EMALFORMED)
+				fprintf(stderr, "keten: '%s' line %zu: not a JSON object: %s\n", path, lineno, err.msg);
+			else
+				fprintf(stderr, "keten: '%s' line %zu: %s\n", path, lineno, err.msg);
+			rc = EX_DATAERR_;
+			break;
+		}
+		if (bs->n == bs->cap) {
+			size_t cap = bs->cap ? bs->cap * 2 : 256;
+			keten_blob *nb = realloc(bs->b, cap * sizeof *nb);
+			if (!nb) {
+				free(raw);
+				rc = EX_SOFTWARE_;
+				break;
+			}
+			bs->b = nb;
+			bs->cap = cap;
+		}
+		bs->b[bs->n].data = raw;
+		bs->b[bs->n].len = rl;
+		bs->n++;
 	}
-	if (present)
-		*present = true;
-	return 0;
+	free(line);
+	return rc;
 }
 
 int cmd_import(cli *c, int argc, char **argv)
 {
 	keten_error err = {0};
 	keten_ingest_stats st;
-	keten_blob *blobs = NULL;
-	size_t n = 0, cap = 0, lineno = 0;
-	char *line = NULL;
-	size_t lcap = 0;
-	ssize_t got;
+	struct blobs bs = {0};
 	FILE *in;
 	int rc = 0;
 
@@ -229,74 +241,17 @@ int cmd_import(cli *c, int argc, char **argv)
 		fprintf(stderr, "keten: cannot read '%s': %s\n", argv[1], strerror(errno));
 		return EX_NOINPUT_;
 	}
-	while ((got = getline(&line, &lcap, in)) > 0) {
-		json_error_t jerr;
-		json_t *o;
-		uint8_t *h = NULL, *s = NULL, *b = NULL, *raw = NULL;
-		size_t hl, sl, bl, rl;
-		bool hasb;
-		lineno++;
-		if (got == 1 && line[0] == '\n')
-			continue;
-		o = json_loadb(line, (size_t)got, 0, &jerr);
-		if (!o || !json_is_object(o)) {
-			fprintf(stderr, "keten: '%s' line %zu: not a JSON object: %s\n", argv[1], lineno, jerr.text);
-			json_decref(o);
-			rc = EX_DATAERR_;
-			break;
-		}
-		if (b64field(o, "header", &h, &hl, NULL) || b64field(o, "signature", &s, &sl, NULL) ||
-		    b64field(o, "body", &b, &bl, &hasb) || sl != 64 ||
-		    keten_entry_frame(h, hl, s, b, bl, hasb, &raw, &rl)) {
-			fprintf(stderr, "keten: '%s' line %zu: header, signature or body is missing or not base64\n",
-			        argv[1], lineno);
-			rc = EX_DATAERR_;
-		}
-		free(h);
-		free(s);
-		free(b);
-		json_decref(o);
-		if (rc)
-			break;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			keten_blob *nb = realloc(blobs, cap * sizeof *nb);
-			if (!nb) {
-				free(raw);
-				rc = EX_SOFTWARE_;
-				break;
-			}
-			blobs = nb;
-		}
-		blobs[n].data = raw;
-		blobs[n].len = rl;
-		n++;
-	}
-	free(line);
+	rc = read_blobs(in, argv[1], &bs);
 	if (in != stdin)
 		fclose(in);
-	if (rc == 0) {
-		if (keten_ledger_ingest(c->L, blobs, n, true, &st, &err))
-			rc = cli_error(&err);
-		else if (c->json) {
-			json_t *j = json_object();
-			json_object_set_new(j, "received", json_integer((json_int_t)st.received));
-			json_object_set_new(j, "added", json_integer((json_int_t)st.added));
-			json_object_set_new(j, "known", json_integer((json_int_t)st.known));
-			json_object_set_new(j, "applied", json_integer((json_int_t)st.applied));
-			json_object_set_new(j, "pending", json_integer((json_int_t)st.pending));
-			json_object_set_new(j, "rejected", json_integer((json_int_t)st.rejected));
-			json_object_set_new(j, "stubs", json_integer((json_int_t)st.stubs));
-			json_object_set_new(j, "forks", json_integer((json_int_t)st.forks));
-			cli_print_json(j);
-		} else {
-			printf("imported %zu entries: %zu new, %zu already held, %zu applied, %zu pending, "
-			       "%zu rejected, %zu forks\n",
-			       st.received, st.added, st.known, st.applied, st.pending, st.rejected, st.forks);
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		free((void *)blobs[i].data);
-	free(blobs);
+	if (rc == 0 && keten_ledger_ingest(c->L, bs.b, bs.n, true, &st, &err))
+		rc = cli_error(&err);
+	else if (rc == 0 && c->json)
+		cli_print_json(keten_json_ingest(&st));
+	else if (rc == 0)
+		printf("imported %zu entries: %zu new, %zu already held, %zu applied, %zu pending, "
+		       "%zu rejected, %zu forks\n",
+		       st.received, st.added, st.known, st.applied, st.pending, st.rejected, st.forks);
+	blobs_free(&bs);
 	return rc;
 }

@@ -1,6 +1,6 @@
 /*
  * json.h — the stable --json shapes: balance, reconcile, report, dispute,
- * entry.  One builder per shape, used by the `keten` commands for their
+ * entry (and back, for import), ingest counts.  One builder per shape, used by the `keten` commands for their
  * --json output and by the dashboard's JSON API (ledger/http.c), so the
  * two print the same objects, field for field and in the same order.
  *
@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "keten/entries.h"
 #include "keten/keten.h"
 #include "keten/reconcile.h"
 #include "keten/report.h"
@@ -93,6 +94,35 @@ KETEN_API json_t *keten_json_body(uint32_t body_type, const uint8_t *body, size_
  * fields (status, rule) after these.
  */
 KETEN_API json_t *keten_json_entry(const keten_entry *e);
+
+/*
+ * An entry with its status, as `keten log --json` lists it and `keten show`
+ * prints it: keten_json_entry(e), then "status" ("void" when st says a
+ * correction voided it, else keten_json_status_name), "voided_by" (the
+ * correction's id, only when void) and "rule" (only when st has one).
+ * With withheld_note, a stub also carries "withheld": why its body is not
+ * here.  New reference.
+ */
+KETEN_API json_t *keten_json_entry_status(const keten_entry *e, const keten_entry_status *st, bool withheld_note);
+
+/*
+ * The inverse of keten_json_entry, for `keten import`: one line of `keten
+ * export` (len bytes of JSON text) made Entry bytes again from its
+ * header, signature and body (base64; a body null or absent is a stub's),
+ * framed by keten_entry_frame.  Nothing is verified here:
+ * keten_ledger_ingest does that.  On success *out is malloc'd (the caller
+ * frees it) and *out_len its length; both cleared on failure.
+ * Errors: KETEN_EMALFORMED (the text is not a JSON object; err->msg is
+ * the parser's message), KETEN_EINVAL (header, signature or body is
+ * missing or not base64).
+ */
+KETEN_API int keten_json_entry_parse(const char *text, size_t len, uint8_t **out, size_t *out_len, keten_error *err);
+
+/*
+ * `keten import --json`: {received, added, known, applied, pending,
+ * rejected, stubs, forks}.  New reference.
+ */
+KETEN_API json_t *keten_json_ingest(const keten_ingest_stats *st);
 
 /* Balance, reconcile, report ------------------------------------------------ */
 

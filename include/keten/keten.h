@@ -93,5 +93,11 @@ KETEN_API keten_err keten_unhex(uint8_t *out, size_t len, const char *hex);
 #include "keten/store.h"
 #include "keten/keystore.h"
 #include "keten/ledger.h"
+#include "keten/entries.h"
+#include "keten/camt.h"
+#include "keten/reconcile.h"
+#include "keten/report.h"
+#include "keten/json.h"
+#include "keten/http.h"
 
 #endif

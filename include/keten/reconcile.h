@@ -135,6 +135,9 @@ typedef struct keten_balance_row {
 	uint8_t party[32]; /* the counterparty */
 	bool payee;        /* this home is the payee */
 	int64_t claimed_cents, paid_cents, received_cents, clawback_cents, repaid_cents;
+	/* claimed - paid - clawed back + repaid: what the payer still owes the
+	 * payee (negative: the payee owes money back) */
+	int64_t outstanding_cents;
 } keten_balance_row;
 
 typedef struct keten_balance {

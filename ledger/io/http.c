@@ -34,6 +34,7 @@
 #include <nng/supplemental/http/http.h>
 
 #include "keten/keten.h"
+#include "keten/entries.h"
 #include "keten/http.h"
 #include "keten/json.h"
 #include "keten/net.h"
@@ -218,6 +219,7 @@ struct call {
 	const struct query *q;
 	uint16_t status; /* set with msg on failure */
 	char msg[300];
+	json_t *log; /* /api/log: the entries so far */
 };
 
 static json_t *fail(struct call *c, uint16_t status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -430,77 +432,53 @@ static json_t *api_dispute(struct call *c, const char *idhex)
 
 /* /api/log ---------------------------------------------------------------------- */
 
-struct log_ctx {
-	struct call *c;
-	size_t keyoff; /* where the id starts in the scanned key */
-	long limit, shown;
-	json_t *arr;
-};
-
-static int log_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
+/* One entry of the newest, summarised: its header fields, status and body. */
+static int log_cb(const keten_entry *e, const keten_entry_status *st, void *p)
 {
-	struct log_ctx *l = p;
-	keten_txn *t = l->c->t;
-	keten_entry e;
-	keten_status st = 0;
-	char rule[48] = "";
-	json_t *o;
+	struct call *c = p;
+	json_t *o = json_object();
 
-	if (kl < l->keyoff + 32 || keten_store_get_entry(t, k + l->keyoff, &e, NULL))
-		return 0;
-	keten_store_status(t, e.id, &st, rule, sizeof rule, NULL);
-	o = json_object();
-	json_object_set_new(o, "id", keten_json_hex(e.id, 32));
-	keten_json_set_party(t, o, "author", e.author);
-	json_object_set_new(o, "seq", json_integer((json_int_t)e.seq));
-	json_object_set_new(o, "timestamp_ms", json_integer(e.timestamp_ms));
-	json_object_set_new(o, "date", keten_json_date(keten_date_of_ms(e.timestamp_ms)));
-	json_object_set_new(o, "type", json_string(keten_body_type_name(e.body_type)));
-	json_object_set_new(o, "status", json_string(keten_json_status_name(st)));
-	if (rule[0])
-		json_object_set_new(o, "rule", json_string(rule));
-	json_object_set_new(o, "fields", e.has_body ? keten_json_body(e.body_type, e.body, e.body_len) : json_null());
-	if (!e.has_body)
+	json_object_set_new(o, "id", keten_json_hex(e->id, 32));
+	keten_json_set_party(c->t, o, "author", e->author);
+	json_object_set_new(o, "seq", json_integer((json_int_t)e->seq));
+	json_object_set_new(o, "timestamp_ms", json_integer(e->timestamp_ms));
+	json_object_set_new(o, "date", keten_json_date(keten_date_of_ms(e->timestamp_ms)));
+	json_object_set_new(o, "type", json_string(keten_body_type_name(e->body_type)));
+	json_object_set_new(o, "status", json_string(keten_json_status_name(st->status)));
+	if (st->rule[0])
+		json_object_set_new(o, "rule", json_string(st->rule));
+	json_object_set_new(o, "fields",
+	                    e->has_body ? keten_json_body(e->body_type, e->body, e->body_len) : json_null());
+	if (!e->has_body)
 		json_object_set_new(o, "withheld", json_true());
-	json_array_append_new(l->arr, o);
-	keten_entry_release(&e);
-	return ++l->shown >= l->limit ? 1 : 0;
+	json_array_append_new(c->log, o);
+	return 0;
 }
 
 static json_t *api_log(struct call *c)
 {
 	static const char *const ok[] = {"limit", "type", NULL};
 	const char *limit = qget(c->q, "limit"), *type = qget(c->q, "type");
-	struct log_ctx l = {.c = c, .limit = LOG_LIMIT_DEFAULT};
+	keten_entry_filter f = {.order = KETEN_NEWEST_FIRST, .limit = LOG_LIMIT_DEFAULT, .status = true};
 	keten_error err = {0};
-	uint32_t bt = 0;
-	int rc;
 
 	if (!only_params(c, ok))
 		return NULL;
 	if (limit) {
 		char *end;
-		l.limit = strtol(limit, &end, 10);
-		if (*end || l.limit < 1 || l.limit > LOG_LIMIT_MAX)
+		long n = strtol(limit, &end, 10);
+		if (*end || n < 1 || n > LOG_LIMIT_MAX)
 			return fail(c, 400, "limit '%.30s' is not a number from 1 to %d", limit, LOG_LIMIT_MAX);
+		f.limit = (size_t)n;
 	}
-	if (type && !(bt = keten_body_type_from_name(type)))
+	if (type && !(f.body_type = keten_body_type_from_name(type)))
 		return fail(c, 400, "'%.60s' is not an entry type", type);
-	l.arr = json_array();
-	if (bt) {
-		uint8_t prefix[4];
-		keten_be32(prefix, bt);
-		l.keyoff = 12;
-		rc = keten_kv_scan_reverse(c->t, KT_BY_TYPE, prefix, 4, log_cb, &l, &err);
-	} else {
-		l.keyoff = 8;
-		rc = keten_kv_scan_reverse(c->t, KT_TIMELINE, NULL, 0, log_cb, &l, &err);
-	}
-	if (rc) {
-		json_decref(l.arr);
+	c->log = json_array();
+	if (keten_entries_each(c->t, &f, log_cb, c, &err)) {
+		json_decref(c->log);
 		return store_fail(c, &err);
 	}
-	return l.arr;
+	return c->log;
 }
 
 /* Dispatch ---------------------------------------------------------------------- */

@@ -140,8 +140,16 @@ int keten_recon_balance(keten_txn *t, const uint8_t me[32], const uint8_t *with,
 		if (err && !err->msg[0])
 			keten_fail(err, KETEN_ESTORE, "ledger store: cannot read the balances");
 		keten_balance_release(out);
+		return rc;
 	}
-	return rc;
+	for (size_t i = 0; i < out->n_rows; i++) {
+		keten_balance_row *r = &out->rows[i];
+		if (!keten_sub_cents(r->claimed_cents, r->paid_cents, &r->outstanding_cents) ||
+		    !keten_sub_cents(r->outstanding_cents, r->clawback_cents, &r->outstanding_cents) ||
+		    !keten_add_cents(r->outstanding_cents, r->repaid_cents, &r->outstanding_cents))
+			out->overflow = true;
+	}
+	return 0;
 }
 
 void keten_balance_release(keten_balance *b)

@@ -294,6 +294,91 @@ json_t *keten_json_entry(const keten_entry *e)
 	return o;
 }
 
+json_t *keten_json_entry_status(const keten_entry *e, const keten_entry_status *st, bool withheld_note)
+{
+	json_t *j = keten_json_entry(e);
+	json_object_set_new(j, "status", json_string(st->voided ? "void" : keten_json_status_name(st->status)));
+	if (st->voided)
+		json_object_set_new(j, "voided_by", keten_json_hex(st->voided_by, 32));
+	if (st->rule[0])
+		json_object_set_new(j, "rule", json_string(st->rule));
+	if (withheld_note && !e->has_body)
+		json_object_set_new(j, "withheld",
+		                    json_string("this node holds only the signed header: the body goes only to the "
+		                                "entry's audience and to auditors of its municipality"));
+	return j;
+}
+
+/* The bytes of base64 member `name` of o: absent or null is a stub's
+ * body when present is given, an error otherwise. */
+static int b64field(json_t *o, const char *name, uint8_t **out, size_t *len, bool *present)
+{
+	json_t *v = json_object_get(o, name);
+	const char *s;
+	size_t n;
+	*out = NULL;
+	*len = 0;
+	if (present)
+		*present = false;
+	if (!v || json_is_null(v))
+		return present ? 0 : -1;
+	if (!json_is_string(v))
+		return -1;
+	s = json_string_value(v);
+	n = strlen(s);
+	*out = malloc(n ? n : 1);
+	if (!*out)
+		return -1;
+	if (sodium_base642bin(*out, n ? n : 1, s, n, NULL, len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	if (present)
+		*present = true;
+	return 0;
+}
+
+int keten_json_entry_parse(const char *text, size_t len, uint8_t **out, size_t *out_len, keten_error *err)
+{
+	json_error_t jerr;
+	json_t *o;
+	uint8_t *h = NULL, *s = NULL, *b = NULL;
+	size_t hl, sl = 0, bl;
+	bool hasb;
+	int rc = KETEN_OK;
+
+	*out = NULL;
+	*out_len = 0;
+	o = json_loadb(text, len, 0, &jerr);
+	if (!o || !json_is_object(o)) {
+		json_decref(o);
+		return keten_fail(err, KETEN_EMALFORMED, "%s", jerr.text);
+	}
+	if (b64field(o, "header", &h, &hl, NULL) || b64field(o, "signature", &s, &sl, NULL) ||
+	    b64field(o, "body", &b, &bl, &hasb) || sl != 64 || keten_entry_frame(h, hl, s, b, bl, hasb, out, out_len))
+		rc = keten_fail(err, KETEN_EINVAL, "header, signature or body is missing or not base64");
+	free(h);
+	free(s);
+	free(b);
+	json_decref(o);
+	return rc;
+}
+
+json_t *keten_json_ingest(const keten_ingest_stats *st)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "received", json_integer((json_int_t)st->received));
+	json_object_set_new(j, "added", json_integer((json_int_t)st->added));
+	json_object_set_new(j, "known", json_integer((json_int_t)st->known));
+	json_object_set_new(j, "applied", json_integer((json_int_t)st->applied));
+	json_object_set_new(j, "pending", json_integer((json_int_t)st->pending));
+	json_object_set_new(j, "rejected", json_integer((json_int_t)st->rejected));
+	json_object_set_new(j, "stubs", json_integer((json_int_t)st->stubs));
+	json_object_set_new(j, "forks", json_integer((json_int_t)st->forks));
+	return j;
+}
+
 /* Balance, reconcile, report ------------------------------------------------ */
 
 json_t *keten_json_balance(keten_txn *t, const keten_balance *b)
@@ -301,7 +386,7 @@ json_t *keten_json_balance(keten_txn *t, const keten_balance *b)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < b->n_rows; i++) {
 		const keten_balance_row *r = &b->rows[i];
-		int64_t out = r->claimed_cents - r->paid_cents - r->clawback_cents + r->repaid_cents;
+		int64_t out = r->outstanding_cents;
 		char name[128];
 		json_t *j = json_object();
 		json_object_set_new(j, "party", keten_json_hex(r->party, 32));
