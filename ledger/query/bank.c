@@ -289,7 +289,14 @@ static int ledger_only(struct bank_ctx *b, uint32_t lo, uint32_t hi)
 static void summarise(keten_bank_result *out, const keten_camt_statement *s)
 {
 	for (size_t i = 0; i < out->n_lines; i++) {
-		switch (out->lines[i].status) {
+		const keten_bank_line *l = &out->lines[i];
+		/* both passes leave no line without a status, and a line has a
+		 * payment exactly when it is not bank-only; ledger-only lines have
+		 * no bank entry */
+		KETEN_ASSERT(l->status >= KETEN_BANK_MATCHED && l->status <= KETEN_LEDGER_ONLY);
+		KETEN_ASSERT(l->has_payment == (l->status != KETEN_BANK_ONLY));
+		KETEN_ASSERT((l->entry == SIZE_MAX) == (l->status == KETEN_LEDGER_ONLY));
+		switch (l->status) {
 		case KETEN_BANK_MATCHED: out->matched++; break;
 		case KETEN_BANK_AMOUNT_DIFFERS: out->amount_differs++; break;
 		case KETEN_BANK_DUPLICATE: out->duplicates++; break;
@@ -297,6 +304,8 @@ static void summarise(keten_bank_result *out, const keten_camt_statement *s)
 		default: out->ledger_only++; break;
 		}
 	}
+	KETEN_ASSERT(out->matched + out->amount_differs + out->duplicates + out->bank_only + out->ledger_only ==
+	             out->n_lines);
 	out->has_balances = s->has_opening && s->has_closing;
 	out->opening_cents = s->opening_cents;
 	out->closing_cents = s->closing_cents;
@@ -415,8 +424,6 @@ int kt_recon_bank_findings(keten_recon *r, const keten_bank_result *b, keten_err
 			continue;
 		if (!(f = new_finding(r, kind)) || line_finding(f, l))
 			return keten_fail(err, KETEN_ENOMEM, NULL);
-		/* a line with a payment names it: only bank-only lines have none */
-		KETEN_ASSERT(l->has_payment == (l->status != KETEN_BANK_ONLY));
 	}
 	if (b->has_balances && !b->balance_ok) {
 		if (!(f = new_finding(r, "bank-balance-mismatch")))

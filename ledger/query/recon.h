@@ -71,6 +71,7 @@ struct subj {
 	uint32_t term; /* payment term in days */
 	bool line;     /* shown as a line (accepted offer, live allocation) */
 	bool above;    /* a claim-above-agreed finding was made for one of its claims */
+	bool inexact;  /* a sum of its line left the range of cents (then its checks are off) */
 	keten_recon_line l;
 };
 

@@ -120,6 +120,8 @@ static int add_finding(struct recon_ctx *x, const char *kind, const uint8_t *sub
 		if (!dup)
 			memcpy(f->ids[f->n_ids++], ids[i], 32);
 	}
+	/* the evidence: at least the entry the finding is about, each id once */
+	KETEN_ASSERT(f->n_ids >= 1 && f->n_ids <= m);
 	va_start(ap, fmt);
 	vsnprintf(f->detail, sizeof f->detail, fmt, ap);
 	va_end(ap);

@@ -261,6 +261,7 @@ static int cmp_finding(const void *a, const void *b)
 {
 	const keten_recon_finding *x = a, *y = b;
 	size_t rx = kt_recon_kind_rank(x->kind), ry = kt_recon_kind_rank(y->kind);
+	KETEN_ASSERT(x->n_ids && y->n_ids); /* add_finding makes none without evidence */
 	int c = (rx > ry) - (rx < ry);
 	if (!c)
 		c = strcmp(x->kind, y->kind);
@@ -276,15 +277,21 @@ static int claim_sums(struct recon_ctx *x)
 {
 	for (size_t ci = 0; ci < x->n_c; ci++) {
 		struct claim *c = &x->c[ci];
-		keten_recon_line *l = &x->s[c->subj].l;
+		struct subj *s = &x->s[c->subj];
+		keten_recon_line *l = &s->l;
 		int rc;
+		/* kt_rule_payment caps each part at what is still open on the
+		 * claim, so the live parts never add up to more than it */
+		KETEN_ASSERT(c->paid >= 0 && c->paid <= c->cs->amount_cents);
 		l->n_claims++;
-		keten_add_cents(l->claimed_cents, c->cs->amount_cents, &l->claimed_cents);
-		keten_add_cents(l->paid_cents, c->paid, &l->paid_cents);
+		if (!keten_add_cents(l->claimed_cents, c->cs->amount_cents, &l->claimed_cents) ||
+		    !keten_add_cents(l->paid_cents, c->paid, &l->paid_cents))
+			s->inexact = true;
 		if ((rc = kt_recon_claim_findings(x, c)))
 			return rc;
-		if (c->cs->amount_cents > c->paid && x->as_of > c->due)
-			keten_add_cents(l->overdue_cents, c->cs->amount_cents - c->paid, &l->overdue_cents);
+		if (c->cs->amount_cents > c->paid && x->as_of > c->due &&
+		    !keten_add_cents(l->overdue_cents, c->cs->amount_cents - c->paid, &l->overdue_cents))
+			s->inexact = true;
 	}
 	return 0;
 }
@@ -303,15 +310,18 @@ static int payment_sums(struct recon_ctx *x)
 		for (size_t j = 0; j < p->ps->n_parts; j++) {
 			const Keten__State__ClaimPart *cp = p->ps->parts[j];
 			size_t ci = cp->claim.len == 32 ? kt_idmap_get(&x->c_map, cp->claim.data) : SIZE_MAX;
-			keten_recon_line *l;
+			struct subj *s;
 			int64_t share;
 			if (ci == SIZE_MAX)
 				continue;
-			l = &x->s[x->c[ci].subj].l;
+			s = &x->s[x->c[ci].subj];
 			share = p->received_cents >= p->ps->amount_cents || p->ps->amount_cents <= 0
 				? cp->amount_cents
 				: (int64_t)((__int128)cp->amount_cents * p->received_cents / p->ps->amount_cents);
-			keten_add_cents(l->received_cents, share, &l->received_cents);
+			/* confirmed is never more than the part paid (0 < received < paid here) */
+			KETEN_ASSERT(share <= cp->amount_cents);
+			if (!keten_add_cents(s->l.received_cents, share, &s->l.received_cents))
+				s->inexact = true;
 		}
 	}
 	return 0;
@@ -326,6 +336,12 @@ static int subject_lines(struct recon_ctx *x)
 		keten_recon_line *l = &s->l;
 		int rc;
 		l->outstanding_cents = l->claimed_cents - l->paid_cents;
+		/* each claim's paid part is within it (claim_sums), what was
+		 * confirmed within what was paid (payment_sums): so the line's */
+		KETEN_ASSERT(s->inexact ||
+		             (0 <= l->received_cents && l->received_cents <= l->paid_cents &&
+		              l->paid_cents <= l->claimed_cents && 0 <= l->overdue_cents &&
+		              l->overdue_cents <= l->outstanding_cents));
 		if (overlaps(x, l->start, l->end) && (rc = kt_recon_subject_findings(x, s)))
 			return rc;
 		if (!s->line || !line_wanted(x, l))
@@ -340,6 +356,8 @@ static int subject_lines(struct recon_ctx *x)
 /* Step 6: the sorted lines summed per pair of parties. */
 static int pair_sums(keten_recon *r, keten_error *err)
 {
+	size_t counted = 0;
+	bool exact = true, last;
 	for (size_t i = 0; i < r->n_lines; i++) {
 		const keten_recon_line *l = &r->lines[i];
 		keten_recon_pair *pr;
@@ -358,12 +376,24 @@ static int pair_sums(keten_recon *r, keten_error *err)
 		pr->n_lines++;
 		keten_add_cents(pr->agreed_cents, l->agreed_cents, &pr->agreed_cents);
 		keten_add_cents(pr->delivered_units, l->delivered_units, &pr->delivered_units);
-		keten_add_cents(pr->claimed_cents, l->claimed_cents, &pr->claimed_cents);
-		keten_add_cents(pr->paid_cents, l->paid_cents, &pr->paid_cents);
+		if (!keten_add_cents(pr->claimed_cents, l->claimed_cents, &pr->claimed_cents))
+			exact = false;
+		if (!keten_add_cents(pr->paid_cents, l->paid_cents, &pr->paid_cents))
+			exact = false;
+		if (!keten_add_cents(pr->outstanding_cents, l->outstanding_cents, &pr->outstanding_cents))
+			exact = false;
 		keten_add_cents(pr->received_cents, l->received_cents, &pr->received_cents);
-		keten_add_cents(pr->outstanding_cents, l->outstanding_cents, &pr->outstanding_cents);
 		keten_add_cents(pr->overdue_cents, l->overdue_cents, &pr->overdue_cents);
+		/* the sums of the pair's lines keep each line's outstanding = claimed - paid */
+		KETEN_ASSERT(!exact || pr->outstanding_cents == pr->claimed_cents - pr->paid_cents);
+		last = i + 1 == r->n_lines || memcmp(r->lines[i + 1].payer, l->payer, 32) ||
+			memcmp(r->lines[i + 1].payee, l->payee, 32);
+		if (last)
+			exact = true;
+		counted += last ? pr->n_lines : 0;
 	}
+	/* sorted by payer and payee, every line is in exactly one pair */
+	KETEN_ASSERT(counted == r->n_lines);
 	return 0;
 }
 
