@@ -17,6 +17,8 @@
 #     the server runs shows on the next request, and nothing served
 #     changes the ledger (verify passes, the entry count is unchanged);
 #   - a non-loopback --http is refused without --public and warned with it;
+#   - serve --bank FILE: /api/reconcile has the statement matched in, as
+#     reconcile --bank --json, its bank findings with their meaning;
 #   - real headless Chromium renders the page (--dump-dom): the DOM holds
 #     what only app.js could have put there (the party name from
 #     /api/whoami, a balance formatted "€ …", a finding kind, the dispute
@@ -294,6 +296,61 @@ for i in $(seq 1 50); do grep -q 'dashboard of' "$T/pub.err" && break; sleep 0.1
 check "--public serves a non-loopback address with a WARNING" sh -c "grep -q 'WARNING' '$T/pub.err' && grep -q 'no' '$T/pub.err' && grep -q 'dashboard of' '$T/pub.err'"
 kill "$PUB" 2>/dev/null; wait "$PUB" 2>/dev/null
 check "SIGTERM stops keten serve with exit 0" test $? -eq 0
+
+# --- a bank statement (serve --bank) -----------------------------------------------------------
+# The lead provider's payment of January (400.00, E2E-2026-01, 2026-03-02)
+# and a bank cost that no payment explains; the balances add up.
+cat >"$T/stmt.xml" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02">
+  <BkToCstmrStmt>
+    <GrpHdr><MsgId>T-SERVE-1</MsgId><CreDtTm>2026-03-31T06:00:00</CreDtTm></GrpHdr>
+    <Stmt>
+      <Id>T-SERVE-2026-03</Id>
+      <Acct><Id><IBAN>NL91ABNA0417164300</IBAN></Id><Ccy>EUR</Ccy></Acct>
+      <Bal><Tp><CdOrPrtry><Cd>PRCD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">1000.00</Amt>
+        <CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-03-01</Dt></Dt></Bal>
+      <Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">587.50</Amt>
+        <CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-03-31</Dt></Dt></Bal>
+      <Ntry><Amt Ccy="EUR">400.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts>
+        <BookgDt><Dt>2026-03-02</Dt></BookgDt>
+        <NtryDtls><TxDtls><Refs><EndToEndId>E2E-2026-01</EndToEndId></Refs></TxDtls></NtryDtls></Ntry>
+      <Ntry><Amt Ccy="EUR">12.50</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts>BOOK</Sts>
+        <BookgDt><Dt>2026-03-31</Dt></BookgDt><AddtlNtryInf>Kosten betalingsverkeer</AddtlNtryInf></Ntry>
+    </Stmt>
+  </BkToCstmrStmt>
+</Document>
+EOF
+$A --json reconcile --bank "$T/stmt.xml" >"$T/reconcile-bank.json"
+check "reconcile --bank: the payment matched, the bank cost a bank-only finding" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["bank"]["matched"] == 1 and j["bank"]["bank_only"] == 1 and j["bank"]["balances"] == "agree", j["bank"]
+assert [f["kind"] for f in j["findings"]][-1] == "bank-only", j["findings"]
+assert j["findings"][-1]["amount_cents"] == -1250, j["findings"][-1]' "$T/reconcile-bank.json"
+P3=$(port)
+timeout 60 "$K" --home "$T/a" serve --http "127.0.0.1:$P3" --bank "$T/stmt.xml" 2>"$T/bank.err" &
+BANKSRV=$!
+SRV="$SRV $BANKSRV"
+for i in $(seq 1 50); do grep -q 'dashboard of' "$T/bank.err" && break; sleep 0.1; done
+SAVED=$BASE
+BASE=http://127.0.0.1:$P3
+check "serve --bank: /api/reconcile equals reconcile --bank --json (plus meanings)" \
+	same /api/reconcile "$T/reconcile-bank.json" 'strip(j, "meaning")'
+check "serve --bank: the bank finding carries its meaning" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1])); f = j["findings"][-1]
+assert f["kind"] == "bank-only" and f["meaning"] == "a bank statement line has no payment entry", f' "$T/api.json"
+BASE=$SAVED
+kill "$BANKSRV" 2>/dev/null; wait "$BANKSRV" 2>/dev/null
+check "serve --bank: SIGTERM stops it with exit 0" test $? -eq 0
+printf 'not a statement\n' >"$T/bad.xml"
+timeout 20 "$K" --home "$T/a" serve --http "127.0.0.1:$P3" --bank "$T/bad.xml" >/dev/null 2>"$T/bank.err"
+rc=$?
+check "serve --bank with a malformed statement does not serve (65, said clearly)" \
+	sh -c "[ $rc -eq 65 ] && grep -q 'bank statement' '$T/bank.err'"
+timeout 20 "$K" --home "$T/a" serve --http "127.0.0.1:$P3" --bank "$T/no-such.xml" >/dev/null 2>"$T/bank.err"
+check "serve --bank with a missing file is exit 66" test $? -eq 66
 
 # --- a real browser ---------------------------------------------------------------------------
 CHROME=

@@ -3,8 +3,10 @@
  * tests/data/camt/ (two good statements, one whose balances disagree, and
  * one malformed file for each refusal) are parsed and every value is
  * checked exactly; small inline documents cover the remaining refusals
- * (DOCTYPE, no or two Stmt, bad dates, the size cap).  Paths are relative
- * to the repository root, where tests/run.sh runs.
+ * (DOCTYPE, no or two Stmt, bad dates, the size cap).  Then a statement
+ * given to keten_reconcile: its comparison and findings are in the result
+ * (and in its JSON), after the ledger's own.  Paths are relative to the
+ * repository root, where tests/run.sh runs.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,8 @@
 
 #include "keten/keten.h"
 #include "keten/camt.h"
+#include "keten/json.h"
+#include "keten/reconcile.h"
 #include "test_util.h"
 
 #define DATA "tests/data/camt/"
@@ -382,6 +386,90 @@ static void test_arguments_and_cap(void **state)
 	assert_int_equal(parse_text("nope", &s, NULL), KETEN_EMALFORMED);
 }
 
+/* Reconcile with a statement ------------------------------------------------ */
+
+/* keten_reconcile of a fresh home (no payments) with opts.bank. */
+static void reconcile_with(keten_ledger *L, const keten_camt_statement *st, keten_recon *r)
+{
+	keten_recon_opts o = {.me = keten_ledger_info(L)->key, .as_of = 20260401, .bank = st};
+	keten_error err = {0};
+	keten_txn *t;
+
+	assert_int_equal(keten_store_read(keten_ledger_store(L), &t, &err), 0);
+	assert_int_equal(keten_reconcile(t, &o, r, &err), 0);
+	keten_txn_end(t);
+}
+
+static void test_reconcile_bank(void **state)
+{
+	char dir[64] = "/tmp/keten-camt-XXXXXX", home[80];
+	keten_home_info info = {0};
+	keten_camt_statement st;
+	keten_error err = {0};
+	keten_ledger *L = NULL;
+	keten_recon r;
+	keten_txn *t;
+	json_t *j;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(home, sizeof home, "%s/h", dir);
+	snprintf(info.name, sizeof info.name, "Gemeente Hoorn");
+	snprintf(info.role, sizeof info.role, "municipality");
+	assert_int_equal(keten_home_create(home, NULL, &info, &err), 0);
+	assert_int_equal(keten_ledger_open(home, &L, &err), 0);
+
+	/* three booked lines, no payment for any: three bank-only findings in
+	 * the order of the lines, then the balance that does not add up */
+	assert_int_equal(parse_file("bad-balance.xml", &st, &err), 0);
+	reconcile_with(L, &st, &r);
+	assert_non_null(r.bank);
+	assert_int_equal(r.bank->n_lines, 3);
+	assert_int_equal(r.bank->bank_only, 3);
+	assert_false(r.bank->balance_ok);
+	assert_int_equal(r.n_findings, 4);
+	for (size_t i = 0; i < 3; i++) {
+		assert_string_equal(r.findings[i].kind, "bank-only");
+		assert_int_equal(r.bank->lines[i].status, KETEN_BANK_ONLY);
+		assert_true(r.findings[i].amount_cents == r.bank->lines[i].bank_cents);
+		assert_int_equal(r.findings[i].n_ids, 0); /* no payment to name */
+	}
+	assert_true(r.findings[1].amount_cents == -34999);
+	assert_string_equal(r.findings[0].detail,
+	                    "statement line 56: 125000 cents on 2026-03-31, ref 'KETEN-PAY-0001'");
+	assert_string_equal(r.findings[3].kind, "bank-balance-mismatch");
+	assert_true(r.findings[3].amount_cents == 18);
+	assert_string_equal(r.findings[3].detail, "opening 1000000 + bookings = 1290002, closing says 1290020");
+
+	/* the JSON has the findings and the "bank" member */
+	assert_int_equal(keten_store_read(keten_ledger_store(L), &t, &err), 0);
+	j = keten_json_reconcile(t, &r, true);
+	keten_txn_end(t);
+	assert_int_equal(json_array_size(json_object_get(j, "findings")), 4);
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(json_object_get(j, "findings"), 3), "meaning")),
+		keten_recon_kind_meaning("bank-balance-mismatch"));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "bank"), "bank_only")), 3);
+	json_decref(j);
+	keten_recon_release(&r);
+	assert_null(r.bank);
+	keten_camt_release(&st);
+
+	/* without a statement there is no bank, and no finding */
+	reconcile_with(L, NULL, &r);
+	assert_null(r.bank);
+	assert_int_equal(r.n_findings, 0);
+	assert_int_equal(keten_store_read(keten_ledger_store(L), &t, &err), 0);
+	j = keten_json_reconcile(t, &r, false);
+	keten_txn_end(t);
+	assert_null(json_object_get(j, "bank"));
+	json_decref(j);
+	keten_recon_release(&r);
+
+	keten_ledger_close(L);
+	test_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -393,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_inline_refusals),
 		cmocka_unit_test(test_minimal_and_balances),
 		cmocka_unit_test(test_arguments_and_cap),
+		cmocka_unit_test(test_reconcile_bank),
 	};
 
 	/* cmocka writes progress to stdout and the summary to stderr; line
