@@ -378,6 +378,11 @@ int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t si
 	return frame(header, header_len, sig, body, body_len, has_body, out, out_len);
 }
 
+bool keten_key_valid(const uint8_t key[32])
+{
+	return key != NULL && crypto_core_ed25519_is_valid_point(key) == 1;
+}
+
 int keten_sig_verify(const uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t key[32])
 {
 	return crypto_sign_verify_detached(sig, msg, len, key) == 0 ? KETEN_OK : KETEN_ESIG;

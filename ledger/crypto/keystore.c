@@ -185,7 +185,7 @@ static keten_err parse_header(const uint8_t *buf, struct ks_header *h, const cha
 	h->memlimit = get_u64(buf + KS_OFF_MEM);
 	memcpy(h->nonce, buf + KS_OFF_NONCE, sizeof h->nonce);
 	if ((h->flags & ~KS_FLAG_UNPROT) != 0 || h->opslimit < KS_OPS_MIN || h->opslimit > KS_OPS_MAX ||
-	    h->memlimit < KS_MEM_MIN || h->memlimit > KS_MEM_MAX || !crypto_core_ed25519_is_valid_point(h->pk)) {
+	    h->memlimit < KS_MEM_MIN || h->memlimit > KS_MEM_MAX || !keten_key_valid(h->pk)) {
 		memset(h, 0, sizeof *h);
 		return not_keystore(err, path);
 	}

@@ -1,9 +1,9 @@
 /*
  * apply.c — the one dispatch of body rules by body type: party.c
  * (certificates, revocations), contract.c (contracts, indexation,
- * allocations), offer.c (subcontract offers, answers, deliveries),
- * money.c (claims, payments, receipts, results, clawbacks, corrections)
- * and dispute.c.  Body types nobody handles apply without domain state.
+ * allocations), offer.c (subcontract offers, answers, deliveries), the
+ * money flow (rules/flow.h: claim.c, payment.c, receipt.c, result.c,
+ * clawback.c, correction.c) and dispute.c.  Body types nobody handles apply without domain state.
  * The handlers never reach each other through here: this file is the top
  * of the rules layer, and core/ calls it alone.
  */

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "rules/dispute.h"
 #include "proto/keten.pb-c.h"
 #include "base/base.h"
@@ -314,9 +312,8 @@ static int apply_ruling(kt_apply *a, keten_error *err)
 	}
 	for (size_t i = 0; i < r->n_adjustments; i++) {
 		const Keten__Adjustment *x = r->adjustments[i];
-		if (x->debtor.len != 32 || x->creditor.len != 32 ||
-		    !crypto_core_ed25519_is_valid_point(x->debtor.data) ||
-		    !crypto_core_ed25519_is_valid_point(x->creditor.data)) {
+		if (x->debtor.len != 32 || x->creditor.len != 32 || !keten_key_valid(x->debtor.data) ||
+		    !keten_key_valid(x->creditor.data)) {
 			rc = keten_refuse(err, "invalid-key", "adjustment %zu: debtor or creditor is not a valid key",
 			                  i + 1);
 			goto out;

@@ -13,8 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <sodium.h>
-
 #include "rules/rules.h"
 #include "proto/keten.pb-c.h"
 
@@ -206,7 +204,7 @@ int kt_rule_certificate(kt_apply *a, keten_error *err)
 		rc = keten_refuse(err, "certifier-not-anchor", "only a trust anchor may certify parties");
 		goto out;
 	}
-	if (c->key.len != 32 || !crypto_core_ed25519_is_valid_point(c->key.data)) {
+	if (c->key.len != 32 || !keten_key_valid(c->key.data)) {
 		rc = keten_refuse(err, "invalid-key", "certified key is not a valid Ed25519 public key");
 		goto out;
 	}
