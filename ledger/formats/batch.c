@@ -329,16 +329,16 @@ static void need(raw_row *r, const char *type, int c)
 		problem(r, "a %s needs %s", type, col_names[c]);
 }
 
-/* The row's type, from the type column (0 when missing or unknown: a problem). */
+/* The row's type, from the type column (KETEN_BATCH_NONE when missing or unknown: a problem). */
 static keten_batch_type row_type(raw_row *r)
 {
 	const char *tn = r->v[C_TYPE];
-	keten_batch_type type = 0;
+	keten_batch_type type = KETEN_BATCH_NONE;
 	char q[QUOTE_MAX];
 
 	if (!tn) {
 		problem(r, "missing type (delivery, claim, payment or receipt)");
-		return 0;
+		return KETEN_BATCH_NONE;
 	}
 	for (keten_batch_type t = KETEN_BATCH_DELIVERY; t <= KETEN_BATCH_RECEIPT; t++)
 		if (strcasecmp(tn, type_names[t]) == 0)
