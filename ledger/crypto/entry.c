@@ -15,6 +15,19 @@
 
 #include "keten/keten.h"
 #include "proto/keten.pb-c.h"
+#include "base/base.h"
+
+/* In the sanitizer builds the tests run (and with -DKETEN_CHECK_SIGNED),
+ * every entry keten_entry_sign makes is verified before it is handed out:
+ * about twice the cost of signing, too much for the normal build. */
+#if !defined(KETEN_CHECK_SIGNED) && defined(__SANITIZE_ADDRESS__)
+#define KETEN_CHECK_SIGNED 1
+#endif
+#if !defined(KETEN_CHECK_SIGNED) && defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KETEN_CHECK_SIGNED 1
+#endif
+#endif
 
 static const char *const type_names[] = {
 	[KETEN__BODY_TYPE__PARTY_CERTIFICATE] = "certificate",
@@ -71,6 +84,8 @@ static void clear_view(keten_entry *e)
 static void entry_id(keten_entry *e)
 {
 	crypto_generichash_state st;
+
+	KETEN_ASSERT(e->header != NULL && e->sig != NULL);
 	crypto_generichash_init(&st, NULL, 0, 32);
 	crypto_generichash_update(&st, e->header, e->header_len);
 	crypto_generichash_update(&st, e->sig, KETEN_SIG_BYTES);
@@ -116,6 +131,7 @@ static int parse_header(keten_entry *e, keten_error *err)
 		}
 		memcpy(e->audience[i], h->audience[i].data, 32);
 	}
+	KETEN_ASSERT(h->n_audience <= KETEN_MAX_AUDIENCE);
 	e->n_audience = h->n_audience;
 	memcpy(e->author, h->author.data, 32);
 	e->seq = h->seq;
@@ -195,6 +211,8 @@ int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out, keten_
 	out->header = out->raw + (hdr - bytes);
 	out->header_len = hdr_len;
 	out->sig = out->raw + (sig - bytes);
+	/* the views lie inside the copy */
+	KETEN_ASSERT(out->header + hdr_len <= out->raw + len && out->sig + KETEN_SIG_BYTES <= out->raw + len);
 	if (body) {
 		out->body = out->raw + (body - bytes);
 		out->body_len = body_len;
@@ -225,6 +243,7 @@ int keten_entry_verify(const keten_entry *e)
 	size_t n = KETEN_SIG_CONTEXT_LEN + e->header_len;
 	int ok;
 
+	KETEN_ASSERT(e->header != NULL && e->sig != NULL);
 	if (n > sizeof stackbuf && !(m = malloc(n)))
 		return KETEN_ENOMEM;
 	memcpy(m, KETEN_SIG_CONTEXT, KETEN_SIG_CONTEXT_LEN);
@@ -271,6 +290,7 @@ static int frame(const uint8_t *hdr, size_t hdr_len, const uint8_t *sig, const u
 	p = put_field(p, 0x12, sig, KETEN_SIG_BYTES);
 	if (has_body)
 		p = put_field(p, 0x1a, body, body_len);
+	KETEN_ASSERT((size_t)(p - buf) <= cap);
 	*out = buf;
 	*out_len = (size_t)(p - buf);
 	return KETEN_OK;
@@ -309,6 +329,7 @@ int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_
 	h.audience = aud;
 
 	hlen = keten__header__get_packed_size(&h);
+	KETEN_ASSERT(hlen > 0);
 	msg = malloc(KETEN_SIG_CONTEXT_LEN + hlen);
 	if (!msg)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
@@ -331,6 +352,9 @@ int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_
 	out->header = raw + 1 + varint_len(hlen);
 	out->sig = out->header + hlen + 2;
 	out->body = raw + raw_len - d->body_len;
+	/* the views point at what frame() wrote: the header signed, then the signature */
+	KETEN_ASSERT(out->sig + KETEN_SIG_BYTES <= out->body && out->body + d->body_len == raw + raw_len);
+	KETEN_ASSERT(memcmp(out->header, msg + KETEN_SIG_CONTEXT_LEN, hlen) == 0 && memcmp(out->sig, sig, 64) == 0);
 	out->body_len = d->body_len;
 	out->has_body = true;
 	memcpy(out->author, kp->pk, 32);
@@ -344,6 +368,9 @@ int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_
 	if (d->n_audience)
 		memcpy(out->audience, d->audience, d->n_audience * 32);
 	entry_id(out);
+#ifdef KETEN_CHECK_SIGNED
+	KETEN_ASSERT(keten_entry_verify(out) == KETEN_OK);
+#endif
 	raw = NULL;
 out:
 	free(raw);

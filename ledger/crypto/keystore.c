@@ -47,6 +47,7 @@
 
 #include "keten/keten.h"
 #include "keten/keystore.h"
+#include "base/base.h"
 
 #define KS_MAGIC       "KETENKEY"
 #define KS_MAGIC_LEN   8u
@@ -140,6 +141,7 @@ static keten_err read_file(const char *path, uint8_t buf[KS_FILE_LEN], keten_err
 	keten_err rc = KETEN_OK;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
+	KETEN_ASSERT(path != NULL && buf != NULL);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return keten_fail(err, KETEN_ENOTFOUND, "no keystore at '%s'", path);
@@ -157,6 +159,7 @@ static keten_err read_file(const char *path, uint8_t buf[KS_FILE_LEN], keten_err
 			break;
 		got += (size_t)n;
 	}
+	KETEN_ASSERT(got <= sizeof tmp);
 	if (got != KS_FILE_LEN) {
 		rc = not_keystore(err, path);
 		goto cleanup;
@@ -172,6 +175,7 @@ cleanup:
 /* Check and split the header of a file read by read_file. */
 static keten_err parse_header(const uint8_t *buf, struct ks_header *h, const char *path, keten_error *err)
 {
+	KETEN_ASSERT(buf != NULL && h != NULL);
 	memset(h, 0, sizeof *h);
 	if (memcmp(buf, KS_MAGIC, KS_MAGIC_LEN) != 0)
 		return not_keystore(err, path);
@@ -198,6 +202,8 @@ static keten_err parse_header(const uint8_t *buf, struct ks_header *h, const cha
  */
 static keten_err sealing_key(uint8_t *key, const struct ks_header *h, const char *passphrase, keten_error *err)
 {
+	/* a protected store always comes with its passphrase (create and open see to it) */
+	KETEN_ASSERT(key != NULL && ((h->flags & KS_FLAG_UNPROT) || passphrase != NULL));
 	if (h->flags & KS_FLAG_UNPROT) {
 		sodium_memzero(key, KS_KEY_LEN);
 		return KETEN_OK;
@@ -215,7 +221,10 @@ static keten_err write_new_file(const char *path, const uint8_t *buf, size_t len
 {
 	keten_err rc = KETEN_OK;
 	size_t done = 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+	int fd;
+
+	KETEN_ASSERT(len == KS_FILE_LEN);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
 
 	if (fd < 0) {
 		if (errno == EEXIST)
@@ -279,6 +288,8 @@ int keten_keystore_create(const char *path, const char *passphrase, keten_keypai
 		rc = keten_fail(err, KETEN_ECRYPTO, "cannot make a key pair for '%s'", path);
 		goto cleanup;
 	}
+	/* libsodium makes keys of the prime-order group: what open and the ledger accept */
+	KETEN_ASSERT(keten_key_valid(kp.pk));
 
 	h.flags = kp.unprotected ? KS_FLAG_UNPROT : 0;
 	memcpy(h.pk, kp.pk, sizeof h.pk);
@@ -384,6 +395,7 @@ int keten_keystore_open(const char *path, const char *passphrase, keten_keypair 
 		goto cleanup;
 	}
 
+	KETEN_ASSERT(kp.sk != NULL && memcmp(kp.pk, h.pk, sizeof kp.pk) == 0);
 	*out = kp;
 	memset(&kp, 0, sizeof kp);
 	rc = KETEN_OK;
@@ -415,6 +427,7 @@ int keten_keystore_peek(const char *path, uint8_t pk[32], bool *unprotected, ket
 		goto cleanup;
 	if ((rc = parse_header(buf, &h, path, err)) != KETEN_OK)
 		goto cleanup;
+	KETEN_ASSERT(h.flags == (h.flags & KS_FLAG_UNPROT)); /* parse_header refuses other flags */
 	memcpy(pk, h.pk, sizeof h.pk);
 	if (unprotected)
 		*unprotected = (h.flags & KS_FLAG_UNPROT) != 0;
