@@ -204,6 +204,7 @@ int keten_parse_cents(const char *s, bool allow_negative, int64_t *cents)
 	value = euros * 100 + frac;
 	if (value > KETEN_MAX_CENTS)
 		return -1;
+	KETEN_ASSERT(value >= 0 && frac >= 0 && frac < 100);
 	*cents = neg ? -value : value;
 	return 0;
 }
@@ -237,6 +238,7 @@ static void group_thousands(char *out, uint64_t euros)
 			out[o++] = '.';
 		out[o++] = digits[i];
 	}
+	KETEN_ASSERT(o < 32);
 	out[o] = '\0';
 }
 

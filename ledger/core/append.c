@@ -42,6 +42,8 @@ struct append_ctx {
 static keten_entry_draft draft_of(const struct append_ctx *c, size_t i, uint64_t seq, const uint8_t *prev)
 {
 	const keten_append *a = &c->a[i];
+
+	KETEN_ASSERT(i < c->n);
 	return (keten_entry_draft){
 		.seq = seq + 1,
 		.prev = seq ? prev : NULL,
@@ -88,7 +90,9 @@ static int take(keten_txn *t, struct append_ctx *c, size_t i, const keten_entry 
 
 static int append_plain(keten_txn *t, struct append_ctx *c, struct feed_head *head, keten_error *err)
 {
+	uint64_t first = head->seq;
 	int rc = KETEN_OK;
+
 	for (size_t i = 0; rc == 0 && i < c->n; i++) {
 		keten_entry_draft d = draft_of(c, i, head->seq, head->id);
 		keten_entry e;
@@ -100,6 +104,7 @@ static int append_plain(keten_txn *t, struct append_ctx *c, struct feed_head *he
 		rc = take(t, c, i, &e, head, err);
 		keten_entry_release(&e);
 	}
+	KETEN_ASSERT(rc != 0 || head->seq == first + c->n);
 	return rc;
 }
 
@@ -166,6 +171,8 @@ static int64_t mono_ns(void)
 static void pipe_wait(struct kt_pipeline *p, _Atomic size_t *ctr, size_t at, _Atomic bool *give_up)
 {
 	int64_t until = 0;
+
+	KETEN_ASSERT((ctr == &p->made && give_up == &p->ended) || (ctr == &p->used && give_up == &p->stop));
 	for (;;) {
 		if (atomic_load(ctr) > at || atomic_load(give_up))
 			return;
@@ -213,6 +220,7 @@ static void *signer(void *arg)
 /* Ready the ring for a batch after head; the signer's thread is not started. */
 static int pipe_start(struct kt_pipeline *p, const struct append_ctx *c, const struct feed_head *head, keten_error *err)
 {
+	KETEN_ASSERT(c->L->unlocked && c->n >= PIPE_MIN);
 	p->kp = &c->L->kp;
 	p->c = c;
 	p->head = *head;
@@ -280,6 +288,7 @@ static int append_pipelined(keten_txn *t, struct append_ctx *c, struct feed_head
 		pipe_wake(p);
 	}
 	pipe_end(p, th);
+	KETEN_ASSERT(rc != 0 || head->seq == p->head.seq + c->n);
 	return rc;
 }
 

@@ -33,6 +33,7 @@ static int reflist_push(struct reflist *l, const keten_entry *e)
 		l->v = p;
 		l->cap = cap;
 	}
+	KETEN_ASSERT(l->n < l->cap);
 	l->v[l->n++] = e;
 	return 0;
 }
@@ -125,6 +126,7 @@ static int ingest_known(keten_txn *t, struct ingest_ctx *c, size_t i, size_t j, 
 		const keten_entry *e = &c->e[*k];
 		uint8_t id[32];
 		keten_status st;
+		KETEN_ASSERT(memcmp(e->author, c->e[i].author, 32) == 0);
 		if ((rc = keten_store_feed_id(t, e->author, e->seq, id, err)))
 			return rc;
 		if (memcmp(id, e->id, 32) != 0) {
@@ -155,6 +157,7 @@ static int ingest_known(keten_txn *t, struct ingest_ctx *c, size_t i, size_t j, 
 static int ingest_links(const struct ingest_ctx *c, size_t k, size_t j, uint64_t head, const uint8_t head_id[32],
                         const char *hex, keten_error *err)
 {
+	KETEN_ASSERT(k < j);
 	for (size_t last = k; last < j; last++) {
 		const keten_entry *e = &c->e[last];
 		const uint8_t *want_prev = last == k ? head_id : c->e[last - 1].id;

@@ -161,6 +161,7 @@ static int outcome(keten_txn *t, const keten_entry *e, bool local, const kt_appl
 			stats->pending++;
 		return park(t, a->missing, e->id, defer, err);
 	default:
+		KETEN_ASSERT(rc != KETEN_OK);
 		if (err)
 			*err = *rerr;
 		return rc;
@@ -245,6 +246,7 @@ int kt_drain(keten_txn *t, struct kt_idlist *wake, keten_ingest_stats *stats, st
 		/* wake may grow (and move) while its entries are re-tried */
 		memcpy(on, wake->ids[w], 32);
 		rc = keten_kv_scan(t, KT_PENDING, on, 32, collect_cb, &waiting, err);
+		KETEN_ASSERT(waiting.n <= waiting.cap);
 		for (size_t i = 0; rc == 0 && i < waiting.n; i++)
 			rc = retry(t, on, waiting.ids[i], wake, stats, z, err);
 		free(waiting.ids);

@@ -49,6 +49,7 @@ static int claim_on_allocation(struct claim_ctx *x, keten_error *err)
 	if ((rc = kt_load_allocation(a->txn, x->c->target.data, &x->as, err)))
 		return rc;
 	as = x->as;
+	KETEN_ASSERT(as != NULL && x->os == NULL);
 	x->payee = as->provider.data;
 	x->payer = x->muni = as->author.data;
 	if (as->voided && a->local)
@@ -78,6 +79,7 @@ static int claim_on_offer(struct claim_ctx *x, keten_error *err)
 	if ((rc = kt_load_offer(a->txn, x->c->target.data, &x->os, err)))
 		return rc;
 	os = x->os;
+	KETEN_ASSERT(os != NULL && x->as == NULL);
 	x->payee = os->subcontractor.data;
 	x->payer = os->author.data;
 	x->muni = os->municipality_key.data;
@@ -101,6 +103,7 @@ static int claim_checks(struct claim_ctx *x, keten_error *err)
 {
 	const Keten__Claim *c = x->c;
 
+	KETEN_ASSERT(x->payee != NULL && c->target.len == 32);
 	if (memcmp(x->payee, x->a->e->author, 32) != 0)
 		return keten_refuse(err, "not-payee", "only the payee (the %s) claims on it",
 		                    x->os ? "subcontractor" : "allocation's lead provider");
@@ -129,6 +132,7 @@ static int claim_deliveries(struct claim_ctx *x, keten_error *err)
 	uint32_t type;
 	int rc;
 
+	KETEN_ASSERT(c->target.len == 32);
 	for (size_t i = 0; i < c->n_deliveries; i++) {
 		Keten__State__DeliveryState *ds = NULL;
 		bool other;

@@ -146,6 +146,7 @@ static int clawback_checks(const kt_apply *a, const Keten__Clawback *c, const Ke
 		return keten_refuse(err, "clawback-exceeds-paid",
 		                    "clawbacks (%lld) would exceed what was paid%s (%lld)", (long long)*total,
 		                    as->kind == KETEN__KIND__HERSTEL ? " up front" : "", (long long)limit);
+	KETEN_ASSERT(c->amount_cents > 0 && *total <= limit);
 	return kt_text("rule", c->rule, err);
 }
 
@@ -163,6 +164,7 @@ static int clawback_shares(const Keten__Clawback *c, const Keten__State__Allocat
 			                    "passed-on shares go to others than the lead provider, are positive "
 			                    "and add up to at most the clawback");
 	}
+	KETEN_ASSERT(shared >= 0 && shared <= c->amount_cents);
 	return KETEN_OK;
 }
 
@@ -229,6 +231,7 @@ int kt_rule_clawback(kt_apply *a, keten_error *err)
 	}
 	if ((rc = kt_ref_stub(a, c->allocation.data, c->allocation.len, KT_ALLOC_BIT, &type, &stub, err)))
 		goto out;
+	KETEN_ASSERT(type == KETEN__BODY_TYPE__ALLOCATION && c->allocation.len == 32);
 	if (!stub)
 		rc = clawback_on_allocation(a, c, err);
 	else if (c->amount_cents <= 0 || c->amount_cents > KETEN_MAX_CENTS)

@@ -50,9 +50,12 @@ static int unpay_claim(kt_apply *a, const Keten__State__PaymentState *ps, const 
 	int64_t amount = part->amount_cents;
 	int rc;
 
+	KETEN_ASSERT(amount > 0);
 	if ((rc = kt_load_claim(a->txn, part->claim.data, &ks, err)))
 		return rc;
 	ks->paid_cents -= amount;
+	/* the payment booked this part on the claim when it applied */
+	KETEN_ASSERT(ks->paid_cents >= 0);
 	if ((rc = kt_state_put(a->txn, DK_CLAIM, ks->id.data, ks, err)) == 0)
 		rc = kt_adjust_target(a->txn, ks->target.data, 0, -amount, -kt_upfront_part(ks, amount), err);
 	kt_state_free(ks);
@@ -71,8 +74,10 @@ static int unpay_clawback(kt_apply *a, const Keten__State__PaymentState *ps, con
 
 	if ((rc = kt_load_clawback(a->txn, part->claim.data, &cb, err)))
 		return rc;
-	if ((d = kt_debt_of(cb, ps->author.data)))
-		d->repaid_cents -= part->amount_cents;
+	/* the repayment booked this part on the same debt (kt_debt_of) */
+	d = kt_debt_of(cb, ps->author.data);
+	KETEN_ASSERT(d != NULL && part->amount_cents > 0);
+	d->repaid_cents -= part->amount_cents;
 	rc = kt_state_put(a->txn, DK_CLAWBACK, cb->id.data, cb, err);
 	kt_state_free(cb);
 	if (rc)
@@ -86,6 +91,7 @@ static int unreceive(kt_apply *a, const Keten__State__PaymentState *ps, keten_er
 	Keten__State__ReceiptState *rs = NULL;
 	int rc = KETEN_OK;
 
+	KETEN_ASSERT(!ps->voided);
 	if (ps->repayment || !kt_payment_has_receipt(ps, NULL))
 		return KETEN_OK;
 	if (kt_state_get(a->txn, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&rs,
@@ -159,6 +165,7 @@ static int void_receipt(kt_apply *a, const uint8_t id[32], keten_error *err)
 		rc = keten_refuse(err, "already-void", "the receipt is already void");
 		goto out;
 	}
+	KETEN_ASSERT(rs->payment.len == 32);
 	if ((rc = kt_state_get(a->txn, DK_PAYMENT, rs->payment.data, &keten__state__payment_state__descriptor,
 	                       (void **)&ps, err)))
 		goto out;
@@ -179,6 +186,7 @@ static int void_delivery(kt_apply *a, const uint8_t id[32], keten_error *err)
 	int rc = kt_state_get(a->txn, DK_DELIVERY, id, &keten__state__delivery_state__descriptor, (void **)&ds, err);
 	if (rc)
 		return rc;
+	KETEN_ASSERT(ds->target.len == 32);
 	if (ds->voided)
 		rc = keten_refuse(err, "already-void", "the delivery is already void");
 	else {
@@ -195,6 +203,7 @@ static int unsubcontract(kt_apply *a, const Keten__State__OfferState *os, keten_
 	Keten__State__AllocationState *as = NULL;
 	int rc = KETEN_OK;
 
+	KETEN_ASSERT(os->voided);
 	if ((os->answered && !os->accepted) || os->parent.len != 32 ||
 	    memcmp(os->parent.data, os->allocation.data, 32) != 0)
 		return KETEN_OK;
@@ -223,6 +232,7 @@ static int void_offer(kt_apply *a, const uint8_t id[32], keten_error *err)
 		if (rc == 0)
 			rc = unsubcontract(a, os, err);
 	}
+	KETEN_ASSERT(rc != 0 || os->voided);
 	kt_state_free(os);
 	return rc;
 }
@@ -242,6 +252,7 @@ static int void_allocation(kt_apply *a, const uint8_t id[32], keten_error *err)
 		as->voided = as->has_voided = 1;
 		rc = kt_state_put(a->txn, DK_ALLOCATION, id, as, err);
 	}
+	KETEN_ASSERT(rc != 0 || as->voided);
 	kt_state_free(as);
 	return rc;
 }
@@ -252,6 +263,7 @@ static int unclaw(kt_apply *a, const uint8_t id[32], Keten__State__ClawbackState
 	Keten__State__AllocationState *as = NULL;
 	int rc = KETEN_OK;
 
+	KETEN_ASSERT(!cb->voided);
 	for (size_t k = 0; rc == 0 && k < cb->n_debts; k++)
 		rc = kt_balance_add(a->txn, cb->debts[k]->creditor.data, cb->debts[k]->debtor.data, cb->date,
 		                    BAL_CLAWBACK, -cb->debts[k]->amount_cents, err);
@@ -285,6 +297,7 @@ static int void_clawback(kt_apply *a, const uint8_t id[32], keten_error *err)
 			goto out;
 		}
 	rc = unclaw(a, id, cb, err);
+	KETEN_ASSERT(rc != 0 || cb->voided);
 out:
 	kt_state_free(cb);
 	return rc;
@@ -301,6 +314,7 @@ int kt_rule_correction(kt_apply *a, keten_error *err)
 		return keten_refuse(err, "malformed-body", "correction body does not decode");
 	if ((rc = kt_ref(a, c->entry.data, c->entry.len, 0xffffffffu, &type, err)))
 		goto out;
+	KETEN_ASSERT(c->entry.len == 32);
 	if ((rc = keten_store_get_entry(a->txn, c->entry.data, &orig, err)))
 		goto out;
 	rc = memcmp(orig.author, a->e->author, 32) != 0;

@@ -49,6 +49,7 @@ static int pay_alloc(struct pay_ctx *x, keten_error *err)
 {
 	size_t n = x->p->n_claims;
 
+	KETEN_ASSERT(n >= 1 && n <= MAX_SETTLED);
 	x->loaded = calloc(n, sizeof *x->loaded);
 	x->types = calloc(n, sizeof *x->types);
 	x->remain = calloc(n, sizeof *x->remain);
@@ -78,6 +79,7 @@ static int pay_load_claim(struct pay_ctx *x, size_t i, const uint8_t **to, keten
 	Keten__State__ClaimState *ks = NULL;
 	int rc;
 
+	KETEN_ASSERT(i < x->p->n_claims && x->loaded[i] == NULL);
 	if ((rc = kt_load_claim(a->txn, x->p->claims[i].data, &ks, err)))
 		return rc;
 	x->loaded[i] = ks;
@@ -101,6 +103,7 @@ static int pay_load_clawback(struct pay_ctx *x, size_t i, const uint8_t **to, ke
 	Keten__State__Debt *d = NULL;
 	int rc;
 
+	KETEN_ASSERT(i < x->p->n_claims && x->loaded[i] == NULL);
 	if ((rc = kt_load_clawback(a->txn, x->p->claims[i].data, &cb, err)))
 		return rc;
 	x->loaded[i] = cb;
@@ -221,6 +224,7 @@ static int pay_record(const struct pay_ctx *x, keten_error *err)
 	Keten__State__PaymentState st = KETEN__STATE__PAYMENT_STATE__INIT;
 	char *finding = "overdue";
 
+	KETEN_ASSERT(x->have_payee && x->pp[0] != NULL);
 	st.id.data = (uint8_t *)a->e->id;
 	st.id.len = 32;
 	st.author.data = (uint8_t *)a->e->author;

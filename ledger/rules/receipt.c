@@ -18,6 +18,7 @@
 static int receipt_checks(const kt_apply *a, const Keten__Receipt *r, const Keten__State__PaymentState *ps,
                           keten_error *err)
 {
+	KETEN_ASSERT(ps->payee.len == 32 && r->payment.len == 32);
 	if (memcmp(ps->payee.data, a->e->author, 32) != 0)
 		return keten_refuse(err, "not-payee", "only the payee confirms the receipt of a payment");
 	if (ps->voided && a->local)
@@ -48,6 +49,7 @@ static int receipt_balance(const kt_apply *a, const Keten__State__PaymentState *
 	Keten__State__ReceiptState *old = NULL;
 	int rc = KETEN_OK;
 
+	KETEN_ASSERT(amount >= 0);
 	if (kt_payment_has_receipt(ps, NULL) &&
 	    kt_state_get(a->txn, DK_RECEIPT, ps->receipt.data, &keten__state__receipt_state__descriptor, (void **)&old,
 	                 NULL) == 0 &&
@@ -81,6 +83,7 @@ static int receipt_record(const kt_apply *a, const Keten__Receipt *r, uint32_t d
 {
 	Keten__State__ReceiptState st = KETEN__STATE__RECEIPT_STATE__INIT;
 
+	KETEN_ASSERT(date != 0);
 	st.id.data = (uint8_t *)a->e->id;
 	st.id.len = 32;
 	st.payment = r->payment;

@@ -18,6 +18,7 @@ static int result_checks(const kt_apply *a, const Keten__Result *r, const Keten_
 {
 	bool muni = memcmp(as->author.data, a->e->author, 32) == 0;
 
+	KETEN_ASSERT(as->provider.len == 32 && as->author.len == 32);
 	if (memcmp(as->provider.data, a->e->author, 32) != 0 && !muni)
 		return keten_refuse(err, "wrong-role",
 		                    "only the lead provider (or the allocating municipality) closes an allocation");
@@ -96,6 +97,7 @@ int kt_rule_result(kt_apply *a, keten_error *err)
 	if ((rc = result_checks(a, r, as, err)))
 		goto out;
 	rc = as->closed ? result_on_closed(a, r, as, err) : result_close(a, r, as, err);
+	KETEN_ASSERT(rc != 0 || as->closed);
 out:
 	kt_state_free(as);
 	keten__result__free_unpacked(r, NULL);
