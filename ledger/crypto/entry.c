@@ -296,6 +296,62 @@ static int frame(const uint8_t *hdr, size_t hdr_len, const uint8_t *sig, const u
 	return KETEN_OK;
 }
 
+/* The header a draft by kp says; h borrows from d, body_hash and aud. */
+static void draft_header(const keten_keypair *kp, const keten_entry_draft *d, uint8_t body_hash[32],
+                         ProtobufCBinaryData aud[KETEN_MAX_AUDIENCE], Keten__Header *h)
+{
+	KETEN_ASSERT(d->n_audience <= KETEN_MAX_AUDIENCE);
+	h->author.data = (uint8_t *)kp->pk;
+	h->author.len = 32;
+	h->seq = d->seq;
+	if (d->prev) {
+		h->has_prev = 1;
+		h->prev.data = (uint8_t *)d->prev;
+		h->prev.len = 32;
+	}
+	h->timestamp_ms = d->timestamp_ms;
+	h->body_type = d->body_type;
+	h->body_hash.data = body_hash;
+	h->body_hash.len = 32;
+	for (size_t i = 0; i < d->n_audience; i++) {
+		aud[i].data = (uint8_t *)d->audience[i];
+		aud[i].len = 32;
+	}
+	h->n_audience = d->n_audience;
+	h->audience = aud;
+}
+
+/*
+ * Fill the view of what frame() just wrote (raw, owned by out from here)
+ * from the draft: no second decode.  frame() puts the header right after a
+ * 1-byte tag and its varint, the signature after the header's tag and
+ * length, the body last.
+ */
+static void signed_view(keten_entry *out, uint8_t *raw, size_t raw_len, size_t hlen, const keten_keypair *kp,
+                        const keten_entry_draft *d, const uint8_t body_hash[32])
+{
+	out->raw = raw;
+	out->raw_len = raw_len;
+	out->header_len = hlen;
+	out->header = raw + 1 + varint_len(hlen);
+	out->sig = out->header + hlen + 2;
+	out->body = raw + raw_len - d->body_len;
+	KETEN_ASSERT(out->sig + KETEN_SIG_BYTES <= out->body && out->body + d->body_len == raw + raw_len);
+	out->body_len = d->body_len;
+	out->has_body = true;
+	memcpy(out->author, kp->pk, 32);
+	out->seq = d->seq;
+	if (d->prev)
+		memcpy(out->prev, d->prev, 32);
+	out->timestamp_ms = d->timestamp_ms;
+	out->body_type = d->body_type;
+	memcpy(out->body_hash, body_hash, 32);
+	out->n_audience = d->n_audience;
+	if (d->n_audience)
+		memcpy(out->audience, d->audience, d->n_audience * 32);
+	entry_id(out);
+}
+
 int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_entry *out, keten_error *err)
 {
 	Keten__Header h = KETEN__HEADER__INIT;
@@ -309,25 +365,7 @@ int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_
 	    !keten_body_type_name(d->body_type) || d->body_len > KETEN_MAX_ENTRY_BYTES / 2)
 		return keten_fail(err, KETEN_EINVAL, "entry draft is invalid");
 	keten_hash(body_hash, d->body, d->body_len);
-	h.author.data = (uint8_t *)kp->pk;
-	h.author.len = 32;
-	h.seq = d->seq;
-	if (d->prev) {
-		h.has_prev = 1;
-		h.prev.data = (uint8_t *)d->prev;
-		h.prev.len = 32;
-	}
-	h.timestamp_ms = d->timestamp_ms;
-	h.body_type = d->body_type;
-	h.body_hash.data = body_hash;
-	h.body_hash.len = 32;
-	for (size_t i = 0; i < d->n_audience; i++) {
-		aud[i].data = (uint8_t *)d->audience[i];
-		aud[i].len = 32;
-	}
-	h.n_audience = d->n_audience;
-	h.audience = aud;
-
+	draft_header(kp, d, body_hash, aud, &h);
 	hlen = keten__header__get_packed_size(&h);
 	KETEN_ASSERT(hlen > 0);
 	msg = malloc(KETEN_SIG_CONTEXT_LEN + hlen);
@@ -344,30 +382,9 @@ int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_
 		keten_fail(err, rc, NULL);
 		goto out;
 	}
-	/* Fill the view from the draft: no second decode of what we just wrote.
-	 * frame() puts the header right after a 1-byte tag and its varint. */
-	out->raw = raw;
-	out->raw_len = raw_len;
-	out->header_len = hlen;
-	out->header = raw + 1 + varint_len(hlen);
-	out->sig = out->header + hlen + 2;
-	out->body = raw + raw_len - d->body_len;
-	/* the views point at what frame() wrote: the header signed, then the signature */
-	KETEN_ASSERT(out->sig + KETEN_SIG_BYTES <= out->body && out->body + d->body_len == raw + raw_len);
+	signed_view(out, raw, raw_len, hlen, kp, d, body_hash);
+	/* the views point at the header signed and its signature */
 	KETEN_ASSERT(memcmp(out->header, msg + KETEN_SIG_CONTEXT_LEN, hlen) == 0 && memcmp(out->sig, sig, 64) == 0);
-	out->body_len = d->body_len;
-	out->has_body = true;
-	memcpy(out->author, kp->pk, 32);
-	out->seq = d->seq;
-	if (d->prev)
-		memcpy(out->prev, d->prev, 32);
-	out->timestamp_ms = d->timestamp_ms;
-	out->body_type = d->body_type;
-	memcpy(out->body_hash, body_hash, 32);
-	out->n_audience = d->n_audience;
-	if (d->n_audience)
-		memcpy(out->audience, d->audience, d->n_audience * 32);
-	entry_id(out);
 #ifdef KETEN_CHECK_SIGNED
 	KETEN_ASSERT(keten_entry_verify(out) == KETEN_OK);
 #endif

@@ -258,6 +258,36 @@ cleanup:
 	return rc;
 }
 
+/* The header of a new file for kp: fresh salt and nonce, the KDF limits in use. */
+static void new_header(struct ks_header *h, const keten_keypair *kp)
+{
+	h->flags = kp->unprotected ? KS_FLAG_UNPROT : 0;
+	memcpy(h->pk, kp->pk, sizeof h->pk);
+	randombytes_buf(h->salt, sizeof h->salt);
+	if (fast_kdf()) {
+		h->opslimit = KS_OPS_MIN;
+		h->memlimit = KS_MEM_MIN;
+	} else {
+		h->opslimit = crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE;
+		h->memlimit = crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE;
+	}
+	randombytes_buf(h->nonce, sizeof h->nonce);
+}
+
+/* Write h as bytes 0..KS_HEADER_LEN of buf, the layout parse_header reads. */
+static void put_header(uint8_t buf[KS_FILE_LEN], const struct ks_header *h)
+{
+	memcpy(buf, KS_MAGIC, KS_MAGIC_LEN);
+	buf[KS_OFF_VERSION] = KS_VERSION;
+	buf[KS_OFF_FLAGS] = h->flags;
+	memcpy(buf + KS_OFF_PK, h->pk, sizeof h->pk);
+	memcpy(buf + KS_OFF_SALT, h->salt, sizeof h->salt);
+	put_u64(buf + KS_OFF_OPS, h->opslimit);
+	put_u64(buf + KS_OFF_MEM, h->memlimit);
+	memcpy(buf + KS_OFF_NONCE, h->nonce, sizeof h->nonce);
+	KETEN_ASSERT(KS_OFF_NONCE + sizeof h->nonce == KS_HEADER_LEN);
+}
+
 int keten_keystore_create(const char *path, const char *passphrase, keten_keypair *out, keten_error *err)
 {
 	keten_keypair kp = {0};
@@ -291,26 +321,8 @@ int keten_keystore_create(const char *path, const char *passphrase, keten_keypai
 	/* libsodium makes keys of the prime-order group: what open and the ledger accept */
 	KETEN_ASSERT(keten_key_valid(kp.pk));
 
-	h.flags = kp.unprotected ? KS_FLAG_UNPROT : 0;
-	memcpy(h.pk, kp.pk, sizeof h.pk);
-	randombytes_buf(h.salt, sizeof h.salt);
-	if (fast_kdf()) {
-		h.opslimit = KS_OPS_MIN;
-		h.memlimit = KS_MEM_MIN;
-	} else {
-		h.opslimit = crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE;
-		h.memlimit = crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE;
-	}
-	randombytes_buf(h.nonce, sizeof h.nonce);
-
-	memcpy(buf, KS_MAGIC, KS_MAGIC_LEN);
-	buf[KS_OFF_VERSION] = KS_VERSION;
-	buf[KS_OFF_FLAGS] = h.flags;
-	memcpy(buf + KS_OFF_PK, h.pk, sizeof h.pk);
-	memcpy(buf + KS_OFF_SALT, h.salt, sizeof h.salt);
-	put_u64(buf + KS_OFF_OPS, h.opslimit);
-	put_u64(buf + KS_OFF_MEM, h.memlimit);
-	memcpy(buf + KS_OFF_NONCE, h.nonce, sizeof h.nonce);
+	new_header(&h, &kp);
+	put_header(buf, &h);
 
 	if ((rc = sealing_key(key, &h, passphrase, err)) != KETEN_OK)
 		goto cleanup;
