@@ -247,6 +247,9 @@ int kt_rule_indexation(kt_apply *a, keten_error *err)
 		goto out;
 	}
 	cs->indexations = arr;
+	/* steps stay sorted by year, one per year */
+	KETEN_ASSERT(pos <= cs->n_indexations && (pos == 0 || arr[pos - 1]->year < x->year) &&
+	             (pos == cs->n_indexations || arr[pos]->year > x->year));
 	keten__state__index_step__init(step);
 	step->year = x->year;
 	step->bp = x->bp;

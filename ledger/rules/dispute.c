@@ -55,6 +55,7 @@ static int dispute_save(keten_txn *t, const Keten__State__DisputeState *d, keten
 	uint8_t *buf = malloc(n ? n : 1);
 	int rc;
 
+	KETEN_ASSERT(d->id.len == 32);
 	if (!buf)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	keten__state__dispute_state__pack(d, buf);

@@ -225,6 +225,7 @@ static bool margin_prices(const struct offer_ctx *x, int64_t *mine, int64_t *ref
 {
 	const Keten__SubcontractOffer *o = x->o;
 
+	KETEN_ASSERT(x->parent != NULL || x->as != NULL);
 	if (x->parent) {
 		if (o->pricing == KETEN__PRICING__MONTHLY && x->parent->pricing == KETEN__PRICING__MONTHLY) {
 			*mine = x->total;
@@ -281,6 +282,7 @@ static int offer_findings(struct offer_ctx *x, Keten__State__OfferState *st, cha
 	if (x->cs->max_margin_bp && margin_prices(x, &mine, &mref) && mref > 0 && mine < mref &&
 	    (__int128)(mref - mine) * 10000 > (__int128)x->cs->max_margin_bp * mref)
 		buf[n++] = "margin-above-max";
+	KETEN_ASSERT(n <= 4);
 	st->findings = buf;
 	st->n_findings = n;
 	return 0;
@@ -347,6 +349,8 @@ int kt_rule_offer(kt_apply *a, keten_error *err)
 		st.has_contract = 1;
 		st.contract = x.cs->id;
 	}
+	/* what is subcontracted, and its contract, are held here unless it is a stub */
+	KETEN_ASSERT(x.stub || (x.as != NULL && x.cs != NULL));
 	if (!x.stub)
 		offer_findings(&x, &st, findings);
 	if ((rc = kt_state_index_begin(a->txn, err)) || (rc = kt_state_put(a->txn, DK_OFFER, a->e->id, &st, err)))
@@ -413,6 +417,7 @@ int kt_rule_answer(kt_apply *a, keten_error *err)
 		goto out;
 	}
 	os->has_answer = 1;
+	KETEN_ASSERT(os->answered && !os->accepted == !ans->accept);
 	if ((rc = kt_state_put(a->txn, DK_OFFER, os->id.data, os, err)))
 		goto out;
 	if (!ans->accept && !os->voided && os->parent.len == 32 &&

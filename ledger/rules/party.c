@@ -128,6 +128,8 @@ int kt_party_save(keten_txn *t, const Keten__State__PartyState *p, keten_error *
 	size_t n = keten__state__party_state__get_packed_size(p);
 	uint8_t *buf = malloc(n ? n : 1);
 	int rc;
+
+	KETEN_ASSERT(p->key.len == 32);
 	if (!buf)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	keten__state__party_state__pack(p, buf);
