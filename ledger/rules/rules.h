@@ -1,7 +1,7 @@
 /*
  * rules.h — (internal) the business rules and derived state of each body
- * type.  ledger.c calls kt_rules_apply for every entry that passed
- * authenticity, inside the append's write transaction; a handler decodes
+ * type.  The core (core/pending.c) calls kt_rules_apply for every entry
+ * that passed authenticity, inside the append's write transaction; a handler decodes
  * the body, checks the hard rules against derived state, and updates that
  * state through the same transaction.  Nothing is written when it refuses.
  */
