@@ -54,8 +54,8 @@ typedef struct keten_entry {
  * present iff seq > 1, known body type, audience size), computes
  * the id, and — when the body is present — checks body_hash.  It does NOT
  * check the signature (keten_entry_verify), nor that the author is a valid
- * Ed25519 point: the ledger checks that once per author, when its feed
- * first appears, and libsodium's verify refuses such keys anyway.
+ * key (keten_key_valid): the ledger checks that once per author, when its
+ * feed first appears, and libsodium's verify refuses such keys anyway.
  * Errors: KETEN_EMALFORMED, KETEN_EHASH, KETEN_ENOMEM.
  */
 KETEN_API int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out, struct keten_error *err);
@@ -98,6 +98,15 @@ KETEN_API int keten_entry_frame(const uint8_t *header, size_t header_len, const 
  */
 __attribute__((warn_unused_result)) KETEN_API int keten_sig_verify(const uint8_t sig[64], const uint8_t *msg,
                                                                    size_t len, const uint8_t key[32]);
+
+/*
+ * Is key a valid Ed25519 public key for keten: the canonical encoding of a
+ * point on the curve, in the prime-order subgroup, not of small order (so
+ * not the identity, nor a point that mixes in a torsion component).  The
+ * one key check of keten: every place that takes a key to trust, certify,
+ * owe or sign with asks this.  false for NULL.  Pure; no errors.
+ */
+KETEN_API bool keten_key_valid(const uint8_t key[32]);
 
 /* Is key in the entry's audience? */
 KETEN_API bool keten_entry_has_audience(const keten_entry *e, const uint8_t key[32]);

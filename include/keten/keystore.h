@@ -39,12 +39,15 @@ KETEN_API int keten_keystore_create(const char *path, const char *passphrase, ke
 /*
  * Open the keystore at `path`.  passphrase is ignored for an unprotected
  * store.  Errors: KETEN_ENOTFOUND (no file), KETEN_EPASS (wrong passphrase
- * or damaged file), KETEN_EMALFORMED (not a keystore), KETEN_EIO, KETEN_ENOMEM.
+ * or damaged file), KETEN_EMALFORMED (not a keystore: wrong size, magic,
+ * version, flags or KDF limits, or a public key keten_key_valid refuses),
+ * KETEN_EIO, KETEN_ENOMEM.
  */
 KETEN_API int keten_keystore_open(const char *path, const char *passphrase, keten_keypair *out,
                                   struct keten_error *err);
 
-/* Read only the public key and the protection flag, without a passphrase. */
+/* Read only the public key and the protection flag, without a passphrase.
+ * Errors as keten_keystore_open, but no KETEN_EPASS; pk is cleared on failure. */
 KETEN_API int keten_keystore_peek(const char *path, uint8_t pk[32], bool *unprotected, struct keten_error *err);
 
 /* Wipe and free the secret key; safe on a zeroed or released keypair. */

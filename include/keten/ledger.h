@@ -90,12 +90,18 @@ typedef struct keten_ingest_stats {
  * Verify and store entries from elsewhere in one write transaction.  With
  * all_or_nothing, any entry that fails authenticity aborts everything
  * (import); otherwise the runs that fail are dropped and the rest kept
- * (sync), and err reports the first failure.
+ * (sync), and err reports the first failure.  Authenticity: each author's
+ * entries continue its stored feed link by link and the last one's
+ * signature holds (KETEN_ECHAIN, KETEN_EFORK, KETEN_ESIG); the author of a
+ * feed this home has not seen yet must be a valid key (keten_key_valid;
+ * KETEN_EMALFORMED).
  */
 KETEN_API int keten_ledger_ingest(keten_ledger *L, const keten_blob *b, size_t n, bool all_or_nothing,
                                   keten_ingest_stats *st, struct keten_error *err);
 
-/* Trust anchors (this node's own configuration). */
+/* Trust anchors (this node's own configuration): key is trusted under
+ * name, and what waited for it is applied.  Errors: KETEN_EINVAL when key
+ * is not a valid Ed25519 public key (keten_key_valid), store errors. */
 KETEN_API int keten_ledger_trust_add(keten_ledger *L, const uint8_t key[32], const char *name, struct keten_error *err);
 
 #endif

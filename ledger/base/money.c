@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "keten/money.h"
+#include "base/base.h"
 
 #define DAY_MS    86400000LL
 #define HOUR_MS   3600000LL
@@ -45,8 +46,11 @@ static int64_t floor_div(int64_t a, int64_t b)
 /* num / den rounded half away from zero (den > 0); false if not an int64. */
 static bool div_round(__int128 num, __int128 den, int64_t *out)
 {
-	__int128 q = num / den;
-	__int128 r = num % den;
+	__int128 q, r;
+
+	KETEN_ASSERT(den > 0);
+	q = num / den;
+	r = num % den;
 
 	if (r < 0)
 		r = -r;
@@ -200,6 +204,7 @@ int keten_parse_cents(const char *s, bool allow_negative, int64_t *cents)
 	value = euros * 100 + frac;
 	if (value > KETEN_MAX_CENTS)
 		return -1;
+	KETEN_ASSERT(value >= 0 && frac >= 0 && frac < 100);
 	*cents = neg ? -value : value;
 	return 0;
 }
@@ -233,6 +238,7 @@ static void group_thousands(char *out, uint64_t euros)
 			out[o++] = '.';
 		out[o++] = digits[i];
 	}
+	KETEN_ASSERT(o < 32);
 	out[o] = '\0';
 }
 
@@ -253,8 +259,11 @@ void keten_split_herstel(int64_t total, int64_t *upfront, int64_t *final_part)
 {
 	int64_t up = total / 3 * 2 + total % 3 * 2 / 3;
 
+	/* two thirds (rounded towards zero) and the rest: together the whole */
+	KETEN_ASSERT(total < 0 || (up >= 0 && up <= total));
 	*upfront = up;
 	*final_part = total - up;
+	KETEN_ASSERT(*upfront + *final_part == total);
 }
 
 bool keten_apply_bp(int64_t amount, int64_t bp, int64_t *out)
@@ -303,6 +312,7 @@ static void hand_out(int64_t total, const int64_t *weights, size_t n, int64_t su
 {
 	int64_t lo = 0, hi = sum - 1;
 
+	KETEN_ASSERT(left > 0 && (size_t)left <= n);
 	while (lo < hi) {
 		int64_t mid = lo + (hi - lo) / 2;
 
@@ -321,6 +331,8 @@ static void hand_out(int64_t total, const int64_t *weights, size_t n, int64_t su
 			parts[i]++;
 			left--;
 		}
+	/* every cent floor division dropped went to a part */
+	KETEN_ASSERT(left == 0);
 }
 
 /* Largest-remainder split of a total >= 0. */
@@ -332,8 +344,19 @@ static void split_nonnegative(int64_t total, const int64_t *weights, size_t n, i
 		parts[i] = (int64_t)((__int128)total * weights[i] / sum);
 		given += parts[i];
 	}
+	KETEN_ASSERT(given <= total);
 	if (total > given)
 		hand_out(total, weights, n, sum, total - given, parts);
+}
+
+/* Do parts[0..n) add up to total? */
+static bool adds_up(int64_t total, const int64_t *parts, size_t n)
+{
+	__int128 s = 0;
+
+	for (size_t i = 0; i < n; i++)
+		s += parts[i];
+	return s == total;
 }
 
 bool keten_split_weighted(int64_t total, const int64_t *weights, size_t n, int64_t *parts)
@@ -346,11 +369,13 @@ bool keten_split_weighted(int64_t total, const int64_t *weights, size_t n, int64
 		return false;
 	if (total >= 0) {
 		split_nonnegative(total, weights, n, sum, parts);
-		return true;
+	} else {
+		split_nonnegative(-total, weights, n, sum, parts);
+		for (size_t i = 0; i < n; i++)
+			parts[i] = -parts[i];
 	}
-	split_nonnegative(-total, weights, n, sum, parts);
-	for (size_t i = 0; i < n; i++)
-		parts[i] = -parts[i];
+	/* a split hands out the whole, not a cent more or less */
+	KETEN_ASSERT(adds_up(total, parts, n));
 	return true;
 }
 
@@ -574,6 +599,7 @@ int64_t keten_prorata_month(int64_t monthly, uint32_t ym, uint32_t start, uint32
 	if (from > to)
 		return 0;
 	covered = (int64_t)(to - from) + 1;
+	KETEN_ASSERT(covered >= 1 && covered <= dim);
 	if (covered == dim)
 		return monthly;
 	div_round((__int128)monthly * covered, dim, &out);

@@ -15,6 +15,19 @@
 
 #include "keten/keten.h"
 #include "proto/keten.pb-c.h"
+#include "base/base.h"
+
+/* In the sanitizer builds the tests run (and with -DKETEN_CHECK_SIGNED),
+ * every entry keten_entry_sign makes is verified before it is handed out:
+ * about twice the cost of signing, too much for the normal build. */
+#if !defined(KETEN_CHECK_SIGNED) && defined(__SANITIZE_ADDRESS__)
+#define KETEN_CHECK_SIGNED 1
+#endif
+#if !defined(KETEN_CHECK_SIGNED) && defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KETEN_CHECK_SIGNED 1
+#endif
+#endif
 
 static const char *const type_names[] = {
 	[KETEN__BODY_TYPE__PARTY_CERTIFICATE] = "certificate",
@@ -71,6 +84,8 @@ static void clear_view(keten_entry *e)
 static void entry_id(keten_entry *e)
 {
 	crypto_generichash_state st;
+
+	KETEN_ASSERT(e->header != NULL && e->sig != NULL);
 	crypto_generichash_init(&st, NULL, 0, 32);
 	crypto_generichash_update(&st, e->header, e->header_len);
 	crypto_generichash_update(&st, e->sig, KETEN_SIG_BYTES);
@@ -116,6 +131,7 @@ static int parse_header(keten_entry *e, keten_error *err)
 		}
 		memcpy(e->audience[i], h->audience[i].data, 32);
 	}
+	KETEN_ASSERT(h->n_audience <= KETEN_MAX_AUDIENCE);
 	e->n_audience = h->n_audience;
 	memcpy(e->author, h->author.data, 32);
 	e->seq = h->seq;
@@ -195,6 +211,8 @@ int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out, keten_
 	out->header = out->raw + (hdr - bytes);
 	out->header_len = hdr_len;
 	out->sig = out->raw + (sig - bytes);
+	/* the views lie inside the copy */
+	KETEN_ASSERT(out->header + hdr_len <= out->raw + len && out->sig + KETEN_SIG_BYTES <= out->raw + len);
 	if (body) {
 		out->body = out->raw + (body - bytes);
 		out->body_len = body_len;
@@ -225,6 +243,7 @@ int keten_entry_verify(const keten_entry *e)
 	size_t n = KETEN_SIG_CONTEXT_LEN + e->header_len;
 	int ok;
 
+	KETEN_ASSERT(e->header != NULL && e->sig != NULL);
 	if (n > sizeof stackbuf && !(m = malloc(n)))
 		return KETEN_ENOMEM;
 	memcpy(m, KETEN_SIG_CONTEXT, KETEN_SIG_CONTEXT_LEN);
@@ -271,9 +290,66 @@ static int frame(const uint8_t *hdr, size_t hdr_len, const uint8_t *sig, const u
 	p = put_field(p, 0x12, sig, KETEN_SIG_BYTES);
 	if (has_body)
 		p = put_field(p, 0x1a, body, body_len);
+	KETEN_ASSERT((size_t)(p - buf) <= cap);
 	*out = buf;
 	*out_len = (size_t)(p - buf);
 	return KETEN_OK;
+}
+
+/* The header a draft by kp says; h borrows from d, body_hash and aud. */
+static void draft_header(const keten_keypair *kp, const keten_entry_draft *d, uint8_t body_hash[32],
+                         ProtobufCBinaryData aud[KETEN_MAX_AUDIENCE], Keten__Header *h)
+{
+	KETEN_ASSERT(d->n_audience <= KETEN_MAX_AUDIENCE);
+	h->author.data = (uint8_t *)kp->pk;
+	h->author.len = 32;
+	h->seq = d->seq;
+	if (d->prev) {
+		h->has_prev = 1;
+		h->prev.data = (uint8_t *)d->prev;
+		h->prev.len = 32;
+	}
+	h->timestamp_ms = d->timestamp_ms;
+	h->body_type = d->body_type;
+	h->body_hash.data = body_hash;
+	h->body_hash.len = 32;
+	for (size_t i = 0; i < d->n_audience; i++) {
+		aud[i].data = (uint8_t *)d->audience[i];
+		aud[i].len = 32;
+	}
+	h->n_audience = d->n_audience;
+	h->audience = aud;
+}
+
+/*
+ * Fill the view of what frame() just wrote (raw, owned by out from here)
+ * from the draft: no second decode.  frame() puts the header right after a
+ * 1-byte tag and its varint, the signature after the header's tag and
+ * length, the body last.
+ */
+static void signed_view(keten_entry *out, uint8_t *raw, size_t raw_len, size_t hlen, const keten_keypair *kp,
+                        const keten_entry_draft *d, const uint8_t body_hash[32])
+{
+	out->raw = raw;
+	out->raw_len = raw_len;
+	out->header_len = hlen;
+	out->header = raw + 1 + varint_len(hlen);
+	out->sig = out->header + hlen + 2;
+	out->body = raw + raw_len - d->body_len;
+	KETEN_ASSERT(out->sig + KETEN_SIG_BYTES <= out->body && out->body + d->body_len == raw + raw_len);
+	out->body_len = d->body_len;
+	out->has_body = true;
+	memcpy(out->author, kp->pk, 32);
+	out->seq = d->seq;
+	if (d->prev)
+		memcpy(out->prev, d->prev, 32);
+	out->timestamp_ms = d->timestamp_ms;
+	out->body_type = d->body_type;
+	memcpy(out->body_hash, body_hash, 32);
+	out->n_audience = d->n_audience;
+	if (d->n_audience)
+		memcpy(out->audience, d->audience, d->n_audience * 32);
+	entry_id(out);
 }
 
 int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_entry *out, keten_error *err)
@@ -289,26 +365,9 @@ int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_
 	    !keten_body_type_name(d->body_type) || d->body_len > KETEN_MAX_ENTRY_BYTES / 2)
 		return keten_fail(err, KETEN_EINVAL, "entry draft is invalid");
 	keten_hash(body_hash, d->body, d->body_len);
-	h.author.data = (uint8_t *)kp->pk;
-	h.author.len = 32;
-	h.seq = d->seq;
-	if (d->prev) {
-		h.has_prev = 1;
-		h.prev.data = (uint8_t *)d->prev;
-		h.prev.len = 32;
-	}
-	h.timestamp_ms = d->timestamp_ms;
-	h.body_type = d->body_type;
-	h.body_hash.data = body_hash;
-	h.body_hash.len = 32;
-	for (size_t i = 0; i < d->n_audience; i++) {
-		aud[i].data = (uint8_t *)d->audience[i];
-		aud[i].len = 32;
-	}
-	h.n_audience = d->n_audience;
-	h.audience = aud;
-
+	draft_header(kp, d, body_hash, aud, &h);
 	hlen = keten__header__get_packed_size(&h);
+	KETEN_ASSERT(hlen > 0);
 	msg = malloc(KETEN_SIG_CONTEXT_LEN + hlen);
 	if (!msg)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
@@ -323,27 +382,12 @@ int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_
 		keten_fail(err, rc, NULL);
 		goto out;
 	}
-	/* Fill the view from the draft: no second decode of what we just wrote.
-	 * frame() puts the header right after a 1-byte tag and its varint. */
-	out->raw = raw;
-	out->raw_len = raw_len;
-	out->header_len = hlen;
-	out->header = raw + 1 + varint_len(hlen);
-	out->sig = out->header + hlen + 2;
-	out->body = raw + raw_len - d->body_len;
-	out->body_len = d->body_len;
-	out->has_body = true;
-	memcpy(out->author, kp->pk, 32);
-	out->seq = d->seq;
-	if (d->prev)
-		memcpy(out->prev, d->prev, 32);
-	out->timestamp_ms = d->timestamp_ms;
-	out->body_type = d->body_type;
-	memcpy(out->body_hash, body_hash, 32);
-	out->n_audience = d->n_audience;
-	if (d->n_audience)
-		memcpy(out->audience, d->audience, d->n_audience * 32);
-	entry_id(out);
+	signed_view(out, raw, raw_len, hlen, kp, d, body_hash);
+	/* the views point at the header signed and its signature */
+	KETEN_ASSERT(memcmp(out->header, msg + KETEN_SIG_CONTEXT_LEN, hlen) == 0 && memcmp(out->sig, sig, 64) == 0);
+#ifdef KETEN_CHECK_SIGNED
+	KETEN_ASSERT(keten_entry_verify(out) == KETEN_OK);
+#endif
 	raw = NULL;
 out:
 	free(raw);
@@ -376,6 +420,11 @@ int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t si
                       size_t body_len, bool has_body, uint8_t **out, size_t *out_len)
 {
 	return frame(header, header_len, sig, body, body_len, has_body, out, out_len);
+}
+
+bool keten_key_valid(const uint8_t key[32])
+{
+	return key != NULL && crypto_core_ed25519_is_valid_point(key) == 1;
 }
 
 int keten_sig_verify(const uint8_t sig[64], const uint8_t *msg, size_t len, const uint8_t key[32])

@@ -47,6 +47,7 @@
 
 #include "keten/keten.h"
 #include "keten/keystore.h"
+#include "base/base.h"
 
 #define KS_MAGIC       "KETENKEY"
 #define KS_MAGIC_LEN   8u
@@ -140,6 +141,7 @@ static keten_err read_file(const char *path, uint8_t buf[KS_FILE_LEN], keten_err
 	keten_err rc = KETEN_OK;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 
+	KETEN_ASSERT(path != NULL && buf != NULL);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return keten_fail(err, KETEN_ENOTFOUND, "no keystore at '%s'", path);
@@ -157,6 +159,7 @@ static keten_err read_file(const char *path, uint8_t buf[KS_FILE_LEN], keten_err
 			break;
 		got += (size_t)n;
 	}
+	KETEN_ASSERT(got <= sizeof tmp);
 	if (got != KS_FILE_LEN) {
 		rc = not_keystore(err, path);
 		goto cleanup;
@@ -172,6 +175,7 @@ cleanup:
 /* Check and split the header of a file read by read_file. */
 static keten_err parse_header(const uint8_t *buf, struct ks_header *h, const char *path, keten_error *err)
 {
+	KETEN_ASSERT(buf != NULL && h != NULL);
 	memset(h, 0, sizeof *h);
 	if (memcmp(buf, KS_MAGIC, KS_MAGIC_LEN) != 0)
 		return not_keystore(err, path);
@@ -185,7 +189,7 @@ static keten_err parse_header(const uint8_t *buf, struct ks_header *h, const cha
 	h->memlimit = get_u64(buf + KS_OFF_MEM);
 	memcpy(h->nonce, buf + KS_OFF_NONCE, sizeof h->nonce);
 	if ((h->flags & ~KS_FLAG_UNPROT) != 0 || h->opslimit < KS_OPS_MIN || h->opslimit > KS_OPS_MAX ||
-	    h->memlimit < KS_MEM_MIN || h->memlimit > KS_MEM_MAX || !crypto_core_ed25519_is_valid_point(h->pk)) {
+	    h->memlimit < KS_MEM_MIN || h->memlimit > KS_MEM_MAX || !keten_key_valid(h->pk)) {
 		memset(h, 0, sizeof *h);
 		return not_keystore(err, path);
 	}
@@ -198,6 +202,8 @@ static keten_err parse_header(const uint8_t *buf, struct ks_header *h, const cha
  */
 static keten_err sealing_key(uint8_t *key, const struct ks_header *h, const char *passphrase, keten_error *err)
 {
+	/* a protected store always comes with its passphrase (create and open see to it) */
+	KETEN_ASSERT(key != NULL && ((h->flags & KS_FLAG_UNPROT) || passphrase != NULL));
 	if (h->flags & KS_FLAG_UNPROT) {
 		sodium_memzero(key, KS_KEY_LEN);
 		return KETEN_OK;
@@ -215,7 +221,10 @@ static keten_err write_new_file(const char *path, const uint8_t *buf, size_t len
 {
 	keten_err rc = KETEN_OK;
 	size_t done = 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+	int fd;
+
+	KETEN_ASSERT(len == KS_FILE_LEN);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
 
 	if (fd < 0) {
 		if (errno == EEXIST)
@@ -249,6 +258,36 @@ cleanup:
 	return rc;
 }
 
+/* The header of a new file for kp: fresh salt and nonce, the KDF limits in use. */
+static void new_header(struct ks_header *h, const keten_keypair *kp)
+{
+	h->flags = kp->unprotected ? KS_FLAG_UNPROT : 0;
+	memcpy(h->pk, kp->pk, sizeof h->pk);
+	randombytes_buf(h->salt, sizeof h->salt);
+	if (fast_kdf()) {
+		h->opslimit = KS_OPS_MIN;
+		h->memlimit = KS_MEM_MIN;
+	} else {
+		h->opslimit = crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE;
+		h->memlimit = crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE;
+	}
+	randombytes_buf(h->nonce, sizeof h->nonce);
+}
+
+/* Write h as bytes 0..KS_HEADER_LEN of buf, the layout parse_header reads. */
+static void put_header(uint8_t buf[KS_FILE_LEN], const struct ks_header *h)
+{
+	memcpy(buf, KS_MAGIC, KS_MAGIC_LEN);
+	buf[KS_OFF_VERSION] = KS_VERSION;
+	buf[KS_OFF_FLAGS] = h->flags;
+	memcpy(buf + KS_OFF_PK, h->pk, sizeof h->pk);
+	memcpy(buf + KS_OFF_SALT, h->salt, sizeof h->salt);
+	put_u64(buf + KS_OFF_OPS, h->opslimit);
+	put_u64(buf + KS_OFF_MEM, h->memlimit);
+	memcpy(buf + KS_OFF_NONCE, h->nonce, sizeof h->nonce);
+	KETEN_ASSERT(KS_OFF_NONCE + sizeof h->nonce == KS_HEADER_LEN);
+}
+
 int keten_keystore_create(const char *path, const char *passphrase, keten_keypair *out, keten_error *err)
 {
 	keten_keypair kp = {0};
@@ -279,27 +318,11 @@ int keten_keystore_create(const char *path, const char *passphrase, keten_keypai
 		rc = keten_fail(err, KETEN_ECRYPTO, "cannot make a key pair for '%s'", path);
 		goto cleanup;
 	}
+	/* libsodium makes keys of the prime-order group: what open and the ledger accept */
+	KETEN_ASSERT(keten_key_valid(kp.pk));
 
-	h.flags = kp.unprotected ? KS_FLAG_UNPROT : 0;
-	memcpy(h.pk, kp.pk, sizeof h.pk);
-	randombytes_buf(h.salt, sizeof h.salt);
-	if (fast_kdf()) {
-		h.opslimit = KS_OPS_MIN;
-		h.memlimit = KS_MEM_MIN;
-	} else {
-		h.opslimit = crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE;
-		h.memlimit = crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE;
-	}
-	randombytes_buf(h.nonce, sizeof h.nonce);
-
-	memcpy(buf, KS_MAGIC, KS_MAGIC_LEN);
-	buf[KS_OFF_VERSION] = KS_VERSION;
-	buf[KS_OFF_FLAGS] = h.flags;
-	memcpy(buf + KS_OFF_PK, h.pk, sizeof h.pk);
-	memcpy(buf + KS_OFF_SALT, h.salt, sizeof h.salt);
-	put_u64(buf + KS_OFF_OPS, h.opslimit);
-	put_u64(buf + KS_OFF_MEM, h.memlimit);
-	memcpy(buf + KS_OFF_NONCE, h.nonce, sizeof h.nonce);
+	new_header(&h, &kp);
+	put_header(buf, &h);
 
 	if ((rc = sealing_key(key, &h, passphrase, err)) != KETEN_OK)
 		goto cleanup;
@@ -384,6 +407,7 @@ int keten_keystore_open(const char *path, const char *passphrase, keten_keypair 
 		goto cleanup;
 	}
 
+	KETEN_ASSERT(kp.sk != NULL && memcmp(kp.pk, h.pk, sizeof kp.pk) == 0);
 	*out = kp;
 	memset(&kp, 0, sizeof kp);
 	rc = KETEN_OK;
@@ -415,6 +439,7 @@ int keten_keystore_peek(const char *path, uint8_t pk[32], bool *unprotected, ket
 		goto cleanup;
 	if ((rc = parse_header(buf, &h, path, err)) != KETEN_OK)
 		goto cleanup;
+	KETEN_ASSERT(h.flags == (h.flags & KS_FLAG_UNPROT)); /* parse_header refuses other flags */
 	memcpy(pk, h.pk, sizeof h.pk);
 	if (unprotected)
 		*unprotected = (h.flags & KS_FLAG_UNPROT) != 0;

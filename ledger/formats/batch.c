@@ -329,49 +329,34 @@ static void need(raw_row *r, const char *type, int c)
 		problem(r, "a %s needs %s", type, col_names[c]);
 }
 
-/*
- * Validate a raw row and either append it to the batch (taking its
- * strings) or record its problems as one error.  Rows with no text at all
- * (a line of empty CSV fields) are skipped.
- */
-static void finish_row(bctx *x)
+/* The row's type, from the type column (KETEN_BATCH_NONE when missing or unknown: a problem). */
+static keten_batch_type row_type(raw_row *r)
 {
-	raw_row *r = &x->row;
-	keten_batch_row o = {.line = r->line};
-	const char *tn;
+	const char *tn = r->v[C_TYPE];
+	keten_batch_type type = KETEN_BATCH_NONE;
 	char q[QUOTE_MAX];
 
-	if (!r->any && r->msg_len == 0) {
-		clear_row(r);
-		return;
-	}
-	if (++x->n_seen > KETEN_BATCH_MAX_ROWS) {
-		fatal(x, r->line, "more than %u rows in one batch", KETEN_BATCH_MAX_ROWS);
-		clear_row(r);
-		return;
-	}
-
-	if (r->unreadable) {
-		add_error(x, r->line, r->msg);
-		clear_row(r);
-		return;
-	}
-	tn = r->v[C_TYPE];
-	if (!tn)
+	if (!tn) {
 		problem(r, "missing type (delivery, claim, payment or receipt)");
-	else
-		for (keten_batch_type t = KETEN_BATCH_DELIVERY; t <= KETEN_BATCH_RECEIPT; t++)
-			if (strcasecmp(tn, type_names[t]) == 0)
-				o.type = t;
-	if (tn && !o.type)
+		return KETEN_BATCH_NONE;
+	}
+	for (keten_batch_type t = KETEN_BATCH_DELIVERY; t <= KETEN_BATCH_RECEIPT; t++)
+		if (strcasecmp(tn, type_names[t]) == 0)
+			type = t;
+	if (!type)
 		problem(r, "unknown type '%s' (delivery, claim, payment or receipt)", quote(q, tn));
+	return type;
+}
 
-	switch (o.type) {
+/* The columns a row of its type needs. */
+static void row_needs(raw_row *r, keten_batch_type type)
+{
+	switch (type) {
 	case KETEN_BATCH_DELIVERY:
 	case KETEN_BATCH_CLAIM:
 		if (!r->v[C_SUBCONTRACT] && !r->v[C_ALLOCATION])
-			problem(r, "a %s needs subcontract or allocation", type_names[o.type]);
-		if (o.type == KETEN_BATCH_DELIVERY) {
+			problem(r, "a %s needs subcontract or allocation", type_names[type]);
+		if (type == KETEN_BATCH_DELIVERY) {
 			need(r, "delivery", C_PERIOD);
 			need(r, "delivery", C_UNITS);
 			need(r, "delivery", C_UNIT);
@@ -389,20 +374,30 @@ static void finish_row(bctx *x)
 	}
 	if (r->v[C_SUBCONTRACT] && r->v[C_ALLOCATION])
 		problem(r, "give subcontract or allocation, not both");
+}
 
-	if (r->v[C_AMOUNT] && keten_parse_cents(r->v[C_AMOUNT], false, &o.amount_cents) != 0)
+/* Amounts, units, dates, periods and installments, parsed into o. */
+static void row_values(raw_row *r, keten_batch_row *o)
+{
+	char q[QUOTE_MAX];
+
+	if (r->v[C_AMOUNT] && keten_parse_cents(r->v[C_AMOUNT], false, &o->amount_cents) != 0)
 		problem(r, "bad amount '%s' (like 1234.56 or 1234,56: at most two decimals, not negative)",
 		        quote(q, r->v[C_AMOUNT]));
-	if (r->v[C_UNITS] && keten_parse_cents(r->v[C_UNITS], false, &o.units_hundredths) != 0)
+	if (r->v[C_UNITS] && keten_parse_cents(r->v[C_UNITS], false, &o->units_hundredths) != 0)
 		problem(r, "bad units '%s' (like 1.5 or 1,5: at most two decimals, not negative)",
 		        quote(q, r->v[C_UNITS]));
-	if (r->v[C_DATE] && keten_parse_date(r->v[C_DATE], &o.date_ymd) != 0)
+	if (r->v[C_DATE] && keten_parse_date(r->v[C_DATE], &o->date_ymd) != 0)
 		problem(r, "bad date '%s' (YYYY-MM-DD)", quote(q, r->v[C_DATE]));
-	if (r->v[C_PERIOD] && keten_parse_period(r->v[C_PERIOD], &o.period_ym) != 0)
+	if (r->v[C_PERIOD] && keten_parse_period(r->v[C_PERIOD], &o->period_ym) != 0)
 		problem(r, "bad period '%s' (YYYY-MM)", quote(q, r->v[C_PERIOD]));
 	if (r->v[C_INSTALLMENT] && !installment_ok(r->v[C_INSTALLMENT]))
 		problem(r, "bad installment '%s' (upfront, final, units or YYYY-MM)", quote(q, r->v[C_INSTALLMENT]));
+}
 
+/* No text column (ids included) holds a number that passes the BSN 11-test. */
+static void row_no_bsn(bctx *x, raw_row *r)
+{
 	for (int c = C_SUBCONTRACT; c < N_COLS; c++) {
 		const char *s = r->v[c];
 		bool ids = c == C_SUBCONTRACT || c == C_ALLOCATION || c == C_CLAIM || c == C_PAYMENT ||
@@ -413,28 +408,62 @@ static void finish_row(bctx *x)
 			problem(r, "%s holds a number that passes the BSN 11-test; keten never stores a BSN",
 			        col_names[c]);
 	}
+}
 
-	if (r->msg_len) {
+/* Append o to the batch, taking the row's strings; false without memory. */
+static bool row_append(bctx *x, raw_row *r, keten_batch_row *o)
+{
+	if (x->out->n_rows == x->cap_rows) {
+		size_t cap = x->cap_rows ? x->cap_rows * 2 : 64;
+		keten_batch_row *grown = realloc(x->out->rows, cap * sizeof *grown);
+		if (!grown)
+			return false;
+		x->out->rows = grown;
+		x->cap_rows = cap;
+	}
+	KETEN_ASSERT(x->out->n_rows < x->cap_rows);
+	for (int c = C_SUBCONTRACT; c < N_COLS; c++) {
+		*row_field(o, c) = r->v[c];
+		r->v[c] = NULL;
+	}
+	x->out->rows[x->out->n_rows++] = *o;
+	return true;
+}
+
+/*
+ * Validate a raw row and either append it to the batch (taking its
+ * strings) or record its problems as one error.  Rows with no text at all
+ * (a line of empty CSV fields) are skipped.
+ */
+static void finish_row(bctx *x)
+{
+	raw_row *r = &x->row;
+	keten_batch_row o = {.line = r->line};
+
+	if (!r->any && r->msg_len == 0) {
+		clear_row(r);
+		return;
+	}
+	if (++x->n_seen > KETEN_BATCH_MAX_ROWS) {
+		fatal(x, r->line, "more than %u rows in one batch", KETEN_BATCH_MAX_ROWS);
+		clear_row(r);
+		return;
+	}
+	if (r->unreadable) {
 		add_error(x, r->line, r->msg);
 		clear_row(r);
 		return;
 	}
-	if (x->out->n_rows == x->cap_rows) {
-		size_t cap = x->cap_rows ? x->cap_rows * 2 : 64;
-		keten_batch_row *grown = realloc(x->out->rows, cap * sizeof *grown);
-		if (!grown) {
-			x->oom = true;
-			clear_row(r);
-			return;
-		}
-		x->out->rows = grown;
-		x->cap_rows = cap;
-	}
-	for (int c = C_SUBCONTRACT; c < N_COLS; c++) {
-		*row_field(&o, c) = r->v[c];
-		r->v[c] = NULL;
-	}
-	x->out->rows[x->out->n_rows++] = o;
+	o.type = row_type(r);
+	row_needs(r, o.type);
+	row_values(r, &o);
+	row_no_bsn(x, r);
+	if (r->msg_len)
+		add_error(x, r->line, r->msg);
+	else if (!row_append(x, r, &o))
+		x->oom = true;
+	else
+		KETEN_ASSERT(o.type >= KETEN_BATCH_DELIVERY && o.type <= KETEN_BATCH_RECEIPT);
 	clear_row(r);
 }
 

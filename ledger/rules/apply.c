@@ -1,19 +1,22 @@
 /*
  * apply.c — the one dispatch of body rules by body type: party.c
  * (certificates, revocations), contract.c (contracts, indexation,
- * allocations), offer.c (subcontract offers, answers, deliveries),
- * money.c (claims, payments, receipts, results, clawbacks, corrections)
- * and dispute.c.  Body types nobody handles apply without domain state.
+ * allocations), offer.c (subcontract offers, answers, deliveries), the
+ * money flow (rules/flow.h: claim.c, payment.c, receipt.c, result.c,
+ * clawback.c, correction.c) and dispute.c.  Body types nobody handles apply without domain state.
  * The handlers never reach each other through here: this file is the top
  * of the rules layer, and core/ calls it alone.
  */
 #include "rules/rules.h"
+#include "base/base.h"
 #include "proto/keten.pb-c.h"
 #include "rules/terms.h"
 #include "rules/dispute.h"
 
 int kt_rules_apply(kt_apply *a, keten_error *err)
 {
+	/* only an entry with its body reaches the rules (core/pending.c) */
+	KETEN_ASSERT(a->txn != NULL && a->e != NULL && a->e->has_body);
 	switch (a->e->body_type) {
 	case KETEN__BODY_TYPE__PARTY_CERTIFICATE: return kt_rule_certificate(a, err);
 	case KETEN__BODY_TYPE__REVOCATION: return kt_rule_revocation(a, err);

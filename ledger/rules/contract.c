@@ -46,7 +46,8 @@ bool kt_unit_ok(const char *u)
 	return false;
 }
 
-static int check_contract(kt_apply *a, const Keten__FrameworkContract *c, keten_error *err)
+/* Who publishes it, its reference, domain, municipalities and validity. */
+static int contract_header(kt_apply *a, const Keten__FrameworkContract *c, keten_error *err)
 {
 	int rc;
 
@@ -67,6 +68,14 @@ static int check_contract(kt_apply *a, const Keten__FrameworkContract *c, keten_
 			                    c->municipalities[i]);
 	if (!keten_date_valid(c->valid_from) || !keten_date_valid(c->valid_until) || c->valid_until < c->valid_from)
 		return keten_refuse(err, "invalid-date", "contract validity is not a valid period");
+	return KETEN_OK;
+}
+
+/* The tariff table: herstel and duurzaam lines of the contract's domain, and components. */
+static int contract_tariffs(const Keten__FrameworkContract *c, keten_error *err)
+{
+	int rc;
+
 	if (c->n_tariffs + c->n_components == 0)
 		return keten_refuse(err, "empty-tariff-table", "a contract has at least one tariff line");
 	for (size_t i = 0; i < c->n_tariffs; i++) {
@@ -97,6 +106,12 @@ static int check_contract(kt_apply *a, const Keten__FrameworkContract *c, keten_
 		if (!kt_unit_ok(k->unit))
 			return keten_refuse(err, "invalid-unit", "component %s has unit '%s'", k->code, k->unit);
 	}
+	return KETEN_OK;
+}
+
+/* The terms: subcontracting, margin, payment term, early-stop rules, eligible parties. */
+static int contract_terms(const Keten__FrameworkContract *c, keten_error *err)
+{
 	if (c->subcontract_rule > KETEN__SUBCONTRACT_RULE__SUB_MAX)
 		return keten_refuse(err, "invalid-rule", "subcontract rule %u is unknown", c->subcontract_rule);
 	if (c->max_margin_bp > 10000)
@@ -114,23 +129,35 @@ static int check_contract(kt_apply *a, const Keten__FrameworkContract *c, keten_
 	for (size_t i = 0; i < c->n_eligible; i++)
 		if (c->eligible[i].len != 32)
 			return keten_refuse(err, "malformed-body", "an eligible party is not a 32-byte key");
-	{
-		/* a reference is unique per author; another author's contract with the
-		 * same reference, received from elsewhere, is kept beside it */
-		uint8_t id[32];
-		Keten__State__ContractState *old = NULL;
-		bool mine = false;
-		if (kt_contract_by_ref(a->txn, c->ref, id, NULL) == 0) {
-			if (kt_state_get(a->txn, DK_CONTRACT, id, &keten__state__contract_state__descriptor,
-			                 (void **)&old, NULL) == 0)
-				mine = memcmp(old->author.data, a->e->author, 32) == 0;
-			kt_state_free(old);
-			if (mine || a->local)
-				return keten_refuse(err, "duplicate-reference",
-				                    "a framework contract '%s' already exists", c->ref);
-		}
-	}
 	return KETEN_OK;
+}
+
+/* A reference is unique per author; another author's contract with the
+ * same reference, received from elsewhere, is kept beside it. */
+static int contract_unique(kt_apply *a, const Keten__FrameworkContract *c, keten_error *err)
+{
+	uint8_t id[32];
+	Keten__State__ContractState *old = NULL;
+	bool mine = false;
+
+	if (kt_contract_by_ref(a->txn, c->ref, id, NULL) != 0)
+		return KETEN_OK;
+	if (kt_state_get(a->txn, DK_CONTRACT, id, &keten__state__contract_state__descriptor, (void **)&old, NULL) == 0)
+		mine = memcmp(old->author.data, a->e->author, 32) == 0;
+	kt_state_free(old);
+	if (mine || a->local)
+		return keten_refuse(err, "duplicate-reference", "a framework contract '%s' already exists", c->ref);
+	return KETEN_OK;
+}
+
+static int check_contract(kt_apply *a, const Keten__FrameworkContract *c, keten_error *err)
+{
+	int rc;
+
+	if ((rc = contract_header(a, c, err)) || (rc = contract_tariffs(c, err)) || (rc = contract_terms(c, err)))
+		return rc;
+	KETEN_ASSERT(c->ref[0] && domain_ok(c->domain) && c->n_tariffs + c->n_components > 0);
+	return contract_unique(a, c, err);
 }
 
 int kt_rule_contract(kt_apply *a, keten_error *err)
@@ -220,6 +247,9 @@ int kt_rule_indexation(kt_apply *a, keten_error *err)
 		goto out;
 	}
 	cs->indexations = arr;
+	/* steps stay sorted by year, one per year */
+	KETEN_ASSERT(pos <= cs->n_indexations && (pos == 0 || arr[pos - 1]->year < x->year) &&
+	             (pos == cs->n_indexations || arr[pos]->year > x->year));
 	keten__state__index_step__init(step);
 	step->year = x->year;
 	step->bp = x->bp;
@@ -264,11 +294,68 @@ static int rijgen_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, si
 	return 0;
 }
 
+/* The provider: a 32-byte key certified here as lead provider. */
+static int allocation_provider(kt_apply *a, const Keten__Allocation *al, keten_error *err)
+{
+	Keten__State__PartyState *ps = NULL;
+	bool lead = false;
+	int rc;
+
+	if (al->provider.len != 32)
+		return keten_refuse(err, "malformed-body", "provider is not a 32-byte key");
+	rc = kt_party_load(a->txn, al->provider.data, &ps, NULL);
+	if (rc == KETEN_ENOTFOUND) {
+		memcpy(a->missing, al->provider.data, 32);
+		return KETEN_EPENDING;
+	}
+	if (rc)
+		return keten_fail(err, rc, "cannot read the provider's certificate");
+	for (size_t i = 0; i < ps->n_roles; i++)
+		if (ps->roles[i] == KETEN__ROLE__LEAD_PROVIDER)
+			lead = true;
+	keten__state__party_state__free_unpacked(ps, NULL);
+	if (!lead)
+		return keten_refuse(err, "provider-not-lead-provider",
+		                    "the provider is not certified as lead provider");
+	return KETEN_OK;
+}
+
+/* What the (indexed) tariff table says the allocation amounts to, in *expected. */
+static int allocation_tariff(const Keten__Allocation *al, const Keten__FrameworkContract *fc,
+                             const Keten__State__ContractState *cs, int64_t *expected, keten_error *err)
+{
+	if (al->kind == KETEN__KIND__HERSTEL || al->kind == KETEN__KIND__DUURZAAM) {
+		const Keten__Tariff *t = kt_tariff(fc, al->profile, al->intensity, al->kind);
+		if (!t)
+			return keten_refuse(err, "not-in-tariff-table",
+			                    "arrangement %s/%s %s is not in the tariff table of '%s'",
+			                    al->profile ? al->profile : "-", al->intensity ? al->intensity : "-",
+			                    al->kind == KETEN__KIND__HERSTEL ? "herstel" : "duurzaam", fc->ref);
+		if (!kt_tariff_indexed(cs, t->cents, 0, al->start / 10000, expected))
+			return keten_refuse(err, "amount-overflow", "indexed tariff overflows");
+	} else if (al->kind == KETEN__KIND__COMPONENT) {
+		const Keten__Component *k = kt_component(fc, al->component);
+		int64_t per;
+		if (!k)
+			return keten_refuse(err, "not-in-tariff-table",
+			                    "component %s is not in the tariff table of '%s'",
+			                    al->component ? al->component : "-", fc->ref);
+		if (!al->has_units || al->units <= 0 || al->units > KETEN_MAX_CENTS / 100)
+			return keten_refuse(err, "invalid-amount",
+			                    "a component allocation needs a positive number of units");
+		if (!kt_tariff_indexed(cs, k->cents_per_unit, 0, al->start / 10000, &per) ||
+		    !keten_apply_bp(per, al->units * 100, expected))
+			return keten_refuse(err, "amount-overflow", "units x tariff overflows");
+	} else {
+		return keten_refuse(err, "invalid-kind", "kind %u is not herstel, duurzaam or component", al->kind);
+	}
+	return KETEN_OK;
+}
+
 static int check_allocation(kt_apply *a, const Keten__Allocation *al, const Keten__FrameworkContract *fc,
                             const Keten__State__ContractState *cs, keten_error *err)
 {
-	Keten__State__PartyState *ps = NULL;
-	bool found = false, lead = false;
+	bool found = false;
 	int64_t expected = 0;
 	int rc;
 
@@ -288,52 +375,16 @@ static int check_allocation(kt_apply *a, const Keten__Allocation *al, const Kete
 	if (strcmp(al->domain, fc->domain) != 0)
 		return keten_refuse(err, "domain-mismatch", "allocation domain %s differs from contract domain %s",
 		                    al->domain, fc->domain);
-	if (al->provider.len != 32)
-		return keten_refuse(err, "malformed-body", "provider is not a 32-byte key");
-	rc = kt_party_load(a->txn, al->provider.data, &ps, NULL);
-	if (rc == KETEN_ENOTFOUND) {
-		memcpy(a->missing, al->provider.data, 32);
-		return KETEN_EPENDING;
-	}
-	if (rc)
-		return keten_fail(err, rc, "cannot read the provider's certificate");
-	for (size_t i = 0; i < ps->n_roles; i++)
-		if (ps->roles[i] == KETEN__ROLE__LEAD_PROVIDER)
-			lead = true;
-	keten__state__party_state__free_unpacked(ps, NULL);
-	if (!lead)
-		return keten_refuse(err, "provider-not-lead-provider",
-		                    "the provider is not certified as lead provider");
+	if ((rc = allocation_provider(a, al, err)))
+		return rc;
 	if (!keten_date_valid(al->start) || (al->end && (!keten_date_valid(al->end) || al->end < al->start)))
 		return keten_refuse(err, "invalid-date", "allocation period is not a valid period");
 	if (al->start < fc->valid_from || al->start > fc->valid_until || (al->end && al->end > fc->valid_until))
 		return keten_refuse(err, "date-outside-validity",
 		                    "allocation period is outside the validity of contract '%s'", fc->ref);
-	if (al->kind == KETEN__KIND__HERSTEL || al->kind == KETEN__KIND__DUURZAAM) {
-		const Keten__Tariff *t = kt_tariff(fc, al->profile, al->intensity, al->kind);
-		if (!t)
-			return keten_refuse(err, "not-in-tariff-table",
-			                    "arrangement %s/%s %s is not in the tariff table of '%s'",
-			                    al->profile ? al->profile : "-", al->intensity ? al->intensity : "-",
-			                    al->kind == KETEN__KIND__HERSTEL ? "herstel" : "duurzaam", fc->ref);
-		if (!kt_tariff_indexed(cs, t->cents, 0, al->start / 10000, &expected))
-			return keten_refuse(err, "amount-overflow", "indexed tariff overflows");
-	} else if (al->kind == KETEN__KIND__COMPONENT) {
-		const Keten__Component *k = kt_component(fc, al->component);
-		int64_t per;
-		if (!k)
-			return keten_refuse(err, "not-in-tariff-table",
-			                    "component %s is not in the tariff table of '%s'",
-			                    al->component ? al->component : "-", fc->ref);
-		if (!al->has_units || al->units <= 0 || al->units > KETEN_MAX_CENTS / 100)
-			return keten_refuse(err, "invalid-amount",
-			                    "a component allocation needs a positive number of units");
-		if (!kt_tariff_indexed(cs, k->cents_per_unit, 0, al->start / 10000, &per) ||
-		    !keten_apply_bp(per, al->units * 100, &expected))
-			return keten_refuse(err, "amount-overflow", "units x tariff overflows");
-	} else {
-		return keten_refuse(err, "invalid-kind", "kind %u is not herstel, duurzaam or component", al->kind);
-	}
+	if ((rc = allocation_tariff(al, fc, cs, &expected, err)))
+		return rc;
+	KETEN_ASSERT(expected >= 0);
 	if (al->amount_cents <= 0)
 		return keten_refuse(err, "invalid-amount", "an allocation amount must be above zero");
 	if (al->amount_cents > KETEN_MAX_CENTS)
@@ -345,13 +396,40 @@ static int check_allocation(kt_apply *a, const Keten__Allocation *al, const Kete
 	return KETEN_OK;
 }
 
+/* Store the allocation's record (marked "rijgen" when it follows an earlier
+ * herstel allocation for the client) and index it under its client. */
+static int allocation_record(kt_apply *a, const Keten__Allocation *al, Keten__State__AllocationState *as,
+                             keten_error *err)
+{
+	struct rijgen_scan s = {.t = a->txn, .al = al};
+	char *finding = "rijgen";
+	uint8_t pre[80];
+	size_t n = strlen(al->client_ref);
+	int rc;
+
+	/* check_allocation held the client reference to 64 characters */
+	KETEN_ASSERT(n >= 1 && n + 2 <= sizeof pre);
+	pre[0] = DX_CLIENT;
+	memcpy(pre + 1, al->client_ref, n);
+	pre[n + 1] = 0;
+	s.plen = n + 2;
+	if (al->kind == KETEN__KIND__HERSTEL && (rc = keten_kv_scan(a->txn, KT_INDEX, pre, n + 2, rijgen_cb, &s, err)))
+		return rc;
+	if (s.hit) {
+		as->n_findings = 1;
+		as->findings = &finding;
+	}
+	if ((rc = kt_state_index_begin(a->txn, err)) || (rc = kt_state_put(a->txn, DK_ALLOCATION, a->e->id, as, err)))
+		return rc;
+	return kt_index_put(a->txn, DX_CLIENT, pre + 1, n + 1, a->e->id, 32, err);
+}
+
 int kt_rule_allocation(kt_apply *a, keten_error *err)
 {
 	Keten__Allocation *al = keten__allocation__unpack(NULL, a->e->body_len, a->e->body);
 	Keten__FrameworkContract *fc = NULL;
 	Keten__State__ContractState *cs = NULL;
 	Keten__State__AllocationState as = KETEN__STATE__ALLOCATION_STATE__INIT;
-	char *finding = "rijgen";
 	uint32_t type;
 	int rc;
 
@@ -391,26 +469,7 @@ int kt_rule_allocation(kt_apply *a, keten_error *err)
 	as.client_ref = al->client_ref;
 	as.has_maatwerk = 1;
 	as.maatwerk = !blank(al->maatwerk);
-	{
-		struct rijgen_scan s = {.t = a->txn, .al = al};
-		uint8_t pre[80];
-		size_t n = strlen(al->client_ref);
-		pre[0] = DX_CLIENT;
-		memcpy(pre + 1, al->client_ref, n);
-		pre[n + 1] = 0;
-		s.plen = n + 2;
-		if (al->kind == KETEN__KIND__HERSTEL &&
-		    (rc = keten_kv_scan(a->txn, KT_INDEX, pre, n + 2, rijgen_cb, &s, err)))
-			goto out;
-		if (s.hit) {
-			as.n_findings = 1;
-			as.findings = &finding;
-		}
-		if ((rc = kt_state_index_begin(a->txn, err)) ||
-		    (rc = kt_state_put(a->txn, DK_ALLOCATION, a->e->id, &as, err)))
-			goto out;
-		rc = kt_index_put(a->txn, DX_CLIENT, pre + 1, n + 1, a->e->id, 32, err);
-	}
+	rc = allocation_record(a, al, &as, err);
 out:
 	if (fc)
 		keten__framework_contract__free_unpacked(fc, NULL);

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "rules/dispute.h"
 #include "proto/keten.pb-c.h"
 #include "base/base.h"
@@ -57,6 +55,7 @@ static int dispute_save(keten_txn *t, const Keten__State__DisputeState *d, keten
 	uint8_t *buf = malloc(n ? n : 1);
 	int rc;
 
+	KETEN_ASSERT(d->id.len == 32);
 	if (!buf)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	keten__state__dispute_state__pack(d, buf);
@@ -290,52 +289,41 @@ out:
 
 /* Ruling ---------------------------------------------------------------------- */
 
-static int apply_ruling(kt_apply *a, keten_error *err)
+/* Who rules, the decision, and each adjustment: two valid keys, not the same, an amount. */
+static int ruling_checks(const kt_apply *a, const Keten__Ruling *r, keten_error *err)
 {
-	Keten__Ruling *r = keten__ruling__unpack(NULL, a->e->body_len, a->e->body);
-	Keten__State__DisputeState *d = NULL;
-	Keten__State__DisputeAdjustment *adj = NULL, **ptrs = NULL;
-	ProtobufCBinaryData old_ruling, old_ruler;
-	char hex[65];
 	int rc;
 
-	if (!r)
-		return keten_refuse(err, "malformed-body", "ruling body does not decode");
-	if (!(a->roles & (ROLE_BIT(KETEN__ROLE__MUNICIPALITY) | ROLE_BIT(KETEN__ROLE__REGION)))) {
-		rc = keten_refuse(err, "ruler-not-municipality", "only a municipality or region rules on a dispute");
-		goto out;
-	}
+	if (!(a->roles & (ROLE_BIT(KETEN__ROLE__MUNICIPALITY) | ROLE_BIT(KETEN__ROLE__REGION))))
+		return keten_refuse(err, "ruler-not-municipality", "only a municipality or region rules on a dispute");
 	if ((rc = text_rule("decision", r->decision, err)))
-		goto out;
-	if (r->n_adjustments > KETEN_MAX_ADJUSTMENTS) {
-		rc = keten_refuse(err, "too-many-adjustments", "a ruling carries at most %u adjustments",
-		                  KETEN_MAX_ADJUSTMENTS);
-		goto out;
-	}
+		return rc;
+	if (r->n_adjustments > KETEN_MAX_ADJUSTMENTS)
+		return keten_refuse(err, "too-many-adjustments", "a ruling carries at most %u adjustments",
+		                    KETEN_MAX_ADJUSTMENTS);
 	for (size_t i = 0; i < r->n_adjustments; i++) {
 		const Keten__Adjustment *x = r->adjustments[i];
-		if (x->debtor.len != 32 || x->creditor.len != 32 ||
-		    !crypto_core_ed25519_is_valid_point(x->debtor.data) ||
-		    !crypto_core_ed25519_is_valid_point(x->creditor.data)) {
-			rc = keten_refuse(err, "invalid-key", "adjustment %zu: debtor or creditor is not a valid key",
-			                  i + 1);
-			goto out;
-		}
-		if (memcmp(x->debtor.data, x->creditor.data, 32) == 0) {
-			rc = keten_refuse(err, "debtor-is-creditor", "adjustment %zu: a party cannot owe itself",
-			                  i + 1);
-			goto out;
-		}
+		if (x->debtor.len != 32 || x->creditor.len != 32 || !keten_key_valid(x->debtor.data) ||
+		    !keten_key_valid(x->creditor.data))
+			return keten_refuse(err, "invalid-key", "adjustment %zu: debtor or creditor is not a valid key",
+			                    i + 1);
+		if (memcmp(x->debtor.data, x->creditor.data, 32) == 0)
+			return keten_refuse(err, "debtor-is-creditor", "adjustment %zu: a party cannot owe itself",
+			                    i + 1);
 		if ((rc = amount_rule("adjustment amount", x->amount_cents, err)))
-			goto out;
+			return rc;
 	}
-	if ((rc = dispute_ref(a, &r->dispute, &d, err)))
-		goto out;
-	if (kt_dispute_ruled(d)) {
-		keten_hex(hex, d->id.data, 32);
-		rc = keten_refuse(err, "dispute-already-ruled", "dispute '%.16s' already has a ruling", hex);
-		goto out;
-	}
+	return KETEN_OK;
+}
+
+/* Save the dispute d with ruling r and its adjustments (borrowed for the save). */
+static int ruling_save(const kt_apply *a, const Keten__Ruling *r, Keten__State__DisputeState *d, keten_error *err)
+{
+	Keten__State__DisputeAdjustment *adj = NULL, **ptrs = NULL;
+	ProtobufCBinaryData old_ruling, old_ruler;
+	int rc;
+
+	KETEN_ASSERT(r->n_adjustments <= KETEN_MAX_ADJUSTMENTS && !kt_dispute_ruled(d));
 	if (r->n_adjustments) {
 		adj = calloc(r->n_adjustments, sizeof *adj);
 		ptrs = calloc(r->n_adjustments, sizeof *ptrs);
@@ -368,11 +356,31 @@ static int apply_ruling(kt_apply *a, keten_error *err)
 	d->ruler = old_ruler;
 	d->n_adjustments = 0;
 	d->adjustments = NULL;
-	if (rc == 0)
-		rc = keten_store_put_ref(a->txn, r->dispute.data, a->e->id, err);
 out:
 	free(adj);
 	free(ptrs);
+	return rc;
+}
+
+static int apply_ruling(kt_apply *a, keten_error *err)
+{
+	Keten__Ruling *r = keten__ruling__unpack(NULL, a->e->body_len, a->e->body);
+	Keten__State__DisputeState *d = NULL;
+	char hex[65];
+	int rc;
+
+	if (!r)
+		return keten_refuse(err, "malformed-body", "ruling body does not decode");
+	if ((rc = ruling_checks(a, r, err)) || (rc = dispute_ref(a, &r->dispute, &d, err)))
+		goto out;
+	if (kt_dispute_ruled(d)) {
+		keten_hex(hex, d->id.data, 32);
+		rc = keten_refuse(err, "dispute-already-ruled", "dispute '%.16s' already has a ruling", hex);
+		goto out;
+	}
+	if ((rc = ruling_save(a, r, d, err)) == 0)
+		rc = keten_store_put_ref(a->txn, r->dispute.data, a->e->id, err);
+out:
 	keten__state__dispute_state__free_unpacked(d, NULL);
 	keten__ruling__free_unpacked(r, NULL);
 	return rc;

@@ -15,17 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules/terms.h"
-
-static int load_alloc(keten_txn *t, const uint8_t id[32], Keten__State__AllocationState **as, keten_error *err)
-{
-	return kt_state_get(t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, (void **)as, err);
-}
-
-static int load_offer(keten_txn *t, const uint8_t id[32], Keten__State__OfferState **os, keten_error *err)
-{
-	return kt_state_get(t, DK_OFFER, id, &keten__state__offer_state__descriptor, (void **)os, err);
-}
+#include "rules/flow.h"
+#include "base/base.h"
 
 struct offer_ctx {
 	Keten__SubcontractOffer *o;
@@ -37,73 +28,99 @@ struct offer_ctx {
 	bool stub;     /* what is subcontracted is withheld from this node */
 };
 
-static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
+/* What is subcontracted: an allocation its lead provider holds, or an
+ * accepted offer passed on by its subcontractor; x->stub when this node
+ * holds only its signed header (or not the root allocation). */
+static int offer_target(kt_apply *a, struct offer_ctx *x, keten_error *err)
 {
 	Keten__SubcontractOffer *o = x->o;
-	Keten__State__PartyState *ps = NULL;
 	uint32_t type;
 	int rc;
 
-	if ((rc = kt_ref_stub(a, o->allocation.data, o->allocation.len,
-	                      TYPE_BIT(KETEN__BODY_TYPE__ALLOCATION) | TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER),
-	                      &type, &x->stub, err)))
+	if ((rc = kt_ref_stub(a, o->allocation.data, o->allocation.len, KT_ALLOC_BIT | KT_OFFER_BIT, &type, &x->stub,
+	                      err)))
 		return rc;
 	if (x->stub) {
 		/* The subcontractor's node: the allocation (or the offer passed on)
 		 * is not ours to read, so its holder, period and contract are taken
 		 * on the author's word; everything in the offer itself is checked. */
-	} else if (type == KETEN__BODY_TYPE__SUBCONTRACT_OFFER) {
-		if ((rc = load_offer(a->txn, o->allocation.data, &x->parent, err)))
-			return rc;
-		if (memcmp(x->parent->subcontractor.data, a->e->author, 32) != 0)
-			return keten_refuse(err, "not-allocation-holder",
-			                    "only the subcontractor of that offer may pass work on");
-		if (!x->parent->accepted || (x->parent->voided && a->local))
-			return keten_refuse(err, "offer-not-accepted", "the subcontract passed on is not accepted");
-		/* the root allocation is withheld from a subcontractor's node: what
-		 * depends on it (the contract's consent, its period) is checked by
-		 * the nodes that can read it, the municipality's among them */
-		rc = load_alloc(a->txn, x->parent->allocation.data, &x->as, NULL);
-		if (rc == KETEN_ENOTFOUND)
-			x->stub = true;
-		else if (rc)
-			return keten_fail(err, rc, "cannot read the allocation of the subcontract passed on");
-	} else {
-		if ((rc = load_alloc(a->txn, o->allocation.data, &x->as, err)))
+		return KETEN_OK;
+	}
+	if (type != KETEN__BODY_TYPE__SUBCONTRACT_OFFER) {
+		if ((rc = kt_load_allocation(a->txn, o->allocation.data, &x->as, err)))
 			return rc;
 		if (memcmp(x->as->provider.data, a->e->author, 32) != 0)
 			return keten_refuse(err, "not-allocation-holder",
 			                    "only the allocation's lead provider subcontracts it");
+		return KETEN_OK;
 	}
-	if (!x->stub) {
-		if ((rc = kt_state_get(a->txn, DK_CONTRACT, x->as->contract.data,
-		                       &keten__state__contract_state__descriptor, (void **)&x->cs, err)) ||
-		    (rc = kt_contract_body(a->txn, x->as->contract.data, &x->fc, err)))
-			return rc;
-		if (o->has_contract &&
-		    (o->contract.len != 32 || memcmp(o->contract.data, x->as->contract.data, 32) != 0))
-			return keten_refuse(err, "contract-mismatch",
-			                    "the offer names another contract than its allocation's");
-		if (x->parent && !x->cs->sub_subcontracting)
-			return keten_refuse(err, "sub-subcontracting-forbidden",
-			                    "contract '%s' does not allow sub-subcontracting", x->cs->ref);
-		if (x->as->voided && a->local)
-			return keten_refuse(err, "entry-void", "the allocation was voided");
-		if (x->as->closed &&
-		    (a->local || (x->as->closed_by.len == 32 && memcmp(x->as->closed_by.data, a->e->author, 32) == 0)))
-			return keten_refuse(err, "allocation-closed", "the allocation is closed");
-	} else {
-		/* the contract named by the offer (or by the offer passed on), when held here */
-		const ProtobufCBinaryData *cid = x->parent && x->parent->has_contract ? &x->parent->contract
-			: o->has_contract                                             ? &o->contract
-										      : NULL;
-		if (cid && cid->len == 32 &&
-		    kt_state_get(a->txn, DK_CONTRACT, cid->data, &keten__state__contract_state__descriptor,
-		                 (void **)&x->cs, NULL) == 0 &&
-		    x->parent && !x->cs->sub_subcontracting)
-			return keten_refuse(err, "sub-subcontracting-forbidden",
-			                    "contract '%s' does not allow sub-subcontracting", x->cs->ref);
-	}
+	if ((rc = kt_load_offer(a->txn, o->allocation.data, &x->parent, err)))
+		return rc;
+	if (memcmp(x->parent->subcontractor.data, a->e->author, 32) != 0)
+		return keten_refuse(err, "not-allocation-holder",
+		                    "only the subcontractor of that offer may pass work on");
+	if (!x->parent->accepted || (x->parent->voided && a->local))
+		return keten_refuse(err, "offer-not-accepted", "the subcontract passed on is not accepted");
+	/* the root allocation is withheld from a subcontractor's node: what
+	 * depends on it (the contract's consent, its period) is checked by
+	 * the nodes that can read it, the municipality's among them */
+	rc = kt_load_allocation(a->txn, x->parent->allocation.data, &x->as, NULL);
+	if (rc == KETEN_ENOTFOUND)
+		x->stub = true;
+	else if (rc)
+		return keten_fail(err, rc, "cannot read the allocation of the subcontract passed on");
+	return KETEN_OK;
+}
+
+/* The contract of the root allocation allows the offer, and the allocation is open. */
+static int offer_contract(kt_apply *a, struct offer_ctx *x, keten_error *err)
+{
+	Keten__SubcontractOffer *o = x->o;
+	int rc;
+
+	KETEN_ASSERT(x->as != NULL);
+	if ((rc = kt_state_get(a->txn, DK_CONTRACT, x->as->contract.data, &keten__state__contract_state__descriptor,
+	                       (void **)&x->cs, err)) ||
+	    (rc = kt_contract_body(a->txn, x->as->contract.data, &x->fc, err)))
+		return rc;
+	if (o->has_contract && (o->contract.len != 32 || memcmp(o->contract.data, x->as->contract.data, 32) != 0))
+		return keten_refuse(err, "contract-mismatch", "the offer names another contract than its allocation's");
+	if (x->parent && !x->cs->sub_subcontracting)
+		return keten_refuse(err, "sub-subcontracting-forbidden",
+		                    "contract '%s' does not allow sub-subcontracting", x->cs->ref);
+	if (x->as->voided && a->local)
+		return keten_refuse(err, "entry-void", "the allocation was voided");
+	if (x->as->closed &&
+	    (a->local || (x->as->closed_by.len == 32 && memcmp(x->as->closed_by.data, a->e->author, 32) == 0)))
+		return keten_refuse(err, "allocation-closed", "the allocation is closed");
+	return KETEN_OK;
+}
+
+/* On a stub: the contract named by the offer (or by the offer passed on), when held here. */
+static int offer_stub_contract(kt_apply *a, struct offer_ctx *x, keten_error *err)
+{
+	const Keten__SubcontractOffer *o = x->o;
+	const ProtobufCBinaryData *cid = x->parent && x->parent->has_contract ? &x->parent->contract
+		: o->has_contract                                             ? &o->contract
+									      : NULL;
+
+	KETEN_ASSERT(x->stub);
+	if (cid && cid->len == 32 &&
+	    kt_state_get(a->txn, DK_CONTRACT, cid->data, &keten__state__contract_state__descriptor, (void **)&x->cs,
+	                 NULL) == 0 &&
+	    x->parent && !x->cs->sub_subcontracting)
+		return keten_refuse(err, "sub-subcontracting-forbidden",
+		                    "contract '%s' does not allow sub-subcontracting", x->cs->ref);
+	return KETEN_OK;
+}
+
+/* The subcontractor: another party, certified here, eligible under the contract. */
+static int offer_party(kt_apply *a, struct offer_ctx *x, keten_error *err)
+{
+	Keten__SubcontractOffer *o = x->o;
+	Keten__State__PartyState *ps = NULL;
+	int rc;
+
 	if (o->subcontractor.len != 32)
 		return keten_refuse(err, "malformed-body", "subcontractor is not a 32-byte key");
 	if (memcmp(o->subcontractor.data, a->e->author, 32) == 0)
@@ -125,8 +142,14 @@ static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 			return keten_refuse(err, "party-not-eligible",
 			                    "the subcontractor is not eligible under contract '%s'", x->fc->ref);
 	}
-	if ((rc = kt_text("scope", o->scope, err)) || (rc = kt_text("unit", o->unit, err)))
-		return rc;
+	return KETEN_OK;
+}
+
+/* The price: a fixed or monthly amount, or units x unit tariff; sets x->total. */
+static int offer_price(struct offer_ctx *x, keten_error *err)
+{
+	Keten__SubcontractOffer *o = x->o;
+
 	switch (o->pricing) {
 	case KETEN__PRICING__FIXED_AMOUNT:
 	case KETEN__PRICING__MONTHLY:
@@ -148,6 +171,15 @@ static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 		break;
 	default: return keten_refuse(err, "invalid-pricing", "pricing must be a fixed amount, per unit or monthly");
 	}
+	KETEN_ASSERT(x->total > 0 && x->total <= KETEN_MAX_CENTS);
+	return KETEN_OK;
+}
+
+/* The period, inside what is subcontracted (when held here), and the payment term. */
+static int offer_period(const struct offer_ctx *x, keten_error *err)
+{
+	const Keten__SubcontractOffer *o = x->o;
+
 	if (!keten_date_valid(o->start) || (o->end && (!keten_date_valid(o->end) || o->end < o->start)))
 		return keten_refuse(err, "invalid-date", "subcontract period is not a valid period");
 	if (!x->stub) {
@@ -160,6 +192,22 @@ static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 	if (o->has_payment_term_days && (o->payment_term_days == 0 || o->payment_term_days > 365))
 		return keten_refuse(err, "invalid-payment-term", "payment term must be 1 to 365 days");
 	return KETEN_OK;
+}
+
+static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
+{
+	int rc;
+
+	if ((rc = offer_target(a, x, err)))
+		return rc;
+	rc = x->stub ? offer_stub_contract(a, x, err) : offer_contract(a, x, err);
+	if (rc || (rc = offer_party(a, x, err)))
+		return rc;
+	if ((rc = kt_text("scope", x->o->scope, err)) || (rc = kt_text("unit", x->o->unit, err)))
+		return rc;
+	if ((rc = offer_price(x, err)))
+		return rc;
+	return offer_period(x, err);
 }
 
 /*
@@ -177,6 +225,7 @@ static bool margin_prices(const struct offer_ctx *x, int64_t *mine, int64_t *ref
 {
 	const Keten__SubcontractOffer *o = x->o;
 
+	KETEN_ASSERT(x->parent != NULL || x->as != NULL);
 	if (x->parent) {
 		if (o->pricing == KETEN__PRICING__MONTHLY && x->parent->pricing == KETEN__PRICING__MONTHLY) {
 			*mine = x->total;
@@ -233,9 +282,34 @@ static int offer_findings(struct offer_ctx *x, Keten__State__OfferState *st, cha
 	if (x->cs->max_margin_bp && margin_prices(x, &mine, &mref) && mref > 0 && mine < mref &&
 	    (__int128)(mref - mine) * 10000 > (__int128)x->cs->max_margin_bp * mref)
 		buf[n++] = "margin-above-max";
+	KETEN_ASSERT(n <= 4);
 	st->findings = buf;
 	st->n_findings = n;
 	return 0;
+}
+
+/* The municipality of the offer's root allocation: its author when held
+ * here, else the offer passed on's, else the one audience key that is
+ * neither party (none: left unset). */
+static void offer_municipality(const kt_apply *a, const struct offer_ctx *x, Keten__State__OfferState *st)
+{
+	if (!x->stub) {
+		st->has_municipality_key = 1;
+		st->municipality_key = x->as->author;
+		return;
+	}
+	if (x->parent && x->parent->has_municipality_key) {
+		st->has_municipality_key = 1;
+		st->municipality_key = x->parent->municipality_key;
+		return;
+	}
+	for (size_t i = 0; i < a->e->n_audience; i++)
+		if (memcmp(a->e->audience[i], a->e->author, 32) != 0 &&
+		    memcmp(a->e->audience[i], x->o->subcontractor.data, 32) != 0) {
+			st->has_municipality_key = 1;
+			st->municipality_key.data = (uint8_t *)a->e->audience[i];
+			st->municipality_key.len = 32;
+		}
 }
 
 int kt_rule_offer(kt_apply *a, keten_error *err)
@@ -258,22 +332,7 @@ int kt_rule_offer(kt_apply *a, keten_error *err)
 	st.allocation = !x.stub ? x.as->id : x.parent ? x.parent->allocation : x.o->allocation;
 	st.has_parent = 1;
 	st.parent = x.o->allocation;
-	if (!x.stub) {
-		st.has_municipality_key = 1;
-		st.municipality_key = x.as->author;
-	} else if (x.parent && x.parent->has_municipality_key) {
-		st.has_municipality_key = 1;
-		st.municipality_key = x.parent->municipality_key;
-	} else {
-		/* the municipality is the one audience key that is neither party */
-		for (size_t i = 0; i < a->e->n_audience; i++)
-			if (memcmp(a->e->audience[i], a->e->author, 32) != 0 &&
-			    memcmp(a->e->audience[i], x.o->subcontractor.data, 32) != 0) {
-				st.has_municipality_key = 1;
-				st.municipality_key.data = (uint8_t *)a->e->audience[i];
-				st.municipality_key.len = 32;
-			}
-	}
+	offer_municipality(a, &x, &st);
 	st.has_pricing = st.has_amount_cents = st.has_start = st.has_end = st.has_payment_term_days = 1;
 	st.pricing = x.o->pricing;
 	st.amount_cents = x.total;
@@ -290,6 +349,8 @@ int kt_rule_offer(kt_apply *a, keten_error *err)
 		st.has_contract = 1;
 		st.contract = x.cs->id;
 	}
+	/* what is subcontracted, and its contract, are held here unless it is a stub */
+	KETEN_ASSERT(x.stub || (x.as != NULL && x.cs != NULL));
 	if (!x.stub)
 		offer_findings(&x, &st, findings);
 	if ((rc = kt_state_index_begin(a->txn, err)) || (rc = kt_state_put(a->txn, DK_OFFER, a->e->id, &st, err)))
@@ -326,7 +387,7 @@ int kt_rule_answer(kt_apply *a, keten_error *err)
 	if ((rc = kt_ref(a, ans->offer.data, ans->offer.len, TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type,
 	                 err)))
 		goto out;
-	if ((rc = load_offer(a->txn, ans->offer.data, &os, err)))
+	if ((rc = kt_load_offer(a->txn, ans->offer.data, &os, err)))
 		goto out;
 	if (memcmp(os->subcontractor.data, a->e->author, 32) != 0) {
 		rc = keten_refuse(err, "not-offered-party",
@@ -356,13 +417,14 @@ int kt_rule_answer(kt_apply *a, keten_error *err)
 		goto out;
 	}
 	os->has_answer = 1;
+	KETEN_ASSERT(os->answered && !os->accepted == !ans->accept);
 	if ((rc = kt_state_put(a->txn, DK_OFFER, os->id.data, os, err)))
 		goto out;
 	if (!ans->accept && !os->voided && os->parent.len == 32 &&
 	    memcmp(os->parent.data, os->allocation.data, 32) == 0) {
 		Keten__State__AllocationState *as = NULL;
 		/* absent when the allocation's body is withheld from this node */
-		if (load_alloc(a->txn, os->allocation.data, &as, NULL) == 0) {
+		if (kt_load_allocation(a->txn, os->allocation.data, &as, NULL) == 0) {
 			as->subcontracted_cents -= os->amount_cents;
 			rc = kt_state_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
 		}
@@ -374,113 +436,124 @@ out:
 	return rc;
 }
 
-int kt_rule_delivery(kt_apply *a, keten_error *err)
+/* A delivery being checked, and its target. */
+struct delivery_ctx {
+	Keten__Delivery *d;
+	Keten__State__AllocationState *as; /* the allocation (of the subcontract), when held here */
+	Keten__State__OfferState *os;      /* the subcontract, when the target is one */
+	uint32_t start, end;               /* the target's period */
+};
+
+/* A delivery on a subcontract: by one of its parties, once accepted. */
+static int delivery_on_offer(kt_apply *a, struct delivery_ctx *x, keten_error *err)
 {
-	Keten__Delivery *d = keten__delivery__unpack(NULL, a->e->body_len, a->e->body);
-	Keten__State__AllocationState *as = NULL;
-	Keten__State__OfferState *os = NULL;
-	Keten__State__DeliveryState st = KETEN__STATE__DELIVERY_STATE__INIT;
-	uint32_t type, ym, start, end;
+	Keten__State__OfferState *os;
 	int rc;
 
-	if (!d)
-		return keten_refuse(err, "malformed-body", "delivery body does not decode");
-	if ((rc = kt_ref(a, d->target.data, d->target.len,
-	                 TYPE_BIT(KETEN__BODY_TYPE__ALLOCATION) | TYPE_BIT(KETEN__BODY_TYPE__SUBCONTRACT_OFFER), &type,
-	                 err)))
-		goto out;
-	if (type == KETEN__BODY_TYPE__SUBCONTRACT_OFFER) {
-		if ((rc = load_offer(a->txn, d->target.data, &os, err)))
-			goto out;
-		if (memcmp(os->subcontractor.data, a->e->author, 32) != 0 &&
-		    memcmp(os->author.data, a->e->author, 32) != 0) {
-			rc = keten_refuse(err, "not-a-party",
-			                  "only the parties to the subcontract record its deliveries");
-			goto out;
-		}
-		/* the subcontractor's own acceptance precedes its deliveries in its feed;
-		 * the lead provider's deliveries do not wait for another party's entry */
-		if ((!os->accepted && memcmp(os->subcontractor.data, a->e->author, 32) == 0) ||
-		    (os->voided && a->local)) {
-			rc = keten_refuse(err, "offer-not-accepted", "the subcontract is not accepted");
-			goto out;
-		}
-		/* absent when the allocation's body is withheld from this node */
-		rc = load_alloc(a->txn, os->allocation.data, &as, NULL);
-		if (rc && rc != KETEN_ENOTFOUND) {
-			rc = keten_fail(err, rc, "cannot read the subcontract's allocation");
-			goto out;
-		}
-		rc = KETEN_OK;
-		start = os->start;
-		end = os->end;
+	if ((rc = kt_load_offer(a->txn, x->d->target.data, &x->os, err)))
+		return rc;
+	os = x->os;
+	if (memcmp(os->subcontractor.data, a->e->author, 32) != 0 && memcmp(os->author.data, a->e->author, 32) != 0)
+		return keten_refuse(err, "not-a-party", "only the parties to the subcontract record its deliveries");
+	/* the subcontractor's own acceptance precedes its deliveries in its feed;
+	 * the lead provider's deliveries do not wait for another party's entry */
+	if ((!os->accepted && memcmp(os->subcontractor.data, a->e->author, 32) == 0) || (os->voided && a->local))
+		return keten_refuse(err, "offer-not-accepted", "the subcontract is not accepted");
+	/* absent when the allocation's body is withheld from this node */
+	rc = kt_load_allocation(a->txn, os->allocation.data, &x->as, NULL);
+	if (rc && rc != KETEN_ENOTFOUND)
+		return keten_fail(err, rc, "cannot read the subcontract's allocation");
+	x->start = os->start;
+	x->end = os->end;
+	return KETEN_OK;
+}
+
+/* A delivery on an allocation: by its lead provider, while it is live. */
+static int delivery_on_allocation(kt_apply *a, struct delivery_ctx *x, keten_error *err)
+{
+	int rc;
+
+	if ((rc = kt_load_allocation(a->txn, x->d->target.data, &x->as, err)))
+		return rc;
+	if (memcmp(x->as->provider.data, a->e->author, 32) != 0)
+		return keten_refuse(err, "not-a-party", "only the lead provider records deliveries on an allocation");
+	if (x->as->voided && a->local)
+		return keten_refuse(err, "entry-void", "the allocation was voided");
+	x->start = x->as->start;
+	x->end = x->as->end;
+	return KETEN_OK;
+}
+
+/* The month, units and unit of what was delivered. */
+static int delivery_checks(const struct delivery_ctx *x, keten_error *err)
+{
+	const Keten__Delivery *d = x->d;
+	uint32_t ym;
+
+	if (keten_parse_period(d->period, &ym) != 0)
+		return keten_refuse(err, "invalid-period", "period '%s' is not YYYY-MM", d->period);
+	if (!kt_month_in(ym, x->start, x->end))
+		return keten_refuse(err, "date-outside-validity", "period %s is outside the agreed period", d->period);
+	if (d->units <= 0 || d->units > KETEN_MAX_CENTS)
+		return keten_refuse(err, "invalid-amount", "delivered units must be above zero");
+	if (!kt_unit_ok(d->unit))
+		return keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit", d->unit);
+	if (x->as && x->as->domain && strcmp(x->as->domain, "wmo") == 0 && strcmp(d->unit, "hour") != 0)
+		return keten_refuse(err, "wmo-needs-hours", "Wmo deliveries are indicated in hours");
+	return kt_text("note", d->note, err);
+}
+
+static int delivery_record(const kt_apply *a, const struct delivery_ctx *x, keten_error *err)
+{
+	Keten__State__DeliveryState st = KETEN__STATE__DELIVERY_STATE__INIT;
+	/* the parties of the target: the delivery counts on their lines,
+	 * so it is indexed under each of them (kt_state_put) */
+	ProtobufCBinaryData parties[3];
+	size_t np = 0;
+
+	if (x->os) {
+		parties[np++] = x->os->author;
+		parties[np++] = x->os->subcontractor;
+		if (x->os->municipality_key.len == 32)
+			parties[np++] = x->os->municipality_key;
 	} else {
-		if ((rc = load_alloc(a->txn, d->target.data, &as, err)))
-			goto out;
-		if (memcmp(as->provider.data, a->e->author, 32) != 0) {
-			rc = keten_refuse(err, "not-a-party",
-			                  "only the lead provider records deliveries on an allocation");
-			goto out;
-		}
-		if (as->voided && a->local) {
-			rc = keten_refuse(err, "entry-void", "the allocation was voided");
-			goto out;
-		}
-		start = as->start;
-		end = as->end;
+		parties[np++] = x->as->author;
+		parties[np++] = x->as->provider;
 	}
-	if (keten_parse_period(d->period, &ym) != 0) {
-		rc = keten_refuse(err, "invalid-period", "period '%s' is not YYYY-MM", d->period);
-		goto out;
-	}
-	if (!kt_month_in(ym, start, end)) {
-		rc = keten_refuse(err, "date-outside-validity", "period %s is outside the agreed period", d->period);
-		goto out;
-	}
-	if (d->units <= 0 || d->units > KETEN_MAX_CENTS) {
-		rc = keten_refuse(err, "invalid-amount", "delivered units must be above zero");
-		goto out;
-	}
-	if (!kt_unit_ok(d->unit)) {
-		rc = keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit", d->unit);
-		goto out;
-	}
-	if (as && as->domain && strcmp(as->domain, "wmo") == 0 && strcmp(d->unit, "hour") != 0) {
-		rc = keten_refuse(err, "wmo-needs-hours", "Wmo deliveries are indicated in hours");
-		goto out;
-	}
-	if ((rc = kt_text("note", d->note, err)))
-		goto out;
+	KETEN_ASSERT(np >= 2 && np <= KT_COUNT(parties));
 	st.id.data = (uint8_t *)a->e->id;
 	st.id.len = 32;
-	st.target = d->target;
+	st.target = x->d->target;
 	st.author.data = (uint8_t *)a->e->author;
 	st.author.len = 32;
-	st.period = d->period;
+	st.period = x->d->period;
 	st.has_units = 1;
-	st.units = d->units;
-	st.unit = d->unit;
-	{
-		/* the parties of the target: the delivery counts on their lines,
-		 * so it is indexed under each of them (kt_state_put) */
-		ProtobufCBinaryData parties[3];
-		size_t np = 0;
-		if (os) {
-			parties[np++] = os->author;
-			parties[np++] = os->subcontractor;
-			if (os->municipality_key.len == 32)
-				parties[np++] = os->municipality_key;
-		} else {
-			parties[np++] = as->author;
-			parties[np++] = as->provider;
-		}
-		st.parties = parties;
-		st.n_parties = np;
-		rc = kt_state_put(a->txn, DK_DELIVERY, a->e->id, &st, err);
-	}
+	st.units = x->d->units;
+	st.unit = x->d->unit;
+	st.parties = parties;
+	st.n_parties = np;
+	return kt_state_put(a->txn, DK_DELIVERY, a->e->id, &st, err);
+}
+
+int kt_rule_delivery(kt_apply *a, keten_error *err)
+{
+	struct delivery_ctx x = {0};
+	uint32_t type;
+	int rc;
+
+	x.d = keten__delivery__unpack(NULL, a->e->body_len, a->e->body);
+	if (!x.d)
+		return keten_refuse(err, "malformed-body", "delivery body does not decode");
+	if ((rc = kt_ref(a, x.d->target.data, x.d->target.len, KT_ALLOC_BIT | KT_OFFER_BIT, &type, err)))
+		goto out;
+	rc = type == KETEN__BODY_TYPE__SUBCONTRACT_OFFER ? delivery_on_offer(a, &x, err)
+							 : delivery_on_allocation(a, &x, err);
+	if (rc || (rc = delivery_checks(&x, err)))
+		goto out;
+	rc = delivery_record(a, &x, err);
 out:
-	kt_state_free(as);
-	kt_state_free(os);
-	keten__delivery__free_unpacked(d, NULL);
+	kt_state_free(x.as);
+	kt_state_free(x.os);
+	keten__delivery__free_unpacked(x.d, NULL);
 	return rc;
 }

@@ -13,10 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <sodium.h>
-
 #include "rules/rules.h"
 #include "proto/keten.pb-c.h"
+#include "base/base.h"
 
 static const char *const role_names[] = {
 	[KETEN__ROLE__REGION] = "region",
@@ -129,6 +128,8 @@ int kt_party_save(keten_txn *t, const Keten__State__PartyState *p, keten_error *
 	size_t n = keten__state__party_state__get_packed_size(p);
 	uint8_t *buf = malloc(n ? n : 1);
 	int rc;
+
+	KETEN_ASSERT(p->key.len == 32);
 	if (!buf)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	keten__state__party_state__pack(p, buf);
@@ -193,56 +194,40 @@ static bool code_ok(const char *s, size_t digits)
 	return true;
 }
 
-int kt_rule_certificate(kt_apply *a, keten_error *err)
+/* What a certificate says of the party: a valid key, a clean name, known
+ * roles, well-formed codes and a validity period. */
+static int certificate_checks(const Keten__PartyCertificate *c, keten_error *err)
 {
-	Keten__PartyCertificate *c = keten__party_certificate__unpack(NULL, a->e->body_len, a->e->body);
-	Keten__State__PartyState *old = NULL, ps = KETEN__STATE__PARTY_STATE__INIT;
-	ProtobufCBinaryData certid = {32, (uint8_t *)a->e->id}, by = {32, (uint8_t *)a->e->author};
-	int rc;
-
-	if (!c)
-		return keten_refuse(err, "malformed-body", "certificate body does not decode");
-	if (!a->anchor) {
-		rc = keten_refuse(err, "certifier-not-anchor", "only a trust anchor may certify parties");
-		goto out;
-	}
-	if (c->key.len != 32 || !crypto_core_ed25519_is_valid_point(c->key.data)) {
-		rc = keten_refuse(err, "invalid-key", "certified key is not a valid Ed25519 public key");
-		goto out;
-	}
-	if (!c->name[0] || !keten_text_ok(c->name, strlen(c->name)) || keten_text_has_bsn(c->name)) {
-		rc = keten_refuse(err, "invalid-name", "party name is empty or not clean text");
-		goto out;
-	}
-	if (c->n_roles == 0) {
-		rc = keten_refuse(err, "invalid-role", "a certificate names at least one role");
-		goto out;
-	}
+	if (c->key.len != 32 || !keten_key_valid(c->key.data))
+		return keten_refuse(err, "invalid-key", "certified key is not a valid Ed25519 public key");
+	if (!c->name[0] || !keten_text_ok(c->name, strlen(c->name)) || keten_text_has_bsn(c->name))
+		return keten_refuse(err, "invalid-name", "party name is empty or not clean text");
+	if (c->n_roles == 0)
+		return keten_refuse(err, "invalid-role", "a certificate names at least one role");
 	for (size_t i = 0; i < c->n_roles; i++)
-		if (!keten_role_name(c->roles[i])) {
-			rc = keten_refuse(err, "invalid-role", "role %u is unknown", c->roles[i]);
-			goto out;
-		}
-	if (!code_ok(c->agb, 8) || !code_ok(c->kvk, 8)) {
-		rc = keten_refuse(err, "invalid-code", "AGB and KvK codes have 8 digits");
-		goto out;
-	}
+		if (!keten_role_name(c->roles[i]))
+			return keten_refuse(err, "invalid-role", "role %u is unknown", c->roles[i]);
+	if (!code_ok(c->agb, 8) || !code_ok(c->kvk, 8))
+		return keten_refuse(err, "invalid-code", "AGB and KvK codes have 8 digits");
 	for (size_t i = 0; i < c->n_municipality; i++)
-		if (!code_ok(c->municipality[i], 4)) {
-			rc = keten_refuse(err, "invalid-code", "CBS municipality code '%s' is not 4 digits",
-			                  c->municipality[i]);
-			goto out;
-		}
+		if (!code_ok(c->municipality[i], 4))
+			return keten_refuse(err, "invalid-code", "CBS municipality code '%s' is not 4 digits",
+			                    c->municipality[i]);
 	if ((c->has_valid_from && c->valid_from && !keten_date_valid(c->valid_from)) ||
 	    (c->has_valid_until && c->valid_until && !keten_date_valid(c->valid_until)) ||
-	    (c->valid_from && c->valid_until && c->valid_until < c->valid_from)) {
-		rc = keten_refuse(err, "invalid-date", "certificate validity dates are not a valid period");
-		goto out;
-	}
-	rc = kt_party_load(a->txn, c->key.data, &old, err);
-	if (rc && rc != KETEN_ENOTFOUND)
-		goto out;
-	keten_error_clear(err);
+	    (c->valid_from && c->valid_until && c->valid_until < c->valid_from))
+		return keten_refuse(err, "invalid-date", "certificate validity dates are not a valid period");
+	return KETEN_OK;
+}
+
+/* The party's record as the certificate says, keeping a fork mark of the old one. */
+static int certificate_save(kt_apply *a, const Keten__PartyCertificate *c, const Keten__State__PartyState *old,
+                            keten_error *err)
+{
+	Keten__State__PartyState ps = KETEN__STATE__PARTY_STATE__INIT;
+	ProtobufCBinaryData certid = {32, (uint8_t *)a->e->id}, by = {32, (uint8_t *)a->e->author};
+
+	KETEN_ASSERT(keten_key_valid(c->key.data));
 	ps.key = c->key;
 	ps.name = c->name;
 	ps.n_roles = c->n_roles;
@@ -259,12 +244,31 @@ int kt_rule_certificate(kt_apply *a, keten_error *err)
 	ps.certified_by = by;
 	if (old && old->forked)
 		ps.has_forked = ps.forked = 1;
-	if (old && old->revoked_ms) {
-		/* A new certificate after a revocation re-admits the key only for
-		 * entries after this certificate's time. */
-		ps.has_revoked_ms = 0;
+	/* A new certificate after a revocation re-admits the key only for
+	 * entries after this certificate's time: no revocation is carried over. */
+	KETEN_ASSERT(!ps.has_revoked_ms);
+	return kt_party_save(a->txn, &ps, err);
+}
+
+int kt_rule_certificate(kt_apply *a, keten_error *err)
+{
+	Keten__PartyCertificate *c = keten__party_certificate__unpack(NULL, a->e->body_len, a->e->body);
+	Keten__State__PartyState *old = NULL;
+	int rc;
+
+	if (!c)
+		return keten_refuse(err, "malformed-body", "certificate body does not decode");
+	if (!a->anchor) {
+		rc = keten_refuse(err, "certifier-not-anchor", "only a trust anchor may certify parties");
+		goto out;
 	}
-	rc = kt_party_save(a->txn, &ps, err);
+	if ((rc = certificate_checks(c, err)))
+		goto out;
+	rc = kt_party_load(a->txn, c->key.data, &old, err);
+	if (rc && rc != KETEN_ENOTFOUND)
+		goto out;
+	keten_error_clear(err);
+	rc = certificate_save(a, c, old, err);
 	if (rc == 0) {
 		memcpy(a->wake, c->key.data, 32);
 		a->has_wake = true;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rules/rules.h"
+#include "base/base.h"
 
 int kt_ref_stub(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint32_t *type, bool *stub, keten_error *err)
 {
@@ -34,6 +35,7 @@ int kt_ref_stub(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint3
 	if (!(mask & TYPE_BIT(*type)))
 		return keten_refuse(err, "wrong-reference-type",
 		                    "the referenced entry is a %s, not what this entry needs", name);
+	KETEN_ASSERT(st == KS_APPLIED || st == KS_STUB);
 	if (st == KS_STUB) {
 		if (!stub)
 			return keten_refuse(
@@ -79,5 +81,6 @@ bool kt_month_in(uint32_t ym, uint32_t start, uint32_t end)
 		return false;
 	first = ym * 100 + 1;
 	last = ym * 100 + (uint32_t)keten_days_in_month(y, m);
+	KETEN_ASSERT(first < last);
 	return last >= start && (end == 0 || first <= end);
 }

@@ -1,7 +1,7 @@
 /*
  * rules.h — (internal) the business rules and derived state of each body
- * type.  ledger.c calls kt_rules_apply for every entry that passed
- * authenticity, inside the append's write transaction; a handler decodes
+ * type.  The core (core/pending.c) calls kt_rules_apply for every entry
+ * that passed authenticity, inside the append's write transaction; a handler decodes
  * the body, checks the hard rules against derived state, and updates that
  * state through the same transaction.  Nothing is written when it refuses.
  */
@@ -100,8 +100,9 @@ bool kt_month_in(uint32_t ym, uint32_t start, uint32_t end);
 /* Entry date of the entry being applied. */
 uint32_t kt_entry_date(const kt_apply *a);
 
-/* Body handlers, one per body type (party.c, contract.c, offer.c, money.c,
- * dispute.c), called by kt_rules_apply (apply.c) alone. */
+/* Body handlers, one per body type (party.c, contract.c, offer.c, the
+ * money flow of rules/flow.h, dispute.c), called by kt_rules_apply
+ * (apply.c) alone. */
 int kt_rule_certificate(kt_apply *a, keten_error *err);
 int kt_rule_revocation(kt_apply *a, keten_error *err);
 int kt_rule_contract(kt_apply *a, keten_error *err);

@@ -13,6 +13,36 @@
 #include "state/state.h"
 #include "base/base.h"
 
+/* The message a record of kind is (NULL: not a kind kt_state_get and
+ * kt_state_put read or write; balances and the mark have their own). */
+static const ProtobufCMessageDescriptor *record_descriptor(uint8_t kind)
+{
+	switch (kind) {
+	case DK_CONTRACT: return &keten__state__contract_state__descriptor;
+	case DK_ALLOCATION: return &keten__state__allocation_state__descriptor;
+	case DK_OFFER: return &keten__state__offer_state__descriptor;
+	case DK_DELIVERY: return &keten__state__delivery_state__descriptor;
+	case DK_CLAIM: return &keten__state__claim_state__descriptor;
+	case DK_PAYMENT: return &keten__state__payment_state__descriptor;
+	case DK_RECEIPT: return &keten__state__receipt_state__descriptor;
+	case DK_CLAWBACK: return &keten__state__clawback_state__descriptor;
+	default: return NULL;
+	}
+}
+
+/* Every record's first field is the 32-byte id of the entry it derives
+ * from, the id it is stored under. */
+static bool record_id_ok(const ProtobufCMessage *m, const uint8_t id[32])
+{
+	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
+	const ProtobufCBinaryData *b;
+
+	if (!f || f->type != PROTOBUF_C_TYPE_BYTES || strcmp(f->name, "id") != 0)
+		return false;
+	b = (const ProtobufCBinaryData *)((const char *)m + f->offset);
+	return b->len == 32 && b->data && memcmp(b->data, id, 32) == 0;
+}
+
 int kt_state_get(keten_txn *t, uint8_t kind, const uint8_t id[32], const ProtobufCMessageDescriptor *d, void **out,
                  keten_error *err)
 {
@@ -21,6 +51,7 @@ int kt_state_get(keten_txn *t, uint8_t kind, const uint8_t id[32], const Protobu
 	size_t n;
 	int rc;
 
+	KETEN_ASSERT(record_descriptor(kind) == d && id != NULL);
 	*out = NULL;
 	k[0] = kind;
 	memcpy(k + 1, id, 32);
@@ -40,6 +71,7 @@ static long record_parties(uint8_t kind, const void *msg, const ProtobufCBinaryD
 	const ProtobufCBinaryData **p;
 	size_t n = 0, max = 4;
 
+	KETEN_ASSERT(record_descriptor(kind) == ((const ProtobufCMessage *)msg)->descriptor);
 	*out = NULL;
 	if (kind == DK_CLAWBACK)
 		max = 1 + 2 * ((const Keten__State__ClawbackState *)msg)->n_debts;
@@ -94,6 +126,7 @@ static long record_parties(uint8_t kind, const void *msg, const ProtobufCBinaryD
 		break;
 	}
 	}
+	KETEN_ASSERT(n <= max);
 	*out = p;
 	return (long)n;
 }
@@ -156,9 +189,13 @@ int kt_state_put(keten_txn *t, uint8_t kind, const uint8_t id[32], const void *m
 {
 	const ProtobufCMessage *m = msg;
 	uint8_t k[33], *buf;
-	size_t n = protobuf_c_message_get_packed_size(m);
+	size_t n;
 	int rc;
 
+	/* a record of a known kind, under the id of the entry it derives from */
+	KETEN_ASSERT(record_descriptor(kind) != NULL && record_descriptor(kind) == m->descriptor);
+	KETEN_ASSERT(record_id_ok(m, id));
+	n = protobuf_c_message_get_packed_size(m);
 	buf = malloc(n ? n : 1);
 	if (!buf)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
@@ -191,6 +228,8 @@ static int balance_bump(keten_txn *t, const uint8_t *k, size_t klen, kt_bal_fiel
 	protobuf_c_boolean *has;
 	int rc;
 
+	/* 'b' || payer || payee || date, or 'T' || payer || payee */
+	KETEN_ASSERT((klen == 69 && k[0] == DK_BALANCE) || (klen == 65 && k[0] == DK_TOTAL));
 	rc = keten_kv_get(t, KT_STATE, k, klen, &v, &n, NULL);
 	*created = rc == KETEN_ENOTFOUND;
 	if (rc == 0) {
@@ -219,6 +258,7 @@ static int balance_bump(keten_txn *t, const uint8_t *k, size_t klen, kt_bal_fiel
 		has = &b->has_clawback_cents;
 		break;
 	default:
+		KETEN_ASSERT(f == BAL_REPAID);
 		field = &b->repaid_cents;
 		has = &b->has_repaid_cents;
 		break;
@@ -248,6 +288,7 @@ int kt_balance_add(keten_txn *t, const uint8_t payer[32], const uint8_t payee[32
 	bool created;
 	int rc;
 
+	KETEN_ASSERT(payer != NULL && payee != NULL && f <= BAL_REPAID);
 	k[0] = DK_BALANCE;
 	memcpy(k + 1, payer, 32);
 	memcpy(k + 33, payee, 32);
@@ -302,7 +343,10 @@ int kt_state_index_begin(keten_txn *t, keten_error *err)
 
 int kt_set_bytes(ProtobufCBinaryData *b, const uint8_t *data, size_t len)
 {
-	uint8_t *p = malloc(len ? len : 1);
+	uint8_t *p;
+
+	KETEN_ASSERT(data != NULL || len == 0);
+	p = malloc(len ? len : 1);
 	if (!p)
 		return -1;
 	memcpy(p, data, len);
@@ -332,8 +376,16 @@ bool kt_strs_has(char *const *arr, size_t n, const char *s)
 	return false;
 }
 
+static bool index_kind_ok(uint8_t kind)
+{
+	return kind == DX_CONTRACT_REF || kind == DX_OFFERS || kind == DX_INSTALLMENT || kind == DX_CLIENT ||
+		kind == DX_PARTY || kind == DX_PAIR;
+}
+
+/* kind || k1 || k2 into k (which holds at least 1 + l1 + l2 bytes). */
 static size_t index_key(uint8_t *k, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2)
 {
+	KETEN_ASSERT(index_kind_ok(kind));
 	k[0] = kind;
 	memcpy(k + 1, k1, l1);
 	memcpy(k + 1 + l1, k2, l2);

@@ -744,9 +744,10 @@ static void test_wrong_author(void **state)
 
 /*
  * A small-order author key with the classic "R = identity, S = 0" forgery
- * that lax Ed25519 verifiers accept: it must never verify.  (entry.h says
- * parse refuses such keys; today parse only checks their size, and verify
- * and ingest refuse them, so accept either outcome here.)
+ * that lax Ed25519 verifiers accept: it must never verify.  Parse checks
+ * only the key's size (entry.h); keten_key_valid refuses the key, and the
+ * ledger asks it before it stores a new feed (test_invariants.c).  Either
+ * outcome of parse is accepted here.
  */
 static void test_weak_key(void **state)
 {
@@ -768,6 +769,7 @@ static void test_weak_key(void **state)
 	m = malloc(hl);
 	assert_non_null(m);
 	keten__header__pack(&h, m);
+	assert_false(keten_key_valid(weak));
 	assert_int_equal(keten_entry_frame(m, hl, sig, BODY, sizeof BODY, true, &raw, &len), KETEN_OK);
 	int rc = keten_entry_parse(raw, len, &p, NULL);
 	if (rc == KETEN_OK) {

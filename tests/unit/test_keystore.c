@@ -592,6 +592,56 @@ static void test_bad_arguments(void **state)
 	assert_int_not_equal(access(f->path, F_OK), 0);
 }
 
+/*
+ * A public key in the header that is not a valid Ed25519 key (the identity,
+ * points of small order, a non-canonical encoding, a point outside the
+ * prime-order group) makes the file not a keystore: peek and open refuse
+ * it as malformed before any passphrase or seal is looked at (keten_key_valid).
+ */
+static void test_weak_public_key(void **state)
+{
+	static const char *const weak_hex[] = {
+		"0100000000000000000000000000000000000000000000000000000000000000", /* identity */
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", /* order 2 */
+		"0000000000000000000000000000000000000000000000000000000000000000", /* order 4 */
+		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", /* order 8 */
+		"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", /* order 8 */
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", /* y = p: not canonical */
+	};
+	struct fixture *f = *state;
+	keten_keypair kp = {0};
+	uint8_t orig[FILE_LEN + 1], bad[FILE_LEN], weak[32], pk[32];
+	bool unprotected;
+
+	assert_int_equal(keten_keystore_create(f->path, NULL, &kp, NULL), KETEN_OK);
+	keten_keypair_release(&kp);
+	assert_int_equal(read_all(f->path, orig, sizeof orig), FILE_LEN);
+	for (size_t i = 0; i <= sizeof weak_hex / sizeof *weak_hex; i++) {
+		if (i < sizeof weak_hex / sizeof *weak_hex) {
+			assert_int_equal(keten_unhex(weak, 32, weak_hex[i]), KETEN_OK);
+		} else {
+			/* the file's own key plus a point of order 8: on the curve, outside the group */
+			uint8_t t8[32];
+			assert_int_equal(keten_unhex(t8, 32, weak_hex[3]), KETEN_OK);
+			assert_int_equal(crypto_core_ed25519_add(weak, orig + OFF_PK, t8), 0);
+		}
+		assert_false(keten_key_valid(weak));
+		memcpy(bad, orig, FILE_LEN);
+		memcpy(bad + OFF_PK, weak, 32);
+		write_all(f->path, bad, FILE_LEN);
+		if (keten_keystore_peek(f->path, pk, &unprotected, NULL) != KETEN_EMALFORMED)
+			fail_msg("peek accepted weak key %zu", i);
+		assert_true(all_zero(pk, 32));
+		assert_int_equal(keten_keystore_open(f->path, NULL, &kp, NULL), KETEN_EMALFORMED);
+		assert_true(all_zero(&kp, sizeof kp));
+	}
+	/* the file as written still opens */
+	write_all(f->path, orig, FILE_LEN);
+	assert_int_equal(keten_keystore_open(f->path, NULL, &kp, NULL), KETEN_OK);
+	assert_true(keten_key_valid(kp.pk));
+	keten_keypair_release(&kp);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -613,6 +663,7 @@ int main(void)
 		T(test_release_twice),
 		T(test_sk_readonly),
 		T(test_bad_arguments),
+		T(test_weak_public_key),
 	};
 
 	setenv("KETEN_PWHASH_FAST", "1", 1);

@@ -1,5 +1,5 @@
 /*
- * test_ledger.c — unit tests for ledger/ledger.c, the one path by which
+ * test_ledger.c — unit tests for ledger/core/, the one path by which
  * entries enter a home: creating and opening homes, unlocking, local
  * appends (hash-chained seq 1, 2, 3; all-or-nothing batches; hard rules
  * refusing and storing nothing; an uncertified author refused), and

@@ -1,5 +1,5 @@
 /*
- * test_money.c — unit tests for ledger/money.c: checked cent arithmetic,
+ * test_money.c — unit tests for ledger/base/money.c: checked cent arithmetic,
  * parsing and formatting of amounts, the herstel and weighted splits,
  * calendar dates and the Amsterdam date of a timestamp, pro rata months,
  * and the BSN and UTF-8 guards on free text.
