@@ -93,5 +93,9 @@ KETEN_API keten_err keten_unhex(uint8_t *out, size_t len, const char *hex);
 #include "keten/store.h"
 #include "keten/keystore.h"
 #include "keten/ledger.h"
+#include "keten/tariffs.h"
+#include "keten/party.h"
+#include "keten/contract.h"
+#include "keten/record.h"
 
 #endif

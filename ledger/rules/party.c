@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "keten/party.h"
 #include "rules/rules.h"
 #include "proto/keten.pb-c.h"
 
