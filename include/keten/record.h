@@ -21,11 +21,12 @@
  *              this home's debt); a receipt to its payment's author and
  *              municipality; a clawback also to the parties its shares are
  *              passed on to; a correction to the corrected entry's
- *              audience; a dispute to its opener, the authors and readers
- *              of the disputed entries and their municipalities; a response or ruling to the dispute's
- *              audience; an allocation to its provider.  Certificates,
- *              revocations, contracts and indexations are public (no
- *              audience).
+ *              audience; a dispute to its opener, the authors and
+ *              readers of the disputed entries and their municipalities;
+ *              a response or ruling to the dispute's audience (without
+ *              this home unless it is in it); an allocation to its
+ *              provider.  Certificates, revocations, contracts and
+ *              indexations are public (no audience).
  *   defaults   a claim's installment: "units" on per-unit work (a per-unit
  *              subcontract, a component allocation); on herstel or a
  *              fixed-amount subcontract "upfront", then "final" once a live
