@@ -194,7 +194,7 @@ typedef struct keten_draft_delivery {
 	const char *period; /* YYYY-MM */
 	int64_t units;      /* hundredths */
 	const char *unit;
-	const char *note; /* NULL: none */
+	const char *note; /* NULL or "": none */
 } keten_draft_delivery;
 
 typedef struct keten_draft_claim {
@@ -211,7 +211,7 @@ typedef struct keten_draft_payment {
 	size_t n_claims;
 	int64_t amount_cents;
 	uint32_t date;
-	const char *reference; /* bank end-to-end reference, NULL: none */
+	const char *reference; /* bank end-to-end reference, NULL or "": none */
 } keten_draft_payment;
 
 typedef struct keten_draft_receipt {

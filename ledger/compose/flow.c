@@ -28,6 +28,12 @@ static Keten__State__OfferState *offer_state(const kt_compose *x, const uint8_t 
 	return m;
 }
 
+/* An optional text: "" is none, as an empty column of a batch row is. */
+static char *opt_text(const char *s)
+{
+	return s && *s ? (char *)s : NULL;
+}
+
 /* subcontract ----------------------------------------------------------------------- */
 
 int kt_compose_subcontract(kt_compose *x, const keten_draft_subcontract *d, keten_composed *c, keten_error *err)
@@ -110,7 +116,7 @@ int kt_compose_delivery(kt_compose *x, const keten_draft_delivery *d, keten_comp
 	dl.period = (char *)(d->period ? d->period : "");
 	dl.units = d->units;
 	dl.unit = (char *)(d->unit ? d->unit : "");
-	dl.note = (char *)d->note;
+	dl.note = opt_text(d->note);
 	return kt_compose_pack(c, KETEN__BODY_TYPE__DELIVERY, &dl.base, err);
 }
 
@@ -243,7 +249,7 @@ int kt_compose_payment(kt_compose *x, const keten_draft_payment *d, keten_compos
 	p.n_claims = d->n_claims;
 	p.amount_cents = d->amount_cents;
 	p.date = d->date;
-	p.reference = (char *)d->reference;
+	p.reference = opt_text(d->reference);
 	rc = kt_compose_pack(c, KETEN__BODY_TYPE__PAYMENT, &p.base, err);
 	free(p.claims);
 	c->amount_cents = d->amount_cents;

@@ -9,7 +9,7 @@
 # `keten correct`, then recorded anew from a batch file, and the two are
 # compared through `keten --json show` (body in base64, audience):
 #   - delivery on a subcontract (audience: payer, payee and municipality),
-#     the target named by an id prefix in both;
+#     the target named by an id prefix in both; an empty note is none;
 #   - claim on a herstel allocation without an installment: `keten claim`
 #     twice gives "upfront" then "final", and so do two rows of one batch;
 #   - claim of a duurzaam month with the amount computed;
@@ -110,6 +110,11 @@ delivery,$O1P,2026-03,"2,5",hour,groepssessie
 CSV
 batch "batch: the same delivery" "$S" batch "$T/delivery.csv"
 same "delivery: batch and deliver give the same body and audience" "$S" "$D1" "$B1"
+new "deliver with an empty note" "$S" deliver "$O1" --period 2026-04 --units 1 --unit hour --note ""; D2=$ID
+void "$S" "$D2" "dubbel"
+printf 'type,subcontract,period,units,unit,note\ndelivery,%s,2026-04,1,hour,\n' "$O1" >"$T/delivery2.csv"
+batch "batch: the same delivery, its note column empty" "$S" batch "$T/delivery2.csv"
+same "an empty note is no note, in both" "$S" "$D2" "$B1"
 
 # --- claims: the herstel default, upfront then final ---------------------------------
 new "claim A1 without --installment" "$L" claim "$A1" --amount 9577.33; C1=$ID
