@@ -92,7 +92,7 @@ static void header(struct reader *x, size_t n)
 		for (size_t i = 0; i < n && i < MAX_FIELDS; i++)
 			if (x->field[i] && strcmp(x->field[i], col_names[k]) == 0)
 				x->col[k] = (int)i;
-		if (x->col[k] < 0 && k != COL_NAME && !x->bad) {
+		if (x->col[k] < 0 && k != COL_NAME) { /* the last column missing is named */
 			x->bad = true;
 			snprintf(x->msg, sizeof x->msg, "the header has no column '%s'", col_names[k]);
 		}
