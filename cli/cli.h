@@ -67,7 +67,7 @@ const char *cli_passphrase(const char *prompt, bool confirm);
 
 /* Resolve an entry id prefix; on error prints and returns exit code. */
 int cli_resolve_id(cli *c, const char *hex, uint8_t id[32]);
-/* An entry an entry refers to (keten_ref_resolve): a full 64-hex id is
+/* An entry that a new entry refers to (keten_ref_resolve): a full id is
  * taken as it is, a shorter prefix must resolve here.  Opens the home;
  * on error prints and returns exit code. */
 int cli_ref_id(cli *c, const char *hex, uint8_t id[32]);
@@ -80,15 +80,9 @@ int cli_resolve_party(cli *c, const char *what, uint8_t key[32]);
 const char *cli_party_name(cli *c, const uint8_t key[32], char *buf, size_t len);
 
 /*
- * Append one body by this home's key and print the result: the id alone,
- * or with --json {"id","type"[,"amount_cents"]}.  amount < 0: none.
- */
-int cli_append(cli *c, uint32_t type, const uint8_t *body, size_t len, const uint8_t (*audience)[32], size_t n_audience,
-               int64_t amount);
-
-/*
  * Record one draft by this home's key (keten_record; the key is unlocked
- * first) and print the result as cli_append does.  When the library says
+ * first) and print the result: the id alone, or with --json
+ * {"id","type"[,"amount_cents"]}.  When the library says
  * what the draft lacks (need != KETEN_NEED_NONE) and say is not NULL,
  * say(need, err, ctx) words it for the command and returns the exit code;
  * every other failure is printed by cli_error.

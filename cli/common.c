@@ -1,6 +1,6 @@
 /*
  * common.c — shared CLI plumbing: errors and exit codes, opening a home,
- * passphrases, id and party resolution, appending and printing.
+ * passphrases, id and party resolution, recording drafts and printing.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -211,22 +211,6 @@ static void print_recorded(const cli *c, const uint8_t id[32], uint32_t type, in
 	} else {
 		puts(hex);
 	}
-}
-
-int cli_append(cli *c, uint32_t type, const uint8_t *body, size_t len, const uint8_t (*audience)[32], size_t n_audience,
-               int64_t amount)
-{
-	keten_error err = {0};
-	keten_append a = {
-		.body_type = type, .body = body, .body_len = len, .audience = audience, .n_audience = n_audience};
-	uint8_t id[1][32];
-	int rc = cli_open(c, true);
-	if (rc)
-		return rc;
-	if (keten_ledger_append(c->L, &a, 1, id, &err))
-		return cli_error(&err);
-	print_recorded(c, id[0], type, amount);
-	return 0;
 }
 
 int cli_record(cli *c, const keten_draft *d, cli_need_fn say, void *ctx)
