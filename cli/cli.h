@@ -67,6 +67,10 @@ const char *cli_passphrase(const char *prompt, bool confirm);
 
 /* Resolve an entry id prefix; on error prints and returns exit code. */
 int cli_resolve_id(cli *c, const char *hex, uint8_t id[32]);
+/* An entry that a new entry refers to (keten_ref_resolve): a full id is
+ * taken as it is, a shorter prefix must resolve here.  Opens the home;
+ * on error prints and returns exit code. */
+int cli_ref_id(cli *c, const char *hex, uint8_t id[32]);
 /*
  * Resolve a party by full key (64 hex), key prefix (>= 8 hex) or certified
  * name (case-insensitive).  On error prints and returns exit code.
@@ -76,11 +80,15 @@ int cli_resolve_party(cli *c, const char *what, uint8_t key[32]);
 const char *cli_party_name(cli *c, const uint8_t key[32], char *buf, size_t len);
 
 /*
- * Append one body by this home's key and print the result: the id alone,
- * or with --json {"id","type"[,"amount_cents"]}.  amount < 0: none.
+ * Record one draft by this home's key (keten_record; the key is unlocked
+ * first) and print the result: the id alone, or with --json
+ * {"id","type"[,"amount_cents"]}.  When the library says
+ * what the draft lacks (need != KETEN_NEED_NONE) and say is not NULL,
+ * say(need, err, ctx) words it for the command and returns the exit code;
+ * every other failure is printed by cli_error.
  */
-int cli_append(cli *c, uint32_t type, const uint8_t *body, size_t len, const uint8_t (*audience)[32], size_t n_audience,
-               int64_t amount);
+typedef int (*cli_need_fn)(keten_draft_need need, const keten_error *err, void *ctx);
+int cli_record(cli *c, const keten_draft *d, cli_need_fn say, void *ctx);
 
 /* Print a JSON value to stdout (compact, newline) and free it. */
 void cli_print_json(json_t *v);

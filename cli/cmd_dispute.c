@@ -1,8 +1,9 @@
 /*
  * cmd_dispute.c — keten dispute open|respond|rule|list|show.
  *
- * open, respond and rule append a signed entry (rules in ledger/dispute.c);
- * list and show read the derived dispute state.  show lays out the whole
+ * open, respond and rule record a draft (keten_record composes the body
+ * and its audience; the rules are the ledger's); list and show print the
+ * dispute shapes of keten/json.h.  show lays out the whole
  * evidence chain an auditor needs: each disputed entry with its type,
  * author, status, decoded fields and whether its signature verifies, the
  * responses in time order, and the ruling with its adjustments.
@@ -13,9 +14,6 @@
 
 #include "cli.h"
 #include "keten/json.h"
-#include "rules/rules.h"
-#include "rules/dispute.h"
-#include "proto/keten.pb-c.h"
 
 static const char dispute_usage[] =
 	"usage: keten dispute open ENTRY[,ENTRY...] --reason TEXT [--amount EUR]\n"
@@ -58,8 +56,9 @@ static int resolve_list(cli *c, const char *opt, char *list, uint8_t (*ids)[32],
 			seen = memcmp(ids[i], id, 32) == 0;
 		if (seen)
 			continue;
-		if (*n == KETEN_MAX_DISPUTED)
-			return cli_usage_error("dispute", "%s names more than %u entries", opt, KETEN_MAX_DISPUTED);
+		if (*n == KETEN_DRAFT_MAX_DISPUTED)
+			return cli_usage_error("dispute", "%s names more than %u entries", opt,
+			                       KETEN_DRAFT_MAX_DISPUTED);
 		memcpy(ids[(*n)++], id, 32);
 	}
 	if (*n == 0)
@@ -76,96 +75,36 @@ static int parse_amount(const char *opt, const char *s, int64_t *cents)
 	return 0;
 }
 
-static ProtobufCBinaryData *bin_array(uint8_t (*ids)[32], size_t n)
-{
-	ProtobufCBinaryData *b = calloc(n ? n : 1, sizeof *b);
-	for (size_t i = 0; b && i < n; i++) {
-		b[i].data = ids[i];
-		b[i].len = 32;
-	}
-	return b;
-}
-
-/* The audience of an existing dispute: its entry's audience. */
-static int dispute_audience(cli *c, const uint8_t id[32], uint8_t (*aud)[32], size_t *n)
-{
-	keten_error err = {0};
-	keten_txn *t;
-	keten_entry e;
-	int rc;
-
-	*n = 0;
-	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
-		return cli_error(&err);
-	rc = keten_store_get_entry(t, id, &e, &err);
-	keten_txn_end(t);
-	if (rc)
-		return cli_error(&err);
-	for (size_t i = 0; i < e.n_audience; i++)
-		memcpy(aud[i], e.audience[i], 32);
-	*n = e.n_audience;
-	keten_entry_release(&e);
-	return 0;
-}
-
-static int pack_append(cli *c, uint32_t type, const ProtobufCMessage *m, const uint8_t (*aud)[32], size_t n_aud,
-                       int64_t amount)
-{
-	size_t len = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = malloc(len ? len : 1);
-	int rc;
-	if (!buf)
-		return EX_SOFTWARE_;
-	protobuf_c_message_pack(m, buf);
-	rc = cli_append(c, type, buf, len, aud, n_aud, amount);
-	free(buf);
-	return rc;
-}
-
 /* open ----------------------------------------------------------------------- */
 
 static int dispute_open(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"reason", 1, 0, 'r'}, {"amount", 1, 0, 'a'}, {"help", 0, 0, 'h'}, {0}};
-	Keten__Dispute d = KETEN__DISPUTE__INIT;
-	uint8_t ids[KETEN_MAX_DISPUTED][32], aud[KETEN_MAX_AUDIENCE][32];
-	size_t n = 0, n_aud = 0;
-	keten_error err = {0};
-	keten_txn *t;
+	keten_draft d = {.kind = KETEN_DRAFT_DISPUTE};
+	uint8_t ids[KETEN_DRAFT_MAX_DISPUTED][32];
 	int o, rc;
 
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'r': d.text = optarg; break;
+		case 'r': d.dispute.text = optarg; break;
 		case 'a':
-			if ((rc = parse_amount("--amount", optarg, &d.amount_cents)))
+			if ((rc = parse_amount("--amount", optarg, &d.dispute.amount_cents)))
 				return rc;
-			d.has_amount_cents = 1;
+			d.dispute.has_amount = true;
 			break;
 		case 'h': return cli_help(dispute_usage);
 		default: return cli_usage_error("dispute", "unknown option");
 		}
 	}
-	if (optind != argc - 1 || !d.text)
+	if (optind != argc - 1 || !d.dispute.text)
 		return cli_usage_error("dispute", "open takes ENTRY[,ENTRY...] and --reason TEXT");
-	if ((rc = cli_check_text("--reason", d.text)))
+	if ((rc = cli_check_text("--reason", d.dispute.text)))
 		return rc;
-	if ((rc = cli_open(c, false)) || (rc = resolve_list(c, "ENTRY", argv[optind], ids, &n)))
+	if ((rc = cli_open(c, false)) || (rc = resolve_list(c, "ENTRY", argv[optind], ids, &d.dispute.n_entries)))
 		return rc;
-	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
-		return cli_error(&err);
-	rc = kt_dispute_audience(t, keten_ledger_info(c->L)->key, (const uint8_t(*)[32])ids, n, aud, &n_aud, &err);
-	keten_txn_end(t);
-	if (rc)
-		return cli_error(&err);
-	d.n_entries = n;
-	if (!(d.entries = bin_array(ids, n)))
-		return EX_SOFTWARE_;
-	rc = pack_append(c, KETEN__BODY_TYPE__DISPUTE, &d.base, (const uint8_t(*)[32])aud, n_aud,
-	                 d.has_amount_cents ? d.amount_cents : -1);
-	free(d.entries);
-	return rc;
+	d.dispute.entries = (const uint8_t(*)[32])ids;
+	return cli_record(c, &d, NULL, NULL);
 }
 
 /* respond -------------------------------------------------------------------- */
@@ -173,45 +112,36 @@ static int dispute_open(cli *c, int argc, char **argv)
 static int dispute_respond(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"text", 1, 0, 't'}, {"entries", 1, 0, 'e'}, {"help", 0, 0, 'h'}, {0}};
-	Keten__Response r = KETEN__RESPONSE__INIT;
-	uint8_t id[32], ids[KETEN_MAX_DISPUTED][32], aud[KETEN_MAX_AUDIENCE][32];
-	size_t n = 0, n_aud = 0;
+	keten_draft d = {.kind = KETEN_DRAFT_RESPONSE};
+	uint8_t ids[KETEN_DRAFT_MAX_DISPUTED][32];
 	char *entries = NULL;
 	int o, rc;
 
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 't': r.text = optarg; break;
+		case 't': d.response.text = optarg; break;
 		case 'e': entries = optarg; break;
 		case 'h': return cli_help(dispute_usage);
 		default: return cli_usage_error("dispute", "unknown option");
 		}
 	}
-	if (optind != argc - 1 || !r.text)
+	if (optind != argc - 1 || !d.response.text)
 		return cli_usage_error("dispute", "respond takes one DISPUTE and --text TEXT");
-	if ((rc = cli_check_text("--text", r.text)))
+	if ((rc = cli_check_text("--text", d.response.text)))
 		return rc;
-	if ((rc = cli_open(c, false)) || (rc = cli_resolve_id(c, argv[optind], id)))
+	if ((rc = cli_open(c, false)) || (rc = cli_resolve_id(c, argv[optind], d.response.dispute)))
 		return rc;
-	if (entries && (rc = resolve_list(c, "--entries", entries, ids, &n)))
+	if (entries && (rc = resolve_list(c, "--entries", entries, ids, &d.response.n_entries)))
 		return rc;
-	if ((rc = dispute_audience(c, id, aud, &n_aud)))
-		return rc;
-	r.dispute.data = id;
-	r.dispute.len = 32;
-	r.n_entries = n;
-	if (!(r.entries = bin_array(ids, n)))
-		return EX_SOFTWARE_;
-	rc = pack_append(c, KETEN__BODY_TYPE__RESPONSE, &r.base, (const uint8_t(*)[32])aud, n_aud, -1);
-	free(r.entries);
-	return rc;
+	d.response.entries = (const uint8_t(*)[32])ids;
+	return cli_record(c, &d, NULL, NULL);
 }
 
 /* rule ----------------------------------------------------------------------- */
 
-/* "DEBTOR:CREDITOR:EUR" into an adjustment; keys written to debtor/creditor. */
-static int parse_owes(cli *c, const char *s, Keten__Adjustment *x, uint8_t debtor[32], uint8_t creditor[32])
+/* "DEBTOR:CREDITOR:EUR" into an adjustment. */
+static int parse_owes(cli *c, const char *s, keten_draft_owes *x)
 {
 	char buf[512];
 	char *first, *last;
@@ -225,79 +155,73 @@ static int parse_owes(cli *c, const char *s, Keten__Adjustment *x, uint8_t debto
 	*first = *last = 0;
 	if ((rc = parse_amount("--owes", last + 1, &x->amount_cents)))
 		return rc;
-	if ((rc = cli_resolve_party(c, buf, debtor)) || (rc = cli_resolve_party(c, first + 1, creditor)))
+	if ((rc = cli_resolve_party(c, buf, x->debtor)) || (rc = cli_resolve_party(c, first + 1, x->creditor)))
 		return rc;
-	x->debtor.data = debtor;
-	x->debtor.len = 32;
-	x->creditor.data = creditor;
-	x->creditor.len = 32;
 	return 0;
 }
 
 static int dispute_rule(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"decision", 1, 0, 'd'}, {"owes", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0}};
-	Keten__Ruling r = KETEN__RULING__INIT;
-	Keten__Adjustment adj[KETEN_MAX_ADJUSTMENTS], *ptrs[KETEN_MAX_ADJUSTMENTS];
-	uint8_t id[32], keys[KETEN_MAX_ADJUSTMENTS][2][32], aud[KETEN_MAX_AUDIENCE][32];
-	const char *owes[KETEN_MAX_ADJUSTMENTS];
-	size_t n_owes = 0, n_aud = 0;
+	keten_draft d = {.kind = KETEN_DRAFT_RULING};
+	keten_draft_owes adj[KETEN_DRAFT_MAX_OWES];
+	const char *owes[KETEN_DRAFT_MAX_OWES];
+	size_t n_owes = 0;
 	int o, rc;
 
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'd': r.decision = optarg; break;
+		case 'd': d.ruling.decision = optarg; break;
 		case 'o':
-			if (n_owes == KETEN_MAX_ADJUSTMENTS)
-				return cli_usage_error("dispute", "at most %u --owes", KETEN_MAX_ADJUSTMENTS);
+			if (n_owes == KETEN_DRAFT_MAX_OWES)
+				return cli_usage_error("dispute", "at most %u --owes", KETEN_DRAFT_MAX_OWES);
 			owes[n_owes++] = optarg;
 			break;
 		case 'h': return cli_help(dispute_usage);
 		default: return cli_usage_error("dispute", "unknown option");
 		}
 	}
-	if (optind != argc - 1 || !r.decision)
+	if (optind != argc - 1 || !d.ruling.decision)
 		return cli_usage_error("dispute", "rule takes one DISPUTE and --decision TEXT");
-	if ((rc = cli_check_text("--decision", r.decision)))
+	if ((rc = cli_check_text("--decision", d.ruling.decision)))
 		return rc;
-	if ((rc = cli_open(c, false)) || (rc = cli_resolve_id(c, argv[optind], id)))
+	if ((rc = cli_open(c, false)) || (rc = cli_resolve_id(c, argv[optind], d.ruling.dispute)))
 		return rc;
-	for (size_t i = 0; i < n_owes; i++) {
-		Keten__Adjustment init = KETEN__ADJUSTMENT__INIT;
-		adj[i] = init;
-		if ((rc = parse_owes(c, owes[i], &adj[i], keys[i][0], keys[i][1])))
+	for (size_t i = 0; i < n_owes; i++)
+		if ((rc = parse_owes(c, owes[i], &adj[i])))
 			return rc;
-		ptrs[i] = &adj[i];
-	}
-	if ((rc = dispute_audience(c, id, aud, &n_aud)))
-		return rc;
-	r.dispute.data = id;
-	r.dispute.len = 32;
-	r.n_adjustments = n_owes;
-	r.adjustments = ptrs;
-	return pack_append(c, KETEN__BODY_TYPE__RULING, &r.base, (const uint8_t(*)[32])aud, n_aud, -1);
+	d.ruling.owes = adj;
+	d.ruling.n_owes = n_owes;
+	return cli_record(c, &d, NULL, NULL);
 }
 
 /* list ----------------------------------------------------------------------- */
 
-/* One line of `keten dispute list` (the table; --json is keten_json_disputes). */
-static int list_cb(keten_txn *t, const Keten__State__DisputeState *d, void *p)
+static const char *jstr(json_t *o, const char *k)
 {
-	char hex[65], name[128], when[16], amount[40] = "";
-	bool ruled = kt_dispute_ruled(d);
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "";
+}
 
-	(void)p;
-	keten_hex(hex, d->id.data, 32);
-	keten_format_date(when, sizeof when, keten_date_of_ms(d->opened_ms));
-	if (!keten_json_party_name(t, d->opener.data, name, sizeof name)[0])
-		keten_hex(name, d->opener.data, 8);
-	if (d->amount_cents > 0)
-		keten_format_cents_human(amount, sizeof amount, d->amount_cents);
-	printf("%.16s  %s  %-5s  %-24s %14s  %zu entr%s, %zu response%s  %.60s\n", hex, when, ruled ? "ruled" : "open",
-	       name, amount, d->n_entries, d->n_entries == 1 ? "y" : "ies", d->n_responses,
-	       d->n_responses == 1 ? "" : "s", d->text ? d->text : "");
-	return 0;
+/* One line of `keten dispute list` per summary of keten_json_disputes. */
+static void print_list(json_t *arr)
+{
+	size_t i;
+	json_t *d;
+	json_array_foreach(arr, i, d)
+	{
+		const char *text = json_string_value(json_object_get(d, "text"));
+		size_t n_entries = json_array_size(json_object_get(d, "entries"));
+		size_t n_responses = (size_t)json_integer_value(json_object_get(d, "responses"));
+		char amount[40] = "";
+		if (json_object_get(d, "amount_cents"))
+			keten_format_cents_human(amount, sizeof amount,
+			                         json_integer_value(json_object_get(d, "amount_cents")));
+		printf("%.16s  %s  %-5s  %-24s %14s  %zu entr%s, %zu response%s  %.60s\n", jstr(d, "id"),
+		       jstr(d, "opened"), jstr(d, "status"), jstr(d, "opener_name"), amount, n_entries,
+		       n_entries == 1 ? "y" : "ies", n_responses, n_responses == 1 ? "" : "s", text ? text : "");
+	}
 }
 
 static int dispute_list(cli *c, int argc, char **argv)
@@ -323,25 +247,20 @@ static int dispute_list(cli *c, int argc, char **argv)
 		return rc;
 	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 		return cli_error(&err);
-	if (c->json)
-		rc = keten_json_disputes(t, open_only, &arr, &err);
-	else
-		rc = kt_dispute_each(t, open_only, list_cb, NULL, &err);
+	rc = keten_json_disputes(t, open_only, &arr, &err);
 	keten_txn_end(t);
 	if (rc)
 		return cli_error(&err);
-	if (arr)
+	if (c->json) {
 		cli_print_json(arr);
+	} else {
+		print_list(arr);
+		json_decref(arr);
+	}
 	return 0;
 }
 
 /* show ----------------------------------------------------------------------- */
-
-static const char *jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
 
 static const char *who(json_t *o, const char *field, char *buf, size_t len)
 {

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "rules/rules.h"
 
 static const char init_usage[] =
 	"usage: keten init --name NAME --role ROLE[,ROLE] [--agb CODE] [--municipality CBS] [--no-passphrase]\n"

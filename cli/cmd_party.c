@@ -1,14 +1,12 @@
 /*
- * cmd_party.c — keten trust add, keten party certify|revoke|list.
+ * cmd_party.c — keten trust add|list, keten party certify|revoke|list.
+ * certify and revoke record a draft (keten_record); list prints
+ * keten_party_each's plain view of every party certified here.
  */
 #include <getopt.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
-#include "rules/rules.h"
-#include "proto/keten.pb-c.h"
 
 static const char trust_usage[] = "usage: keten trust add KEY --name NAME\n"
 				  "       keten trust list\n"
@@ -107,40 +105,37 @@ static int certify(cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"name", 1, 0, 'n'},  {"role", 1, 0, 'r'},         {"agb", 1, 0, 'a'},
 	                                     {"kvk", 1, 0, 'k'},   {"municipality", 1, 0, 'm'}, {"from", 1, 0, 'f'},
 	                                     {"until", 1, 0, 'u'}, {"help", 0, 0, 'h'},         {0}};
-	Keten__PartyCertificate pc = KETEN__PARTY_CERTIFICATE__INIT;
+	keten_draft d = {.kind = KETEN_DRAFT_CERTIFICATE};
+	keten_draft_certificate *pc = &d.certificate;
 	char *roles_s = NULL, *mun_s = NULL, *rl[8], *ml[16];
 	uint32_t roles[8];
-	uint8_t key[32], *buf;
-	int o, rc, nr, nm = 0;
-	size_t len;
+	int o, rc, nr;
 
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'n': pc.name = optarg; break;
+		case 'n': pc->name = optarg; break;
 		case 'r': roles_s = optarg; break;
-		case 'a': pc.agb = optarg; break;
-		case 'k': pc.kvk = optarg; break;
+		case 'a': pc->agb = optarg; break;
+		case 'k': pc->kvk = optarg; break;
 		case 'm': mun_s = optarg; break;
 		case 'f':
-			if ((rc = cli_parse_date("--from", optarg, &pc.valid_from)))
+			if ((rc = cli_parse_date("--from", optarg, &pc->valid_from)))
 				return rc;
-			pc.has_valid_from = 1;
 			break;
 		case 'u':
-			if ((rc = cli_parse_date("--until", optarg, &pc.valid_until)))
+			if ((rc = cli_parse_date("--until", optarg, &pc->valid_until)))
 				return rc;
-			pc.has_valid_until = 1;
 			break;
 		case 'h': return cli_help(party_usage);
 		default: return cli_usage_error("party", "unknown option");
 		}
 	}
-	if (optind != argc - 1 || !pc.name || !roles_s)
+	if (optind != argc - 1 || !pc->name || !roles_s)
 		return cli_usage_error("party", "certify takes one KEY, --name and --role");
-	if (keten_unhex(key, 32, argv[optind]) != 0)
+	if (keten_unhex(pc->key, 32, argv[optind]) != 0)
 		return cli_usage_error("party", "KEY '%s' is not 64 hex digits", argv[optind]);
-	if ((rc = cli_check_text("--name", pc.name)))
+	if ((rc = cli_check_text("--name", pc->name)))
 		return rc;
 	nr = split_list(roles_s, rl, 8);
 	for (int i = 0; i < nr; i++)
@@ -149,118 +144,85 @@ static int certify(cli *c, int argc, char **argv)
 			                       "role '%s' is not one of region, municipality, "
 			                       "lead-provider, subcontractor, auditor",
 			                       rl[i]);
+	pc->roles = roles;
+	pc->n_roles = (size_t)nr;
 	if (mun_s)
-		nm = split_list(mun_s, ml, 16);
-	pc.key.data = key;
-	pc.key.len = 32;
-	pc.n_roles = (size_t)nr;
-	pc.roles = roles;
-	pc.n_municipality = (size_t)nm;
-	pc.municipality = ml;
-	len = keten__party_certificate__get_packed_size(&pc);
-	buf = malloc(len);
-	if (!buf)
-		return EX_SOFTWARE_;
-	keten__party_certificate__pack(&pc, buf);
-	/* Certificates are public: every party may read who is who. */
-	rc = cli_append(c, KETEN__BODY_TYPE__PARTY_CERTIFICATE, buf, len, NULL, 0, -1);
-	free(buf);
-	return rc;
+		pc->n_municipalities = (size_t)split_list(mun_s, ml, 16);
+	pc->municipalities = (const char *const *)ml;
+	return cli_record(c, &d, NULL, NULL);
 }
 
 static int revoke(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"reason", 1, 0, 'r'}, {"at", 1, 0, 'a'}, {"help", 0, 0, 'h'}, {0}};
-	Keten__Revocation r = KETEN__REVOCATION__INIT;
-	uint8_t key[32], *buf;
-	uint32_t at = 0;
-	size_t len;
+	keten_draft d = {.kind = KETEN_DRAFT_REVOCATION};
 	int o, rc;
 
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (o) {
-		case 'r': r.reason = optarg; break;
+		case 'r': d.revocation.reason = optarg; break;
 		case 'a':
-			if ((rc = cli_parse_date("--at", optarg, &at)))
+			if ((rc = cli_parse_date("--at", optarg, &d.revocation.at)))
 				return rc;
 			break;
 		case 'h': return cli_help(party_usage);
 		default: return cli_usage_error("party", "unknown option");
 		}
 	}
-	if (optind != argc - 1 || !r.reason)
+	if (optind != argc - 1 || !d.revocation.reason)
 		return cli_usage_error("party", "revoke takes one KEY and --reason TEXT");
-	if ((rc = cli_check_text("--reason", r.reason)))
+	if ((rc = cli_check_text("--reason", d.revocation.reason)))
 		return rc;
-	if ((rc = cli_open(c, false)))
+	if ((rc = cli_open(c, false)) || (rc = cli_resolve_party(c, argv[optind], d.revocation.key)))
 		return rc;
-	if ((rc = cli_resolve_party(c, argv[optind], key)))
-		return rc;
-	r.key.data = key;
-	r.key.len = 32;
-	if (at) {
-		/* midnight Amsterdam time, taken as 23:00 UTC the day before (CET) */
-		r.effective_ms = (keten_date_days(at) * 86400 - 3600) * 1000;
-	} else {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		r.effective_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
-	len = keten__revocation__get_packed_size(&r);
-	buf = malloc(len);
-	if (!buf)
-		return EX_SOFTWARE_;
-	keten__revocation__pack(&r, buf);
-	rc = cli_append(c, KETEN__BODY_TYPE__REVOCATION, buf, len, NULL, 0, -1);
-	free(buf);
-	return rc;
+	return cli_record(c, &d, NULL, NULL);
 }
 
-struct list_ctx {
-	json_t *arr;
-	keten_txn *t;
-};
-
-static int list_cb(const uint8_t *k, size_t kl CLI_UNUSED, const uint8_t *v, size_t vl, void *p)
+static int list_cb(const keten_party_view *p, void *ctx)
 {
-	struct list_ctx *l = p;
-	Keten__State__PartyState *ps = keten__state__party_state__unpack(NULL, vl, v);
-	char hex[65], roles[128] = "", from[11], until[11];
-	const char *status;
-	if (!ps)
-		return 0;
-	keten_hex(hex, k, 32);
-	for (size_t i = 0; i < ps->n_roles; i++) {
-		const char *rn = keten_role_name(ps->roles[i]);
-		size_t u = strlen(roles);
-		snprintf(roles + u, sizeof roles - u, "%s%s", u ? "," : "", rn ? rn : "?");
-	}
-	status = ps->forked ? "forked" : ps->revoked_ms ? "revoked" : "valid";
-	if (!ps->forked && !ps->revoked_ms && ps->valid_until && ps->valid_until < keten_today())
-		status = "expired";
-	keten_format_date(from, sizeof from, ps->valid_from);
-	keten_format_date(until, sizeof until, ps->valid_until);
-	if (l->arr) {
+	json_t *arr = ctx;
+	char hex[65], from[11], until[11];
+
+	keten_hex(hex, p->key, 32);
+	keten_format_date(from, sizeof from, p->valid_from);
+	keten_format_date(until, sizeof until, p->valid_until);
+	if (arr) {
 		json_t *o = json_object();
 		json_object_set_new(o, "key", json_string(hex));
-		json_object_set_new(o, "name", json_string(ps->name ? ps->name : ""));
-		json_object_set_new(o, "roles", json_string(roles));
-		json_object_set_new(o, "status", json_string(status));
-		json_object_set_new(o, "anchor", json_boolean(kt_is_anchor(l->t, k)));
-		if (ps->agb)
-			json_object_set_new(o, "agb", json_string(ps->agb));
-		if (ps->n_municipality)
-			json_object_set_new(o, "municipality", json_string(ps->municipality[0]));
+		json_object_set_new(o, "name", json_string(p->name));
+		json_object_set_new(o, "roles", json_string(p->roles));
+		json_object_set_new(o, "status", json_string(p->status));
+		json_object_set_new(o, "anchor", json_boolean(p->anchor));
+		if (p->agb)
+			json_object_set_new(o, "agb", json_string(p->agb));
+		if (p->municipality)
+			json_object_set_new(o, "municipality", json_string(p->municipality));
 		json_object_set_new(o, "valid_from", json_string(from));
 		json_object_set_new(o, "valid_until", json_string(until));
-		json_array_append_new(l->arr, o);
+		json_array_append_new(arr, o);
 	} else {
-		printf("%.16s  %-28s %-26s %-8s %s..%s%s\n", hex, ps->name ? ps->name : "", roles, status, from, until,
-		       kt_is_anchor(l->t, k) ? "  (trust anchor)" : "");
+		printf("%.16s  %-28s %-26s %-8s %s..%s%s\n", hex, p->name, p->roles, p->status, from, until,
+		       p->anchor ? "  (trust anchor)" : "");
 	}
-	keten__state__party_state__free_unpacked(ps, NULL);
 	return 0;
+}
+
+static int party_list(cli *c)
+{
+	keten_error err = {0};
+	json_t *arr = c->json ? json_array() : NULL;
+	keten_txn *t;
+	int rc = cli_open(c, false);
+	if (rc)
+		return rc;
+	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
+		return cli_error(&err);
+	rc = keten_party_each(t, list_cb, arr, &err);
+	keten_txn_end(t);
+	if (arr)
+		cli_print_json(arr);
+	return rc ? cli_error(&err) : 0;
 }
 
 int cmd_party(cli *c, int argc, char **argv)
@@ -273,19 +235,7 @@ int cmd_party(cli *c, int argc, char **argv)
 		return certify(c, argc, argv);
 	if (strcmp(argv[1], "revoke") == 0)
 		return revoke(c, argc, argv);
-	if (strcmp(argv[1], "list") == 0) {
-		keten_error err = {0};
-		struct list_ctx l = {c->json ? json_array() : NULL, NULL};
-		int rc = cli_open(c, false);
-		if (rc)
-			return rc;
-		if (keten_store_read(keten_ledger_store(c->L), &l.t, &err))
-			return cli_error(&err);
-		rc = keten_kv_scan(l.t, KT_PARTIES, NULL, 0, list_cb, &l, &err);
-		keten_txn_end(l.t);
-		if (l.arr)
-			cli_print_json(l.arr);
-		return rc ? cli_error(&err) : 0;
-	}
+	if (strcmp(argv[1], "list") == 0)
+		return party_list(c);
 	return cli_usage_error("party", "'%s' is not a party command", argv[1]);
 }

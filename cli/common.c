@@ -1,6 +1,6 @@
 /*
  * common.c — shared CLI plumbing: errors and exit codes, opening a home,
- * passphrases, id and party resolution, appending and printing.
+ * passphrases, id and party resolution, recording drafts and printing.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,7 +11,6 @@
 
 #include "cli.h"
 #include "keten/json.h"
-#include "rules/rules.h"
 
 int cli_exit_code(keten_err code)
 {
@@ -162,6 +161,20 @@ int cli_resolve_party(cli *c, const char *what, uint8_t key[32])
 	return 0;
 }
 
+int cli_ref_id(cli *c, const char *hex, uint8_t id[32])
+{
+	keten_error err = {0};
+	keten_txn *t;
+	int rc = cli_open(c, false);
+	if (rc)
+		return rc;
+	if ((rc = keten_store_read(keten_ledger_store(c->L), &t, &err)) == 0) {
+		rc = keten_ref_resolve(t, hex, id, &err);
+		keten_txn_end(t);
+	}
+	return rc ? cli_error(&err) : 0;
+}
+
 const char *cli_party_name(cli *c, const uint8_t key[32], char *buf, size_t len)
 {
 	keten_txn *t;
@@ -183,20 +196,11 @@ void cli_print_json(json_t *v)
 	json_decref(v);
 }
 
-int cli_append(cli *c, uint32_t type, const uint8_t *body, size_t len, const uint8_t (*audience)[32], size_t n_audience,
-               int64_t amount)
+/* Print what was recorded: the id, or with --json {"id","type"[,"amount_cents"]}. */
+static void print_recorded(const cli *c, const uint8_t id[32], uint32_t type, int64_t amount)
 {
-	keten_error err = {0};
-	keten_append a = {
-		.body_type = type, .body = body, .body_len = len, .audience = audience, .n_audience = n_audience};
-	uint8_t id[1][32];
 	char hex[65];
-	int rc = cli_open(c, true);
-	if (rc)
-		return rc;
-	if (keten_ledger_append(c->L, &a, 1, id, &err))
-		return cli_error(&err);
-	keten_hex(hex, id[0], 32);
+	keten_hex(hex, id, 32);
 	if (c->json) {
 		json_t *o = json_object();
 		json_object_set_new(o, "id", json_string(hex));
@@ -207,6 +211,19 @@ int cli_append(cli *c, uint32_t type, const uint8_t *body, size_t len, const uin
 	} else {
 		puts(hex);
 	}
+}
+
+int cli_record(cli *c, const keten_draft *d, cli_need_fn say, void *ctx)
+{
+	keten_error err = {0};
+	keten_draft_need need = KETEN_NEED_NONE;
+	keten_recorded r;
+	int rc = cli_open(c, true);
+	if (rc)
+		return rc;
+	if (keten_record(c->L, d, 1, &r, &need, &err))
+		return need != KETEN_NEED_NONE && say ? say(need, &err, ctx) : cli_error(&err);
+	print_recorded(c, r.id, r.body_type, r.amount_cents);
 	return 0;
 }
 

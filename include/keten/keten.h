@@ -99,5 +99,9 @@ KETEN_API keten_err keten_unhex(uint8_t *out, size_t len, const char *hex);
 #include "keten/report.h"
 #include "keten/json.h"
 #include "keten/http.h"
+#include "keten/tariffs.h"
+#include "keten/party.h"
+#include "keten/contract.h"
+#include "keten/record.h"
 
 #endif

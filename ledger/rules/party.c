@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "keten/party.h"
 #include "rules/rules.h"
 #include "proto/keten.pb-c.h"
 #include "base/base.h"

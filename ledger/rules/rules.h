@@ -13,6 +13,7 @@
 
 #include "keten/keten.h"
 #include "keten/ledger.h"
+#include "keten/party.h"
 #include "store/kv.h"
 #include "proto/keten.pb-c.h"
 #include "proto/state.pb-c.h"
@@ -55,21 +56,8 @@ int kt_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms, uint
 
 bool kt_is_anchor(keten_txn *t, const uint8_t key[32]);
 
-/*
- * A party as a person names it, the one way the commands and the
- * dashboard read a party parameter: a full key (64 hex), a key prefix
- * (>= KETEN_MIN_PREFIX hex digits, case-insensitive) of a certified party
- * or else of self, or a certified name (case-insensitive).  *found
- * receives the number of matches and key the first; names (may be NULL)
- * lists the matches as "HEX16 (name)", separated by ", ", cut at nlen.
- * Errors: those of the store.
- */
-int keten_party_find(keten_txn *t, const char *what, const uint8_t self[32], uint8_t key[32], int *found, char *names,
-                     size_t nlen, keten_error *err);
-
-/* Role names: "municipality" <-> KETEN__ROLE__MUNICIPALITY. */
-const char *keten_role_name(uint32_t role);
-uint32_t keten_role_from_name(const char *name);
+/* keten_party_find and the role names (keten_role_name,
+ * keten_role_from_name) are public: keten/party.h. */
 
 /* Shared reference check for handlers: the entry `id` must be applied and of
  * one of the types in `mask` (bit per BodyType).  KETEN_EPENDING (a->missing
