@@ -423,9 +423,7 @@ static int checkpoint_append(cli *c, uint8_t last[32], bool have_last, uint8_t i
 	}
 	a.body = body;
 	a.body_len = len;
-	keten_net_write_lock();
 	rc = keten_ledger_append(c->L, &a, 1, ids, err);
-	keten_net_write_unlock();
 	free(body);
 	if (rc)
 		return rc;
