@@ -93,5 +93,7 @@ KETEN_API keten_err keten_unhex(uint8_t *out, size_t len, const char *hex);
 #include "keten/store.h"
 #include "keten/keystore.h"
 #include "keten/ledger.h"
+#include "keten/sync.h"
+#include "keten/net.h"
 
 #endif

@@ -51,7 +51,7 @@
 #include "keten/keten.h"
 #include "proto/keten.pb-c.h"
 #include "rules/rules.h"
-#include "sync/sync.h"
+#include "keten/sync.h"
 #include "proto/sync.pb-c.h"
 #include "test_util.h"
 

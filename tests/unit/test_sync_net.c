@@ -33,7 +33,7 @@
 #include "keten/keten.h"
 #include "keten/net.h"
 #include "proto/keten.pb-c.h"
-#include "sync/sync.h"
+#include "keten/sync.h"
 #include "proto/sync.pb-c.h"
 #include "test_util.h"
 
