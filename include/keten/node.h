@@ -39,13 +39,13 @@ typedef struct keten_node_opts {
 	size_t n_listen;
 	const char *const *peers; /* peers to pull from, before the home's */
 	size_t n_peers;
-	double interval_s;               /* between rounds (0: 10 seconds) */
-	double timeout_s;                /* per round trip with a peer (0: 5 seconds) */
-	double checkpoint_s;             /* a checkpoint this often when the heads changed (0: none) */
-	long rounds;                     /* stop after this many rounds, counted every interval
+	double interval_s;                      /* between rounds (0: 10 seconds) */
+	double timeout_s;                       /* per round trip with a peer (0: 5 seconds) */
+	double checkpoint_s;                    /* a checkpoint this often when the heads changed (0: none) */
+	long rounds;                            /* stop after this many rounds, counted every interval
 	                        with or without peers (0: until stopped) */
-	keten_tls_files tls;             /* PEM files; a NULL field: the home's (keten_node_tls) */
-	const keten_sync_limits *limits; /* what the server allows (NULL: the defaults) */
+	keten_tls_files tls;                    /* PEM files; a NULL field: the home's (keten_node_tls) */
+	const struct keten_sync_limits *limits; /* what the server allows (NULL: the defaults) */
 	/* Stop when *stop becomes nonzero (may be NULL), seen within 50 ms: a
 	 * signal handler may store its signal number there (the object is a
 	 * `volatile sig_atomic_t`, which is int; SIGINT and SIGTERM are named

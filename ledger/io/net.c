@@ -144,6 +144,54 @@ static void worker_recv(struct worker *w)
 		nng_ctx_recv(w->ctx, w->aio);
 }
 
+/* The session's peer announced a change: keep its key for
+ * keten_node_take_announced (once, and at most MAX_ANNOUNCED). */
+static void note_announced(keten_node *n, struct session *s)
+{
+	bool seen = false;
+	if (!s->s.announced)
+		return;
+	s->s.announced = false;
+	pthread_mutex_lock(&n->mu);
+	for (size_t i = 0; i < n->n_announced; i++)
+		seen = seen || memcmp(n->announced[i], s->s.peer, 32) == 0;
+	if (!seen && n->n_announced < MAX_ANNOUNCED)
+		memcpy(n->announced[n->n_announced++], s->s.peer, 32);
+	pthread_mutex_unlock(&n->mu);
+}
+
+/* Answer one request on its session (returned unlocked); the reply into
+ * msg, false when there is none to send (msg freed). */
+static bool serve_msg(keten_node *n, struct session *s, nng_msg *msg, nng_pipe pipe)
+{
+	keten_error note = {0};
+	uint8_t *reply = NULL;
+	size_t rlen = 0;
+	char who[20], hex[65];
+	int rc = keten_sync_serve(n->L, &s->s, &n->lim, mono_ms(), nng_msg_body(msg), nng_msg_len(msg), &reply, &rlen,
+	                          &note);
+
+	note_announced(n, s);
+	if (rc != KETEN_OK && s->logged < LOG_PER_SESSION) {
+		s->logged++;
+		keten_hex(hex, s->s.peer, 32);
+		snprintf(who, sizeof who, "%.16s", s->s.peer[0] || s->s.peer[1] ? hex : "?");
+		node_log(n, "pipe %d (key %s): %s", nng_pipe_id(pipe), who, note.msg);
+	}
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&n->mu);
+	n->requests++;
+	pthread_mutex_unlock(&n->mu);
+	nng_msg_clear(msg);
+	if (!reply || nng_msg_append(msg, reply, rlen) != 0) {
+		free(reply);
+		nng_msg_free(msg);
+		return false;
+	}
+	free(reply);
+	return true;
+}
+
 static void worker_cb(void *arg)
 {
 	struct worker *w = arg;
@@ -151,10 +199,6 @@ static void worker_cb(void *arg)
 	nng_msg *msg;
 	nng_pipe pipe;
 	struct session *s;
-	keten_error note = {0};
-	uint8_t *reply = NULL;
-	size_t rlen = 0;
-	char who[20];
 	int rc;
 
 	if (w->sending) {
@@ -172,61 +216,25 @@ static void worker_cb(void *arg)
 	msg = nng_aio_get_msg(w->aio);
 	pipe = nng_msg_get_pipe(msg);
 	s = session_get(n, (uint32_t)nng_pipe_id(pipe));
-	if (!s) {
-		nng_msg_free(msg);
-		worker_recv(w);
-		return;
-	}
-	if (s->s.strikes >= KETEN_SYNC_MAX_STRIKES) {
+	if (s && s->s.strikes >= KETEN_SYNC_MAX_STRIKES) {
 		/* A peer that keeps misbehaving: no more answers, drop the connection. */
 		pthread_mutex_unlock(&s->mu);
-		nng_msg_free(msg);
 		pthread_mutex_lock(&n->mu);
 		n->dropped++;
 		pthread_mutex_unlock(&n->mu);
 		node_log(n, "dropped pipe %d after %u bad requests", nng_pipe_id(pipe), KETEN_SYNC_MAX_STRIKES);
 		nng_pipe_close(pipe);
-		worker_recv(w);
-		return;
+		s = NULL;
 	}
-	rc = keten_sync_serve(n->L, &s->s, &n->lim, mono_ms(), nng_msg_body(msg), nng_msg_len(msg), &reply, &rlen,
-	                      &note);
-	if (s->s.announced) {
-		s->s.announced = false;
-		pthread_mutex_lock(&n->mu);
-		{
-			bool seen = false;
-			for (size_t i = 0; i < n->n_announced; i++)
-				seen = seen || memcmp(n->announced[i], s->s.peer, 32) == 0;
-			if (!seen && n->n_announced < MAX_ANNOUNCED)
-				memcpy(n->announced[n->n_announced++], s->s.peer, 32);
-		}
-		pthread_mutex_unlock(&n->mu);
-	}
-	if (rc != KETEN_OK && s->logged < LOG_PER_SESSION) {
-		char hex[65];
-		s->logged++;
-		keten_hex(hex, s->s.peer, 32);
-		snprintf(who, sizeof who, "%.16s", s->s.peer[0] || s->s.peer[1] ? hex : "?");
-		node_log(n, "pipe %d (key %s): %s", nng_pipe_id(pipe), who, note.msg);
-	}
-	pthread_mutex_unlock(&s->mu);
-	pthread_mutex_lock(&n->mu);
-	n->requests++;
-	pthread_mutex_unlock(&n->mu);
-	if (!reply) {
+	if (!s) {
 		nng_msg_free(msg);
 		worker_recv(w);
 		return;
 	}
-	nng_msg_clear(msg);
-	if (nng_msg_append(msg, reply, rlen) != 0) {
-		free(reply);
-		nng_msg_free(msg);
+	if (!serve_msg(n, s, msg, pipe)) {
 		worker_recv(w);
 		return;
 	}
-	free(reply);
 	nng_aio_set_msg(w->aio, msg);
 	w->sending = true;
 	nng_ctx_send(w->ctx, w->aio);
