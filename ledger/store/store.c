@@ -151,6 +151,7 @@ static void gate_enter(keten_store *s)
 	pthread_mutex_lock(&s->mu);
 	while (s->growing || (s->growers && !holds))
 		pthread_cond_wait(&s->cv, &s->mu);
+	KETEN_ASSERT(!s->growing && s->open < UINT_MAX);
 	s->open++;
 	pthread_mutex_unlock(&s->mu);
 	if (h)
@@ -189,6 +190,7 @@ static int gate_grow(keten_store *s, size_t seen, keten_error *err)
 	s->growers++;
 	while (s->open || s->growing)
 		pthread_cond_wait(&s->cv, &s->mu);
+	KETEN_ASSERT(s->growers > 0 && s->open == 0);
 	s->growers--;
 	s->growing = true;
 	pthread_mutex_unlock(&s->mu);
@@ -253,6 +255,7 @@ static int open_tables(keten_store *s, MDB_txn *txn, const char *dir, keten_erro
 	uint8_t ver[4];
 	int rc;
 
+	KETEN_ASSERT(s->env && txn);
 	for (int i = 0; i < KT_COUNT; i++) {
 		if (is_view(i))
 			continue;
@@ -352,6 +355,7 @@ size_t keten_store_mapsize(keten_store *s)
 static int begin(keten_store *s, bool write, MDB_txn **txn, size_t *seen, keten_error *err)
 {
 	int rc = MDB_MAP_RESIZED;
+	KETEN_ASSERT(s && s->env && txn && seen);
 	for (int attempt = 0; attempt < 4 && rc == MDB_MAP_RESIZED; attempt++) {
 		gate_enter(s);
 		*seen = mapsize_now(s);
@@ -372,6 +376,7 @@ static int write_once(keten_store *s, keten_write_fn fn, void *ctx, size_t *seen
 	int rc = begin(s, true, &t.txn, seen, err);
 	if (rc)
 		return rc;
+	KETEN_ASSERT(t.txn && *seen > 0);
 	rc = fn(&t, ctx, err);
 	if (rc == 0 && !t.map_full) {
 		rc = mdb_txn_commit(t.txn);

@@ -113,13 +113,17 @@ static int batch_add(keten_sync_client *c, struct batch *b, const struct job *j,
 		b->n_items++;
 	}
 	p->n = b->n_items - p->first;
+	KETEN_ASSERT(b->n_bytes <= b->cap_bytes && b->n_items <= b->cap_items && b->n_parts <= b->cap_parts);
+	KETEN_ASSERT(p->n <= p->raw);
 	return KETEN_OK;
 }
 
 /* Entries of parts [p0, p1) as blobs into b->blobs; their number. */
 static size_t batch_blobs(struct batch *b, size_t p0, size_t p1)
 {
-	size_t first = b->parts[p0].first, n = 0;
+	size_t first, n = 0;
+	KETEN_ASSERT(p0 < p1 && p1 <= b->n_parts);
+	first = b->parts[p0].first;
 	for (size_t p = p0; p < p1; p++)
 		n += b->parts[p].n;
 	for (size_t i = 0; i < n; i++) {
@@ -349,6 +353,7 @@ static int flush_fill(keten_sync_client *c, keten_error *err)
 static void hand_off(keten_sync_client *c)
 {
 	struct batch tmp = c->hand;
+	KETEN_ASSERT(!c->hand.handed && c->fill.n_parts > 0); /* settled before */
 	c->hand = c->fill;
 	c->fill = tmp;
 	batch_clear(&c->fill);

@@ -249,6 +249,7 @@ static int send_fetch(keten_sync_client *c, uint8_t **req, size_t *len, keten_er
 	Keten__Sync__Request r = KETEN__SYNC__REQUEST__INIT;
 	Keten__Sync__Fetch f = KETEN__SYNC__FETCH__INIT;
 	struct job *j = &c->jobs[c->cur];
+	KETEN_ASSERT(c->cur < c->n_jobs && j->from >= 1 && j->from <= j->to);
 	f.author.data = j->author;
 	f.author.len = 32;
 	f.from_seq = j->from;

@@ -379,7 +379,8 @@ check "a node that ran its rounds logs why it stopped" grep -q "stopping (done)"
 check "... and that it stopped" grep -q "stopped$" "$T/rounds.log"
 node ls "$S2" --listen "ipc://$T/sub2.ipc" --interval 0.2
 i=0; while [ $i -lt 50 ] && ! grep -q "round 1:" "$T/ls.log"; do sleep 0.1; i=$((i + 1)); done
-eval "kill -INT \$PID_ls"; stop ls
+p=$PID_ls; kill -INT "$p"; wait "$p" 2>/dev/null; src=$?
+PIDS=$(printf '%s\n' $PIDS | grep -v "^$p\$" | tr '\n' ' ')
 check "a node stopped by SIGINT exits 0" test "$src" -eq 0
 check "... and names the signal in its log" grep -q "stopping (SIGINT)" "$T/ls.log"
 check "... after pulling from the peer kept in its home" grep -q "round 1: $U1: " "$T/ls.log"
