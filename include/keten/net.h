@@ -2,7 +2,7 @@
  * net.h — keten nodes over nng: a server that answers the sync protocol
  * on one or more URLs (rep0 with several contexts, so it serves many
  * peers at once), and a peer connection that pulls from one node in
- * rounds (req0).  The protocol itself lives in ledger/sync.c; this module
+ * rounds (req0).  The protocol itself lives in keten/sync.h; this module
  * only moves its messages and keeps one session per nng pipe.
  *
  * URLs: tcp://HOST:PORT, ipc:///path, tls+tcp://HOST:PORT (nng's TLS 1.2,

@@ -2,7 +2,7 @@
  * net.c — nng transport for the sync protocol: a rep0 server with a pool
  * of contexts, one protocol session per nng pipe, and a req0 peer
  * connection that drives a keten_sync_client round by round.  Nothing
- * here decides what to send: ledger/sync.c does.
+ * here decides what to send: ledger/sync/ does.
  */
 #include <pthread.h>
 #include <stdarg.h>

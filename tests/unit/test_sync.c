@@ -1,5 +1,5 @@
 /*
- * test_sync.c — unit tests for ledger/sync.c, the sync protocol without
+ * test_sync.c — unit tests for ledger/sync/, the sync protocol without
  * sockets: a handshake and pull between two ledgers; need-to-know (bodies
  * only for the audience, the author and auditors of an audience member's
  * municipality; stubs for everyone else); an in-sync round with 100 feeds

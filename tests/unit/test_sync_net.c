@@ -1,7 +1,7 @@
 /*
- * test_sync_net.c — ledger/net.c over real nng on tcp://127.0.0.1, in one
- * process: a node serving a feed of N entries (KETEN_SYNC_NET_N, default
- * 20000) pulled by a peer, timed against raw libsodium verify of as many
+ * test_sync_net.c — ledger/io/net.c and node.c over real nng on
+ * tcp://127.0.0.1, in one process: a node serving a feed of N entries
+ * (KETEN_SYNC_NET_N, default 20000) pulled by a peer, timed against raw libsodium verify of as many
  * signatures (received runs are verified by hash links and one signature);
  * an in-sync round's bytes on the wire; three peers pulling at once (the
  * server's contexts and the ledger lock); a server restarted on the same
