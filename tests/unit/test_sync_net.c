@@ -1,12 +1,13 @@
 /*
  * test_sync_net.c — ledger/io/net.c and node.c over real nng on
  * tcp://127.0.0.1, in one process: a node serving a feed of N entries
- * (KETEN_SYNC_NET_N, default 20000) pulled by a peer, timed against raw libsodium verify of as many
- * signatures (received runs are verified by hash links and one signature);
- * an in-sync round's bytes on the wire; three peers pulling at once (the
- * server's contexts and the ledger lock); a server restarted on the same
- * port (the peer authenticates again on the new connection); and hostile
- * raw sockets (garbage until the pipe is dropped, a message over the size
+ * (KETEN_SYNC_NET_N, default 20000) pulled by a peer, timed against raw
+ * libsodium verify of as many signatures (received runs are verified by
+ * hash links and one signature); an in-sync round's bytes on the wire;
+ * three peers pulling at once (the server's contexts, and the store's map
+ * gate with no lock of net.c's own); a server restarted on the same port
+ * (the peer authenticates again on the new connection); hostile raw
+ * sockets (garbage until the pipe is dropped, a message over the size
  * limit) while a certified peer keeps syncing; keten_node_run (a node that
  * serves and checkpoints, one that pulls from the peer kept in its home,
  * each stopped by a flag as a signal handler sets it, and one that stops
