@@ -103,5 +103,9 @@ KETEN_API keten_err keten_unhex(uint8_t *out, size_t len, const char *hex);
 #include "keten/party.h"
 #include "keten/contract.h"
 #include "keten/record.h"
+#include "keten/sync.h"
+#include "keten/net.h"
+#include "keten/node.h"
+#include "keten/verify.h"
 
 #endif

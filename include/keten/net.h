@@ -2,7 +2,7 @@
  * net.h — keten nodes over nng: a server that answers the sync protocol
  * on one or more URLs (rep0 with several contexts, so it serves many
  * peers at once), and a peer connection that pulls from one node in
- * rounds (req0).  The protocol itself lives in ledger/sync.c; this module
+ * rounds (req0).  The protocol itself lives in keten/sync.h; this module
  * only moves its messages and keeps one session per nng pipe.
  *
  * URLs: tcp://HOST:PORT, ipc:///path, tls+tcp://HOST:PORT (nng's TLS 1.2,
@@ -15,9 +15,11 @@
  *
  * The server reads the ledger from nng's threads while a pull writes to it
  * from the caller's thread (and the sync client's own, which stores a
- * full batch while the next replies arrive): both go through a lock per
- * ledger in net.c, so LMDB's map may grow safely, and a process that
- * serves one ledger while it pulls into another does both at once.
+ * full batch while the next replies arrive).  They need no lock of their
+ * own: the store's map gate (store.h) lets readers run at once and keeps
+ * them out only while LMDB's map grows, so a node serves while it pulls
+ * into the same ledger or another, and the caller may append (a
+ * checkpoint, say) or read from any thread meanwhile.
  */
 #ifndef KETEN_NET_H
 #define KETEN_NET_H
@@ -63,12 +65,6 @@ KETEN_API uint64_t keten_node_dropped(const keten_node *n);
 /* Keys of peers that announced a change since the last call (at most
  * max): a node pulling from them starts a round now. */
 KETEN_API size_t keten_node_take_announced(keten_node *n, uint8_t (*keys)[32], size_t max);
-
-/* Writes by the caller (say a checkpoint append) in a process that serves
- * take this lock around them (every ledger's); keten_peer_sync takes its
- * ledger's itself. */
-KETEN_API void keten_net_write_lock(void);
-KETEN_API void keten_net_write_unlock(void);
 
 typedef struct keten_peer keten_peer;
 

@@ -37,6 +37,17 @@
  * transaction and, when the map is full, aborts, grows the map and runs
  * the function again from the start — so the function must do all its
  * work through the transaction it is given.  Read transactions are short.
+ *
+ * Threads: any number of threads may read and write one store at once
+ * with no lock of their own.  LMDB may grow its map only while no
+ * transaction of the process is open, so every transaction holds the
+ * store's map gate shared while it is open and growing the map holds it
+ * alone: readers run concurrently, and a growth waits for the open
+ * transactions to end while new ones wait for it (a thread that already
+ * holds one may open another).  A thread that holds a read transaction
+ * and writes into a map that must grow gets KETEN_ESTORE instead of
+ * waiting on itself.  A transaction is ended by the thread that began it;
+ * other threads may use a read transaction while it is open.
  */
 #ifndef KETEN_STORE_H
 #define KETEN_STORE_H
@@ -103,12 +114,15 @@ KETEN_API size_t keten_store_mapsize(keten_store *s);
 /*
  * Run fn(txn, ctx, err) in one write transaction and commit it when fn
  * returns 0; abort otherwise and return fn's error.  On MDB_MAP_FULL
- * the map is doubled and fn runs again from the start.
+ * the map is doubled (alone, see Threads above) and fn runs again from
+ * the start; KETEN_ESTORE when this thread holds a read transaction of
+ * the store then.
  */
 typedef int (*keten_write_fn)(keten_txn *txn, void *ctx, struct keten_error *err);
 KETEN_API int keten_store_write(keten_store *s, keten_write_fn fn, void *ctx, struct keten_error *err);
 
-/* A read-only snapshot; end it with keten_txn_end (safe on NULL). */
+/* A read-only snapshot; end it with keten_txn_end (safe on NULL), on the
+ * thread that began it.  It holds the map gate shared until it ends. */
 KETEN_API int keten_store_read(keten_store *s, keten_txn **out, struct keten_error *err);
 KETEN_API void keten_txn_end(keten_txn *txn);
 KETEN_API keten_store *keten_txn_store(keten_txn *txn);

@@ -582,9 +582,7 @@ static void route(keten_http_server *s, nng_http_req *req, struct reply *r)
 	memcpy(path, uri, n);
 	path[n] = 0;
 	if (strncmp(path, "/api/", 5) == 0) {
-		keten_net_write_lock();
 		api(s, path + 5, qs ? qs + 1 : "", r);
-		keten_net_write_unlock();
 		return;
 	}
 	if (strcmp(path, "/") == 0)

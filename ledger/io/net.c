@@ -2,7 +2,7 @@
  * net.c — nng transport for the sync protocol: a rep0 server with a pool
  * of contexts, one protocol session per nng pipe, and a req0 peer
  * connection that drives a keten_sync_client round by round.  Nothing
- * here decides what to send: ledger/sync.c does.
+ * here decides what to send: ledger/sync/ does.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -26,78 +26,16 @@
 #define CLIENT_RECVMAX  (KETEN_SYNC_MAX_REPLY + 64u * 1024u)
 #define LOG_PER_SESSION 4 /* bad requests logged per session before going quiet */
 
-/* Serving reads a ledger from nng's threads; pulling writes it from the
- * caller's thread and the sync client's.  LMDB must not grow a map under
- * an open read transaction of this process on the same environment, so
- * the two take a lock per ledger: a process that serves one ledger and
- * pulls into another (the bench, tests) stores on one core while it
- * serves on the other.  Ledgers share the slots by address; more ledgers
- * than slots share the last one, which only serializes them. */
-#define LOCK_SLOTS 16
-
-static struct {
-	pthread_rwlock_t lock;
-	const keten_ledger *L;
-	unsigned users;
-} slots[LOCK_SLOTS] = {
-#define SLOT                                        \
-	{                                           \
-		PTHREAD_RWLOCK_INITIALIZER, NULL, 0 \
-	}
-	SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT, SLOT,
-#undef SLOT
-};
-static pthread_mutex_t slots_mu = PTHREAD_MUTEX_INITIALIZER;
-
-/* The lock of L, for as long as the caller uses it (slot_put). */
-static pthread_rwlock_t *slot_get(const keten_ledger *L)
-{
-	size_t i;
-	pthread_mutex_lock(&slots_mu);
-	for (i = 0; i < LOCK_SLOTS && slots[i].L != L; i++)
-		;
-	if (i == LOCK_SLOTS) {
-		for (i = 0; i < LOCK_SLOTS - 1 && slots[i].users; i++)
-			;
-		if (!slots[i].users)
-			slots[i].L = L;
-	}
-	slots[i].users++;
-	pthread_mutex_unlock(&slots_mu);
-	return &slots[i].lock;
-}
-
-static void slot_put(pthread_rwlock_t *lock)
-{
-	pthread_mutex_lock(&slots_mu);
-	for (size_t i = 0; i < LOCK_SLOTS; i++)
-		if (&slots[i].lock == lock && slots[i].users && --slots[i].users == 0)
-			slots[i].L = NULL;
-	pthread_mutex_unlock(&slots_mu);
-}
-
-/* The caller's writes may be to any ledger this process serves or pulls
- * into: take every slot, always in the same order. */
-void keten_net_write_lock(void)
-{
-	for (size_t i = 0; i < LOCK_SLOTS; i++)
-		pthread_rwlock_wrlock(&slots[i].lock);
-}
-
-void keten_net_write_unlock(void)
-{
-	for (size_t i = LOCK_SLOTS; i-- > 0;)
-		pthread_rwlock_unlock(&slots[i].lock);
-}
-
-/* keten_sync_client_lock's hook: the client takes the lock of the ledger
- * it pulls into around its own reads and writes. */
+/* keten_sync_client_lock's hook: the client takes its peer's mutex
+ * around its own use of the ledger, which lets it store a full batch on
+ * a thread of its own while this one fetches the next replies.  LMDB's
+ * map growth needs no lock here: the store's gate keeps it safe. */
 static void client_lock_fn(void *ctx, bool on)
 {
 	if (on)
-		pthread_rwlock_wrlock(ctx);
+		pthread_mutex_lock(ctx);
 	else
-		pthread_rwlock_unlock(ctx);
+		pthread_mutex_unlock(ctx);
 }
 
 static int64_t mono_ms(void)
@@ -126,7 +64,6 @@ struct worker {
 
 struct keten_node {
 	keten_ledger *L;
-	pthread_rwlock_t *lock; /* L's */
 	nng_socket sock;
 	bool open;
 	keten_sync_limits lim;
@@ -207,6 +144,54 @@ static void worker_recv(struct worker *w)
 		nng_ctx_recv(w->ctx, w->aio);
 }
 
+/* The session's peer announced a change: keep its key for
+ * keten_node_take_announced (once, and at most MAX_ANNOUNCED). */
+static void note_announced(keten_node *n, struct session *s)
+{
+	bool seen = false;
+	if (!s->s.announced)
+		return;
+	s->s.announced = false;
+	pthread_mutex_lock(&n->mu);
+	for (size_t i = 0; i < n->n_announced; i++)
+		seen = seen || memcmp(n->announced[i], s->s.peer, 32) == 0;
+	if (!seen && n->n_announced < MAX_ANNOUNCED)
+		memcpy(n->announced[n->n_announced++], s->s.peer, 32);
+	pthread_mutex_unlock(&n->mu);
+}
+
+/* Answer one request on its session (returned unlocked); the reply into
+ * msg, false when there is none to send (msg freed). */
+static bool serve_msg(keten_node *n, struct session *s, nng_msg *msg, nng_pipe pipe)
+{
+	keten_error note = {0};
+	uint8_t *reply = NULL;
+	size_t rlen = 0;
+	char who[20], hex[65];
+	int rc = keten_sync_serve(n->L, &s->s, &n->lim, mono_ms(), nng_msg_body(msg), nng_msg_len(msg), &reply, &rlen,
+	                          &note);
+
+	note_announced(n, s);
+	if (rc != KETEN_OK && s->logged < LOG_PER_SESSION) {
+		s->logged++;
+		keten_hex(hex, s->s.peer, 32);
+		snprintf(who, sizeof who, "%.16s", s->s.peer[0] || s->s.peer[1] ? hex : "?");
+		node_log(n, "pipe %d (key %s): %s", nng_pipe_id(pipe), who, note.msg);
+	}
+	pthread_mutex_unlock(&s->mu);
+	pthread_mutex_lock(&n->mu);
+	n->requests++;
+	pthread_mutex_unlock(&n->mu);
+	nng_msg_clear(msg);
+	if (!reply || nng_msg_append(msg, reply, rlen) != 0) {
+		free(reply);
+		nng_msg_free(msg);
+		return false;
+	}
+	free(reply);
+	return true;
+}
+
 static void worker_cb(void *arg)
 {
 	struct worker *w = arg;
@@ -214,10 +199,6 @@ static void worker_cb(void *arg)
 	nng_msg *msg;
 	nng_pipe pipe;
 	struct session *s;
-	keten_error note = {0};
-	uint8_t *reply = NULL;
-	size_t rlen = 0;
-	char who[20];
 	int rc;
 
 	if (w->sending) {
@@ -235,63 +216,25 @@ static void worker_cb(void *arg)
 	msg = nng_aio_get_msg(w->aio);
 	pipe = nng_msg_get_pipe(msg);
 	s = session_get(n, (uint32_t)nng_pipe_id(pipe));
-	if (!s) {
-		nng_msg_free(msg);
-		worker_recv(w);
-		return;
-	}
-	if (s->s.strikes >= KETEN_SYNC_MAX_STRIKES) {
+	if (s && s->s.strikes >= KETEN_SYNC_MAX_STRIKES) {
 		/* A peer that keeps misbehaving: no more answers, drop the connection. */
 		pthread_mutex_unlock(&s->mu);
-		nng_msg_free(msg);
 		pthread_mutex_lock(&n->mu);
 		n->dropped++;
 		pthread_mutex_unlock(&n->mu);
 		node_log(n, "dropped pipe %d after %u bad requests", nng_pipe_id(pipe), KETEN_SYNC_MAX_STRIKES);
 		nng_pipe_close(pipe);
-		worker_recv(w);
-		return;
+		s = NULL;
 	}
-	pthread_rwlock_rdlock(n->lock);
-	rc = keten_sync_serve(n->L, &s->s, &n->lim, mono_ms(), nng_msg_body(msg), nng_msg_len(msg), &reply, &rlen,
-	                      &note);
-	pthread_rwlock_unlock(n->lock);
-	if (s->s.announced) {
-		s->s.announced = false;
-		pthread_mutex_lock(&n->mu);
-		{
-			bool seen = false;
-			for (size_t i = 0; i < n->n_announced; i++)
-				seen = seen || memcmp(n->announced[i], s->s.peer, 32) == 0;
-			if (!seen && n->n_announced < MAX_ANNOUNCED)
-				memcpy(n->announced[n->n_announced++], s->s.peer, 32);
-		}
-		pthread_mutex_unlock(&n->mu);
-	}
-	if (rc != KETEN_OK && s->logged < LOG_PER_SESSION) {
-		char hex[65];
-		s->logged++;
-		keten_hex(hex, s->s.peer, 32);
-		snprintf(who, sizeof who, "%.16s", s->s.peer[0] || s->s.peer[1] ? hex : "?");
-		node_log(n, "pipe %d (key %s): %s", nng_pipe_id(pipe), who, note.msg);
-	}
-	pthread_mutex_unlock(&s->mu);
-	pthread_mutex_lock(&n->mu);
-	n->requests++;
-	pthread_mutex_unlock(&n->mu);
-	if (!reply) {
+	if (!s) {
 		nng_msg_free(msg);
 		worker_recv(w);
 		return;
 	}
-	nng_msg_clear(msg);
-	if (nng_msg_append(msg, reply, rlen) != 0) {
-		free(reply);
-		nng_msg_free(msg);
+	if (!serve_msg(n, s, msg, pipe)) {
 		worker_recv(w);
 		return;
 	}
-	free(reply);
 	nng_aio_set_msg(w->aio, msg);
 	w->sending = true;
 	nng_ctx_send(w->ctx, w->aio);
@@ -414,7 +357,6 @@ int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls, co
 		free(n);
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	}
-	n->lock = slot_get(L);
 	n->log = log;
 	n->log_ctx = log_ctx;
 	if (lim)
@@ -479,7 +421,6 @@ void keten_node_stop(keten_node *n)
 		free(s);
 	}
 	pthread_mutex_destroy(&n->mu);
-	slot_put(n->lock);
 	free(n->announced);
 	free(n);
 }
@@ -510,7 +451,7 @@ size_t keten_node_take_announced(keten_node *n, uint8_t (*keys)[32], size_t max)
 
 struct keten_peer {
 	keten_ledger *L;
-	pthread_rwlock_t *lock; /* L's, taken by the sync client itself */
+	pthread_mutex_t mu; /* taken by the sync client itself (client_lock_fn) */
 	nng_socket sock;
 	char url[512];
 	keten_sync_client *c;
@@ -539,12 +480,12 @@ int keten_peer_open(keten_ledger *L, const char *url, bool wait, int timeout_ms,
 		free(p);
 		return rc;
 	}
-	p->lock = slot_get(L);
-	keten_sync_client_lock(p->c, client_lock_fn, p->lock);
+	pthread_mutex_init(&p->mu, NULL);
+	keten_sync_client_lock(p->c, client_lock_fn, &p->mu);
 	if ((rc = nng_req0_open(&p->sock))) {
 		tls_free(cfg);
 		keten_sync_client_free(p->c);
-		slot_put(p->lock);
+		pthread_mutex_destroy(&p->mu);
 		free(p);
 		return net_fail(err, rc, "cannot open a socket for", url);
 	}
@@ -560,7 +501,7 @@ int keten_peer_open(keten_ledger *L, const char *url, bool wait, int timeout_ms,
 		tls_free(cfg);
 		nng_close(p->sock);
 		keten_sync_client_free(p->c);
-		slot_put(p->lock);
+		pthread_mutex_destroy(&p->mu);
 		free(p);
 		return net_fail(err, rc, "cannot connect to", url);
 	}
@@ -575,7 +516,7 @@ int keten_peer_sync(keten_peer *p, keten_sync_stats *st, keten_error *err)
 	size_t len = 0;
 	int rc;
 
-	/* The client takes L's lock itself, only where it reads or writes L,
+	/* The client takes p->mu itself, only where it reads or writes L,
 	 * so that its thread can store a batch while this one fetches. */
 	rc = keten_sync_client_begin(p->c, &req, &len, err);
 	while (rc == 0 && req) {
@@ -651,6 +592,6 @@ void keten_peer_close(keten_peer *p)
 		return;
 	nng_close(p->sock);
 	keten_sync_client_free(p->c);
-	slot_put(p->lock);
+	pthread_mutex_destroy(&p->mu);
 	free(p);
 }

@@ -1,9 +1,21 @@
 /*
  * store.c — the LMDB environment: tables, transactions, feeds and the
  * map that grows when full.  The only file that includes <lmdb.h>.
+ *
+ * The map gate.  LMDB lets mdb_env_set_mapsize run only while no
+ * transaction of this process is open on the environment (it remaps the
+ * file under every reader's pointers).  Every transaction, read or write,
+ * therefore holds the store's gate shared for as long as it is open, so
+ * readers on any number of threads run at once; growing the map (a full
+ * map here, or one another process grew) holds it alone.  A thread that
+ * waits to grow keeps new transactions out until it is done, except on
+ * threads that already hold one (a read opened inside another), so the
+ * growth cannot starve and nesting cannot deadlock.  No caller of the
+ * store needs a lock of its own for this.
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,18 +44,31 @@ static bool is_view(keten_table tab)
 #define ST_AUTHOR KETEN_STATUS_AUTHOR
 #define ST_RULE   KETEN_STATUS_RULE
 #define RULE_MAX  62u
+#define MAX_KEY   511u /* LMDB's key size limit (mdb_env_get_maxkeysize) */
 
 struct keten_store {
 	MDB_env *env;
 	MDB_dbi dbi[KT_COUNT];
-	size_t mapsize;
+	size_t mapsize; /* under mu */
+	/* the map gate (above) */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned open;    /* transactions open, read and write */
+	unsigned growers; /* threads waiting to grow the map */
+	bool growing;
 };
 
 struct keten_txn {
 	keten_store *s;
 	MDB_txn *txn;
+	bool write;
 	int map_full; /* a put hit MDB_MAP_FULL: the txn must be redone */
 };
+
+/* A valid table of an open transaction (of the write kind for writes). */
+#define TXN_OK(t, tab)    ((t) && (t)->txn && (unsigned)(tab) < KT_COUNT)
+#define WRITE_OK(t, tab)  (TXN_OK(t, tab) && (t)->write)
+#define KEY_OK(key, klen) ((key) && (klen) >= 1 && (klen) <= MAX_KEY)
 
 void keten_be64(uint8_t o[8], uint64_t v)
 {
@@ -90,14 +115,176 @@ static size_t default_mapsize(void)
 	return (size_t)1 << 30;
 }
 
+/* The map gate ------------------------------------------------------------ */
+
+/* Transactions of each store this thread holds open, to let a thread
+ * that holds one open another while a grower waits (a read inside a
+ * read), and to refuse growing under one of its own.  A slot with n == 0
+ * is free; a thread that uses more stores at once than there are slots
+ * is never held back by a waiting grower on the others. */
+#define HELD_SLOTS 8
+
+static _Thread_local struct held {
+	const keten_store *s;
+	unsigned n;
+} held[HELD_SLOTS];
+
+static struct held *held_slot(const keten_store *s)
+{
+	struct held *free_slot = NULL;
+	for (size_t i = 0; i < HELD_SLOTS; i++) {
+		if (held[i].n && held[i].s == s)
+			return &held[i];
+		if (!held[i].n && !free_slot)
+			free_slot = &held[i];
+	}
+	if (free_slot)
+		free_slot->s = s;
+	return free_slot;
+}
+
+/* Enter the gate shared, for one transaction. */
+static void gate_enter(keten_store *s)
+{
+	struct held *h = held_slot(s);
+	bool holds = !h || h->n > 0;
+	pthread_mutex_lock(&s->mu);
+	while (s->growing || (s->growers && !holds))
+		pthread_cond_wait(&s->cv, &s->mu);
+	KETEN_ASSERT(!s->growing && s->open < UINT_MAX);
+	s->open++;
+	pthread_mutex_unlock(&s->mu);
+	if (h)
+		h->n++;
+}
+
+static void gate_leave(keten_store *s)
+{
+	struct held *h = held_slot(s);
+	pthread_mutex_lock(&s->mu);
+	KETEN_ASSERT(s->open > 0 && !s->growing);
+	if (--s->open == 0 && s->growers)
+		pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (h && h->n)
+		h->n--;
+}
+
+/*
+ * Grow the map alone: to twice `seen` (the size the caller's full
+ * transaction had; when another thread grew it since, nothing more), or
+ * with seen 0 to the size another process gave the file.  The caller
+ * holds no transaction of its own now; one of this thread still open
+ * elsewhere would wait on itself, so that is refused.
+ */
+static int gate_grow(keten_store *s, size_t seen, keten_error *err)
+{
+	struct held *h = held_slot(s);
+	int rc = 0;
+
+	if (h && h->n)
+		return keten_fail(
+			err, KETEN_ESTORE,
+			"ledger store: the map is full and cannot grow while this thread holds a transaction");
+	pthread_mutex_lock(&s->mu);
+	s->growers++;
+	while (s->open || s->growing)
+		pthread_cond_wait(&s->cv, &s->mu);
+	KETEN_ASSERT(s->growers > 0 && s->open == 0);
+	s->growers--;
+	s->growing = true;
+	pthread_mutex_unlock(&s->mu);
+	/* Alone: no transaction of this process is open on the environment,
+	 * and only this thread changes mapsize. */
+	size_t size = s->mapsize;
+	if (seen == 0) {
+		MDB_envinfo info;
+		rc = mdb_env_set_mapsize(s->env, 0);
+		if (rc == 0 && mdb_env_info(s->env, &info) == 0)
+			size = info.me_mapsize;
+	} else if (s->mapsize == seen) {
+		rc = seen > SIZE_MAX / 2 ? MDB_MAP_FULL : mdb_env_set_mapsize(s->env, seen * 2);
+		if (rc == 0)
+			size = seen * 2;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->mapsize = size;
+	s->growing = false;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return rc ? lmdb_fail(err, rc, "growing the map") : KETEN_OK;
+}
+
+static size_t mapsize_now(keten_store *s)
+{
+	size_t n;
+	pthread_mutex_lock(&s->mu);
+	n = s->mapsize;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+/* Open and schema ------------------------------------------------------------ */
+
+/* The environment with its limits, opened on dir. */
+static int open_env(keten_store *s, const char *dir, keten_error *err)
+{
+	MDB_envinfo info;
+	int rc, dead;
+	if ((rc = mdb_env_create(&s->env)))
+		return lmdb_fail(err, rc, "setting up");
+	if ((rc = mdb_env_set_maxdbs(s->env, KT_COUNT + 2)) || (rc = mdb_env_set_maxreaders(s->env, 254)) ||
+	    (rc = mdb_env_set_mapsize(s->env, s->mapsize)))
+		return lmdb_fail(err, rc, "setting up");
+	KETEN_ASSERT(mdb_env_get_maxkeysize(s->env) >= (int)MAX_KEY);
+	/* MDB_NOTLS: read transactions are not tied to threads (one may be
+	 * used by worker threads while it is open). */
+	if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)))
+		return lmdb_fail(err, rc, "opening");
+	/* Clear reader slots left by processes that died. */
+	mdb_reader_check(s->env, &dead);
+	if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->mapsize)
+		s->mapsize = info.me_mapsize;
+	return KETEN_OK;
+}
+
+/* Open every table, and record the schema version or check it. */
+static int open_tables(keten_store *s, MDB_txn *txn, const char *dir, keten_error *err)
+{
+	MDB_val k = {6, "schema"}, v;
+	uint8_t ver[4];
+	int rc;
+
+	KETEN_ASSERT(s->env && txn);
+	for (int i = 0; i < KT_COUNT; i++) {
+		if (is_view(i))
+			continue;
+		if ((rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE, &s->dbi[i])))
+			return lmdb_fail(err, rc, table_names[i]);
+	}
+	/* feeds reads log's records; entries is served by entry_get/scan_entries */
+	s->dbi[KT_FEEDS] = s->dbi[KT_ENTRIES] = s->dbi[KT_LOG];
+	rc = mdb_get(txn, s->dbi[KT_META], &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		keten_be32(ver, KETEN_SCHEMA_VERSION);
+		v.mv_data = ver;
+		v.mv_size = 4;
+		rc = mdb_put(txn, s->dbi[KT_META], &k, &v, 0);
+	} else if (rc == 0 && (v.mv_size != 4 || keten_get_be32(v.mv_data) != KETEN_SCHEMA_VERSION)) {
+		return keten_fail(err, KETEN_ESTORE, "ledger in '%s' has an unknown schema version", dir);
+	}
+	return rc ? lmdb_fail(err, rc, "schema") : KETEN_OK;
+}
+
 int keten_store_open(const char *dir, bool create, size_t map_bytes, keten_store **out, keten_error *err)
 {
 	keten_store *s;
 	MDB_txn *txn = NULL;
 	char path[PATH_MAX];
 	struct stat st;
-	int rc, dead;
+	int rc;
 
+	KETEN_ASSERT(dir && out);
 	*out = NULL;
 	snprintf(path, sizeof path, "%s/data.mdb", dir);
 	if (!create && stat(path, &st) != 0)
@@ -112,59 +299,22 @@ int keten_store_open(const char *dir, bool create, size_t map_bytes, keten_store
 	if (!s)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	s->mapsize = map_bytes ? map_bytes : default_mapsize();
-	if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, KT_COUNT + 2)) ||
-	    (rc = mdb_env_set_maxreaders(s->env, 254)) || (rc = mdb_env_set_mapsize(s->env, s->mapsize))) {
-		lmdb_fail(err, rc, "setting up");
+	if (pthread_mutex_init(&s->mu, NULL) || pthread_cond_init(&s->cv, NULL)) {
+		free(s);
+		return keten_fail(err, KETEN_ENOMEM, NULL);
+	}
+	if ((rc = open_env(s, dir, err)))
 		goto fail;
-	}
-	/* MDB_NOTLS: read transactions are not tied to threads (verify's
-	 * workers each hold one). */
-	if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600))) {
-		lmdb_fail(err, rc, "opening");
-		goto fail;
-	}
-	/* Clear reader slots left by processes that died. */
-	mdb_reader_check(s->env, &dead);
-	{
-		MDB_envinfo info;
-		if (mdb_env_info(s->env, &info) == 0 && info.me_mapsize > s->mapsize)
-			s->mapsize = info.me_mapsize;
-	}
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn))) {
-		lmdb_fail(err, rc, "starting");
+		rc = lmdb_fail(err, rc, "starting");
 		goto fail;
 	}
-	for (int i = 0; i < KT_COUNT; i++) {
-		if (is_view(i))
-			continue;
-		if ((rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE, &s->dbi[i]))) {
-			lmdb_fail(err, rc, table_names[i]);
-			goto fail;
-		}
-	}
-	/* feeds reads log's records; entries is served by entry_get/scan_entries */
-	s->dbi[KT_FEEDS] = s->dbi[KT_ENTRIES] = s->dbi[KT_LOG];
-	{
-		MDB_val k = {6, "schema"}, v;
-		uint8_t ver[4];
-		rc = mdb_get(txn, s->dbi[KT_META], &k, &v);
-		if (rc == MDB_NOTFOUND) {
-			keten_be32(ver, KETEN_SCHEMA_VERSION);
-			v.mv_data = ver;
-			v.mv_size = 4;
-			rc = mdb_put(txn, s->dbi[KT_META], &k, &v, 0);
-		} else if (rc == 0 && (v.mv_size != 4 || keten_get_be32(v.mv_data) != KETEN_SCHEMA_VERSION)) {
-			keten_fail(err, KETEN_ESTORE, "ledger in '%s' has an unknown schema version", dir);
-			goto fail;
-		}
-		if (rc) {
-			lmdb_fail(err, rc, "schema");
-			goto fail;
-		}
-	}
-	if ((rc = mdb_txn_commit(txn))) {
-		txn = NULL;
-		lmdb_fail(err, rc, "committing");
+	if ((rc = open_tables(s, txn, dir, err)))
+		goto fail;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc) {
+		rc = lmdb_fail(err, rc, "committing");
 		goto fail;
 	}
 	*out = s;
@@ -173,63 +323,85 @@ fail:
 	if (txn)
 		mdb_txn_abort(txn);
 	mdb_env_close(s->env);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
 	free(s);
-	return err ? err->code : KETEN_ESTORE;
+	return rc;
 }
 
 void keten_store_close(keten_store *s)
 {
 	if (!s)
 		return;
+	/* No transaction may be open (store.h); a read a caller left open on
+	 * its way out is not worth an abort at exit, so this is not asserted. */
 	mdb_env_close(s->env);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
 
 size_t keten_store_mapsize(keten_store *s)
 {
-	return s->mapsize;
+	return mapsize_now(s);
 }
 
-/* Begin a transaction, adopting a map that another process grew. */
-static int begin(keten_store *s, unsigned flags, MDB_txn **txn, keten_error *err)
+/* Transactions ------------------------------------------------------------ */
+
+/*
+ * Begin a transaction inside the gate (left again on failure); *seen is
+ * the map size it runs with.  A map that another process grew is adopted
+ * first, alone.
+ */
+static int begin(keten_store *s, bool write, MDB_txn **txn, size_t *seen, keten_error *err)
 {
-	int rc = mdb_txn_begin(s->env, NULL, flags, txn);
-	if (rc == MDB_MAP_RESIZED) {
-		MDB_envinfo info;
-		mdb_env_set_mapsize(s->env, 0);
-		if (mdb_env_info(s->env, &info) == 0)
-			s->mapsize = info.me_mapsize;
-		rc = mdb_txn_begin(s->env, NULL, flags, txn);
+	int rc = MDB_MAP_RESIZED;
+	KETEN_ASSERT(s && s->env && txn && seen);
+	for (int attempt = 0; attempt < 4 && rc == MDB_MAP_RESIZED; attempt++) {
+		gate_enter(s);
+		*seen = mapsize_now(s);
+		rc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, txn);
+		if (rc == 0)
+			return KETEN_OK;
+		gate_leave(s);
+		if (rc == MDB_MAP_RESIZED && gate_grow(s, 0, err))
+			return err ? err->code : KETEN_ESTORE;
 	}
-	return rc ? lmdb_fail(err, rc, "starting a transaction") : KETEN_OK;
+	return lmdb_fail(err, rc, "starting a transaction");
+}
+
+/* One attempt of a write: 1 when the map was full (nothing committed). */
+static int write_once(keten_store *s, keten_write_fn fn, void *ctx, size_t *seen, keten_error *err)
+{
+	keten_txn t = {.s = s, .write = true};
+	int rc = begin(s, true, &t.txn, seen, err);
+	if (rc)
+		return rc;
+	KETEN_ASSERT(t.txn && *seen > 0);
+	rc = fn(&t, ctx, err);
+	if (rc == 0 && !t.map_full) {
+		rc = mdb_txn_commit(t.txn);
+		gate_leave(s);
+		if (rc == 0)
+			return KETEN_OK;
+		return rc == MDB_MAP_FULL ? -1 : (int)lmdb_fail(err, rc, "committing");
+	}
+	mdb_txn_abort(t.txn);
+	gate_leave(s);
+	return t.map_full ? -1 : rc;
 }
 
 int keten_store_write(keten_store *s, keten_write_fn fn, void *ctx, keten_error *err)
 {
+	KETEN_ASSERT(s && fn);
 	for (int attempt = 0; attempt < 24; attempt++) {
-		keten_txn t = {.s = s};
-		int rc = begin(s, 0, &t.txn, err);
-		if (rc)
+		size_t seen = 0;
+		int rc = write_once(s, fn, ctx, &seen, err);
+		if (rc >= 0)
 			return rc;
-		rc = fn(&t, ctx, err);
-		if (rc == 0 && !t.map_full) {
-			rc = mdb_txn_commit(t.txn);
-			if (rc == 0)
-				return KETEN_OK;
-			if (rc != MDB_MAP_FULL)
-				return lmdb_fail(err, rc, "committing");
-		} else {
-			mdb_txn_abort(t.txn);
-			if (!t.map_full)
-				return rc;
-		}
 		/* Map full: no transaction of ours is open now; double and redo. */
-		if (s->mapsize > SIZE_MAX / 2)
-			return lmdb_fail(err, MDB_MAP_FULL, "growing the map");
-		rc = mdb_env_set_mapsize(s->env, s->mapsize * 2);
-		if (rc)
-			return lmdb_fail(err, rc, "growing the map");
-		s->mapsize *= 2;
+		if ((rc = gate_grow(s, seen, err)))
+			return rc;
 		keten_error_clear(err);
 	}
 	return lmdb_fail(err, MDB_MAP_FULL, "growing the map");
@@ -238,13 +410,15 @@ int keten_store_write(keten_store *s, keten_write_fn fn, void *ctx, keten_error 
 int keten_store_read(keten_store *s, keten_txn **out, keten_error *err)
 {
 	keten_txn *t = calloc(1, sizeof *t);
+	size_t seen;
 	int rc;
 
+	KETEN_ASSERT(s && out);
 	*out = NULL;
 	if (!t)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	t->s = s;
-	rc = begin(s, MDB_RDONLY, &t->txn, err);
+	rc = begin(s, false, &t->txn, &seen, err);
 	if (rc) {
 		free(t);
 		return rc;
@@ -257,21 +431,28 @@ void keten_txn_end(keten_txn *t)
 {
 	if (!t)
 		return;
+	KETEN_ASSERT(t->txn && !t->write); /* a write ends in keten_store_write */
 	mdb_txn_abort(t->txn);
+	gate_leave(t->s);
 	free(t);
 }
 
 keten_store *keten_txn_store(keten_txn *t)
 {
+	KETEN_ASSERT(t);
 	return t->s;
 }
+
+/* Tables ------------------------------------------------------------------ */
 
 /* The log record (id || Entry bytes) of the entry with this id, through
  * its status record; MDB_NOTFOUND when either is missing or too short. */
 static int log_of_id(keten_txn *t, const uint8_t id[32], MDB_val *rec)
 {
 	MDB_val k = {32, (void *)id}, v;
-	int rc = mdb_get(t->txn, t->s->dbi[KT_STATUS], &k, &v);
+	int rc;
+	KETEN_ASSERT(TXN_OK(t, KT_STATUS) && id);
+	rc = mdb_get(t->txn, t->s->dbi[KT_STATUS], &k, &v);
 	if (rc)
 		return rc;
 	if (v.mv_size < ST_RULE)
@@ -289,6 +470,7 @@ int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen, co
 {
 	MDB_val k = {klen, (void *)key}, v;
 	int rc;
+	KETEN_ASSERT(TXN_OK(t, tab) && KEY_OK(key, klen));
 	if (tab == KT_ENTRIES) {
 		rc = klen == 32 ? log_of_id(t, key, &v) : MDB_NOTFOUND;
 		if (rc == 0) {
@@ -316,7 +498,9 @@ int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen, co
 
 static int put(keten_txn *t, keten_table tab, MDB_val *k, MDB_val *v, unsigned flags, keten_error *err)
 {
-	int rc = mdb_put(t->txn, t->s->dbi[tab], k, v, flags);
+	int rc;
+	KETEN_ASSERT(WRITE_OK(t, tab) && !is_view(tab) && KEY_OK(k->mv_data, k->mv_size));
+	rc = mdb_put(t->txn, t->s->dbi[tab], k, v, flags);
 	if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL)
 		t->map_full = 1;
 	return rc ? lmdb_fail(err, rc, table_names[tab]) : KETEN_OK;
@@ -326,6 +510,7 @@ int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen, co
                  keten_error *err)
 {
 	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+	KETEN_ASSERT(TXN_OK(t, tab) && KEY_OK(key, klen) && (val || vlen == 0));
 	if (is_view(tab))
 		return keten_fail(err, KETEN_EINVAL, "ledger store: '%s' is read-only", table_names[tab]);
 	return put(t, tab, &k, &v, 0, err);
@@ -335,8 +520,10 @@ int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_t klen, ke
 {
 	MDB_val k = {klen, (void *)key};
 	int rc;
+	KETEN_ASSERT(TXN_OK(t, tab) && KEY_OK(key, klen));
 	if (is_view(tab))
 		return keten_fail(err, KETEN_EINVAL, "ledger store: '%s' is read-only", table_names[tab]);
+	KETEN_ASSERT(t->write);
 	rc = mdb_del(t->txn, t->s->dbi[tab], &k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return KETEN_OK;
@@ -350,10 +537,11 @@ static int scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen, 
 {
 	MDB_cursor *c;
 	MDB_val k, v;
-	/* entries is walked in id order through the status table */
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[tab == KT_ENTRIES ? KT_STATUS : tab], &c);
-	int res = 0;
+	int rc, res = 0;
 
+	KETEN_ASSERT(TXN_OK(t, tab) && fn && (prefix || plen == 0));
+	/* entries is walked in id order through the status table */
+	rc = mdb_cursor_open(t->txn, t->s->dbi[tab == KT_ENTRIES ? KT_STATUS : tab], &c);
 	if (rc)
 		return lmdb_fail(err, rc, table_names[tab]);
 	if (!reverse) {
@@ -430,7 +618,9 @@ int keten_kv_scan_reverse(keten_txn *t, keten_table tab, const void *prefix, siz
 size_t keten_kv_count(keten_txn *t, keten_table tab)
 {
 	MDB_stat st;
-	MDB_dbi dbi = t->s->dbi[tab == KT_ENTRIES ? KT_STATUS : tab];
+	MDB_dbi dbi;
+	KETEN_ASSERT(TXN_OK(t, tab));
+	dbi = t->s->dbi[tab == KT_ENTRIES ? KT_STATUS : tab];
 	return mdb_stat(t->txn, dbi, &st) == 0 ? st.ms_entries : 0;
 }
 
@@ -441,6 +631,7 @@ size_t keten_kv_count(keten_txn *t, keten_table tab)
 static size_t stub_len(const keten_entry *e)
 {
 	size_t n = e->header_len, k = 1;
+	KETEN_ASSERT(e->header_len > 0);
 	while (n >= 0x80) {
 		n >>= 7;
 		k++;
@@ -458,7 +649,9 @@ static size_t stub_len(const keten_entry *e)
 static int put_log(keten_txn *t, const uint8_t loc[40], const keten_entry *e, bool fresh, keten_error *err)
 {
 	MDB_val k = {40, (void *)loc}, v = {32 + e->raw_len, NULL};
-	int rc = fresh ? put(t, KT_LOG, &k, &v, MDB_RESERVE | MDB_APPEND, NULL) : KETEN_ESTORE;
+	int rc;
+	KETEN_ASSERT(e->raw && e->raw_len > 0 && e->raw_len <= KETEN_MAX_ENTRY_BYTES);
+	rc = fresh ? put(t, KT_LOG, &k, &v, MDB_RESERVE | MDB_APPEND, NULL) : KETEN_ESTORE;
 	if (rc && !t->map_full)
 		rc = put(t, KT_LOG, &k, &v, MDB_RESERVE, err);
 	else if (rc)
@@ -477,6 +670,7 @@ static int put_status(keten_txn *t, const uint8_t id[32], keten_status st, const
 	uint8_t buf[ST_RULE + RULE_MAX];
 	size_t n = rule ? strnlen(rule, RULE_MAX) : 0;
 	MDB_val k = {32, (void *)id}, v = {ST_RULE + n, buf};
+	KETEN_ASSERT(st >= KS_APPLIED && st <= KS_STUB);
 	buf[0] = (uint8_t)st;
 	memcpy(buf + ST_AUTHOR, loc, 40);
 	if (n)
@@ -488,8 +682,10 @@ int keten_store_put_entry(keten_txn *t, const keten_entry *e, keten_status st, c
 {
 	MDB_val k = {32, (void *)e->id}, v;
 	uint8_t loc[40], key[44], head[40];
-	int rc = mdb_get(t->txn, t->s->dbi[KT_STATUS], &k, &v);
+	int rc;
 
+	KETEN_ASSERT(WRITE_OK(t, KT_STATUS) && e && e->seq >= 1);
+	rc = mdb_get(t->txn, t->s->dbi[KT_STATUS], &k, &v);
 	if (rc == 0) {
 		MDB_val lk, lv;
 		if (v.mv_size < ST_RULE)
@@ -536,6 +732,7 @@ int keten_store_put_entry(keten_txn *t, const keten_entry *e, keten_status st, c
 int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[32], keten_error *err)
 {
 	uint8_t key[64];
+	KETEN_ASSERT(WRITE_OK(t, KT_REFS) && to && from);
 	memcpy(key, to, 32);
 	memcpy(key + 32, from, 32);
 	return keten_kv_put(t, KT_REFS, key, 64, "", 0, err);
@@ -544,7 +741,9 @@ int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[3
 int keten_store_get_entry(keten_txn *t, const uint8_t id[32], keten_entry *out, keten_error *err)
 {
 	MDB_val rec;
-	int rc = log_of_id(t, id, &rec);
+	int rc;
+	KETEN_ASSERT(out);
+	rc = log_of_id(t, id, &rec);
 	memset(out, 0, offsetof(keten_entry, audience)); /* as keten_entry_parse clears it */
 	if (rc == MDB_NOTFOUND) {
 		char hex[65];
@@ -565,7 +764,9 @@ int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq, uint
 {
 	const void *v;
 	size_t n;
-	int rc = keten_kv_get(t, KT_HEADS, author, 32, &v, &n, err);
+	int rc;
+	KETEN_ASSERT(seq);
+	rc = keten_kv_get(t, KT_HEADS, author, 32, &v, &n, err);
 	if (rc == KETEN_ENOTFOUND) {
 		*seq = 0;
 		if (id)
@@ -588,6 +789,7 @@ int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq, ui
 	const void *v;
 	size_t n;
 	int rc;
+	KETEN_ASSERT(author && id);
 	memcpy(key, author, 32);
 	keten_be64(key + 32, seq);
 	rc = keten_kv_get(t, KT_LOG, key, 40, &v, &n, err);
@@ -604,7 +806,9 @@ int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st, cha
 {
 	const void *v;
 	size_t n;
-	int rc = keten_kv_get(t, KT_STATUS, id, 32, &v, &n, err);
+	int rc;
+	KETEN_ASSERT(st && id);
+	rc = keten_kv_get(t, KT_STATUS, id, 32, &v, &n, err);
 	if (rc)
 		return rc;
 	if (n < ST_RULE)
@@ -630,8 +834,10 @@ int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st, 
 	size_t n = rule ? strnlen(rule, RULE_MAX) : 0;
 	MDB_val k = {32, (void *)id}, v;
 	MDB_cursor *c;
-	int rc = mdb_cursor_open(t->txn, t->s->dbi[KT_STATUS], &c);
+	int rc;
 
+	KETEN_ASSERT(WRITE_OK(t, KT_STATUS) && id && st >= KS_APPLIED && st <= KS_STUB);
+	rc = mdb_cursor_open(t->txn, t->s->dbi[KT_STATUS], &c);
 	if (rc)
 		return lmdb_fail(err, rc, table_names[KT_STATUS]);
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
@@ -682,6 +888,7 @@ static int resolve_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, s
 {
 	struct resolve_ctx *c = p;
 	char hex[65];
+	KETEN_ASSERT(c->len >= KETEN_MIN_PREFIX && c->len <= 64);
 	if (kl != 32)
 		return 0;
 	keten_hex(hex, k, 32);
@@ -709,6 +916,7 @@ int keten_store_resolve(keten_txn *t, const char *hex, uint8_t id[32], keten_err
 	size_t n = hex ? strlen(hex) : 0;
 	int rc;
 
+	KETEN_ASSERT(id);
 	if (n < KETEN_MIN_PREFIX || n > 64)
 		return keten_fail(err, KETEN_EINVAL, "id '%s' needs %u to 64 hex digits", hex ? hex : "",
 		                  KETEN_MIN_PREFIX);

@@ -1,234 +1,116 @@
 /*
- * sync.h — the sync protocol between keten nodes as pure functions over
- * messages (proto/sync.proto), with no sockets: ledger/net.c carries the
- * bytes over nng, and the tests carry them over a simulated network.
+ * sync.h — (internal) what the files of the sync protocol share; the
+ * protocol's API is include/keten/sync.h.
  *
- * Server side: one keten_sync_session per connection (nng pipe).
- * keten_sync_serve() takes one request's bytes and always produces one
- * reply: Challenge, AuthOk, HeadsReply, Entries or Error.  Nothing but
- * Hello and Auth is answered on a session that has not authenticated.
- *
- * Both sides accept only keys their own ledger knows: a trust anchor, or a
- * party certified by one and not revoked.
- *
- * Client side: a keten_sync_client pulls from one server in rounds.
- * keten_sync_client_begin() gives the first request of a round; each
- * reply goes to keten_sync_client_reply(), which ingests what arrived
- * (through keten_ledger_ingest, the one path for received entries) and
- * gives the next request, or none when the round is over.  The client
- * stays authenticated across rounds, so an in-sync round is one Heads
- * request carrying the last digest and one short reply.
- *
- * Batches: the Entries replies that continue one feed are gathered and
- * ingested together, up to KETEN_SYNC_BATCH_ENTRIES entries or
- * KETEN_SYNC_BATCH_BYTES bytes per keten_ledger_ingest call, because each
- * call is one write transaction with its commit and fdatasync.  A full
- * batch is ingested while the replies that follow it arrive (on a thread
- * of the client's own when keten_sync_client_lock gave it a lock), and
- * its outcome is taken at the next decision that depends on it: when the
- * batch after it is full, or when the feed, the round or the request
- * changes.  If a batch does not leave our head where the server's replies
- * claimed, its replies are ingested again one at a time and the round goes
- * on exactly as it would have after the first one that fell short; what
- * was fetched after it is dropped.  Nothing the server holds is lost by a
- * crash in between: the next round fetches again from the stored head.
- * What happens depends only on the order of the messages, not on the
- * thread's timing.  A round:
- *
- *   Hello -> Challenge, Auth -> AuthOk      (when not yet authenticated)
- *   Heads -> HeadsReply                     (digest only when unchanged)
- *   Fetch -> Entries, per feed that is new, per stub whose body this node
- *            may read and the server may hold, and to compare a head that
- *            differs from ours (an equivocation is then recorded)
- *   Forks -> Entries (stubs)                (when the server's count of
- *            fork proofs changed: equivocations spread to every node)
- *
- * Announce -> Ack is the optional push between rounds.
- *
- * Need-to-know (keten_sync_may_read): a key may read an entry's body when
- * the audience is empty (certificates, revocations), the key is the author
- * or in the audience, or the key is an auditor certified for a
- * municipality that a party of the audience is certified for.  Everyone
- * else gets the stub: the signed header without the body.
+ *   message.c  decoding with a capped allocator, packing, Error replies,
+ *              the handshake's signed messages, describing replies
+ *   know.c     need-to-know (who may read a body) and who may sync
+ *   heads.c    heads, their digest, checkpoints
+ *   server.c   the server's answer to each request
+ *   client.c   the client's round (client.h: its state)
+ *   batch.c    the client's batches of replies and their ingest
  */
-#ifndef KETEN_SYNC_H
-#define KETEN_SYNC_H
+#ifndef KETEN_SYNC_SYNC_H
+#define KETEN_SYNC_SYNC_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #include "keten/keten.h"
+#include "keten/sync.h"
+#include "proto/keten.pb-c.h"
+#include "proto/sync.pb-c.h"
 
-#define KETEN_SYNC_NONCE_BYTES   32u
-#define KETEN_SYNC_MAX_REQUEST   (64u * 1024u)        /* larger requests: Error TOO_LARGE */
-#define KETEN_SYNC_MAX_REPLY     (4u * 1024u * 1024u) /* NNG_OPT_RECVMAXSZ of a client */
-#define KETEN_SYNC_MAX_ENTRIES   1000u                /* entries per Entries reply */
-#define KETEN_SYNC_REPLY_BYTES   (3u * 1024u * 1024u) /* entry bytes per Entries reply */
-#define KETEN_SYNC_MAX_STRIKES   8u                   /* bad requests before a pipe is dropped */
-#define KETEN_SYNC_BATCH_ENTRIES 10000u               /* entries per ingest by a client */
-#define KETEN_SYNC_BATCH_BYTES   (8u * 1024u * 1024u) /* entry bytes per ingest by a client */
-#define KETEN_SYNC_CTX_SERVER    "keten/sync/v1/server"
-#define KETEN_SYNC_CTX_CLIENT    "keten/sync/v1/client"
+/* Messages (message.c) ------------------------------------------------------ */
 
-/* What a server allows each session. */
-typedef struct keten_sync_limits {
-	uint32_t max_entries; /* per reply, at most KETEN_SYNC_MAX_ENTRIES */
-	uint32_t max_bytes;   /* per reply, at most KETEN_SYNC_REPLY_BYTES */
-	uint32_t rate_per_s;  /* requests per second per session */
-	uint32_t burst;       /* requests allowed at once */
-} keten_sync_limits;
+/* Allocation budgets for decoding one request and one reply. */
+#define KT_SYNC_REQUEST_CAP (8u * 1024u * 1024u)
+#define KT_SYNC_REPLY_CAP   (64u * 1024u * 1024u)
 
-/* The defaults: 1000 entries, 3 MiB, 500 requests/s, bursts of 1000. */
-void keten_sync_limits_default(keten_sync_limits *lim);
+/* A protobuf-c allocator with a budget: decoding fails instead of
+ * allocating without bound.  Use as
+ *   struct kt_capped cap = {0, KT_SYNC_REPLY_CAP};
+ *   ProtobufCAllocator a = {kt_capped_alloc, kt_capped_free, &cap}; */
+struct kt_capped {
+	size_t used, cap;
+};
+void *kt_capped_alloc(void *data, size_t size);
+void kt_capped_free(void *data, void *ptr);
 
-typedef enum keten_sync_state {
-	KETEN_SYNC_NEW = 0,    /* nothing yet, or a failed Auth */
-	KETEN_SYNC_CHALLENGED, /* Hello answered, waiting for Auth */
-	KETEN_SYNC_AUTHED,     /* bound to `peer` */
-} keten_sync_state;
+/* Pack into *out (malloc'd): KETEN_ENOMEM or KETEN_OK. */
+int kt_sync_pack_reply(const Keten__Sync__Reply *r, uint8_t **out, size_t *len);
+int kt_sync_pack_request(const Keten__Sync__Request *r, uint8_t **out, size_t *len);
+/* The name of an Error code ("rate-limited"). */
+const char *kt_sync_code_name(int code);
+/* Send an Error reply into *out, note why (code name: text), and return
+ * `ret` (KETEN_ENOMEM when it cannot be packed). */
+int kt_sync_error_reply(Keten__Sync__ErrorCode code, const char *text, int ret, uint8_t **out, size_t *len,
+                        keten_error *note);
+/* Copy the printable ASCII of a peer's text into dst (n bytes), for logs. */
+void kt_sync_clean_text(char *dst, size_t n, const char *src);
 
-/* A server's view of one connection. */
-typedef struct keten_sync_session {
-	keten_sync_state state;
-	uint8_t peer[32]; /* from Hello; bound after Auth */
-	uint8_t client_nonce[KETEN_SYNC_NONCE_BYTES];
-	uint8_t server_nonce[KETEN_SYNC_NONCE_BYTES];
-	uint8_t challenge_sig[64]; /* to answer a repeated Hello alike */
-	uint8_t auth_sig[64];      /* to answer a repeated Auth alike */
-	double tokens;             /* rate limit bucket */
-	int64_t last_ms;
-	uint32_t strikes; /* malformed, bad signature, unauthenticated */
-	uint64_t requests;
-	bool announced; /* the peer said its ledger changed: pull from it */
-} keten_sync_session;
+/* The messages the handshake signs: context || nonce || key || nonce. */
+#define KT_SYNC_SERVER_MSG_LEN (sizeof KETEN_SYNC_CTX_SERVER - 1 + 96)
+#define KT_SYNC_CLIENT_MSG_LEN (sizeof KETEN_SYNC_CTX_CLIENT - 1 + 96)
+void kt_sync_server_message(uint8_t *msg, const uint8_t client_nonce[32], const uint8_t client[32],
+                            const uint8_t server_nonce[32]);
+void kt_sync_client_message(uint8_t *msg, const uint8_t server_nonce[32], const uint8_t server[32],
+                            const uint8_t client[32]);
 
-void keten_sync_session_init(keten_sync_session *s, const keten_sync_limits *lim, int64_t now_ms);
+/* Need-to-know (know.c) ----------------------------------------------------- */
 
-/*
- * Answer one request.  *reply (malloc'd) always receives a reply unless
- * the result is KETEN_ENOMEM.  Returns KETEN_OK for a normal reply, or the
- * reason an Error reply was sent: KETEN_EPROTO (malformed, unknown type,
- * too large, rate limited, unauthenticated), KETEN_ESIG (bad Auth),
- * KETEN_EAUTHOR (peer not certified here), or a store error; note (may be
- * NULL) says what happened, for the log.  L must be unlocked (Challenge
- * is signed with its key).
- */
-int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_limits *lim, int64_t now_ms,
-                     const uint8_t *req, size_t len, uint8_t **reply, size_t *reply_len, keten_error *note);
+#define KT_READER_MAX_MUN 16
 
-/* May `key` read the body of e?  (The rule above; t reads party states.) */
-bool keten_sync_may_read(keten_txn *t, const keten_entry *e, const uint8_t key[32]);
+/* Who is asking, with an auditor's municipalities loaded once (set key,
+ * zero the rest). */
+struct kt_reader {
+	const uint8_t *key;
+	bool loaded, auditor;
+	size_t n_mun;
+	char mun[KT_READER_MAX_MUN][8];
+};
 
-/* BLAKE2b-256 over every head (author || seq BE64 || id) in author order,
- * and the number of feeds. */
-int keten_sync_heads_digest(keten_txn *t, uint8_t out[32], size_t *n_feeds, keten_error *err);
+/* May r read the body of e (keten_sync_may_read, with r kept between
+ * entries)? */
+bool kt_reader_may(keten_txn *t, struct kt_reader *r, const keten_entry *e);
 
-/*
- * Checkpoints: a node records the heads it has seen as a Checkpoint entry
- * (keten.Checkpoint: every feed head here, in author order, and root = the
- * heads digest above; with more than 2500 feeds the root alone).
- * keten_sync_checkpoint_body encodes one from this ledger and gives the
- * digest it covers.
- */
-int keten_sync_checkpoint_body(keten_txn *t, uint8_t **out, size_t *len, uint8_t digest[32], keten_error *err);
+/* May this key sync with L: a trust anchor, or certified and not revoked
+ * (KETEN_EAUTHOR or KETEN_ERULE when not).  name (may be NULL): the
+ * party's name, or the anchor's. */
+int kt_sync_peer_allowed(keten_ledger *L, const uint8_t key[32], char *name, size_t nlen, keten_error *err);
 
-/* A checkpoint held here compared with this ledger's own feeds. */
-typedef struct keten_checkpoint_check {
-	size_t heads;  /* feeds it lists */
-	size_t agree;  /* we hold the same entry at that seq */
-	size_t behind; /* we have not seen that seq yet: not a finding */
-	size_t differ; /* we hold another entry at that seq: an equivocation */
-	bool first_differ_set;
-	uint8_t first_differ[32];
-	uint64_t first_differ_seq;
-} keten_checkpoint_check;
+/* Heads (heads.c) ----------------------------------------------------------- */
 
-/* Check checkpoint entry e (with its body) against t's feeds.  Errors:
- * KETEN_EINVAL (not a checkpoint body), KETEN_EMALFORMED (heads out of
- * order or root that does not match them). */
-int keten_sync_checkpoint_check(keten_txn *t, const keten_entry *e, keten_checkpoint_check *out, keten_error *err);
+struct kt_head {
+	uint8_t author[32];
+	uint64_t seq;
+	uint8_t id[32];
+};
 
-/* What one client round did. */
-typedef struct keten_sync_stats {
-	size_t entries;  /* new entries stored */
-	size_t stubs;    /* of which stubs */
-	size_t bodies;   /* bodies added to stubs held before */
-	size_t known;    /* received but already held */
-	size_t forks;    /* equivocations found */
-	size_t pending;  /* stored, waiting for references or a certificate */
-	size_t rejected; /* stored, refused by a business rule here */
-	size_t dropped;  /* failed authenticity, not stored */
-	size_t requests; /* round trips */
-	size_t bytes_out, bytes_in;
-	size_t feeds; /* feeds the server listed */
-	bool same;    /* the server's heads had not changed */
-} keten_sync_stats;
+/* Every head in author order (h, n when collect), hashed into the digest. */
+struct kt_heads {
+	struct kt_head *h;
+	size_t n, cap;
+	crypto_generichash_state hs;
+	bool collect;
+};
 
-typedef struct keten_sync_client keten_sync_client;
-
-/* A client pulling into L (unlocked: it signs Auth with L's key). */
-int keten_sync_client_new(keten_ledger *L, keten_sync_client **out, keten_error *err);
-void keten_sync_client_free(keten_sync_client *c);
-
-/* Ask for at most this many entries and bytes per Fetch (0: server's cap). */
-void keten_sync_client_limits(keten_sync_client *c, uint32_t max_entries, uint32_t max_bytes);
-
-/* Ingest at most this many entries and bytes per batch (0: the defaults
- * KETEN_SYNC_BATCH_ENTRIES, KETEN_SYNC_BATCH_BYTES; 1 entry ingests each
- * reply alone).  A batch may exceed the bytes by one reply. */
-void keten_sync_client_batch(keten_sync_client *c, uint32_t max_entries, uint32_t max_bytes);
+/* Read every head of t into hd (free hd->h after, also on failure) and
+ * their digest. */
+int kt_read_heads(keten_txn *t, struct kt_heads *hd, uint8_t digest[32], keten_error *err);
+/* The collected heads as FeedHead messages: *fh holds them, *fp points at
+ * each; the bytes point into hd.  Both freed by the caller; -1: no memory. */
+int kt_feed_heads(const struct kt_heads *hd, Keten__FeedHead **fh, Keten__FeedHead ***fp);
 
 /*
- * A lock around the client's use of L (on: take it; off: release it),
- * for a process that also serves L from other threads.  With one, the
- * client takes it itself wherever it reads or writes L, so the caller
- * holds it around none of the client's calls, and a full batch is
- * ingested on a thread of the client's own (which takes the lock too)
- * while the caller carries the next requests.  Without one (the default),
- * the caller serializes all use of L and batches are ingested inline.
- * keten_sync_client_reset and keten_sync_client_free wait for that
- * thread.
+ * Append a checkpoint of L's heads unless they are those of `last` (when
+ * have_last; *id_out then stays zero); last becomes the heads digest
+ * after it.  feeds (may be NULL): the feeds it covers.
  */
-typedef void (*keten_sync_lock_fn)(void *ctx, bool on);
-void keten_sync_client_lock(keten_sync_client *c, keten_sync_lock_fn fn, void *ctx);
-
-/* Start a round: *req (malloc'd) is the first request (Hello when not
- * authenticated, else Heads). */
-int keten_sync_client_begin(keten_sync_client *c, uint8_t **req, size_t *req_len, keten_error *err);
-
-/*
- * Take the reply to the last request; *req receives the next request, or
- * NULL when the round is over.  An Error reply, a bad Challenge or a reply
- * that does not fit ends the round with KETEN_EPROTO (or KETEN_ESIG,
- * KETEN_EAUTHOR for a bad or refused handshake); an Error UNAUTHENTICATED
- * after the handshake (the connection was replaced) makes the client
- * authenticate again, at most twice per round; an Error RATE_LIMITED
- * gives the same request again, to send after keten_sync_client_wait_ms()
- * (at most four times per round).
- */
-int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t len, uint8_t **req, size_t *req_len,
-                            keten_error *err);
-
-/* How long to wait before sending the request just returned (0: now). */
-uint32_t keten_sync_client_wait_ms(const keten_sync_client *c);
-
-/* The current round's figures. */
-const keten_sync_stats *keten_sync_client_stats(const keten_sync_client *c);
-/* The server's key, once a Challenge has verified; false before. */
-bool keten_sync_client_server(const keten_sync_client *c, uint8_t key[32]);
-/* The connection was lost: authenticate again in the next round, and ask
- * for full heads. */
-void keten_sync_client_reset(keten_sync_client *c);
-
-/* An Announce ("my ledger changed") for the server, on a client that is
- * authenticated (KETEN_EINVAL otherwise); its Ack goes to
- * keten_sync_client_reply, which then ends with no next request. */
-int keten_sync_client_announce(keten_sync_client *c, uint8_t **req, size_t *req_len, keten_error *err);
-
-/* Decode a Reply and say which kind it is ("error unauthenticated: ...")
- * into buf, for tests and logs.  Returns the reply's oneof case, 0 when it
- * does not decode; *error_code receives the Error code (0 when none). */
-int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code, char *buf, size_t buflen);
+int kt_checkpoint_append(keten_ledger *L, uint8_t last[32], bool have_last, uint8_t id_out[32], size_t *feeds,
+                         keten_error *err);
 
 #endif

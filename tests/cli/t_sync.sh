@@ -374,5 +374,24 @@ for cmd in node sync peer checkpoint; do
 	check "$cmd --help" test "$rc" -eq 0
 done
 
+# --- the node's log and configuration as the library keeps them -----------------------
+check "a node that ran its rounds logs why it stopped" grep -q "stopping (done)" "$T/rounds.log"
+check "... and that it stopped" grep -q "stopped$" "$T/rounds.log"
+node ls "$S2" --listen "ipc://$T/sub2.ipc" --interval 0.2
+i=0; while [ $i -lt 50 ] && ! grep -q "round 1:" "$T/ls.log"; do sleep 0.1; i=$((i + 1)); done
+p=$PID_ls; kill -INT "$p"; wait "$p" 2>/dev/null; src=$?
+PIDS=$(printf '%s\n' $PIDS | grep -v "^$p\$" | tr '\n' ' ')
+check "a node stopped by SIGINT exits 0" test "$src" -eq 0
+check "... and names the signal in its log" grep -q "stopping (SIGINT)" "$T/ls.log"
+check "... after pulling from the peer kept in its home" grep -q "round 1: $U1: " "$T/ls.log"
+run "$S2" peer tls --ca "$T/no-such-ca.pem"
+check "peer tls with a file that does not exist: exit 66" test "$rc" -eq 66
+run "$S2" --json peer tls
+check "... and nothing is kept" jq -e '.ca == null' "$T/out"
+run "$S2" node --listen "http://x"
+check "node --listen with a bad URL: exit 64" test "$rc" -eq 64
+run "$X" node
+check "node with nothing to serve or pull from: exit 64" test "$rc" -eq 64
+
 echo "# $n tests, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,8 +4,11 @@
  * through keten_store_put_entry and the log, heads, by_type, timeline
  * and status (id index) tables it fills, and the entries and feeds views; stubs and their bodies; id prefix resolution
  * (unique, ambiguous, odd digit counts, not found, not hex, too short);
- * the map growing from 256 KiB while 20 MB are written; and prefix scans
- * forward and in reverse.
+ * the map growing from 256 KiB while 20 MB are written, also while
+ * readers on four threads read what is there (the map gate: readers run
+ * at once, the growth waits for them alone), and a growth refused to a
+ * thread that holds a read transaction itself; and prefix scans forward
+ * and in reverse.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +16,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -768,6 +773,134 @@ static void test_map_growth_one_txn(void **state)
 	free(body);
 }
 
+/* Readers on several threads while another thread's writes grow the map:
+ * every snapshot a reader takes holds exactly the entries of the batches
+ * committed before it, byte for byte, and readers overlap. */
+enum { GR_N = 1200, GR_BODY = 8000, GR_BATCH = 100, GR_READERS = 4 };
+
+struct grow_readers {
+	struct fx *f;
+	keten_entry *e;
+	atomic_bool done;
+	atomic_int open, most_open; /* read transactions open at once */
+	atomic_long snapshots, during_growth;
+	size_t map0;
+};
+
+static void *reader_thread(void *p)
+{
+	struct grow_readers *g = p;
+	keten_error err = {0};
+	unsigned k = 0;
+	while (!atomic_load(&g->done)) {
+		keten_txn *t;
+		keten_entry got;
+		size_t n;
+		int now;
+		if (keten_store_read(g->f->s, &t, &err) != KETEN_OK)
+			fail_msg("read: %s", err.msg);
+		now = atomic_fetch_add(&g->open, 1) + 1;
+		for (int m = atomic_load(&g->most_open);
+		     now > m && !atomic_compare_exchange_weak(&g->most_open, &m, now);)
+			;
+		n = keten_kv_count(t, KT_ENTRIES);
+		if (n % GR_BATCH != 0 || n > GR_N)
+			fail_msg("a snapshot holds %zu entries: not whole batches", n);
+		/* the first, the last and one more entry of the snapshot, whole */
+		for (size_t j = 0; n && j < 3; j++) {
+			size_t i = j == 0 ? 0 : j == 1 ? n - 1 : (k++ * 7919u) % n;
+			if (keten_store_get_entry(t, g->e[i].id, &got, &err) != KETEN_OK)
+				fail_msg("entry %zu of %zu: %s", i, n, err.msg);
+			if (got.raw_len != g->e[i].raw_len || memcmp(got.raw, g->e[i].raw, got.raw_len) != 0)
+				fail_msg("entry %zu differs from what was written", i);
+			keten_entry_release(&got);
+		}
+		if (keten_store_mapsize(g->f->s) > g->map0)
+			atomic_fetch_add(&g->during_growth, 1);
+		atomic_fetch_sub(&g->open, 1);
+		keten_txn_end(t);
+		atomic_fetch_add(&g->snapshots, 1);
+	}
+	return NULL;
+}
+
+static void test_map_growth_readers(void **state)
+{
+	struct fx *f = *state;
+	struct grow_readers g = {.f = f};
+	uint8_t *body = malloc(GR_BODY);
+	pthread_t th[GR_READERS];
+	keten_error err = {0};
+	int calls = 0, batches = 0;
+
+	g.e = calloc(GR_N, sizeof *g.e);
+	assert_non_null(g.e);
+	assert_non_null(body);
+	for (size_t i = 0; i < GR_N; i++) {
+		for (size_t j = 0; j < GR_BODY; j++)
+			body[j] = (uint8_t)(i * 17 + j);
+		make_entry(f, i + 1, i ? g.e[i - 1].id : NULL, KETEN__BODY_TYPE__DELIVERY, (int64_t)i, body, GR_BODY,
+		           &g.e[i]);
+	}
+	open_store(f, 256 * 1024);
+	g.map0 = keten_store_mapsize(f->s);
+	for (int i = 0; i < GR_READERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader_thread, &g), 0);
+	for (size_t from = 0; from < GR_N; from += GR_BATCH) {
+		struct grow_ctx c = {g.e, from, from + GR_BATCH, 0};
+		assert_int_equal(keten_store_write(f->s, put_range, &c, &err), KETEN_OK);
+		calls += c.calls;
+		batches++;
+		usleep(2000); /* let the readers take snapshots between batches */
+	}
+	atomic_store(&g.done, true);
+	for (int i = 0; i < GR_READERS; i++)
+		pthread_join(th[i], NULL);
+	/* the map grew several times under the readers, which ran at once */
+	assert_true(keten_store_mapsize(f->s) >= 8 * g.map0);
+	assert_true(calls > batches);
+	assert_true(atomic_load(&g.snapshots) > GR_N / GR_BATCH);
+	assert_true(atomic_load(&g.during_growth) > 0);
+	assert_true(atomic_load(&g.most_open) >= 2);
+	for (size_t i = 0; i < GR_N; i++)
+		keten_entry_release(&g.e[i]);
+	free(g.e);
+	free(body);
+}
+
+/* A thread that holds a read transaction cannot grow the map (it would
+ * wait for itself): the write fails and leaves the store as it was. */
+static void test_map_growth_refused_to_reader(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 60, BODY = 10000 };
+	keten_entry e[N];
+	uint8_t body[BODY] = {0};
+	keten_error err = {0};
+	keten_txn *t;
+
+	for (size_t i = 0; i < N; i++) {
+		memcpy(body, &i, sizeof i);
+		make_entry(f, i + 1, i ? e[i - 1].id : NULL, KETEN__BODY_TYPE__DELIVERY, 1, body, BODY, &e[i]);
+	}
+	open_store(f, 256 * 1024);
+	struct grow_ctx c = {e, 0, N, 0};
+	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
+	assert_int_equal(keten_store_write(f->s, put_range, &c, &err), KETEN_ESTORE);
+	assert_non_null(strstr(err.msg, "holds a transaction"));
+	assert_int_equal(keten_store_mapsize(f->s), 256 * 1024);
+	assert_int_equal(keten_kv_count(t, KT_ENTRIES), 0);
+	keten_txn_end(t);
+	/* without it, the same write grows the map and commits */
+	assert_int_equal(keten_store_write(f->s, put_range, &c, &err), KETEN_OK);
+	assert_true(keten_store_mapsize(f->s) > 256 * 1024);
+	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
+	assert_int_equal(keten_kv_count(t, KT_ENTRIES), N);
+	keten_txn_end(t);
+	for (size_t i = 0; i < N; i++)
+		keten_entry_release(&e[i]);
+}
+
 /* --- scans ------------------------------------------------------------- */
 
 struct seen {
@@ -965,6 +1098,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resolve_entries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_growth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_growth_one_txn, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_growth_readers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_growth_refused_to_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
 	};
 	unsetenv("KETEN_MAPSIZE");

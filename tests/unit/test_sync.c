@@ -1,12 +1,14 @@
 /*
- * test_sync.c — unit tests for ledger/sync.c, the sync protocol without
+ * test_sync.c — unit tests for ledger/sync/, the sync protocol without
  * sockets: a handshake and pull between two ledgers; need-to-know (bodies
  * only for the audience, the author and auditors of an audience member's
  * municipality; stubs for everyone else); an in-sync round with 100 feeds
  * costing one short round trip; a rate-limited client backing off;
  * equivocations caught by comparing feeds (both headers kept, the author
  * flagged) and spread to others as signed proofs; checkpoints (agreeing,
- * naming another entry at a seq, a wrong root); hostile requests
+ * naming another entry at a seq, a wrong root; all of them checked at
+ * once, and by the full audit, keten_ledger_verify); the round's figures
+ * as text; hostile requests
  * (garbage, truncated, oversized, unknown type, bad and replayed auth, no
  * auth, flooding) each answered with an Error and no harm to other
  * sessions; hostile replies to the client; batches of replies ingested
@@ -51,7 +53,8 @@
 #include "keten/keten.h"
 #include "proto/keten.pb-c.h"
 #include "rules/rules.h"
-#include "sync/sync.h"
+#include "keten/sync.h"
+#include "keten/verify.h"
 #include "proto/sync.pb-c.h"
 #include "test_util.h"
 
@@ -689,6 +692,111 @@ static void check_checkpoint(struct node *n, const uint8_t id[32], keten_checkpo
 	keten_txn_end(t);
 }
 
+struct seen_list {
+	keten_checkpoint_seen v[8];
+	int n;
+};
+
+static int seen_cb(void *ctx, const keten_checkpoint_seen *cp)
+{
+	struct seen_list *sl = ctx;
+	assert_true(sl->n < 8);
+	sl->v[sl->n++] = *cp;
+	return 0;
+}
+
+/* What L holds after test_checkpoints: M's checkpoint (agrees), S1's that
+ * names another entry, S1's with a wrong root.  keten_checkpoints_check
+ * hands over all three in time order (by their timestamps); keten_ledger_verify finds the last
+ * two conflicting, on one thread as on four; a checkpoint L appends
+ * itself is M's to check, not L's. */
+static void checkpoints_seen_and_verified(struct node *nd)
+{
+	struct seen_list sl = {0};
+	keten_verify_report r1, r4;
+	keten_verify_opts o1 = {.jobs = 1}, o4 = {.jobs = 4};
+	keten_error err = {0};
+	keten_txn *t;
+	uint8_t id[32], zero[32] = {0};
+	size_t feeds = 0;
+
+	assert_int_equal(keten_store_read(keten_ledger_store(nd[L].L), &t, &err), KETEN_OK);
+	assert_int_equal(keten_checkpoints_check(t, nd[L].key, seen_cb, &sl, &err), KETEN_OK);
+	keten_txn_end(t);
+	assert_int_equal(sl.n, 3);
+	/* in time order: S1's two (signed with timestamps of 2025), then M's */
+	assert_memory_equal(sl.v[0].author, nd[S1].key, 32);
+	assert_int_equal(sl.v[0].rc, KETEN_OK);
+	assert_int_equal(sl.v[0].check.differ, 1);
+	assert_int_equal(sl.v[1].rc, KETEN_EMALFORMED);
+	assert_string_equal(sl.v[1].problem, "checkpoint root does not match its heads");
+	assert_memory_equal(sl.v[2].author, nd[M].key, 32);
+	assert_int_equal(sl.v[2].rc, KETEN_OK);
+	assert_int_equal(sl.v[2].check.agree, NN);
+
+	assert_int_equal(keten_ledger_verify(nd[L].L, &o1, &r1, &err), KETEN_OK);
+	assert_int_equal(keten_ledger_verify(nd[L].L, &o4, &r4, &err), KETEN_OK);
+	assert_true(r1.entries > 0);
+	assert_int_equal(r1.entries, r4.entries);
+	assert_int_equal(r1.signatures, r1.entries);
+	assert_int_equal(r4.signatures, r4.entries);
+	assert_int_equal(r1.feeds, r4.feeds);
+	assert_int_equal(r1.n_bad + r4.n_bad + r1.n_forks, 0);
+	assert_int_equal(r1.checkpoints, 3);
+	assert_int_equal(r1.n_conflicts, 2);
+	assert_false(r1.conflicts[0].malformed);
+	assert_int_equal(r1.conflicts[0].differ, 1);
+	assert_memory_equal(r1.conflicts[0].feed, nd[M].key, 32);
+	assert_int_equal(r1.conflicts[0].seq, 5);
+	assert_true(r1.conflicts[1].malformed);
+	assert_string_equal(r1.conflicts[1].problem, "checkpoint root does not match its heads");
+	assert_int_equal(r4.n_conflicts, 2);
+	keten_verify_report_release(&r1);
+	keten_verify_report_release(&r4);
+	keten_verify_report_release(NULL);
+	{
+		keten_verify_opts many = {.jobs = KETEN_VERIFY_MAX_JOBS + 1};
+		assert_int_equal(keten_ledger_verify(nd[L].L, &many, &r1, &err), KETEN_EINVAL);
+		assert_int_equal(r1.entries, 0);
+	}
+
+	assert_int_equal(keten_checkpoint_append(nd[L].L, id, &feeds, &err), KETEN_OK);
+	assert_memory_not_equal(id, zero, 32);
+	assert_int_equal(feeds, NN);
+	sl.n = 0;
+	assert_int_equal(keten_store_read(keten_ledger_store(nd[L].L), &t, &err), KETEN_OK);
+	assert_int_equal(keten_checkpoints_check(t, nd[L].key, seen_cb, &sl, &err), KETEN_OK);
+	keten_txn_end(t);
+	assert_int_equal(sl.n, 3); /* its own is not among them */
+	assert_int_equal(pull(&nd[M], &nd[L], NULL), KETEN_OK);
+	sl.n = 0;
+	assert_int_equal(keten_store_read(keten_ledger_store(nd[M].L), &t, &err), KETEN_OK);
+	assert_int_equal(keten_checkpoints_check(t, nd[M].key, seen_cb, &sl, &err), KETEN_OK);
+	keten_txn_end(t);
+	assert_true(sl.n >= 1);
+	assert_memory_equal(sl.v[sl.n - 1].id, id, 32);
+	assert_int_equal(sl.v[sl.n - 1].rc, KETEN_OK);
+	assert_int_equal(sl.v[sl.n - 1].check.differ, 0);
+}
+
+/* The round's figures as keten sync and keten node print them. */
+static void test_stats_text(void **state)
+{
+	keten_sync_stats st = {.entries = 12, .stubs = 3, .forks = 1, .pending = 2};
+	char buf[128], small[10];
+	(void)state;
+	keten_sync_stats_text(&st, buf, sizeof buf);
+	assert_string_equal(buf, "12 entries (3 stubs), 1 forks, 2 pending");
+	st.bodies = 4;
+	st.rejected = 5;
+	st.dropped = 6;
+	st.same = true;
+	keten_sync_stats_text(&st, buf, sizeof buf);
+	assert_string_equal(buf, "12 entries (3 stubs), 1 forks, 2 pending, 4 bodies, 5 rejected, 6 dropped (in sync)");
+	keten_sync_stats_text(&st, small, sizeof small);
+	assert_string_equal(small, "12 entrie");
+}
+
 /* Checkpoints: the municipality's agrees with what the others hold; one
  * that names another entry at a seq is a finding; a wrong root is refused. */
 static void test_checkpoints(void **state)
@@ -750,6 +858,7 @@ static void test_checkpoints(void **state)
 		assert_int_equal(pull(&nd[L], &nd[S1], NULL), KETEN_OK);
 		check_checkpoint(&nd[L], id, &ck, KETEN_EMALFORMED);
 	}
+	checkpoints_seen_and_verified(nd);
 	nodes_drop(nd, "checkpoint");
 }
 
@@ -1688,6 +1797,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limited_backoff),
 		cmocka_unit_test(test_equivocation),
 		cmocka_unit_test(test_checkpoints),
+		cmocka_unit_test(test_stats_text),
 		cmocka_unit_test(test_hostile_requests),
 		cmocka_unit_test(test_hostile_replies),
 		cmocka_unit_test(test_batches),

@@ -1,13 +1,17 @@
 /*
- * test_sync_net.c — ledger/net.c over real nng on tcp://127.0.0.1, in one
- * process: a node serving a feed of N entries (KETEN_SYNC_NET_N, default
- * 20000) pulled by a peer, timed against raw libsodium verify of as many
- * signatures (received runs are verified by hash links and one signature);
- * an in-sync round's bytes on the wire; three peers pulling at once (the
- * server's contexts and the ledger lock); a server restarted on the same
- * port (the peer authenticates again on the new connection); and hostile
- * raw sockets (garbage until the pipe is dropped, a message over the size
- * limit) while a certified peer keeps syncing.
+ * test_sync_net.c — ledger/io/net.c and node.c over real nng on
+ * tcp://127.0.0.1, in one process: a node serving a feed of N entries
+ * (KETEN_SYNC_NET_N, default 20000) pulled by a peer, timed against raw
+ * libsodium verify of as many signatures (received runs are verified by
+ * hash links and one signature); an in-sync round's bytes on the wire;
+ * three peers pulling at once (the server's contexts, and the store's map
+ * gate with no lock of net.c's own); a server restarted on the same port
+ * (the peer authenticates again on the new connection); hostile raw
+ * sockets (garbage until the pipe is dropped, a message over the size
+ * limit) while a certified peer keeps syncing; keten_node_run (a node that
+ * serves and checkpoints, one that pulls from the peer kept in its home,
+ * each stopped by a flag as a signal handler sets it, and one that stops
+ * after its rounds), and the peers and TLS files kept in a home.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +19,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +38,9 @@
 
 #include "keten/keten.h"
 #include "keten/net.h"
+#include "keten/node.h"
 #include "proto/keten.pb-c.h"
-#include "sync/sync.h"
+#include "keten/sync.h"
 #include "proto/sync.pb-c.h"
 #include "test_util.h"
 
@@ -366,12 +373,227 @@ static void test_hostile_sockets(void **state)
 	assert_true(lines >= 2);
 }
 
+/* --- keten_node_run and the node's configuration ---------------------------- */
+
+struct node_log {
+	pthread_mutex_t mu;
+	char lines[128][300];
+	int n, stopping;
+};
+
+static void node_log_cb(void *ctx, const char *line)
+{
+	struct node_log *lg = ctx;
+	pthread_mutex_lock(&lg->mu);
+	if (lg->n < 128)
+		snprintf(lg->lines[lg->n++], sizeof lg->lines[0], "%s", line);
+	pthread_mutex_unlock(&lg->mu);
+}
+
+static void node_stopping_cb(void *ctx)
+{
+	struct node_log *lg = ctx;
+	pthread_mutex_lock(&lg->mu);
+	lg->stopping++;
+	pthread_mutex_unlock(&lg->mu);
+}
+
+/* The first line that starts with `start` and holds `part` (NULL: none). */
+static const char *logged(struct node_log *lg, const char *start, const char *part)
+{
+	const char *hit = NULL;
+	pthread_mutex_lock(&lg->mu);
+	for (int i = 0; i < lg->n && !hit; i++)
+		if (strncmp(lg->lines[i], start, strlen(start)) == 0 && (!part || strstr(lg->lines[i], part)))
+			hit = lg->lines[i];
+	pthread_mutex_unlock(&lg->mu);
+	return hit;
+}
+
+struct runner {
+	keten_ledger *L;
+	keten_node_opts o;
+	struct node_log log;
+	volatile sig_atomic_t stop;
+	pthread_t th;
+	int rc;
+	keten_error err;
+};
+
+static void *run_thread(void *arg)
+{
+	struct runner *r = arg;
+	r->rc = keten_node_run(r->L, &r->o, &r->err);
+	return NULL;
+}
+
+static void runner_start(struct runner *r, keten_ledger *Lg)
+{
+	r->L = Lg;
+	pthread_mutex_init(&r->log.mu, NULL);
+	r->o.stop = &r->stop;
+	r->o.log = node_log_cb;
+	r->o.log_ctx = &r->log;
+	r->o.stopping = node_stopping_cb;
+	r->o.stopping_ctx = &r->log;
+	assert_int_equal(pthread_create(&r->th, NULL, run_thread, r), 0);
+}
+
+static void runner_join(struct runner *r)
+{
+	pthread_join(r->th, NULL);
+	if (r->rc)
+		fail_msg("keten_node_run: %s", r->err.msg);
+	assert_int_equal(r->log.stopping, 1);
+	assert_non_null(logged(&r->log, "stopped", NULL));
+}
+
+/* Wait until cond holds (at most 30 s). */
+#define WAIT_FOR(cond)                                               \
+	do {                                                         \
+		for (int w_ = 0; w_ < 3000 && !(cond); w_++)         \
+			usleep(10000);                               \
+		if (!(cond))                                         \
+			fail_msg("timed out waiting for %s", #cond); \
+	} while (0)
+
+/* A node that serves and checkpoints, and one that pulls from the peer
+ * kept in its home, each stopped by its flag as a signal handler would;
+ * a node that stops by itself after its rounds. */
+static void test_node_run(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t *mk = keten_ledger_info(f->L[0])->key;
+	static struct runner a, b, c;
+	const char *listen[1];
+	const char *nowhere[1] = {"ipc:///nonexistent/keten-none.ipc"};
+	char **urls;
+	size_t n;
+	uint64_t head0 = head_of(f->L[0], mk);
+	keten_error err = {0};
+
+	snprintf(f->url, sizeof f->url, "tcp://127.0.0.1:%d", free_port());
+	listen[0] = f->url;
+	a.o.listen = listen;
+	a.o.n_listen = 1;
+	a.o.checkpoint_s = 0.1;
+	runner_start(&a, f->L[0]);
+	/* the serving node checkpoints the heads it holds at once */
+	WAIT_FOR(head_of(f->L[0], mk) > head0);
+	assert_int_equal(keten_node_peer_add(f->L[2], f->url, &err), KETEN_OK);
+	b.o.interval_s = 0.1;
+	b.o.timeout_s = 2;
+	runner_start(&b, f->L[2]);
+	WAIT_FOR(head_of(f->L[2], mk) == head_of(f->L[0], mk));
+	WAIT_FOR(logged(&b.log, "round 2: ", NULL) != NULL);
+	b.stop = SIGTERM;
+	runner_join(&b);
+	assert_non_null(logged(&b.log, "not serving as Een; pulling from 1 peers", NULL));
+	assert_non_null(logged(&b.log, "round 1: ", f->url));
+	assert_non_null(logged(&b.log, "round 2: ", "(in sync)"));
+	assert_non_null(logged(&b.log, "stopping (SIGTERM)", NULL));
+	a.stop = SIGINT;
+	runner_join(&a);
+	assert_non_null(logged(&a.log, "serving as Gemeente on ", f->url));
+	assert_non_null(logged(&a.log, "checkpoint ", " feeds"));
+	assert_non_null(logged(&a.log, "stopping (SIGINT)", NULL));
+	assert_null(logged(&a.log, "round ", NULL)); /* no peers: nothing logged per round */
+	assert_int_equal(keten_node_peer_remove(f->L[2], f->url, &err), KETEN_OK);
+
+	/* --rounds: two rounds with a peer that never answers, then it stops */
+	c.o.peers = nowhere;
+	c.o.n_peers = 1;
+	c.o.interval_s = 0.05;
+	c.o.timeout_s = 0.2;
+	c.o.rounds = 2;
+	runner_start(&c, f->L[3]);
+	runner_join(&c);
+	assert_non_null(logged(&c.log, "round 1: ", "error: "));
+	assert_non_null(logged(&c.log, "round 2: ", "error: "));
+	assert_null(logged(&c.log, "round 3: ", NULL));
+	assert_non_null(logged(&c.log, "stopping (done)", NULL));
+
+	/* nothing to do, or a bad peer: refused before anything starts */
+	{
+		keten_node_opts o = {0};
+		const char *bad[1] = {"ftp://x"};
+		assert_int_equal(keten_node_peers(f->L[1], &urls, &n, &err), KETEN_OK);
+		assert_int_equal(n, 0);
+		keten_node_peers_free(urls, n);
+		assert_int_equal(keten_node_run(f->L[1], &o, &err), KETEN_EINVAL);
+		o.peers = bad;
+		o.n_peers = 1;
+		assert_int_equal(keten_node_run(f->L[1], &o, &err), KETEN_EINVAL);
+		assert_non_null(strstr(err.msg, "ftp://x"));
+	}
+}
+
+/* Peers and TLS files kept in the home. */
+static void test_node_config(void **state)
+{
+	struct fx *f = *state;
+	keten_ledger *Lg = f->L[1];
+	keten_tls_config cfg;
+	keten_error err = {0};
+	char **urls, path[200], abs[PATH_MAX];
+	size_t n;
+	FILE *fp;
+
+	assert_true(keten_node_url_ok("tcp://127.0.0.1:1"));
+	assert_true(keten_node_url_ok("tls+tcp://h:1"));
+	assert_true(keten_node_url_ok("ipc:///x"));
+	assert_false(keten_node_url_ok("http://x"));
+	assert_false(keten_node_url_ok(NULL));
+	assert_int_equal(keten_node_peer_add(Lg, "tcp://127.0.0.1:2", &err), KETEN_OK);
+	assert_int_equal(keten_node_peer_add(Lg, "ipc:///b", &err), KETEN_OK);
+	assert_int_equal(keten_node_peer_add(Lg, "tcp://127.0.0.1:2", &err), KETEN_OK);
+	assert_int_equal(keten_node_peer_add(Lg, "ftp://x", &err), KETEN_EINVAL);
+	assert_int_equal(keten_node_peers(Lg, &urls, &n, &err), KETEN_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(urls[0], "ipc:///b"); /* in URL order */
+	assert_string_equal(urls[1], "tcp://127.0.0.1:2");
+	keten_node_peers_free(urls, n);
+	assert_int_equal(keten_node_peer_remove(Lg, "ipc:///b", &err), KETEN_OK);
+	assert_int_equal(keten_node_peer_remove(Lg, "ipc:///never", &err), KETEN_OK);
+	assert_int_equal(keten_node_peers(Lg, &urls, &n, &err), KETEN_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(urls[0], "tcp://127.0.0.1:2");
+	keten_node_peers_free(urls, n);
+	assert_int_equal(keten_node_peer_remove(Lg, "tcp://127.0.0.1:2", &err), KETEN_OK);
+	keten_node_peers_free(NULL, 0);
+
+	/* TLS: kept as absolute paths, given names win, "" forgets, a file
+	 * that does not resolve changes nothing */
+	snprintf(path, sizeof path, "%s/ca.pem", f->base);
+	assert_non_null(fp = fopen(path, "w"));
+	fclose(fp);
+	assert_non_null(realpath(path, abs));
+	assert_int_equal(keten_node_tls_set(Lg, &(keten_tls_files){.ca = path, .cert = ""}, &err), KETEN_OK);
+	assert_int_equal(keten_node_tls(Lg, NULL, &cfg, &err), KETEN_OK);
+	assert_string_equal(cfg.ca, abs);
+	assert_ptr_equal(cfg.files.ca, cfg.ca);
+	assert_null(cfg.files.cert);
+	assert_null(cfg.files.key);
+	assert_int_equal(keten_node_tls(Lg, &(keten_tls_files){.ca = "/given/ca.pem", .key = "k.pem"}, &cfg, &err),
+	                 KETEN_OK);
+	assert_string_equal(cfg.files.ca, "/given/ca.pem");
+	assert_string_equal(cfg.files.key, "k.pem");
+	assert_int_equal(keten_node_tls_set(Lg, &(keten_tls_files){.key = path, .cert = "/no/such/file"}, &err),
+	                 KETEN_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "cannot read '/no/such/file'"));
+	assert_int_equal(keten_node_tls(Lg, NULL, &cfg, &err), KETEN_OK);
+	assert_null(cfg.files.key); /* all or nothing */
+	assert_int_equal(keten_node_tls_set(Lg, &(keten_tls_files){.ca = ""}, &err), KETEN_OK);
+	assert_int_equal(keten_node_tls(Lg, NULL, &cfg, &err), KETEN_OK);
+	assert_null(cfg.files.ca);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pull_figures),
-		cmocka_unit_test(test_concurrent_and_restart),
-		cmocka_unit_test(test_hostile_sockets),
+		cmocka_unit_test(test_pull_figures),    cmocka_unit_test(test_concurrent_and_restart),
+		cmocka_unit_test(test_hostile_sockets), cmocka_unit_test(test_node_run),
+		cmocka_unit_test(test_node_config),
 	};
 	setenv("KETEN_PWHASH_FAST", "1", 1);
 	return cmocka_run_group_tests(tests, setup, teardown);

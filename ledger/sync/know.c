@@ -1,0 +1,97 @@
+/*
+ * know.c — need-to-know: who may read an entry's body (the rule in
+ * keten/sync.h; the server sends everyone else the stub, and the client
+ * asks only for bodies it may read), and who may sync at all (a trust
+ * anchor, or a party certified by one and not revoked), for both ends of
+ * the handshake.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "rules/rules.h"
+#include "sync/sync.h"
+#include "base/base.h"
+
+static void reader_load(keten_txn *t, struct kt_reader *r)
+{
+	Keten__State__PartyState *p = NULL;
+	r->loaded = true;
+	if (kt_party_load(t, r->key, &p, NULL) != KETEN_OK)
+		return;
+	for (size_t i = 0; i < p->n_roles; i++)
+		if (p->roles[i] == KETEN__ROLE__AUDITOR)
+			r->auditor = true;
+	if (p->revoked_ms)
+		r->auditor = false;
+	for (size_t i = 0; i < p->n_municipality && r->n_mun < KT_READER_MAX_MUN; i++)
+		if (p->municipality[i] && strlen(p->municipality[i]) < sizeof r->mun[0])
+			snprintf(r->mun[r->n_mun++], sizeof r->mun[0], "%s", p->municipality[i]);
+	keten__state__party_state__free_unpacked(p, NULL);
+}
+
+/* Is some municipality of party `key` one of the auditor's? */
+static bool shares_municipality(keten_txn *t, const struct kt_reader *r, const uint8_t key[32])
+{
+	Keten__State__PartyState *p = NULL;
+	bool hit = false;
+	if (kt_party_load(t, key, &p, NULL) != KETEN_OK)
+		return false;
+	for (size_t i = 0; i < p->n_municipality && !hit; i++)
+		for (size_t j = 0; j < r->n_mun && !hit; j++)
+			hit = p->municipality[i] && strcmp(p->municipality[i], r->mun[j]) == 0;
+	keten__state__party_state__free_unpacked(p, NULL);
+	return hit;
+}
+
+bool kt_reader_may(keten_txn *t, struct kt_reader *r, const keten_entry *e)
+{
+	if (e->n_audience == 0 || memcmp(e->author, r->key, 32) == 0 || keten_entry_has_audience(e, r->key))
+		return true;
+	if (!r->loaded)
+		reader_load(t, r);
+	if (!r->auditor)
+		return false;
+	for (size_t i = 0; i < e->n_audience; i++)
+		if (shares_municipality(t, r, e->audience[i]))
+			return true;
+	return false;
+}
+
+bool keten_sync_may_read(keten_txn *t, const keten_entry *e, const uint8_t key[32])
+{
+	struct kt_reader r = {.key = key};
+	return kt_reader_may(t, &r, e);
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* May this key sync with us: a trust anchor, or certified and not revoked. */
+int kt_sync_peer_allowed(keten_ledger *L, const uint8_t key[32], char *name, size_t nlen, keten_error *err)
+{
+	keten_txn *t;
+	uint32_t roles;
+	bool anchor;
+	Keten__State__PartyState *p = NULL;
+	int rc = keten_store_read(keten_ledger_store(L), &t, err);
+	if (rc)
+		return rc;
+	rc = kt_party_authorized(t, key, wall_ms(), &roles, &anchor, err);
+	if (name && nlen) {
+		const void *v;
+		size_t n;
+		name[0] = 0;
+		if (kt_party_load(t, key, &p, NULL) == KETEN_OK && p->name)
+			snprintf(name, nlen, "%s", p->name);
+		else if (keten_kv_get(t, KT_TRUST, key, 32, &v, &n, NULL) == KETEN_OK)
+			snprintf(name, nlen, "%.*s", (int)strnlen(v, n), (const char *)v);
+		keten__state__party_state__free_unpacked(p, NULL);
+	}
+	keten_txn_end(t);
+	return rc;
+}
