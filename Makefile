@@ -64,9 +64,9 @@ $(B)/ledger/%.o: ledger/%.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c -o $@ $<
 
-$(B)/cli/%.o: cli/%.c | $(PROTO_H)
+$(B)/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(INT_CFLAGS) -c -o $@ $<
+	$(CC) $(PUB_CFLAGS) -c -o $@ $<
 
 $(B)/tests/unit/%.o: tests/unit/%.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
@@ -91,8 +91,8 @@ $(B)/libketen.so: $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -o $(B)/$(SONAME) $^ $(LIBS)
 	ln -sf $(SONAME) $@
 
-$(B)/keten: $(CLI_OBJ) $(B)/libketen-internal.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libketen-internal.a $(LIBS)
+$(B)/keten: $(CLI_OBJ) $(B)/libketen.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libketen.a $(LIBS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libketen-internal.a
 	@mkdir -p $(dir $@)

@@ -19,7 +19,7 @@ struct trust_list {
 	cli *c;
 };
 
-static int trust_cb(const uint8_t *k, size_t kl CLI_UNUSED, const uint8_t *v, size_t vl, void *p)
+static int trust_cb(const uint8_t k[32], const char *name, void *p)
 {
 	struct trust_list *t = p;
 	char hex[65];
@@ -27,10 +27,10 @@ static int trust_cb(const uint8_t *k, size_t kl CLI_UNUSED, const uint8_t *v, si
 	if (t->arr) {
 		json_t *o = json_object();
 		json_object_set_new(o, "key", json_string(hex));
-		json_object_set_new(o, "name", json_stringn((const char *)v, strnlen((const char *)v, vl)));
+		json_object_set_new(o, "name", json_string(name));
 		json_array_append_new(t->arr, o);
 	} else {
-		printf("%s  %.*s\n", hex, (int)strnlen((const char *)v, vl), (const char *)v);
+		printf("%s  %s\n", hex, name);
 	}
 	return 0;
 }
@@ -52,7 +52,7 @@ int cmd_trust(cli *c, int argc, char **argv)
 			return rc;
 		if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 			return cli_error(&err);
-		rc = keten_kv_scan(t, KT_TRUST, NULL, 0, trust_cb, &tl, &err);
+		rc = keten_trust_each(t, trust_cb, &tl, &err);
 		keten_txn_end(t);
 		if (tl.arr)
 			cli_print_json(tl.arr);

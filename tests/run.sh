@@ -38,6 +38,21 @@ echo "== build"
 if ! make -s -j"$JOBS" DEV=1 all unit >> "$LOG" 2>&1; then
 	tail -30 "$LOG"; bad build; echo "$pass passed, $fail failed"; exit 1
 fi
+echo "== structure"
+# The library exports what its public headers declare, the folders keep
+# their layers, no file or function outgrows its limit, and the code
+# follows .clang-format.
+structure() { # name command...
+	name=$1; shift
+	if out=$("$@" 2>&1); then ok "structure $name"; else bad "structure $name"; printf '%s\n' "$out" | tail -20; fi
+	printf '%s\n' "$out" >> "$LOG"
+}
+structure exports sh scripts/exports.sh --check build/libketen.a build/libketen.so.0
+structure layers sh scripts/layers.sh --check
+structure sizes sh scripts/sizes.sh --check
+structure format sh -c 'clang-format --dry-run -Werror $(find ledger cli include tests/unit tests/bench tests/fuzz -name "*.[ch]")'
+structure cli-public sh -c '! grep -rn "#include \"" cli | grep -v "\"keten/\|\"cli.h\""'
+
 echo "== unit"
 for t in build/tests/test_*; do [ -x "$t" ] && run_cmocka unit "$t"; done
 

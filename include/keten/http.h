@@ -9,9 +9,9 @@
  *
  * Each request opens one short read transaction and ends it before the
  * answer is sent: none is held between requests, so a dashboard left open
- * never pins old pages of the map.  Requests take the process's ledger
- * lock (keten_net_write_lock) around that transaction, so the dashboard
- * may run in the same process as a node that pulls and writes.
+ * never pins old pages of the map.  Requests need no lock of their own:
+ * the store lets readers run alongside a node that pulls and writes in the
+ * same process (keten/store.h, "Threads").
  *
  * By default only a loopback address is accepted (127.0.0.0/8, ::1,
  * localhost); anything else needs opts->allow_public.  On a loopback

@@ -104,4 +104,14 @@ KETEN_API int keten_ledger_ingest(keten_ledger *L, const keten_blob *b, size_t n
  * is not a valid Ed25519 public key (keten_key_valid), store errors. */
 KETEN_API int keten_ledger_trust_add(keten_ledger *L, const uint8_t key[32], const char *name, struct keten_error *err);
 
+/*
+ * Each trust anchor of this node, in key order: fn(key, name, ctx) with
+ * name NUL-terminated (cut at 255 bytes), both valid during the call
+ * only.  A non-zero return from fn stops the scan and is returned.
+ * t is a read transaction (keten_store_read).  Errors: the store's.
+ */
+struct keten_txn;
+typedef int (*keten_trust_fn)(const uint8_t key[32], const char *name, void *ctx);
+KETEN_API int keten_trust_each(struct keten_txn *t, keten_trust_fn fn, void *ctx, struct keten_error *err);
+
 #endif

@@ -379,6 +379,6 @@ int keten_contract_each(keten_txn *t, keten_contract_fn fn, void *ctx, keten_err
 
 	if (!t || !fn)
 		return keten_fail(err, KETEN_EINVAL, "no transaction or callback");
-	rc = keten_kv_scan(t, KT_STATE, &pre, 1, each_cb, &e, err);
+	rc = kt_kv_scan(t, KT_STATE, &pre, 1, each_cb, &e, err);
 	return e.rc ? e.rc : rc;
 }

@@ -104,7 +104,7 @@ int keten_party_each(keten_txn *t, keten_party_fn fn, void *ctx, keten_error *er
 
 	if (!t || !fn)
 		return keten_fail(err, KETEN_EINVAL, "no transaction or callback");
-	rc = keten_kv_scan(t, KT_PARTIES, NULL, 0, each_cb, &e, err);
+	rc = kt_kv_scan(t, KT_PARTIES, NULL, 0, each_cb, &e, err);
 	if (e.stopped)
 		return keten_fail(err, KETEN_EINVAL, "the party walk was stopped");
 	return rc;

@@ -75,7 +75,7 @@ static int take(keten_txn *t, struct append_ctx *c, size_t i, const keten_entry 
 	/* a local entry the rules refuse is not stored: applied, or waiting on its own predecessor */
 	KETEN_ASSERT(rc != 0 || st == KS_APPLIED || st == KS_PENDING);
 	if (rc == 0)
-		rc = keten_store_put_entry(t, e, st, NULL, err);
+		rc = kt_store_put_entry(t, e, st, NULL, err);
 	if (rc) {
 		if (err)
 			err->item = i + 1; /* which of the call's entries failed */
@@ -322,7 +322,7 @@ int keten_ledger_append(keten_ledger *L, const keten_append *a, size_t n, uint8_
 
 	if (!L->unlocked)
 		return keten_fail(err, KETEN_EINVAL, "the home's key is not unlocked");
-	rc = keten_store_write(L->store, append_fn, &c, err);
+	rc = kt_store_write(L->store, append_fn, &c, err);
 	free(c.wake.ids);
 	return rc;
 }

@@ -25,8 +25,8 @@ static int save_info(keten_txn *t, const keten_home_info *in, keten_error *err)
 
 	/* the four fields of keten_home_info fit, with their separators */
 	KETEN_ASSERT(n > 0 && (size_t)n < sizeof buf);
-	rc = keten_kv_put(t, KT_META, "self.info", 9, buf, (size_t)n + 1, err);
-	return rc ? rc : keten_kv_put(t, KT_META, "self.key", 8, in->key, 32, err);
+	rc = kt_kv_put(t, KT_META, "self.info", 9, buf, (size_t)n + 1, err);
+	return rc ? rc : kt_kv_put(t, KT_META, "self.key", 8, in->key, 32, err);
 }
 
 static int load_info(keten_txn *t, keten_home_info *out, keten_error *err)
@@ -34,7 +34,7 @@ static int load_info(keten_txn *t, keten_home_info *out, keten_error *err)
 	const void *v;
 	size_t n;
 	const char *f[4] = {0};
-	int rc = keten_kv_get(t, KT_META, "self.info", 9, &v, &n, err);
+	int rc = kt_kv_get(t, KT_META, "self.info", 9, &v, &n, err);
 	if (rc)
 		return rc == KETEN_ENOTFOUND ? keten_fail(err, KETEN_ESTORE, "home has no identity record")
 					     : (keten_err)rc;
@@ -50,7 +50,7 @@ static int load_info(keten_txn *t, keten_home_info *out, keten_error *err)
 	snprintf(out->role, sizeof out->role, "%s", f[1]);
 	snprintf(out->agb, sizeof out->agb, "%s", f[2]);
 	snprintf(out->municipality, sizeof out->municipality, "%s", f[3]);
-	rc = keten_kv_get(t, KT_META, "self.key", 8, &v, &n, err);
+	rc = kt_kv_get(t, KT_META, "self.key", 8, &v, &n, err);
 	if (rc || n != 32)
 		return keten_fail(err, KETEN_ESTORE, "home key record is damaged");
 	memcpy(out->key, v, 32);
@@ -104,10 +104,10 @@ int keten_home_create(const char *dir, const char *passphrase, const keten_home_
 	memcpy(in.key, kp.pk, 32);
 	keten_keypair_release(&kp);
 	snprintf(path, sizeof path, "%s/ledger", dir);
-	if ((rc = keten_store_open(path, true, 0, &s, err)))
+	if ((rc = kt_store_open(path, true, 0, &s, err)))
 		return rc;
-	rc = keten_store_write(s, info_fn, &in, err);
-	keten_store_close(s);
+	rc = kt_store_write(s, info_fn, &in, err);
+	kt_store_close(s);
 	return rc;
 }
 
@@ -126,7 +126,7 @@ int keten_ledger_open(const char *dir, keten_ledger **out, keten_error *err)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	snprintf(L->dir, sizeof L->dir, "%s", dir);
 	snprintf(path, sizeof path, "%s/ledger", dir);
-	rc = keten_store_open(path, false, 0, &L->store, err);
+	rc = kt_store_open(path, false, 0, &L->store, err);
 	if (rc == KETEN_ENOTFOUND)
 		keten_fail(err, rc, "no keten home in '%s' (run 'keten init')", dir);
 	if (rc)
@@ -150,7 +150,7 @@ int keten_ledger_open(const char *dir, keten_ledger **out, keten_error *err)
 	*out = L;
 	return KETEN_OK;
 fail:
-	keten_store_close(L->store);
+	kt_store_close(L->store);
 	free(L);
 	return rc;
 }
@@ -160,7 +160,7 @@ void keten_ledger_close(keten_ledger *L)
 	if (!L)
 		return;
 	keten_keypair_release(&L->kp);
-	keten_store_close(L->store);
+	kt_store_close(L->store);
 	kt_pipeline_free(L->pipe);
 	free(L);
 }

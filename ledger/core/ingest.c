@@ -69,14 +69,14 @@ static int record_fork(keten_txn *t, const keten_entry *mine_or_theirs, keten_er
 
 	KETEN_ASSERT(mine_or_theirs->header_len > 0 && mine_or_theirs->sig != NULL);
 	memcpy(k, mine_or_theirs->author, 32);
-	keten_be64(k + 32, mine_or_theirs->seq);
+	kt_be64(k + 32, mine_or_theirs->seq);
 	memcpy(k + 40, mine_or_theirs->id, 32);
 	v = malloc(n);
 	if (!v)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	memcpy(v, mine_or_theirs->header, mine_or_theirs->header_len);
 	memcpy(v + mine_or_theirs->header_len, mine_or_theirs->sig, 64);
-	rc = keten_kv_put(t, KT_FORKS, k, 72, v, n, err);
+	rc = kt_kv_put(t, KT_FORKS, k, 72, v, n, err);
 	free(v);
 	if (rc)
 		return rc;
@@ -143,7 +143,7 @@ static int ingest_known(keten_txn *t, struct ingest_ctx *c, size_t i, size_t j, 
 		if (!e->has_body || keten_store_status(t, id, &st, NULL, 0, NULL) != 0 || st != KS_STUB)
 			continue;
 		/* The body of a stub we held: authentic by its hash. */
-		if ((rc = keten_store_put_entry(t, e, KS_PENDING, NULL, err)))
+		if ((rc = kt_store_put_entry(t, e, KS_PENDING, NULL, err)))
 			return rc;
 		c->st.bodies_added++;
 		if (reflist_push(fresh, e))
@@ -189,7 +189,7 @@ static int ingest_store(keten_txn *t, struct ingest_ctx *c, size_t k, size_t j, 
 		/* each stored entry is the next of its feed */
 		KETEN_ASSERT(c->e[m].seq == seq + 1);
 		KETEN_ASSERT(m == k || memcmp(c->e[m].prev, c->e[m - 1].id, 32) == 0);
-		if ((rc = keten_store_put_entry(t, &c->e[m], KS_PENDING, NULL, err)))
+		if ((rc = kt_store_put_entry(t, &c->e[m], KS_PENDING, NULL, err)))
 			return rc;
 		seq = c->e[m].seq;
 		c->st.added++;
@@ -304,7 +304,7 @@ int keten_ledger_ingest(keten_ledger *L, const keten_blob *b, size_t n, bool aon
 	qsort(c.e, c.n, sizeof *c.e, cmp_entry);
 	{
 		keten_error first_parse = c.first;
-		rc = keten_store_write(L->store, ingest_fn, &c, err);
+		rc = kt_store_write(L->store, ingest_fn, &c, err);
 		if (rc == 0 && !c.first.code && first_parse.code)
 			c.first = first_parse;
 	}

@@ -20,7 +20,7 @@
 /*
  * Record an entry's status.  A local entry is not stored yet when its
  * rules run: its status is handed back through *defer and written once,
- * with the entry, by keten_store_put_entry.
+ * with the entry, by kt_store_put_entry.
  */
 static int set_status(keten_txn *t, const uint8_t id[32], keten_status st, const char *rule, keten_status *defer,
                       keten_error *err)
@@ -31,7 +31,7 @@ static int set_status(keten_txn *t, const uint8_t id[32], keten_status st, const
 		*defer = st;
 		return KETEN_OK;
 	}
-	return keten_store_set_status(t, id, st, rule, err);
+	return kt_store_set_status(t, id, st, rule, err);
 }
 
 /* Park entry id on key `on` (its predecessor, author or a reference). */
@@ -44,7 +44,7 @@ static int park(keten_txn *t, const uint8_t on[32], const uint8_t id[32], keten_
 	KETEN_ASSERT(memcmp(on, id, 32) != 0);
 	memcpy(k, on, 32);
 	memcpy(k + 32, id, 32);
-	rc = keten_kv_put(t, KT_PENDING, k, 64, "", 0, err);
+	rc = kt_kv_put(t, KT_PENDING, k, 64, "", 0, err);
 	return rc ? rc : set_status(t, id, KS_PENDING, NULL, defer, err);
 }
 
@@ -220,7 +220,7 @@ static int retry(keten_txn *t, const uint8_t on[32], const uint8_t id[32], struc
 
 	memcpy(k, on, 32);
 	memcpy(k + 32, id, 32);
-	if ((rc = keten_kv_del(t, KT_PENDING, k, 64, err)))
+	if ((rc = kt_kv_del(t, KT_PENDING, k, 64, err)))
 		return rc;
 	if ((rc = keten_store_get_entry(t, id, &e, err)))
 		return rc;
@@ -241,11 +241,11 @@ int kt_drain(keten_txn *t, struct kt_idlist *wake, keten_ingest_stats *stats, st
 		/* Nothing parked, nothing to wake: in a bulk import or append
 		 * that saves a cursor search per entry.  (A try_apply below may
 		 * park again, so the count is read each time; it costs no search.) */
-		if (keten_kv_count(t, KT_PENDING) == 0)
+		if (kt_kv_count(t, KT_PENDING) == 0)
 			break;
 		/* wake may grow (and move) while its entries are re-tried */
 		memcpy(on, wake->ids[w], 32);
-		rc = keten_kv_scan(t, KT_PENDING, on, 32, collect_cb, &waiting, err);
+		rc = kt_kv_scan(t, KT_PENDING, on, 32, collect_cb, &waiting, err);
 		KETEN_ASSERT(waiting.n <= waiting.cap);
 		for (size_t i = 0; rc == 0 && i < waiting.n; i++)
 			rc = retry(t, on, waiting.ids[i], wake, stats, z, err);
@@ -265,7 +265,7 @@ static int trust_fn(keten_txn *t, void *p, keten_error *err)
 {
 	struct trust_ctx *c = p;
 	struct kt_idlist wake = {0};
-	int rc = keten_kv_put(t, KT_TRUST, c->key, 32, c->name, strlen(c->name) + 1, err);
+	int rc = kt_kv_put(t, KT_TRUST, c->key, 32, c->name, strlen(c->name) + 1, err);
 	if (rc == 0)
 		rc = wake_on(&wake, c->key, err);
 	if (rc == 0)
@@ -279,5 +279,30 @@ int keten_ledger_trust_add(keten_ledger *L, const uint8_t key[32], const char *n
 	struct trust_ctx c = {key, name};
 	if (!keten_key_valid(key))
 		return keten_fail(err, KETEN_EINVAL, "trust anchor is not a valid Ed25519 public key");
-	return keten_store_write(L->store, trust_fn, &c, err);
+	return kt_store_write(L->store, trust_fn, &c, err);
+}
+
+struct trust_each {
+	keten_trust_fn fn;
+	void *ctx;
+};
+
+static int trust_each_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+{
+	struct trust_each *x = p;
+	char name[256];
+	size_t n = strnlen((const char *)v, vl);
+	KETEN_ASSERT(kl == 32);
+	if (n >= sizeof name)
+		n = sizeof name - 1;
+	memcpy(name, v, n);
+	name[n] = 0;
+	return x->fn(k, name, x->ctx);
+}
+
+int keten_trust_each(keten_txn *t, keten_trust_fn fn, void *ctx, keten_error *err)
+{
+	struct trust_each x = {fn, ctx};
+	KETEN_ASSERT(t && fn);
+	return kt_kv_scan(t, KT_TRUST, NULL, 0, trust_each_cb, &x, err);
 }

@@ -16,8 +16,8 @@
  *   /api/log?limit=N&type=            the newest entries, summarised
  *
  * The JSON is built by the same functions as the commands' --json output
- * (ledger/json.c), so scripts and the page read one format.  Each request takes the process's ledger
- * lock, opens one read transaction, builds its answer, and ends the
+ * (ledger/query/json.c), so scripts and the page read one format.  Each
+ * request opens one read transaction, builds its answer, and ends the
  * transaction before the answer leaves; a bad parameter is 400 and an
  * unknown party, dispute or path 404, both as {"error": "..."}.
  */
@@ -314,7 +314,7 @@ static json_t *api_whoami(struct call *c)
 		json_object_set_new(j, "municipality", json_string(in->municipality));
 	json_object_set_new(j, "protected", json_boolean(!in->unprotected));
 	json_object_set_new(j, "today", keten_json_date(keten_today()));
-	json_object_set_new(j, "entries", json_integer((json_int_t)keten_kv_count(c->t, KT_ENTRIES)));
+	json_object_set_new(j, "entries", json_integer((json_int_t)kt_kv_count(c->t, KT_ENTRIES)));
 	return j;
 }
 

@@ -20,6 +20,7 @@
 #include "keten/node.h"
 #include "sync/sync.h"
 #include "base/base.h"
+#include "store/kv.h"
 
 /* keten_node_opts.stop points at the volatile sig_atomic_t of a handler. */
 _Static_assert(_Generic((sig_atomic_t)0, int : 1, default : 0), "sig_atomic_t is int");
@@ -55,9 +56,9 @@ static int meta_put_fn(keten_txn *t, void *ctx, keten_error *err)
 	for (size_t i = 0; rc == 0 && i < m->n; i++) {
 		size_t kl = strlen(m->name[i]);
 		if (!m->value[i])
-			rc = keten_kv_del(t, KT_META, m->name[i], kl, err);
+			rc = kt_kv_del(t, KT_META, m->name[i], kl, err);
 		else
-			rc = keten_kv_put(t, KT_META, m->name[i], kl, m->value[i], m->vlen[i], err);
+			rc = kt_kv_put(t, KT_META, m->name[i], kl, m->value[i], m->vlen[i], err);
 	}
 	return rc;
 }
@@ -70,7 +71,7 @@ static int peer_put(keten_ledger *L, const char *url, bool keep, keten_error *er
 	if (!keten_node_url_ok(url))
 		return keten_fail(err, KETEN_EINVAL, "'%s' is not a tcp://, tls+tcp:// or ipc:// URL", url ? url : "");
 	snprintf(key, sizeof key, PEER_PREFIX "%s", url);
-	return keten_store_write(keten_ledger_store(L), meta_put_fn, &m, err);
+	return kt_store_write(keten_ledger_store(L), meta_put_fn, &m, err);
 }
 
 int keten_node_peer_add(keten_ledger *L, const char *url, keten_error *err)
@@ -112,7 +113,7 @@ int keten_node_peers(keten_ledger *L, char ***urls, size_t *n, keten_error *err)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	rc = keten_store_read(keten_ledger_store(L), &t, err);
 	if (rc == 0) {
-		rc = keten_kv_scan(t, KT_META, PEER_PREFIX, sizeof PEER_PREFIX - 1, peer_list_cb, &pl, err);
+		rc = kt_kv_scan(t, KT_META, PEER_PREFIX, sizeof PEER_PREFIX - 1, peer_list_cb, &pl, err);
 		keten_txn_end(t);
 	}
 	if (rc) {
@@ -153,7 +154,7 @@ int keten_node_tls_set(keten_ledger *L, const keten_tls_files *set, keten_error 
 		}
 		m.n++;
 	}
-	return m.n ? keten_store_write(keten_ledger_store(L), meta_put_fn, &m, err) : KETEN_OK;
+	return m.n ? kt_store_write(keten_ledger_store(L), meta_put_fn, &m, err) : KETEN_OK;
 }
 
 /* dst: the given name when there is one, else the home's record. */
@@ -166,7 +167,7 @@ static int tls_pick(keten_txn *t, const char *name, const char *given, char *dst
 		if (strlen(given) >= len)
 			return keten_fail(err, KETEN_EINVAL, "the TLS file name '%.40s...' is too long", given);
 		snprintf(dst, len, "%s", given);
-	} else if (t && keten_kv_get(t, KT_META, name, strlen(name), &v, &n, NULL) == KETEN_OK) {
+	} else if (t && kt_kv_get(t, KT_META, name, strlen(name), &v, &n, NULL) == KETEN_OK) {
 		snprintf(dst, len, "%.*s", (int)strnlen(v, n), (const char *)v);
 	}
 	return KETEN_OK;

@@ -74,7 +74,7 @@ static int bal_add(struct bal_ctx *c, const uint8_t *payer, const uint8_t *payee
 static int bal_day_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct bal_ctx *c = p;
-	if (kl != 69 || (c->as_of && keten_get_be32(k + 65) > c->as_of))
+	if (kl != 69 || (c->as_of && kt_get_be32(k + 65) > c->as_of))
 		return 0;
 	return bal_add(c, k + 1, k + 33, v, vl) ? -1 : 0;
 }
@@ -91,10 +91,10 @@ static int bal_pair(struct bal_ctx *c, const uint8_t *payer, const uint8_t *paye
 	memcpy(k + 33, payee, 32);
 	if (c->as_of) {
 		k[0] = DK_BALANCE;
-		return keten_kv_scan(c->t, KT_STATE, k, 65, bal_day_cb, c, c->err);
+		return kt_kv_scan(c->t, KT_STATE, k, 65, bal_day_cb, c, c->err);
 	}
 	k[0] = DK_TOTAL;
-	rc = keten_kv_get(c->t, KT_STATE, k, 65, &v, &n, NULL);
+	rc = kt_kv_get(c->t, KT_STATE, k, 65, &v, &n, NULL);
 	if (rc == KETEN_ENOTFOUND)
 		return 0;
 	if (rc)
@@ -123,7 +123,7 @@ int keten_recon_balance(keten_txn *t, const uint8_t me[32], const uint8_t *with,
 		return keten_fail(err, KETEN_EINVAL, "balance: no home key");
 	if (!kt_state_indexed(t)) {
 		uint8_t pre = DK_BALANCE;
-		rc = keten_kv_scan(t, KT_STATE, &pre, 1, bal_day_cb, &c, err);
+		rc = kt_kv_scan(t, KT_STATE, &pre, 1, bal_day_cb, &c, err);
 	} else if (with) {
 		/* the two directions, in key order like the scans */
 		const uint8_t *first = memcmp(me, with, 32) <= 0 ? me : with, *second = first == me ? with : me;
@@ -134,7 +134,7 @@ int keten_recon_balance(keten_txn *t, const uint8_t me[32], const uint8_t *with,
 		uint8_t pre[33];
 		pre[0] = DX_PAIR;
 		memcpy(pre + 1, me, 32);
-		rc = keten_kv_scan(t, KT_INDEX, pre, 33, bal_pair_cb, &c, err);
+		rc = kt_kv_scan(t, KT_INDEX, pre, 33, bal_pair_cb, &c, err);
 	}
 	if (rc) {
 		if (err && !err->msg[0])

@@ -135,7 +135,7 @@ static int load_payments(struct bank_ctx *b)
 	/* the payments this home made or received are indexed under it */
 	if (kt_state_indexed(b->t))
 		return kt_scan_party(b->t, b->me, DK_PAYMENT, bank_pay_cb, b, b->err);
-	return keten_kv_scan(b->t, KT_STATE, &kind, 1, bank_pay_cb, b, b->err);
+	return kt_kv_scan(b->t, KT_STATE, &kind, 1, bank_pay_cb, b, b->err);
 }
 
 static keten_bank_line *new_line(struct bank_ctx *b)

@@ -16,6 +16,7 @@
 #include "keten/keten.h"
 #include "proto/keten.pb-c.h"
 #include "base/base.h"
+#include "store/kv.h"
 
 /* Voided entries ------------------------------------------------------------- */
 
@@ -73,8 +74,8 @@ static void voids_load(struct voids *vs, keten_txn *t)
 {
 	uint8_t prefix[4];
 	vs->t = t;
-	keten_be32(prefix, KETEN__BODY_TYPE__CORRECTION);
-	keten_kv_scan(t, KT_BY_TYPE, prefix, 4, voids_cb, vs, NULL);
+	kt_be32(prefix, KETEN__BODY_TYPE__CORRECTION);
+	kt_kv_scan(t, KT_BY_TYPE, prefix, 4, voids_cb, vs, NULL);
 	if (vs->n)
 		qsort(vs->pairs, vs->n, sizeof *vs->pairs, void_cmp);
 }
@@ -173,16 +174,16 @@ int keten_entries_each(keten_txn *t, const keten_entry_filter *f, keten_entry_fn
 		voids_load(&x.voids, t);
 	if (x.f->order == KETEN_BY_FEED && x.f->author) {
 		memcpy(prefix, x.f->author, 32);
-		rc = keten_kv_scan(t, KT_FEEDS, prefix, 32, each_cb, &x, err);
+		rc = kt_kv_scan(t, KT_FEEDS, prefix, 32, each_cb, &x, err);
 	} else if (x.f->order == KETEN_BY_FEED) {
-		rc = keten_kv_scan(t, KT_FEEDS, NULL, 0, each_cb, &x, err);
+		rc = kt_kv_scan(t, KT_FEEDS, NULL, 0, each_cb, &x, err);
 	} else if (x.f->body_type) {
-		keten_be32(prefix, x.f->body_type);
+		kt_be32(prefix, x.f->body_type);
 		x.keyoff = 12;
-		rc = keten_kv_scan_reverse(t, KT_BY_TYPE, prefix, 4, each_cb, &x, err);
+		rc = kt_kv_scan_reverse(t, KT_BY_TYPE, prefix, 4, each_cb, &x, err);
 	} else {
 		x.keyoff = 8;
-		rc = keten_kv_scan_reverse(t, KT_TIMELINE, NULL, 0, each_cb, &x, err);
+		rc = kt_kv_scan_reverse(t, KT_TIMELINE, NULL, 0, each_cb, &x, err);
 	}
 	free(x.voids.pairs);
 	return rc;

@@ -30,7 +30,7 @@ const char *keten_json_party_name(keten_txn *t, const uint8_t key[32], char *buf
 	buf[0] = 0;
 	if (kt_party_load(t, key, &ps, NULL) == 0 && ps->name)
 		snprintf(buf, len, "%s", ps->name);
-	else if (keten_kv_get(t, KT_TRUST, key, 32, &v, &n, NULL) == 0)
+	else if (kt_kv_get(t, KT_TRUST, key, 32, &v, &n, NULL) == 0)
 		snprintf(buf, len, "%.*s", (int)strnlen(v, n), (const char *)v);
 	keten__state__party_state__free_unpacked(ps, NULL);
 	return buf;

@@ -60,7 +60,7 @@ bool kt_pb_next(const uint8_t **p, const uint8_t *end, uint32_t *field, const ui
 /* Call fn for each record of state kind `kind` indexed under party
  * ('P' || party || kind || id: a copy of the record, or "" to look up),
  * with the key and value a scan of the state table would give. */
-int kt_scan_party(keten_txn *t, const uint8_t party[32], uint8_t kind, keten_scan_fn fn, void *ctx, keten_error *err);
+int kt_scan_party(keten_txn *t, const uint8_t party[32], uint8_t kind, kt_scan_fn fn, void *ctx, keten_error *err);
 
 /* The context ------------------------------------------------------------- */
 

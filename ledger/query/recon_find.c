@@ -194,7 +194,7 @@ static int rijgen_finding(struct recon_ctx *x, const struct subj *s)
 	memcpy(pre + 1, as->client_ref, n);
 	pre[n + 1] = 0;
 	f.plen = n + 2;
-	keten_kv_scan(x->t, KT_INDEX, pre, f.plen, rijgen_cb, &f, NULL);
+	kt_kv_scan(x->t, KT_INDEX, pre, f.plen, rijgen_cb, &f, NULL);
 	ids[0] = as->id.data;
 	for (size_t j = 0; j < f.n; j++)
 		ids[j + 1] = f.ids[j];
@@ -302,7 +302,7 @@ static int offer_findings(struct recon_ctx *x, struct subj *s)
 			pre[0] = DX_OFFERS;
 			if (os->allocation.len == 32) {
 				memcpy(pre + 1, os->allocation.data, 32);
-				keten_kv_scan(x->t, KT_INDEX, pre, 33, offers_cb, &f, NULL);
+				kt_kv_scan(x->t, KT_INDEX, pre, 33, offers_cb, &f, NULL);
 			}
 			for (size_t j = 0; j < f.n; j++)
 				ids[j + 2] = f.ids[j];

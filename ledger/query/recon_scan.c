@@ -505,7 +505,7 @@ static int clawback_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, 
 struct via_scan {
 	void *ctx;
 	keten_txn *t;
-	keten_scan_fn fn;
+	kt_scan_fn fn;
 };
 
 static int via_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
@@ -515,28 +515,28 @@ static int via_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void
 	size_t n = vl;
 	if (kl != 66)
 		return 0;
-	if (!vl && keten_kv_get(s->t, KT_STATE, k + 33, 33, &val, &n, NULL) != 0)
+	if (!vl && kt_kv_get(s->t, KT_STATE, k + 33, 33, &val, &n, NULL) != 0)
 		return 0;
 	return s->fn(k + 33, 33, val, n, s->ctx);
 }
 
-int kt_scan_party(keten_txn *t, const uint8_t party[32], uint8_t kind, keten_scan_fn fn, void *ctx, keten_error *err)
+int kt_scan_party(keten_txn *t, const uint8_t party[32], uint8_t kind, kt_scan_fn fn, void *ctx, keten_error *err)
 {
 	struct via_scan s = {ctx, t, fn};
 	uint8_t pre[34];
 	pre[0] = DX_PARTY;
 	memcpy(pre + 1, party, 32);
 	pre[33] = kind;
-	return keten_kv_scan(t, KT_INDEX, pre, sizeof pre, via_cb, &s, err);
+	return kt_kv_scan(t, KT_INDEX, pre, sizeof pre, via_cb, &s, err);
 }
 
-static int scan_kind(struct recon_ctx *x, uint8_t kind, keten_scan_fn fn)
+static int scan_kind(struct recon_ctx *x, uint8_t kind, kt_scan_fn fn)
 {
 	int rc;
 	if (x->via)
 		rc = kt_scan_party(x->t, x->via, kind, fn, x, x->err);
 	else
-		rc = keten_kv_scan(x->t, KT_STATE, &kind, 1, fn, x, x->err);
+		rc = kt_kv_scan(x->t, KT_STATE, &kind, 1, fn, x, x->err);
 	if (rc && x->err && !x->err->msg[0])
 		keten_fail(x->err, KETEN_ENOMEM, "out of memory while reading derived state");
 	return rc;

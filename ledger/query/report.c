@@ -527,18 +527,18 @@ static int report_scans(struct rctx *x, keten_error *err)
 	uint8_t kind = DK_ALLOCATION;
 	int rc;
 
-	if ((rc = keten_kv_scan(x->t, KT_STATE, &kind, 1, alloc_cb, x, err)))
+	if ((rc = kt_kv_scan(x->t, KT_STATE, &kind, 1, alloc_cb, x, err)))
 		return rc;
 	if (x->n_ag)
 		qsort(x->ag, x->n_ag, sizeof *x->ag, cmp_agroup);
 	kind = DK_OFFER;
-	if ((rc = keten_kv_scan(x->t, KT_STATE, &kind, 1, offer_cb, x, err)))
+	if ((rc = kt_kv_scan(x->t, KT_STATE, &kind, 1, offer_cb, x, err)))
 		return rc;
 	kind = DK_CLAIM;
-	if ((rc = keten_kv_scan(x->t, KT_STATE, &kind, 1, claim_cb, x, err)))
+	if ((rc = kt_kv_scan(x->t, KT_STATE, &kind, 1, claim_cb, x, err)))
 		return rc;
 	kind = DK_PAYMENT;
-	return keten_kv_scan(x->t, KT_STATE, &kind, 1, payment_cb, x, err);
+	return kt_kv_scan(x->t, KT_STATE, &kind, 1, payment_cb, x, err);
 }
 
 /* Distinct clients per group, and over all. */

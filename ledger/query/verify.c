@@ -56,7 +56,7 @@ static int collect_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, 
 	/* Author and seq come from the feed key, so a damaged entry is still
 	 * reported at its place in its feed. */
 	memcpy(it->author, k, 32);
-	it->seq = keten_get_be64(k + 32);
+	it->seq = kt_get_be64(k + 32);
 	if (vl < 32) {
 		it->key = none;
 		it->bad = "log record is too short to hold an entry";
@@ -136,8 +136,8 @@ static const char *link_problem(keten_txn *t, const item *it, const item *prev)
 	if (!prev ? it->seq != 1 : (it->seq != prev->seq + 1 || memcmp(it->prev, prev->key, 32) != 0))
 		return "does not continue its author's feed";
 	/* the id index (status byte || author || seq || rule) must lead back here */
-	if (keten_kv_get(t, KT_STATUS, it->id, 32, (const void **)&sv, &sl, NULL) != 0 || sl < KETEN_STATUS_RULE ||
-	    memcmp(sv + KETEN_STATUS_AUTHOR, it->author, 32) != 0 || keten_get_be64(sv + KETEN_STATUS_SEQ) != it->seq)
+	if (kt_kv_get(t, KT_STATUS, it->id, 32, (const void **)&sv, &sl, NULL) != 0 || sl < KT_STATUS_RULE ||
+	    memcmp(sv + KT_STATUS_AUTHOR, it->author, 32) != 0 || kt_get_be64(sv + KT_STATUS_SEQ) != it->seq)
 		return "the id index does not lead to this entry";
 	if (sv[0] != KS_PENDING && kt_party_authorized(t, it->author, it->ts, &roles, &anchor, &aerr) == KETEN_EAUTHOR)
 		return "author holds no certificate from a trust anchor";
@@ -205,7 +205,7 @@ static int fork_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size
 	if (!(fk = push((void **)&f->out->forks, &f->out->n_forks, &f->cap, sizeof *fk)))
 		return -1;
 	memcpy(fk->author, k, 32);
-	fk->seq = keten_get_be64(k + 32);
+	fk->seq = kt_get_be64(k + 32);
 	memcpy(fk->id, k + 40, 32);
 	return 0;
 }
@@ -248,7 +248,7 @@ static int check_forks_checkpoints(keten_ledger *L, keten_txn *t, keten_verify_r
 {
 	struct fork_list fl = {out, 0};
 	struct cp_list cl = {out, 0, false};
-	int rc = keten_kv_scan(t, KT_FORKS, NULL, 0, fork_cb, &fl, err);
+	int rc = kt_kv_scan(t, KT_FORKS, NULL, 0, fork_cb, &fl, err);
 	if (rc)
 		return rc == KETEN_EINVAL && !(err && err->msg[0]) ? keten_fail(err, KETEN_ENOMEM, NULL)
 								   : (keten_err)rc;
@@ -279,7 +279,7 @@ int keten_ledger_verify(keten_ledger *L, const keten_verify_opts *opts, keten_ve
 	}
 	if ((rc = keten_store_read(keten_ledger_store(L), &t, err)))
 		return rc;
-	rc = keten_kv_scan(t, KT_LOG, NULL, 0, collect_cb, &col, err);
+	rc = kt_kv_scan(t, KT_LOG, NULL, 0, collect_cb, &col, err);
 	if (rc == KETEN_EINVAL && !(err && err->msg[0]))
 		rc = keten_fail(err, KETEN_ENOMEM, NULL);
 	if (rc == 0) {

@@ -97,7 +97,7 @@ static int clawback_stub(kt_apply *a, const Keten__Clawback *c, keten_error *err
 
 	pre[0] = DX_OFFERS;
 	memcpy(pre + 1, c->allocation.data, 32);
-	if ((rc = keten_kv_scan(a->txn, KT_INDEX, pre, 33, provider_cb, &pf, err)))
+	if ((rc = kt_kv_scan(a->txn, KT_INDEX, pre, 33, provider_cb, &pf, err)))
 		return rc;
 	if (pf.found)
 		set_debt(&debts[n++], &provider, &author, c->amount_cents);

@@ -413,7 +413,7 @@ static int allocation_record(kt_apply *a, const Keten__Allocation *al, Keten__St
 	memcpy(pre + 1, al->client_ref, n);
 	pre[n + 1] = 0;
 	s.plen = n + 2;
-	if (al->kind == KETEN__KIND__HERSTEL && (rc = keten_kv_scan(a->txn, KT_INDEX, pre, n + 2, rijgen_cb, &s, err)))
+	if (al->kind == KETEN__KIND__HERSTEL && (rc = kt_kv_scan(a->txn, KT_INDEX, pre, n + 2, rijgen_cb, &s, err)))
 		return rc;
 	if (s.hit) {
 		as->n_findings = 1;

@@ -42,7 +42,7 @@ int kt_dispute_load(keten_txn *t, const uint8_t id[32], Keten__State__DisputeSta
 
 	*out = NULL;
 	state_key(k, id);
-	if ((rc = keten_kv_get(t, KT_STATE, k, sizeof k, &v, &n, err)))
+	if ((rc = kt_kv_get(t, KT_STATE, k, sizeof k, &v, &n, err)))
 		return rc;
 	*out = keten__state__dispute_state__unpack(NULL, n, v);
 	return *out ? KETEN_OK : keten_fail(err, KETEN_ESTORE, "ledger store: damaged dispute record");
@@ -60,7 +60,7 @@ static int dispute_save(keten_txn *t, const Keten__State__DisputeState *d, keten
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	keten__state__dispute_state__pack(d, buf);
 	state_key(k, d->id.data);
-	rc = keten_kv_put(t, KT_STATE, k, sizeof k, buf, n, err);
+	rc = kt_kv_put(t, KT_STATE, k, sizeof k, buf, n, err);
 	free(buf);
 	return rc;
 }
@@ -164,7 +164,7 @@ static int put_refs(keten_txn *t, const ProtobufCBinaryData *to, size_t n, const
 {
 	int rc = KETEN_OK;
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = keten_store_put_ref(t, to[i].data, from, err);
+		rc = kt_store_put_ref(t, to[i].data, from, err);
 	return rc;
 }
 
@@ -205,7 +205,7 @@ static int apply_dispute(kt_apply *a, keten_error *err)
 	for (size_t i = 0; i < d->n_entries && rc == 0; i++) {
 		uint8_t k[65];
 		index_key(k, d->entries[i].data, a->e->id);
-		rc = keten_kv_put(a->txn, KT_INDEX, k, sizeof k, "", 0, err);
+		rc = kt_kv_put(a->txn, KT_INDEX, k, sizeof k, "", 0, err);
 	}
 	if (rc == 0)
 		rc = put_refs(a->txn, d->entries, d->n_entries, a->e->id, err);
@@ -277,7 +277,7 @@ static int apply_response(kt_apply *a, keten_error *err)
 	d->responses = old;
 	d->n_responses = n_old;
 	if (rc == 0)
-		rc = keten_store_put_ref(a->txn, r->dispute.data, a->e->id, err);
+		rc = kt_store_put_ref(a->txn, r->dispute.data, a->e->id, err);
 	if (rc == 0)
 		rc = put_refs(a->txn, r->entries, r->n_entries, a->e->id, err);
 out:
@@ -379,7 +379,7 @@ static int apply_ruling(kt_apply *a, keten_error *err)
 		goto out;
 	}
 	if ((rc = ruling_save(a, r, d, err)) == 0)
-		rc = keten_store_put_ref(a->txn, r->dispute.data, a->e->id, err);
+		rc = kt_store_put_ref(a->txn, r->dispute.data, a->e->id, err);
 out:
 	keten__state__dispute_state__free_unpacked(d, NULL);
 	keten__ruling__free_unpacked(r, NULL);
@@ -426,7 +426,7 @@ int kt_dispute_each(keten_txn *t, bool open_only, kt_dispute_fn fn, void *ctx, k
 {
 	struct each_ctx c = {t, open_only, fn, ctx};
 	uint8_t kind = KETEN_STATE_DISPUTE;
-	return keten_kv_scan(t, KT_STATE, &kind, 1, each_cb, &c, err);
+	return kt_kv_scan(t, KT_STATE, &kind, 1, each_cb, &c, err);
 }
 
 int kt_dispute_each_open(keten_txn *t, kt_dispute_fn fn, void *ctx, keten_error *err)
@@ -456,7 +456,7 @@ bool kt_entry_under_open_dispute(keten_txn *t, const uint8_t entry[32])
 	uint8_t prefix[33];
 	prefix[0] = KETEN_INDEX_DISPUTED;
 	memcpy(prefix + 1, entry, 32);
-	if (keten_kv_scan(t, KT_INDEX, prefix, sizeof prefix, open_find_cb, &f, NULL))
+	if (kt_kv_scan(t, KT_INDEX, prefix, sizeof prefix, open_find_cb, &f, NULL))
 		return false;
 	return f.found;
 }
@@ -575,7 +575,7 @@ int kt_dispute_audience(keten_txn *t, const uint8_t opener[32], const uint8_t (*
 	}
 	if (rc == 0 && cbs.n) {
 		struct ruler_scan r = {&s, &cbs};
-		rc = keten_kv_scan(t, KT_PARTIES, NULL, 0, ruler_cb, &r, err);
+		rc = kt_kv_scan(t, KT_PARTIES, NULL, 0, ruler_cb, &r, err);
 	}
 	free(cbs.code);
 	if (rc == 0)

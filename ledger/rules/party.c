@@ -41,7 +41,7 @@ uint32_t keten_role_from_name(const char *name)
 
 bool kt_is_anchor(keten_txn *t, const uint8_t key[32])
 {
-	return keten_kv_get(t, KT_TRUST, key, 32, NULL, NULL, NULL) == KETEN_OK;
+	return kt_kv_get(t, KT_TRUST, key, 32, NULL, NULL, NULL) == KETEN_OK;
 }
 
 struct party_find {
@@ -95,7 +95,7 @@ int keten_party_find(keten_txn *t, const char *what, const uint8_t self[32], uin
 	for (size_t i = 0; i < f.len && hex; i++)
 		hex = isxdigit((unsigned char)what[i]);
 	f.by_name = !hex;
-	if ((rc = keten_kv_scan(t, KT_PARTIES, NULL, 0, find_cb, &f, err)))
+	if ((rc = kt_kv_scan(t, KT_PARTIES, NULL, 0, find_cb, &f, err)))
 		return rc;
 	if (!f.found && hex) {
 		/* a key prefix of a trust anchor or of this home itself */
@@ -116,7 +116,7 @@ int kt_party_load(keten_txn *t, const uint8_t key[32], Keten__State__PartyState 
 {
 	const void *v;
 	size_t n;
-	int rc = keten_kv_get(t, KT_PARTIES, key, 32, &v, &n, err);
+	int rc = kt_kv_get(t, KT_PARTIES, key, 32, &v, &n, err);
 	*out = NULL;
 	if (rc)
 		return rc;
@@ -134,7 +134,7 @@ int kt_party_save(keten_txn *t, const Keten__State__PartyState *p, keten_error *
 	if (!buf)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	keten__state__party_state__pack(p, buf);
-	rc = keten_kv_put(t, KT_PARTIES, p->key.data, 32, buf, n, err);
+	rc = kt_kv_put(t, KT_PARTIES, p->key.data, 32, buf, n, err);
 	free(buf);
 	return rc;
 }

@@ -41,7 +41,7 @@ int kt_contract_by_ref(keten_txn *t, const char *ref, uint8_t id[32], keten_erro
 	memcpy(k + 1, ref, n);
 	k[n + 1] = 0;
 	f.plen = n + 2;
-	if ((rc = keten_kv_scan(t, KT_INDEX, k, n + 2, ref_cb, &f, err)))
+	if ((rc = kt_kv_scan(t, KT_INDEX, k, n + 2, ref_cb, &f, err)))
 		return rc;
 	if (!f.found)
 		return keten_fail(err, KETEN_ENOTFOUND, "no framework contract with reference '%s'", ref);
@@ -403,7 +403,7 @@ int kt_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amount, uin
 		uint8_t pre[33];
 		pre[0] = DX_OFFERS;
 		memcpy(pre + 1, alloc, 32);
-		if ((rc = keten_kv_scan(t, KT_INDEX, pre, 33, offer_cb, &s, err)))
+		if ((rc = kt_kv_scan(t, KT_INDEX, pre, 33, offer_cb, &s, err)))
 			goto out;
 		if (s.n) {
 			w[0] = as->amount_cents > s.total ? as->amount_cents - s.total : 0;

@@ -55,7 +55,7 @@ int kt_state_get(keten_txn *t, uint8_t kind, const uint8_t id[32], const Protobu
 	*out = NULL;
 	k[0] = kind;
 	memcpy(k + 1, id, 32);
-	rc = keten_kv_get(t, KT_STATE, k, 33, &v, &n, err);
+	rc = kt_kv_get(t, KT_STATE, k, 33, &v, &n, err);
 	if (rc)
 		return rc;
 	*out = protobuf_c_message_unpack(d, NULL, n, v);
@@ -161,7 +161,7 @@ static int party_copies(keten_txn *t, uint8_t kind, const uint8_t id[32], const 
 			memcpy(k + 1, first, 32);
 			k[33] = kind;
 			memcpy(k + 34, id, 32);
-			if (keten_kv_get(t, KT_INDEX, k, sizeof k, NULL, NULL, NULL) == 0) {
+			if (kt_kv_get(t, KT_INDEX, k, sizeof k, NULL, NULL, NULL) == 0) {
 				free(p);
 				return KETEN_OK;
 			}
@@ -179,7 +179,7 @@ static int party_copies(keten_txn *t, uint8_t kind, const uint8_t id[32], const 
 		if (seen)
 			continue;
 		memcpy(k + 1, p[i]->data, 32);
-		rc = keten_kv_put(t, KT_INDEX, k, sizeof k, buf, n, err);
+		rc = kt_kv_put(t, KT_INDEX, k, sizeof k, buf, n, err);
 	}
 	free(p);
 	return rc;
@@ -202,7 +202,7 @@ int kt_state_put(keten_txn *t, uint8_t kind, const uint8_t id[32], const void *m
 	protobuf_c_message_pack(m, buf);
 	k[0] = kind;
 	memcpy(k + 1, id, 32);
-	rc = keten_kv_put(t, KT_STATE, k, 33, buf, n, err);
+	rc = kt_kv_put(t, KT_STATE, k, 33, buf, n, err);
 	if (rc == 0)
 		rc = party_copies(t, kind, id, msg, buf, n, err);
 	free(buf);
@@ -230,7 +230,7 @@ static int balance_bump(keten_txn *t, const uint8_t *k, size_t klen, kt_bal_fiel
 
 	/* 'b' || payer || payee || date, or 'T' || payer || payee */
 	KETEN_ASSERT((klen == 69 && k[0] == DK_BALANCE) || (klen == 65 && k[0] == DK_TOTAL));
-	rc = keten_kv_get(t, KT_STATE, k, klen, &v, &n, NULL);
+	rc = kt_kv_get(t, KT_STATE, k, klen, &v, &n, NULL);
 	*created = rc == KETEN_ENOTFOUND;
 	if (rc == 0) {
 		d = keten__state__balance_day__unpack(NULL, n, v);
@@ -275,7 +275,7 @@ static int balance_bump(keten_txn *t, const uint8_t *k, size_t klen, kt_bal_fiel
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	}
 	keten__state__balance_day__pack(b, buf);
-	rc = keten_kv_put(t, KT_STATE, k, klen, buf, n, err);
+	rc = kt_kv_put(t, KT_STATE, k, klen, buf, n, err);
 	free(buf);
 	kt_state_free(d);
 	return rc;
@@ -292,7 +292,7 @@ int kt_balance_add(keten_txn *t, const uint8_t payer[32], const uint8_t payee[32
 	k[0] = DK_BALANCE;
 	memcpy(k + 1, payer, 32);
 	memcpy(k + 33, payee, 32);
-	keten_be32(k + 65, date);
+	kt_be32(k + 65, date);
 	if ((rc = balance_bump(t, k, 69, f, delta, &created, err)))
 		return rc;
 	/* The running total lets `balance` read one record per pair instead
@@ -314,7 +314,7 @@ static const uint8_t mark_key[1] = {DK_MARK};
 
 bool kt_state_indexed(keten_txn *t)
 {
-	return keten_kv_get(t, KT_STATE, mark_key, 1, NULL, NULL, NULL) == 0;
+	return kt_kv_get(t, KT_STATE, mark_key, 1, NULL, NULL, NULL) == 0;
 }
 
 static int any_cb(const uint8_t *k KT_UNUSED, size_t kl KT_UNUSED, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED,
@@ -336,9 +336,9 @@ int kt_state_index_begin(keten_txn *t, keten_error *err)
 	 * clawback on a withheld allocation, and its balances, aside), so a
 	 * ledger without these has nothing the indices could lack. */
 	for (size_t i = 0; i < sizeof first && !any; i++)
-		if ((rc = keten_kv_scan(t, KT_STATE, &first[i], 1, any_cb, &any, err)))
+		if ((rc = kt_kv_scan(t, KT_STATE, &first[i], 1, any_cb, &any, err)))
 			return rc;
-	return any ? KETEN_OK : keten_kv_put(t, KT_STATE, mark_key, 1, "", 0, err);
+	return any ? KETEN_OK : kt_kv_put(t, KT_STATE, mark_key, 1, "", 0, err);
 }
 
 int kt_set_bytes(ProtobufCBinaryData *b, const uint8_t *data, size_t len)
@@ -397,7 +397,7 @@ int kt_index_put(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const vo
 	uint8_t k[400];
 	if (l1 + l2 + 1 > sizeof k)
 		return keten_refuse(err, "field-too-long", "a reference or code is too long");
-	return keten_kv_put(t, KT_INDEX, k, index_key(k, kind, k1, l1, k2, l2), "", 0, err);
+	return kt_kv_put(t, KT_INDEX, k, index_key(k, kind, k1, l1, k2, l2), "", 0, err);
 }
 
 int kt_index_del(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2, keten_error *err)
@@ -405,7 +405,7 @@ int kt_index_del(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const vo
 	uint8_t k[400];
 	if (l1 + l2 + 1 > sizeof k)
 		return KETEN_OK;
-	return keten_kv_del(t, KT_INDEX, k, index_key(k, kind, k1, l1, k2, l2), err);
+	return kt_kv_del(t, KT_INDEX, k, index_key(k, kind, k1, l1, k2, l2), err);
 }
 
 bool kt_index_has(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const void *k2, size_t l2)
@@ -413,5 +413,5 @@ bool kt_index_has(keten_txn *t, uint8_t kind, const void *k1, size_t l1, const v
 	uint8_t k[400];
 	if (l1 + l2 + 1 > sizeof k)
 		return false;
-	return keten_kv_get(t, KT_INDEX, k, index_key(k, kind, k1, l1, k2, l2), NULL, NULL, NULL) == 0;
+	return kt_kv_get(t, KT_INDEX, k, index_key(k, kind, k1, l1, k2, l2), NULL, NULL, NULL) == 0;
 }

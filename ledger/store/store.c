@@ -26,6 +26,7 @@
 
 #include "keten/keten.h"
 #include "base/base.h"
+#include "store/kv.h"
 
 static const char *const table_names[KT_COUNT] = {
 	[KT_ENTRIES] = "entries",   [KT_FEEDS] = "feeds", [KT_HEADS] = "heads",   [KT_BY_TYPE] = "by_type",
@@ -35,14 +36,14 @@ static const char *const table_names[KT_COUNT] = {
 };
 
 /* The views: no LMDB table of their own (see store.h). */
-static bool is_view(keten_table tab)
+static bool is_view(kt_table tab)
 {
 	return tab == KT_ENTRIES || tab == KT_FEEDS;
 }
 
 /* A status record: status byte || author (32) || seq (8 BE) || rule. */
-#define ST_AUTHOR KETEN_STATUS_AUTHOR
-#define ST_RULE   KETEN_STATUS_RULE
+#define ST_AUTHOR KT_STATUS_AUTHOR
+#define ST_RULE   KT_STATUS_RULE
 #define RULE_MAX  62u
 #define MAX_KEY   511u /* LMDB's key size limit (mdb_env_get_maxkeysize) */
 
@@ -70,13 +71,13 @@ struct keten_txn {
 #define WRITE_OK(t, tab)  (TXN_OK(t, tab) && (t)->write)
 #define KEY_OK(key, klen) ((key) && (klen) >= 1 && (klen) <= MAX_KEY)
 
-void keten_be64(uint8_t o[8], uint64_t v)
+void kt_be64(uint8_t o[8], uint64_t v)
 {
 	for (int i = 7; i >= 0; i--, v >>= 8)
 		o[i] = (uint8_t)v;
 }
 
-uint64_t keten_get_be64(const uint8_t in[8])
+uint64_t kt_get_be64(const uint8_t in[8])
 {
 	uint64_t v = 0;
 	for (int i = 0; i < 8; i++)
@@ -84,13 +85,13 @@ uint64_t keten_get_be64(const uint8_t in[8])
 	return v;
 }
 
-void keten_be32(uint8_t o[4], uint32_t v)
+void kt_be32(uint8_t o[4], uint32_t v)
 {
 	for (int i = 3; i >= 0; i--, v >>= 8)
 		o[i] = (uint8_t)v;
 }
 
-uint32_t keten_get_be32(const uint8_t in[4])
+uint32_t kt_get_be32(const uint8_t in[4])
 {
 	return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
 }
@@ -266,17 +267,17 @@ static int open_tables(keten_store *s, MDB_txn *txn, const char *dir, keten_erro
 	s->dbi[KT_FEEDS] = s->dbi[KT_ENTRIES] = s->dbi[KT_LOG];
 	rc = mdb_get(txn, s->dbi[KT_META], &k, &v);
 	if (rc == MDB_NOTFOUND) {
-		keten_be32(ver, KETEN_SCHEMA_VERSION);
+		kt_be32(ver, KT_SCHEMA_VERSION);
 		v.mv_data = ver;
 		v.mv_size = 4;
 		rc = mdb_put(txn, s->dbi[KT_META], &k, &v, 0);
-	} else if (rc == 0 && (v.mv_size != 4 || keten_get_be32(v.mv_data) != KETEN_SCHEMA_VERSION)) {
+	} else if (rc == 0 && (v.mv_size != 4 || kt_get_be32(v.mv_data) != KT_SCHEMA_VERSION)) {
 		return keten_fail(err, KETEN_ESTORE, "ledger in '%s' has an unknown schema version", dir);
 	}
 	return rc ? lmdb_fail(err, rc, "schema") : KETEN_OK;
 }
 
-int keten_store_open(const char *dir, bool create, size_t map_bytes, keten_store **out, keten_error *err)
+int kt_store_open(const char *dir, bool create, size_t map_bytes, keten_store **out, keten_error *err)
 {
 	keten_store *s;
 	MDB_txn *txn = NULL;
@@ -329,7 +330,7 @@ fail:
 	return rc;
 }
 
-void keten_store_close(keten_store *s)
+void kt_store_close(keten_store *s)
 {
 	if (!s)
 		return;
@@ -341,7 +342,7 @@ void keten_store_close(keten_store *s)
 	free(s);
 }
 
-size_t keten_store_mapsize(keten_store *s)
+size_t kt_store_mapsize(keten_store *s)
 {
 	return mapsize_now(s);
 }
@@ -371,7 +372,7 @@ static int begin(keten_store *s, bool write, MDB_txn **txn, size_t *seen, keten_
 }
 
 /* One attempt of a write: 1 when the map was full (nothing committed). */
-static int write_once(keten_store *s, keten_write_fn fn, void *ctx, size_t *seen, keten_error *err)
+static int write_once(keten_store *s, kt_write_fn fn, void *ctx, size_t *seen, keten_error *err)
 {
 	keten_txn t = {.s = s, .write = true};
 	int rc = begin(s, true, &t.txn, seen, err);
@@ -391,7 +392,7 @@ static int write_once(keten_store *s, keten_write_fn fn, void *ctx, size_t *seen
 	return t.map_full ? -1 : rc;
 }
 
-int keten_store_write(keten_store *s, keten_write_fn fn, void *ctx, keten_error *err)
+int kt_store_write(keten_store *s, kt_write_fn fn, void *ctx, keten_error *err)
 {
 	KETEN_ASSERT(s && fn);
 	for (int attempt = 0; attempt < 24; attempt++) {
@@ -431,7 +432,7 @@ void keten_txn_end(keten_txn *t)
 {
 	if (!t)
 		return;
-	KETEN_ASSERT(t->txn && !t->write); /* a write ends in keten_store_write */
+	KETEN_ASSERT(t->txn && !t->write); /* a write ends in kt_store_write */
 	mdb_txn_abort(t->txn);
 	gate_leave(t->s);
 	free(t);
@@ -465,8 +466,8 @@ static int log_of_id(keten_txn *t, const uint8_t id[32], MDB_val *rec)
 	return rc;
 }
 
-int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen, const void **val, size_t *vlen,
-                 keten_error *err)
+int kt_kv_get(keten_txn *t, kt_table tab, const void *key, size_t klen, const void **val, size_t *vlen,
+              keten_error *err)
 {
 	MDB_val k = {klen, (void *)key}, v;
 	int rc;
@@ -496,7 +497,7 @@ int keten_kv_get(keten_txn *t, keten_table tab, const void *key, size_t klen, co
 	return KETEN_OK;
 }
 
-static int put(keten_txn *t, keten_table tab, MDB_val *k, MDB_val *v, unsigned flags, keten_error *err)
+static int put(keten_txn *t, kt_table tab, MDB_val *k, MDB_val *v, unsigned flags, keten_error *err)
 {
 	int rc;
 	KETEN_ASSERT(WRITE_OK(t, tab) && !is_view(tab) && KEY_OK(k->mv_data, k->mv_size));
@@ -506,8 +507,7 @@ static int put(keten_txn *t, keten_table tab, MDB_val *k, MDB_val *v, unsigned f
 	return rc ? lmdb_fail(err, rc, table_names[tab]) : KETEN_OK;
 }
 
-int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen, const void *val, size_t vlen,
-                 keten_error *err)
+int kt_kv_put(keten_txn *t, kt_table tab, const void *key, size_t klen, const void *val, size_t vlen, keten_error *err)
 {
 	MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
 	KETEN_ASSERT(TXN_OK(t, tab) && KEY_OK(key, klen) && (val || vlen == 0));
@@ -516,7 +516,7 @@ int keten_kv_put(keten_txn *t, keten_table tab, const void *key, size_t klen, co
 	return put(t, tab, &k, &v, 0, err);
 }
 
-int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_t klen, keten_error *err)
+int kt_kv_del(keten_txn *t, kt_table tab, const void *key, size_t klen, keten_error *err)
 {
 	MDB_val k = {klen, (void *)key};
 	int rc;
@@ -532,8 +532,8 @@ int keten_kv_del(keten_txn *t, keten_table tab, const void *key, size_t klen, ke
 	return rc ? lmdb_fail(err, rc, table_names[tab]) : KETEN_OK;
 }
 
-static int scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen, keten_scan_fn fn, void *ctx,
-                bool reverse, keten_error *err)
+static int scan(keten_txn *t, kt_table tab, const void *prefix, size_t plen, kt_scan_fn fn, void *ctx, bool reverse,
+                keten_error *err)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -603,19 +603,18 @@ static int scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen, 
 	return KETEN_OK;
 }
 
-int keten_kv_scan(keten_txn *t, keten_table tab, const void *prefix, size_t plen, keten_scan_fn fn, void *ctx,
-                  keten_error *err)
+int kt_kv_scan(keten_txn *t, kt_table tab, const void *prefix, size_t plen, kt_scan_fn fn, void *ctx, keten_error *err)
 {
 	return scan(t, tab, prefix, plen, fn, ctx, false, err);
 }
 
-int keten_kv_scan_reverse(keten_txn *t, keten_table tab, const void *prefix, size_t plen, keten_scan_fn fn, void *ctx,
-                          keten_error *err)
+int kt_kv_scan_reverse(keten_txn *t, kt_table tab, const void *prefix, size_t plen, kt_scan_fn fn, void *ctx,
+                       keten_error *err)
 {
 	return scan(t, tab, prefix, plen, fn, ctx, true, err);
 }
 
-size_t keten_kv_count(keten_txn *t, keten_table tab)
+size_t kt_kv_count(keten_txn *t, kt_table tab)
 {
 	MDB_stat st;
 	MDB_dbi dbi;
@@ -678,7 +677,7 @@ static int put_status(keten_txn *t, const uint8_t id[32], keten_status st, const
 	return put(t, KT_STATUS, &k, &v, 0, err);
 }
 
-int keten_store_put_entry(keten_txn *t, const keten_entry *e, keten_status st, const char *rule, keten_error *err)
+int kt_store_put_entry(keten_txn *t, const keten_entry *e, keten_status st, const char *rule, keten_error *err)
 {
 	MDB_val k = {32, (void *)e->id}, v;
 	uint8_t loc[40], key[44], head[40];
@@ -712,30 +711,30 @@ int keten_store_put_entry(keten_txn *t, const keten_entry *e, keten_status st, c
 	if (rc != MDB_NOTFOUND)
 		return lmdb_fail(err, rc, table_names[KT_STATUS]);
 	memcpy(loc, e->author, 32);
-	keten_be64(loc + 32, e->seq);
+	kt_be64(loc + 32, e->seq);
 	if ((rc = put_log(t, loc, e, true, err)))
 		return rc;
-	keten_be64(head, e->seq);
+	kt_be64(head, e->seq);
 	memcpy(head + 8, e->id, 32);
-	if ((rc = keten_kv_put(t, KT_HEADS, e->author, 32, head, 40, err)))
+	if ((rc = kt_kv_put(t, KT_HEADS, e->author, 32, head, 40, err)))
 		return rc;
-	keten_be32(key, e->body_type);
-	keten_be64(key + 4, (uint64_t)e->timestamp_ms);
+	kt_be32(key, e->body_type);
+	kt_be64(key + 4, (uint64_t)e->timestamp_ms);
 	memcpy(key + 12, e->id, 32);
-	if ((rc = keten_kv_put(t, KT_BY_TYPE, key, 44, "", 0, err)))
+	if ((rc = kt_kv_put(t, KT_BY_TYPE, key, 44, "", 0, err)))
 		return rc;
-	if ((rc = keten_kv_put(t, KT_TIMELINE, key + 4, 40, "", 0, err)))
+	if ((rc = kt_kv_put(t, KT_TIMELINE, key + 4, 40, "", 0, err)))
 		return rc;
 	return put_status(t, e->id, st, loc, rule, err);
 }
 
-int keten_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[32], keten_error *err)
+int kt_store_put_ref(keten_txn *t, const uint8_t to[32], const uint8_t from[32], keten_error *err)
 {
 	uint8_t key[64];
 	KETEN_ASSERT(WRITE_OK(t, KT_REFS) && to && from);
 	memcpy(key, to, 32);
 	memcpy(key + 32, from, 32);
-	return keten_kv_put(t, KT_REFS, key, 64, "", 0, err);
+	return kt_kv_put(t, KT_REFS, key, 64, "", 0, err);
 }
 
 int keten_store_get_entry(keten_txn *t, const uint8_t id[32], keten_entry *out, keten_error *err)
@@ -757,7 +756,7 @@ int keten_store_get_entry(keten_txn *t, const uint8_t id[32], keten_entry *out, 
 
 bool keten_store_has_entry(keten_txn *t, const uint8_t id[32])
 {
-	return keten_kv_get(t, KT_STATUS, id, 32, NULL, NULL, NULL) == KETEN_OK;
+	return kt_kv_get(t, KT_STATUS, id, 32, NULL, NULL, NULL) == KETEN_OK;
 }
 
 int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq, uint8_t id[32], keten_error *err)
@@ -766,7 +765,7 @@ int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq, uint
 	size_t n;
 	int rc;
 	KETEN_ASSERT(seq);
-	rc = keten_kv_get(t, KT_HEADS, author, 32, &v, &n, err);
+	rc = kt_kv_get(t, KT_HEADS, author, 32, &v, &n, err);
 	if (rc == KETEN_ENOTFOUND) {
 		*seq = 0;
 		if (id)
@@ -777,7 +776,7 @@ int keten_store_head(keten_txn *t, const uint8_t author[32], uint64_t *seq, uint
 		return rc;
 	if (n != 40)
 		return keten_fail(err, KETEN_ESTORE, "ledger store: damaged head record");
-	*seq = keten_get_be64(v);
+	*seq = kt_get_be64(v);
 	if (id)
 		memcpy(id, (const uint8_t *)v + 8, 32);
 	return KETEN_OK;
@@ -791,8 +790,8 @@ int keten_store_feed_id(keten_txn *t, const uint8_t author[32], uint64_t seq, ui
 	int rc;
 	KETEN_ASSERT(author && id);
 	memcpy(key, author, 32);
-	keten_be64(key + 32, seq);
-	rc = keten_kv_get(t, KT_LOG, key, 40, &v, &n, err);
+	kt_be64(key + 32, seq);
+	rc = kt_kv_get(t, KT_LOG, key, 40, &v, &n, err);
 	if (rc)
 		return rc;
 	if (n < 32)
@@ -808,7 +807,7 @@ int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st, cha
 	size_t n;
 	int rc;
 	KETEN_ASSERT(st && id);
-	rc = keten_kv_get(t, KT_STATUS, id, 32, &v, &n, err);
+	rc = kt_kv_get(t, KT_STATUS, id, 32, &v, &n, err);
 	if (rc)
 		return rc;
 	if (n < ST_RULE)
@@ -828,7 +827,7 @@ int keten_store_status(keten_txn *t, const uint8_t id[32], keten_status *st, cha
  * unchanged (a pending entry that is applied): the second status write of
  * a received entry costs no page of its own.
  */
-int keten_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st, const char *rule, keten_error *err)
+int kt_store_set_status(keten_txn *t, const uint8_t id[32], keten_status st, const char *rule, keten_error *err)
 {
 	uint8_t buf[ST_RULE + RULE_MAX];
 	size_t n = rule ? strnlen(rule, RULE_MAX) : 0;
@@ -936,7 +935,7 @@ int keten_store_resolve(keten_txn *t, const char *hex, uint8_t id[32], keten_err
 	}
 	c.hex = low;
 	c.len = n;
-	rc = keten_kv_scan(t, KT_STATUS, prefix, n / 2, resolve_cb, &c, err);
+	rc = kt_kv_scan(t, KT_STATUS, prefix, n / 2, resolve_cb, &c, err);
 	if (rc)
 		return rc;
 	if (c.found == 0)

@@ -12,6 +12,7 @@
 
 #include "sync/client.h"
 #include "base/base.h"
+#include "store/kv.h"
 
 static void ingest_items(keten_ledger *L, const uint8_t author[32], const keten_blob *b, size_t n, struct ingested *r)
 {
@@ -22,7 +23,7 @@ static void ingest_items(keten_ledger *L, const uint8_t author[32], const keten_
 	r->n = n;
 	if ((r->rc = keten_store_read(keten_ledger_store(L), &t, &r->err)))
 		return;
-	before = keten_kv_count(t, KT_FORKS);
+	before = kt_kv_count(t, KT_FORKS);
 	keten_txn_end(t);
 	/* Whatever does not verify is dropped by ingest and shows as our head
 	 * falling short of what the replies claimed; its message stays here. */
@@ -32,7 +33,7 @@ static void ingest_items(keten_ledger *L, const uint8_t author[32], const keten_
 	if ((r->rc = keten_store_read(keten_ledger_store(L), &t, &r->err)))
 		return;
 	r->rc = keten_store_head(t, author, &r->head, NULL, &r->err);
-	after = keten_kv_count(t, KT_FORKS);
+	after = kt_kv_count(t, KT_FORKS);
 	keten_txn_end(t);
 	r->new_forks = after != before;
 }
@@ -442,7 +443,7 @@ int kt_take_forks(keten_sync_client *c, const Keten__Sync__Entries *en, keten_er
 		free(b);
 		return rc;
 	}
-	before = keten_kv_count(t, KT_FORKS);
+	before = kt_kv_count(t, KT_FORKS);
 	keten_txn_end(t);
 	rc = n ? keten_ledger_ingest(c->L, b, n, false, &ist, &ierr) : KETEN_OK;
 	free(b);
@@ -453,7 +454,7 @@ int kt_take_forks(keten_sync_client *c, const Keten__Sync__Entries *en, keten_er
 	}
 	if ((rc = keten_store_read(keten_ledger_store(c->L), &t, err)))
 		return rc;
-	after = keten_kv_count(t, KT_FORKS);
+	after = kt_kv_count(t, KT_FORKS);
 	keten_txn_end(t);
 	if (n) {
 		c->st.entries += ist.added;

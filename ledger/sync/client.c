@@ -11,6 +11,7 @@
 
 #include "sync/client.h"
 #include "base/base.h"
+#include "store/kv.h"
 
 #define MAX_RESTARTS       2
 #define MAX_BACKOFFS       4
@@ -191,10 +192,10 @@ static int find_wants(keten_sync_client *c, keten_error *err)
 	if (rc)
 		return rc;
 	crypto_generichash_init(&ss.hs, NULL, 0, 32);
-	rc = keten_kv_scan(t, KT_STATUS, NULL, 0, stub_cb, &ss, err);
+	rc = kt_kv_scan(t, KT_STATUS, NULL, 0, stub_cb, &ss, err);
 	crypto_generichash_final(&ss.hs, key, 32);
 	memcpy(key + 32, c->server, 32);
-	keten_be64(key + 64, (uint64_t)keten_kv_count(t, KT_PARTIES));
+	kt_be64(key + 64, (uint64_t)kt_kv_count(t, KT_PARTIES));
 	if (rc == 0 && c->wants_valid && c->wants_age < WANTS_MAX_AGE && memcmp(key, c->wants_key, sizeof key) == 0) {
 		c->wants_age++;
 		keten_txn_end(t);
@@ -204,7 +205,7 @@ static int find_wants(keten_sync_client *c, keten_error *err)
 	c->wants_valid = false;
 	ss.collect = true;
 	if (rc == 0)
-		rc = keten_kv_scan(t, KT_STATUS, NULL, 0, stub_cb, &ss, err);
+		rc = kt_kv_scan(t, KT_STATUS, NULL, 0, stub_cb, &ss, err);
 	for (size_t i = 0; rc == 0 && i < ss.n; i++) {
 		keten_entry e;
 		if (keten_store_get_entry(t, ss.ids[i], &e, NULL))
@@ -369,9 +370,9 @@ static bool fork_known(keten_txn *t, const uint8_t author[32], uint64_t seq, con
 {
 	uint8_t k[72];
 	memcpy(k, author, 32);
-	keten_be64(k + 32, seq);
+	kt_be64(k + 32, seq);
 	memcpy(k + 40, id, 32);
-	return keten_kv_get(t, KT_FORKS, k, 72, NULL, NULL, NULL) == KETEN_OK;
+	return kt_kv_get(t, KT_FORKS, k, 72, NULL, NULL, NULL) == KETEN_OK;
 }
 
 /* Turn the server's heads into jobs: what is new, what to compare, and
@@ -486,7 +487,7 @@ static int take_challenge(keten_sync_client *c, const Keten__Sync__Reply *r, uin
 	int rc;
 
 	if (r->msg_case != KETEN__SYNC__REPLY__MSG_CHALLENGE || ch->key.len != 32 || ch->nonce.len != 32 ||
-	    ch->signature.len != 64 || !crypto_core_ed25519_is_valid_point(ch->key.data))
+	    ch->signature.len != 64 || !keten_key_valid(ch->key.data))
 		return keten_fail(err, KETEN_EPROTO, "the server did not answer hello with a challenge");
 	kt_sync_server_message(msg, c->nonce, me, ch->nonce.data);
 	if (keten_sig_verify(ch->signature.data, msg, KT_SYNC_SERVER_MSG_LEN, ch->key.data) != KETEN_OK)

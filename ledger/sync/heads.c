@@ -11,6 +11,7 @@
 
 #include "sync/sync.h"
 #include "base/base.h"
+#include "store/kv.h"
 
 /* Heads ------------------------------------------------------------------------ */
 
@@ -34,7 +35,7 @@ static int heads_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 		hd->cap = cap;
 	}
 	memcpy(hd->h[hd->n].author, k, 32);
-	hd->h[hd->n].seq = keten_get_be64(v);
+	hd->h[hd->n].seq = kt_get_be64(v);
 	memcpy(hd->h[hd->n].id, (const uint8_t *)v + 8, 32);
 	hd->n++;
 	return 0;
@@ -44,7 +45,7 @@ int kt_read_heads(keten_txn *t, struct kt_heads *hd, uint8_t digest[32], keten_e
 {
 	int rc;
 	crypto_generichash_init(&hd->hs, NULL, 0, 32);
-	rc = keten_kv_scan(t, KT_HEADS, NULL, 0, heads_cb, hd, err);
+	rc = kt_kv_scan(t, KT_HEADS, NULL, 0, heads_cb, hd, err);
 	if (rc == KETEN_EINVAL && !(err && err->msg[0]))
 		rc = keten_fail(err, KETEN_ENOMEM, NULL);
 	crypto_generichash_final(&hd->hs, digest, 32);
@@ -162,7 +163,7 @@ int keten_sync_checkpoint_check(keten_txn *t, const keten_entry *e, keten_checkp
 			break;
 		}
 		memcpy(rec, h->author.data, 32);
-		keten_be64(rec + 32, h->seq);
+		kt_be64(rec + 32, h->seq);
 		memcpy(rec + 40, h->id.data, 32);
 		crypto_generichash_update(&hs, rec, sizeof rec);
 		out->heads++;
@@ -273,6 +274,6 @@ int keten_checkpoints_check(keten_txn *t, const uint8_t self[32], keten_checkpoi
 	struct cp_scan x = {t, self, fn, ctx};
 	uint8_t prefix[4];
 	KETEN_ASSERT(t && self && fn);
-	keten_be32(prefix, KETEN__BODY_TYPE__CHECKPOINT);
-	return keten_kv_scan(t, KT_BY_TYPE, prefix, 4, cp_cb, &x, err);
+	kt_be32(prefix, KETEN__BODY_TYPE__CHECKPOINT);
+	return kt_kv_scan(t, KT_BY_TYPE, prefix, 4, cp_cb, &x, err);
 }

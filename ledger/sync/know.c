@@ -88,7 +88,7 @@ int kt_sync_peer_allowed(keten_ledger *L, const uint8_t key[32], char *name, siz
 		name[0] = 0;
 		if (kt_party_load(t, key, &p, NULL) == KETEN_OK && p->name)
 			snprintf(name, nlen, "%s", p->name);
-		else if (keten_kv_get(t, KT_TRUST, key, 32, &v, &n, NULL) == KETEN_OK)
+		else if (kt_kv_get(t, KT_TRUST, key, 32, &v, &n, NULL) == KETEN_OK)
 			snprintf(name, nlen, "%.*s", (int)strnlen(v, n), (const char *)v);
 		keten__state__party_state__free_unpacked(p, NULL);
 	}

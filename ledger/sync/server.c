@@ -12,6 +12,7 @@
 
 #include "sync/sync.h"
 #include "base/base.h"
+#include "store/kv.h"
 
 void keten_sync_limits_default(keten_sync_limits *lim)
 {
@@ -51,8 +52,7 @@ static int serve_hello(keten_ledger *L, keten_sync_session *s, const Keten__Sync
 	keten_error perr = {0};
 	int rc;
 
-	if (h->key.len != 32 || h->nonce.len != KETEN_SYNC_NONCE_BYTES ||
-	    !crypto_core_ed25519_is_valid_point(h->key.data)) {
+	if (h->key.len != 32 || h->nonce.len != KETEN_SYNC_NONCE_BYTES || !keten_key_valid(h->key.data)) {
 		s->strikes++;
 		return kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__MALFORMED,
 		                           "hello needs a valid 32-byte Ed25519 key and a 32-byte nonce", KETEN_EPROTO,
@@ -149,7 +149,7 @@ static int serve_heads(keten_ledger *L, const Keten__Sync__Heads *q, uint8_t **o
 	if (rc == 0) {
 		rc = kt_read_heads(t, &hd, digest, &err);
 		hr.has_forks = 1;
-		hr.forks = (uint32_t)keten_kv_count(t, KT_FORKS);
+		hr.forks = (uint32_t)kt_kv_count(t, KT_FORKS);
 		keten_txn_end(t);
 	}
 	if (rc) {
@@ -365,7 +365,7 @@ static int serve_forks(keten_ledger *L, const keten_sync_limits *lim, const Kete
 		return keten_fail(note, KETEN_ENOMEM, NULL);
 	rc = keten_store_read(keten_ledger_store(L), &t, &err);
 	if (rc == 0) {
-		rc = keten_kv_scan(t, KT_FORKS, NULL, 0, fork_cb, &f, &err);
+		rc = kt_kv_scan(t, KT_FORKS, NULL, 0, fork_cb, &f, &err);
 		keten_txn_end(t);
 	}
 	if (rc == 0 && f.nomem)

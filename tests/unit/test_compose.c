@@ -30,6 +30,7 @@
 #include "keten/batch.h"
 #include "keten/json.h"
 #include "test_util.h"
+#include "store/kv.h"
 
 static const char tariff_csv[] = "# SYNTHETIC: invented amounts\n"
 				 "domain,profile,profile_name,intensity,kind,tariff_cents,per\n"
@@ -51,7 +52,7 @@ static size_t entries(struct fx *f)
 	keten_txn *t;
 	size_t n;
 	assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, NULL), 0);
-	n = keten_kv_count(t, KT_STATUS);
+	n = kt_kv_count(t, KT_STATUS);
 	keten_txn_end(t);
 	return n;
 }

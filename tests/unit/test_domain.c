@@ -427,7 +427,7 @@ static struct bal_sum balance(struct fx *f, const uint8_t *payer, const uint8_t 
 	keten_txn *t;
 	uint8_t pre = DK_BALANCE;
 	assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, NULL), 0);
-	assert_int_equal(keten_kv_scan(t, KT_STATE, &pre, 1, bal_cb, &b, NULL), 0);
+	assert_int_equal(kt_kv_scan(t, KT_STATE, &pre, 1, bal_cb, &b, NULL), 0);
 	keten_txn_end(t);
 	return b;
 }
@@ -656,7 +656,7 @@ static void test_receipt_copied_into_payment(void **state)
 		assert_int_equal(got, 900000);
 	}
 	/* the same answers from a record without the copy, by the lookup */
-	assert_int_equal(keten_store_write(keten_ledger_store(f->M), strip_receipt_copy, p1, &err), 0);
+	assert_int_equal(kt_store_write(keten_ledger_store(f->M), strip_receipt_copy, p1, &err), 0);
 	ps = state_of(f, DK_PAYMENT, p1, &keten__state__payment_state__descriptor);
 	assert_false(ps->has_receipt_date);
 	kt_state_free(ps);

@@ -100,12 +100,12 @@ static const uint8_t *key_of(keten_ledger *L)
 	return keten_ledger_info(L)->key;
 }
 
-static size_t count(keten_ledger *L, keten_table tab)
+static size_t count(keten_ledger *L, kt_table tab)
 {
 	keten_txn *t;
 	size_t n;
 	assert_int_equal(keten_store_read(keten_ledger_store(L), &t, NULL), KETEN_OK);
-	n = keten_kv_count(t, tab);
+	n = kt_kv_count(t, tab);
 	keten_txn_end(t);
 	return n;
 }
@@ -181,7 +181,7 @@ static int export_cb(const uint8_t *k __attribute__((unused)), size_t kl, const 
 	size_t n;
 	assert_int_equal(kl, 40);
 	assert_int_equal(vl, 32);
-	assert_int_equal(keten_kv_get(x->t, KT_ENTRIES, v, 32, &raw, &n, NULL), KETEN_OK);
+	assert_int_equal(kt_kv_get(x->t, KT_ENTRIES, v, 32, &raw, &n, NULL), KETEN_OK);
 	assert_true(x->n < 64);
 	uint8_t *copy = malloc(n);
 	assert_non_null(copy);
@@ -196,7 +196,7 @@ static void export_all(keten_ledger *L, struct blobs *x)
 {
 	memset(x, 0, sizeof *x);
 	assert_int_equal(keten_store_read(keten_ledger_store(L), &x->t, NULL), KETEN_OK);
-	assert_int_equal(keten_kv_scan(x->t, KT_FEEDS, NULL, 0, export_cb, x, NULL), KETEN_OK);
+	assert_int_equal(kt_kv_scan(x->t, KT_FEEDS, NULL, 0, export_cb, x, NULL), KETEN_OK);
 	keten_txn_end(x->t);
 }
 
@@ -674,10 +674,10 @@ static void test_fork(void **state)
 		assert_memory_equal(id, e4a.id, 32);
 		assert_false(keten_store_has_entry(t, e4b.id));
 		memcpy(pre, key_of(f->A), 32);
-		keten_be64(pre + 32, 4);
-		assert_int_equal(keten_kv_scan(t, KT_FORKS, pre, 40, fork_cb, &s, &err), KETEN_OK);
+		kt_be64(pre + 32, 4);
+		assert_int_equal(kt_kv_scan(t, KT_FORKS, pre, 40, fork_cb, &s, &err), KETEN_OK);
 		assert_int_equal(s.n, 2);
-		assert_int_equal(keten_kv_count(t, KT_FORKS), 2);
+		assert_int_equal(kt_kv_count(t, KT_FORKS), 2);
 		for (int i = 0; i < 2; i++) {
 			const keten_entry *e = memcmp(s.ids[i], e4a.id, 32) == 0 ? &e4a : &e4b;
 			assert_memory_equal(s.ids[i], e->id, 32);
@@ -819,11 +819,11 @@ static void test_pipelined_append(void **state)
 		keten_entry_release(&again);
 		keten_entry_release(&e);
 		/* status applied, and the id index leads to author || seq */
-		assert_int_equal(keten_kv_get(t, KT_STATUS, ids[i], 32, (const void **)&v, &vl, &err), KETEN_OK);
-		assert_int_equal(vl, KETEN_STATUS_RULE);
+		assert_int_equal(kt_kv_get(t, KT_STATUS, ids[i], 32, (const void **)&v, &vl, &err), KETEN_OK);
+		assert_int_equal(vl, KT_STATUS_RULE);
 		assert_int_equal(v[0], KS_APPLIED);
-		assert_memory_equal(v + KETEN_STATUS_AUTHOR, key_of(f->A), 32);
-		assert_int_equal(keten_get_be64(v + KETEN_STATUS_SEQ), seq);
+		assert_memory_equal(v + KT_STATUS_AUTHOR, key_of(f->A), 32);
+		assert_int_equal(kt_get_be64(v + KT_STATUS_SEQ), seq);
 	}
 	keten_txn_end(t);
 	/* and a small batch after it takes the plain path from the new head */

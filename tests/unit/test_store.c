@@ -1,7 +1,7 @@
 /*
  * test_store.c — unit tests for ledger/store.c, the LMDB environment:
  * open and create; writes that commit and writes that roll back; entries
- * through keten_store_put_entry and the log, heads, by_type, timeline
+ * through kt_store_put_entry and the log, heads, by_type, timeline
  * and status (id index) tables it fills, and the entries and feeds views; stubs and their bodies; id prefix resolution
  * (unique, ambiguous, odd digit counts, not found, not hex, too short);
  * the map growing from 256 KiB while 20 MB are written, also while
@@ -29,6 +29,7 @@
 #include "keten/keten.h"
 #include "proto/keten.pb-c.h"
 #include "test_util.h"
+#include "store/kv.h"
 
 struct fx {
 	char dir[64];
@@ -57,7 +58,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	keten_store_close(f->s);
+	kt_store_close(f->s);
 	keten_keypair_release(&f->kp);
 	test_rm_rf(f->dir);
 	free(f);
@@ -67,7 +68,7 @@ static int teardown(void **state)
 static void open_store(struct fx *f, size_t map)
 {
 	keten_error err = {0};
-	assert_int_equal(keten_store_open(f->ledger, true, map, &f->s, &err), KETEN_OK);
+	assert_int_equal(kt_store_open(f->ledger, true, map, &f->s, &err), KETEN_OK);
 	assert_non_null(f->s);
 }
 
@@ -91,33 +92,33 @@ static void test_open(void **state)
 	const void *v;
 	size_t n;
 
-	assert_int_equal(keten_store_open(f->ledger, false, 0, &s, &err), KETEN_ENOTFOUND);
+	assert_int_equal(kt_store_open(f->ledger, false, 0, &s, &err), KETEN_ENOTFOUND);
 	assert_null(s);
 	assert_int_equal(err.code, KETEN_ENOTFOUND);
 	assert_int_not_equal(access(f->ledger, F_OK), 0); /* nothing created */
 	open_store(f, 1 << 20);
-	assert_int_equal(keten_store_mapsize(f->s), 1 << 20);
+	assert_int_equal(kt_store_mapsize(f->s), 1 << 20);
 	assert_int_equal(access(f->ledger, F_OK), 0);
 	/* the schema version is recorded */
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
 	assert_ptr_equal(keten_txn_store(t), f->s);
-	assert_int_equal(keten_kv_get(t, KT_META, "schema", 6, &v, &n, &err), KETEN_OK);
+	assert_int_equal(kt_kv_get(t, KT_META, "schema", 6, &v, &n, &err), KETEN_OK);
 	assert_int_equal(n, 4);
-	assert_int_equal(keten_get_be32(v), KETEN_SCHEMA_VERSION);
+	assert_int_equal(kt_get_be32(v), KT_SCHEMA_VERSION);
 	for (int tab = 0; tab < KT_COUNT; tab++)
-		assert_int_equal(keten_kv_count(t, tab), tab == KT_META ? 1 : 0);
+		assert_int_equal(kt_kv_count(t, tab), tab == KT_META ? 1 : 0);
 	keten_txn_end(t);
 	keten_txn_end(NULL);
-	keten_store_close(f->s);
+	kt_store_close(f->s);
 	f->s = NULL;
-	keten_store_close(NULL);
+	kt_store_close(NULL);
 	/* reopen without create */
-	assert_int_equal(keten_store_open(f->ledger, false, 1 << 20, &f->s, &err), KETEN_OK);
+	assert_int_equal(kt_store_open(f->ledger, false, 1 << 20, &f->s, &err), KETEN_OK);
 }
 
 static int put_bad_schema(keten_txn *t, void *ctx __attribute__((unused)), keten_error *err)
 {
-	return keten_kv_put(t, KT_META, "schema", 6, "\0\0\0\x09", 4, err);
+	return kt_kv_put(t, KT_META, "schema", 6, "\0\0\0\x09", 4, err);
 }
 
 static void test_schema_mismatch(void **state)
@@ -126,10 +127,10 @@ static void test_schema_mismatch(void **state)
 	keten_error err = {0};
 	keten_store *s = NULL;
 	open_store(f, 0);
-	assert_int_equal(keten_store_write(f->s, put_bad_schema, NULL, &err), KETEN_OK);
-	keten_store_close(f->s);
+	assert_int_equal(kt_store_write(f->s, put_bad_schema, NULL, &err), KETEN_OK);
+	kt_store_close(f->s);
 	f->s = NULL;
-	assert_int_equal(keten_store_open(f->ledger, false, 0, &s, &err), KETEN_ESTORE);
+	assert_int_equal(kt_store_open(f->ledger, false, 0, &s, &err), KETEN_ESTORE);
 	assert_null(s);
 	assert_non_null(strstr(err.msg, "schema"));
 }
@@ -140,19 +141,19 @@ static void test_mapsize_env(void **state)
 	setenv("KETEN_MAPSIZE", "262144", 1);
 	open_store(f, 0);
 	unsetenv("KETEN_MAPSIZE");
-	assert_int_equal(keten_store_mapsize(f->s), 262144);
-	keten_store_close(f->s);
+	assert_int_equal(kt_store_mapsize(f->s), 262144);
+	kt_store_close(f->s);
 	f->s = NULL;
 	/* not a number, or too small: the 1 GiB default */
 	setenv("KETEN_MAPSIZE", "12abc", 1);
 	open_store(f, 0);
-	assert_int_equal(keten_store_mapsize(f->s), (size_t)1 << 30);
-	keten_store_close(f->s);
+	assert_int_equal(kt_store_mapsize(f->s), (size_t)1 << 30);
+	kt_store_close(f->s);
 	f->s = NULL;
 	setenv("KETEN_MAPSIZE", "4096", 1);
 	open_store(f, 0);
 	unsetenv("KETEN_MAPSIZE");
-	assert_int_equal(keten_store_mapsize(f->s), (size_t)1 << 30);
+	assert_int_equal(kt_store_mapsize(f->s), (size_t)1 << 30);
 }
 
 /* --- write and read --------------------------------------------------- */
@@ -174,14 +175,14 @@ static int put_some(keten_txn *t, void *p, keten_error *err)
 			return keten_fail(err, KETEN_ERULE, "stop at %d", i);
 		snprintf(k, sizeof k, "key%03d", i);
 		snprintf(v, sizeof v, "value of %d", i);
-		if ((rc = keten_kv_put(t, KT_STATE, k, strlen(k), v, strlen(v) + 1, err)))
+		if ((rc = kt_kv_put(t, KT_STATE, k, strlen(k), v, strlen(v) + 1, err)))
 			return rc;
 	}
 	/* a write sees its own puts */
 	if (c->n) {
 		const void *v;
 		size_t n;
-		int rc = keten_kv_get(t, KT_STATE, "key000", 6, &v, &n, err);
+		int rc = kt_kv_get(t, KT_STATE, "key000", 6, &v, &n, err);
 		if (rc)
 			return rc;
 		if (strcmp(v, "value of 0") != 0)
@@ -200,42 +201,42 @@ static void test_write_read(void **state)
 	size_t n;
 
 	open_store(f, 0);
-	assert_int_equal(keten_store_write(f->s, put_some, &c, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, put_some, &c, &err), KETEN_OK);
 	assert_int_equal(c.calls, 1);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_STATE), 50);
+	assert_int_equal(kt_kv_count(t, KT_STATE), 50);
 	for (int i = 0; i < 50; i++) {
 		char k[16], want[32];
 		snprintf(k, sizeof k, "key%03d", i);
 		snprintf(want, sizeof want, "value of %d", i);
-		assert_int_equal(keten_kv_get(t, KT_STATE, k, strlen(k), &v, &n, &err), KETEN_OK);
+		assert_int_equal(kt_kv_get(t, KT_STATE, k, strlen(k), &v, &n, &err), KETEN_OK);
 		assert_int_equal(n, strlen(want) + 1);
 		assert_string_equal(v, want);
 	}
-	assert_int_equal(keten_kv_get(t, KT_STATE, "key050", 6, &v, &n, &err), KETEN_ENOTFOUND);
+	assert_int_equal(kt_kv_get(t, KT_STATE, "key050", 6, &v, &n, &err), KETEN_ENOTFOUND);
 	/* another table does not see these keys */
-	assert_int_equal(keten_kv_get(t, KT_INDEX, "key000", 6, &v, &n, &err), KETEN_ENOTFOUND);
+	assert_int_equal(kt_kv_get(t, KT_INDEX, "key000", 6, &v, &n, &err), KETEN_ENOTFOUND);
 	keten_txn_end(t);
 
 	/* a snapshot does not see a later write */
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
 	c.n = 60;
-	assert_int_equal(keten_store_write(f->s, put_some, &c, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_STATE), 50);
-	assert_int_equal(keten_kv_get(t, KT_STATE, "key055", 6, &v, &n, &err), KETEN_ENOTFOUND);
+	assert_int_equal(kt_store_write(f->s, put_some, &c, &err), KETEN_OK);
+	assert_int_equal(kt_kv_count(t, KT_STATE), 50);
+	assert_int_equal(kt_kv_get(t, KT_STATE, "key055", 6, &v, &n, &err), KETEN_ENOTFOUND);
 	keten_txn_end(t);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_STATE), 60);
+	assert_int_equal(kt_kv_count(t, KT_STATE), 60);
 	keten_txn_end(t);
 }
 
 static int del_and_fail(keten_txn *t, void *p, keten_error *err)
 {
-	int rc = keten_kv_del(t, KT_STATE, "key001", 6, err);
+	int rc = kt_kv_del(t, KT_STATE, "key001", 6, err);
 	if (rc)
 		return rc;
 	/* deleting an absent key is not an error */
-	if ((rc = keten_kv_del(t, KT_STATE, "absent", 6, err)))
+	if ((rc = kt_kv_del(t, KT_STATE, "absent", 6, err)))
 		return rc;
 	return *(int *)p ? keten_fail(err, KETEN_EPERM, "no") : 0;
 }
@@ -249,26 +250,26 @@ static void test_write_error_rolls_back(void **state)
 	int fail = 1;
 
 	open_store(f, 0);
-	assert_int_equal(keten_store_write(f->s, put_some, &c, &err), KETEN_ERULE);
+	assert_int_equal(kt_store_write(f->s, put_some, &c, &err), KETEN_ERULE);
 	assert_int_equal(err.code, KETEN_ERULE);
 	assert_string_equal(err.msg, "stop at 10");
 	assert_int_equal(c.calls, 1); /* an error is not retried */
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_STATE), 0); /* the ten puts are gone */
+	assert_int_equal(kt_kv_count(t, KT_STATE), 0); /* the ten puts are gone */
 	keten_txn_end(t);
 
 	c.fail_at = -1;
-	assert_int_equal(keten_store_write(f->s, put_some, &c, &err), KETEN_OK);
-	assert_int_equal(keten_store_write(f->s, del_and_fail, &fail, &err), KETEN_EPERM);
+	assert_int_equal(kt_store_write(f->s, put_some, &c, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, del_and_fail, &fail, &err), KETEN_EPERM);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_STATE), 20); /* the delete rolled back */
-	assert_int_equal(keten_kv_get(t, KT_STATE, "key001", 6, NULL, NULL, &err), KETEN_OK);
+	assert_int_equal(kt_kv_count(t, KT_STATE), 20); /* the delete rolled back */
+	assert_int_equal(kt_kv_get(t, KT_STATE, "key001", 6, NULL, NULL, &err), KETEN_OK);
 	keten_txn_end(t);
 	fail = 0;
-	assert_int_equal(keten_store_write(f->s, del_and_fail, &fail, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, del_and_fail, &fail, &err), KETEN_OK);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_STATE), 19);
-	assert_int_equal(keten_kv_get(t, KT_STATE, "key001", 6, NULL, NULL, &err), KETEN_ENOTFOUND);
+	assert_int_equal(kt_kv_count(t, KT_STATE), 19);
+	assert_int_equal(kt_kv_get(t, KT_STATE, "key001", 6, NULL, NULL, &err), KETEN_ENOTFOUND);
 	keten_txn_end(t);
 }
 
@@ -285,7 +286,7 @@ static int put_entries(keten_txn *t, void *p, keten_error *err)
 {
 	struct put_ctx *c = p;
 	for (size_t i = 0; i < c->n; i++) {
-		int rc = keten_store_put_entry(t, &c->e[i], c->st, c->rule, err);
+		int rc = kt_store_put_entry(t, &c->e[i], c->st, c->rule, err);
 		if (rc)
 			return rc;
 	}
@@ -301,7 +302,7 @@ struct status_ctx {
 static int set_status_fn(keten_txn *t, void *p, keten_error *err)
 {
 	struct status_ctx *c = p;
-	return keten_store_set_status(t, c->id, c->st, c->rule, err);
+	return kt_store_set_status(t, c->id, c->st, c->rule, err);
 }
 
 static int by_type_count(const uint8_t *k __attribute__((unused)), size_t kl __attribute__((unused)),
@@ -339,7 +340,7 @@ static void test_put_entry(void **state)
 	keten_txn_end(t);
 
 	struct put_ctx c = {e, 3, KS_REJECTED, "some-rule"};
-	assert_int_equal(keten_store_write(f->s, put_entries, &c, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, put_entries, &c, &err), KETEN_OK);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
 	assert_int_equal(keten_store_head(t, f->kp.pk, &seq, id, &err), KETEN_OK);
 	assert_int_equal(seq, 3);
@@ -358,25 +359,25 @@ static void test_put_entry(void **state)
 		assert_int_equal(st, KS_REJECTED);
 		assert_string_equal(rule, "some-rule");
 	}
-	assert_int_equal(keten_kv_count(t, KT_ENTRIES), 3);
-	assert_int_equal(keten_kv_count(t, KT_FEEDS), 3);
-	assert_int_equal(keten_kv_count(t, KT_HEADS), 1);
-	assert_int_equal(keten_kv_count(t, KT_BY_TYPE), 3);
-	assert_int_equal(keten_kv_count(t, KT_TIMELINE), 3);
+	assert_int_equal(kt_kv_count(t, KT_ENTRIES), 3);
+	assert_int_equal(kt_kv_count(t, KT_FEEDS), 3);
+	assert_int_equal(kt_kv_count(t, KT_HEADS), 1);
+	assert_int_equal(kt_kv_count(t, KT_BY_TYPE), 3);
+	assert_int_equal(kt_kv_count(t, KT_TIMELINE), 3);
 	/* by_type: type (4 BE) || ts (8 BE) || id; two claims, in time order */
 	{
 		uint8_t pre[4];
 		int n = 0;
-		keten_be32(pre, KETEN__BODY_TYPE__CLAIM);
-		assert_int_equal(keten_kv_scan(t, KT_BY_TYPE, pre, 4, by_type_count, &n, &err), KETEN_OK);
+		kt_be32(pre, KETEN__BODY_TYPE__CLAIM);
+		assert_int_equal(kt_kv_scan(t, KT_BY_TYPE, pre, 4, by_type_count, &n, &err), KETEN_OK);
 		assert_int_equal(n, 2);
 		uint8_t key[44];
 		memcpy(key, pre, 4);
-		keten_be64(key + 4, 2000);
+		kt_be64(key + 4, 2000);
 		memcpy(key + 12, e[2].id, 32);
-		assert_int_equal(keten_kv_get(t, KT_BY_TYPE, key, 44, NULL, NULL, &err), KETEN_OK);
+		assert_int_equal(kt_kv_get(t, KT_BY_TYPE, key, 44, NULL, NULL, &err), KETEN_OK);
 		/* timeline: ts || id */
-		assert_int_equal(keten_kv_get(t, KT_TIMELINE, key + 4, 40, NULL, NULL, &err), KETEN_OK);
+		assert_int_equal(kt_kv_get(t, KT_TIMELINE, key + 4, 40, NULL, NULL, &err), KETEN_OK);
 	}
 	/* the layout: log holds author || seq -> id || Entry bytes; the id
 	 * index (status) holds status || author || seq || rule; the views
@@ -386,27 +387,27 @@ static void test_put_entry(void **state)
 		const uint8_t *v;
 		size_t vl;
 		memcpy(key, f->kp.pk, 32);
-		keten_be64(key + 32, 2);
-		assert_int_equal(keten_kv_get(t, KT_LOG, key, 40, (const void **)&v, &vl, &err), KETEN_OK);
+		kt_be64(key + 32, 2);
+		assert_int_equal(kt_kv_get(t, KT_LOG, key, 40, (const void **)&v, &vl, &err), KETEN_OK);
 		assert_int_equal(vl, 32 + e[1].raw_len);
 		assert_memory_equal(v, e[1].id, 32);
 		assert_memory_equal(v + 32, e[1].raw, e[1].raw_len);
-		assert_int_equal(keten_kv_get(t, KT_FEEDS, key, 40, (const void **)&v, &vl, &err), KETEN_OK);
+		assert_int_equal(kt_kv_get(t, KT_FEEDS, key, 40, (const void **)&v, &vl, &err), KETEN_OK);
 		assert_int_equal(vl, 32);
 		assert_memory_equal(v, e[1].id, 32);
-		assert_int_equal(keten_kv_get(t, KT_ENTRIES, e[1].id, 32, (const void **)&v, &vl, &err), KETEN_OK);
+		assert_int_equal(kt_kv_get(t, KT_ENTRIES, e[1].id, 32, (const void **)&v, &vl, &err), KETEN_OK);
 		assert_int_equal(vl, e[1].raw_len);
 		assert_memory_equal(v, e[1].raw, vl);
-		assert_int_equal(keten_kv_get(t, KT_STATUS, e[1].id, 32, (const void **)&v, &vl, &err), KETEN_OK);
-		assert_int_equal(vl, KETEN_STATUS_RULE + strlen("some-rule"));
+		assert_int_equal(kt_kv_get(t, KT_STATUS, e[1].id, 32, (const void **)&v, &vl, &err), KETEN_OK);
+		assert_int_equal(vl, KT_STATUS_RULE + strlen("some-rule"));
 		assert_int_equal(v[0], KS_REJECTED);
-		assert_memory_equal(v + KETEN_STATUS_AUTHOR, f->kp.pk, 32);
-		assert_int_equal(keten_get_be64(v + KETEN_STATUS_SEQ), 2);
-		assert_memory_equal(v + KETEN_STATUS_RULE, "some-rule", vl - KETEN_STATUS_RULE);
-		assert_int_equal(keten_kv_count(t, KT_LOG), 3);
-		assert_int_equal(keten_kv_count(t, KT_STATUS), 3);
-		assert_int_equal(keten_kv_put(t, KT_ENTRIES, e[1].id, 32, "x", 1, &err), KETEN_EINVAL);
-		assert_int_equal(keten_kv_del(t, KT_FEEDS, key, 40, &err), KETEN_EINVAL);
+		assert_memory_equal(v + KT_STATUS_AUTHOR, f->kp.pk, 32);
+		assert_int_equal(kt_get_be64(v + KT_STATUS_SEQ), 2);
+		assert_memory_equal(v + KT_STATUS_RULE, "some-rule", vl - KT_STATUS_RULE);
+		assert_int_equal(kt_kv_count(t, KT_LOG), 3);
+		assert_int_equal(kt_kv_count(t, KT_STATUS), 3);
+		assert_int_equal(kt_kv_put(t, KT_ENTRIES, e[1].id, 32, "x", 1, &err), KETEN_EINVAL);
+		assert_int_equal(kt_kv_del(t, KT_FEEDS, key, 40, &err), KETEN_EINVAL);
 	}
 	/* a status rule longer than the caller's buffer is cut, NUL-terminated */
 	{
@@ -420,7 +421,7 @@ static void test_put_entry(void **state)
 	 * stored has none to change */
 	{
 		struct status_ctx sc = {e[2].id, KS_APPLIED, NULL};
-		assert_int_equal(keten_store_write(f->s, set_status_fn, &sc, &err), KETEN_OK);
+		assert_int_equal(kt_store_write(f->s, set_status_fn, &sc, &err), KETEN_OK);
 		assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
 		assert_int_equal(keten_store_status(t, e[2].id, &st, rule, sizeof rule, &err), KETEN_OK);
 		assert_int_equal(st, KS_APPLIED);
@@ -430,20 +431,20 @@ static void test_put_entry(void **state)
 		keten_txn_end(t);
 		uint8_t nobody[32] = {1};
 		sc.id = nobody;
-		assert_int_equal(keten_store_write(f->s, set_status_fn, &sc, &err), KETEN_ENOTFOUND);
+		assert_int_equal(kt_store_write(f->s, set_status_fn, &sc, &err), KETEN_ENOTFOUND);
 		sc = (struct status_ctx){e[2].id, KS_REJECTED, "some-rule"};
-		assert_int_equal(keten_store_write(f->s, set_status_fn, &sc, &err), KETEN_OK);
+		assert_int_equal(kt_store_write(f->s, set_status_fn, &sc, &err), KETEN_OK);
 	}
 
 	/* storing an entry again changes nothing (status stays) */
 	c.st = KS_APPLIED;
 	c.rule = NULL;
-	assert_int_equal(keten_store_write(f->s, put_entries, &c, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, put_entries, &c, &err), KETEN_OK);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
 	assert_int_equal(keten_store_status(t, e[1].id, &st, rule, sizeof rule, &err), KETEN_OK);
 	assert_int_equal(st, KS_REJECTED);
-	assert_int_equal(keten_kv_count(t, KT_ENTRIES), 3);
-	assert_int_equal(keten_kv_count(t, KT_BY_TYPE), 3);
+	assert_int_equal(kt_kv_count(t, KT_ENTRIES), 3);
+	assert_int_equal(kt_kv_count(t, KT_BY_TYPE), 3);
 	keten_txn_end(t);
 	for (int i = 0; i < 3; i++)
 		keten_entry_release(&e[i]);
@@ -466,7 +467,7 @@ static void test_stub_then_body(void **state)
 	free(sb);
 
 	struct put_ctx c = {&stub, 1, KS_STUB, NULL};
-	assert_int_equal(keten_store_write(f->s, put_entries, &c, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, put_entries, &c, &err), KETEN_OK);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
 	assert_int_equal(keten_store_get_entry(t, full.id, &got, &err), KETEN_OK);
 	assert_false(got.has_body);
@@ -475,7 +476,7 @@ static void test_stub_then_body(void **state)
 	/* the body arrives: same id, now with the body, new status */
 	c.e = &full;
 	c.st = KS_APPLIED;
-	assert_int_equal(keten_store_write(f->s, put_entries, &c, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, put_entries, &c, &err), KETEN_OK);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
 	assert_int_equal(keten_store_get_entry(t, full.id, &got, &err), KETEN_OK);
 	assert_true(got.has_body);
@@ -483,13 +484,13 @@ static void test_stub_then_body(void **state)
 	keten_entry_release(&got);
 	assert_int_equal(keten_store_status(t, full.id, &st, NULL, 0, &err), KETEN_OK);
 	assert_int_equal(st, KS_APPLIED);
-	assert_int_equal(keten_kv_count(t, KT_FEEDS), 1);
-	assert_int_equal(keten_kv_count(t, KT_BY_TYPE), 1);
+	assert_int_equal(kt_kv_count(t, KT_FEEDS), 1);
+	assert_int_equal(kt_kv_count(t, KT_BY_TYPE), 1);
 	keten_txn_end(t);
 	/* a stub never replaces a body */
 	c.e = &stub;
 	c.st = KS_STUB;
-	assert_int_equal(keten_store_write(f->s, put_entries, &c, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, put_entries, &c, &err), KETEN_OK);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
 	assert_int_equal(keten_store_get_entry(t, full.id, &got, &err), KETEN_OK);
 	assert_true(got.has_body);
@@ -512,7 +513,7 @@ static int put_raw_keys(keten_txn *t, void *p, keten_error *err)
 {
 	struct raw_keys *r = p;
 	for (size_t i = 0; i < r->n; i++) {
-		int rc = keten_kv_put(t, KT_STATUS, r->k[i], 32, "x", 1, err);
+		int rc = kt_kv_put(t, KT_STATUS, r->k[i], 32, "x", 1, err);
 		if (rc)
 			return rc;
 	}
@@ -552,7 +553,7 @@ static void test_resolve(void **state)
 		keys[i][3] = 4;
 		keys[i][4] = (uint8_t)i;
 	}
-	assert_int_equal(keten_store_write(f->s, put_raw_keys, &r, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, put_raw_keys, &r, &err), KETEN_OK);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
 
 	/* unique: full id, and prefixes of 8..64 digits, any case */
@@ -637,7 +638,7 @@ static void test_resolve_entries(void **state)
 		make_entry(f, (uint64_t)i + 1, i ? e[i - 1].id : NULL, KETEN__BODY_TYPE__CLAIM, i, (const uint8_t *)&i,
 		           sizeof i, &e[i]);
 	struct put_ctx c = {e, 40, KS_APPLIED, NULL};
-	assert_int_equal(keten_store_write(f->s, put_entries, &c, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, put_entries, &c, &err), KETEN_OK);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
 	for (int i = 0; i < 40; i++) {
 		keten_hex(hex, e[i].id, 32);
@@ -663,7 +664,7 @@ static int put_range(keten_txn *t, void *p, keten_error *err)
 	struct grow_ctx *c = p;
 	c->calls++;
 	for (size_t i = c->from; i < c->to; i++) {
-		int rc = keten_store_put_entry(t, &c->e[i], KS_APPLIED, NULL, err);
+		int rc = kt_store_put_entry(t, &c->e[i], KS_APPLIED, NULL, err);
 		if (rc)
 			return rc;
 	}
@@ -693,15 +694,15 @@ static void test_map_growth(void **state)
 	assert_true(total > 20u * 1000 * 1000);
 
 	open_store(f, 256 * 1024);
-	assert_int_equal(keten_store_mapsize(f->s), 256 * 1024);
+	assert_int_equal(kt_store_mapsize(f->s), 256 * 1024);
 	for (size_t from = 0; from < N; from += BATCH) {
 		struct grow_ctx c = {e, from, from + BATCH < N ? from + BATCH : N, 0};
-		assert_int_equal(keten_store_write(f->s, put_range, &c, &err), KETEN_OK);
+		assert_int_equal(kt_store_write(f->s, put_range, &c, &err), KETEN_OK);
 		calls += c.calls;
 		batches++;
 	}
 	/* it grew, by doubling, and the work was redone on the way */
-	size_t map = keten_store_mapsize(f->s);
+	size_t map = kt_store_mapsize(f->s);
 	assert_true(map >= total);
 	assert_true(map > 256 * 1024);
 	assert_int_equal(map % (256 * 1024), 0);
@@ -709,7 +710,7 @@ static void test_map_growth(void **state)
 	assert_true(calls > batches);
 
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_ENTRIES), N);
+	assert_int_equal(kt_kv_count(t, KT_ENTRIES), N);
 	for (size_t i = 0; i < N; i++) {
 		keten_entry got;
 		uint8_t id[32];
@@ -728,12 +729,12 @@ static void test_map_growth(void **state)
 	keten_txn_end(t);
 
 	/* reopened with a small map, the store adopts the size the file has */
-	keten_store_close(f->s);
+	kt_store_close(f->s);
 	f->s = NULL;
 	open_store(f, 256 * 1024);
-	assert_true(keten_store_mapsize(f->s) >= total);
+	assert_true(kt_store_mapsize(f->s) >= total);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_ENTRIES), N);
+	assert_int_equal(kt_kv_count(t, KT_ENTRIES), N);
 	keten_txn_end(t);
 
 	for (size_t i = 0; i < N; i++)
@@ -760,12 +761,12 @@ static void test_map_growth_one_txn(void **state)
 	}
 	open_store(f, 256 * 1024);
 	struct grow_ctx c = {e, 0, N, 0};
-	assert_int_equal(keten_store_write(f->s, put_range, &c, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, put_range, &c, &err), KETEN_OK);
 	assert_true(c.calls > 1);
-	assert_true(keten_store_mapsize(f->s) >= (size_t)N * BODY);
+	assert_true(kt_store_mapsize(f->s) >= (size_t)N * BODY);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_ENTRIES), N);
-	assert_int_equal(keten_kv_count(t, KT_FEEDS), N);
+	assert_int_equal(kt_kv_count(t, KT_ENTRIES), N);
+	assert_int_equal(kt_kv_count(t, KT_FEEDS), N);
 	keten_txn_end(t);
 	for (size_t i = 0; i < N; i++)
 		keten_entry_release(&e[i]);
@@ -803,7 +804,7 @@ static void *reader_thread(void *p)
 		for (int m = atomic_load(&g->most_open);
 		     now > m && !atomic_compare_exchange_weak(&g->most_open, &m, now);)
 			;
-		n = keten_kv_count(t, KT_ENTRIES);
+		n = kt_kv_count(t, KT_ENTRIES);
 		if (n % GR_BATCH != 0 || n > GR_N)
 			fail_msg("a snapshot holds %zu entries: not whole batches", n);
 		/* the first, the last and one more entry of the snapshot, whole */
@@ -815,7 +816,7 @@ static void *reader_thread(void *p)
 				fail_msg("entry %zu differs from what was written", i);
 			keten_entry_release(&got);
 		}
-		if (keten_store_mapsize(g->f->s) > g->map0)
+		if (kt_store_mapsize(g->f->s) > g->map0)
 			atomic_fetch_add(&g->during_growth, 1);
 		atomic_fetch_sub(&g->open, 1);
 		keten_txn_end(t);
@@ -843,12 +844,12 @@ static void test_map_growth_readers(void **state)
 		           &g.e[i]);
 	}
 	open_store(f, 256 * 1024);
-	g.map0 = keten_store_mapsize(f->s);
+	g.map0 = kt_store_mapsize(f->s);
 	for (int i = 0; i < GR_READERS; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, reader_thread, &g), 0);
 	for (size_t from = 0; from < GR_N; from += GR_BATCH) {
 		struct grow_ctx c = {g.e, from, from + GR_BATCH, 0};
-		assert_int_equal(keten_store_write(f->s, put_range, &c, &err), KETEN_OK);
+		assert_int_equal(kt_store_write(f->s, put_range, &c, &err), KETEN_OK);
 		calls += c.calls;
 		batches++;
 		usleep(2000); /* let the readers take snapshots between batches */
@@ -857,7 +858,7 @@ static void test_map_growth_readers(void **state)
 	for (int i = 0; i < GR_READERS; i++)
 		pthread_join(th[i], NULL);
 	/* the map grew several times under the readers, which ran at once */
-	assert_true(keten_store_mapsize(f->s) >= 8 * g.map0);
+	assert_true(kt_store_mapsize(f->s) >= 8 * g.map0);
 	assert_true(calls > batches);
 	assert_true(atomic_load(&g.snapshots) > GR_N / GR_BATCH);
 	assert_true(atomic_load(&g.during_growth) > 0);
@@ -886,16 +887,16 @@ static void test_map_growth_refused_to_reader(void **state)
 	open_store(f, 256 * 1024);
 	struct grow_ctx c = {e, 0, N, 0};
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_store_write(f->s, put_range, &c, &err), KETEN_ESTORE);
+	assert_int_equal(kt_store_write(f->s, put_range, &c, &err), KETEN_ESTORE);
 	assert_non_null(strstr(err.msg, "holds a transaction"));
-	assert_int_equal(keten_store_mapsize(f->s), 256 * 1024);
-	assert_int_equal(keten_kv_count(t, KT_ENTRIES), 0);
+	assert_int_equal(kt_store_mapsize(f->s), 256 * 1024);
+	assert_int_equal(kt_kv_count(t, KT_ENTRIES), 0);
 	keten_txn_end(t);
 	/* without it, the same write grows the map and commits */
-	assert_int_equal(keten_store_write(f->s, put_range, &c, &err), KETEN_OK);
-	assert_true(keten_store_mapsize(f->s) > 256 * 1024);
+	assert_int_equal(kt_store_write(f->s, put_range, &c, &err), KETEN_OK);
+	assert_true(kt_store_mapsize(f->s) > 256 * 1024);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_ENTRIES), N);
+	assert_int_equal(kt_kv_count(t, KT_ENTRIES), N);
 	keten_txn_end(t);
 	for (size_t i = 0; i < N; i++)
 		keten_entry_release(&e[i]);
@@ -944,7 +945,7 @@ static int put_scan_keys(keten_txn *t, void *p __attribute__((unused)), keten_er
 		memcpy(k, scan_keys[i].k, n);
 		memcpy(v, k, n);
 		memcpy(v + n, "=v", 2);
-		if ((rc = keten_kv_put(t, KT_INDEX, k, n, v, n + 2, err)))
+		if ((rc = kt_kv_put(t, KT_INDEX, k, n, v, n + 2, err)))
 			return rc;
 	}
 	/* "a" followed by seventy 0xff bytes: above any 64-byte 0xff padding */
@@ -952,10 +953,10 @@ static int put_scan_keys(keten_txn *t, void *p __attribute__((unused)), keten_er
 	k[0] = 'a';
 	memcpy(v, k, 71);
 	memcpy(v + 71, "=v", 2);
-	if ((rc = keten_kv_put(t, KT_INDEX, k, 71, v, 73, err)))
+	if ((rc = kt_kv_put(t, KT_INDEX, k, 71, v, 73, err)))
 		return rc;
 	/* and a key in another table, which scans of this one must not see */
-	return keten_kv_put(t, KT_STATE, "aa", 2, "aa=v", 4, err);
+	return kt_kv_put(t, KT_STATE, "aa", 2, "aa=v", 4, err);
 }
 
 static void expect(const struct seen *s, int i, const void *key, size_t klen)
@@ -976,13 +977,13 @@ static void test_scan(void **state)
 	memset(a70, 0xff, sizeof a70);
 	a70[0] = 'a';
 	open_store(f, 0);
-	assert_int_equal(keten_store_write(f->s, put_scan_keys, NULL, &err), KETEN_OK);
+	assert_int_equal(kt_store_write(f->s, put_scan_keys, NULL, &err), KETEN_OK);
 	assert_int_equal(keten_store_read(f->s, &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_INDEX), 14);
+	assert_int_equal(kt_kv_count(t, KT_INDEX), 14);
 
 	/* prefix "a", forward: a, a\1, ab, abc, abd, ac, a\xff, a\xff\xff, a\xff*70 */
 	memset(&s, 0, sizeof s);
-	assert_int_equal(keten_kv_scan(t, KT_INDEX, "a", 1, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan(t, KT_INDEX, "a", 1, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 9);
 	expect(&s, 0, "a", 1);
 	expect(&s, 1, "a\x01", 2);
@@ -996,7 +997,7 @@ static void test_scan(void **state)
 
 	/* the same, reverse */
 	memset(&s, 0, sizeof s);
-	assert_int_equal(keten_kv_scan_reverse(t, KT_INDEX, "a", 1, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan_reverse(t, KT_INDEX, "a", 1, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 9);
 	expect(&s, 0, a70, 71);
 	expect(&s, 1, "a\xff\xff", 3);
@@ -1010,13 +1011,13 @@ static void test_scan(void **state)
 
 	/* prefix "ab", both ways */
 	memset(&s, 0, sizeof s);
-	assert_int_equal(keten_kv_scan(t, KT_INDEX, "ab", 2, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan(t, KT_INDEX, "ab", 2, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 3);
 	expect(&s, 0, "ab", 2);
 	expect(&s, 1, "abc", 3);
 	expect(&s, 2, "abd", 3);
 	memset(&s, 0, sizeof s);
-	assert_int_equal(keten_kv_scan_reverse(t, KT_INDEX, "ab", 2, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan_reverse(t, KT_INDEX, "ab", 2, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 3);
 	expect(&s, 0, "abd", 3);
 	expect(&s, 1, "abc", 3);
@@ -1024,40 +1025,40 @@ static void test_scan(void **state)
 
 	/* prefix "b": b, b\0, ba — the last keys of the table */
 	memset(&s, 0, sizeof s);
-	assert_int_equal(keten_kv_scan_reverse(t, KT_INDEX, "b", 1, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan_reverse(t, KT_INDEX, "b", 1, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 3);
 	expect(&s, 0, "ba", 2);
 	expect(&s, 1, "b\0", 2);
 	expect(&s, 2, "b", 1);
 	/* prefix 0xff: the very last key; and one longer than any key */
 	memset(&s, 0, sizeof s);
-	assert_int_equal(keten_kv_scan_reverse(t, KT_INDEX, "\xff", 1, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan_reverse(t, KT_INDEX, "\xff", 1, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 1);
 	expect(&s, 0, "\xff", 1);
 	memset(&s, 0, sizeof s);
-	assert_int_equal(keten_kv_scan(t, KT_INDEX, "\xff", 1, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan(t, KT_INDEX, "\xff", 1, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 1);
 
 	/* prefixes that match nothing: between keys, before all, after all */
 	memset(&s, 0, sizeof s);
-	assert_int_equal(keten_kv_scan(t, KT_INDEX, "aa", 2, seen_cb, &s, &err), KETEN_OK);
-	assert_int_equal(keten_kv_scan_reverse(t, KT_INDEX, "aa", 2, seen_cb, &s, &err), KETEN_OK);
-	assert_int_equal(keten_kv_scan(t, KT_INDEX, "\x00", 1, seen_cb, &s, &err), KETEN_OK);
-	assert_int_equal(keten_kv_scan_reverse(t, KT_INDEX, "\x00", 1, seen_cb, &s, &err), KETEN_OK);
-	assert_int_equal(keten_kv_scan_reverse(t, KT_INDEX, "c", 1, seen_cb, &s, &err), KETEN_OK);
-	assert_int_equal(keten_kv_scan(t, KT_INDEX, "c", 1, seen_cb, &s, &err), KETEN_OK);
-	assert_int_equal(keten_kv_scan_reverse(t, KT_INDEX, "abcd", 4, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan(t, KT_INDEX, "aa", 2, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan_reverse(t, KT_INDEX, "aa", 2, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan(t, KT_INDEX, "\x00", 1, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan_reverse(t, KT_INDEX, "\x00", 1, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan_reverse(t, KT_INDEX, "c", 1, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan(t, KT_INDEX, "c", 1, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan_reverse(t, KT_INDEX, "abcd", 4, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 0);
 
 	/* no prefix: all, first to last and last to first */
 	memset(&s, 0, sizeof s);
-	assert_int_equal(keten_kv_scan(t, KT_INDEX, NULL, 0, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan(t, KT_INDEX, NULL, 0, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 14);
 	expect(&s, 0, "\x01", 1);
 	expect(&s, 1, "a", 1);
 	expect(&s, 13, "\xff", 1);
 	memset(&s, 0, sizeof s);
-	assert_int_equal(keten_kv_scan_reverse(t, KT_INDEX, NULL, 0, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan_reverse(t, KT_INDEX, NULL, 0, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 14);
 	expect(&s, 0, "\xff", 1);
 	expect(&s, 1, "ba", 2);
@@ -1067,19 +1068,19 @@ static void test_scan(void **state)
 	memset(&s, 0, sizeof s);
 	s.stop_after = 2;
 	s.ret = 1;
-	assert_int_equal(keten_kv_scan(t, KT_INDEX, "a", 1, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan(t, KT_INDEX, "a", 1, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 2);
 	memset(&s, 0, sizeof s);
 	s.stop_after = 3;
 	s.ret = 1;
-	assert_int_equal(keten_kv_scan_reverse(t, KT_INDEX, "a", 1, seen_cb, &s, &err), KETEN_OK);
+	assert_int_equal(kt_kv_scan_reverse(t, KT_INDEX, "a", 1, seen_cb, &s, &err), KETEN_OK);
 	assert_int_equal(s.n, 3);
 	expect(&s, 2, "a\xff", 2);
 	memset(&s, 0, sizeof s);
 	memset(&err, 0, sizeof err);
 	s.stop_after = 1;
 	s.ret = -1;
-	assert_int_equal(keten_kv_scan(t, KT_INDEX, "a", 1, seen_cb, &s, &err), KETEN_EINVAL);
+	assert_int_equal(kt_kv_scan(t, KT_INDEX, "a", 1, seen_cb, &s, &err), KETEN_EINVAL);
 	assert_int_equal(s.n, 1);
 	keten_txn_end(t);
 }

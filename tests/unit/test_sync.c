@@ -316,7 +316,7 @@ static size_t holdings(struct node *n, struct held **out)
 {
 	struct holding ho = {.key = n->key};
 	assert_int_equal(keten_store_read(keten_ledger_store(n->L), &ho.t, NULL), KETEN_OK);
-	assert_int_equal(keten_kv_scan(ho.t, KT_ENTRIES, NULL, 0, held_cb, &ho, NULL), KETEN_OK);
+	assert_int_equal(kt_kv_scan(ho.t, KT_ENTRIES, NULL, 0, held_cb, &ho, NULL), KETEN_OK);
 	keten_txn_end(ho.t);
 	*out = ho.h;
 	return ho.n;
@@ -651,7 +651,7 @@ static void test_equivocation(void **state)
 	assert_int_equal(pull(&nd[L], &x2, &st), KETEN_OK);
 	assert_int_equal(st.forks, 1);
 	assert_int_equal(keten_store_read(keten_ledger_store(nd[L].L), &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_FORKS), 2);
+	assert_int_equal(kt_kv_count(t, KT_FORKS), 2);
 	assert_int_equal(kt_party_load(t, x1.key, &ps, &err), KETEN_OK);
 	assert_true(ps->forked);
 	keten__state__party_state__free_unpacked(ps, NULL);
@@ -667,7 +667,7 @@ static void test_equivocation(void **state)
 	assert_int_equal(pull(&nd[S1], &nd[L], &st), KETEN_OK);
 	assert_int_equal(st.forks, 1);
 	assert_int_equal(keten_store_read(keten_ledger_store(nd[S1].L), &t, &err), KETEN_OK);
-	assert_int_equal(keten_kv_count(t, KT_FORKS), 2);
+	assert_int_equal(kt_kv_count(t, KT_FORKS), 2);
 	assert_int_equal(kt_party_load(t, x1.key, &ps, &err), KETEN_OK);
 	assert_true(ps->forked);
 	keten__state__party_state__free_unpacked(ps, NULL);
@@ -836,7 +836,7 @@ static void test_checkpoints(void **state)
 		fh.id.data = other;
 		fh.id.len = 32;
 		memcpy(rec, nd[M].key, 32);
-		keten_be64(rec + 32, 5);
+		kt_be64(rec + 32, 5);
 		memcpy(rec + 40, other, 32);
 		keten_hash(root, rec, sizeof rec);
 		cp.n_heads = 1;
