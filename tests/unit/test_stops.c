@@ -5,7 +5,11 @@
  * and its rounding, the days of a month a pause or the close date takes
  * off and the pro rata amount of what is left, with odd cents, several
  * pauses in one month, and pause events that arrive in any order giving
- * the same days.  The flows through the ledger are in tests/cli/t_stops.sh.
+ * the same days; and through a ledger, entries received from elsewhere:
+ * a final claim after its author's own stop is rejected (final-not-due),
+ * after the municipality's stop and in a pause it applies, as it must
+ * whatever order the feeds arrive in.  The flows through the command line
+ * are in tests/cli/t_stops.sh.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +17,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "rules/terms.h"
 
@@ -260,12 +268,240 @@ static void test_events_in_any_order(void **state)
 	assert_int_equal(days[0][2], 31);
 }
 
+/* Through a ledger ------------------------------------------------------------------ */
+
+struct fx {
+	char dir[64], mdir[96];
+	keten_ledger *M;
+	keten_keypair lead;
+	uint64_t seq;
+	uint8_t prev[32], contract[32];
+};
+
+static int append(struct fx *f, uint32_t type, const ProtobufCMessage *m, uint8_t id[32])
+{
+	uint8_t buf[4096], ids[1][32];
+	keten_append a = {.body_type = type, .body = buf, .body_len = protobuf_c_message_get_packed_size(m)};
+	keten_error err = {0};
+	int rc;
+	protobuf_c_message_pack(m, buf);
+	rc = keten_ledger_append(f->M, &a, 1, ids, &err);
+	if (rc == 0 && id)
+		memcpy(id, ids[0], 32);
+	return rc;
+}
+
+/* Sign m by the lead provider as the next entry of its feed and ingest it. */
+static void ingest(struct fx *f, uint32_t type, const ProtobufCMessage *m, uint8_t id[32])
+{
+	uint8_t buf[4096];
+	keten_entry_draft d = {.seq = f->seq + 1,
+	                       .prev = f->seq ? f->prev : NULL,
+	                       .timestamp_ms = 1764000000000LL,
+	                       .body_type = type,
+	                       .body = buf,
+	                       .body_len = protobuf_c_message_get_packed_size(m)};
+	keten_entry e;
+	keten_blob b;
+	keten_ingest_stats st;
+	keten_error err = {0};
+
+	protobuf_c_message_pack(m, buf);
+	assert_int_equal(keten_entry_sign(&f->lead, &d, &e, &err), 0);
+	b.data = e.raw;
+	b.len = e.raw_len;
+	assert_int_equal(keten_ledger_ingest(f->M, &b, 1, true, &st, &err), 0);
+	f->seq++;
+	memcpy(f->prev, e.id, 32);
+	memcpy(id, e.id, 32);
+	keten_entry_release(&e);
+}
+
+static keten_status status_of(struct fx *f, const uint8_t id[32], char *rule)
+{
+	keten_txn *t;
+	keten_status st = 0;
+	assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, NULL), 0);
+	keten_store_status(t, id, &st, rule, 48, NULL);
+	keten_txn_end(t);
+	return st;
+}
+
+static void certify(struct fx *f, const uint8_t key[32], const char *name, uint32_t role)
+{
+	Keten__PartyCertificate pc = KETEN__PARTY_CERTIFICATE__INIT;
+	char *mun = "0405";
+	pc.key.data = (uint8_t *)key;
+	pc.key.len = 32;
+	pc.name = (char *)name;
+	pc.n_roles = 1;
+	pc.roles = &role;
+	pc.n_municipality = role == KETEN__ROLE__MUNICIPALITY;
+	pc.municipality = &mun;
+	assert_int_equal(append(f, KETEN__BODY_TYPE__PARTY_CERTIFICATE, &pc.base, NULL), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	keten_home_info info = {0};
+	keten_error err = {0};
+	Keten__FrameworkContract fc = KETEN__FRAMEWORK_CONTRACT__INIT;
+	Keten__Tariff h = KETEN__TARIFF__INIT, dz = KETEN__TARIFF__INIT, *tp[2] = {&h, &dz};
+	char *mun = "0405";
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof f->dir, "/tmp/keten-stops-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->mdir, sizeof f->mdir, "%s/m", f->dir);
+	snprintf(info.name, sizeof info.name, "Gemeente Hoorn");
+	snprintf(info.role, sizeof info.role, "municipality");
+	snprintf(info.municipality, sizeof info.municipality, "0405");
+	if (keten_home_create(f->mdir, NULL, &info, &err) || keten_ledger_open(f->mdir, &f->M, &err) ||
+	    keten_ledger_unlock(f->M, NULL, &err) ||
+	    keten_ledger_trust_add(f->M, keten_ledger_info(f->M)->key, "Gemeente Hoorn", &err))
+		return -1;
+	f->lead.sk = sodium_malloc(64);
+	crypto_sign_keypair(f->lead.pk, f->lead.sk);
+	*state = f;
+	certify(f, keten_ledger_info(f->M)->key, "Gemeente Hoorn", KETEN__ROLE__MUNICIPALITY);
+	certify(f, f->lead.pk, "Zorg Hoofd BV", KETEN__ROLE__LEAD_PROVIDER);
+	h.domain = dz.domain = "jeugd";
+	h.profile = dz.profile = "J03";
+	h.intensity = dz.intensity = "4";
+	h.kind = KETEN__KIND__HERSTEL;
+	h.cents = 1436600;
+	h.per = "traject";
+	dz.kind = KETEN__KIND__DUURZAAM;
+	dz.cents = 45200;
+	dz.per = "maand";
+	fc.ref = "RGW-S";
+	fc.domain = "jeugd";
+	fc.n_municipalities = 1;
+	fc.municipalities = &mun;
+	fc.valid_from = 20260101;
+	fc.valid_until = 20281231;
+	fc.n_tariffs = 2;
+	fc.tariffs = tp;
+	return append(f, KETEN__BODY_TYPE__FRAMEWORK_CONTRACT, &fc.base, f->contract) ? -1 : 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+	keten_ledger_close(f->M);
+	keten_keypair_release(&f->lead);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+	free(f);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void allocate(struct fx *f, uint32_t kind, int64_t amount, uint8_t id[32])
+{
+	Keten__Allocation al = KETEN__ALLOCATION__INIT;
+	al.contract.data = f->contract;
+	al.contract.len = 32;
+	al.client_ref = "HRN-S";
+	al.provider.data = f->lead.pk;
+	al.provider.len = 32;
+	al.domain = "jeugd";
+	al.profile = "J03";
+	al.intensity = "4";
+	al.kind = kind;
+	al.start = 20270101;
+	al.has_end = 1;
+	al.end = 20271231;
+	al.amount_cents = amount;
+	al.municipality = "0405";
+	assert_int_equal(append(f, KETEN__BODY_TYPE__ALLOCATION, &al.base, id), 0);
+}
+
+static void result_of(Keten__Result *r, const uint8_t alloc[32], const char *code, uint32_t date)
+{
+	keten__result__init(r);
+	r->allocation.data = (uint8_t *)alloc;
+	r->allocation.len = 32;
+	r->outcome = KETEN__OUTCOME__STOPPED;
+	r->stop_code = (char *)code;
+	r->date = date;
+}
+
+static void claim_of(Keten__Claim *k, const uint8_t target[32], const char *inst, int64_t amount)
+{
+	keten__claim__init(k);
+	k->target.data = (uint8_t *)target;
+	k->target.len = 32;
+	k->installment = (char *)inst;
+	k->amount_cents = amount;
+}
+
+static void test_received_after_stop(void **state)
+{
+	struct fx *f = *state;
+	uint8_t a1[32], a2[32], a3[32], id[32];
+	Keten__Result r;
+	Keten__Claim k;
+	char rule[48] = "";
+	keten_error err = {0};
+	Keten__State__ClaimState *ks = NULL;
+	keten_txn *t;
+
+	allocate(f, KETEN__KIND__HERSTEL, 1436600, a1);
+	allocate(f, KETEN__KIND__HERSTEL, 1436600, a2);
+	allocate(f, KETEN__KIND__DUURZAAM, 45200, a3);
+	/* the lead provider's own stop precedes its claim in its feed: rejected */
+	result_of(&r, a1, "32", 20270315);
+	ingest(f, KETEN__BODY_TYPE__RESULT, &r.base, id);
+	assert_int_equal(status_of(f, id, NULL), KS_APPLIED);
+	claim_of(&k, a1, "final", 478867);
+	ingest(f, KETEN__BODY_TYPE__CLAIM, &k.base, id);
+	assert_int_equal(status_of(f, id, rule), KS_REJECTED);
+	assert_string_equal(rule, "final-not-due");
+	/* the municipality's stop: the claim may have been signed before the
+	 * lead provider knew of it, so it applies, marked above agreed */
+	result_of(&r, a2, "32", 20270315);
+	assert_int_equal(append(f, KETEN__BODY_TYPE__RESULT, &r.base, NULL), 0);
+	claim_of(&k, a2, "final", 478867);
+	ingest(f, KETEN__BODY_TYPE__CLAIM, &k.base, id);
+	assert_int_equal(status_of(f, id, NULL), KS_APPLIED);
+	assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, &err), 0);
+	assert_int_equal(kt_state_get(t, DK_CLAIM, id, &keten__state__claim_state__descriptor, (void **)&ks, NULL), 0);
+	keten_txn_end(t);
+	assert_true(ks->n_findings >= 1);
+	assert_string_equal(ks->findings[0], "claim-above-agreed");
+	kt_state_free(ks);
+	/* a month wholly paused, received: applies (a resume may still come) */
+	result_of(&r, a3, "20", 20270131);
+	ingest(f, KETEN__BODY_TYPE__RESULT, &r.base, id);
+	claim_of(&k, a3, "2027-02", 45200);
+	ingest(f, KETEN__BODY_TYPE__CLAIM, &k.base, id);
+	assert_int_equal(status_of(f, id, NULL), KS_APPLIED);
+	/* a month after a close the lead provider signed itself, received:
+	 * rejected, as the final part after its own stop is */
+	result_of(&r, a3, "31", 20270315);
+	ingest(f, KETEN__BODY_TYPE__RESULT, &r.base, id);
+	claim_of(&k, a3, "2027-04", 45200);
+	ingest(f, KETEN__BODY_TYPE__CLAIM, &k.base, id);
+	assert_int_equal(status_of(f, id, rule), KS_REJECTED);
+	assert_string_equal(rule, "month-after-close");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_final_bp_defaults),  cmocka_unit_test(test_final_due_rounding),
-		cmocka_unit_test(test_month_cut_by_pause), cmocka_unit_test(test_pieces_add_up),
-		cmocka_unit_test(test_close_cuts_months),  cmocka_unit_test(test_events_in_any_order),
+		cmocka_unit_test(test_final_bp_defaults),
+		cmocka_unit_test(test_final_due_rounding),
+		cmocka_unit_test(test_month_cut_by_pause),
+		cmocka_unit_test(test_pieces_add_up),
+		cmocka_unit_test(test_close_cuts_months),
+		cmocka_unit_test(test_events_in_any_order),
+		cmocka_unit_test_setup_teardown(test_received_after_stop, setup, teardown),
 	};
+	setenv("KETEN_PWHASH_FAST", "1", 1);
+	if (sodium_init() < 0)
+		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
