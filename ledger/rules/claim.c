@@ -182,6 +182,13 @@ static int claim_checks(struct claim_ctx *x, keten_error *err)
 		                    x->os ? "subcontractor" : "allocation's lead provider");
 	if ((rc = claim_final_due(x, err)))
 		return rc;
+	if (x->month) {
+		/* a month after the close or in a pause is refused whatever its amount */
+		uint32_t ym;
+		keten_parse_period(c->installment, &ym);
+		if (kt_month_in(ym, x->start, x->end) && (rc = claim_month_stop(x, ym, err)))
+			return rc;
+	}
 	if (c->amount_cents <= 0)
 		return keten_refuse(err, "invalid-amount", "a claim amount must be above zero");
 	if (c->amount_cents > KETEN_MAX_CENTS)
@@ -192,8 +199,6 @@ static int claim_checks(struct claim_ctx *x, keten_error *err)
 		if (!kt_month_in(ym, x->start, x->end))
 			return keten_refuse(err, "date-outside-validity", "month %s is outside the agreed period",
 			                    c->installment);
-		if ((rc = claim_month_stop(x, ym, err)))
-			return rc;
 	}
 	if (!x->units &&
 	    kt_index_has(x->a->txn, DX_INSTALLMENT, c->target.data, 32, c->installment, strlen(c->installment)))
