@@ -377,8 +377,8 @@ static int final_after_stop(struct recon_ctx *x, const struct claim *c, const ui
 	if (n < 12)
 		ids[n++] = bin(&as->result);
 	return add_finding(x, "final-after-stop", s->l.subject, s->l.payer, s->l.payee, c->paid - due, ids, n,
-	                   "final part paid %lld cents; after stop code %s %lld is due (%u.%02u%%)", (long long)c->paid,
-	                   as->stop_code, (long long)due, bp / 100, bp % 100);
+	                   "final part paid %lld cents; %lld due after stop code %s (%u.%02u%%)", (long long)c->paid,
+	                   (long long)due, as->stop_code, bp / 100, bp % 100);
 }
 
 int kt_recon_claim_findings(struct recon_ctx *x, struct claim *c)

@@ -188,7 +188,7 @@ run "$M" reconcile --as-of "$AS_OF" --format csv
 check "CSV: a final-after-stop row with amount and evidence" \
 	sh -c "grep '^finding,final-after-stop,$A3,' '$T/out' | awk -F, '\$16 == 478867 && \$17 == \"$K3 $P3 $A3 $R3\"' | grep -q ."
 run "$M" reconcile --as-of "$AS_OF"
-check "table: final-after-stop with its detail" sh -c "grep -q '^final-after-stop .*€ 4.788,67' '$T/out' && grep -q 'after stop code 33 0 is due (0.00%)' '$T/out'"
+check "table: final-after-stop with its detail" sh -c "grep -q '^final-after-stop .*€ 4.788,67' '$T/out' && grep -q '0 due after stop code 33 (0.00%)' '$T/out'"
 run "$M" reconcile --as-of "$AS_OF" --check
 check "reconcile --check exits 1" [ "$rc" -eq 1 ]
 run "$M" reconcile --as-of 2027-03-14 --format csv
