@@ -169,10 +169,13 @@ static int64_t alloc_month(const struct recon_ctx *x KT_UNUSED, const void *arg,
 	return kt_alloc_month(ap->as, ap->cs, ym, &v) ? v : 0;
 }
 
-static int64_t offer_month(const struct recon_ctx *x KT_UNUSED, const void *arg, uint32_t ym)
+/* A month of a monthly subcontract, cut by its root allocation's close and
+ * pauses when that allocation is in view here (kt_month_value). */
+static int64_t offer_month(const struct recon_ctx *x, const void *arg, uint32_t ym)
 {
 	const Keten__State__OfferState *os = arg;
-	return keten_prorata_month(os->amount_cents, ym, os->start, os->end);
+	size_t i = os->allocation.len == 32 ? kt_idmap_get(&x->s_map, os->allocation.data) : SIZE_MAX;
+	return kt_month_value(os->amount_cents, ym, os->start, os->end, i != SIZE_MAX ? x->s[i].as : NULL);
 }
 
 static bool overlaps(const struct recon_ctx *x, uint32_t start, uint32_t end)

@@ -321,6 +321,10 @@ check "at the lead provider the subcontractor's claims apply (the close is not t
 check "the lead provider sees April above the 15/30 agreed (30000) and May above 0" jq -e --arg a "$KS4" --arg b "$KS5" \
 	'length == 2 and .[0].amount_cents == 30000 and .[0].evidence[0].id == $a and .[1].amount_cents == 60000 and .[1].evidence[0].id == $b' "$T/f.json"
 
+run "$L" reconcile --as-of "$AS_OF" --format csv
+check "the lead provider's subcontract line agrees 3 x 60000 + 15/30 of April = 210000" \
+	sh -c "grep '^line,subcontract,$O2,' '$T/out' | awk -F, '\$9 == 210000' | grep -q ."
+
 # --- 8. the same entries in another order ------------------------------------------------------------
 for h in "$M" "$L" "$S"; do "$K" --home "$h" export -o "$h.ndjson"; done
 for x in x1 x2; do
