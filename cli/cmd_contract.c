@@ -34,7 +34,8 @@ static const char contract_usage[] =
 	"usage: keten contract add --ref REF --domain jeugd|wmo --municipality CBS[,CBS...]\n"
 	"                          --from DATE --until DATE --tariffs FILE.csv [--payment-term DAYS]\n"
 	"                          [--subcontract fixed|max|free] [--max-margin PCT]\n"
-	"                          [--early-stop CODE=SHARE[:sub][,CODE=SHARE...]] [--eligible PARTY,...]\n"
+	"                          [--early-stop CODE=SHARE[:sub][,CODE=SHARE...]] [--stop-final CODE=PCT,...]\n"
+	"                          [--eligible PARTY,...]\n"
 	"                          [--sub-subcontracting] [--quality TEXT] [--dispute-route TEXT]\n"
 	"       keten contract index REF --year YYYY --pct P\n"
 	"       keten contract show REF\n"
@@ -44,7 +45,11 @@ static const char contract_usage[] =
 	"payment term (default 30 days), the subcontract rule (fixed: subcontract\n"
 	"price equals the tariff; max: at most the tariff; free) and maximum margin,\n"
 	"and per stop code the share of the up-front 2/3 reclaimed after an early\n"
-	"stop (SHARE a percentage; ':sub' passes it on to subcontractors pro rata).\n"
+	"stop (SHARE a percentage; ':sub' passes it on to subcontractors pro rata)\n"
+	"and the percentage of the final 1/3 still due after a stop with that code\n"
+	"(--stop-final; a code not named keeps the default: 100 after a stop\n"
+	"according to plan, jeugd 31 and wmo 19, and 0 after every other stop;\n"
+	"code 20 pauses and is not given one; 'contract show' lists them all).\n"
 	"The tariff CSV has columns domain,profile,profile_name,intensity,kind,\n"
 	"tariff_cents,per: rows of the contract's domain per traject (herstel) or\n"
 	"maand (duurzaam) become tariff lines; rows of domain 'component' become\n"
@@ -63,7 +68,7 @@ static int split(char *s, char **out, int max)
 
 /* What contract add reads before the draft is filled. */
 struct add_args {
-	char *mun, *early, *eligible;
+	char *mun, *early, *eligible, *final;
 	const char *tariffs;
 };
 
@@ -83,14 +88,23 @@ static int parse_rule(const char *s, keten_draft_contract *d)
 
 static int add_opts(int argc, char **argv, struct add_args *a, keten_draft_contract *d)
 {
-	static const struct option opts[] = {{"ref", 1, 0, 'r'},          {"domain", 1, 0, 'd'},
-	                                     {"municipality", 1, 0, 'm'}, {"from", 1, 0, 'f'},
-	                                     {"until", 1, 0, 'u'},        {"tariffs", 1, 0, 't'},
-	                                     {"payment-term", 1, 0, 'p'}, {"subcontract", 1, 0, 's'},
-	                                     {"max-margin", 1, 0, 'M'},   {"early-stop", 1, 0, 'e'},
-	                                     {"eligible", 1, 0, 'E'},     {"sub-subcontracting", 0, 0, 'S'},
-	                                     {"quality", 1, 0, 'q'},      {"dispute-route", 1, 0, 'D'},
-	                                     {"help", 0, 0, 'h'},         {0}};
+	static const struct option opts[] = {{"ref", 1, 0, 'r'},
+	                                     {"domain", 1, 0, 'd'},
+	                                     {"municipality", 1, 0, 'm'},
+	                                     {"from", 1, 0, 'f'},
+	                                     {"until", 1, 0, 'u'},
+	                                     {"tariffs", 1, 0, 't'},
+	                                     {"payment-term", 1, 0, 'p'},
+	                                     {"subcontract", 1, 0, 's'},
+	                                     {"max-margin", 1, 0, 'M'},
+	                                     {"early-stop", 1, 0, 'e'},
+	                                     {"eligible", 1, 0, 'E'},
+	                                     {"sub-subcontracting", 0, 0, 'S'},
+	                                     {"quality", 1, 0, 'q'},
+	                                     {"dispute-route", 1, 0, 'D'},
+	                                     {"stop-final", 1, 0, 'F'},
+	                                     {"help", 0, 0, 'h'},
+	                                     {0}};
 	int o, rc;
 
 	optind = 2;
@@ -129,6 +143,7 @@ static int add_opts(int argc, char **argv, struct add_args *a, keten_draft_contr
 			break;
 		}
 		case 'e': a->early = optarg; break;
+		case 'F': a->final = optarg; break;
 		case 'E': a->eligible = optarg; break;
 		case 'S': d->sub_subcontracting = true; break;
 		case 'q': d->quality = optarg; break;
@@ -168,6 +183,27 @@ static int parse_early_stop(char *s, keten_draft_stop_rule *rules, size_t *n)
 	return 0;
 }
 
+/* --stop-final CODE=PCT,... into finals (at most 32). */
+static int parse_stop_final(char *s, keten_draft_stop_final *finals, size_t *n)
+{
+	char *el[32];
+	int k = split(s, el, 32);
+	for (int i = 0; i < k; i++) {
+		char *eq = strchr(el[i], '=');
+		int32_t bp;
+		if (!eq)
+			return cli_usage_error("contract", "--stop-final '%s' is not CODE=PCT", el[i]);
+		*eq = 0;
+		if (keten_parse_pct_bp(eq + 1, &bp) != 0 || bp > 10000)
+			return cli_usage_error("contract", "--stop-final share '%s' is not a percentage (0 to 100)",
+			                       eq + 1);
+		finals[i].stop_code = el[i];
+		finals[i].final_bp = (uint32_t)bp;
+	}
+	*n = (size_t)k;
+	return 0;
+}
+
 /* The tariff table of the file, for the contract's domain. */
 static int read_tariffs(const char *path, const char *domain, keten_tariffs *tt)
 {
@@ -189,6 +225,7 @@ static int contract_add(cli *c, int argc, char **argv)
 	keten_draft d = {.kind = KETEN_DRAFT_CONTRACT};
 	keten_draft_contract *fc = &d.contract;
 	keten_draft_stop_rule rules[32];
+	keten_draft_stop_final finals[32];
 	struct add_args a = {0};
 	keten_tariffs tt = {0};
 	uint8_t keys[32][32];
@@ -212,6 +249,9 @@ static int contract_add(cli *c, int argc, char **argv)
 	if (a.early && (rc = parse_early_stop(a.early, rules, &fc->n_early_stop)))
 		return rc;
 	fc->early_stop = rules;
+	if (a.final && (rc = parse_stop_final(a.final, finals, &fc->n_stop_final)))
+		return rc;
+	fc->stop_final = finals;
 	if ((rc = cli_open(c, false)))
 		return rc;
 	if (a.eligible) {
@@ -333,6 +373,16 @@ static json_t *contract_json(const keten_contract_view *v, bool with_tables)
 			json_array_append_new(es, l);
 		}
 		json_object_set_new(o, "early_stop", es);
+		es = json_array();
+		for (size_t i = 0; i < v->n_stop_final; i++) {
+			json_t *l = json_object();
+			json_object_set_new(l, "stop_code", json_string(v->stop_final[i].stop_code));
+			json_object_set_new(l, "label", json_string(v->stop_final[i].label));
+			json_object_set_new(l, "final_bp", json_integer(v->stop_final[i].final_bp));
+			json_object_set_new(l, "from_contract", json_boolean(v->stop_final[i].from_contract));
+			json_array_append_new(es, l);
+		}
+		json_object_set_new(o, "stop_final", es);
 	}
 	return o;
 }

@@ -1,7 +1,7 @@
 /*
  * cmd_flow.c — the everyday commands of the money flow: keten subcontract,
- * accept, refuse, deliver, claim, pay, receipt, close, clawback and
- * correct.  Each reads its arguments into one draft and records it with
+ * accept, refuse, deliver, claim, pay, receipt, close, resume, clawback
+ * and correct.  Each reads its arguments into one draft and records it with
  * keten_record (cli_record): the library composes the body, chooses its
  * audience (the parties of the agreement it belongs to) and fills in every
  * default, exactly as for the rows of `keten batch`; the hard rules live
@@ -240,6 +240,10 @@ static const char claim_usage[] =
 	"indexed for that year; per-unit work as 'units' from the deliveries named.\n"
 	"Each installment is claimed once.  Without --installment: 'units' for\n"
 	"per-unit work, else 'upfront' and, once that is claimed, 'final'.\n"
+	"After a stop the final part is what the contract keeps due for the stop\n"
+	"code (more is refused: final-not-due); a month after the close date\n"
+	"(month-after-close) or wholly paused (month-paused) is refused, a month\n"
+	"cut by either claimed pro rata.\n"
 	"Prints the claim's id.\n";
 
 /* What a claim lacks, in the words of `keten claim`. */
@@ -393,9 +397,50 @@ static const char close_usage[] =
 	"\n"
 	"The lead provider records the end of a trajectory: the result and the\n"
 	"stop code (reden beeindiging: iJw JZ588 for jeugd, e.g. 31 according to\n"
-	"plan, 32 early stop by the client; iWmo WMO588 for wmo, e.g. 19).  The\n"
-	"allocating municipality may countersign the same result once.  A closed\n"
-	"allocation is never reopened.  Prints the result's id.\n";
+	"plan, 32 early stop by the client; iWmo WMO588 for wmo, e.g. 19 according\n"
+	"to plan, 31 a move).  DATE is the last day of care.  The allocating\n"
+	"municipality may countersign the same result once.  A closed allocation\n"
+	"is never reopened: months that start after DATE are not claimed, the\n"
+	"month of DATE pro rata, and of a herstel final 1/3 only the percentage\n"
+	"the contract keeps for the code (default 100 after a stop according to\n"
+	"plan, 0 after any other; see 'keten contract show').\n"
+	"Stop code 20 (tijdelijk beeindigd) pauses instead: no month wholly in the\n"
+	"pause is claimed, a month cut by it pro rata over the days not paused,\n"
+	"until 'keten resume'; a paused allocation may still be closed with any\n"
+	"code.  Prints the result's id.\n";
+
+static const char resume_usage[] = "usage: keten resume ALLOCATION --date DATE\n"
+				   "\n"
+				   "The lead provider (or the allocating municipality) resumes an allocation\n"
+				   "paused by 'keten close --stop-code 20' (hervatting).  DATE is the first\n"
+				   "day of care again, after the pause's date: the days between are not\n"
+				   "paid, the months around them pro rata.  An allocation may be paused and\n"
+				   "resumed more than once.  Prints the resume's id.\n";
+
+int cmd_resume(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"date", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0}};
+	keten_draft d = {.kind = KETEN_DRAFT_RESUME};
+	int o, rc;
+
+	if (wants_help(argc, argv))
+		return cli_help(resume_usage);
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd':
+			if ((rc = cli_parse_date("--date", optarg, &d.resume.date)))
+				return rc;
+			break;
+		default: return cli_usage_error("resume", "unknown option");
+		}
+	}
+	if (optind != argc - 1 || !d.resume.date)
+		return cli_usage_error("resume", "takes one ALLOCATION and --date");
+	if ((rc = cli_ref_id(c, argv[optind], d.resume.allocation)))
+		return rc;
+	return cli_record(c, &d, NULL, NULL);
+}
 
 int cmd_close(cli *c, int argc, char **argv)
 {

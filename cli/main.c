@@ -32,6 +32,7 @@ static const cli_command commands[] = {
 	{"pay", cmd_pay, "record a payment of a claim"},
 	{"receipt", cmd_receipt, "confirm what arrived of a payment"},
 	{"close", cmd_close, "record the result or stop of an allocation"},
+	{"resume", cmd_resume, "resume an allocation paused with stop code 20"},
 	{"clawback", cmd_clawback, "reclaim money after an early stop"},
 	{"correct", cmd_correct, "void one of this home's own entries"},
 	{"balance", cmd_balance, "claimed, paid, received and outstanding per counterparty"},

@@ -6,8 +6,9 @@
  * A contract is a FrameworkContract entry of a municipality or region
  * (see keten/record.h to write one) with the indexations applied to it
  * since.  Its derived record holds the reference, validity, payment term,
- * subcontract rule and indexations; the tariffs, components, municipalities
- * and early-stop rules are read from the signed body.
+ * subcontract rule and indexations; the tariffs, components, municipalities,
+ * early-stop rules and the final part due per stop code are read from the
+ * signed body.
  */
 #ifndef KETEN_CONTRACT_H
 #define KETEN_CONTRACT_H
@@ -59,6 +60,15 @@ typedef struct keten_contract_stop_rule {
 	bool subcontractor_shares; /* passed on to subcontractors pro rata */
 } keten_contract_stop_rule;
 
+/* The share of the final part due after a stop with one code: every
+ * code of the domain's list but 20 (a pause, which ends nothing). */
+typedef struct keten_contract_stop_final {
+	const char *stop_code;
+	const char *label;  /* the list's name of the code */
+	uint32_t final_bp;  /* basis points of the final part still due */
+	bool from_contract; /* signed in the contract; false: keten's default */
+} keten_contract_stop_final;
+
 typedef struct keten_contract_indexation {
 	uint32_t year; /* from 1 January */
 	int32_t bp;
@@ -89,6 +99,8 @@ typedef struct keten_contract_view {
 	keten_contract_component *components;
 	size_t n_early_stop;
 	keten_contract_stop_rule *early_stop;
+	size_t n_stop_final;
+	keten_contract_stop_final *stop_final;
 	void *priv; /* the decoded records the strings point into */
 } keten_contract_view;
 

@@ -25,7 +25,8 @@
  *              readers of the disputed entries and their municipalities;
  *              a response or ruling to the dispute's audience (without
  *              this home unless it is in it); an allocation to its
- *              provider.  Certificates, revocations, contracts and
+ *              provider; a close or resume to the allocation's
+ *              municipality and lead provider.  Certificates, revocations, contracts and
  *              indexations are public (no audience).
  *   defaults   a claim's installment: "units" on per-unit work (a per-unit
  *              subcontract, a component allocation); on herstel or a
@@ -33,8 +34,10 @@
  *              claim for upfront exists or an earlier draft of the same
  *              call claims it; none otherwise (KETEN_NEED_INSTALLMENT).
  *              A claim's amount: what the agreement says for that
- *              installment (2/3 and 1/3 of herstel, the indexed month pro
- *              rata, units x tariff).  A receipt's amount: the payment's.
+ *              installment (2/3 and 1/3 of herstel, after a stop the part
+ *              of the 1/3 the contract keeps due for its stop code; the
+ *              indexed month pro rata over the days not paused and not
+ *              after the close date; units x tariff).  A receipt's amount: the payment's.
  *              A subcontract's end: the end of what it subcontracts; its
  *              contract: the allocation's (or parent subcontract's).  An
  *              allocation's amount: the contract's tariff indexed to its
@@ -86,6 +89,7 @@ typedef enum keten_draft_kind {
 	KETEN_DRAFT_RESPONSE,    /* a side added to a dispute */
 	KETEN_DRAFT_RULING,      /* a dispute decided */
 	KETEN_DRAFT_CORRECTION,  /* one of this home's entries voided */
+	KETEN_DRAFT_RESUME,      /* a paused allocation resumed */
 } keten_draft_kind;
 
 /* Pricing of a subcontract (the values of the ledger's Pricing). */
@@ -128,6 +132,14 @@ typedef struct keten_draft_stop_rule {
 	bool subcontractor_shares;
 } keten_draft_stop_rule;
 
+/* The share of the final part (herstel: the rest after the up-front 2/3)
+ * still due after a stop with this code; a code not named keeps keten's
+ * default (docs/money.md: 100 % after a stop according to plan, else 0). */
+typedef struct keten_draft_stop_final {
+	const char *stop_code; /* of the contract's domain list, not 20 (a pause) */
+	uint32_t final_bp;     /* 0..10000 */
+} keten_draft_stop_final;
+
 typedef struct keten_draft_contract {
 	const char *ref;
 	const char *domain; /* jeugd | wmo */
@@ -142,6 +154,8 @@ typedef struct keten_draft_contract {
 	uint32_t max_margin_bp;
 	const keten_draft_stop_rule *early_stop;
 	size_t n_early_stop;
+	const keten_draft_stop_final *stop_final; /* empty: the defaults */
+	size_t n_stop_final;
 	const uint8_t (*eligible)[32]; /* empty: any certified provider */
 	size_t n_eligible;
 	bool sub_subcontracting;
@@ -229,6 +243,13 @@ typedef struct keten_draft_close {
 	uint32_t date;
 } keten_draft_close;
 
+/* A close with stop code 20 (tijdelijk beeindigd) pauses the allocation
+ * from the day after its date; a resume ends the pause. */
+typedef struct keten_draft_resume {
+	uint8_t allocation[32];
+	uint32_t date; /* the first day of care again, after the pause's date */
+} keten_draft_resume;
+
 typedef struct keten_draft_clawback {
 	uint8_t allocation[32];
 	bool automatic;       /* computed from the contract's early-stop rule */
@@ -293,6 +314,7 @@ typedef struct keten_draft {
 		keten_draft_response response;
 		keten_draft_ruling ruling;
 		keten_draft_correction correction;
+		keten_draft_resume resume;
 	};
 } keten_draft;
 

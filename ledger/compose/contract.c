@@ -30,7 +30,7 @@ _Static_assert(SAME(KETEN_OUTCOME_ACHIEVED, KETEN__OUTCOME__ACHIEVED) &&
                        SAME(KETEN_OUTCOME_STOPPED, KETEN__OUTCOME__STOPPED),
                "keten_outcome follows the ledger's Outcome");
 
-#define MAX_LIST 32 /* municipalities, early-stop rules, eligible providers of one contract */
+#define MAX_LIST 32 /* municipalities, early-stop rules, final-part shares, eligible providers of one contract */
 
 /* contract ---------------------------------------------------------------------------- */
 
@@ -90,15 +90,17 @@ int kt_compose_contract(kt_compose *x KT_UNUSED, const keten_draft_contract *d, 
 {
 	Keten__FrameworkContract fc = KETEN__FRAMEWORK_CONTRACT__INIT;
 	Keten__EarlyStopRule rules[MAX_LIST], *rp[MAX_LIST];
+	Keten__StopFinal finals[MAX_LIST], *fp[MAX_LIST];
 	ProtobufCBinaryData elig[MAX_LIST];
 	int rc;
 
 	if (!d->tariffs)
 		return keten_fail(err, KETEN_EINVAL, "a contract draft carries its tariff table");
-	if (d->n_municipalities > MAX_LIST || d->n_early_stop > MAX_LIST || d->n_eligible > MAX_LIST)
+	if (d->n_municipalities > MAX_LIST || d->n_early_stop > MAX_LIST || d->n_eligible > MAX_LIST ||
+	    d->n_stop_final > MAX_LIST)
 		return keten_fail(err, KETEN_EINVAL,
-		                  "a contract names at most %d municipalities, early-stop rules and "
-		                  "eligible providers",
+		                  "a contract names at most %d municipalities, early-stop rules, final-part "
+		                  "shares and eligible providers",
 		                  MAX_LIST);
 	fc.ref = (char *)d->ref;
 	fc.domain = (char *)d->domain;
@@ -122,6 +124,14 @@ int kt_compose_contract(kt_compose *x KT_UNUSED, const keten_draft_contract *d, 
 	}
 	fc.n_early_stop = d->n_early_stop;
 	fc.early_stop = rp;
+	for (size_t i = 0; i < d->n_stop_final; i++) {
+		keten__stop_final__init(&finals[i]);
+		finals[i].stop_code = (char *)d->stop_final[i].stop_code;
+		finals[i].final_bp = d->stop_final[i].final_bp;
+		fp[i] = &finals[i];
+	}
+	fc.n_stop_final = d->n_stop_final;
+	fc.stop_final = fp;
 	for (size_t i = 0; i < d->n_eligible; i++)
 		elig[i] = kt_bin32(d->eligible[i]);
 	fc.n_eligible = d->n_eligible;
@@ -247,7 +257,33 @@ void keten_contract_view_release(keten_contract_view *v)
 	free(v->tariffs);
 	free(v->components);
 	free(v->early_stop);
+	free(v->stop_final);
 	memset(v, 0, sizeof *v);
+}
+
+/* The final part due per stop code: signed, or keten's default. */
+static int view_stop_final(keten_contract_view *v, const Keten__FrameworkContract *fc)
+{
+	const char *code, *label;
+	size_t n = 0;
+
+	while (kt_stop_code_at(fc->domain, n, NULL))
+		n++;
+	if (!(v->stop_final = calloc(n ? n : 1, sizeof *v->stop_final)))
+		return KETEN_ENOMEM;
+	for (size_t i = 0; (code = kt_stop_code_at(fc->domain, i, &label)); i++) {
+		keten_contract_stop_final *f = &v->stop_final[v->n_stop_final];
+		if (kt_stop_is_pause(code))
+			continue;
+		f->stop_code = code;
+		f->label = label;
+		f->final_bp = kt_final_bp(fc, fc->domain, code);
+		for (size_t j = 0; j < fc->n_stop_final; j++)
+			f->from_contract = f->from_contract || strcmp(fc->stop_final[j]->stop_code, code) == 0;
+		v->n_stop_final++;
+	}
+	KETEN_ASSERT(v->n_stop_final < n || n == 0);
+	return KETEN_OK;
 }
 
 /* The signed body's terms into v (when this node holds the body). */
@@ -284,7 +320,7 @@ static int view_body(keten_contract_view *v, const Keten__State__ContractState *
 	v->n_tariffs = fc->n_tariffs;
 	v->n_components = fc->n_components;
 	v->n_early_stop = fc->n_early_stop;
-	return KETEN_OK;
+	return view_stop_final(v, fc);
 }
 
 /* v from a contract's derived record (taken over by v) and its body. */

@@ -1,7 +1,7 @@
 /*
  * flow.c — composing the entries of the money flow: subcontract offers
  * and their answers, deliveries, claims, payments, receipts, results,
- * clawbacks and corrections (see keten/record.h for the audiences and
+ * resumes, clawbacks and corrections (see keten/record.h for the audiences and
  * defaults).  The default installment of a claim is decided here and
  * nowhere else; the amounts follow from the agreement through
  * rules/terms.h.
@@ -94,7 +94,7 @@ int kt_compose_subcontract(kt_compose *x, const keten_draft_subcontract *d, kete
 	return rc;
 }
 
-/* answer, delivery, close, correction ------------------------------------------------- */
+/* answer, delivery, close, resume, correction ------------------------------------------- */
 
 int kt_compose_answer(kt_compose *x, const keten_draft_answer *d, keten_composed *c, keten_error *err)
 {
@@ -130,6 +130,16 @@ int kt_compose_close(kt_compose *x, const keten_draft_close *d, keten_composed *
 	r.stop_code = (char *)d->stop_code;
 	r.date = d->date;
 	return kt_compose_pack(c, KETEN__BODY_TYPE__RESULT, &r.base, err);
+}
+
+int kt_compose_resume(kt_compose *x, const keten_draft_resume *d, keten_composed *c, keten_error *err)
+{
+	Keten__Resume r = KETEN__RESUME__INIT;
+	kt_aud_self(x, c);
+	kt_aud_target(x, c, d->allocation);
+	r.allocation = kt_bin32(d->allocation);
+	r.date = d->date;
+	return kt_compose_pack(c, KETEN__BODY_TYPE__RESUME, &r.base, err);
 }
 
 int kt_compose_correction(kt_compose *x, const keten_draft_correction *d, keten_composed *c, keten_error *err)

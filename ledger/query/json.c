@@ -144,6 +144,7 @@ static const ProtobufCMessageDescriptor *descs[] = {
 	[KETEN__BODY_TYPE__RULING] = &keten__ruling__descriptor,
 	[KETEN__BODY_TYPE__CORRECTION] = &keten__correction__descriptor,
 	[KETEN__BODY_TYPE__CHECKPOINT] = &keten__checkpoint__descriptor,
+	[KETEN__BODY_TYPE__RESUME] = &keten__resume__descriptor,
 };
 
 static bool is_date_field(const char *name)

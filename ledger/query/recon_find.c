@@ -45,6 +45,7 @@ static const char *mark_kind(const char *mark)
 		"payment-unconfirmed",
 		"payment-without-receipt",
 		"final-without-result",
+		"final-after-stop",
 		"stop-without-clawback",
 	};
 	for (size_t i = 0; i < sizeof alias / sizeof *alias; i++)
@@ -346,6 +347,40 @@ static bool has_result(struct recon_ctx *x, const struct subj *s)
 	return ok;
 }
 
+/*
+ * More of the final part paid than its stop leaves due: a final claim on
+ * a herstel allocation closed by as_of (a pause is no close), paid above
+ * kt_final_due.  It was paid before the stop, or the claim was accepted
+ * where the stop was not known yet; the evidence is the claim, its
+ * payments, the allocation and the result that stopped it.
+ */
+static int final_after_stop(struct recon_ctx *x, const struct claim *c, const uint8_t **ids, size_t n)
+{
+	const Keten__State__ClaimState *cs = c->cs;
+	const struct subj *s = &x->s[c->subj];
+	const Keten__State__AllocationState *as = s->as;
+	Keten__State__ContractState *ks = NULL;
+	Keten__FrameworkContract *fc = NULL;
+	int64_t due;
+	uint32_t bp;
+
+	if (!as || as->kind != KETEN__KIND__HERSTEL || c->paid <= 0 || !cs->installment ||
+	    strcmp(cs->installment, "final") != 0 || !as->closed || kt_stop_is_pause(as->stop_code) || !as->stop_code ||
+	    as->close_date > x->as_of)
+		return 0;
+	kt_recon_contract(x, &as->contract, &ks, &fc);
+	if (!kt_final_due(x->t, as, fc, &due, &bp) || c->paid <= due)
+		return 0;
+	KETEN_ASSERT(n >= 1 && n <= 12);
+	if (n < 12)
+		ids[n++] = as->id.data;
+	if (n < 12)
+		ids[n++] = bin(&as->result);
+	return add_finding(x, "final-after-stop", s->l.subject, s->l.payer, s->l.payee, c->paid - due, ids, n,
+	                   "final part paid %lld cents; %lld due after stop code %s (%u.%02u%%)", (long long)c->paid,
+	                   (long long)due, as->stop_code, bp / 100, bp % 100);
+}
+
 int kt_recon_claim_findings(struct recon_ctx *x, struct claim *c)
 {
 	const Keten__State__ClaimState *cs = c->cs;
@@ -402,6 +437,8 @@ int kt_recon_claim_findings(struct recon_ctx *x, struct claim *c)
 		                 "final part paid (%lld cents) but the allocation has no result entry",
 		                 (long long)c->paid);
 	}
+	if (rc == 0)
+		rc = final_after_stop(x, c, ids, n);
 	for (size_t i = 0; rc == 0 && i < cs->n_findings; i++) {
 		const char *kind = mark_kind(cs->findings[i]);
 		const uint8_t *ev[1] = {cs->id.data};

@@ -35,6 +35,7 @@ static const char *const kinds[] = {
 	"tariff-differs-from-framework",
 	"margin-above-maximum",
 	"final-without-result",
+	"final-after-stop",
 	"stop-without-clawback",
 	"rijgen",
 	"open-dispute",
@@ -56,6 +57,7 @@ static const char *const meanings[] = {
 	"a subcontract price differs from the framework tariff (contract rule: fixed)",
 	"the lead provider keeps a larger share than the contract's maximum margin",
 	"the final part was paid but no result entry closes the allocation",
+	"more of the final part was paid than the contract keeps due after the allocation's stop code",
 	"a trajectory stopped early after the up-front part was paid, without a clawback",
 	"the same herstel arrangement was allocated to the same client back to back",
 	"a dispute over entries is not yet ruled",
@@ -167,10 +169,13 @@ static int64_t alloc_month(const struct recon_ctx *x KT_UNUSED, const void *arg,
 	return kt_alloc_month(ap->as, ap->cs, ym, &v) ? v : 0;
 }
 
-static int64_t offer_month(const struct recon_ctx *x KT_UNUSED, const void *arg, uint32_t ym)
+/* A month of a monthly subcontract, cut by its root allocation's close and
+ * pauses when that allocation is in view here (kt_month_value). */
+static int64_t offer_month(const struct recon_ctx *x, const void *arg, uint32_t ym)
 {
 	const Keten__State__OfferState *os = arg;
-	return keten_prorata_month(os->amount_cents, ym, os->start, os->end);
+	size_t i = os->allocation.len == 32 ? kt_idmap_get(&x->s_map, os->allocation.data) : SIZE_MAX;
+	return kt_month_value(os->amount_cents, ym, os->start, os->end, i != SIZE_MAX ? x->s[i].as : NULL);
 }
 
 static bool overlaps(const struct recon_ctx *x, uint32_t start, uint32_t end)

@@ -3,8 +3,22 @@
  * the payee of an allocation (its lead provider) or of an accepted
  * subcontract (its subcontractor) claims on it; the installment must fit
  * the target's kind or pricing and fall inside the agreed period; an
- * installment other than "units" is claimed once.  A claim above what the
- * agreement says is recorded as a finding, never refused.  A claim moves
+ * installment other than "units" is claimed once.  After a stop the
+ * final part is claimed only as far as the contract keeps it due
+ * ("final-not-due"), a month that starts after the close date is refused
+ * ("month-after-close") and so is a month wholly paused ("month-paused");
+ * a month cut by either is claimed pro rata (rules/terms.h).  A claim
+ * above what the agreement says is otherwise recorded as a finding,
+ * never refused.
+ *
+ * Those three depend on a stop or pause that another party may sign.  A
+ * claim received from elsewhere is rejected by the first two only when
+ * its author signed the stop itself (closed it, or countersigned it):
+ * that stop precedes the claim in the author's own feed, so every node
+ * applies it first.  Otherwise, and for "month-paused" always (a resume
+ * may still arrive), a received claim applies whatever the order of the
+ * feeds, and reconcile measures it against what is due
+ * (claim-above-agreed, final-after-stop).  A claim moves
  * its target's claimed counter and the pair's claimed balance by its
  * amount.  Part of the money flow (rules/flow.h).
  */
@@ -98,15 +112,83 @@ static int claim_on_offer(struct claim_ctx *x, keten_error *err)
 	return KETEN_OK;
 }
 
+/* Did the claim's author sign the stop of allocation as itself (closed
+ * it, or countersigned the other side's close)?  The author is the lead
+ * provider (the payee, checked first), so a countersigned close that the
+ * municipality made was countersigned by it. */
+static bool own_stop(const kt_apply *a, const Keten__State__AllocationState *as)
+{
+	bool by_author = as->closed_by.len == 32 && memcmp(as->closed_by.data, a->e->author, 32) == 0;
+	return by_author || (as->countersigned && as->closed_by.len == 32);
+}
+
+/* The final part of a stopped herstel allocation above what is due. */
+static int claim_final_due(const struct claim_ctx *x, keten_error *err)
+{
+	const Keten__State__AllocationState *as = x->as;
+	int64_t up, fin, due;
+	uint32_t bp;
+
+	if (!as || as->kind != KETEN__KIND__HERSTEL || strcmp(x->c->installment, "final") != 0 || !as->closed ||
+	    kt_stop_is_pause(as->stop_code) || !(x->a->local || own_stop(x->a, as)))
+		return KETEN_OK;
+	if (!kt_final_due(x->a->txn, as, NULL, &due, &bp))
+		return keten_refuse(err, "amount-overflow", "the final part due overflows");
+	if (due > 0 && x->c->amount_cents <= due)
+		return KETEN_OK; /* with nothing due, any final claim is refused (an empty one too) */
+	keten_split_herstel(as->amount_cents, &up, &fin);
+	if (due == 0)
+		return keten_refuse(err, "final-not-due",
+		                    "nothing of the final part (%lld cents) is due after stop code %s", (long long)fin,
+		                    as->stop_code);
+	return keten_refuse(err, "final-not-due",
+	                    "after stop code %s the final part due is %lld cents (%u.%02u%% of %lld), not %lld",
+	                    as->stop_code, (long long)due, bp / 100, bp % 100, (long long)fin,
+	                    (long long)x->c->amount_cents);
+}
+
+/* A month after the close date, or wholly paused, of the allocation (or a
+ * monthly subcontract's root allocation, when held here). */
+static int claim_month_stop(const struct claim_ctx *x, uint32_t ym, keten_error *err)
+{
+	Keten__State__AllocationState *root = x->as;
+	bool after, paused;
+
+	if (!root && x->os->allocation.len == 32 &&
+	    kt_load_allocation(x->a->txn, x->os->allocation.data, &root, NULL) != KETEN_OK)
+		root = NULL; /* not ours to see: the subcontractor's node */
+	after = kt_month_after_close(root, ym) && (x->a->local || (x->as && own_stop(x->a, root)));
+	paused = !after && x->a->local && kt_month_paused(root, ym, x->start, x->end);
+	if (root != x->as)
+		kt_state_free(root);
+	if (after)
+		return keten_refuse(err, "month-after-close", "month %s starts after the allocation was closed",
+		                    x->c->installment);
+	if (paused)
+		return keten_refuse(err, "month-paused", "the allocation is paused for all of month %s",
+		                    x->c->installment);
+	return KETEN_OK;
+}
+
 /* Who claims, how much, for which month, and whether it was claimed before. */
 static int claim_checks(struct claim_ctx *x, keten_error *err)
 {
 	const Keten__Claim *c = x->c;
+	int rc;
 
 	KETEN_ASSERT(x->payee != NULL && c->target.len == 32);
 	if (memcmp(x->payee, x->a->e->author, 32) != 0)
 		return keten_refuse(err, "not-payee", "only the payee (the %s) claims on it",
 		                    x->os ? "subcontractor" : "allocation's lead provider");
+	if ((rc = claim_final_due(x, err)))
+		return rc;
+	if (x->month) {
+		/* a month after the close or in a pause is refused whatever its amount */
+		uint32_t ym;
+		keten_parse_period(c->installment, &ym);
+		if (kt_month_in(ym, x->start, x->end) && (rc = claim_month_stop(x, ym, err)))
+			return rc;
+	}
 	if (c->amount_cents <= 0)
 		return keten_refuse(err, "invalid-amount", "a claim amount must be above zero");
 	if (c->amount_cents > KETEN_MAX_CENTS)

@@ -109,7 +109,8 @@ static int contract_tariffs(const Keten__FrameworkContract *c, keten_error *err)
 	return KETEN_OK;
 }
 
-/* The terms: subcontracting, margin, payment term, early-stop rules, eligible parties. */
+/* The terms: subcontracting, margin, payment term, early-stop rules, the
+ * final part due per stop code, eligible parties. */
 static int contract_terms(const Keten__FrameworkContract *c, keten_error *err)
 {
 	if (c->subcontract_rule > KETEN__SUBCONTRACT_RULE__SUB_MAX)
@@ -125,6 +126,24 @@ static int contract_terms(const Keten__FrameworkContract *c, keten_error *err)
 			                    c->early_stop[i]->stop_code, c->domain);
 		if (c->early_stop[i]->reclaim_bp > 10000)
 			return keten_refuse(err, "invalid-share", "early-stop share above 100%%");
+	}
+	for (size_t i = 0; i < c->n_stop_final; i++) {
+		const char *code = c->stop_final[i]->stop_code;
+		if (!kt_stop_label(c->domain, code))
+			return keten_refuse(err, "unknown-stop-code",
+			                    "stop code '%s' is not in the %s list (reden beeindiging)", code,
+			                    c->domain);
+		if (kt_stop_is_pause(code))
+			return keten_refuse(
+				err, "invalid-stop-final",
+				"stop code 20 pauses an allocation: the stop that ends it decides the final part");
+		if (c->stop_final[i]->final_bp > 10000)
+			return keten_refuse(err, "invalid-share", "final part due after stop code %s above 100%%",
+			                    code);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->stop_final[j]->stop_code, code) == 0)
+				return keten_refuse(err, "invalid-stop-final", "stop code %s has two final-part shares",
+				                    code);
 	}
 	for (size_t i = 0; i < c->n_eligible; i++)
 		if (c->eligible[i].len != 32)

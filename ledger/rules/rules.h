@@ -103,6 +103,7 @@ int kt_rule_claim(kt_apply *a, keten_error *err);
 int kt_rule_payment(kt_apply *a, keten_error *err);
 int kt_rule_receipt(kt_apply *a, keten_error *err);
 int kt_rule_result(kt_apply *a, keten_error *err);
+int kt_rule_resume(kt_apply *a, keten_error *err);
 int kt_rule_clawback(kt_apply *a, keten_error *err);
 int kt_rule_correction(kt_apply *a, keten_error *err);
 

@@ -251,10 +251,15 @@ refused wmo-needs-hours "a Wmo delivery in minutes" "$L" deliver "$A2" --period 
 
 # --- scenario 4: correction, receipt mismatch ----------------------------------------
 new "lead delivers on the allocation itself" "$L" deliver "$A1" --period 2027-02 --units 3 --unit hour
-new "lead claims units by mistake" "$L" --json claim "$A3" --installment final
+refused final-not-due "the final part after an early stop by the client (32: none of it due)" "$L" claim "$A3" --installment final
+new "allocate a J03/4 herstel for the correction test" "$M" allocate --contract RGW-J-2026 --client HRN-2026-0006 \
+	--provider "Zorg Hoofd BV" --profile J03 --intensity 4 --kind herstel --from 2026-12-01 --until 2027-06-30
+A6=$ID
+sync "$M" "$L"
+new "lead claims a final part by mistake" "$L" --json claim "$A6" --installment final
 KX=$(jget "$T/out" .id)
 before=$(bal "$L" "$MK" claimed_cents)
-new "lead voids its own claim" "$L" correct "$KX" --reason "final part claimed by mistake after the stop"
+new "lead voids its own claim" "$L" correct "$KX" --reason "final part claimed by mistake before the result"
 after=$(bal "$L" "$MK" claimed_cents)
 check "a voided claim no longer counts (claimed $before -> $after)" test $((before - after)) -eq 478867
 CX=$ID
