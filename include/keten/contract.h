@@ -64,6 +64,16 @@ typedef struct keten_contract_indexation {
 	int32_t bp;
 } keten_contract_indexation;
 
+/* A line of the subcontract tariffs (see keten/tariffs.h). */
+typedef struct keten_contract_sub_tariff {
+	const char *service, *name; /* name "" when none */
+	const char *unit;           /* per unit: a WJ756 word; NULL when share-priced */
+	int64_t cents;              /* per unit, as signed; 0 when share-priced */
+	bool has_cents_now;
+	int64_t cents_now; /* per unit, indexed to this year (false on overflow or share-priced) */
+	uint32_t share_bp; /* share-priced: of the arrangement; 0 per unit */
+} keten_contract_sub_tariff;
+
 /* A contract's terms.  Every pointer is owned by the view (free it with
  * keten_contract_view_release). */
 typedef struct keten_contract_view {
@@ -89,6 +99,8 @@ typedef struct keten_contract_view {
 	keten_contract_component *components;
 	size_t n_early_stop;
 	keten_contract_stop_rule *early_stop;
+	size_t n_sub_tariffs; /* the subcontract tariff table, in signed order */
+	keten_contract_sub_tariff *sub_tariffs;
 	void *priv; /* the decoded records the strings point into */
 } keten_contract_view;
 
