@@ -57,9 +57,9 @@ static int table_price(const kt_compose *x, const keten_draft_subcontract *d, co
 		kt_state_free(cs);
 		return keten_fail(err, KETEN_ENOTFOUND, "the contract of what is subcontracted is not held here");
 	}
-	if (!(l = kt_sub_tariff(fc, d->service)))
-		rc = keten_fail(err, KETEN_EINVAL, "service '%s' is not in the subcontract tariffs of contract '%s'",
-		                d->service, cs->ref);
+	if (!(l = kt_sub_tariff(fc, d->service))) /* nothing to price it by, whatever the rule */
+		rc = keten_refuse(err, "not-subcontract-tariff",
+		                  "service '%s' is not in the subcontract tariffs of contract '%s'", d->service, cs->ref);
 	else if (l->has_share_bp && d->units)
 		rc = keten_fail(err, KETEN_EINVAL, "service '%s' is priced as a share of the arrangement: no units",
 		                d->service);
