@@ -2,7 +2,8 @@
  * cmd_contract.c — keten contract add|index|show|list (framework
  * contracts and their tariff tables) and keten allocate (a municipality
  * allocates an arrangement or component to a lead provider).  The tariff
- * CSV is read by keten_tariffs_read, the bodies are composed by
+ * CSV is read by keten_tariffs_read and the subcontract tariffs
+ * (--sub-tariffs) by keten_sub_tariffs_read, the bodies are composed by
  * keten_record (the allocation's amount is the contract's indexed tariff
  * unless marked maatwerk), and show and list print keten_contract_get's
  * plain view.
@@ -308,7 +309,7 @@ static int contract_index(cli *c, int argc, char **argv)
 
 /* contract show, list ---------------------------------------------------------- */
 
-/* The subcontract tariffs: per unit (unit, cents, cents_now) or a share (share_bp). */
+/* The subcontract tariffs: per unit (unit, cents) or a share (share_bp). */
 static json_t *sub_tariffs_json(const keten_contract_view *v)
 {
 	json_t *a = json_array();
@@ -320,8 +321,6 @@ static json_t *sub_tariffs_json(const keten_contract_view *v)
 		if (s->unit) {
 			json_object_set_new(l, "unit", json_string(s->unit));
 			json_object_set_new(l, "cents", json_integer(s->cents));
-			if (s->has_cents_now)
-				json_object_set_new(l, "cents_now", json_integer(s->cents_now));
 		} else {
 			json_object_set_new(l, "share_bp", json_integer(s->share_bp));
 		}

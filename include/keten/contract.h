@@ -6,8 +6,8 @@
  * A contract is a FrameworkContract entry of a municipality or region
  * (see keten/record.h to write one) with the indexations applied to it
  * since.  Its derived record holds the reference, validity, payment term,
- * subcontract rule and indexations; the tariffs, components, municipalities
- * and early-stop rules are read from the signed body.
+ * subcontract rule and indexations; the tariffs, components, municipalities,
+ * early-stop rules and subcontract tariffs are read from the signed body.
  */
 #ifndef KETEN_CONTRACT_H
 #define KETEN_CONTRACT_H
@@ -68,10 +68,8 @@ typedef struct keten_contract_indexation {
 typedef struct keten_contract_sub_tariff {
 	const char *service, *name; /* name "" when none */
 	const char *unit;           /* per unit: a WJ756 word; NULL when share-priced */
-	int64_t cents;              /* per unit, as signed; 0 when share-priced */
-	bool has_cents_now;
-	int64_t cents_now; /* per unit, indexed to this year (false on overflow or share-priced) */
-	uint32_t share_bp; /* share-priced: of the arrangement; 0 per unit */
+	int64_t cents;              /* per unit, as signed (never indexed); 0 when share-priced */
+	uint32_t share_bp;          /* share-priced: of the arrangement; 0 per unit */
 } keten_contract_sub_tariff;
 
 /* A contract's terms.  Every pointer is owned by the view (free it with

@@ -40,7 +40,7 @@
  *              subcontract that names a service with pricing
  *              KETEN_PRICING_NONE is priced from the contract's
  *              subcontract tariffs: a per-unit service as units x its
- *              tariff (indexed to the start year), in its unit; a
+ *              tariff (as signed: not indexed), in its unit; a
  *              share-priced one as its share of what is subcontracted
  *              (rules in docs/money.md), a fixed amount, or per month on
  *              a duurzaam allocation or a monthly subcontract.  An

@@ -294,9 +294,8 @@ void keten_contract_view_release(keten_contract_view *v)
 	memset(v, 0, sizeof *v);
 }
 
-/* The subcontract tariffs into v, per-unit lines also indexed to `year`. */
-static int view_sub_tariffs(keten_contract_view *v, const Keten__State__ContractState *cs,
-                            const Keten__FrameworkContract *fc, uint32_t year)
+/* The subcontract tariffs into v, as signed. */
+static int view_sub_tariffs(keten_contract_view *v, const Keten__FrameworkContract *fc)
 {
 	if (!(v->sub_tariffs = calloc(fc->n_sub_tariffs ? fc->n_sub_tariffs : 1, sizeof *v->sub_tariffs)))
 		return KETEN_ENOMEM;
@@ -311,7 +310,6 @@ static int view_sub_tariffs(keten_contract_view *v, const Keten__State__Contract
 		}
 		t->unit = l->unit;
 		t->cents = l->cents;
-		t->has_cents_now = kt_tariff_indexed(cs, t->cents, 0, year, &t->cents_now);
 	}
 	v->n_sub_tariffs = fc->n_sub_tariffs;
 	return KETEN_OK;
@@ -351,7 +349,7 @@ static int view_body(keten_contract_view *v, const Keten__State__ContractState *
 	v->n_tariffs = fc->n_tariffs;
 	v->n_components = fc->n_components;
 	v->n_early_stop = fc->n_early_stop;
-	return view_sub_tariffs(v, cs, fc, year);
+	return view_sub_tariffs(v, fc);
 }
 
 /* v from a contract's derived record (taken over by v) and its body. */

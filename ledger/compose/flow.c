@@ -37,8 +37,8 @@ static char *opt_text(const char *s)
 /* subcontract ----------------------------------------------------------------------- */
 
 /* An offer without a price of its own, priced from the service's line in
- * the contract's subcontract tariffs: units x its tariff indexed to the
- * start year, in its unit; or its share of what is subcontracted (the
+ * the contract's subcontract tariffs: units x its tariff as signed, in
+ * its unit; or its share of what is subcontracted (the
  * allocation as, or the subcontract os passed on), per month on monthly
  * work, else a fixed amount (terms.h: kt_share_of). */
 static int table_price(const kt_compose *x, const keten_draft_subcontract *d, const uint8_t contract[32],
@@ -59,7 +59,8 @@ static int table_price(const kt_compose *x, const keten_draft_subcontract *d, co
 	}
 	if (!(l = kt_sub_tariff(fc, d->service))) /* nothing to price it by, whatever the rule */
 		rc = keten_refuse(err, "not-subcontract-tariff",
-		                  "service '%s' is not in the subcontract tariffs of contract '%s'", d->service, cs->ref);
+		                  "service '%s' is not in the subcontract tariffs of contract '%s'", d->service,
+		                  cs->ref);
 	else if (l->has_share_bp && d->units)
 		rc = keten_fail(err, KETEN_EINVAL, "service '%s' is priced as a share of the arrangement: no units",
 		                d->service);
@@ -68,8 +69,6 @@ static int table_price(const kt_compose *x, const keten_draft_subcontract *d, co
 		                l->unit);
 	else if (l->has_share_bp && !kt_share_of(as, os, l->share_bp, &o->amount_cents, &monthly))
 		rc = keten_fail(err, KETEN_EINVAL, "the share of what is subcontracted rounds to nothing");
-	else if (!l->has_share_bp && !kt_tariff_indexed(cs, l->cents, 0, d->start / 10000, &o->unit_tariff_cents))
-		rc = keten_fail(err, KETEN_EINVAL, "the indexed subcontract tariff overflows");
 	if (rc == KETEN_OK && l->has_share_bp) {
 		o->pricing = monthly ? KETEN__PRICING__MONTHLY : KETEN__PRICING__FIXED_AMOUNT;
 		o->has_amount_cents = o->has_share_bp = 1;
@@ -78,6 +77,7 @@ static int table_price(const kt_compose *x, const keten_draft_subcontract *d, co
 		o->pricing = KETEN__PRICING__PER_UNIT;
 		o->has_units = o->has_unit_tariff_cents = 1;
 		o->units = d->units;
+		o->unit_tariff_cents = l->cents;        /* as signed: see table_unit in rules/offer.c */
 		o->unit = (char *)kt_sub_unit(l->unit); /* static: l is freed below */
 	}
 	kt_state_free(cs);

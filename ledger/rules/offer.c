@@ -261,18 +261,18 @@ static int table_share(struct offer_ctx *x, const Keten__SubTariff *l, bool fixe
 	return KETEN_OK;
 }
 
-/* A service priced per unit (rule fixed or max): the table's tariff,
- * indexed to the offer's start year as every tariff of the contract. */
+/* A service priced per unit (rule fixed or max): the table's tariff as
+ * signed.  Not indexed: an indexation is the municipality's later entry,
+ * and an offer judged by it would stand or fall by which of the two a
+ * node received first. */
 static int table_unit(struct offer_ctx *x, const Keten__SubTariff *l, bool fixed, keten_error *err)
 {
 	const Keten__SubcontractOffer *o = x->o;
-	int64_t want;
+	int64_t want = l->cents;
 
 	if (o->pricing != KETEN__PRICING__PER_UNIT || !o->unit || strcmp(o->unit, l->unit) != 0)
 		return keten_refuse(err, "not-subcontract-tariff", "service '%s' is priced per %s", l->service,
 		                    l->unit);
-	if (!kt_tariff_indexed(x->cs, l->cents, 0, o->start / 10000, &want))
-		return keten_refuse(err, "amount-overflow", "the indexed subcontract tariff overflows");
 	if (o->unit_tariff_cents != want && fixed)
 		return keten_refuse(err, "not-subcontract-tariff",
 		                    "service '%s' costs %lld cents per %s, the offer %lld", l->service, (long long)want,

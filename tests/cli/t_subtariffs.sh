@@ -9,8 +9,9 @@
 #   2. subcontract --service prices an offer from the table: units x the
 #      service's tariff (95.5 minutes x 1.87 = 178.585 -> 178.59), a share of
 #      a herstel trajectory (66.67 % of 14.366,00 = 9.577,8122 -> 9.577,81), of a
-#      duurzaam month (66.67 % of 1.596,00 = 1.064,0532 -> 1.064,05), indexed per
-#      unit from the start year (98.50 + 2.5 % = 100.9625 -> 100.96);
+#      duurzaam month (66.67 % of 1.596,00 = 1.064,0532 -> 1.064,05); a
+#      contract's indexation leaves the table as signed (0.75 h x 98.50 =
+#      73.875 -> 73.88 in 2027 after +2.5 %);
 #   3. under --subcontract fixed every offer off the table is refused (rule
 #      not-subcontract-tariff, exit 65, nothing stored); under max a price
 #      above it is accepted with the finding above-subcontract-tariff; under
@@ -134,7 +135,7 @@ check "contract show --json: the ten lines of the table, in order" \
 	jq -e '[.sub_tariffs[].service] == ["gezinsbegeleiding","individuele-begeleiding","behandeling","logeeropvang",
 	  "dagbesteding","vervoer","huiswerkbegeleiding","persoonlijke-kosten","traject-deel","traject-groot"]' "$T/show.json"
 check "contract show --json: gezinsbegeleiding 9850 cents per hour, named" \
-	jq -e '.sub_tariffs[0] == {"service":"gezinsbegeleiding","name":"Gezinsbegeleiding thuis","unit":"hour","cents":9850,"cents_now":9850}' "$T/show.json"
+	jq -e '.sub_tariffs[0] == {"service":"gezinsbegeleiding","name":"Gezinsbegeleiding thuis","unit":"hour","cents":9850}' "$T/show.json"
 check "contract show --json: every WJ756 unit word is kept" \
 	jq -e '[.sub_tariffs[] | .unit // empty] == ["hour","hour","minute","etmaal","dagdeel","piece-output","piece-effort","euro"]' "$T/show.json"
 check "contract show --json: share-priced lines have share_bp (66.67% = 6667, 92.5% = 9250) and no unit" \
@@ -144,8 +145,8 @@ check "contract show (table form) lists the subcontract tariffs" sh -c "grep -q 
 run "$M" --json contract show RC-0
 check "a contract without subcontract tariffs shows an empty table" jq -e '.sub_tariffs == []' "$T/out"
 run "$M" --json contract show RC-M
-check "indexed per-unit lines show the signed cents; share lines are not indexed" \
-	jq -e '.sub_tariffs[0].cents == 9850 and .sub_tariffs[8].share_bp == 6667' "$T/out"
+check "an indexed contract shows its subcontract tariffs as signed" \
+	jq -e '.sub_tariffs[0].cents == 9850 and .sub_tariffs[8].share_bp == 6667 and .indexations == [{"year": 2027, "bp": 250}]' "$T/out"
 run "$M" --json show "$(jq -r .id "$T/show.json")"
 check "the table is signed in the contract body (field sub_tariffs)" jq -e '.fields.sub_tariffs | length == 10' "$T/out"
 
@@ -191,7 +192,7 @@ check "a missing table file: exit 66, nothing stored" sh -c "[ $rc -eq 66 ] && g
 printf '# SYNTHETIC\nservice,unit,tariff_cents\n# a comment between records\nx,hour,1\n' >"$T/ok.csv"
 new "a table with comments between its records and no share column" "$M" contract add --ref RC-C $C --sub-tariffs "$T/ok.csv"
 run "$M" --json contract show RC-C
-check "it holds its one line" jq -e '.sub_tariffs == [{"service":"x","name":"","unit":"hour","cents":1,"cents_now":1}]' "$T/out"
+check "it holds its one line" jq -e '.sub_tariffs == [{"service":"x","name":"","unit":"hour","cents":1}]' "$T/out"
 sync "$M" "$L" "$S"
 
 # --- allocations -----------------------------------------------------------------------
@@ -285,13 +286,13 @@ refused not-subcontract-tariff "under max too, a service not in the table" "$L" 
 	--service onbekend --units 1 --unit-tariff 1 --unit hour --from 2026-01-01
 refused not-subcontract-tariff "under max too, a unit other than the service's" "$L" subcontract "$AM1" --to "Hulp Onder VOF" \
 	--service gezinsbegeleiding --units 1 --unit-tariff 1 --unit minute --from 2026-01-01
-new "AM2 (2027): gezinsbegeleiding from the indexed table" "$L" subcontract "$AM2" --to "Hulp Onder VOF" \
+new "AM2 (2027, the contract indexed): gezinsbegeleiding from the table" "$L" subcontract "$AM2" --to "Hulp Onder VOF" \
 	--service gezinsbegeleiding --units 0.75 --from 2027-01-01; OM4=$ID
-check "indexed: 9850 + 2.5% = 10096.25 -> 10096 an hour from 2027" body "$OM4" '.unit_tariff_cents == 10096 and .units == 75'
-new "AM2 (2027): at the indexed 100.96 an hour itself" "$L" subcontract "$AM2" --to "Hulp Onder VOF" \
-	--service gezinsbegeleiding --units 1 --unit-tariff 100.96 --unit hour --from 2027-01-01; OM5=$ID
+check "the table as signed, not indexed: 9850 an hour in 2027" body "$OM4" '.unit_tariff_cents == 9850 and .units == 75'
+new "AM2 (2027): at the table's 98.50 an hour itself" "$L" subcontract "$AM2" --to "Hulp Onder VOF" \
+	--service gezinsbegeleiding --units 1 --unit-tariff 98.50 --unit hour --from 2027-01-01; OM5=$ID
 new "AM2 (2027): one cent above it" "$L" subcontract "$AM2" --to "Hulp Onder VOF" \
-	--service gezinsbegeleiding --units 1 --unit-tariff 100.97 --unit hour --from 2027-01-01; OM6=$ID
+	--service gezinsbegeleiding --units 1 --unit-tariff 98.51 --unit hour --from 2027-01-01; OM6=$ID
 new "AV1 (free): a service not in the table" "$L" subcontract "$AV1" --to "Hulp Onder VOF" --service onbekend --amount 100 \
 	--from 2026-01-01; OV1=$ID
 new "AV1 (free): gezinsbegeleiding at 500.00 an hour" "$L" subcontract "$AV1" --to "Hulp Onder VOF" \
@@ -311,7 +312,7 @@ sync "$S" "$L" "$M"
 check "agreed: 12.5 x 98.50 = 1231.25" agreed "$OF1" 123125
 check "agreed: 95.5 x 1.87 = 178.585, half away from zero 178.59" agreed "$OF2" 17859
 check "agreed: 1436600 x 92.5% = 1328855" agreed "$OF4" 1328855
-check "agreed: 0.75 x 100.96 = 75.72" agreed "$OM4" 7572
+check "agreed: 0.75 x 98.50 = 73.875, half away from zero 73.88" agreed "$OM4" 7388
 check "agreed: 2 x 98.50 = 197.00" agreed "$OV3" 19700
 
 # --- 6. reconcile -------------------------------------------------------------------------------------
