@@ -2,7 +2,8 @@
  * cmd_contract.c — keten contract add|index|show|list (framework
  * contracts and their tariff tables) and keten allocate (a municipality
  * allocates an arrangement or component to a lead provider).  The tariff
- * CSV is read by keten_tariffs_read, the bodies are composed by
+ * CSV is read by keten_tariffs_read and the subcontract tariffs
+ * (--sub-tariffs) by keten_sub_tariffs_read, the bodies are composed by
  * keten_record (the allocation's amount is the contract's indexed tariff
  * unless marked maatwerk), and show and list print keten_contract_get's
  * plain view.
@@ -37,6 +38,7 @@ static const char contract_usage[] =
 	"                          [--early-stop CODE=SHARE[:sub][,CODE=SHARE...]] [--stop-final CODE=PCT,...]\n"
 	"                          [--eligible PARTY,...]\n"
 	"                          [--sub-subcontracting] [--quality TEXT] [--dispute-route TEXT]\n"
+	"                          [--sub-tariffs FILE.csv]\n"
 	"       keten contract index REF --year YYYY --pct P\n"
 	"       keten contract show REF\n"
 	"       keten contract list\n"
@@ -55,6 +57,14 @@ static const char contract_usage[] =
 	"maand (duurzaam) become tariff lines; rows of domain 'component' become\n"
 	"P x Q components.  'index' raises every tariff by P percent from 1 January\n"
 	"of YYYY (basis points, half away from zero, compounding year over year).\n"
+	"--sub-tariffs signs the subcontract tariffs (onderaannemerstarieven: what a\n"
+	"lead provider pays a subcontractor) in the contract: a CSV with columns\n"
+	"service,unit,tariff_cents and optionally name and share_pct; unit is a\n"
+	"WJ756 word (minute, hour, etmaal, dagdeel, piece-output, piece-effort,\n"
+	"euro), or share_pct (1 to 100) prices the service as a share of the\n"
+	"arrangement with unit and tariff_cents empty.  The --subcontract rule\n"
+	"judges an offer that names a service against its line (keten subcontract\n"
+	"--service).\n"
 	"Prints the new entry's id.\n";
 
 static int split(char *s, char **out, int max)
@@ -69,7 +79,7 @@ static int split(char *s, char **out, int max)
 /* What contract add reads before the draft is filled. */
 struct add_args {
 	char *mun, *early, *eligible, *final;
-	const char *tariffs;
+	const char *tariffs, *sub_tariffs;
 };
 
 static int parse_rule(const char *s, keten_draft_contract *d)
@@ -88,23 +98,13 @@ static int parse_rule(const char *s, keten_draft_contract *d)
 
 static int add_opts(int argc, char **argv, struct add_args *a, keten_draft_contract *d)
 {
-	static const struct option opts[] = {{"ref", 1, 0, 'r'},
-	                                     {"domain", 1, 0, 'd'},
-	                                     {"municipality", 1, 0, 'm'},
-	                                     {"from", 1, 0, 'f'},
-	                                     {"until", 1, 0, 'u'},
-	                                     {"tariffs", 1, 0, 't'},
-	                                     {"payment-term", 1, 0, 'p'},
-	                                     {"subcontract", 1, 0, 's'},
-	                                     {"max-margin", 1, 0, 'M'},
-	                                     {"early-stop", 1, 0, 'e'},
-	                                     {"eligible", 1, 0, 'E'},
-	                                     {"sub-subcontracting", 0, 0, 'S'},
-	                                     {"quality", 1, 0, 'q'},
-	                                     {"dispute-route", 1, 0, 'D'},
-	                                     {"stop-final", 1, 0, 'F'},
-	                                     {"help", 0, 0, 'h'},
-	                                     {0}};
+	static const struct option opts[] = {
+		{"ref", 1, 0, 'r'},          {"domain", 1, 0, 'd'},        {"municipality", 1, 0, 'm'},
+		{"from", 1, 0, 'f'},         {"until", 1, 0, 'u'},         {"tariffs", 1, 0, 't'},
+		{"payment-term", 1, 0, 'p'}, {"subcontract", 1, 0, 's'},   {"max-margin", 1, 0, 'M'},
+		{"early-stop", 1, 0, 'e'},   {"eligible", 1, 0, 'E'},      {"sub-subcontracting", 0, 0, 'S'},
+		{"quality", 1, 0, 'q'},      {"dispute-route", 1, 0, 'D'}, {"stop-final", 1, 0, 'F'},
+		{"help", 0, 0, 'h'},         {"sub-tariffs", 1, 0, 'T'},   {0}};
 	int o, rc;
 
 	optind = 2;
@@ -122,6 +122,7 @@ static int add_opts(int argc, char **argv, struct add_args *a, keten_draft_contr
 				return rc;
 			break;
 		case 't': a->tariffs = optarg; break;
+		case 'T': a->sub_tariffs = optarg; break;
 		case 'p': {
 			char *end;
 			long days = strtol(optarg, &end, 10);
@@ -220,6 +221,22 @@ static int read_tariffs(const char *path, const char *domain, keten_tariffs *tt)
 	return rc ? cli_error(&err) : 0;
 }
 
+/* The subcontract tariff table of the file. */
+static int read_sub_tariffs(const char *path, keten_sub_tariffs *st)
+{
+	keten_error err = {0};
+	int rc = keten_sub_tariffs_read(path, st, &err);
+	if (rc == KETEN_ENOTFOUND) {
+		fprintf(stderr, "keten: %s\n", err.msg);
+		return EX_NOINPUT_;
+	}
+	if (rc == KETEN_EMALFORMED) {
+		fprintf(stderr, "keten: subcontract tariff file '%s': %s\n", path, err.msg);
+		return EX_DATAERR_;
+	}
+	return rc ? cli_error(&err) : 0;
+}
+
 static int contract_add(cli *c, int argc, char **argv)
 {
 	keten_draft d = {.kind = KETEN_DRAFT_CONTRACT};
@@ -228,6 +245,7 @@ static int contract_add(cli *c, int argc, char **argv)
 	keten_draft_stop_final finals[32];
 	struct add_args a = {0};
 	keten_tariffs tt = {0};
+	keten_sub_tariffs st = {0};
 	uint8_t keys[32][32];
 	char *ml[32], *el[32];
 	int rc;
@@ -262,11 +280,17 @@ static int contract_add(cli *c, int argc, char **argv)
 		fc->n_eligible = (size_t)n;
 		fc->eligible = (const uint8_t(*)[32])keys;
 	}
-	if ((rc = read_tariffs(a.tariffs, fc->domain, &tt)))
+	if (a.sub_tariffs && (rc = read_sub_tariffs(a.sub_tariffs, &st)))
 		return rc;
+	fc->sub_tariffs = a.sub_tariffs ? &st : NULL;
+	if ((rc = read_tariffs(a.tariffs, fc->domain, &tt))) {
+		keten_sub_tariffs_release(&st);
+		return rc;
+	}
 	fc->tariffs = &tt;
 	rc = cli_record(c, &d, NULL, NULL);
 	keten_tariffs_release(&tt);
+	keten_sub_tariffs_release(&st);
 	return rc;
 }
 
@@ -305,6 +329,26 @@ static int contract_index(cli *c, int argc, char **argv)
 }
 
 /* contract show, list ---------------------------------------------------------- */
+
+/* The subcontract tariffs: per unit (unit, cents) or a share (share_bp). */
+static json_t *sub_tariffs_json(const keten_contract_view *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < v->n_sub_tariffs; i++) {
+		const keten_contract_sub_tariff *s = &v->sub_tariffs[i];
+		json_t *l = json_object();
+		json_object_set_new(l, "service", json_string(s->service));
+		json_object_set_new(l, "name", json_string(s->name));
+		if (s->unit) {
+			json_object_set_new(l, "unit", json_string(s->unit));
+			json_object_set_new(l, "cents", json_integer(s->cents));
+		} else {
+			json_object_set_new(l, "share_bp", json_integer(s->share_bp));
+		}
+		json_array_append_new(a, l);
+	}
+	return a;
+}
 
 static json_t *contract_json(const keten_contract_view *v, bool with_tables)
 {
@@ -383,6 +427,8 @@ static json_t *contract_json(const keten_contract_view *v, bool with_tables)
 			json_array_append_new(es, l);
 		}
 		json_object_set_new(o, "stop_final", es);
+		if (with_tables)
+			json_object_set_new(o, "sub_tariffs", sub_tariffs_json(v));
 	}
 	return o;
 }

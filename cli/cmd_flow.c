@@ -34,15 +34,25 @@ static bool wants_help(int argc, char **argv)
 static const char subcontract_usage[] =
 	"usage: keten subcontract ALLOCATION --to PARTY (--amount EUR | --monthly EUR |\n"
 	"                         --units N --unit-tariff EUR --unit U) --from DATE [--until DATE]\n"
-	"                         [--scope TEXT] [--payment-term DAYS]\n"
+	"                         [--service NAME] [--scope TEXT] [--payment-term DAYS]\n"
+	"       keten subcontract ALLOCATION --to PARTY --service NAME [--units N] --from DATE ...\n"
 	"\n"
 	"The lead provider offers part of an allocation to a subcontractor: a fixed\n"
 	"amount, a monthly amount, or units x unit tariff (unit: minute, hour, day,\n"
-	"dagdeel, etmaal, piece).  ALLOCATION may be an accepted subcontract when the\n"
-	"contract allows sub-subcontracting.  --until defaults to the end of what\n"
-	"is subcontracted; the payment term to the contract's.  A price above or\n"
-	"beside the framework tariff is recorded as a finding, not refused.\n"
-	"Prints the new offer's id.\n";
+	"dagdeel, etmaal, piece, piece-output, piece-effort, euro).  With --service\n"
+	"alone (and --units for a service priced per unit) the price comes from the\n"
+	"contract's subcontract tariffs (contract add --sub-tariffs): units x the\n"
+	"service's tariff in its unit, or the service's share of the allocation\n"
+	"(herstel: of the trajectory, a fixed amount; duurzaam: of a month, per\n"
+	"month; rounded half away from zero to the cent).  A price of its own with\n"
+	"--service is judged against that line: under --subcontract fixed an offer\n"
+	"off the table is refused (rule not-subcontract-tariff), under max a price\n"
+	"above it is the finding above-subcontract-tariff.  ALLOCATION may be an\n"
+	"accepted subcontract when the contract allows sub-subcontracting.  --until\n"
+	"defaults to the end of what is subcontracted; the payment term to the\n"
+	"contract's.  A price above or beside the framework tariff of the same work\n"
+	"(a month of duurzaam, a unit of a component) is recorded as a finding, not\n"
+	"refused.  Prints the new offer's id.\n";
 
 struct sub_args {
 	const char *to, *amount, *monthly, *tariff;
@@ -53,10 +63,19 @@ struct sub_args {
 /* The options of subcontract into s and d; an exit code on a bad one. */
 static int subcontract_opts(int argc, char **argv, struct sub_args *s, keten_draft_subcontract *d)
 {
-	static const struct option opts[] = {
-		{"to", 1, 0, 't'},          {"amount", 1, 0, 'a'},       {"monthly", 1, 0, 'm'}, {"units", 1, 0, 'U'},
-		{"unit-tariff", 1, 0, 'T'}, {"unit", 1, 0, 'u'},         {"from", 1, 0, 'f'},    {"until", 1, 0, 'e'},
-		{"scope", 1, 0, 's'},       {"payment-term", 1, 0, 'p'}, {"help", 0, 0, 'h'},    {0}};
+	static const struct option opts[] = {{"to", 1, 0, 't'},
+	                                     {"amount", 1, 0, 'a'},
+	                                     {"monthly", 1, 0, 'm'},
+	                                     {"units", 1, 0, 'U'},
+	                                     {"unit-tariff", 1, 0, 'T'},
+	                                     {"unit", 1, 0, 'u'},
+	                                     {"from", 1, 0, 'f'},
+	                                     {"until", 1, 0, 'e'},
+	                                     {"scope", 1, 0, 's'},
+	                                     {"payment-term", 1, 0, 'p'},
+	                                     {"help", 0, 0, 'h'},
+	                                     {"service", 1, 0, 'S'},
+	                                     {0}};
 	int opt, rc;
 
 	optind = 1;
@@ -87,6 +106,7 @@ static int subcontract_opts(int argc, char **argv, struct sub_args *s, keten_dra
 				return rc;
 			break;
 		case 's': d->scope = optarg; break;
+		case 'S': d->service = optarg; break;
 		case 'p': {
 			char *end;
 			long days = strtol(optarg, &end, 10);
@@ -117,12 +137,14 @@ int cmd_subcontract(cli *c, int argc, char **argv)
 		return rc;
 	if (optind != argc - 1 || !s.to || !o->start)
 		return cli_usage_error("subcontract", "takes one ALLOCATION, --to and --from");
-	if (s.prices != 1)
+	if (s.prices != 1 && !(o->service && s.prices == 0))
 		return cli_usage_error("subcontract",
 		                       "give one of --amount, --monthly, or --units with --unit-tariff and --unit");
-	if ((rc = cli_check_text("--scope", o->scope)))
+	if ((rc = cli_check_text("--scope", o->scope)) || (rc = cli_check_text("--service", o->service)))
 		return rc;
-	if (s.amount || s.monthly) {
+	if (o->service && !s.amount && !s.monthly && !s.tariff && !o->unit) {
+		o->pricing = KETEN_PRICING_NONE; /* from the contract's subcontract tariffs */
+	} else if (s.amount || s.monthly) {
 		o->pricing = s.amount ? KETEN_PRICING_FIXED_AMOUNT : KETEN_PRICING_MONTHLY;
 		if ((rc = cli_parse_amount(s.amount ? "--amount" : "--monthly", s.amount ? s.amount : s.monthly,
 		                           &o->amount_cents)))

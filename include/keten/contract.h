@@ -7,8 +7,8 @@
  * (see keten/record.h to write one) with the indexations applied to it
  * since.  Its derived record holds the reference, validity, payment term,
  * subcontract rule and indexations; the tariffs, components, municipalities,
- * early-stop rules and the final part due per stop code are read from the
- * signed body.
+ * early-stop rules, the final part due per stop code and the subcontract
+ * tariffs are read from the signed body.
  */
 #ifndef KETEN_CONTRACT_H
 #define KETEN_CONTRACT_H
@@ -74,6 +74,14 @@ typedef struct keten_contract_indexation {
 	int32_t bp;
 } keten_contract_indexation;
 
+/* A line of the subcontract tariffs (see keten/tariffs.h). */
+typedef struct keten_contract_sub_tariff {
+	const char *service, *name; /* name "" when none */
+	const char *unit;           /* per unit: a WJ756 word; NULL when share-priced */
+	int64_t cents;              /* per unit, as signed (never indexed); 0 when share-priced */
+	uint32_t share_bp;          /* share-priced: of the arrangement; 0 per unit */
+} keten_contract_sub_tariff;
+
 /* A contract's terms.  Every pointer is owned by the view (free it with
  * keten_contract_view_release). */
 typedef struct keten_contract_view {
@@ -101,6 +109,8 @@ typedef struct keten_contract_view {
 	keten_contract_stop_rule *early_stop;
 	size_t n_stop_final;
 	keten_contract_stop_final *stop_final;
+	size_t n_sub_tariffs; /* the subcontract tariff table, in signed order */
+	keten_contract_sub_tariff *sub_tariffs;
 	void *priv; /* the decoded records the strings point into */
 } keten_contract_view;
 

@@ -39,7 +39,14 @@
  *              indexed month pro rata over the days not paused and not
  *              after the close date; units x tariff).  A receipt's amount: the payment's.
  *              A subcontract's end: the end of what it subcontracts; its
- *              contract: the allocation's (or parent subcontract's).  An
+ *              contract: the allocation's (or parent subcontract's).  A
+ *              subcontract that names a service with pricing
+ *              KETEN_PRICING_NONE is priced from the contract's
+ *              subcontract tariffs: a per-unit service as units x its
+ *              tariff (as signed: not indexed), in its unit; a
+ *              share-priced one as its share of what is subcontracted
+ *              (rules in docs/money.md), a fixed amount, or per month on
+ *              a duurzaam allocation or a monthly subcontract.  An
  *              allocation's amount: the contract's tariff indexed to its
  *              start year (units x unit tariff for a component; 0 when the
  *              table has no such line, which the ledger then refuses) and
@@ -159,7 +166,8 @@ typedef struct keten_draft_contract {
 	const uint8_t (*eligible)[32]; /* empty: any certified provider */
 	size_t n_eligible;
 	bool sub_subcontracting;
-	const char *quality, *dispute_route; /* NULL: none */
+	const char *quality, *dispute_route;  /* NULL: none */
+	const keten_sub_tariffs *sub_tariffs; /* keten_sub_tariffs_parse; NULL: no subcontract tariffs */
 } keten_draft_contract;
 
 typedef struct keten_draft_indexation {
@@ -195,6 +203,7 @@ typedef struct keten_draft_subcontract {
 	uint32_t start, end;        /* end 0: the end of what is subcontracted */
 	const char *scope;          /* NULL: none */
 	uint32_t payment_term_days; /* 0: the contract's */
+	const char *service;        /* a line of the contract's subcontract tariffs; NULL: none */
 } keten_draft_subcontract;
 
 typedef struct keten_draft_answer {

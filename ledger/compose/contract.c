@@ -86,6 +86,48 @@ static void free_tariff_messages(Keten__FrameworkContract *fc)
 	free(fc->components);
 }
 
+/* The subcontract tariffs as protobuf messages pointing into the table (arrays malloc'd). */
+static int sub_tariff_messages(const keten_draft_contract *d, Keten__FrameworkContract *fc, keten_error *err)
+{
+	const keten_sub_tariffs *st = d->sub_tariffs;
+	Keten__SubTariff *l, **lp;
+
+	if (!st || st->n == 0)
+		return KETEN_OK;
+	l = calloc(st->n, sizeof *l);
+	lp = calloc(st->n, sizeof *lp);
+	if (!l || !lp) {
+		free(l);
+		free(lp);
+		return keten_fail(err, KETEN_ENOMEM, "out of memory composing a contract");
+	}
+	for (size_t i = 0; i < st->n; i++) {
+		const keten_sub_tariff *s = &st->lines[i];
+		keten__sub_tariff__init(&l[i]);
+		l[i].service = s->service;
+		l[i].name = s->name && s->name[0] ? s->name : NULL;
+		if (s->share_bp) {
+			l[i].has_share_bp = 1;
+			l[i].share_bp = s->share_bp;
+		} else {
+			l[i].unit = (char *)s->unit;
+			l[i].has_cents = 1;
+			l[i].cents = s->cents;
+		}
+		lp[i] = &l[i];
+	}
+	fc->sub_tariffs = lp;
+	fc->n_sub_tariffs = st->n;
+	return KETEN_OK;
+}
+
+static void free_sub_tariff_messages(Keten__FrameworkContract *fc)
+{
+	if (fc->sub_tariffs)
+		free(fc->sub_tariffs[0]);
+	free(fc->sub_tariffs);
+}
+
 int kt_compose_contract(kt_compose *x KT_UNUSED, const keten_draft_contract *d, keten_composed *c, keten_error *err)
 {
 	Keten__FrameworkContract fc = KETEN__FRAMEWORK_CONTRACT__INIT;
@@ -139,9 +181,10 @@ int kt_compose_contract(kt_compose *x KT_UNUSED, const keten_draft_contract *d, 
 	fc.has_sub_subcontracting = fc.sub_subcontracting = d->sub_subcontracting;
 	fc.quality = (char *)d->quality;
 	fc.dispute_route = (char *)d->dispute_route;
-	if ((rc = tariff_messages(d, &fc, err)) == KETEN_OK)
+	if ((rc = tariff_messages(d, &fc, err)) == KETEN_OK && (rc = sub_tariff_messages(d, &fc, err)) == KETEN_OK)
 		rc = kt_compose_pack(c, KETEN__BODY_TYPE__FRAMEWORK_CONTRACT, &fc.base, err);
 	free_tariff_messages(&fc);
+	free_sub_tariff_messages(&fc);
 	return rc; /* a framework contract is published: no audience */
 }
 
@@ -258,6 +301,7 @@ void keten_contract_view_release(keten_contract_view *v)
 	free(v->components);
 	free(v->early_stop);
 	free(v->stop_final);
+	free(v->sub_tariffs);
 	memset(v, 0, sizeof *v);
 }
 
@@ -283,6 +327,27 @@ static int view_stop_final(keten_contract_view *v, const Keten__FrameworkContrac
 		v->n_stop_final++;
 	}
 	KETEN_ASSERT(v->n_stop_final < n || n == 0);
+	return KETEN_OK;
+}
+
+/* The subcontract tariffs into v, as signed. */
+static int view_sub_tariffs(keten_contract_view *v, const Keten__FrameworkContract *fc)
+{
+	if (!(v->sub_tariffs = calloc(fc->n_sub_tariffs ? fc->n_sub_tariffs : 1, sizeof *v->sub_tariffs)))
+		return KETEN_ENOMEM;
+	for (size_t i = 0; i < fc->n_sub_tariffs; i++) {
+		const Keten__SubTariff *l = fc->sub_tariffs[i];
+		keten_contract_sub_tariff *t = &v->sub_tariffs[i];
+		t->service = l->service;
+		t->name = l->name ? l->name : "";
+		if (l->has_share_bp) {
+			t->share_bp = l->share_bp;
+			continue;
+		}
+		t->unit = l->unit;
+		t->cents = l->cents;
+	}
+	v->n_sub_tariffs = fc->n_sub_tariffs;
 	return KETEN_OK;
 }
 
@@ -320,7 +385,8 @@ static int view_body(keten_contract_view *v, const Keten__State__ContractState *
 	v->n_tariffs = fc->n_tariffs;
 	v->n_components = fc->n_components;
 	v->n_early_stop = fc->n_early_stop;
-	return view_stop_final(v, fc);
+	int rc = view_stop_final(v, fc);
+	return rc ? rc : view_sub_tariffs(v, fc);
 }
 
 /* v from a contract's derived record (taken over by v) and its body. */

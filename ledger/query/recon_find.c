@@ -31,6 +31,7 @@ static const char *mark_kind(const char *mark)
 		{"tariff-differs-from-framework", "tariff-differs-from-framework"},
 		{"margin-above-max", "margin-above-maximum"},
 		{"margin-above-maximum", "margin-above-maximum"},
+		{"above-subcontract-tariff", "above-subcontract-tariff"},
 	};
 	static const char *const computed[] = {
 		"rijgen",
@@ -316,9 +317,12 @@ static int offer_findings(struct recon_ctx *x, struct subj *s)
 				: strcmp(kind, "tariff-differs-from-framework") == 0
 				? "price differs from the framework tariff"
 				: strcmp(kind, "margin-above-maximum") == 0 ? "margin kept above the contract maximum"
-									    : "marked on the subcontract";
+				: strcmp(kind, "above-subcontract-tariff") == 0 ? "price above the subcontract tariff"
+										: "marked on the subcontract";
+			bool svc = os->service && strcmp(kind, "above-subcontract-tariff") == 0;
 			rc = add_finding(x, kind, os->id.data, l->payer, l->payee, os->amount_cents, ids, 2,
-			                 "%s (%s, %lld cents)", why, l->what, (long long)os->amount_cents);
+			                 "%s%s%s%s (%s, %lld cents)", why, svc ? " of service '" : "",
+			                 svc ? os->service : "", svc ? "'" : "", l->what, (long long)os->amount_cents);
 		}
 	}
 	return rc;

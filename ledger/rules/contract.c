@@ -46,6 +46,16 @@ bool kt_unit_ok(const char *u)
 	return false;
 }
 
+const char *kt_sub_unit(const char *u)
+{
+	static const char *const units[] = {"minute",       "hour",         "etmaal", "dagdeel",
+	                                    "piece-output", "piece-effort", "euro"};
+	for (size_t i = 0; u && i < sizeof units / sizeof *units; i++)
+		if (strcmp(u, units[i]) == 0)
+			return units[i];
+	return NULL;
+}
+
 /* Who publishes it, its reference, domain, municipalities and validity. */
 static int contract_header(kt_apply *a, const Keten__FrameworkContract *c, keten_error *err)
 {
@@ -105,6 +115,43 @@ static int contract_tariffs(const Keten__FrameworkContract *c, keten_error *err)
 			return keten_refuse(err, "invalid-amount", "component %s is not a positive amount", k->code);
 		if (!kt_unit_ok(k->unit))
 			return keten_refuse(err, "invalid-unit", "component %s has unit '%s'", k->code, k->unit);
+	}
+	return KETEN_OK;
+}
+
+/* The subcontract tariff table: unique services, each priced per WJ756
+ * unit (cents above zero) or as a share of the arrangement (1..100 %). */
+static int contract_sub_tariffs(const Keten__FrameworkContract *c, keten_error *err)
+{
+	int rc;
+
+	for (size_t i = 0; i < c->n_sub_tariffs; i++) {
+		const Keten__SubTariff *l = c->sub_tariffs[i];
+		if (!l->service[0] || strlen(l->service) > 64 || (rc = kt_text("service", l->service, err)) ||
+		    (rc = kt_text("service name", l->name, err)))
+			return rc ? rc
+				  : (int)keten_refuse(err, "invalid-tariff",
+			                              "a subcontract tariff names a service of 1 to 64 characters");
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->sub_tariffs[j]->service, l->service) == 0)
+				return keten_refuse(err, "invalid-tariff",
+				                    "service '%s' appears twice in the subcontract tariffs",
+				                    l->service);
+		if (l->has_share_bp) {
+			if (l->share_bp < 1 || l->share_bp > 10000)
+				return keten_refuse(err, "invalid-share", "service '%s': share is not 1 to 100%%",
+				                    l->service);
+			if ((l->unit && l->unit[0]) || l->cents)
+				return keten_refuse(err, "invalid-tariff",
+				                    "service '%s' is priced as a share and has no unit or cents",
+				                    l->service);
+			continue;
+		}
+		if (!kt_sub_unit(l->unit))
+			return keten_refuse(err, "invalid-unit", "service '%s' has unit '%s', not a WJ756 unit",
+			                    l->service, l->unit ? l->unit : "");
+		if (l->cents <= 0 || l->cents > KETEN_MAX_CENTS)
+			return keten_refuse(err, "invalid-amount", "service '%s' is not a positive amount", l->service);
 	}
 	return KETEN_OK;
 }
@@ -173,7 +220,8 @@ static int check_contract(kt_apply *a, const Keten__FrameworkContract *c, keten_
 {
 	int rc;
 
-	if ((rc = contract_header(a, c, err)) || (rc = contract_tariffs(c, err)) || (rc = contract_terms(c, err)))
+	if ((rc = contract_header(a, c, err)) || (rc = contract_tariffs(c, err)) ||
+	    (rc = contract_sub_tariffs(c, err)) || (rc = contract_terms(c, err)))
 		return rc;
 	KETEN_ASSERT(c->ref[0] && domain_ok(c->domain) && c->n_tariffs + c->n_components > 0);
 	return contract_unique(a, c, err);

@@ -81,6 +81,10 @@ uint32_t kt_roles(const kt_apply *a);
 
 /* An iJw/iWmo unit name keten knows (minute, hour, day, dagdeel, etmaal, piece, ...). */
 bool kt_unit_ok(const char *u);
+/* The WJ756 unit word u of the subcontract tariff table (minute, hour,
+ * etmaal, dagdeel, piece-output, piece-effort, euro) as a static string;
+ * NULL when u is none of them. */
+const char *kt_sub_unit(const char *u);
 
 /* Does month ym (YYYYMM) overlap [start, end] (end 0: open)? */
 bool kt_month_in(uint32_t ym, uint32_t start, uint32_t end);

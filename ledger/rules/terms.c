@@ -373,6 +373,32 @@ const Keten__Component *kt_component(const Keten__FrameworkContract *fc, const c
 	return NULL;
 }
 
+const Keten__SubTariff *kt_sub_tariff(const Keten__FrameworkContract *fc, const char *service)
+{
+	if (!fc || !service)
+		return NULL;
+	for (size_t i = 0; i < fc->n_sub_tariffs; i++)
+		if (strcmp(fc->sub_tariffs[i]->service, service) == 0)
+			return fc->sub_tariffs[i];
+	return NULL;
+}
+
+bool kt_share_of(const Keten__State__AllocationState *as, const Keten__State__OfferState *parent, uint32_t share_bp,
+                 int64_t *cents, bool *monthly)
+{
+	int64_t base;
+
+	KETEN_ASSERT(as != NULL || parent != NULL);
+	if (parent) {
+		base = parent->amount_cents;
+		*monthly = parent->pricing == KETEN__PRICING__MONTHLY;
+	} else {
+		base = as->amount_cents;
+		*monthly = as->kind == KETEN__KIND__DUURZAAM;
+	}
+	return share_bp >= 1 && share_bp <= 10000 && keten_apply_bp(base, share_bp, cents) && *cents > 0;
+}
+
 /* Sum of the units of deliveries (hundredths); -1 on a bad reference. */
 static int64_t delivery_units(keten_txn *t, const uint8_t (*d)[32], size_t n)
 {

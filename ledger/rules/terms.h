@@ -116,6 +116,22 @@ bool kt_alloc_month(const Keten__State__AllocationState *as, const Keten__State_
 const Keten__Tariff *kt_tariff(const Keten__FrameworkContract *fc, const char *profile, const char *intensity,
                                uint32_t kind);
 const Keten__Component *kt_component(const Keten__FrameworkContract *fc, const char *code);
+/* The subcontract tariff line of service; NULL when the table has none (or fc is NULL). */
+const Keten__SubTariff *kt_sub_tariff(const Keten__FrameworkContract *fc, const char *service);
+
+/*
+ * The price of a share-priced subcontract: share_bp of what it subcontracts
+ * (the subcontract passed on when parent is set, else the allocation as),
+ * rounded half away from zero to the cent: round(amount x share_bp / 10000).
+ * The amount is the allocation's as allocated: a herstel trajectory's
+ * whole price, a duurzaam month, a component's P x Q; or the parent
+ * subcontract's fixed, monthly or units x tariff total.  *monthly says
+ * whether that is a monthly amount (a duurzaam allocation, a monthly
+ * subcontract): the subcontract is then offered per month.  false when
+ * share_bp is not 1..10000 or the share rounds to nothing.
+ */
+bool kt_share_of(const Keten__State__AllocationState *as, const Keten__State__OfferState *parent, uint32_t share_bp,
+                 int64_t *cents, bool *monthly);
 
 /*
  * What a claim for `installment` on target (allocation or offer) amounts to

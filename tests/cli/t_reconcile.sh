@@ -126,7 +126,7 @@ new "lead closes A3: stopped early, code 32, no clawback follows (stop-without-c
 	--outcome stopped --stop-code 32 --date 2026-04-01
 
 # --- subcontracts -------------------------------------------------------------------------
-new "O1: 4800.00 fixed on A1 (tariff-differs-from-framework, margin-above-maximum)" "$L" subcontract "$A1" \
+new "O1: 4800.00 fixed on A1, a part of the trajectory: not held against its whole price" "$L" subcontract "$A1" \
 	--to "Hulp Onder VOF" --amount 4800 --from 2026-01-01 --until 2026-06-30; O1=$ID
 new "O2: 12000.00 more on A1 (over-allocation)" "$L" subcontract "$A1" --to "Hulp Onder VOF" --amount 12000 \
 	--from 2026-01-01 --until 2026-06-30; O2=$ID
@@ -135,7 +135,7 @@ new "O3: 500.00 a month on A4, above the W02/B tariff 452.00 (above-framework-ta
 new "A5: J03/4 duurzaam for HRN-5 (1596.00 a month)" "$M" allocate --contract RC-J --client HRN-5 --provider "Zorg Hoofd BV" \
 	--profile J03 --intensity 4 --kind duurzaam --from 2026-01-01 --until 2026-06-30; A5=$ID
 sync "$M" "$L"
-new "O4: 1000.00 a month on A5: the lead keeps 37% of the same month's price (margin-above-maximum)" "$L" subcontract "$A5" \
+new "O4: 1000.00 a month on A5: the lead keeps 37% of the same month's price (margin-above-maximum, tariff-differs-from-framework)" "$L" subcontract "$A5" \
 	--to "Hulp Onder VOF" --monthly 1000 --from 2026-01-01 --until 2026-06-30; O4=$ID
 sync "$L" "$S" "$M"
 new "subcontractor accepts O1" "$S" accept "$O1"
@@ -187,6 +187,8 @@ check "stop-without-clawback amount is 50% of the up-front part paid (478867)" \
 	sh -c "grep '^finding,stop-without-clawback,' '$T/lead.csv' | grep -q ',478867,'"
 check "margin-above-maximum is raised for the monthly price of the same work (O4), not for parts of a trajectory (O1, O2)" \
 	sh -c "[ \$(grep -c '^finding,margin-above-maximum,' '$T/lead.csv') -eq 1 ] && grep '^finding,margin-above-maximum,' '$T/lead.csv' | grep -q '$O4'"
+check "tariff-differs-from-framework only for the monthly price of the same work (O4), not for fixed parts of a trajectory (O1, O2)" \
+	sh -c "[ \$(grep -c '^finding,tariff-differs-from-framework,' '$T/lead.csv') -eq 1 ] && grep '^finding,tariff-differs-from-framework,' '$T/lead.csv' | grep -q '$O4'"
 check "the overdue A2 upfront claim is 957733 at --as-of" \
 	sh -c "grep '^finding,overdue,' '$T/lead.csv' | grep '$K3' | grep -q ',957733,'"
 
