@@ -645,14 +645,14 @@ static void report_table(keten_json_labels *nm, const keten_report *rep, keten_r
 		       (long long)row->delay_median_days, (long long)row->delay_p90_days);
 	}
 	/* the second table: outcomes, stops, maatwerk and care */
-	printf("\n%-20s %5s %5s %5s %5s %7s %6s %5s %14s %14s %5s %6s %7s %-20s\n", keten_report_by_name(by), "achvd",
-	       "part", "not", "stop", "dropout", "other", "maatw", "maatwerk", "per client", "dz pd", "dz n/d",
-	       "dz h/m", "delivered");
+	printf("\n%-20s %8s %7s %7s %7s %7s %5s %8s %14s %14s %7s %9s %10s %s\n", keten_report_by_name(by), "achieved",
+	       "partial", "not-ach", "stopped", "dropout", "other", "maatwerk", "maatwerk amt", "per client", "dz paid",
+	       "dz no del", "dz h/month", "delivered");
 	for (size_t i = 0; i <= rep->n_rows; i++) {
 		const keten_report_row *row = i < rep->n_rows ? &rep->rows[i] : &rep->total;
 		char vol[600], h[24];
 		volumes_text(row, vol, sizeof vol);
-		printf("%-20.20s %5zu %5zu %5zu %5zu %7zu %6zu %5zu %14s %14s %5zu %6zu %7s %s\n",
+		printf("%-20.20s %8zu %7zu %7zu %7zu %7zu %5zu %8zu %14s %14s %7zu %9zu %10s %s\n",
 		       group_label(nm, by, row->key, label, sizeof label), row->achieved, row->partial,
 		       row->not_achieved, row->stopped, row->dropouts, row->other_stops, row->maatwerk,
 		       human(a[0], 40, row->maatwerk_cents), human(a[1], 40, row->cost_per_client_cents),
