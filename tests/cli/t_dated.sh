@@ -24,7 +24,9 @@
 #      the other early stops, maatwerk, cost per client, delivered volume
 #      per unit, duurzaam paid months without delivery and hours per paid
 #      month, payment delays from the claims' dates; the whole CSV against
-#      tests/golden/report-dated.csv; report --as-of.
+#      tests/golden/report-dated.csv; report --as-of;
+#   5. the dashboard's /api/report, /api/balance and /api/reconcile pass
+#      as_of through and count the same way.
 # One line per check: "ok N - ..." or "not ok N - ...", and a final
 # "# N checks, N failed".  Exit 1 on failure.  KEEP=1 keeps the temporary
 # homes; KETEN_GOLDEN_UPDATE=1 rewrites the golden file.
@@ -285,6 +287,26 @@ check "report --as-of 2026-02-28: nothing closed, no duurzaam month paid yet (P2
 check "report --as-of 2026-02-28: A2 allocated Jan (pro rata) + Feb: 77277 of 1436600 + 1234567 + 77277" \
 	[ "$(col allocated_cents)" = 2748444 ]
 usage "report --as-of that is no date" "$M" report --as-of 2026-02-30
+
+# --- the dashboard's API passes as_of through ---------------------------------------------
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+timeout 120 "$K" --home "$M" serve --http "127.0.0.1:$PORT" 2>"$T/serve.log" &
+SERVE=$!
+trap "kill $SERVE 2>/dev/null; [ -n \"${KEEP:-}\" ] || rm -rf \"$T\"" EXIT
+get() { python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' "http://127.0.0.1:$PORT$1"; }
+for i in $(seq 1 100); do get /api/whoami >/dev/null 2>&1 && break; sleep 0.1; done
+"$K" --home "$M" --json report --as-of 2026-02-28 >"$T/rep-cli.json"
+get "/api/report?as_of=2026-02-28" >"$T/rep-api.json" 2>"$T/err"
+check "/api/report?as_of=2026-02-28 equals keten report --as-of 2026-02-28 --json" \
+	sh -c "jq -S . '$T/rep-cli.json' >'$T/a.json' && jq -S . '$T/rep-api.json' >'$T/b.json' && cmp -s '$T/a.json' '$T/b.json' && jq -e '.total.paid_cents == 957733' '$T/b.json'"
+get "/api/balance?as_of=2026-02-03" >"$T/bal-api.json" 2>"$T/err"
+check "/api/balance?as_of=2026-02-03 counts K1 and K2 by their dates: 989810" \
+	jq -e '[.[] | select(.name == "Zorg Hoofd BV") | .claimed_cents] | add == 989810' "$T/bal-api.json"
+get "/api/reconcile?as_of=2026-01-31" >"$T/rec-api.json" 2>"$T/err"
+check "/api/reconcile?as_of=2026-01-31: A2 claims nothing yet" \
+	jq -e --arg s "$A2" '[.lines[] | select(.subject == $s) | .claimed_cents] == [0]' "$T/rec-api.json"
+kill "$SERVE" 2>/dev/null
+wait "$SERVE" 2>/dev/null
 
 echo "# $n checks, $failed failed"
 [ "$failed" -eq 0 ]
