@@ -243,8 +243,8 @@ static const char claim_usage[] =
 	"per-unit work, else 'upfront' and, once that is claimed, 'final'.\n"
 	"--number is the invoice number (factuurnummer): unique among this payee's\n"
 	"live claims (duplicate-invoice-number).  --date is the claim's date\n"
-	"(declaratiedatum; default the day it is recorded): not after today, not\n"
-	"before the agreement starts; --as-of, overdue and the balance count by it.\n"
+	"(declaratiedatum; default the day it is recorded), not after today; the\n"
+	"payment term, --as-of and the balance count by it.\n"
 	"--period is what the claim covers (productperiode): a month, or two dates\n"
 	"YYYY-MM-DD..YYYY-MM-DD, inside the agreement (and inside the month\n"
 	"claimed).  Prints the claim's id.\n";

@@ -149,7 +149,7 @@ static const ProtobufCMessageDescriptor *descs[] = {
 static bool is_date_field(const char *name)
 {
 	return strcmp(name, "date") == 0 || strcmp(name, "start") == 0 || strcmp(name, "end") == 0 ||
-		strncmp(name, "valid_", 6) == 0;
+		strncmp(name, "valid_", 6) == 0 || strncmp(name, "period_", 7) == 0;
 }
 
 static json_t *message_json(const ProtobufCMessage *m);

@@ -129,7 +129,7 @@ new "K1: claim A1 upfront --number INV-2026-001 --date 2026-01-15 --period 2026-
 check "K1 is 2/3 of 14366.00 (floor): 957733" jq -e '.amount_cents == 957733' "$T/out"
 check "show: the number, date and period are in the body" sh -c "
 	'$K' --home '$L' --json show '$K1' | jq -e '.fields.number == \"INV-2026-001\" and .fields.date == \"2026-01-15\"
-		and .fields.period_from == 20260105 and .fields.period_until == 20260930'"
+		and .fields.period_from == \"2026-01-05\" and .fields.period_until == \"2026-09-30\"'"
 refused duplicate-invoice-number "the same number on another claim of this payee" "$L" claim "$A1" \
 	--installment final --number INV-2026-001
 refused date-in-future "a claim dated after today" "$L" claim "$A1" --installment final \
