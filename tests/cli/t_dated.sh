@@ -10,8 +10,9 @@
 #      (duplicate-invoice-number), by another payee accepted; a voided
 #      claim frees its number; a date after today (date-in-future), a period
 #      outside the agreement (date-outside-validity) or outside the month
-#      claimed (invalid-period) refused with exit 65 and nothing stored; a
-#      date or period that does not parse is a usage error;
+#      claimed (invalid-period), a number too long (invalid-number) or one
+#      that passes the BSN 11-test (bsn-in-text) refused with exit 65 and
+#      nothing stored; a date or period that does not parse is a usage error;
 #   2. --as-of counts claims by their date: balance, reconcile (lines and
 #      pairs, from both sides alike) and report; a claim dated after the
 #      as-of does not count; overdue runs from the claim's date plus the
@@ -138,6 +139,9 @@ refused date-outside-validity "a period starting before the allocation" "$L" cla
 	--period 2025-12-01..2026-01-31
 refused date-outside-validity "a period ending after the allocation" "$L" claim "$A1" --installment final \
 	--period 2026-09-01..2026-10-31
+refused invalid-number "an invoice number of 65 bytes" "$L" claim "$A1" --installment final \
+	--number "$(printf 'F%064d' 1)"
+refused bsn-in-text "an invoice number that passes the BSN 11-test" "$L" claim "$A1" --installment final --number 123456782
 usage "a date that is no date (2026-02-30)" "$L" claim "$A1" --installment final --date 2026-02-30
 usage "a period that is no period (2026-13)" "$L" claim "$A1" --installment final --period 2026-13
 usage "a period whose end comes before its start" "$L" claim "$A1" --installment final --period 2026-03-01..2026-02-01
