@@ -253,7 +253,8 @@ int cmd_deliver(cli *c, int argc, char **argv)
 
 static const char claim_usage[] =
 	"usage: keten claim SUBCONTRACT|ALLOCATION [--amount EUR] [--installment upfront|final|YYYY-MM|units]\n"
-	"                   [--deliveries ID,...]\n"
+	"                   [--deliveries ID,...] [--number INVOICE] [--date DATE]\n"
+	"                   [--period YYYY-MM|FROM..UNTIL]\n"
 	"\n"
 	"The payee claims (declaratie) on an allocation or subcontract.  Without\n"
 	"--amount keten computes it: herstel (and a fixed-amount subcontract) is\n"
@@ -266,7 +267,13 @@ static const char claim_usage[] =
 	"code (more is refused: final-not-due); a month after the close date\n"
 	"(month-after-close) or wholly paused (month-paused) is refused, a month\n"
 	"cut by either claimed pro rata.\n"
-	"Prints the claim's id.\n";
+	"--number is the invoice number (factuurnummer): unique among this payee's\n"
+	"live claims (duplicate-invoice-number).  --date is the claim's date\n"
+	"(declaratiedatum; default the day it is recorded), not after today; the\n"
+	"payment term, --as-of and the balance count by it.\n"
+	"--period is what the claim covers (productperiode): a month, or two dates\n"
+	"YYYY-MM-DD..YYYY-MM-DD, inside the agreement (and inside the month\n"
+	"claimed).  Prints the claim's id.\n";
 
 /* What a claim lacks, in the words of `keten claim`. */
 static int claim_needs(keten_draft_need need, const keten_error *err, void *ctx CLI_UNUSED)
@@ -280,7 +287,8 @@ static int claim_needs(keten_draft_need need, const keten_error *err, void *ctx 
 int cmd_claim(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"amount", 1, 0, 'a'}, {"installment", 1, 0, 'i'}, {"deliveries", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0}};
+		{"amount", 1, 0, 'a'}, {"installment", 1, 0, 'i'}, {"deliveries", 1, 0, 'd'}, {"number", 1, 0, 'n'},
+		{"date", 1, 0, 'D'},   {"period", 1, 0, 'p'},      {"help", 0, 0, 'h'},       {0}};
 	keten_draft d = {.kind = KETEN_DRAFT_CLAIM};
 	keten_draft_claim *k = &d.claim;
 	const char *amount = NULL;
@@ -296,12 +304,22 @@ int cmd_claim(cli *c, int argc, char **argv)
 		case 'a': amount = optarg; break;
 		case 'i': k->installment = optarg; break;
 		case 'd': dels = optarg; break;
+		case 'n': k->number = optarg; break;
+		case 'D':
+			if ((rc = cli_parse_date("--date", optarg, &k->date)))
+				return rc;
+			break;
+		case 'p':
+			if (keten_parse_date_range(optarg, &k->period_from, &k->period_until))
+				return cli_usage_error(
+					"claim", "--period '%s' is not YYYY-MM or YYYY-MM-DD..YYYY-MM-DD", optarg);
+			break;
 		default: return cli_usage_error("claim", "unknown option");
 		}
 	}
 	if (optind != argc - 1)
 		return cli_usage_error("claim", "takes one SUBCONTRACT or ALLOCATION");
-	if ((rc = cli_ref_id(c, argv[optind], k->target)))
+	if ((rc = cli_check_text("--number", k->number)) || (rc = cli_ref_id(c, argv[optind], k->target)))
 		return rc;
 	if (dels) {
 		char *save, *tok;

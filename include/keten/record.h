@@ -37,7 +37,10 @@
  *              installment (2/3 and 1/3 of herstel, after a stop the part
  *              of the 1/3 the contract keeps due for its stop code; the
  *              indexed month pro rata over the days not paused and not
- *              after the close date; units x tariff).  A receipt's amount: the payment's.
+ *              after the close date; units x tariff).  A claim's date,
+ *              number and period: none in the body unless given (the
+ *              ledger then counts the entry's date as the claim's date).
+ *              A receipt's amount: the payment's.
  *              A subcontract's end: the end of what it subcontracts; its
  *              contract: the allocation's (or parent subcontract's).  A
  *              subcontract that names a service with pricing
@@ -227,6 +230,10 @@ typedef struct keten_draft_claim {
 	int64_t amount_cents;
 	const uint8_t (*deliveries)[32];
 	size_t n_deliveries;
+	const char *number;    /* factuurnummer, unique per payee; NULL or "": none */
+	uint32_t date;         /* declaratiedatum; 0: none (the entry's date counts) */
+	uint32_t period_from;  /* productperiode (both or neither); 0: none */
+	uint32_t period_until; /* inclusive */
 } keten_draft_claim;
 
 typedef struct keten_draft_payment {

@@ -271,6 +271,13 @@ int kt_compose_claim(kt_compose *x, const keten_draft_claim *d, keten_composed *
 	kt_aud_target(x, c, d->target);
 	k.target = kt_bin32(d->target);
 	k.installment = (char *)inst;
+	k.number = opt_text(d->number);
+	k.has_date = d->date != 0;
+	k.date = d->date;
+	k.has_period_from = d->period_from != 0;
+	k.period_from = d->period_from;
+	k.has_period_until = d->period_until != 0;
+	k.period_until = d->period_until;
 	k.n_deliveries = d->n_deliveries;
 	if (!(k.deliveries = kt_bins(d->deliveries, d->n_deliveries)))
 		return keten_fail(err, KETEN_ENOMEM, "out of memory composing a claim");

@@ -10,7 +10,7 @@
  *                                     finding with its kind's meaning;
  *                                     with the statement opts->bank, as
  *                                     `keten reconcile --bank FILE --json`
- *   /api/report?by=&period=           as `keten report --json`
+ *   /api/report?by=&period=&as_of=    as `keten report --json`
  *   /api/disputes?open=1              as `keten dispute list --json`
  *   /api/disputes/ID                  as `keten dispute show --json`
  *   /api/log?limit=N&type=            the newest entries, summarised
@@ -373,14 +373,14 @@ static json_t *api_reconcile(struct call *c)
 
 static json_t *api_report(struct call *c)
 {
-	static const char *const ok[] = {"by", "period", NULL};
+	static const char *const ok[] = {"by", "period", "as_of", NULL};
 	const char *by = qget(c->q, "by");
 	keten_report_opts ro = {.by = KETEN_REPORT_MUNICIPALITY};
 	keten_report rep = {0};
 	keten_error err = {0};
 	json_t *root;
 
-	if (!only_params(c, ok) || !period_param(c, &ro.from, &ro.until))
+	if (!only_params(c, ok) || !period_param(c, &ro.from, &ro.until) || !date_param(c, "as_of", &ro.as_of))
 		return NULL;
 	if (by && !(ro.by = keten_report_by_from_name(by)))
 		return fail(c, 400, "by is municipality, provider, arrangement or month, not '%.60s'", by);

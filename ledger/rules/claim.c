@@ -20,7 +20,22 @@
  * feeds, and reconcile measures it against what is due
  * (claim-above-agreed, final-after-stop).  A claim moves
  * its target's claimed counter and the pair's claimed balance by its
- * amount.  Part of the money flow (rules/flow.h).
+ * amount, on its date.  Part of the money flow (rules/flow.h).
+ *
+ * Dates and numbers (claim_dated).  A claim's date (declaratiedatum) is
+ * the one its body gives, else its entry's date; it is what --as-of, the
+ * payment term and the balance records count by.  It must be a date, not
+ * after the day the claim was signed (its entry's timestamp, signed with
+ * it: every node judges it alike, whenever the entry arrives).  It may lie
+ * before the agreement starts, as a claim recorded then always could: an
+ * up-front part is invoiced when the care is agreed, before it begins.
+ * Its period (productperiode) is two dates inside the agreement, and
+ * inside the month it claims for a month.  Its
+ * number (factuurnummer) is unique among the payee's live claims: only
+ * the payee claims, so two claims with one number are both in the payee's
+ * own feed, which every node applies in feed order, and the later one is
+ * refused (rejected when received) on every node that holds both;
+ * voiding a claim frees its number.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +52,7 @@ struct claim_ctx {
 	Keten__State__ContractState *cs;   /* an allocation's contract */
 	const uint8_t *payer, *payee, *muni;
 	uint32_t start, end, term;
+	uint32_t date, recorded; /* the claim's date, and its entry's */
 	int64_t agreed, claimed; /* the target's agreed amount (0: none) and claims so far */
 	bool upfront_final, month, units;
 };
@@ -207,6 +223,64 @@ static int claim_checks(struct claim_ctx *x, keten_error *err)
 	return KETEN_OK;
 }
 
+/* The longest factuurnummer keten keeps. */
+#define NUMBER_MAX 64
+
+/* The claim's period: two dates, inside the agreement (and its month). */
+static int claim_period(const struct claim_ctx *x, keten_error *err)
+{
+	const Keten__Claim *c = x->c;
+	char f[16], u[16];
+	uint32_t ym;
+
+	if (!c->has_period_from && !c->has_period_until)
+		return KETEN_OK;
+	if (!c->has_period_from || !c->has_period_until || !keten_date_valid(c->period_from) ||
+	    !keten_date_valid(c->period_until) || c->period_from > c->period_until)
+		return keten_refuse(err, "invalid-period",
+		                    "a claim's period is two dates, the first not after the second");
+	keten_format_date(f, sizeof f, c->period_from);
+	keten_format_date(u, sizeof u, c->period_until);
+	if (c->period_from < x->start || (x->end && c->period_until > x->end))
+		return keten_refuse(err, "date-outside-validity", "period %s..%s lies outside the agreed period", f, u);
+	if (x->month && keten_parse_period(c->installment, &ym) == 0 &&
+	    (c->period_from / 100 != ym || c->period_until / 100 != ym))
+		return keten_refuse(err, "invalid-period", "period %s..%s is not inside month %s", f, u,
+		                    c->installment);
+	return KETEN_OK;
+}
+
+/* The claim's date, period and number (see the top of this file). */
+static int claim_dated(struct claim_ctx *x, keten_error *err)
+{
+	const Keten__Claim *c = x->c;
+	char d[16];
+	int rc;
+
+	x->recorded = kt_entry_date(x->a);
+	x->date = c->has_date && c->date ? c->date : x->recorded;
+	if (!keten_date_valid(x->date))
+		return keten_refuse(err, "invalid-date", "claim date is not a date");
+	keten_format_date(d, sizeof d, x->date);
+	if (x->date > x->recorded)
+		return keten_refuse(err, "date-in-future", "claim date %s lies after the day the claim is signed", d);
+	if ((rc = claim_period(x, err)))
+		return rc;
+	if (!c->number)
+		return KETEN_OK;
+	if ((rc = kt_text("number", c->number, err)))
+		return rc;
+	if (!c->number[0] || strlen(c->number) > NUMBER_MAX)
+		return keten_refuse(err, "invalid-number", "an invoice number is 1 to %d bytes", NUMBER_MAX);
+	KETEN_ASSERT(x->payee != NULL);
+	if (kt_index_has(x->a->txn, DX_INVOICE, x->payee, 32, c->number, strlen(c->number)))
+		return keten_refuse(err, "duplicate-invoice-number",
+		                    "invoice number '%s' is already on a live claim of this payee (void that claim "
+		                    "first)",
+		                    c->number);
+	return KETEN_OK;
+}
+
 /* Every delivery the claim names is a live delivery on the same target. */
 static int claim_deliveries(struct claim_ctx *x, keten_error *err)
 {
@@ -278,13 +352,22 @@ static int claim_record(const struct claim_ctx *x, char **findings, size_t nf, k
 	st.installment = c->installment;
 	st.has_amount_cents = st.has_date = st.has_payment_term_days = 1;
 	st.amount_cents = c->amount_cents;
-	st.date = kt_entry_date(a);
+	st.date = x->date;
 	st.payment_term_days = x->term;
+	st.has_recorded = 1;
+	st.recorded = x->recorded;
+	st.number = c->number;
+	st.has_period_from = c->has_period_from;
+	st.period_from = c->period_from;
+	st.has_period_until = c->has_period_until;
+	st.period_until = c->period_until;
 	st.findings = findings;
 	st.n_findings = nf;
 	if ((rc = kt_state_put(a->txn, DK_CLAIM, a->e->id, &st, err)) ||
 	    (rc = kt_adjust_target(a->txn, c->target.data, c->amount_cents, 0, 0, err)) ||
 	    (rc = kt_balance_add(a->txn, x->payer, x->payee, st.date, BAL_CLAIMED, c->amount_cents, err)))
+		return rc;
+	if (c->number && (rc = kt_index_put(a->txn, DX_INVOICE, x->payee, 32, c->number, strlen(c->number), err)))
 		return rc;
 	if (x->units)
 		return KETEN_OK;
@@ -312,7 +395,7 @@ int kt_rule_claim(kt_apply *a, keten_error *err)
 		goto out;
 	KETEN_ASSERT((x.as != NULL) != (x.os != NULL));
 	KETEN_ASSERT(x.payer && x.payee);
-	if ((rc = claim_checks(&x, err)) || (rc = claim_deliveries(&x, err)))
+	if ((rc = claim_checks(&x, err)) || (rc = claim_dated(&x, err)) || (rc = claim_deliveries(&x, err)))
 		goto out;
 	rc = claim_record(&x, findings, claim_findings(&x, findings), err);
 out:

@@ -34,6 +34,10 @@ static int void_claim(kt_apply *a, const uint8_t id[32], keten_error *err)
 	    (rc = kt_balance_add(a->txn, ks->payer.data, ks->author.data, ks->date, BAL_CLAIMED, -ks->amount_cents,
 	                         err)))
 		goto out;
+	/* its factuurnummer is free again (claim.c) */
+	if (ks->number &&
+	    (rc = kt_index_del(a->txn, DX_INVOICE, ks->author.data, 32, ks->number, strlen(ks->number), err)))
+		goto out;
 	if (strcmp(ks->installment, "units") != 0)
 		rc = kt_index_del(a->txn, DX_INSTALLMENT, ks->target.data, 32, ks->installment, strlen(ks->installment),
 		                  err);

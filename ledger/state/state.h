@@ -47,6 +47,7 @@ enum {
 	DX_CLIENT = 'L',       /* 'L' || client ref || 0 || allocation: for rijgen */
 	DX_PARTY = 'P',        /* 'P' || party || state kind || id -> a copy of the record, or "" (kt_state_put) */
 	DX_PAIR = 'B',         /* 'B' || party || payer || payee: the pairs with a total that a party is in */
+	DX_INVOICE = 'F',      /* 'F' || payee || number: a live claim of the payee carries this factuurnummer */
 };
 
 /*
