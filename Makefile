@@ -164,10 +164,15 @@ $(B)/man/keten.1: $(B)/keten scripts/man.sh
 completion: $(B)/completion/keten
 $(B)/completion/keten: $(B)/keten scripts/completion.sh
 	sh scripts/completion.sh $(B)/keten $@
-$(B)/keten-node@.service: dist/systemd/keten-node@.service.in Makefile
+# made again on every run: they depend on the directories given to make
+$(B)/keten-node@.service: dist/systemd/keten-node@.service.in FORCE
 	sed 's|@BINDIR@|$(BINDIR)|g' $< > $@
-$(B)/keten.pc: keten.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+# libdir and includedir relative to ${prefix} where they lie under it, so
+# that `pkg-config --define-prefix` finds a tree that was moved
+PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+$(B)/keten.pc: keten.pc.in FORCE
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(PC_LIBDIR)|g' -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 install: all man completion $(B)/keten-node@.service $(B)/keten.pc
@@ -199,6 +204,7 @@ deb:
 
 clean:
 	rm -rf build
+FORCE:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
