@@ -10,12 +10,14 @@ set -u
 # help2man: the manual pages are made from the --help texts (scripts/man.sh).
 # debhelper, dpkg-dev, fakeroot, lintian: `make deb` and the package test
 # (tests/cli/t_install.sh); man-db and bash-completion: that test reads the
-# installed pages with man and loads the completion in bash.  The build
+# installed pages with man and loads the completion in bash.  curl:
+# tests/cli/t_serve_https.sh asks the https dashboard with tokens and
+# client certificates.  The build
 # packages of debian/control are the first lines here.
 PKGS="build-essential pkg-config liblmdb-dev libsodium-dev libprotobuf-c-dev
 protobuf-c-compiler libnng-dev libjansson-dev libcsv-dev libxml2-dev help2man
 clang clang-format libclang-rt-14-dev lmdb-utils protobuf-compiler nng-utils
-libcmocka-dev libxml2-utils sqlite3 libsqlite3-dev python3 jq openssl
+libcmocka-dev libxml2-utils sqlite3 libsqlite3-dev python3 jq openssl curl
 chromium fonts-liberation debhelper dpkg-dev fakeroot lintian man-db
 bash-completion"
 missing=""
