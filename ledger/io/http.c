@@ -19,7 +19,9 @@
  * (ledger/query/json.c), so scripts and the page read one format.  Each
  * request opens one read transaction, builds its answer, and ends the
  * transaction before the answer leaves; a bad parameter is 400 and an
- * unknown party, dispute or path 404, both as {"error": "..."}.
+ * unknown party, dispute or path 404, both as {"error": "..."}.  Who may
+ * ask at all (HTTPS, client certificates, tokens and the login page) is
+ * io/http_auth.c's: its check comes before everything else.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -41,6 +43,7 @@
 #include "keten/reconcile.h"
 #include "keten/report.h"
 #include "rules/rules.h"
+#include "io/http_auth.h"
 #include "base/base.h"
 
 #define LOG_LIMIT_DEFAULT 50
@@ -57,6 +60,7 @@ struct keten_http_server {
 	nng_http_server *srv;
 	char addr[300];
 	bool loopback;
+	kt_http_auth *auth; /* NULL: no tokens asked */
 };
 
 /* What a request is answered with. */
@@ -67,6 +71,7 @@ struct reply {
 	size_t len;
 	char *owned; /* ... or owned (JSON text) */
 	bool api;
+	kt_http_answer auth; /* the headers of an answer of the token check */
 };
 
 /* Addresses --------------------------------------------------------------- */
@@ -127,6 +132,8 @@ int keten_http_parse_addr(const char *addr, char *url, size_t len, bool *loopbac
 
 	if (strncasecmp(s, "http://", 7) == 0)
 		s += 7;
+	else if (strncasecmp(s, "https://", 8) == 0)
+		s += 8;
 	if (split_host(s, host, sizeof host, &port, true) != 0)
 		return keten_fail(err, KETEN_EINVAL, "address '%s' is not HOST:PORT (IPv6: [ADDR]:PORT)", addr);
 	p = strtol(port, &end, 10);
@@ -569,6 +576,14 @@ static void route(keten_http_server *s, nng_http_req *req, struct reply *r)
 		reply_error(r, 403, "this dashboard answers only to a loopback host name (Host header)");
 		return;
 	}
+	if (kt_http_auth_check(s->auth, req, &r->auth)) {
+		r->status = r->auth.status;
+		r->type = r->auth.type;
+		r->data = r->auth.body;
+		r->len = r->auth.len;
+		r->api = true; /* not to be cached */
+		return;
+	}
 	if (strcmp(method, "GET") != 0) {
 		reply_error(r, 405, "the dashboard is read-only: GET only");
 		return;
@@ -616,7 +631,13 @@ static void handle(nng_aio *aio)
 	}
 	nng_http_res_set_status(res, r.status);
 	nng_http_res_set_header(res, "Content-Type", r.type);
-	nng_http_res_set_header(res, "Content-Security-Policy", csp);
+	nng_http_res_set_header(res, "Content-Security-Policy", r.auth.csp ? r.auth.csp : csp);
+	if (r.auth.location)
+		nng_http_res_set_header(res, "Location", r.auth.location);
+	if (r.auth.cookie[0])
+		nng_http_res_set_header(res, "Set-Cookie", r.auth.cookie);
+	if (r.auth.challenge)
+		nng_http_res_set_header(res, "WWW-Authenticate", "Bearer realm=\"keten\"");
 	nng_http_res_set_header(res, "X-Content-Type-Options", "nosniff");
 	nng_http_res_set_header(res, "X-Frame-Options", "DENY");
 	nng_http_res_set_header(res, "Referrer-Policy", "no-referrer");
@@ -642,6 +663,31 @@ static void handle(nng_aio *aio)
 
 /* Start and stop ------------------------------------------------------------------ */
 
+/* Whom s may be served to: a loopback address, --public, or HTTPS with a
+ * way to tell viewers apart (client certificates or tokens).  With HTTPS
+ * the URL becomes https://. */
+static int guard(keten_http_server *s, const char *addr, keten_error *err)
+{
+	const keten_http_opts *o = &s->o;
+
+	if (o->client_ca && !o->tls_cert)
+		return keten_fail(err, KETEN_EINVAL, "client certificates need HTTPS: a certificate and key");
+	if (!o->tls_cert != !o->tls_key)
+		return keten_fail(err, KETEN_EINVAL, "HTTPS needs both a certificate and its key");
+	if (!s->loopback && !o->allow_public && !(o->tls_cert && (o->client_ca || o->n_tokens)))
+		return keten_fail(err, KETEN_EPERM,
+		                  "'%s' is not a loopback address: off loopback the dashboard is served over "
+		                  "HTTPS with client certificates or tokens (--https with --client-ca or --tokens), "
+		                  "or without a login with --public",
+		                  addr ? addr : KETEN_HTTP_DEFAULT_ADDR);
+	if (o->tls_cert) {
+		KETEN_ASSERT(strncmp(s->addr, "http://", 7) == 0 && strlen(s->addr) + 1 < sizeof s->addr);
+		memmove(s->addr + 5, s->addr + 4, strlen(s->addr + 4) + 1);
+		s->addr[4] = 's';
+	}
+	return KETEN_OK;
+}
+
 int keten_http_start(keten_ledger *L, const char *addr, const keten_http_opts *o, keten_http_server **out,
                      keten_error *err)
 {
@@ -659,20 +705,24 @@ int keten_http_start(keten_ledger *L, const char *addr, const keten_http_opts *o
 		free(s);
 		return rv;
 	}
-	if (!s->loopback && !s->o.allow_public) {
-		rv = keten_fail(err, KETEN_EPERM,
-		                "'%s' is not a loopback address: the dashboard has no login, so it "
-		                "is served only on 127.0.0.1, ::1 or localhost unless --public is given",
-		                addr ? addr : KETEN_HTTP_DEFAULT_ADDR);
+	if ((rv = guard(s, addr, err)) || (rv = kt_http_auth_new(&s->o, s->o.tls_cert, &s->auth, err))) {
 		free(s);
 		return rv;
 	}
 	if ((rv = nng_url_parse(&s->url, s->addr)) != 0) {
+		kt_http_auth_free(s->auth);
 		free(s);
 		return keten_fail(err, KETEN_EINVAL, "address '%s': %s", s->addr, nng_strerror(rv));
 	}
 	if ((rv = nng_http_server_hold(&s->srv, s->url)) != 0)
 		goto fail;
+	if (s->o.tls_cert && (rv = kt_http_auth_tls(&s->o, s->srv, err))) {
+		nng_http_server_release(s->srv);
+		nng_url_free(s->url);
+		kt_http_auth_free(s->auth);
+		free(s);
+		return rv;
+	}
 	if ((rv = nng_http_handler_alloc(&h, "/", handle)) != 0 || (rv = nng_http_handler_set_method(h, NULL)) != 0 ||
 	    (rv = nng_http_handler_set_tree(h)) != 0 || (rv = nng_http_handler_collect_body(h, true, MAX_BODY)) != 0 ||
 	    (rv = nng_http_handler_set_data(h, s, NULL)) != 0 || (rv = nng_http_server_add_handler(s->srv, h)) != 0) {
@@ -690,6 +740,7 @@ fail:
 	nng_url_free(s->url);
 	rv = keten_fail(err, rv == NNG_ENOMEM ? KETEN_ENOMEM : KETEN_EIO, "cannot serve on %s: %s", s->addr,
 	                nng_strerror(rv));
+	kt_http_auth_free(s->auth);
 	free(s);
 	return rv;
 }
@@ -711,5 +762,6 @@ void keten_http_stop(keten_http_server *s)
 	nng_http_server_stop(s->srv);
 	nng_http_server_release(s->srv);
 	nng_url_free(s->url);
+	kt_http_auth_free(s->auth);
 	free(s);
 }

@@ -62,7 +62,8 @@ static int contract_header(kt_apply *a, const Keten__FrameworkContract *c, keten
 	int rc;
 
 	if (!(kt_roles(a) & ROLE_AUTHORITY))
-		return keten_refuse(err, "wrong-role", "only a municipality or region publishes a framework contract");
+		return kt_refuse_role(a, "wrong-role", "municipality",
+		                      "only a municipality or region publishes a framework contract", err);
 	if (!c->ref[0] || strlen(c->ref) > 64)
 		return keten_refuse(err, "invalid-reference", "a contract reference has 1 to 64 characters");
 	if ((rc = kt_text("contract reference", c->ref, err)) || (rc = kt_text("quality", c->quality, err)) ||
@@ -427,7 +428,7 @@ static int check_allocation(kt_apply *a, const Keten__Allocation *al, const Kete
 	int rc;
 
 	if (!(kt_roles(a) & ROLE_AUTHORITY))
-		return keten_refuse(err, "wrong-role", "only a municipality or region allocates");
+		return kt_refuse_role(a, "wrong-role", "municipality", "only a municipality or region allocates", err);
 	if (!al->client_ref[0] || strlen(al->client_ref) > 64)
 		return keten_refuse(err, "invalid-reference", "a client reference has 1 to 64 characters");
 	if ((rc = kt_text("client reference", al->client_ref, err)) || (rc = kt_text("number", al->number, err)) ||
@@ -503,7 +504,7 @@ int kt_rule_allocation(kt_apply *a, keten_error *err)
 	if (!al)
 		return keten_refuse(err, "malformed-body", "allocation body does not decode");
 	if (!(kt_roles(a) & ROLE_AUTHORITY)) {
-		rc = keten_refuse(err, "wrong-role", "only a municipality or region allocates");
+		rc = kt_refuse_role(a, "wrong-role", "municipality", "only a municipality or region allocates", err);
 		goto out;
 	}
 	if ((rc = kt_ref(a, al->contract.data, al->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT), &type,
