@@ -12,7 +12,12 @@
  * "component" become P x Q components, priced per unit; `per` names the
  * unit in Dutch or English (uur/hour, minuut/minute, dag/day, dagdeel,
  * etmaal, week, rit/consult/stuk(s)/piece).  Rows of other domains are
- * skipped.  tariff_cents is a whole number of euro cents.  The
+ * skipped.  tariff_cents is a whole number of euro cents.  Two optional
+ * columns, ijw_category and ijw_code, name the iJw/iWmo product a line
+ * stands for (Product Categorie, two digits, and Product Code, five
+ * letters or digits), so that `keten ijw import` maps a message's
+ * product to the contract's arrangement: both or neither on a row, and
+ * no product twice among the lines read.  The
  * subcontract tariff table (keten_sub_tariffs_read, below) is a table of
  * its own.
  */
@@ -36,11 +41,12 @@ typedef enum keten_kind {
 
 /* One tariff line.  Strings owned by the table. */
 typedef struct keten_tariff_line {
-	char *profile;   /* e.g. J03 */
-	char *name;      /* profile_name, "" when the column is absent */
-	char *intensity; /* e.g. 4, B, B+ */
-	keten_kind kind; /* KETEN_KIND_HERSTEL or KETEN_KIND_DUURZAAM */
-	int64_t cents;   /* per trajectory (herstel) or per month (duurzaam) */
+	char *profile;                 /* e.g. J03 */
+	char *name;                    /* profile_name, "" when the column is absent */
+	char *intensity;               /* e.g. 4, B, B+ */
+	keten_kind kind;               /* KETEN_KIND_HERSTEL or KETEN_KIND_DUURZAAM */
+	int64_t cents;                 /* per trajectory (herstel) or per month (duurzaam) */
+	char *ijw_category, *ijw_code; /* the iJw/iWmo product it maps; "" when the columns are absent or empty */
 } keten_tariff_line;
 
 /* One component.  Strings owned by the table; unit is a static string. */
@@ -49,6 +55,7 @@ typedef struct keten_tariff_component {
 	char *name;
 	const char *unit; /* iJw unit: minute, hour, day, dagdeel, etmaal, week, piece */
 	int64_t cents_per_unit;
+	char *ijw_category, *ijw_code; /* as keten_tariff_line */
 } keten_tariff_component;
 
 typedef struct keten_tariffs {
@@ -67,7 +74,8 @@ typedef struct keten_tariffs {
  * Errors: KETEN_EINVAL (NULL arguments), KETEN_ENOMEM, KETEN_EMALFORMED
  * with err->msg saying what: a missing column ("the header has no column
  * 'kind'"), a bad row ("row 3: tariff_cents 'x' is not a whole number of
- * cents"; rows counted from the header as row 1, comments not counted),
+ * cents", "row 4: ijw product 45/45C4H is mapped twice (also row 2)";
+ * rows counted from the header as row 1, comments not counted),
  * a CSV quote error, or no tariff line at all ("no tariff lines for
  * domain wmo").
  */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "compose/compose.h"
+#include "core/core.h"
 #include "base/base.h"
 #include "state/state.h"
 
@@ -243,6 +244,27 @@ int keten_compose(keten_ledger *L, const keten_draft *d, size_t n, keten_composi
 
 int kt_compose_append(keten_ledger *L, const keten_composition *c, keten_recorded *out, keten_error *err)
 {
+	return kt_compose_append_also(L, c, out, NULL, NULL, err);
+}
+
+/* The caller's function, handed the ids the append made. */
+struct also_call {
+	kt_compose_also_fn fn;
+	void *ctx;
+	const uint8_t (*ids)[32];
+	size_t n;
+};
+
+static int also_run(keten_txn *t, void *p, keten_error *err)
+{
+	struct also_call *a = p;
+	return a->fn(t, a->ids, a->n, a->ctx, err);
+}
+
+int kt_compose_append_also(keten_ledger *L, const keten_composition *c, keten_recorded *out, kt_compose_also_fn also,
+                           void *ctx, keten_error *err)
+{
+	struct also_call call = {.fn = also, .ctx = ctx, .n = c->n};
 	keten_append *a = calloc(c->n ? c->n : 1, sizeof *a);
 	uint8_t(*ids)[32] = calloc(c->n ? c->n : 1, sizeof *ids);
 	int rc;
@@ -260,7 +282,8 @@ int kt_compose_append(keten_ledger *L, const keten_composition *c, keten_recorde
 		a[i].audience = e->n_audience ? (const uint8_t(*)[32])e->audience : NULL;
 		a[i].n_audience = e->n_audience;
 	}
-	rc = keten_ledger_append(L, a, c->n, ids, err);
+	call.ids = (const uint8_t(*)[32])ids;
+	rc = kt_ledger_append_also(L, a, c->n, ids, also ? also_run : NULL, &call, err);
 	for (size_t i = 0; rc == KETEN_OK && out && i < c->n; i++) {
 		memcpy(out[i].id, ids[i], 32);
 		out[i].body_type = c->entries[i].body_type;

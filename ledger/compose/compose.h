@@ -90,5 +90,11 @@ int kt_compose_ruling(kt_compose *x, const keten_draft_ruling *d, keten_composed
 /* Append composed entries by L's key in one transaction (compose.c);
  * out (may be NULL) receives one record each. */
 int kt_compose_append(keten_ledger *L, const keten_composition *c, keten_recorded *out, keten_error *err);
+/* The same, and also(t, ids, n, ctx, err) in the append's transaction
+ * once the entries are stored (core.h: kt_ledger_append_also), with the
+ * ids they got; also NULL: kt_compose_append. */
+typedef int (*kt_compose_also_fn)(keten_txn *t, const uint8_t (*ids)[32], size_t n, void *ctx, keten_error *err);
+int kt_compose_append_also(keten_ledger *L, const keten_composition *c, keten_recorded *out, kt_compose_also_fn also,
+                           void *ctx, keten_error *err);
 
 #endif

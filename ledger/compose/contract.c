@@ -60,6 +60,8 @@ static int tariff_messages(const keten_draft_contract *d, Keten__FrameworkContra
 		t[i].kind = (uint32_t)l->kind;
 		t[i].cents = l->cents;
 		t[i].per = l->kind == KETEN_KIND_HERSTEL ? "traject" : "maand";
+		t[i].ijw_category = l->ijw_category && l->ijw_category[0] ? l->ijw_category : NULL;
+		t[i].ijw_code = l->ijw_code && l->ijw_code[0] ? l->ijw_code : NULL;
 		tp[i] = &t[i];
 	}
 	for (size_t i = 0; i < tt->n_components; i++) {
@@ -69,6 +71,8 @@ static int tariff_messages(const keten_draft_contract *d, Keten__FrameworkContra
 		k[i].name = l->name;
 		k[i].cents_per_unit = l->cents_per_unit;
 		k[i].unit = (char *)l->unit;
+		k[i].ijw_category = l->ijw_category && l->ijw_category[0] ? l->ijw_category : NULL;
+		k[i].ijw_code = l->ijw_code && l->ijw_code[0] ? l->ijw_code : NULL;
 		kp[i] = &k[i];
 	}
 	fc->n_tariffs = tt->n_tariffs;

@@ -36,6 +36,8 @@ struct append_ctx {
 	uint8_t (*ids)[32];
 	int64_t ts;
 	struct kt_idlist wake;
+	kt_write_fn also; /* kt_ledger_append_also: run after the entries, in their transaction */
+	void *also_ctx;
 };
 
 /* The draft of the call's i-th entry after seq/prev. */
@@ -312,12 +314,20 @@ static int append_fn(keten_txn *t, void *p, keten_error *err)
 	}
 	if (rc == 0)
 		rc = kt_drain(t, &c->wake, NULL, NULL, err);
+	if (rc == 0 && c->also)
+		rc = c->also(t, c->also_ctx, err);
 	return rc;
 }
 
 int keten_ledger_append(keten_ledger *L, const keten_append *a, size_t n, uint8_t (*ids)[32], keten_error *err)
 {
-	struct append_ctx c = {.L = L, .a = a, .n = n, .ids = ids, .ts = now_ms()};
+	return kt_ledger_append_also(L, a, n, ids, NULL, NULL, err);
+}
+
+int kt_ledger_append_also(keten_ledger *L, const keten_append *a, size_t n, uint8_t (*ids)[32], kt_write_fn also,
+                          void *ctx, keten_error *err)
+{
+	struct append_ctx c = {.L = L, .a = a, .n = n, .ids = ids, .ts = now_ms(), .also = also, .also_ctx = ctx};
 	int rc;
 
 	if (!L->unlocked)

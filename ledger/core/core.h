@@ -78,6 +78,17 @@ struct kt_authz {
 int kt_try_apply(keten_txn *t, const keten_entry *e, bool local, keten_ingest_stats *stats, struct kt_idlist *wake,
                  struct kt_authz *z, keten_status *defer, keten_error *err);
 
+/*
+ * keten_ledger_append, and then also(t, ctx, err) in the same write
+ * transaction once every entry is stored and applied (ids, which must
+ * then not be NULL, hold their ids): all of it or none.  also NULL is
+ * keten_ledger_append.  also may run more than once (kt_store_write
+ * runs the transaction again after the map grows): it must do all its
+ * work through t.
+ */
+int kt_ledger_append_also(keten_ledger *L, const keten_append *a, size_t n, uint8_t (*ids)[32], kt_write_fn also,
+                          void *ctx, keten_error *err);
+
 /* Re-try everything parked on the keys in wake, until nothing moves. */
 int kt_drain(keten_txn *t, struct kt_idlist *wake, keten_ingest_stats *stats, struct kt_authz *z, keten_error *err);
 

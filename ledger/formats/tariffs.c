@@ -27,9 +27,20 @@
 #define LIBCSV_ROW_NOT_BEGUN 0
 #define MAX_FIELDS           32
 
-enum { COL_DOMAIN, COL_PROFILE, COL_NAME, COL_INTENSITY, COL_KIND, COL_CENTS, COL_PER, NCOL };
-static const char *const col_names[NCOL] = {"domain", "profile",      "profile_name", "intensity",
-                                            "kind",   "tariff_cents", "per"};
+enum {
+	COL_DOMAIN,
+	COL_PROFILE,
+	COL_NAME,
+	COL_INTENSITY,
+	COL_KIND,
+	COL_CENTS,
+	COL_PER,
+	COL_IJW_CAT,
+	COL_IJW_CODE,
+	NCOL
+};
+static const char *const col_names[NCOL] = {"domain",       "profile", "profile_name", "intensity", "kind",
+                                            "tariff_cents", "per",     "ijw_category", "ijw_code"};
 
 struct reader {
 	const char *domain;
@@ -92,7 +103,8 @@ static void header(struct reader *x, size_t n)
 		for (size_t i = 0; i < n && i < MAX_FIELDS; i++)
 			if (x->field[i] && strcmp(x->field[i], col_names[k]) == 0)
 				x->col[k] = (int)i;
-		if (x->col[k] < 0 && k != COL_NAME) { /* the last column missing is named */
+		if (x->col[k] < 0 && k != COL_NAME && k != COL_IJW_CAT &&
+		    k != COL_IJW_CODE) { /* the last one missing is named */
 			x->bad = true;
 			snprintf(x->msg, sizeof x->msg, "the header has no column '%s'", col_names[k]);
 		}
@@ -107,6 +119,48 @@ static char *dup(struct reader *x, const char *s)
 	return d;
 }
 
+/* Is s n letters or digits (digits only when digits_only)? */
+static bool code_shape(const char *s, size_t n, bool digits_only)
+{
+	if (strlen(s) != n)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s) && (digits_only || !isalpha((unsigned char)*s)))
+			return false;
+	return true;
+}
+
+/* The row's iJw product mapping: both columns or neither, well-formed,
+ * and no product mapped twice among the lines read so far. */
+static bool ijw_mapping_ok(struct reader *x, const char *const *f)
+{
+	const char *cat = f[COL_IJW_CAT], *code = f[COL_IJW_CODE];
+	const keten_tariffs *o = x->out;
+
+	if (!*cat && !*code)
+		return true;
+	if (!code_shape(cat, 2, true) || !code_shape(code, 5, false)) {
+		x->bad = true;
+		snprintf(
+			x->msg, sizeof x->msg,
+			"row %zu: ijw_category '%.8s' and ijw_code '%.8s' are not two digits and five letters or digits",
+			x->row, cat, code);
+		return false;
+	}
+	for (size_t i = 0; i < o->n_tariffs + o->n_components; i++) {
+		const char *c2 = i < o->n_tariffs ? o->tariffs[i].ijw_category
+						  : o->components[i - o->n_tariffs].ijw_category;
+		const char *k2 = i < o->n_tariffs ? o->tariffs[i].ijw_code : o->components[i - o->n_tariffs].ijw_code;
+		if (c2 && k2 && strcmp(c2, cat) == 0 && strcmp(k2, code) == 0) {
+			x->bad = true;
+			snprintf(x->msg, sizeof x->msg, "row %zu: ijw product %s/%s is mapped twice", x->row, cat,
+			         code);
+			return false;
+		}
+	}
+	return true;
+}
+
 static void add_component(struct reader *x, const char *const *f)
 {
 	keten_tariffs *o = x->out;
@@ -118,6 +172,8 @@ static void add_component(struct reader *x, const char *const *f)
 		snprintf(x->msg, sizeof x->msg, "row %zu: unit '%s' is not known", x->row, f[COL_PER]);
 		return;
 	}
+	if (!ijw_mapping_ok(x, f))
+		return;
 	if (!(arr = realloc(o->components, (o->n_components + 1) * sizeof *arr))) {
 		x->oom = true;
 		return;
@@ -128,6 +184,8 @@ static void add_component(struct reader *x, const char *const *f)
 	k->name = dup(x, f[COL_NAME]);
 	k->unit = unit;
 	k->cents_per_unit = strtoll(f[COL_CENTS], NULL, 10);
+	k->ijw_category = dup(x, f[COL_IJW_CAT]);
+	k->ijw_code = dup(x, f[COL_IJW_CODE]);
 }
 
 static void add_tariff(struct reader *x, const char *const *f)
@@ -145,6 +203,8 @@ static void add_tariff(struct reader *x, const char *const *f)
 		         x->row, f[COL_KIND], f[COL_PER]);
 		return;
 	}
+	if (!ijw_mapping_ok(x, f))
+		return;
 	if (!(arr = realloc(o->tariffs, (o->n_tariffs + 1) * sizeof *arr))) {
 		x->oom = true;
 		return;
@@ -156,6 +216,8 @@ static void add_tariff(struct reader *x, const char *const *f)
 	t->intensity = dup(x, f[COL_INTENSITY]);
 	t->kind = kind;
 	t->cents = strtoll(f[COL_CENTS], NULL, 10);
+	t->ijw_category = dup(x, f[COL_IJW_CAT]);
+	t->ijw_code = dup(x, f[COL_IJW_CODE]);
 }
 
 static void on_record(int term KT_UNUSED, void *p)
@@ -284,10 +346,14 @@ void keten_tariffs_release(keten_tariffs *t)
 		free(t->tariffs[i].profile);
 		free(t->tariffs[i].name);
 		free(t->tariffs[i].intensity);
+		free(t->tariffs[i].ijw_category);
+		free(t->tariffs[i].ijw_code);
 	}
 	for (size_t i = 0; i < t->n_components; i++) {
 		free(t->components[i].code);
 		free(t->components[i].name);
+		free(t->components[i].ijw_category);
+		free(t->components[i].ijw_code);
 	}
 	free(t->tariffs);
 	free(t->components);
