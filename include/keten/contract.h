@@ -89,6 +89,12 @@ typedef struct keten_contract_view {
 	keten_contract_component *components;
 	size_t n_early_stop;
 	keten_contract_stop_rule *early_stop;
+	/* The terms of a change and of volumes (the defaults when the
+	 * contract names none: 42 and 84 days, 8000 bp; docs/money.md). */
+	uint32_t change_window_days, heavy_window_days;
+	size_t n_heavy_intensities;
+	const char *const *heavy_intensities;
+	uint32_t delivered_below_bp;
 	void *priv; /* the decoded records the strings point into */
 } keten_contract_view;
 

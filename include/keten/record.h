@@ -146,6 +146,12 @@ typedef struct keten_draft_contract {
 	size_t n_eligible;
 	bool sub_subcontracting;
 	const char *quality, *dispute_route; /* NULL: none */
+	uint32_t change_window_days;         /* 0: not named (42 days) */
+	uint32_t heavy_window_days;          /* 0: not named (84 days) */
+	const char *const *heavy_intensities;
+	size_t n_heavy_intensities;
+	bool has_delivered_below;
+	uint32_t delivered_below_bp; /* not named: 8000 */
 } keten_draft_contract;
 
 typedef struct keten_draft_indexation {
@@ -168,6 +174,13 @@ typedef struct keten_draft_allocation {
 	bool has_amount;      /* false: the indexed tariff */
 	int64_t amount_cents; /* with maatwerk */
 	const char *maatwerk; /* why the amount is not the tariff */
+	bool has_replaces;    /* a change: the allocation it replaces */
+	uint8_t replaces[32];
+	const char *change_reason; /* JZ002, with replaces */
+	bool has_volume;           /* omvang: volume per frequency in volume_unit */
+	int64_t volume;            /* hundredths */
+	const char *volume_unit;   /* WJ756 word */
+	const char *frequency;     /* week | month | total */
 } keten_draft_allocation;
 
 typedef struct keten_draft_subcontract {

@@ -79,7 +79,8 @@ int kt_text(const char *field, const char *s, keten_error *err);
 uint32_t kt_roles(const kt_apply *a);
 #define ROLE_AUTHORITY (ROLE_BIT(KETEN__ROLE__REGION) | ROLE_BIT(KETEN__ROLE__MUNICIPALITY))
 
-/* An iJw/iWmo unit name keten knows (minute, hour, day, dagdeel, etmaal, piece, ...). */
+/* A WJ756 unit word (minute, hour, etmaal, dagdeel, piece-output, euro,
+ * piece-effort); rules/volume.h for the old words and the checks. */
 bool kt_unit_ok(const char *u);
 
 /* Does month ym (YYYYMM) overlap [start, end] (end 0: open)? */

@@ -42,7 +42,9 @@ const Keten__Component *kt_component(const Keten__FrameworkContract *fc, const c
 
 /*
  * What a claim for `installment` on target (allocation or offer) amounts to
- * by the agreement: herstel / fixed upfront = 2/3 (floor), final = the rest;
+ * by the agreement: herstel / fixed upfront = 2/3 (floor; on a replacement
+ * less what was paid up front under what it replaces, rules/change.h),
+ * final = the rest;
  * a month = the (indexed) monthly amount pro rata; "units" = the referenced
  * deliveries' units x unit tariff (or the whole P x Q amount without any).
  * KETEN_EINVAL when the installment does not fit the target.
