@@ -46,6 +46,10 @@ static const char *mark_kind(const char *mark)
 		"payment-without-receipt",
 		"final-without-result",
 		"stop-without-clawback",
+		"allocation-after-close",
+		"replacement-outside-window",
+		"claim-after-replacement",
+		"duplicate-allocation-number",
 	};
 	for (size_t i = 0; i < sizeof alias / sizeof *alias; i++)
 		if (strcmp(alias[i].mark, mark) == 0)
@@ -126,6 +130,12 @@ static int add_finding(struct recon_ctx *x, const char *kind, const uint8_t *sub
 	vsnprintf(f->detail, sizeof f->detail, fmt, ap);
 	va_end(ap);
 	return 0;
+}
+
+int kt_recon_add(struct recon_ctx *x, const char *kind, const uint8_t *subject, const uint8_t *payer,
+                 const uint8_t *payee, int64_t amount, const uint8_t *const *ids, size_t n, const char *detail)
+{
+	return add_finding(x, kind, subject, payer, payee, amount, ids, n, "%s", detail);
 }
 
 /* A kind named by a mark that reconcile does not compute itself: kept as
@@ -251,6 +261,8 @@ static int alloc_findings(struct recon_ctx *x, struct subj *s)
 		const char *mark = as->findings[i];
 		if (strcmp(mark, "rijgen") == 0 && as->client_ref && as->start <= x->as_of) {
 			rc = rijgen_finding(x, s);
+		} else if (kt_recon_change_mark(x, s, mark, &rc)) {
+			continue;
 		} else if (mark_kind(mark)) {
 			const char *kind = intern_kind(x, mark_kind(mark));
 			const uint8_t *ids[1] = {as->id.data};
@@ -405,7 +417,14 @@ int kt_recon_claim_findings(struct recon_ctx *x, struct claim *c)
 	for (size_t i = 0; rc == 0 && i < cs->n_findings; i++) {
 		const char *kind = mark_kind(cs->findings[i]);
 		const uint8_t *ev[1] = {cs->id.data};
-		if (kind && (kind = intern_kind(x, kind)))
+		if (strcmp(cs->findings[i], "claim-after-replacement") == 0 && s->as) {
+			const uint8_t *rv[3] = {cs->id.data, s->as->id.data, bin(&s->as->replaced_by)};
+			rc = add_finding(x, "claim-after-replacement", l->subject, l->payer, l->payee, cs->amount_cents,
+			                 rv, 3,
+			                 "%s claimed (%lld cents) after a change replaced the allocation (reason %s)",
+			                 cs->installment, (long long)cs->amount_cents,
+			                 s->as->change_reason ? s->as->change_reason : "-");
+		} else if (kind && (kind = intern_kind(x, kind)))
 			rc = add_finding(x, kind, l->subject, l->payer, l->payee, cs->amount_cents, ev, 1,
 			                 "marked on the claim");
 	}
