@@ -406,6 +406,16 @@ int kt_recon_claim_findings(struct recon_ctx *x, struct claim *c)
 			                 (long long)cs->amount_cents, (long long)expected);
 		}
 	}
+	/* an up-front part left unpaid, or a final part, of an allocation a
+	 * change replaced: no longer due (read from state, so both sides
+	 * find it whichever order the claim and the change arrived in) */
+	if (rc == 0 && s->as && s->as->replaced_by.len == 32 && cs->installment &&
+	    (strcmp(cs->installment, "final") == 0 || (strcmp(cs->installment, "upfront") == 0 && unpaid > 0))) {
+		const uint8_t *rv[3] = {cs->id.data, s->as->id.data, s->as->replaced_by.data};
+		rc = add_finding(x, "claim-after-replacement", l->subject, l->payer, l->payee, unpaid, rv, 3,
+		                 "%s claimed on an allocation a change replaced (reason %s): %lld cents no longer due",
+		                 cs->installment, s->as->change_reason ? s->as->change_reason : "-", (long long)unpaid);
+	}
 	/* the final part paid without a result */
 	if (rc == 0 && c->paid > 0 && cs->installment && strcmp(cs->installment, "final") == 0 && !has_result(x, s)) {
 		const uint8_t *root = s->as ? s->as->id.data : bin(&s->os->allocation);
@@ -417,14 +427,7 @@ int kt_recon_claim_findings(struct recon_ctx *x, struct claim *c)
 	for (size_t i = 0; rc == 0 && i < cs->n_findings; i++) {
 		const char *kind = mark_kind(cs->findings[i]);
 		const uint8_t *ev[1] = {cs->id.data};
-		if (strcmp(cs->findings[i], "claim-after-replacement") == 0 && s->as) {
-			const uint8_t *rv[3] = {cs->id.data, s->as->id.data, bin(&s->as->replaced_by)};
-			rc = add_finding(x, "claim-after-replacement", l->subject, l->payer, l->payee, cs->amount_cents,
-			                 rv, 3,
-			                 "%s claimed (%lld cents) after a change replaced the allocation (reason %s)",
-			                 cs->installment, (long long)cs->amount_cents,
-			                 s->as->change_reason ? s->as->change_reason : "-");
-		} else if (kind && (kind = intern_kind(x, kind)))
+		if (kind && (kind = intern_kind(x, kind)))
 			rc = add_finding(x, kind, l->subject, l->payer, l->payee, cs->amount_cents, ev, 1,
 			                 "marked on the claim");
 	}

@@ -66,7 +66,7 @@ static const char *const meanings[] = {
 	"the same herstel arrangement was allocated to the same client back to back",
 	"an allocation of the same profile for a client right after one was closed, not as a change (--replaces)",
 	"an allocation was replaced later after its start than the contract's change window",
-	"an up-front or final part was claimed on an allocation a change replaced",
+	"an up-front part left unpaid, or a final part, claimed on an allocation a change replaced: no longer due",
 	"an allocation number another author of the municipality had used (received)",
 	"the units delivered in a month, or in all, exceed the allocation's volume",
 	"a claimed duurzaam month in hours delivered less than the contract's share of its volume",
