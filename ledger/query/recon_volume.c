@@ -112,18 +112,21 @@ static int month_findings(struct recon_ctx *x, const struct group *g)
 {
 	const Keten__State__AllocationState *as = g->s->as;
 	const keten_recon_line *l = &g->s->l;
-	const uint8_t *ids[MAX_EVIDENCE + 2] = {as->id.data};
+	/* the first id is what the finding is about (findings are told apart
+	 * by kind and first id): the month's first delivery, or its claim */
+	const uint8_t *ids[MAX_EVIDENCE + 2] = {NULL, as->id.data};
 	Keten__State__ContractState *cs;
 	Keten__FrameworkContract *fc;
 	int64_t num, den, bp = KT_DELIVERED_BELOW_BP;
 	uint32_t last = g->ym * 100 + (uint32_t)keten_days_in_month((int)(g->ym / 100), (int)(g->ym % 100));
 	char d[160], got[32], allowed[32];
-	size_t n = 1;
+	size_t n = 2;
 
 	if (!kt_volume_month(as, g->ym, &num, &den))
 		return 0;
 	for (size_t i = 0; i < g->n; i++)
 		ids[n++] = g->ids[i];
+	ids[0] = g->n ? g->ids[0] : g->claim;
 	fmt_units(got, sizeof got, (__int128)g->units * den, den);
 	fmt_units(allowed, sizeof allowed, num, den);
 	if ((__int128)g->units * den > (__int128)num) {
@@ -139,7 +142,7 @@ static int month_findings(struct recon_ctx *x, const struct group *g)
 	/* below: units / (num / den) < bp / 10000 */
 	if ((__int128)g->units * den * 10000 >= (__int128)bp * num)
 		return 0;
-	ids[n++] = g->claim;
+	ids[0] = g->claim; /* (each id is listed once: add_finding drops repeats) */
 	snprintf(d, sizeof d, "%04u-%02u claimed: %s hours delivered of %s (under %lld.%02lld%%)", g->ym / 100,
 	         g->ym % 100, got, allowed, (long long)(bp / 100), (long long)(bp % 100));
 	return kt_recon_add(x, "delivered-below-volume", as->id.data, l->payer, l->payee, 0, ids, n, d);
