@@ -6,7 +6,8 @@
 #   1. eligibility: a lead provider not eligible under the contract is
 #      refused (party-not-eligible), an eligible one allocated;
 #   2. numbers: unique per municipality and domain (duplicate-allocation-
-#      number), also for a replacement, another domain free;
+#      number), also for a replacement, another domain free; the region's
+#      allocation with the same number received is kept and listed;
 #   3. scaling down (reason 05): J03/4 paid 9577.33 up front, replaced by
 #      J03/2 (2/3 = 3986.00): the old one closed with 36 the day before,
 #      nothing more up front, 5591.33 owed back in the balance and repaid,
@@ -36,6 +37,7 @@ export KETEN_PWHASH_FAST=1
 unset KETEN_HOME KETEN_PASSPHRASE KETEN_MAPSIZE
 M=$T/municipality
 M2=$T/municipality2
+R=$T/region
 L=$T/lead
 L2=$T/lead2
 n=0
@@ -95,11 +97,13 @@ nofinding() { "$K" --home "$1" reconcile --format csv 2>/dev/null | awk -F, -v k
 # --- homes --------------------------------------------------------------------
 run "$M" init --name "Gemeente Hoorn" --role municipality --municipality 0405 --no-passphrase; MK=$(cat "$T/out")
 run "$M2" init --name "Gemeente Enkhuizen" --role municipality --municipality 0498 --no-passphrase; M2K=$(cat "$T/out")
+run "$R" init --name "Regio Westfriesland" --role region --municipality 0405 --no-passphrase; RK=$(cat "$T/out")
 run "$L" init --name "Zorg Hoofd BV" --role lead-provider --agb 12345678 --no-passphrase; LK=$(cat "$T/out")
 run "$L2" init --name "Ander Zorg BV" --role lead-provider --agb 12345679 --no-passphrase; L2K=$(cat "$T/out")
-for h in "$M" "$M2" "$L" "$L2"; do "$K" --home "$h" trust add "$MK" --name "Gemeente Hoorn" >/dev/null; done
+for h in "$M" "$M2" "$R" "$L" "$L2"; do "$K" --home "$h" trust add "$MK" --name "Gemeente Hoorn" >/dev/null; done
 new "municipality certifies itself" "$M" party certify "$MK" --name "Gemeente Hoorn" --role municipality --municipality 0405
 new "it certifies a second municipality" "$M" party certify "$M2K" --name "Gemeente Enkhuizen" --role municipality --municipality 0498
+new "it certifies the region (for 0405 too)" "$M" party certify "$RK" --name "Regio Westfriesland" --role region --municipality 0405
 new "it certifies the lead provider" "$M" party certify "$LK" --name "Zorg Hoofd BV" --role lead-provider --agb 12345678
 new "it certifies another lead provider" "$M" party certify "$L2K" --name "Ander Zorg BV" --role lead-provider --agb 12345679
 new "contract: change window 45, heavy 6,7 within 90, delivered below 75%, only Zorg Hoofd eligible" "$M" contract add \
@@ -111,7 +115,7 @@ new "a wmo contract for the numbers" "$M" contract add --ref RC-CHG-W --domain w
 	--until 2028-12-31 --tariffs "$TARIFFS"
 run "$M" --json contract show RC-CHG-W
 check "contract show: the defaults (42, 84, 80%)" jq -e '.change_window_days == 42 and .heavy_window_days == 84 and .heavy_intensities == [] and .delivered_below_bp == 8000' "$T/out"
-sync "$M" "$M2" "$L" "$L2"
+sync "$M" "$M2" "$R" "$L" "$L2"
 
 # --- 1. eligibility -------------------------------------------------------------
 refused party-not-eligible "an allocation to a lead provider the contract does not name" "$M" allocate --contract RC-CHG \
@@ -128,6 +132,12 @@ refused duplicate-allocation-number "the same number again in the municipality a
 grep -q "9332\|already used" "$T/err" && ok "the refusal names the number used" || nok "the refusal names the number used"
 new "the same number in another domain (wmo)" "$M" allocate --contract RC-CHG-W --client HRN-9 --provider "Zorg Hoofd BV" \
 	--profile W02 --intensity A --kind herstel --from 2026-03-01 --number 2026-0001 --volume 20 --unit hour --frequency total
+new "the region, not yet fed Hoorn's entries, gives number 2026-0001 in 0405 too" "$R" allocate --contract RC-CHG \
+	--client HRN-R1 --provider "Zorg Hoofd BV" --profile J03 --intensity 1 --kind herstel --from 2026-03-01 --number 2026-0001
+AR=$ID
+sync "$R" "$M"
+check "received from another author, it is kept (applied)" test "$("$K" --home "$M" --json show "$AR" | jq -r .status)" = applied
+check "duplicate-allocation-number: the region's allocation and A1 (table, CSV, JSON)" finding "$M" duplicate-allocation-number "$AR" "$A1"
 sync "$M" "$L"
 run "$L" --json claim "$A1" --installment upfront
 K1=$(jget "$T/out" .id)
