@@ -31,10 +31,12 @@
  *              subcontract, a component allocation); on herstel or a
  *              fixed-amount subcontract "upfront", then "final" once a live
  *              claim for upfront exists or an earlier draft of the same
- *              call claims it; none otherwise (KETEN_NEED_INSTALLMENT).
+ *              call claims it, or when a change carried the whole up-front
+ *              part over; none otherwise (KETEN_NEED_INSTALLMENT).
  *              A claim's amount: what the agreement says for that
- *              installment (2/3 and 1/3 of herstel, the indexed month pro
- *              rata, units x tariff).  A receipt's amount: the payment's.
+ *              installment (2/3 and 1/3 of herstel, on a replacement the
+ *              2/3 less what was paid up front under what it replaces;
+ *              the indexed month pro rata, units x tariff).  A receipt's amount: the payment's.
  *              A subcontract's end: the end of what it subcontracts; its
  *              contract: the allocation's (or parent subcontract's).  An
  *              allocation's amount: the contract's tariff indexed to its
