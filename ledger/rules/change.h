@@ -15,10 +15,10 @@
 #include "rules/rules.h"
 
 /* Defaults of a contract without the terms (docs/money.md). */
-#define KT_CHANGE_WINDOW_DAYS    42   /* 6 weeks */
-#define KT_HEAVY_WINDOW_DAYS     84   /* 12 weeks */
-#define KT_DELIVERED_BELOW_BP    8000 /* 80 % */
-#define KT_AFTER_CLOSE_DAYS      31   /* "right after a close", as for rijgen */
+#define KT_CHANGE_WINDOW_DAYS 42   /* 6 weeks */
+#define KT_HEAVY_WINDOW_DAYS  84   /* 12 weeks */
+#define KT_DELIVERED_BELOW_BP 8000 /* 80 % */
+#define KT_AFTER_CLOSE_DAYS   31   /* "right after a close", as for rijgen */
 
 /*
  * JZ002 (reden wijziging toewijzing): the stop code (JZ588) a change for
