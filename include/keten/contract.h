@@ -111,6 +111,12 @@ typedef struct keten_contract_view {
 	keten_contract_stop_final *stop_final;
 	size_t n_sub_tariffs; /* the subcontract tariff table, in signed order */
 	keten_contract_sub_tariff *sub_tariffs;
+	/* The terms of a change and of volumes (the defaults when the
+	 * contract names none: 42 and 84 days, 8000 bp; docs/money.md). */
+	uint32_t change_window_days, heavy_window_days;
+	size_t n_heavy_intensities;
+	const char *const *heavy_intensities;
+	uint32_t delivered_below_bp;
 	void *priv; /* the decoded records the strings point into */
 } keten_contract_view;
 

@@ -32,15 +32,17 @@
  *              subcontract, a component allocation); on herstel or a
  *              fixed-amount subcontract "upfront", then "final" once a live
  *              claim for upfront exists or an earlier draft of the same
- *              call claims it; none otherwise (KETEN_NEED_INSTALLMENT).
+ *              call claims it, or when a change carried the whole up-front
+ *              part over; none otherwise (KETEN_NEED_INSTALLMENT).
  *              A claim's amount: what the agreement says for that
- *              installment (2/3 and 1/3 of herstel, after a stop the part
- *              of the 1/3 the contract keeps due for its stop code; the
- *              indexed month pro rata over the days not paused and not
- *              after the close date; units x tariff).  A claim's date,
- *              number and period: none in the body unless given (the
- *              ledger then counts the entry's date as the claim's date).
- *              A receipt's amount: the payment's.
+ *              installment (2/3 and 1/3 of herstel, on a replacement the
+ *              2/3 less what was paid up front under what it replaces;
+ *              after a stop the part of the 1/3 the contract keeps due
+ *              for its stop code; the indexed month pro rata over the days
+ *              not paused and not after the close date; units x tariff).
+ *              A claim's date, number and period: none in the body unless
+ *              given (the ledger then counts the entry's date as the
+ *              claim's date).  A receipt's amount: the payment's.
  *              A subcontract's end: the end of what it subcontracts; its
  *              contract: the allocation's (or parent subcontract's).  A
  *              subcontract that names a service with pricing
@@ -171,6 +173,12 @@ typedef struct keten_draft_contract {
 	bool sub_subcontracting;
 	const char *quality, *dispute_route;  /* NULL: none */
 	const keten_sub_tariffs *sub_tariffs; /* keten_sub_tariffs_parse; NULL: no subcontract tariffs */
+	uint32_t change_window_days;          /* 0: not named (42 days) */
+	uint32_t heavy_window_days;           /* 0: not named (84 days) */
+	const char *const *heavy_intensities;
+	size_t n_heavy_intensities;
+	bool has_delivered_below;
+	uint32_t delivered_below_bp; /* not named: 8000 */
 } keten_draft_contract;
 
 typedef struct keten_draft_indexation {
@@ -193,6 +201,13 @@ typedef struct keten_draft_allocation {
 	bool has_amount;      /* false: the indexed tariff */
 	int64_t amount_cents; /* with maatwerk */
 	const char *maatwerk; /* why the amount is not the tariff */
+	bool has_replaces;    /* a change: the allocation it replaces */
+	uint8_t replaces[32];
+	const char *change_reason; /* JZ002, with replaces */
+	bool has_volume;           /* omvang: volume per frequency in volume_unit */
+	int64_t volume;            /* hundredths */
+	const char *volume_unit;   /* WJ756 word */
+	const char *frequency;     /* week | month | total */
 } keten_draft_allocation;
 
 typedef struct keten_draft_subcontract {

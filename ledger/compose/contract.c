@@ -11,6 +11,7 @@
 
 #include "compose/compose.h"
 #include "base/base.h"
+#include "rules/change.h"
 #include "rules/terms.h"
 
 #define SAME(a, b) ((int)(a) == (int)(b)) /* one value in two enums */
@@ -185,6 +186,14 @@ int kt_compose_contract(kt_compose *x KT_UNUSED, const keten_draft_contract *d, 
 	fc.has_sub_subcontracting = fc.sub_subcontracting = d->sub_subcontracting;
 	fc.quality = (char *)d->quality;
 	fc.dispute_route = (char *)d->dispute_route;
+	fc.has_change_window_days = d->change_window_days != 0;
+	fc.change_window_days = d->change_window_days;
+	fc.has_heavy_window_days = d->heavy_window_days != 0;
+	fc.heavy_window_days = d->heavy_window_days;
+	fc.n_heavy_intensities = d->n_heavy_intensities;
+	fc.heavy_intensities = (char **)d->heavy_intensities;
+	fc.has_delivered_below_bp = d->has_delivered_below;
+	fc.delivered_below_bp = d->delivered_below_bp;
 	if ((rc = tariff_messages(d, &fc, err)) == KETEN_OK && (rc = sub_tariff_messages(d, &fc, err)) == KETEN_OK)
 		rc = kt_compose_pack(c, KETEN__BODY_TYPE__FRAMEWORK_CONTRACT, &fc.base, err);
 	free_tariff_messages(&fc);
@@ -262,6 +271,13 @@ int kt_compose_allocation(kt_compose *x, const keten_draft_allocation *d, keten_
 	al.maatwerk = (char *)d->maatwerk;
 	al.number = (char *)d->number;
 	al.municipality = mun;
+	al.has_replaces = d->has_replaces;
+	al.replaces = d->has_replaces ? kt_bin32(d->replaces) : al.replaces;
+	al.change_reason = (char *)d->change_reason;
+	al.has_volume = d->has_volume;
+	al.volume = d->volume;
+	al.volume_unit = (char *)d->volume_unit;
+	al.frequency = (char *)d->frequency;
 	kt_aud_self(x, c);
 	kt_aud_add(c, d->provider, 32);
 	rc = kt_compose_pack(c, KETEN__BODY_TYPE__ALLOCATION, &al.base, err);
@@ -389,6 +405,11 @@ static int view_body(keten_contract_view *v, const Keten__State__ContractState *
 	v->n_tariffs = fc->n_tariffs;
 	v->n_components = fc->n_components;
 	v->n_early_stop = fc->n_early_stop;
+	v->change_window_days = fc->change_window_days ? fc->change_window_days : KT_CHANGE_WINDOW_DAYS;
+	v->heavy_window_days = fc->heavy_window_days ? fc->heavy_window_days : KT_HEAVY_WINDOW_DAYS;
+	v->n_heavy_intensities = fc->n_heavy_intensities;
+	v->heavy_intensities = (const char *const *)fc->heavy_intensities;
+	v->delivered_below_bp = fc->has_delivered_below_bp ? fc->delivered_below_bp : KT_DELIVERED_BELOW_BP;
 	int rc = view_stop_final(v, fc);
 	return rc ? rc : view_sub_tariffs(v, fc);
 }

@@ -12,6 +12,7 @@
 
 #include "compose/compose.h"
 #include "base/base.h"
+#include "rules/change.h"
 #include "rules/terms.h"
 
 static Keten__State__AllocationState *alloc_state(const kt_compose *x, const uint8_t id[32])
@@ -238,8 +239,9 @@ static const char *default_installment(const kt_compose *x, const uint8_t target
 		/* the up-front part first, then the final part */
 		inst = "upfront";
 		if (kt_index_has(x->t, DX_INSTALLMENT, target, 32, "upfront", 7) ||
-		    kt_compose_claimed(x, target, "upfront"))
-			inst = "final";
+		    kt_compose_claimed(x, target, "upfront") ||
+		    (as && kt_upfront_due(as->amount_cents, as->carried_cents) == 0))
+			inst = "final"; /* (a change may have carried the whole up-front part over) */
 	}
 	kt_state_free(os);
 	kt_state_free(as);

@@ -48,6 +48,10 @@ static const char *mark_kind(const char *mark)
 		"final-without-result",
 		"final-after-stop",
 		"stop-without-clawback",
+		"allocation-after-close",
+		"replacement-outside-window",
+		"claim-after-replacement",
+		"duplicate-allocation-number",
 	};
 	for (size_t i = 0; i < sizeof alias / sizeof *alias; i++)
 		if (strcmp(alias[i].mark, mark) == 0)
@@ -128,6 +132,12 @@ static int add_finding(struct recon_ctx *x, const char *kind, const uint8_t *sub
 	vsnprintf(f->detail, sizeof f->detail, fmt, ap);
 	va_end(ap);
 	return 0;
+}
+
+int kt_recon_add(struct recon_ctx *x, const char *kind, const uint8_t *subject, const uint8_t *payer,
+                 const uint8_t *payee, int64_t amount, const uint8_t *const *ids, size_t n, const char *detail)
+{
+	return add_finding(x, kind, subject, payer, payee, amount, ids, n, "%s", detail);
 }
 
 /* A kind named by a mark that reconcile does not compute itself: kept as
@@ -253,6 +263,8 @@ static int alloc_findings(struct recon_ctx *x, struct subj *s)
 		const char *mark = as->findings[i];
 		if (strcmp(mark, "rijgen") == 0 && as->client_ref && as->start <= x->as_of) {
 			rc = rijgen_finding(x, s);
+		} else if (kt_recon_change_mark(x, s, mark, &rc)) {
+			continue;
 		} else if (mark_kind(mark)) {
 			const char *kind = intern_kind(x, mark_kind(mark));
 			const uint8_t *ids[1] = {as->id.data};
@@ -432,6 +444,16 @@ int kt_recon_claim_findings(struct recon_ctx *x, struct claim *c)
 			                 "installment %s claims %lld cents, agreed %lld", cs->installment,
 			                 (long long)cs->amount_cents, (long long)expected);
 		}
+	}
+	/* an up-front part left unpaid, or a final part, of an allocation a
+	 * change replaced: no longer due (read from state, so both sides
+	 * find it whichever order the claim and the change arrived in) */
+	if (rc == 0 && s->as && s->as->replaced_by.len == 32 && cs->installment &&
+	    (strcmp(cs->installment, "final") == 0 || (strcmp(cs->installment, "upfront") == 0 && unpaid > 0))) {
+		const uint8_t *rv[3] = {cs->id.data, s->as->id.data, s->as->replaced_by.data};
+		rc = add_finding(x, "claim-after-replacement", l->subject, l->payer, l->payee, unpaid, rv, 3,
+		                 "%s claimed on an allocation a change replaced (reason %s): %lld cents no longer due",
+		                 cs->installment, s->as->change_reason ? s->as->change_reason : "-", (long long)unpaid);
 	}
 	/* the final part paid without a result */
 	if (rc == 0 && c->paid > 0 && cs->installment && strcmp(cs->installment, "final") == 0 && !has_result(x, s)) {

@@ -39,6 +39,12 @@ static const char *const kinds[] = {
 	"final-after-stop",
 	"stop-without-clawback",
 	"rijgen",
+	"allocation-after-close",
+	"replacement-outside-window",
+	"claim-after-replacement",
+	"duplicate-allocation-number",
+	"delivered-above-volume",
+	"delivered-below-volume",
 	"open-dispute",
 	"bank-only",
 	"ledger-only",
@@ -62,6 +68,12 @@ static const char *const meanings[] = {
 	"more of the final part was paid than the contract keeps due after the allocation's stop code",
 	"a trajectory stopped early after the up-front part was paid, without a clawback",
 	"the same herstel arrangement was allocated to the same client back to back",
+	"an allocation of the same profile for a client right after one was closed, not as a change (--replaces)",
+	"an allocation was replaced later after its start than the contract's change window",
+	"an up-front part left unpaid, or a final part, claimed on an allocation a change replaced: no longer due",
+	"an allocation number another author of the municipality had used (received)",
+	"the units delivered in a month, or in all, exceed the allocation's volume",
+	"a claimed duurzaam month in hours delivered less than the contract's share of its volume",
 	"a dispute over entries is not yet ruled",
 	"a bank statement line has no payment entry",
 	"a payment entry has no line on the bank statement",
@@ -191,6 +203,22 @@ static bool overlaps(const struct recon_ctx *x, uint32_t start, uint32_t end)
 	return true;
 }
 
+/* A change (rules/change.c): a replaced herstel allocation is worth what
+ * was paid up front under it (its final part is no longer claimable; what
+ * of it lies above the replacement's 2/3 is owed back, a clawback in the
+ * balance), the replacement its amount less what it took over. */
+static void change_line(const Keten__State__AllocationState *as, keten_recon_line *l)
+{
+	if (as->replaced_by.len == 32) {
+		size_t n = strlen(l->what);
+		snprintf(l->what + n, sizeof l->what - n, ", replaced (%s)", as->stop_code ? as->stop_code : "-");
+		if (as->kind == KETEN__KIND__HERSTEL)
+			l->agreed_cents = as->upfront_paid_cents;
+	}
+	if (as->replaces.len == 32 && as->kind == KETEN__KIND__HERSTEL)
+		l->agreed_cents = as->amount_cents - (as->carried_cents - as->owed_back_cents);
+}
+
 static void build_line(struct recon_ctx *x, struct subj *s, const uint8_t id[32])
 {
 	keten_recon_line *l = &s->l;
@@ -217,6 +245,7 @@ static void build_line(struct recon_ctx *x, struct subj *s, const uint8_t id[32]
 		} else {
 			l->agreed_cents = as->amount_cents;
 		}
+		change_line(as, l);
 		s->line = overlaps(x, as->start, as->end);
 	} else {
 		const Keten__State__OfferState *os = s->os;
@@ -417,7 +446,7 @@ static int reconcile_steps(struct recon_ctx *x)
 		build_line(x, s, s->as ? s->as->id.data : s->os->id.data);
 	}
 	if ((rc = kt_recon_scan_records(x)) || (rc = claim_sums(x)) || (rc = payment_sums(x)) ||
-	    (rc = subject_lines(x)) || (rc = kt_recon_dispute_findings(x)))
+	    (rc = subject_lines(x)) || (rc = kt_recon_volume_findings(x)) || (rc = kt_recon_dispute_findings(x)))
 		return rc;
 	if (r->n_lines)
 		qsort(r->lines, r->n_lines, sizeof *r->lines, cmp_line);

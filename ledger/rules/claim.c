@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/change.h"
 #include "rules/flow.h"
 #include "base/base.h"
 
@@ -55,6 +56,7 @@ struct claim_ctx {
 	uint32_t date, recorded; /* the claim's date, and its entry's */
 	int64_t agreed, claimed; /* the target's agreed amount (0: none) and claims so far */
 	bool upfront_final, month, units;
+	bool replaced; /* received: an up-front or final part of a replaced allocation */
 };
 
 static bool is_month(const char *s)
@@ -97,6 +99,18 @@ static int claim_on_allocation(struct claim_ctx *x, keten_error *err)
 	    (as->kind == KETEN__KIND__COMPONENT && !x->units && !x->month))
 		return keten_refuse(err, "invalid-installment", "installment '%s' does not fit a %s allocation",
 		                    x->c->installment, kind_installments(as->kind));
+	/* a change carried the up-front part over and ended the final part:
+	 * the provider's claim depends on the municipality's entry, so only
+	 * local claims are refused (a received one is marked) */
+	if (kt_replaced(as) && x->upfront_final) {
+		if (a->local)
+			return keten_refuse(
+				err, "allocation-replaced",
+				"the allocation was replaced (reason %s): its %s part is no longer claimable, "
+				"claim on the replacement",
+				as->change_reason ? as->change_reason : "-", x->c->installment);
+		x->replaced = true;
+	}
 	return KETEN_OK;
 }
 
@@ -310,8 +324,8 @@ static int claim_deliveries(struct claim_ctx *x, keten_error *err)
 	return KETEN_OK;
 }
 
-/* The soft findings of a claim, into findings[0..3); returns their count. */
-static size_t claim_findings(const struct claim_ctx *x, char *findings[3])
+/* The soft findings of a claim, into findings[0..4); returns their count. */
+static size_t claim_findings(const struct claim_ctx *x, char *findings[4])
 {
 	const Keten__Claim *c = x->c;
 	int64_t expect, total;
@@ -325,7 +339,9 @@ static size_t claim_findings(const struct claim_ctx *x, char *findings[3])
 		findings[nf++] = "claims-above-agreed";
 	if (x->as && x->as->kind == KETEN__KIND__HERSTEL && strcmp(c->installment, "final") == 0 && !x->as->closed)
 		findings[nf++] = "final-without-result";
-	KETEN_ASSERT(nf <= 3);
+	if (x->replaced)
+		findings[nf++] = "claim-after-replacement";
+	KETEN_ASSERT(nf <= 4);
 	return nf;
 }
 
@@ -377,7 +393,7 @@ static int claim_record(const struct claim_ctx *x, char **findings, size_t nf, k
 int kt_rule_claim(kt_apply *a, keten_error *err)
 {
 	struct claim_ctx x = {.a = a};
-	char *findings[3];
+	char *findings[4];
 	uint32_t type;
 	int rc;
 

@@ -21,6 +21,7 @@
 
 #include "rules/flow.h"
 #include "rules/terms.h"
+#include "rules/volume.h"
 #include "base/base.h"
 
 #define KT_OFFER_FINDINGS 5 /* the most findings one offer carries */
@@ -154,9 +155,10 @@ static int offer_party(kt_apply *a, struct offer_ctx *x, keten_error *err)
 }
 
 /* The price: a fixed or monthly amount, or units x unit tariff; sets x->total. */
-static int offer_price(struct offer_ctx *x, keten_error *err)
+static int offer_price(const kt_apply *a, struct offer_ctx *x, keten_error *err)
 {
 	Keten__SubcontractOffer *o = x->o;
+	int rc;
 
 	switch (o->pricing) {
 	case KETEN__PRICING__FIXED_AMOUNT:
@@ -170,9 +172,8 @@ static int offer_price(struct offer_ctx *x, keten_error *err)
 	case KETEN__PRICING__PER_UNIT:
 		if (o->units <= 0 || o->unit_tariff_cents <= 0)
 			return keten_refuse(err, "invalid-amount", "units and unit tariff must be above zero");
-		if (!kt_unit_ok(o->unit) && !kt_sub_unit(o->unit))
-			return keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit",
-			                    o->unit ? o->unit : "");
+		if ((rc = kt_unit_check(a, "unit", o->unit, x->as ? x->as->volume_unit : NULL, err)))
+			return rc;
 		if (o->units > KETEN_MAX_CENTS / 100 || o->unit_tariff_cents > KETEN_MAX_CENTS ||
 		    !keten_apply_bp(o->unit_tariff_cents, o->units * 100, &x->total) || x->total > KETEN_MAX_CENTS)
 			return keten_refuse(err, "amount-overflow", "units x unit tariff overflows");
@@ -320,7 +321,7 @@ static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 		return rc;
 	if ((rc = kt_text("scope", x->o->scope, err)) || (rc = kt_text("unit", x->o->unit, err)))
 		return rc;
-	if ((rc = offer_price(x, err)) || (rc = offer_table(a, x, err)))
+	if ((rc = offer_price(a, x, err)) || (rc = offer_table(a, x, err)))
 		return rc;
 	return offer_period(x, err);
 }
@@ -612,11 +613,13 @@ static int delivery_on_allocation(kt_apply *a, struct delivery_ctx *x, keten_err
 	return KETEN_OK;
 }
 
-/* The month, units and unit of what was delivered. */
-static int delivery_checks(const struct delivery_ctx *x, keten_error *err)
+/* The month, units and unit of what was delivered: the unit of the
+ * allocation's volume (or component) when the allocation is held here. */
+static int delivery_checks(const kt_apply *a, const struct delivery_ctx *x, keten_error *err)
 {
 	const Keten__Delivery *d = x->d;
 	uint32_t ym;
+	int rc;
 
 	if (keten_parse_period(d->period, &ym) != 0)
 		return keten_refuse(err, "invalid-period", "period '%s' is not YYYY-MM", d->period);
@@ -624,10 +627,9 @@ static int delivery_checks(const struct delivery_ctx *x, keten_error *err)
 		return keten_refuse(err, "date-outside-validity", "period %s is outside the agreed period", d->period);
 	if (d->units <= 0 || d->units > KETEN_MAX_CENTS)
 		return keten_refuse(err, "invalid-amount", "delivered units must be above zero");
-	if (!kt_unit_ok(d->unit))
-		return keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit", d->unit);
-	if (x->as && x->as->domain && strcmp(x->as->domain, "wmo") == 0 && strcmp(d->unit, "hour") != 0)
-		return keten_refuse(err, "wmo-needs-hours", "Wmo deliveries are indicated in hours");
+	if ((rc = kt_unit_check(a, "unit", d->unit, x->as ? x->as->volume_unit : NULL, err)) ||
+	    (x->as && (rc = kt_delivery_unit(a, x->as, d->unit, err))))
+		return rc;
 	return kt_text("note", d->note, err);
 }
 
@@ -676,7 +678,7 @@ int kt_rule_delivery(kt_apply *a, keten_error *err)
 		goto out;
 	rc = type == KETEN__BODY_TYPE__SUBCONTRACT_OFFER ? delivery_on_offer(a, &x, err)
 							 : delivery_on_allocation(a, &x, err);
-	if (rc || (rc = delivery_checks(&x, err)))
+	if (rc || (rc = delivery_checks(a, &x, err)))
 		goto out;
 	rc = delivery_record(a, &x, err);
 out:

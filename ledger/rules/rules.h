@@ -84,7 +84,8 @@ uint32_t kt_roles(const kt_apply *a);
 int kt_refuse_role(const kt_apply *a, const char *rule, const char *role, const char *what, keten_error *err);
 #define ROLE_AUTHORITY (ROLE_BIT(KETEN__ROLE__REGION) | ROLE_BIT(KETEN__ROLE__MUNICIPALITY))
 
-/* An iJw/iWmo unit name keten knows (minute, hour, day, dagdeel, etmaal, piece, ...). */
+/* A WJ756 unit word (minute, hour, etmaal, dagdeel, piece-output, euro,
+ * piece-effort); rules/volume.h for the old words and the checks. */
 bool kt_unit_ok(const char *u);
 /* The WJ756 unit word u of the subcontract tariff table (minute, hour,
  * etmaal, dagdeel, piece-output, piece-effort, euro) as a static string;

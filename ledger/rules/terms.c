@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/change.h"
 #include "rules/terms.h"
 #include "base/base.h"
 
@@ -427,7 +428,8 @@ static int expected_alloc(keten_txn *t, const Keten__State__AllocationState *as,
 	if (as->kind == KETEN__KIND__HERSTEL) {
 		keten_split_herstel(as->amount_cents, &up, &fin);
 		if (strcmp(inst, "upfront") == 0)
-			*cents = up;
+			*cents = kt_upfront_due(as->amount_cents,
+			                        as->carried_cents); /* 2/3 less what a change carried */
 		else if (strcmp(inst, "final") == 0 && !kt_final_due(t, as, NULL, cents, NULL))
 			return keten_fail(err, KETEN_EINVAL, "the final part due overflows");
 		else if (strcmp(inst, "final") != 0)

@@ -135,11 +135,12 @@ bool kt_share_of(const Keten__State__AllocationState *as, const Keten__State__Of
 
 /*
  * What a claim for `installment` on target (allocation or offer) amounts to
- * by the agreement: herstel / fixed upfront = 2/3 (floor), final = the rest
- * (on a closed herstel allocation the part of it due after the stop,
- * kt_final_due); a month = the (indexed) monthly amount pro rata
- * (kt_month_value: a monthly subcontract with its root allocation's
- * close and pauses when that is held here); "units" = the referenced
+ * by the agreement: herstel / fixed upfront = 2/3 (floor; on a replacement
+ * less what was paid up front under what it replaces, rules/change.h),
+ * final = the rest (on a closed herstel allocation the part of it due
+ * after the stop, kt_final_due); a month = the (indexed) monthly amount
+ * pro rata (kt_month_value: a monthly subcontract with its root
+ * allocation's close and pauses when that is held here); "units" = the referenced
  * deliveries' units x unit tariff (or the whole P x Q amount without any).
  * KETEN_EINVAL when the installment does not fit the target.
  */

@@ -93,7 +93,7 @@ new "wmo contract" "$M" contract add --ref RC-W --domain wmo --municipality 0405
 new "A1: J03/4 herstel" "$M" allocate --contract RC-J --client HRN-1 --provider "Zorg Hoofd BV" \
 	--profile J03 --intensity 4 --kind herstel --from 2026-01-01 --until 2026-12-31; A1=$ID
 new "A2: W02/B duurzaam" "$M" allocate --contract RC-W --client HRN-2 --provider "Zorg Hoofd BV" \
-	--profile W02 --intensity B --kind duurzaam --from 2026-01-01 --until 2026-06-30; A2=$ID
+	--profile W02 --intensity B --kind duurzaam --from 2026-01-01 --until 2026-06-30 --volume 200 --unit hour --frequency total; A2=$ID
 sync "$M" "$L" "$S"
 new "O1: the lead subcontracts A1 for a fixed amount" "$L" subcontract "$A1" --to "Hulp Onder VOF" --amount 3000 \
 	--from 2026-02-01; O1=$ID

@@ -230,7 +230,7 @@ new "indexation 2.5% from 2027" "$M" contract index RGW-W-2026 --year 2027 --pct
 run "$M" --json contract show RGW-W-2026
 check "contract show lists the indexation" jq -e '.indexations == [{"year": 2027, "bp": 250}]' "$T/out"
 new "allocate W02/B duurzaam 2026-11-16 .. 2028-01-15" "$M" --json allocate --contract RGW-W-2026 --client HRN-W-0002 \
-	--provider "Zorg Hoofd BV" --profile W02 --intensity B --kind duurzaam --from 2026-11-16 --until 2028-01-15
+	--provider "Zorg Hoofd BV" --profile W02 --intensity B --kind duurzaam --from 2026-11-16 --until 2028-01-15 --volume 200 --unit hour --frequency total
 A2=$(jget "$T/out" .id)
 check "monthly amount at the 2026 tariff: 45200" jq -e '.amount_cents == 45200' "$T/out"
 sync "$M" "$L"

@@ -107,7 +107,7 @@ new "A2: the same arrangement for HRN-1 right after (rijgen)" "$M" allocate --co
 new "A3: J03/4 herstel for HRN-3" "$M" allocate --contract RC-J --client HRN-3 --provider "Zorg Hoofd BV" \
 	--profile J03 --intensity 4 --kind herstel --from 2026-02-01 --until 2026-12-31; A3=$ID
 new "A4: W02/B duurzaam for HRN-4, six months" "$M" allocate --contract RC-W --client HRN-4 --provider "Zorg Hoofd BV" \
-	--profile W02 --intensity B --kind duurzaam --from 2026-01-01 --until 2026-06-30; A4=$ID
+	--profile W02 --intensity B --kind duurzaam --from 2026-01-01 --until 2026-06-30 --volume 200 --unit hour --frequency total; A4=$ID
 sync "$M" "$L" "$S"
 
 # --- the lead provider and the municipality ---------------------------------------------
