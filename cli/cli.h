@@ -139,6 +139,7 @@ int cmd_balance(cli *c, int argc, char **argv);
 int cmd_reconcile(cli *c, int argc, char **argv);
 int cmd_report(cli *c, int argc, char **argv);
 int cmd_batch(cli *c, int argc, char **argv);
+int cmd_ijw(cli *c, int argc, char **argv);
 int cmd_serve(cli *c, int argc, char **argv);
 
 #endif

@@ -47,6 +47,7 @@ static const cli_command commands[] = {
 	{"dispute", cmd_dispute, "dispute open|respond|rule|list|show"},
 	{"reconcile", cmd_reconcile, "agreed, claimed, paid, received, overdue and findings per agreement"},
 	{"report", cmd_report, "the regional monitor: costs, clients, stops, rijgen, payment delay"},
+	{"ijw", cmd_ijw, "ijw import FILE...: iJw/iWmo 3.2 messages in; ijw export --claims: JW323 lines out"},
 	{"batch", cmd_batch, "append deliveries, claims, payments, receipts from CSV/NDJSON: all or none"},
 	{"serve", cmd_serve, "the read-only audit dashboard in a browser: serve [--http ADDR]"},
 };
