@@ -469,6 +469,10 @@ static json_t *contract_json(const keten_contract_view *v, bool with_tables)
 				json_object_set_new(l, "cents", json_integer(tf->cents));
 				if (tf->has_cents_now)
 					json_object_set_new(l, "cents_now", json_integer(tf->cents_now));
+				if (tf->ijw_category && tf->ijw_code) {
+					json_object_set_new(l, "ijw_category", json_string(tf->ijw_category));
+					json_object_set_new(l, "ijw_code", json_string(tf->ijw_code));
+				}
 				json_array_append_new(tl, l);
 			}
 			for (size_t i = 0; i < v->n_components; i++) {
@@ -476,6 +480,11 @@ static json_t *contract_json(const keten_contract_view *v, bool with_tables)
 				json_object_set_new(l, "code", json_string(v->components[i].code));
 				json_object_set_new(l, "cents_per_unit", json_integer(v->components[i].cents_per_unit));
 				json_object_set_new(l, "unit", json_string(v->components[i].unit));
+				if (v->components[i].ijw_category && v->components[i].ijw_code) {
+					json_object_set_new(l, "ijw_category",
+					                    json_string(v->components[i].ijw_category));
+					json_object_set_new(l, "ijw_code", json_string(v->components[i].ijw_code));
+				}
 				json_array_append_new(cl, l);
 			}
 			json_object_set_new(o, "tariffs", tl);

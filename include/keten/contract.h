@@ -46,12 +46,14 @@ typedef struct keten_contract_tariff {
 	keten_kind kind; /* KETEN_KIND_HERSTEL or KETEN_KIND_DUURZAAM */
 	int64_t cents;   /* as signed */
 	bool has_cents_now;
-	int64_t cents_now; /* indexed to this year (false on overflow) */
+	int64_t cents_now;                   /* indexed to this year (false on overflow) */
+	const char *ijw_category, *ijw_code; /* the iJw/iWmo product it maps; NULL when none */
 } keten_contract_tariff;
 
 typedef struct keten_contract_component {
 	const char *code, *unit;
 	int64_t cents_per_unit;
+	const char *ijw_category, *ijw_code; /* the iJw/iWmo product it maps; NULL when none */
 } keten_contract_component;
 
 typedef struct keten_contract_stop_rule {

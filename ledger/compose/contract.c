@@ -391,11 +391,15 @@ static int view_body(keten_contract_view *v, const Keten__State__ContractState *
 		t->kind = fc->tariffs[i]->kind == KETEN__KIND__HERSTEL ? KETEN_KIND_HERSTEL : KETEN_KIND_DUURZAAM;
 		t->cents = fc->tariffs[i]->cents;
 		t->has_cents_now = kt_tariff_indexed(cs, t->cents, 0, year, &t->cents_now);
+		t->ijw_category = fc->tariffs[i]->ijw_category;
+		t->ijw_code = fc->tariffs[i]->ijw_code;
 	}
 	for (size_t i = 0; i < fc->n_components; i++) {
 		v->components[i].code = fc->components[i]->code;
 		v->components[i].unit = fc->components[i]->unit;
 		v->components[i].cents_per_unit = fc->components[i]->cents_per_unit;
+		v->components[i].ijw_category = fc->components[i]->ijw_category;
+		v->components[i].ijw_code = fc->components[i]->ijw_code;
 	}
 	for (size_t i = 0; i < fc->n_early_stop; i++) {
 		v->early_stop[i].stop_code = fc->early_stop[i]->stop_code;
