@@ -189,12 +189,17 @@ static int record_digest(keten_txn *t, const uint8_t (*ids)[32], size_t n, void 
 	uint8_t k[META_PREFIX_LEN + 32], *v = malloc(vl);
 	int rc;
 
+	meta_key(k, m->digest);
+	/* another import of the same message may have committed since it was looked up */
+	if (kt_kv_get(t, KT_META, k, sizeof k, NULL, NULL, NULL) == KETEN_OK) {
+		free(v);
+		return keten_fail(err, KETEN_EEXIST, "the %s was imported meanwhile: nothing added", m->name);
+	}
 	if (!v)
 		return keten_fail(err, KETEN_ENOMEM, "out of memory recording an iJw message");
 	memcpy(v, m->name, name);
 	for (size_t i = 0; i < n; i++)
 		memcpy(v + name + 32 * i, ids[i], 32);
-	meta_key(k, m->digest);
 	rc = kt_kv_put(t, KT_META, k, sizeof k, v, vl, err);
 	free(v);
 	return rc;

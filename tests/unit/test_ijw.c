@@ -380,6 +380,43 @@ static void test_arguments(void **state)
 	assert_string_equal(keten_ijw_name(KETEN_IJW_NONE, "jeugd"), "");
 }
 
+/* The tariff table's mapping columns: read from the example, refused when malformed or twice. */
+static void test_tariff_mapping(void **state)
+{
+	static const char head[] = "domain,profile,intensity,kind,tariff_cents,per,ijw_category,ijw_code\n";
+	keten_tariffs t;
+	keten_error e = {0};
+	char buf[400];
+	bool seen = false;
+
+	(void)state;
+	assert_int_equal(keten_tariffs_read("examples/tarieven-voorbeeld-2026.csv", "jeugd", &t, &e), KETEN_OK);
+	for (size_t i = 0; i < t.n_tariffs; i++)
+		if (!strcmp(t.tariffs[i].profile, "J03") && !strcmp(t.tariffs[i].intensity, "4") &&
+		    t.tariffs[i].kind == KETEN_KIND_HERSTEL) {
+			assert_string_equal(t.tariffs[i].ijw_category, "45");
+			assert_string_equal(t.tariffs[i].ijw_code, "45C4H");
+			seen = true;
+		}
+	assert_true(seen);
+	assert_string_equal(t.components[2].ijw_code, "45X01");
+	keten_tariffs_release(&t);
+	/* without the columns: empty mappings */
+	snprintf(buf, sizeof buf, "domain,profile,intensity,kind,tariff_cents,per\njeugd,J01,1,herstel,100,traject\n");
+	assert_int_equal(keten_tariffs_parse((const uint8_t *)buf, strlen(buf), "jeugd", &t, &e), KETEN_OK);
+	assert_string_equal(t.tariffs[0].ijw_code, "");
+	keten_tariffs_release(&t);
+	snprintf(buf, sizeof buf,
+	         "%sjeugd,J01,1,herstel,100,traject,45,45A1H\njeugd,J01,2,herstel,200,traject,45,45A1H\n", head);
+	assert_int_equal(keten_tariffs_parse((const uint8_t *)buf, strlen(buf), "jeugd", &t, &e), KETEN_EMALFORMED);
+	assert_non_null(strstr(e.msg, "row 3: ijw product 45/45A1H is mapped twice"));
+	snprintf(buf, sizeof buf, "%sjeugd,J01,1,herstel,100,traject,45,\n", head);
+	assert_int_equal(keten_tariffs_parse((const uint8_t *)buf, strlen(buf), "jeugd", &t, &e), KETEN_EMALFORMED);
+	assert_non_null(strstr(e.msg, "row 2: ijw_category '45' and ijw_code '' are not two digits"));
+	snprintf(buf, sizeof buf, "%sjeugd,J01,1,herstel,100,traject,4x,45A1H\n", head);
+	assert_int_equal(keten_tariffs_parse((const uint8_t *)buf, strlen(buf), "jeugd", &t, &e), KETEN_EMALFORMED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,7 +424,7 @@ int main(void)
 		cmocka_unit_test(test_pseudonym),  cmocka_unit_test(test_no_bsn_kept),
 		cmocka_unit_test(test_digest),     cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_structure),  cmocka_unit_test(test_claim_sums),
-		cmocka_unit_test(test_arguments),
+		cmocka_unit_test(test_arguments),  cmocka_unit_test(test_tariff_mapping),
 	};
 	if (sodium_init() < 0)
 		return 1;
