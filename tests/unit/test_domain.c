@@ -135,7 +135,9 @@ static Keten__Tariff tariff_j03 = {PROTOBUF_C_MESSAGE_INIT(&keten__tariff__descr
                                    "4",
                                    KETEN__KIND__HERSTEL,
                                    1436600,
-                                   "traject"};
+                                   "traject",
+                                   NULL,
+                                   NULL};
 
 static int setup(void **state)
 {

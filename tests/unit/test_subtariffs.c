@@ -125,7 +125,9 @@ static Keten__Tariff tariff_j03 = {PROTOBUF_C_MESSAGE_INIT(&keten__tariff__descr
                                    "4",
                                    KETEN__KIND__HERSTEL,
                                    1436600,
-                                   "traject"};
+                                   "traject",
+                                   NULL,
+                                   NULL};
 
 /* A jeugd contract with one tariff and the given subcontract tariffs. */
 static int contract(struct fx *f, const char *ref, uint32_t rule, Keten__SubTariff **st, size_t n, uint8_t id[32],
