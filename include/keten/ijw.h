@@ -221,8 +221,9 @@ typedef struct keten_ijw_result {
  * Errors: KETEN_EINVAL (NULL arguments), KETEN_EPERM (locked),
  * KETEN_ENOMEM, those of keten_ijw_parse, KETEN_ERULE for a part keten
  * refuses (err->rule: "ijw-sender", "ijw-receiver", "ijw-product",
- * "ijw-allocation", "ijw-claim", "duplicate-allocation-number", or a
- * ledger rule), those of keten_record.
+ * "ijw-allocation", "ijw-claim", "ijw-status", "duplicate-allocation-number",
+ * "not-a-replacement-reason", or a ledger rule), KETEN_EEXIST when another
+ * import of the same message committed meanwhile, those of keten_record.
  */
 KETEN_API int keten_ijw_import(struct keten_ledger *L, const uint8_t *xml, size_t len, keten_ijw_result *out,
                                struct keten_error *err);

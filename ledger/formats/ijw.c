@@ -277,9 +277,10 @@ int kt_ijw_children(kt_ijw *x, const xmlNode *parent, const kt_ijw_spec *s, size
 			continue;
 		}
 		if ((j = spec_of(x, c, s, n, &wrong_ns)) < 0)
-			return kt_ijw_bad(
-				x, c, wrong_ns ? "element '%s' is in the wrong namespace" : "unknown element '%s' in %s",
-				kt_ijw_quote(q, (const char *)c->name), (const char *)parent->name);
+			return kt_ijw_bad(x, c,
+			                  wrong_ns ? "element '%s' is in the wrong namespace"
+			                           : "unknown element '%s' in %s",
+			                  kt_ijw_quote(q, (const char *)c->name), (const char *)parent->name);
 		if ((size_t)j < at)
 			return kt_ijw_bad(x, c, "element %s is out of order in %s", s[j].name,
 			                  (const char *)parent->name);
