@@ -51,6 +51,8 @@ LIBS     = -llmdb -lsodium -lprotobuf-c -lnng -ljansson -lcsv -lxml2 -lpthread -
 PROTOS     := $(wildcard proto/*.proto)
 PROTO_C    := $(patsubst proto/%.proto,$(B)/proto/%.pb-c.c,$(PROTOS))
 PROTO_H    := $(PROTO_C:.c=.h)
+# generated sources are kept, not removed as intermediates
+.SECONDARY: $(PROTO_C) $(PROTO_H)
 LEDGER_SRC := $(sort $(wildcard ledger/*/*.c))
 LEDGER_HDR := $(sort $(wildcard ledger/*/*.h))
 CLI_SRC    := $(wildcard cli/*.c)

@@ -81,7 +81,7 @@ contract m RC-1 >/dev/null && sync m l s
 check "a self-anchored municipality publishes a contract that the others apply" sh -c \
 	'"$1" --home "$2/l" contract list | grep -q RC-1' _ "$K" "$T"
 AL=$("$K" --home "$T/m" allocate --contract RC-1 --client HRN-0001 --provider "Zorg Hoofd" --profile W02 \
-	--intensity B --kind duurzaam --from 2026-01-01 --until 2026-12-31 2>"$T/err")
+	--intensity B --kind duurzaam --from 2026-01-01 --until 2026-12-31 --volume 8 --unit hour --frequency week 2>"$T/err")
 if is_id "$AL"; then ok "... allocates"; else not_ok "... allocates ($(cat "$T/err"))"; fi
 sync m l s
 SC=$("$K" --home "$T/l" subcontract "$AL" --to "Zorg Onder" --monthly 400 --from 2026-01-01 --until 2026-12-31) &&

@@ -113,14 +113,14 @@ new "wmo contract, payment term 14 days" "$M" contract add --ref RD-W --domain w
 new "A1: J03/4 herstel 2026-01-05..2026-09-30" "$M" allocate --contract RD-J --client HRN-1 --provider "Zorg Hoofd BV" \
 	--profile J03 --intensity 4 --kind herstel --from 2026-01-05 --until 2026-09-30 --number 2026000001; A1=$ID
 new "A2: W02/B duurzaam 2026-01-10..2026-06-30" "$M" allocate --contract RD-W --client HRN-2 --provider "Zorg Hoofd BV" \
-	--profile W02 --intensity B --kind duurzaam --from 2026-01-10 --until 2026-06-30; A2=$ID
+	--profile W02 --intensity B --kind duurzaam --from 2026-01-10 --until 2026-06-30 --volume 200 --unit hour --frequency total; A2=$ID
 new "A3: J03/4 herstel, maatwerk 12345.67" "$M" allocate --contract RD-J --client HRN-3 --provider "Zorg Hoofd BV" \
 	--profile J03 --intensity 4 --kind herstel --from 2026-02-01 --until 2026-12-31 --amount 12345.67 \
 	--maatwerk "extra begeleiding"; A3=$ID
 new "A4: W01/A herstel from 2026-03-01" "$M" allocate --contract RD-W --client HRN-4 --provider "Zorg Hoofd BV" \
-	--profile W01 --intensity A --kind herstel --from 2026-03-01 --until 2026-08-31; A4=$ID
+	--profile W01 --intensity A --kind herstel --from 2026-03-01 --until 2026-08-31 --volume 200 --unit hour --frequency total; A4=$ID
 new "A5: W01/A herstel from 2026-03-15" "$M" allocate --contract RD-W --client HRN-5 --provider "Zorg Hoofd BV" \
-	--profile W01 --intensity A --kind herstel --from 2026-03-15 --until 2026-09-30; A5=$ID
+	--profile W01 --intensity A --kind herstel --from 2026-03-15 --until 2026-09-30 --volume 200 --unit hour --frequency total; A5=$ID
 sync "$M" "$L" "$S"
 
 # --- 1. number, date, period ------------------------------------------------------------

@@ -223,7 +223,8 @@ check "no final-after-stop where the contract keeps the final part (36 = 100%)" 
 
 # --- 4. duurzaam after the close ------------------------------------------------------------
 new "allocate W02/B duurzaam 2027 (45200 a month)" "$M" allocate --contract STOP-W --client HRN-W1 \
-	--provider "Zorg Hoofd BV" --profile W02 --intensity B --kind duurzaam --from 2027-01-01 --until 2027-12-31
+	--provider "Zorg Hoofd BV" --profile W02 --intensity B --kind duurzaam --from 2027-01-01 --until 2027-12-31 \
+	--volume 200 --unit hour --frequency total
 W1=$ID
 sync "$M" "$L"
 new "lead closes it with Wmo 31 (a move) on 2027-06-15" "$L" close "$W1" --outcome partial --stop-code 31 --date 2027-06-15

@@ -198,7 +198,8 @@ sync "$M" "$L" "$S"
 # --- allocations -----------------------------------------------------------------------
 alloc() { # DESC VAR CONTRACT PROFILE INTENSITY KIND FROM UNTIL
 	new "$1" "$M" allocate --contract "$3" --client "HRN-$2" --provider "Zorg Hoofd BV" --profile "$4" \
-		--intensity "$5" --kind "$6" --from "$7" --until "$8"
+		--intensity "$5" --kind "$6" --from "$7" --until "$8" \
+		$(case "$4" in W*) echo --volume 200 --unit hour --frequency total ;; esac)
 	eval "$2=\$ID"
 }
 alloc "AF1: RC-F J03/4 herstel (1436600)" AF1 RC-F J03 4 herstel 2026-01-01 2026-12-31
