@@ -89,10 +89,11 @@ int kt_ijw_volume(kt_ijw_job *j, const char *part, const keten_ijw_product *p, k
  * on or before day (0: the last one); id and *as follow. */
 int kt_ijw_current_on(kt_ijw_job *j, uint8_t id[32], uint32_t day, Keten__State__AllocationState **as);
 int kt_ijw_current(kt_ijw_job *j, uint8_t id[32], Keten__State__AllocationState **as);
-/* A RedenWijziging on allocation old: a replacement draft (a, the product's
- * allocation, becomes it), or a close for a reason that only ends it. */
+/* A RedenWijziging on allocation old: a replacement draft (a becomes it,
+ * with its own number when own_number, else none), or a close for a
+ * reason that only ends it. */
 int kt_ijw_replaces(kt_ijw_job *j, const char *part, const keten_ijw_product *p, const uint8_t old[32],
-                    keten_draft_allocation *a);
+                    keten_draft_allocation *a, bool own_number);
 
 /* Drafts per kind (ijw_map.c, ijw_claim.c) ------------------------------------------------ */
 

@@ -6,12 +6,15 @@
  * ToewijzingNummer, and, after changes, the allocation of a number that
  * is current on a day.
  *
- * A replacement has a number of its own in keten (the allocation rule
- * keeps numbers unique), while iJw keeps sending the ToewijzingNummer of
- * the product it changes: the replacement is therefore recorded without
- * a number, and a number names the first allocation of its chain of
- * replacements; the allocation it means on a day is found along the
- * chain (replaced_by).
+ * iJw sends a change of product or volume as the old ToewijzingNummer
+ * with a RedenWijziging and an Einddatum, and a new ToegewezenProduct
+ * from the day after (ijw_map.c pairs the two): the new one, with its own
+ * number, is the replacement.  A RedenWijziging without such a new
+ * product changes the product in place under its old number; keten keeps
+ * numbers unique (a replacement has a number of its own), so that
+ * replacement is recorded without a number, and the number names the
+ * first allocation of its chain of replacements; the allocation it means
+ * on a day is found along the chain (replaced_by).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +112,7 @@ static int end_allocation(kt_ijw_job *j, const char *part, const keten_ijw_produ
 }
 
 int kt_ijw_replaces(kt_ijw_job *j, const char *part, const keten_ijw_product *p, const uint8_t old[32],
-                    keten_draft_allocation *a)
+                    keten_draft_allocation *a, bool own_number)
 {
 	const char *stop = ending_stop(j->m->domain, p->change_reason);
 	bool known, obsolete;
@@ -132,7 +135,8 @@ int kt_ijw_replaces(kt_ijw_job *j, const char *part, const keten_ijw_product *p,
 	a->has_replaces = true;
 	memcpy(a->replaces, old, 32);
 	a->change_reason = p->change_reason;
-	a->number = NULL; /* a replacement has a number of its own: see the top of this file */
+	if (!own_number)
+		a->number = NULL; /* the changed product's number stays on what it replaces: see the top */
 	if (!(d = kt_ijw_draft(j, part, KETEN_DRAFT_ALLOCATION)))
 		return KETEN_ENOMEM;
 	d->allocation = *a;

@@ -16,6 +16,7 @@
  * that fails is reported (the job's faults), so that one message gives
  * all its refusals at once.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "compose/compose.h"
 #include "compose/ijw.h"
 #include "base/base.h"
+#include "rules/change.h"
 #include "rules/terms.h"
 
 #define MAX_SAME 16 /* allocations one ToewijzingNummer may name here (voided ones, changes) */
@@ -176,8 +178,10 @@ static int amount_and_volume(kt_ijw_job *j, const char *part, const keten_ijw_pr
 	return KETEN_OK;
 }
 
-/* RedenWijziging: 13 voids the allocation; every other reason changes it. */
-static int change(kt_ijw_job *j, const char *part, const keten_ijw_product *p, keten_draft_allocation *a)
+/* RedenWijziging: 13 voids the allocation; every other reason changes it.
+ * own_number: a is a product of its own (a ToewijzingNummer of its own). */
+static int change(kt_ijw_job *j, const char *part, const keten_ijw_product *p, keten_draft_allocation *a,
+                  bool own_number)
 {
 	Keten__State__AllocationState *as;
 	uint8_t id[32];
@@ -197,22 +201,44 @@ static int change(kt_ijw_job *j, const char *part, const keten_ijw_product *p, k
 		d->correction.reason = "iJw RedenWijziging 13 (verwijderd)";
 		return KETEN_OK;
 	}
-	return kt_ijw_replaces(j, part, p, id, a);
+	return kt_ijw_replaces(j, part, p, id, a, own_number);
 }
 
-static int map_toegewezen(kt_ijw_job *j, size_t i, const uint8_t provider[32])
+/*
+ * The product that takes over from changed product i in this message, as
+ * iJw sends a change of product or volume: the old ToewijzingNummer with a
+ * RedenWijziging that replaces and an Einddatum, and a new one, without a
+ * reason, from the day after.  The index, or SIZE_MAX when none.
+ */
+static size_t successor(const keten_ijw_message *m, size_t i)
 {
-	const keten_ijw_product *p = &j->m->products[i];
-	keten_draft_allocation a = {0};
-	keten_draft *d;
-	kt_ijw_line l;
-	keten_error e = {0};
-	uint8_t ids[MAX_SAME][32];
-	char part[40];
-	size_t n;
-	int rc;
+	const keten_ijw_product *p = &m->products[i];
+	bool known, obsolete;
 
-	snprintf(part, sizeof part, "ToegewezenProduct %zu", i + 1);
+	if (!p->change_reason[0] || !p->end || !kt_change_stop(p->change_reason, &known, &obsolete))
+		return SIZE_MAX;
+	for (size_t k = 0; k < m->n_products; k++)
+		if (k != i && !m->products[k].change_reason[0] &&
+		    m->products[k].start == keten_date_add_days(p->end, 1))
+			return k;
+	return SIZE_MAX;
+}
+
+static bool is_successor(const keten_ijw_message *m, size_t k)
+{
+	for (size_t i = 0; i < m->n_products; i++)
+		if (successor(m, i) == k)
+			return true;
+	return false;
+}
+
+/* The allocation product p means: its contract line, dates, amount, volume. */
+static int build(kt_ijw_job *j, const char *part, const keten_ijw_product *p, const uint8_t provider[32],
+                 keten_draft_allocation *a)
+{
+	keten_error e = {0};
+	kt_ijw_line l;
+
 	if (!p->code[0])
 		return kt_ijw_refuse(
 			j, part, "ijw-product",
@@ -220,21 +246,27 @@ static int map_toegewezen(kt_ijw_job *j, size_t i, const uint8_t provider[32])
 			p->category[0] ? p->category : "(absent)");
 	if (kt_ijw_mapping(j, j->m->sender, p->start, p->category, p->code, &l, &e))
 		return kt_ijw_fault(j, part, "ijw-product", &e);
-	memcpy(a.contract, l.contract, 32);
-	a.client_ref = j->m->client_ref;
-	memcpy(a.provider, provider, 32);
-	a.kind = l.component ? KETEN_KIND_COMPONENT : (keten_kind)l.tariff->kind;
-	a.profile = l.tariff ? l.tariff->profile : NULL;
-	a.intensity = l.tariff ? l.tariff->intensity : NULL;
-	a.component = l.component ? l.component->code : NULL;
-	a.start = p->start;
-	a.end = p->end;
-	a.number = p->number;
-	if ((rc = amount_and_volume(j, part, p, &l, &a)))
-		return rc;
-	if (p->change_reason[0])
-		return change(j, part, p, &a);
-	if ((rc = kt_ijw_by_number(j, j->m->sender, p->number, true, ids, MAX_SAME, &n, &e)))
+	memcpy(a->contract, l.contract, 32);
+	a->client_ref = j->m->client_ref;
+	memcpy(a->provider, provider, 32);
+	a->kind = l.component ? KETEN_KIND_COMPONENT : (keten_kind)l.tariff->kind;
+	a->profile = l.tariff ? l.tariff->profile : NULL;
+	a->intensity = l.tariff ? l.tariff->intensity : NULL;
+	a->component = l.component ? l.component->code : NULL;
+	a->start = p->start;
+	a->end = p->end;
+	a->number = p->number;
+	return amount_and_volume(j, part, p, &l, a);
+}
+
+/* The number is not on a live allocation of this municipality yet. */
+static int number_free(kt_ijw_job *j, const char *part, const char *number)
+{
+	uint8_t ids[MAX_SAME][32];
+	keten_error e = {0};
+	size_t n;
+
+	if (kt_ijw_by_number(j, j->m->sender, number, true, ids, MAX_SAME, &n, &e))
 		return kt_ijw_fault(j, part, "ijw-allocation", &e);
 	for (size_t k = 0; k < n && k < MAX_SAME; k++) {
 		Keten__State__AllocationState *as = NULL;
@@ -242,8 +274,33 @@ static int map_toegewezen(kt_ijw_job *j, size_t i, const uint8_t provider[32])
 		kt_state_free(as);
 		if (live)
 			return kt_ijw_refuse(j, part, "duplicate-allocation-number",
-			                     "ToewijzingNummer '%s' already allocated", p->number);
+			                     "ToewijzingNummer '%s' already allocated", number);
 	}
+	return KETEN_OK;
+}
+
+static int map_toegewezen(kt_ijw_job *j, size_t i, const uint8_t provider[32])
+{
+	const keten_ijw_message *m = j->m;
+	const keten_ijw_product *p = &m->products[i];
+	size_t k = successor(m, i);
+	keten_draft_allocation a = {0};
+	char part[40], spart[40];
+	keten_draft *d;
+	int rc;
+
+	if (is_successor(m, i))
+		return KETEN_OK; /* the change it follows records it */
+	snprintf(part, sizeof part, "ToegewezenProduct %zu", i + 1);
+	snprintf(spart, sizeof spart, "ToegewezenProduct %zu", (k == SIZE_MAX ? i : k) + 1);
+	if ((rc = build(j, spart, k == SIZE_MAX ? p : &m->products[k], provider, &a)))
+		return rc;
+	if (k != SIZE_MAX && (rc = number_free(j, spart, m->products[k].number)))
+		return rc;
+	if (p->change_reason[0])
+		return change(j, part, p, &a, k != SIZE_MAX);
+	if ((rc = number_free(j, part, p->number)))
+		return rc;
 	if (!(d = kt_ijw_draft(j, part, KETEN_DRAFT_ALLOCATION)))
 		return KETEN_ENOMEM;
 	d->allocation = a;

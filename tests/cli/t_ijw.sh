@@ -21,7 +21,12 @@
 #   6. the privacy test: no BSN, name, birth date, address or comment in
 #      any table (mdb_dump) or any byte of either home, in any of the
 #      encodings tried;
-#   7. export --claims as CSV and JSON, --period, a voided claim as D + C.
+#   7. export --claims as CSV and JSON, --period, a voided claim as D + C;
+#   8. the committed examples (examples/ijw/) in the demo's order: an
+#      allocation, its start and up-front claim, a change sent as the old
+#      number ended with RedenWijziging 12 and a new number from the day
+#      after (the replacement, with what was paid carried over), the stop
+#      and the final claim of the replacement.
 # KEEP=1 keeps the temporary homes.
 set -u
 K=${KETEN:-build/keten}
@@ -377,6 +382,39 @@ run "$L" ijw export --claims --period 2026-13
 check "export --period 2026-13: a usage error" test "$rc" -eq 64
 run "$L" ijw --help
 check "ijw --help" grep -q "keten ijw import FILE" "$T/out"
+
+# --- 8. the examples, in the demo's order -------------------------------------------------
+E=$ROOT/examples/ijw
+M2=$T/hoorn2
+L2=$T/lead2
+run "$M2" init --name "Gemeente Hoorn" --role municipality --municipality 0405 --anchor --no-passphrase; MK2=$(cat "$T/out")
+run "$L2" init --name "Jeugdhulp Westfriesland" --role lead-provider --agb 12345678 --no-passphrase; LK2=$(cat "$T/out")
+"$K" --home "$M2" party certify "$LK2" --name "Jeugdhulp Westfriesland" --role lead-provider --agb 12345678 >/dev/null
+"$K" --home "$L2" trust add "$MK2" --name "Gemeente Hoorn" >/dev/null
+"$K" --home "$M2" contract add --ref WF-JEUGD-2026 --domain jeugd --municipality 0405,0498 --from 2026-01-01 \
+	--until 2028-12-31 --tariffs "$TARIFFS" --payment-term 30 >/dev/null
+run "$M2" --json ijw import "$E/jw301.xml"
+EA=$(idof "ToegewezenProduct 1")
+check "examples: jw301.xml allocates J03/4 at 1436600" jq -e '.[0].entries[0].amount_cents == 1436600' "$T/out"
+sync "$M2" "$L2"
+run "$L2" --json ijw import "$E/jw305.xml" "$E/jw323-upfront.xml"
+EU=$(idof "Prestatie 1")
+check "examples: jw305.xml notes the start, jw323-upfront.xml claims 957733 up front" \
+	jq -e '(.[0].notes | length) == 1 and .[1].entries[0].amount_cents == 957733 and .[1].entries[0].installment == "upfront"' "$T/out"
+sync "$L2" "$M2"
+P=$("$K" --home "$M2" pay "$EU" --amount 9577.33 --date 2026-01-20)
+sync "$M2" "$L2"
+run "$M2" --json ijw import "$E/jw301-change.xml"
+EN=$(idof "ToegewezenProduct 1")
+check "examples: jw301-change.xml: J03/5 with its own number replaces J03/4 (reason 12)" \
+	test "$(field "$M2" "$EN" '[.fields.number, .fields.intensity, .fields.replaces, .fields.change_reason, .fields.amount_cents] | join(" ")')" = "2026000043 5 $EA 12 2226800"
+check "examples: the old allocation is closed with stop code 37" test "$(field "$M2" "$EA" .state.stop_code)" = "37"
+sync "$M2" "$L2"
+run "$L2" --json ijw import "$E/jw323-change.xml" "$E/jw307.xml" "$E/jw323-final.xml"
+check "examples: the replacement's up front is 1484533 less the 957733 paid: 526800" jq -e '.[0].entries[0].amount_cents == 526800' "$T/out"
+check "examples: jw307.xml closes the replacement (31), jw323-final.xml claims its 1/3: 742267" \
+	jq -e '.[1].entries[0].type == "result" and .[2].entries[0].amount_cents == 742267 and .[2].entries[0].installment == "final"' "$T/out"
+check "examples: no finding on the claims (only the payment not yet confirmed, and what is unpaid)" sh -c "'$K' --home '$L2' --json reconcile | jq -e '[.findings[]? | select(.kind != \"overdue\" and .kind != \"payment-unconfirmed\")] | length == 0' >/dev/null"
 
 echo "# $n checks, $failed failed"
 [ "$failed" -eq 0 ]
