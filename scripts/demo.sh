@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 K=$(pwd)/build/keten
 TARIFFS=$(pwd)/examples/tarieven-voorbeeld-2026.csv
 SUBTARIFFS=$(pwd)/examples/subtarieven-voorbeeld-2026.csv
+IJW=$(pwd)/examples/ijw
 if [ ! -f "$TARIFFS" ]; then
 	echo "demo: the example tariff table '$TARIFFS' is missing (part of the checkout)" >&2
 	exit 66
@@ -29,6 +30,9 @@ k() { who=$1; shift; printf '%s$ keten %s\n' "$who" "$*" >&2; "$K" --home "$D/$w
 q() { who=$1; shift; "$K" --home "$D/$who" "$@"; }
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 jget() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+# ijwid [N [FIELD]]: a field (default id) of the first entry that the N-th
+# file (0-based) of an `ijw import --json` recorded
+ijwid() { python3 -c 'import json,sys; print(json.load(sys.stdin)[int(sys.argv[1])]["entries"][0][sys.argv[2]])' "${1:-0}" "${2:-id}"; }
 cents() { python3 -c 'import sys; print("%d.%02d" % divmod(int(sys.argv[1]), 100))' "$1"; }
 
 bold "three parties make their homes; the municipality anchors itself"
@@ -59,33 +63,34 @@ for who in lead sub; do
 	sync "$who" hoorn
 done
 
-bold "framework contract (synthetic tariffs and subcontract tariffs) and an allocation: J03 intensity 4, herstel"
+bold "framework contract (synthetic tariffs and subcontract tariffs); the allocation arrives as an iJw JW301 message: J03 intensity 4, herstel"
 k hoorn contract add --ref WF-JEUGD-2026 --domain jeugd --municipality 0405,0498 \
 	--from 2026-01-01 --until 2028-12-31 --tariffs "$TARIFFS" --sub-tariffs "$SUBTARIFFS" --payment-term 30 \
 	--subcontract max --max-margin 10 --early-stop 32=50:sub >/dev/null
-ALLOC=$(k hoorn --json allocate --contract WF-JEUGD-2026 --client HRN-2026-0042 --provider "Jeugdhulp Westfriesland" \
-	--profile J03 --intensity 4 --kind herstel --from 2026-01-05 --until 2026-09-30 --number 2026000042 | jget id)
+ALLOC=$(k hoorn --json ijw import "$IJW/jw301.xml" | tee "$D/jw301.json" | ijwid)
+echo "allocation $ALLOC"
+k hoorn ijw import "$IJW/jw301.xml"
+echo "the client's BSN never entered the ledger: its reference is a pseudonym keyed by the municipality's keystore:"
+q hoorn show "$ALLOC" | grep -i 'client_ref' || true
 sync lead hoorn
 
-bold "the lead provider claims the up-front 2/3 (invoice of 2026-01-15); the municipality pays; the lead confirms"
-UP=$(k lead --json claim "$ALLOC" --installment upfront --number JWF-2026-0001 --date 2026-01-15)
-echo "$UP"
-UPID=$(echo "$UP" | jget id); UPAMT=$(echo "$UP" | jget amount_cents)
+bold "the lead provider's administration sends the start (JW305) and its claim of the up-front 2/3 (JW323, 2026-01-15); the municipality pays; the lead confirms"
+k lead --json ijw import "$IJW/jw305.xml" "$IJW/jw323-upfront.xml" > "$D/up.json"
+UPID=$(ijwid 1 < "$D/up.json"); UPAMT=$(ijwid 1 amount_cents < "$D/up.json")
+echo "claim $UPID: $UPAMT cents"
 sync hoorn lead
 PAY1=$(k hoorn pay "$UPID" --amount "$(cents "$UPAMT")" --date 2026-01-20 --reference E2E-HRN-0042-1)
 sync lead hoorn
 k lead receipt "$PAY1" --date 2026-01-21 >/dev/null
 
-bold "in February the care is scaled up: J03/5 replaces J03/4 (JZ002 reason 12, a change the provider asked for)"
-NEW=$(k hoorn --json allocate --contract WF-JEUGD-2026 --client HRN-2026-0042 --provider "Jeugdhulp Westfriesland" \
-	--profile J03 --intensity 5 --kind herstel --from 2026-02-09 --until 2026-09-30 --number 2026000043 \
-	--replaces "$ALLOC" --reason 12 | jget id)
+bold "in February the care is scaled up: J03/5 replaces J03/4 (a JW301 with RedenWijziging 12, a change the provider asked for)"
+NEW=$(k hoorn --json ijw import "$IJW/jw301-change.xml" | ijwid)
 sync lead hoorn
 echo "the old allocation is closed with stop code 37; what was paid up front under it counts towards the new 2/3:"
 q lead --json show "$NEW" | python3 -c 'import json,sys; s=json.load(sys.stdin)["state"]; print("  carried over:", s.get("carried_cents"), "cents; still due up front:", s.get("upfront_due_cents"), "cents")'
-UP2=$(k lead --json claim "$NEW" --installment upfront --number JWF-2026-0007 --date 2026-02-12)
-echo "$UP2"
-UP2ID=$(echo "$UP2" | jget id); UP2AMT=$(echo "$UP2" | jget amount_cents)
+k lead --json ijw import "$IJW/jw323-change.xml" > "$D/up2.json"
+UP2ID=$(ijwid 0 < "$D/up2.json"); UP2AMT=$(ijwid 0 amount_cents < "$D/up2.json")
+echo "claim $UP2ID: $UP2AMT cents (the new 2/3 less what was paid under J03/4)"
 sync hoorn lead
 PAY2=$(k hoorn pay "$UP2ID" --amount "$(cents "$UP2AMT")" --date 2026-02-20 --reference E2E-HRN-0043-1)
 sync lead hoorn
@@ -124,15 +129,17 @@ k sub receipt "$P3" --date 2026-06-25 >/dev/null
 sync lead sub; sync hoorn sub
 k hoorn dispute show "$DISP"
 
-bold "results achieved: the lead provider closes and claims the final 1/3"
-k lead close "$NEW" --outcome achieved --stop-code 31 --date 2026-09-30 >/dev/null
-FIN=$(k lead --json claim "$NEW" --installment final --number JWF-2026-0031 --date 2026-10-01)
-echo "$FIN"
+bold "results achieved: the lead provider closes (JW307) and claims the final 1/3 (JW323)"
+k lead --json ijw import "$IJW/jw307.xml" "$IJW/jw323-final.xml" > "$D/fin.json"
+FINID=$(ijwid 1 < "$D/fin.json"); FINAMT=$(ijwid 1 amount_cents < "$D/fin.json")
+echo "stop (JW307, reden beeindiging 31) and final claim $FINID: $FINAMT cents"
 sync hoorn lead
-FINID=$(echo "$FIN" | jget id); FINAMT=$(echo "$FIN" | jget amount_cents)
 PF=$(k hoorn pay "$FINID" --amount "$(cents "$FINAMT")" --date 2026-10-05 --reference E2E-HRN-0043-2)
 sync lead hoorn; sync sub lead
 echo "(the lead provider has not yet confirmed this last payment)"
+
+bold "the lead provider's claims as JW323 lines, to check against what its administration sent"
+k lead ijw export --claims
 
 bold "balances"
 k lead balance
