@@ -29,6 +29,7 @@ int keten_sync_client_new(keten_ledger *L, keten_sync_client **out, keten_error 
 	if (!c)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	c->L = L;
+	keten_sync_client_bind(c, NULL);
 	*out = c;
 	return KETEN_OK;
 }

@@ -56,6 +56,7 @@
 #include "keten/sync.h"
 #include "keten/verify.h"
 #include "proto/sync.pb-c.h"
+#include "sync/sync.h"
 #include "test_util.h"
 
 enum { M, L, S1, S2, AU, NN };
@@ -885,81 +886,142 @@ static int serve_once(struct node *srv, keten_sync_session *s, int64_t now, cons
 	return rc;
 }
 
-static uint8_t *hello_bytes(const uint8_t key[32], const uint8_t nonce[32], size_t *len)
+/* Sealed frames as a test sees them: opened and made with the keys the
+ * server's session holds (k_rx: client to server, k_tx: back), as the
+ * client at the other end, or a server that sends what it likes, would. */
+static Keten__Sync__Reply *unseal_reply(const keten_sync_session *s, const uint8_t *rep, size_t pl, uint64_t *ctr,
+                                        uint64_t *to)
 {
-	Keten__Sync__Request r = KETEN__SYNC__REQUEST__INIT;
-	Keten__Sync__Hello h = KETEN__SYNC__HELLO__INIT;
-	uint8_t *b;
-	h.key.data = (uint8_t *)key;
-	h.key.len = 32;
-	h.nonce.data = (uint8_t *)nonce;
-	h.nonce.len = 32;
-	r.msg_case = KETEN__SYNC__REQUEST__MSG_HELLO;
-	r.hello = &h;
-	*len = keten__sync__request__get_packed_size(&r);
-	b = malloc(*len);
-	keten__sync__request__pack(&r, b);
-	return b;
-}
-
-static uint8_t *auth_bytes(const keten_keypair *kp, const uint8_t *rep, size_t rl, const uint8_t client_nonce[32],
-                           size_t *len)
-{
-	Keten__Sync__Reply *r = keten__sync__reply__unpack(NULL, rl, rep);
-	Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
-	Keten__Sync__Auth a = KETEN__SYNC__AUTH__INIT;
-	uint8_t msg[200], sig[64], *b;
-	size_t k = strlen(KETEN_SYNC_CTX_CLIENT);
-	(void)client_nonce;
-	assert_non_null(r);
-	assert_int_equal(r->msg_case, KETEN__SYNC__REPLY__MSG_CHALLENGE);
-	memcpy(msg, KETEN_SYNC_CTX_CLIENT, k);
-	memcpy(msg + k, r->challenge->nonce.data, 32);
-	memcpy(msg + k + 32, r->challenge->key.data, 32);
-	memcpy(msg + k + 64, kp->pk, 32);
-	assert_int_equal(keten_keypair_sign(kp, sig, msg, k + 96), 0);
+	Keten__Sync__Reply *r = keten__sync__reply__unpack(NULL, pl, rep), *in = NULL;
+	uint8_t *m;
+	size_t ml;
+	if (!r)
+		return NULL;
+	if (r->msg_case == KETEN__SYNC__REPLY__MSG_SEALED &&
+	    kt_open(s->k_tx, 's', r->sealed->counter, r->sealed->reply_to, r->sealed->box.data, r->sealed->box.len, &m,
+	            &ml) == KETEN_OK) {
+		*ctr = r->sealed->counter;
+		*to = r->sealed->reply_to;
+		in = keten__sync__reply__unpack(NULL, ml, m);
+		free(m);
+	}
 	keten__sync__reply__free_unpacked(r, NULL);
-	a.signature.data = sig;
-	a.signature.len = 64;
-	q.msg_case = KETEN__SYNC__REQUEST__MSG_AUTH;
-	q.auth = &a;
-	*len = keten__sync__request__get_packed_size(&q);
-	b = malloc(*len);
-	keten__sync__request__pack(&q, b);
+	return in;
+}
+
+static void reseal_reply(const keten_sync_session *s, const Keten__Sync__Reply *inner, uint64_t ctr, uint64_t to,
+                         uint8_t **rep, size_t *pl)
+{
+	size_t n = keten__sync__reply__get_packed_size(inner);
+	uint8_t *b = malloc(n ? n : 1);
+	assert_non_null(b);
+	keten__sync__reply__pack(inner, b);
+	assert_int_equal(kt_seal_reply(s->k_tx, ctr, to, b, n, rep, pl), KETEN_OK);
+	free(b);
+}
+
+/* The kind of a request, looking inside a Sealed one. */
+static int request_kind(const keten_sync_session *s, const uint8_t *req, size_t rl)
+{
+	Keten__Sync__Request *q = keten__sync__request__unpack(NULL, rl, req), *in;
+	uint8_t *m;
+	size_t ml;
+	int kind;
+	if (!q)
+		return 0;
+	kind = (int)q->msg_case;
+	if (q->msg_case == KETEN__SYNC__REQUEST__MSG_SEALED) {
+		kind = 0;
+		if (kt_open(s->k_rx, 'c', q->sealed->counter, 0, q->sealed->box.data, q->sealed->box.len, &m, &ml) ==
+		    KETEN_OK) {
+			if ((in = keten__sync__request__unpack(NULL, ml, m))) {
+				kind = (int)in->msg_case;
+				keten__sync__request__free_unpacked(in, NULL);
+			}
+			free(m);
+		}
+	}
+	keten__sync__request__free_unpacked(q, NULL);
+	return kind;
+}
+
+/* Request q sealed at ctr, as the client of session s would send it. */
+static uint8_t *sealed_req(const keten_sync_session *s, uint64_t ctr, const Keten__Sync__Request *q, size_t *len)
+{
+	uint8_t *b = NULL;
+	assert_int_equal(kt_seal_request(s->k_rx, ctr, q, &b, len), KETEN_OK);
 	return b;
 }
 
-static void test_hostile_requests(void **state)
+static uint8_t *sealed_heads(const keten_sync_session *s, uint64_t ctr, size_t *len)
 {
-	struct node nd[NN], x;
+	Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
+	Keten__Sync__Heads h = KETEN__SYNC__HEADS__INIT;
+	q.msg_case = KETEN__SYNC__REQUEST__MSG_HEADS;
+	q.heads = &h;
+	return sealed_req(s, ctr, &q, len);
+}
+
+/* The error code inside a reply, sealed or not (0: not an error). */
+static int any_error(const keten_sync_session *s, const uint8_t *rep, size_t rl)
+{
+	uint64_t ctr, to;
+	Keten__Sync__Reply *in = unseal_reply(s, rep, rl, &ctr, &to);
+	int code = 0;
+	char buf[300];
+	if (!in)
+		return keten_sync_describe_reply(rep, rl, &code, buf, sizeof buf) ? code : -1;
+	if (in->msg_case == KETEN__SYNC__REPLY__MSG_ERROR)
+		code = (int)in->error->code;
+	keten__sync__reply__free_unpacked(in, NULL);
+	return code;
+}
+
+/* A real client's Hello (*hello) answered on s, and the Auth it then
+ * sends (returned); the client waits for AuthOk. */
+static uint8_t *handshake_to_auth(keten_sync_client *kc, struct node *srv, keten_sync_session *s, uint8_t **hello,
+                                  size_t *hl, size_t *al)
+{
+	keten_error err = {0};
+	uint8_t *rep, *auth;
+	size_t pl;
+	assert_int_equal(keten_sync_client_begin(kc, hello, hl, &err), KETEN_OK);
+	assert_int_equal(serve_once(srv, s, 0, *hello, *hl, &rep, &pl), KETEN_OK);
+	if (keten_sync_client_reply(kc, rep, pl, &auth, al, &err))
+		fail_msg("challenge: %s", err.msg);
+	free(rep);
+	return auth;
+}
+
+/* Hostile requests before the handshake: truncated, garbage, unknown,
+ * oversized, an old version. */
+static void hostile_unauthenticated(struct node *nd, keten_sync_client *kc)
+{
 	keten_sync_session s, s2;
 	keten_sync_limits lim;
-	const keten_keypair *kp;
-	uint8_t nonce[32], *rep, *req, *auth, garbage[512], heads[2] = {0x1a, 0x00};
-	size_t rl, ql, al;
-	char dx[200];
+	keten_error err = {0};
+	uint8_t *rep, *req, garbage[512], heads[2] = {0x1a, 0x00};
+	size_t rl, ql;
 	uint64_t prng = 0x9e3779b97f4a7c15u;
-	(void)state;
-	nodes_copy(nd, "hostile");
-	kp = keten_ledger_keypair(nd[L].L);
+
 	keten_sync_limits_default(&lim);
 	keten_sync_session_init(&s, &lim, 0);
-
-	/* Before authenticating: Heads, Fetch, Auth get "unauthenticated". */
+	/* Before authenticating: Heads gets "unauthenticated". */
 	assert_int_equal(serve_once(&nd[M], &s, 0, heads, 2, &rep, &rl), KETEN_EPROTO);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED);
 	free(rep);
-	randombytes_buf(nonce, 32);
-	req = hello_bytes(kp->pk, nonce, &ql);
+	assert_int_equal(keten_sync_client_begin(kc, &req, &ql, &err), KETEN_OK);
 	/* Truncated: every proper prefix of a Hello is refused with an Error. */
 	for (size_t cut = 1; cut < ql; cut++) {
 		keten_sync_session_init(&s2, &lim, 0);
 		serve_once(&nd[M], &s2, 0, req, cut, &rep, &rl);
 		int code = error_of(rep, rl);
-		assert_true(code == KETEN__SYNC__ERROR_CODE__MALFORMED ||
-		            code == KETEN__SYNC__ERROR_CODE__UNKNOWN_TYPE);
+		assert_true(code == KETEN__SYNC__ERROR_CODE__MALFORMED || code == KETEN__SYNC__ERROR_CODE__UNKNOWN_TYPE ||
+		            code == KETEN__SYNC__ERROR_CODE__VERSION);
 		free(rep);
 	}
+	free(req);
+	keten_sync_client_reset(kc);
 	/* Garbage: random bytes never crash and always get an Error. */
 	for (int i = 0; i < 300; i++) {
 		size_t n = 1 + i % sizeof garbage;
@@ -995,91 +1057,183 @@ static void test_hostile_requests(void **state)
 		free(rep);
 		free(big);
 	}
-	/* A good handshake on s; capture the Auth. */
-	assert_int_equal(serve_once(&nd[M], &s, 0, req, ql, &rep, &rl), KETEN_OK);
-	auth = auth_bytes(kp, rep, rl, nonce, &al);
-	free(rep);
-	/* A bad signature first: refused, and the challenge is spent. */
+	/* A v1 Hello (key and nonce, nothing else): a clear "version" error. */
+	{
+		Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
+		Keten__Sync__Hello h = KETEN__SYNC__HELLO__INIT;
+		uint8_t nonce[32] = {1}, buf[128];
+		char what[300];
+		int code;
+		h.key.data = nd[L].key;
+		h.key.len = 32;
+		h.nonce.data = nonce;
+		h.nonce.len = 32;
+		q.msg_case = KETEN__SYNC__REQUEST__MSG_HELLO;
+		q.hello = &h;
+		ql = keten__sync__request__pack(&q, buf);
+		keten_sync_session_init(&s2, &lim, 0);
+		assert_int_equal(serve_once(&nd[M], &s2, 0, buf, ql, &rep, &rl), KETEN_EPROTO);
+		keten_sync_describe_reply(rep, rl, &code, what, sizeof what);
+		assert_int_equal(code, KETEN__SYNC__ERROR_CODE__VERSION);
+		assert_non_null(strstr(what, "keten/sync/v2"));
+		free(rep);
+	}
+}
+
+/* Sealed frames on an open session: a resend answered, a flipped one,
+ * an old counter and one skipping ahead refused; a replayed handshake. */
+static void hostile_sealed(struct node *nd, keten_sync_client *kc, keten_sync_session *s)
+{
+	keten_sync_session s2;
+	keten_sync_limits lim;
+	uint8_t *rep, *req, *auth, *hello, heads[2] = {0x1a, 0x00};
+	size_t rl, ql, al, hl;
+
+	keten_sync_limits_default(&lim);
+	/* A good handshake up to the Auth; a bad signature first: refused,
+	 * and the challenge is spent. */
+	auth = handshake_to_auth(kc, &nd[M], s, &hello, &hl, &al);
 	auth[al - 1] ^= 1;
-	assert_int_equal(serve_once(&nd[M], &s, 0, auth, al, &rep, &rl), KETEN_ESIG);
+	assert_int_equal(serve_once(&nd[M], s, 0, auth, al, &rep, &rl), KETEN_ESIG);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE);
 	free(rep);
 	auth[al - 1] ^= 1;
-	assert_int_equal(serve_once(&nd[M], &s, 0, auth, al, &rep, &rl), KETEN_EPROTO);
+	assert_int_equal(serve_once(&nd[M], s, 0, auth, al, &rep, &rl), KETEN_EPROTO);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED);
 	free(rep);
 	free(auth);
-	/* Hello again, answer properly: authenticated; Heads works. */
-	randombytes_buf(nonce, 32);
+	free(hello);
+	/* Hello again, answered properly: the AuthOk is sealed; a plain Heads
+	 * is refused on the open session, a sealed one served. */
+	keten_sync_client_reset(kc);
+	auth = handshake_to_auth(kc, &nd[M], s, &hello, &hl, &al);
+	assert_int_equal(serve_once(&nd[M], s, 0, auth, al, &rep, &rl), KETEN_OK);
+	{
+		char what[64];
+		int code;
+		assert_int_equal(keten_sync_describe_reply(rep, rl, &code, what, sizeof what), KETEN_SYNC_REPLY_SEALED);
+	}
+	free(rep);
+	assert_int_equal(serve_once(&nd[M], s, 0, heads, 2, &rep, &rl), KETEN_EPROTO);
+	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED);
+	free(rep);
+	req = sealed_heads(s, 1, &ql);
+	assert_int_equal(serve_once(&nd[M], s, 0, req, ql, &rep, &rl), KETEN_OK);
+	assert_int_equal(any_error(s, rep, rl), 0);
+	free(rep);
+	/* the same frame again is a resend: answered; one flipped does not
+	 * open; an old counter after a newer is a replay: refused */
+	assert_int_equal(serve_once(&nd[M], s, 0, req, ql, &rep, &rl), KETEN_OK);
+	free(rep);
+	req[ql - 1] ^= 1;
+	assert_int_equal(serve_once(&nd[M], s, 0, req, ql, &rep, &rl), KETEN_ESIG);
+	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE);
+	free(rep);
+	req[ql - 1] ^= 1;
+	{
+		size_t l2;
+		uint8_t *r2 = sealed_heads(s, 2, &l2);
+		assert_int_equal(serve_once(&nd[M], s, 0, r2, l2, &rep, &rl), KETEN_OK);
+		free(rep);
+		free(r2);
+		assert_int_equal(serve_once(&nd[M], s, 0, req, ql, &rep, &rl), KETEN_EPROTO);
+		assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__MALFORMED);
+		free(rep);
+		r2 = sealed_heads(s, 5, &l2); /* skipping ahead: out of order too */
+		assert_int_equal(serve_once(&nd[M], s, 0, r2, l2, &rep, &rl), KETEN_EPROTO);
+		free(rep);
+		free(r2);
+	}
 	free(req);
-	req = hello_bytes(kp->pk, nonce, &ql);
-	assert_int_equal(serve_once(&nd[M], &s, 0, req, ql, &rep, &rl), KETEN_OK);
-	auth = auth_bytes(kp, rep, rl, nonce, &al);
-	free(rep);
-	assert_int_equal(serve_once(&nd[M], &s, 0, auth, al, &rep, &rl), KETEN_OK);
-	free(rep);
-	assert_int_equal(serve_once(&nd[M], &s, 0, heads, 2, &rep, &rl), KETEN_OK);
-	free(rep);
-	/* Replayed auth: another session replays the same Hello and Auth; the
-	 * server's nonce differs, so the signature does not verify. */
+	/* Replayed handshake: another session replays the same Hello and
+	 * Auth; the server's nonce and ephemeral key differ, so the Auth's
+	 * signature does not verify, and the first session's frames mean
+	 * nothing there. */
 	keten_sync_session_init(&s2, &lim, 0);
-	assert_int_equal(serve_once(&nd[M], &s2, 0, req, ql, &rep, &rl), KETEN_OK);
+	assert_int_equal(serve_once(&nd[M], &s2, 0, hello, hl, &rep, &rl), KETEN_OK);
 	free(rep);
 	assert_int_equal(serve_once(&nd[M], &s2, 0, auth, al, &rep, &rl), KETEN_ESIG);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE);
 	free(rep);
-	assert_int_equal(serve_once(&nd[M], &s2, 0, heads, 2, &rep, &rl), KETEN_EPROTO);
+	req = sealed_heads(s, 3, &ql);
+	assert_int_equal(serve_once(&nd[M], &s2, 0, req, ql, &rep, &rl), KETEN_EPROTO);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED);
 	free(rep);
+	free(req);
 	assert_true(s2.strikes >= 2);
 	free(auth);
-	free(req);
-	/* A malformed Fetch after authenticating. */
+	free(hello);
+}
+
+static void test_hostile_requests(void **state)
+{
+	struct node nd[NN], x;
+	keten_sync_client *kc, *kx;
+	keten_sync_session s, s2;
+	keten_sync_limits lim;
+	keten_error err = {0};
+	uint8_t *rep, *req;
+	size_t rl, ql;
+	char dx[200];
+	(void)state;
+	nodes_copy(nd, "hostile");
+	keten_sync_limits_default(&lim);
+	keten_sync_session_init(&s, &lim, 0);
+	assert_int_equal(keten_sync_client_new(nd[L].L, &kc, &err), KETEN_OK);
+	hostile_unauthenticated(nd, kc);
+	hostile_sealed(nd, kc, &s);
+	/* A malformed Fetch after authenticating, sealed. */
 	{
 		Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
 		Keten__Sync__Fetch f = KETEN__SYNC__FETCH__INIT;
-		uint8_t short_key[5] = {1, 2, 3, 4, 5}, buf[64];
+		uint8_t short_key[5] = {1, 2, 3, 4, 5};
 		f.author.data = short_key;
 		f.author.len = 5;
 		f.from_seq = 0;
 		q.msg_case = KETEN__SYNC__REQUEST__MSG_FETCH;
 		q.fetch = &f;
-		ql = keten__sync__request__pack(&q, buf);
-		assert_int_equal(serve_once(&nd[M], &s, 0, buf, ql, &rep, &rl), KETEN_EPROTO);
-		assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__MALFORMED);
+		req = sealed_req(&s, s.rx_ctr + 1, &q, &ql);
+		assert_int_equal(serve_once(&nd[M], &s, 0, req, ql, &rep, &rl), KETEN_EPROTO);
+		assert_int_equal(any_error(&s, rep, rl), KETEN__SYNC__ERROR_CODE__MALFORMED);
 		free(rep);
+		free(req);
 	}
 	/* Flooding: past the burst, "rate-limited"; a second later, served again. */
 	{
 		int limited = 0;
 		for (uint32_t i = 0; i < lim.burst + 10; i++) {
-			serve_once(&nd[M], &s, 1000, heads, 2, &rep, &rl);
-			char buf[200];
-			int code = 0;
-			keten_sync_describe_reply(rep, rl, &code, buf, sizeof buf);
-			limited += code == KETEN__SYNC__ERROR_CODE__RATE_LIMITED;
+			req = sealed_heads(&s, s.rx_ctr + 1, &ql);
+			serve_once(&nd[M], &s, 1000, req, ql, &rep, &rl);
+			limited += any_error(&s, rep, rl) == KETEN__SYNC__ERROR_CODE__RATE_LIMITED;
 			free(rep);
+			free(req);
 		}
 		assert_true(limited >= 10);
-		assert_int_equal(serve_once(&nd[M], &s, 3000, heads, 2, &rep, &rl), KETEN_OK);
+		req = sealed_heads(&s, s.rx_ctr + 1, &ql);
+		assert_int_equal(serve_once(&nd[M], &s, 3000, req, ql, &rep, &rl), KETEN_OK);
 		free(rep);
+		free(req);
 	}
-	/* A key nobody certified: "not-certified". */
+	/* A key nobody certified: "not-certified", a strike, and no Challenge. */
 	snprintf(dx, sizeof dx, "%s/hostile/x", FX->base);
 	node_create(&x, dx, "Vreemde", "lead-provider");
-	randombytes_buf(nonce, 32);
-	req = hello_bytes(x.key, nonce, &ql);
+	assert_int_equal(keten_sync_client_new(x.L, &kx, &err), KETEN_OK);
+	assert_int_equal(keten_sync_client_begin(kx, &req, &ql, &err), KETEN_OK);
 	keten_sync_session_init(&s2, &lim, 0);
 	assert_int_equal(serve_once(&nd[M], &s2, 0, req, ql, &rep, &rl), KETEN_EAUTHOR);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED);
+	assert_int_equal(s2.strikes, 1);
+	assert_int_not_equal(s2.state, KETEN_SYNC_CHALLENGED);
 	free(rep);
 	free(req);
+	keten_sync_client_free(kx);
 	assert_int_not_equal(pull(&x, &nd[M], NULL), KETEN_OK);
 	/* and the other way: x serves L (x trusts L's key), but L does not
 	 * talk to a node its own ledger does not know */
 	assert_int_equal(keten_ledger_trust_add(x.L, nd[L].key, "L", NULL), KETEN_OK);
 	assert_int_equal(pull(&nd[L], &x, NULL), KETEN_EAUTHOR);
 	node_close(&x);
+	keten_sync_client_free(kc);
 	/* After all that, another peer still syncs. */
 	assert_int_equal(pull(&nd[S1], &nd[M], NULL), KETEN_OK);
 	nodes_drop(nd, "hostile");
@@ -1118,27 +1272,26 @@ static void test_hostile_replies(void **state)
 	rep[pl - 1] ^= 0x40;
 	assert_int_equal(keten_sync_client_reply(c, rep, pl, &req, &rl, &err), KETEN_ESIG);
 	free(rep);
-	/* Entries with a flipped byte: dropped, the rest of the round goes on. */
+	/* Entries with a flipped byte (a server that sends what it likes, so
+	 * sealed as ever): dropped, the rest of the round goes on. */
 	keten_sync_session_init(&s, &lim, 0);
 	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
 	int rc = KETEN_OK, fetches = 0;
 	while (rc == KETEN_OK && req) {
-		bool is_fetch = req[0] == 0x22; /* field 4, length-delimited */
+		bool is_fetch = request_kind(&s, req, rl) == KETEN__SYNC__REQUEST__MSG_FETCH;
 		serve_once(&nd[M], &s, 0, req, rl, &rep, &pl);
 		free(req);
 		if (is_fetch && fetches++ == 0) {
-			/* flip the last byte of the last entry (its body) and re-encode */
-			Keten__Sync__Reply *r = keten__sync__reply__unpack(NULL, pl, rep);
+			/* flip the last byte of the last entry (its body) and reseal */
+			uint64_t ctr, to;
+			Keten__Sync__Reply *r = unseal_reply(&s, rep, pl, &ctr, &to);
 			assert_non_null(r);
 			assert_int_equal(r->msg_case, KETEN__SYNC__REPLY__MSG_ENTRIES);
 			assert_true(r->entries->n_entry >= 2);
 			ProtobufCBinaryData *last = &r->entries->entry[r->entries->n_entry - 1];
 			last->data[last->len - 1] ^= 0x01;
 			free(rep);
-			pl = keten__sync__reply__get_packed_size(r);
-			rep = malloc(pl);
-			assert_non_null(rep);
-			keten__sync__reply__pack(r, rep);
+			reseal_reply(&s, r, ctr, to, &rep, &pl);
 			keten__sync__reply__free_unpacked(r, NULL);
 		}
 		rc = keten_sync_client_reply(c, rep, pl, &req, &rl, &err);
@@ -1155,6 +1308,42 @@ static void test_hostile_replies(void **state)
 	/* The next round fills the gap. */
 	assert_int_equal(round_direct(c, &nd[M], &s, &st, &err), KETEN_OK);
 	assert_true(st.entries >= 1);
+	/* Sealed replies tampered on the way: a flipped byte does not open
+	 * (ESIG), an old reply replayed and a reply to another request are
+	 * out of order (EPROTO), an unsealed reply other than an Error is
+	 * refused; nothing of them is taken. */
+	{
+		uint8_t *old = NULL, *req2;
+		size_t ol = 0;
+		for (int k = 0; k < 4; k++) {
+			assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+			serve_once(&nd[M], &s, 0, req, rl, &rep, &pl);
+			free(req);
+			if (k == 0) {
+				assert_int_equal(keten_sync_client_reply(c, rep, pl, &req2, &rl, &err), KETEN_OK);
+				old = rep; /* a good reply, kept to replay */
+				ol = pl;
+				free(req2);
+				continue;
+			}
+			if (k == 1) {
+				rep[pl - 1] ^= 0x01;
+				assert_int_equal(keten_sync_client_reply(c, rep, pl, &req2, &rl, &err), KETEN_ESIG);
+			} else if (k == 2) {
+				assert_int_equal(keten_sync_client_reply(c, old, ol, &req2, &rl, &err), KETEN_EPROTO);
+			} else {
+				const uint8_t plain_heads[] = {0x1a, 0x02, 0x0a, 0x00};
+				assert_int_equal(keten_sync_client_reply(c, plain_heads, sizeof plain_heads, &req2, &rl, &err),
+				                 KETEN_EPROTO);
+			}
+			assert_null(req2);
+			free(rep);
+			keten_sync_client_reset(c);
+			keten_sync_session_init(&s, &lim, 0);
+			assert_int_equal(round_direct(c, &nd[M], &s, &st, &err), KETEN_OK);
+		}
+		free(old);
+	}
 	keten_sync_client_free(c);
 	nodes_drop(nd, "hostrep");
 }
@@ -1190,13 +1379,13 @@ static int round_damaged(keten_sync_client *c, struct node *srv, keten_sync_sess
 	rc = keten_sync_client_begin(c, &req, &rl, err);
 	while (rc == 0 && req) {
 		Keten__Sync__Reply *r;
+		uint64_t ctr = 0, to = 0;
 		bool hit = false;
 		serve_once(srv, s, 0, req, rl, &rep, &pl);
 		free(req);
 		req = NULL;
-		r = keten__sync__reply__unpack(NULL, pl, rep);
-		assert_non_null(r);
-		for (size_t i = 0; bad && r->msg_case == KETEN__SYNC__REPLY__MSG_ENTRIES && i < r->entries->n_entry;
+		r = unseal_reply(s, rep, pl, &ctr, &to);
+		for (size_t i = 0; bad && r && r->msg_case == KETEN__SYNC__REPLY__MSG_ENTRIES && i < r->entries->n_entry;
 		     i++) {
 			ProtobufCBinaryData *d = &r->entries->entry[i];
 			keten_entry e;
@@ -1212,12 +1401,10 @@ static int round_damaged(keten_sync_client *c, struct node *srv, keten_sync_sess
 		}
 		if (hit) {
 			free(rep);
-			pl = keten__sync__reply__get_packed_size(r);
-			rep = malloc(pl);
-			assert_non_null(rep);
-			keten__sync__reply__pack(r, rep);
+			reseal_reply(s, r, ctr, to, &rep, &pl);
 		}
-		keten__sync__reply__free_unpacked(r, NULL);
+		if (r)
+			keten__sync__reply__free_unpacked(r, NULL);
 		rc = keten_sync_client_reply(c, rep, pl, &req, &rl, err);
 		free(rep);
 		rep = NULL;
@@ -1439,16 +1626,27 @@ static void test_mutations(void **state)
 		rc = keten_sync_client_begin(fc, &req, &rl, &err);
 		while (rc == 0 && req) {
 			keten_error note = {0};
-			bool fetch = req[0] == 0x22;
+			bool fetch = request_kind(&s, req, rl) == KETEN__SYNC__REQUEST__MSG_FETCH;
 			keten_sync_serve(nd[M].L, &s, &lim, 0, req, rl, &rep, &pl, &note);
 			free(req);
 			req = NULL;
 			if (fetch) {
-				struct msgrec in = {rep, pl}, m;
+				/* the entries inside mutated, sealed again: what a
+				 * hostile server sends */
+				uint64_t ctr = 0, to = 0;
+				Keten__Sync__Reply *r = unseal_reply(&s, rep, pl, &ctr, &to);
+				struct msgrec in, m;
+				assert_non_null(r);
+				in.n = keten__sync__reply__get_packed_size(r);
+				in.b = malloc(in.n ? in.n : 1);
+				assert_non_null(in.b);
+				keten__sync__reply__pack(r, in.b);
+				keten__sync__reply__free_unpacked(r, NULL);
 				mutate(&rng, &in, &m);
 				free(rep);
-				rep = m.b;
-				pl = m.n;
+				assert_int_equal(kt_seal_reply(s.k_tx, ctr, to, m.b, m.n, &rep, &pl), KETEN_OK);
+				free(in.b);
+				free(m.b);
 			}
 			rc = keten_sync_client_reply(fc, rep, pl, &req, &rl, &err);
 			free(rep);
