@@ -1016,8 +1016,8 @@ static void hostile_unauthenticated(struct node *nd, keten_sync_client *kc)
 		keten_sync_session_init(&s2, &lim, 0);
 		serve_once(&nd[M], &s2, 0, req, cut, &rep, &rl);
 		int code = error_of(rep, rl);
-		assert_true(code == KETEN__SYNC__ERROR_CODE__MALFORMED || code == KETEN__SYNC__ERROR_CODE__UNKNOWN_TYPE ||
-		            code == KETEN__SYNC__ERROR_CODE__VERSION);
+		assert_true(code == KETEN__SYNC__ERROR_CODE__MALFORMED ||
+		            code == KETEN__SYNC__ERROR_CODE__UNKNOWN_TYPE || code == KETEN__SYNC__ERROR_CODE__VERSION);
 		free(rep);
 	}
 	free(req);
@@ -1333,8 +1333,9 @@ static void test_hostile_replies(void **state)
 				assert_int_equal(keten_sync_client_reply(c, old, ol, &req2, &rl, &err), KETEN_EPROTO);
 			} else {
 				const uint8_t plain_heads[] = {0x1a, 0x02, 0x0a, 0x00};
-				assert_int_equal(keten_sync_client_reply(c, plain_heads, sizeof plain_heads, &req2, &rl, &err),
-				                 KETEN_EPROTO);
+				assert_int_equal(
+					keten_sync_client_reply(c, plain_heads, sizeof plain_heads, &req2, &rl, &err),
+					KETEN_EPROTO);
 			}
 			assert_null(req2);
 			free(rep);
@@ -1385,8 +1386,8 @@ static int round_damaged(keten_sync_client *c, struct node *srv, keten_sync_sess
 		free(req);
 		req = NULL;
 		r = unseal_reply(s, rep, pl, &ctr, &to);
-		for (size_t i = 0; bad && r && r->msg_case == KETEN__SYNC__REPLY__MSG_ENTRIES && i < r->entries->n_entry;
-		     i++) {
+		for (size_t i = 0;
+		     bad && r && r->msg_case == KETEN__SYNC__REPLY__MSG_ENTRIES && i < r->entries->n_entry; i++) {
 			ProtobufCBinaryData *d = &r->entries->entry[i];
 			keten_entry e;
 			if (keten_entry_parse(d->data, d->len, &e, NULL) != KETEN_OK)
@@ -1669,6 +1670,514 @@ static void test_mutations(void **state)
 	}
 	keten_sync_client_free(c);
 	nodes_drop(nd, "mutate");
+}
+
+/* The handshake against a hostile network -------------------------------------- */
+
+/* Does the ledger file of home dir hold `needle`? */
+static bool file_holds(const char *dir, const char *needle)
+{
+	char path[300];
+	FILE *fp;
+	size_t nl = strlen(needle), n, got = 0;
+	static uint8_t buf[1 << 20];
+	bool hit = false;
+	snprintf(path, sizeof path, "%s/ledger/data.mdb", dir);
+	if (!(fp = fopen(path, "rb")))
+		return false;
+	while (!hit && (n = fread(buf + got, 1, sizeof buf - got, fp)) > 0) {
+		got += n;
+		for (size_t j = 0; j + nl <= got && !hit; j++)
+			hit = memcmp(buf + j, needle, nl) == 0;
+		if (got > nl) {
+			memmove(buf, buf + got - nl, nl);
+			got = nl;
+		}
+	}
+	fclose(fp);
+	return hit;
+}
+
+/* Messages recorded on the way, and whether any holds `needle` in clear. */
+struct tape {
+	uint8_t *b[64];
+	size_t n[64];
+	int k;
+};
+
+static void tape_add(struct tape *tp, const uint8_t *b, size_t n)
+{
+	assert_true(tp->k < 64);
+	tp->b[tp->k] = malloc(n ? n : 1);
+	assert_non_null(tp->b[tp->k]);
+	memcpy(tp->b[tp->k], b, n);
+	tp->n[tp->k++] = n;
+}
+
+static bool tape_holds(const struct tape *tp, const char *needle)
+{
+	size_t nl = strlen(needle);
+	for (int i = 0; i < tp->k; i++)
+		for (size_t j = 0; j + nl <= tp->n[i]; j++)
+			if (memcmp(tp->b[i] + j, needle, nl) == 0)
+				return true;
+	return false;
+}
+
+static void tape_free(struct tape *tp)
+{
+	for (int i = 0; i < tp->k; i++)
+		free(tp->b[i]);
+	tp->k = 0;
+}
+
+/*
+ * Problem 1, the relay: a node in the middle forwards a victim's
+ * handshake to another server.  The victim (S1) expects the relay's own
+ * key (S2): the server refuses the Hello as meant for another node.  On
+ * the path of a connection to the right server, the relay forwards every
+ * byte and records it: the victim's round succeeds, but no body byte is
+ * in clear, and what the relay sends on the session itself (a plain
+ * Fetch, a frame sealed under a key of its own, a replay of the victim's
+ * Fetch) gets errors only.  A relay that swaps in its own ephemeral key
+ * breaks the signatures on either side.
+ */
+static void test_relay(void **state)
+{
+	struct node nd[NN];
+	keten_sync_client *c;
+	keten_sync_session s;
+	keten_sync_limits lim;
+	keten_sync_stats st;
+	keten_error err = {0};
+	struct tape tp = {0};
+	uint8_t *req = NULL, *rep = NULL, *fetch = NULL;
+	size_t rl, pl, fl = 0;
+	int rc;
+	(void)state;
+	nodes_copy(nd, "relay");
+	for (int i = 1; i < NN; i++)
+		assert_int_equal(pull(&nd[i], &nd[M], NULL), KETEN_OK);
+	keten_sync_limits_default(&lim);
+	assert_int_equal(keten_sync_client_new(nd[S1].L, &c, &err), KETEN_OK);
+
+	/* The victim dials the relay, expecting the relay's key; the relay
+	 * forwards the Hello to the lead provider's node. */
+	keten_sync_client_expect(c, nd[S2].key);
+	keten_sync_session_init(&s, &lim, 0);
+	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+	assert_int_equal(serve_once(&nd[L], &s, 0, req, rl, &rep, &pl), KETEN_EAUTHOR);
+	assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__WRONG_SERVER);
+	assert_int_not_equal(s.state, KETEN_SYNC_CHALLENGED); /* nothing signed for it */
+	free(req);
+	assert_int_equal(keten_sync_client_reply(c, rep, pl, &req, &rl, &err), KETEN_EAUTHOR);
+	assert_non_null(strstr(err.msg, "does not hold the key expected"));
+	free(rep);
+
+	/* On the path of a connection to the right server: every byte
+	 * forwarded and recorded. */
+	keten_sync_client_expect(c, nd[L].key);
+	keten_sync_client_reset(c);
+	keten_sync_client_limits(c, 2, 0);
+	keten_sync_session_init(&s, &lim, 0);
+	rc = keten_sync_client_begin(c, &req, &rl, &err);
+	while (rc == 0 && req) {
+		tape_add(&tp, req, rl);
+		if (!fetch && request_kind(&s, req, rl) == KETEN__SYNC__REQUEST__MSG_FETCH) {
+			fetch = malloc(rl);
+			memcpy(fetch, req, fl = rl);
+		}
+		serve_once(&nd[L], &s, 0, req, rl, &rep, &pl);
+		tape_add(&tp, rep, pl);
+		free(req);
+		rc = keten_sync_client_reply(c, rep, pl, &req, &rl, &err);
+		free(rep);
+	}
+	if (rc)
+		fail_msg("the round through the relay: %s", err.msg);
+	st = *keten_sync_client_stats(c);
+	assert_true(st.entries >= 3);
+	assert_non_null(fetch);
+	/* the bodies came (the victim may read them: they are in its ledger
+	 * file) but never in clear on the way */
+	assert_true(file_holds(nd[S1].dir, "offer to subcontractor one"));
+	assert_true(file_holds(nd[S1].dir, "public note"));
+	assert_false(tape_holds(&tp, "offer to subcontractor one"));
+	assert_false(tape_holds(&tp, "public note"));
+	tape_free(&tp);
+	/* The relay on the victim's session: a plain Fetch, a frame sealed
+	 * under its own key, the victim's Fetch replayed. */
+	{
+		Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
+		Keten__Sync__Fetch f = KETEN__SYNC__FETCH__INIT;
+		keten_sync_session fake = s;
+		uint8_t plain[128], *forged;
+		size_t n, forged_len;
+		f.author.data = nd[L].key;
+		f.author.len = 32;
+		f.from_seq = 1;
+		q.msg_case = KETEN__SYNC__REQUEST__MSG_FETCH;
+		q.fetch = &f;
+		n = keten__sync__request__pack(&q, plain);
+		assert_int_equal(serve_once(&nd[L], &s, 0, plain, n, &rep, &pl), KETEN_EPROTO);
+		assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED);
+		free(rep);
+		randombytes_buf(fake.k_rx, 32);
+		forged = sealed_req(&fake, s.rx_ctr + 1, &q, &forged_len);
+		assert_int_equal(serve_once(&nd[L], &s, 0, forged, forged_len, &rep, &pl), KETEN_ESIG);
+		assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE);
+		free(rep);
+		free(forged);
+		assert_int_equal(serve_once(&nd[L], &s, 0, fetch, fl, &rep, &pl), KETEN_EPROTO);
+		assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__MALFORMED);
+		free(rep);
+	}
+	free(fetch);
+	/* A relay that swaps in its own ephemeral key: the Hello's signature
+	 * fails at the server; swapped in the Challenge, the server's fails at
+	 * the client. */
+	for (int side = 0; side < 2; side++) {
+		Keten__Sync__Request *q;
+		Keten__Sync__Reply *r;
+		uint8_t mine[32], sk[32];
+		crypto_kx_keypair(mine, sk);
+		keten_sync_client_reset(c);
+		keten_sync_session_init(&s, &lim, 0);
+		assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+		if (side == 0) {
+			q = keten__sync__request__unpack(NULL, rl, req);
+			memcpy(q->hello->ephemeral.data, mine, 32);
+			keten__sync__request__pack(q, req);
+			keten__sync__request__free_unpacked(q, NULL);
+			assert_int_equal(serve_once(&nd[L], &s, 0, req, rl, &rep, &pl), KETEN_ESIG);
+			assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE);
+		} else {
+			assert_int_equal(serve_once(&nd[L], &s, 0, req, rl, &rep, &pl), KETEN_OK);
+			r = keten__sync__reply__unpack(NULL, pl, rep);
+			memcpy(r->challenge->ephemeral.data, mine, 32);
+			keten__sync__reply__pack(r, rep);
+			keten__sync__reply__free_unpacked(r, NULL);
+			free(req);
+			assert_int_equal(keten_sync_client_reply(c, rep, pl, &req, &rl, &err), KETEN_ESIG);
+			assert_null(req);
+		}
+		free(req);
+		req = NULL;
+		free(rep);
+	}
+	keten_sync_client_free(c);
+	nodes_drop(nd, "relay");
+}
+
+/* A local entry by n's own key (a checkpoint): its status here
+ * (KS_APPLIED: n may act). */
+static keten_status act(struct node *n)
+{
+	keten_error err = {0};
+	keten_status st = 0;
+	keten_txn *t;
+	uint8_t ids[1][32];
+	if (keten_checkpoint_append(n->L, ids[0], NULL, &err)) {
+		print_message("act: %s\n", err.msg);
+		return 0;
+	}
+	assert_int_equal(keten_store_read(keten_ledger_store(n->L), &t, NULL), KETEN_OK);
+	assert_int_equal(keten_store_status(t, ids[0], &st, NULL, 0, NULL), KETEN_OK);
+	keten_txn_end(t);
+	return st;
+}
+
+static void revoke_key(struct node *by, const uint8_t key[32])
+{
+	Keten__Revocation r = KETEN__REVOCATION__INIT;
+	keten_append a = {.body_type = KETEN__BODY_TYPE__REVOCATION};
+	keten_error err = {0};
+	uint8_t buf[128];
+	r.key.data = (uint8_t *)key;
+	r.key.len = 32;
+	r.reason = "contract ended";
+	r.effective_ms = 1764000000000;
+	a.body = buf;
+	a.body_len = keten__revocation__pack(&r, buf);
+	if (keten_ledger_append(by->L, &a, 1, NULL, &err))
+		fail_msg("revoke: %s", err.msg);
+}
+
+static bool knows(struct node *n, const uint8_t key[32])
+{
+	Keten__State__PartyState *p = NULL;
+	keten_txn *t;
+	bool yes;
+	assert_int_equal(keten_store_read(keten_ledger_store(n->L), &t, NULL), KETEN_OK);
+	yes = kt_party_load(t, key, &p, NULL) == KETEN_OK;
+	keten__state__party_state__free_unpacked(p, NULL);
+	keten_txn_end(t);
+	return yes;
+}
+
+/*
+ * Certificates with the handshake: a subcontractor that never synced
+ * with the municipality (it holds only the anchor's key) syncs first from
+ * its lead provider, receives its own certificate and the lead's, and can
+ * then act; it then meets a node that has seen nothing yet (the other
+ * subcontractor), presents its certificate there and is accepted.  A
+ * revoked key, a chain from a key that is no anchor, and an expired
+ * certificate are refused at first contact, before any Challenge.
+ */
+static void test_first_contact(void **state)
+{
+	struct node nd[NN], f, x;
+	keten_sync_session s;
+	keten_sync_limits lim;
+	keten_sync_client *c;
+	keten_error err = {0};
+	uint8_t *req, *rep;
+	size_t rl, pl;
+	char d1[200], d2[200];
+	(void)state;
+	nodes_copy(nd, "first");
+	keten_sync_limits_default(&lim);
+	assert_int_equal(pull(&nd[L], &nd[M], NULL), KETEN_OK);
+	assert_int_equal(act(&nd[S1]), KS_PENDING); /* waits for its certificate */
+	assert_false(knows(&nd[S1], nd[L].key));
+	/* S1 knows only the anchor; L's Challenge says where L's certificate
+	 * is, by that anchor: the round fetches the anchor's feed first */
+	assert_int_equal(pull(&nd[S1], &nd[L], NULL), KETEN_OK);
+	assert_true(knows(&nd[S1], nd[L].key));
+	assert_true(knows(&nd[S1], nd[S1].key));
+	assert_int_equal(act(&nd[S1]), KS_APPLIED);
+	/* S2 has seen nothing: S1 presents the anchor's feed up to its
+	 * certificate, S2 ingests it, and the round goes on */
+	assert_false(knows(&nd[S2], nd[S1].key));
+	assert_int_equal(pull(&nd[S1], &nd[S2], NULL), KETEN_OK);
+	assert_true(knows(&nd[S2], nd[S1].key));
+	/* and S2, now holding S1's certificate, may pull from S1 (S2 learns
+	 * its own certificate there) */
+	assert_int_equal(pull(&nd[S2], &nd[S1], NULL), KETEN_OK);
+	assert_int_equal(act(&nd[S2]), KS_APPLIED);
+
+	/* A revoked key: M revokes AU; L hears of it; AU's first contact
+	 * with L is refused before L signs anything. */
+	revoke_key(&nd[M], nd[AU].key);
+	assert_int_equal(pull(&nd[L], &nd[M], NULL), KETEN_OK);
+	assert_int_equal(keten_sync_client_new(nd[AU].L, &c, &err), KETEN_OK);
+	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+	keten_sync_session_init(&s, &lim, 0);
+	assert_int_equal(serve_once(&nd[L], &s, 0, req, rl, &rep, &pl), KETEN_EAUTHOR);
+	assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED);
+	assert_int_equal(s.state, KETEN_SYNC_NEW);
+	free(req);
+	free(rep);
+	keten_sync_client_free(c);
+	assert_int_equal(pull(&nd[AU], &nd[L], NULL), KETEN_EAUTHOR);
+
+	/* A forged chain: F is X's anchor, not anyone else's; F certifies X. */
+	snprintf(d1, sizeof d1, "%s/first/f", FX->base);
+	snprintf(d2, sizeof d2, "%s/first/x", FX->base);
+	node_create(&f, d1, "Valse Gemeente", "municipality");
+	node_create(&x, d2, "Valse Aanbieder", "lead-provider");
+	assert_int_equal(keten_ledger_trust_add(f.L, f.key, "Valse Gemeente", &err), KETEN_OK);
+	assert_int_equal(keten_ledger_trust_add(x.L, f.key, "Valse Gemeente", &err), KETEN_OK);
+	certify(&f, x.key, "Valse Aanbieder", KETEN__ROLE__LEAD_PROVIDER, "0363");
+	assert_int_equal(pull(&x, &f, NULL), KETEN_OK);
+	assert_int_equal(keten_sync_client_new(x.L, &c, &err), KETEN_OK);
+	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+	keten_sync_session_init(&s, &lim, 0);
+	assert_int_equal(serve_once(&nd[L], &s, 0, req, rl, &rep, &pl), KETEN_EAUTHOR);
+	assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED);
+	assert_int_equal(s.state, KETEN_SYNC_NEW);
+	free(req);
+	free(rep);
+	keten_sync_client_free(c);
+	/* the other way round: L does not pull from a node whose chain ends
+	 * at a key that is no anchor of L's */
+	assert_int_equal(keten_ledger_trust_add(x.L, nd[L].key, "L", NULL), KETEN_OK);
+	assert_int_equal(pull(&nd[L], &x, NULL), KETEN_EAUTHOR);
+	assert_false(knows(&nd[L], x.key));
+	node_close(&f);
+	node_close(&x);
+	nodes_drop(nd, "first");
+}
+
+/* A certificate by M whose validity ended in 2025. */
+static void certify_expired(struct node *by, const uint8_t key[32], const char *name)
+{
+	Keten__PartyCertificate pc = KETEN__PARTY_CERTIFICATE__INIT;
+	uint32_t r[1] = {KETEN__ROLE__SUBCONTRACTOR};
+	keten_append a = {.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE};
+	keten_error err = {0};
+	uint8_t buf[256];
+	pc.key.data = (uint8_t *)key;
+	pc.key.len = 32;
+	pc.name = (char *)name;
+	pc.n_roles = 1;
+	pc.roles = r;
+	pc.has_valid_from = pc.has_valid_until = 1;
+	pc.valid_from = 20240101;
+	pc.valid_until = 20250101;
+	a.body = buf;
+	a.body_len = keten__party_certificate__pack(&pc, buf);
+	if (keten_ledger_append(by->L, &a, 1, NULL, &err))
+		fail_msg("certify: %s", err.msg);
+}
+
+/*
+ * Problem 4, revocation that bites on open sessions: S1 is logged in at L
+ * and in sync; M revokes S1, L hears of it and then makes a new offer to
+ * S1.  S1's next round on the same session gets an error on its first
+ * request and nothing of the offer; the session is gone.  A key whose
+ * certificate has expired is refused too.
+ */
+static void test_revoked_session(void **state)
+{
+	struct node nd[NN], y;
+	keten_sync_client *c;
+	keten_sync_session s;
+	keten_sync_limits lim;
+	keten_sync_stats st;
+	keten_error err = {0};
+	uint8_t offer[32], a[2][32];
+	char dy[200];
+	keten_txn *t;
+	(void)state;
+	nodes_copy(nd, "revoked");
+	for (int i = 1; i < NN; i++)
+		assert_int_equal(pull(&nd[i], &nd[M], NULL), KETEN_OK);
+	keten_sync_limits_default(&lim);
+	keten_sync_session_init(&s, &lim, 0);
+	assert_int_equal(keten_sync_client_new(nd[S1].L, &c, &err), KETEN_OK);
+	assert_int_equal(round_direct(c, &nd[L], &s, &st, &err), KETEN_OK);
+	assert_int_equal(round_direct(c, &nd[L], &s, &st, &err), KETEN_OK);
+	assert_true(st.same);
+	assert_int_equal(s.state, KETEN_SYNC_AUTHED);
+	revoke_key(&nd[M], nd[S1].key);
+	assert_int_equal(pull(&nd[L], &nd[M], NULL), KETEN_OK);
+	memcpy(a[0], nd[L].key, 32);
+	memcpy(a[1], nd[S1].key, 32);
+	post_kp(nd[L].L, keten_ledger_keypair(nd[L].L), "an offer made after the revocation", (const uint8_t(*)[32])a,
+	        2, offer);
+	assert_int_equal(round_direct(c, &nd[L], &s, &st, &err), KETEN_EAUTHOR);
+	assert_non_null(strstr(err.msg, "not-certified"));
+	assert_int_equal(st.entries, 0);
+	assert_int_not_equal(s.state, KETEN_SYNC_AUTHED);
+	assert_int_equal(keten_store_read(keten_ledger_store(nd[S1].L), &t, &err), KETEN_OK);
+	assert_int_not_equal(keten_store_get_entry(t, offer, &(keten_entry){0}, NULL), KETEN_OK);
+	keten_txn_end(t);
+	/* and a new login is refused from the start */
+	assert_int_equal(round_direct(c, &nd[L], &s, &st, &err), KETEN_EAUTHOR);
+	keten_sync_client_free(c);
+	/* An expired certificate: refused at the Hello. */
+	snprintf(dy, sizeof dy, "%s/revoked/y", FX->base);
+	node_create(&y, dy, "Verlopen", "subcontractor");
+	assert_int_equal(keten_ledger_trust_add(y.L, nd[M].key, names[M], &err), KETEN_OK);
+	certify_expired(&nd[M], y.key, "Verlopen");
+	assert_int_equal(pull(&nd[L], &nd[M], NULL), KETEN_OK);
+	assert_int_equal(pull(&y, &nd[L], NULL), KETEN_EAUTHOR);
+	node_close(&y);
+	nodes_drop(nd, "revoked");
+}
+
+/*
+ * Problem 6 on the sync side: limits kept per key survive reconnects.  A
+ * key that fails its Auth on eight connections is refused on the ninth at
+ * its Hello (its strikes decay: half a minute each); a key that used up
+ * its bucket on one connection finds it empty on the next; not being
+ * certified is a strike; first contacts share one small bucket.
+ */
+static void test_guard(void **state)
+{
+	struct node nd[NN], x;
+	keten_sync_guard *g;
+	keten_sync_limits lim;
+	keten_sync_session s;
+	keten_sync_client *c;
+	keten_error err = {0};
+	uint8_t *req, *rep, *hello, *auth;
+	size_t rl, pl, hl, al;
+	char dx[200];
+	(void)state;
+	nodes_copy(nd, "guard");
+	keten_sync_limits_default(&lim);
+	assert_int_equal(keten_sync_guard_new(&lim, 16, &g, &err), KETEN_OK);
+	assert_int_equal(keten_sync_client_new(nd[L].L, &c, &err), KETEN_OK);
+	for (unsigned i = 0; i < KETEN_SYNC_MAX_STRIKES; i++) {
+		keten_sync_session_init(&s, &lim, 0);
+		s.guard = g;
+		keten_sync_client_reset(c);
+		auth = handshake_to_auth(c, &nd[M], &s, &hello, &hl, &al);
+		auth[al - 1] ^= 1;
+		assert_int_equal(serve_once(&nd[M], &s, 0, auth, al, &rep, &rl), KETEN_ESIG);
+		free(rep);
+		free(auth);
+		free(hello);
+	}
+	assert_int_equal(keten_sync_guard_strikes(g, nd[L].key, 0), KETEN_SYNC_MAX_STRIKES);
+	keten_sync_session_init(&s, &lim, 0);
+	s.guard = g;
+	keten_sync_client_reset(c);
+	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+	assert_int_equal(serve_once(&nd[M], &s, 0, req, rl, &rep, &pl), KETEN_EPROTO);
+	assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__RATE_LIMITED);
+	free(rep);
+	/* four minutes later the strikes have decayed */
+	assert_int_equal(keten_sync_guard_strikes(g, nd[L].key, 240000), 0);
+	keten_sync_session_init(&s, &lim, 240000);
+	s.guard = g;
+	assert_int_equal(serve_once(&nd[M], &s, 240000, req, rl, &rep, &pl), KETEN_OK);
+	free(rep);
+	free(req);
+	keten_sync_guard_free(g);
+
+	/* the bucket: bursts of 4, one a second, kept per key: five new
+	 * connections (each with a full bucket of its own) at once, and the
+	 * fifth Hello is refused; two seconds later one goes again */
+	lim.burst = 4;
+	lim.rate_per_s = 1;
+	assert_int_equal(keten_sync_guard_new(&lim, 16, &g, &err), KETEN_OK);
+	for (int conn = 0; conn < 6; conn++) {
+		keten_sync_limits roomy;
+		int64_t now = conn < 5 ? 0 : 2000;
+		keten_sync_limits_default(&roomy);
+		keten_sync_session_init(&s, &roomy, now);
+		s.guard = g;
+		keten_sync_client_reset(c);
+		assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+		if (conn == 4) {
+			assert_int_equal(serve_once(&nd[M], &s, now, req, rl, &rep, &pl), KETEN_EPROTO);
+			assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__RATE_LIMITED);
+		} else {
+			assert_int_equal(serve_once(&nd[M], &s, now, req, rl, &rep, &pl), KETEN_OK);
+		}
+		free(req);
+		free(rep);
+	}
+	keten_sync_guard_free(g);
+
+	/* not certified: a strike on the session and on the key */
+	keten_sync_limits_default(&lim);
+	assert_int_equal(keten_sync_guard_new(&lim, 2, &g, &err), KETEN_OK);
+	snprintf(dx, sizeof dx, "%s/guard/x", FX->base);
+	node_create(&x, dx, "Vreemde", "lead-provider");
+	keten_sync_client_free(c);
+	assert_int_equal(keten_sync_client_new(x.L, &c, &err), KETEN_OK);
+	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+	keten_sync_session_init(&s, &lim, 0);
+	s.guard = g;
+	assert_int_equal(serve_once(&nd[M], &s, 0, req, rl, &rep, &pl), KETEN_EAUTHOR);
+	assert_int_equal(s.strikes, 1);
+	assert_int_equal(keten_sync_guard_strikes(g, x.key, 0), 1);
+	free(req);
+	free(rep);
+	/* first contacts: 16 at once, then 2 a second */
+	for (int i = 0; i < 16; i++)
+		assert_true(kt_guard_first_contact(g, 1000));
+	assert_false(kt_guard_first_contact(g, 1000));
+	assert_true(kt_guard_first_contact(g, 1600));
+	keten_sync_guard_free(g);
+	keten_sync_guard_free(NULL);
+	keten_sync_client_free(c);
+	node_close(&x);
+	nodes_drop(nd, "guard");
 }
 
 /* The simulated network --------------------------------------------------------- */
@@ -2000,6 +2509,10 @@ int main(void)
 		cmocka_unit_test(test_hostile_replies),
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_first_contact),
+		cmocka_unit_test(test_revoked_session),
+		cmocka_unit_test(test_guard),
 		cmocka_unit_test(test_simulated_network),
 	};
 	setenv("KETEN_PWHASH_FAST", "1", 1);
