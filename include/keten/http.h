@@ -1,6 +1,7 @@
 /*
- * http.h — the read-only audit dashboard of a home, over HTTP (nng's HTTP
- * server): a JSON API, GET only, over the derived state (balances,
+ * http.h — the read-only audit dashboard of a home, over HTTP (a small
+ * bounded HTTP/1.1 server on nng's streams): a JSON API, GET only, over
+ * the derived state (balances,
  * reconciliation lines and findings, the regional report, disputes with
  * their evidence, recent entries), and a static page (web/: index.html,
  * app.js, style.css) embedded in the library at build time, so the binary
@@ -19,6 +20,11 @@
  * which keeps a web page elsewhere from reading the API through DNS
  * rebinding.  Every answer carries Content-Security-Policy default-src
  * 'self' and X-Content-Type-Options nosniff; see docs/dashboard.md.
+ *
+ * Bounded: at most opts->max_conns connections at once, each request
+ * (head at most 16 KiB, body at most 64 KiB and dropped) in within
+ * opts->header_ms of its connection, its answer taken within 30 s, one
+ * request per connection.
  */
 #ifndef KETEN_HTTP_H
 #define KETEN_HTTP_H
@@ -58,6 +64,11 @@ typedef struct keten_http_opts {
 	 * none.  The caller keeps it until keten_http_stop; requests only read
 	 * it. */
 	const struct keten_camt_statement *bank;
+	/* Connections at once (0: 64); one more is closed as it arrives. */
+	unsigned max_conns;
+	/* A request must have arrived this long after its connection opened,
+	 * or the connection is closed (0: 10000 ms). */
+	unsigned header_ms;
 } keten_http_opts;
 
 typedef struct keten_http_server keten_http_server;

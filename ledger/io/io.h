@@ -1,0 +1,48 @@
+/*
+ * io.h — (internal) what the files of ledger/io/ share: the bounded
+ * HTTP/1.1 server the dashboard (http.c) answers through (httpd.c).
+ */
+#ifndef KETEN_IO_IO_H
+#define KETEN_IO_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keten/keten.h"
+
+/* What a request is answered with. */
+struct kt_http_reply {
+	uint16_t status;
+	const char *type;
+	const void *data; /* static (an embedded file) ... */
+	size_t len;
+	char *owned; /* ... or owned (malloc'd, freed by the server) */
+	bool api;
+	char headers[512]; /* more header lines, each ending in CRLF */
+};
+
+/* Answer one request (method, raw request target, Host header or NULL)
+ * into *r; called from nng's threads, several at once. */
+typedef void (*kt_httpd_fn)(void *ctx, const char *method, const char *uri, const char *host, struct kt_http_reply *r);
+
+/* The server's bounds (0: the defaults in brackets). */
+struct kt_httpd_limits {
+	unsigned max_conns; /* connections at once; one more is closed as it arrives [64] */
+	unsigned header_ms; /* the request must have arrived this long after the
+	                       connection opened, or it is closed [10 s] */
+	unsigned write_ms;  /* the answer must be taken within this [30 s] */
+};
+
+struct kt_httpd;
+
+/* Serve url ("tcp://HOST:PORT") with fn.  Errors: KETEN_EIO (cannot
+ * listen: the message names url), KETEN_ENOMEM. */
+int kt_httpd_start(const char *url, const struct kt_httpd_limits *lim, kt_httpd_fn fn, void *ctx, struct kt_httpd **out,
+                   keten_error *err);
+/* Connections refused over the cap or closed for being slow so far. */
+uint64_t kt_httpd_refused(const struct kt_httpd *d);
+/* Stop, close every connection and free (NULL does nothing). */
+void kt_httpd_stop(struct kt_httpd *d);
+
+#endif
