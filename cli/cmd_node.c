@@ -189,9 +189,11 @@ static const char peer_usage[] = "usage: keten peer add URL [--key KEY]\n"
 				 "this home.  --key names the node's ledger key (64 hex, a key prefix or\n"
 				 "a certified party's name): a node at URL with another key is refused.\n"
 				 "Without it, the key that answers the first sync with URL is recorded\n"
-				 "and expected from then on (first use).  'list' shows each peer with\n"
-				 "the key expected there and how it came to be kept (pinned, first use).\n"
-				 "'remove' forgets the key too.\n"
+				 "and expected from then on (first use), for 'keten sync URL' too.\n"
+				 "'list' shows each peer with the key expected there and how it came to\n"
+				 "be kept (pinned, first use), then other URLs a key is kept for.\n"
+				 "'remove' forgets the URL's key too (a node's key changed: remove, or\n"
+				 "add --key the new one).\n"
 				 "'tls' names the PEM files used for tls+tcp:// URLs when no\n"
 				 "--tls-* option is given: this node's certificate and key (needed to\n"
 				 "listen; with a CA, clients must present a certificate too) and the CA\n"
@@ -243,38 +245,57 @@ static int peer_tls(cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* One line (or object) of peer list: url, the key kept for it, whether
+ * it is kept as a peer. */
+static void peer_line(cli *c, json_t *arr, const char *url, bool peer)
+{
+	uint8_t key[32];
+	keten_pin_kind kind = KETEN_PIN_NONE;
+	char hex[65] = "", who[128] = "";
+	const char *how;
+	if (keten_node_pin_get(c->L, url, key, &kind, NULL) == KETEN_OK) {
+		keten_hex(hex, key, 32);
+		cli_party_name(c, key, who, sizeof who);
+	}
+	how = kind == KETEN_PIN_SET ? "pinned" : kind == KETEN_PIN_FIRST_USE ? "first use" : NULL;
+	if (arr) {
+		json_t *o = json_object();
+		json_object_set_new(o, "url", json_string(url));
+		json_object_set_new(o, "key", hex[0] ? json_string(hex) : json_null());
+		json_object_set_new(o, "name", who[0] ? json_string(who) : json_null());
+		json_object_set_new(o, "kept", how ? json_string(how) : json_null());
+		json_object_set_new(o, "peer", json_boolean(peer));
+		json_array_append_new(arr, o);
+	} else if (how) {
+		printf("%s  %.16s  %s%s%s%s%s\n", url, hex, how, who[0] ? " (" : "", who, who[0] ? ")" : "",
+		       peer ? "" : ", not a peer");
+	} else {
+		puts(url);
+	}
+}
+
+/* The peers kept, then the other URLs a key is kept for. */
 static int peer_list(cli *c)
 {
 	keten_error err = {0};
-	char **urls = NULL;
-	size_t n = 0;
+	char **urls = NULL, **pins = NULL;
+	size_t n = 0, np = 0;
 	json_t *arr = c->json ? json_array() : NULL;
 	int rc = keten_node_peers(c->L, &urls, &n, &err);
 
-	for (size_t i = 0; i < n; i++) {
-		uint8_t key[32];
-		keten_pin_kind kind = KETEN_PIN_NONE;
-		char hex[65] = "", who[128] = "";
-		const char *how;
-		if (keten_node_pin_get(c->L, urls[i], key, &kind, NULL) == KETEN_OK) {
-			keten_hex(hex, key, 32);
-			cli_party_name(c, key, who, sizeof who);
-		}
-		how = kind == KETEN_PIN_SET ? "pinned" : kind == KETEN_PIN_FIRST_USE ? "first use" : NULL;
-		if (arr) {
-			json_t *o = json_object();
-			json_object_set_new(o, "url", json_string(urls[i]));
-			json_object_set_new(o, "key", hex[0] ? json_string(hex) : json_null());
-			json_object_set_new(o, "name", who[0] ? json_string(who) : json_null());
-			json_object_set_new(o, "kept", how ? json_string(how) : json_null());
-			json_array_append_new(arr, o);
-		} else if (how) {
-			printf("%s  %.16s  %s%s%s%s\n", urls[i], hex, how, who[0] ? " (" : "", who, who[0] ? ")" : "");
-		} else {
-			puts(urls[i]);
-		}
+	if (rc == 0)
+		rc = keten_node_pinned(c->L, &pins, &np, &err);
+	for (size_t i = 0; i < n; i++)
+		peer_line(c, arr, urls[i], true);
+	for (size_t i = 0; i < np; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < n && !kept; j++)
+			kept = strcmp(urls[j], pins[i]) == 0;
+		if (!kept)
+			peer_line(c, arr, pins[i], false);
 	}
 	keten_node_peers_free(urls, n);
+	keten_node_peers_free(pins, np);
 	if (arr)
 		cli_print_json(arr);
 	return rc ? cli_error(&err) : 0;

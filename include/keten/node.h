@@ -110,8 +110,11 @@ KETEN_API int keten_node_pin_get(keten_ledger *L, const char *url, uint8_t key[3
  * keten_node_peers_free); NULL and 0 on failure.  Errors: store errors,
  * KETEN_ENOMEM. */
 KETEN_API int keten_node_peers(keten_ledger *L, char ***urls, size_t *n, keten_error *err);
-/* Free what keten_node_peers gave (NULL does nothing). */
+/* Free what keten_node_peers or keten_node_pinned gave (NULL does nothing). */
 KETEN_API void keten_node_peers_free(char **urls, size_t n);
+/* The URLs a server key is kept for (keten_node_pin_get), kept as peers
+ * or not (a URL synced from once), as keten_node_peers. */
+KETEN_API int keten_node_pinned(keten_ledger *L, char ***urls, size_t *n, keten_error *err);
 
 /* TLS files kept in the home ---------------------------------------------- */
 

@@ -148,13 +148,13 @@ int keten_node_peer_remove(keten_ledger *L, const char *url, keten_error *err)
 
 struct peer_list {
 	char **urls;
-	size_t n;
+	size_t n, pre;
 };
 
 static int peer_list_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *ctx)
 {
 	struct peer_list *pl = ctx;
-	size_t pre = sizeof PEER_PREFIX - 1;
+	size_t pre = pl->pre;
 	if (kl <= pre || pl->n >= MAX_URLS)
 		return 0;
 	if (!(pl->urls[pl->n] = strndup((const char *)k + pre, kl - pre)))
@@ -163,9 +163,10 @@ static int peer_list_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED,
 	return 0;
 }
 
-int keten_node_peers(keten_ledger *L, char ***urls, size_t *n, keten_error *err)
+/* The URLs under meta prefix pre ("peer." or "pin."), in URL order. */
+static int url_list(keten_ledger *L, const char *pre, char ***urls, size_t *n, keten_error *err)
 {
-	struct peer_list pl = {calloc(MAX_URLS, sizeof(char *)), 0};
+	struct peer_list pl = {calloc(MAX_URLS, sizeof(char *)), 0, strlen(pre)};
 	keten_txn *t;
 	int rc;
 
@@ -175,7 +176,7 @@ int keten_node_peers(keten_ledger *L, char ***urls, size_t *n, keten_error *err)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	rc = keten_store_read(keten_ledger_store(L), &t, err);
 	if (rc == 0) {
-		rc = kt_kv_scan(t, KT_META, PEER_PREFIX, sizeof PEER_PREFIX - 1, peer_list_cb, &pl, err);
+		rc = kt_kv_scan(t, KT_META, pre, pl.pre, peer_list_cb, &pl, err);
 		keten_txn_end(t);
 	}
 	if (rc) {
@@ -185,6 +186,16 @@ int keten_node_peers(keten_ledger *L, char ***urls, size_t *n, keten_error *err)
 	*urls = pl.urls;
 	*n = pl.n;
 	return KETEN_OK;
+}
+
+int keten_node_peers(keten_ledger *L, char ***urls, size_t *n, keten_error *err)
+{
+	return url_list(L, PEER_PREFIX, urls, n, err);
+}
+
+int keten_node_pinned(keten_ledger *L, char ***urls, size_t *n, keten_error *err)
+{
+	return url_list(L, PIN_PREFIX, urls, n, err);
 }
 
 void keten_node_peers_free(char **urls, size_t n)

@@ -462,8 +462,8 @@ static int take_error(keten_sync_client *c, const Keten__Sync__Error *e, enum ex
 	}
 	if (e->code == KETEN__SYNC__ERROR_CODE__WRONG_SERVER)
 		return keten_fail(err, KETEN_EAUTHOR,
-		                  "the node at this address does not hold the key expected for it (the server says "
-		                  "wrong-server: %s)",
+		                  "the node at this address does not hold the key expected for it ('keten peer list' "
+		                  "shows it; the server says wrong-server: %s)",
 		                  text);
 	code = e->code == KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED    ? KETEN_EAUTHOR
 		: e->code == KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE ? KETEN_ESIG

@@ -316,7 +316,10 @@ run "$S2" peer add "$UM" --key "nobody-known"
 check "peer add --key with a party not known here: exit 66" test "$rc" -eq 66
 run "$S2" peer remove "$UM"
 run "$S2" peer list
-check "peer remove" test "$(awk '{print $1}' "$T/out")" = "$U1"
+check "peer remove" test "$(grep -v 'not a peer$' "$T/out" | awk '{print $1}')" = "$U1"
+check "... and its key is forgotten with it" sh -c "! grep -q '^$UM ' '$T/out'"
+check "peer list also shows a URL synced from once, with the key recorded there" \
+	grep -q "^$UL  $(printf '%.16s' "$LK")  first use (Zorg Hoofd BV), not a peer$" "$T/out"
 run "$S2" peer add "ftp://x"
 check "peer add of a bad URL: exit 64" test "$rc" -eq 64
 for nm in m l s1 s2; do
