@@ -96,9 +96,13 @@ static const char sync_usage[] =
 	"Bodies come only for entries this party may read; others arrive as stubs.\n"
 	"tls+tcp://HOST:PORT checks the node's certificate against --tls-ca (default:\n"
 	"the home's config, 'keten peer tls'); HOST must be the name in it.\n"
+	"The node must hold the key kept for URL: pinned ('keten peer add URL --key\n"
+	"KEY') or recorded at the first sync with URL ('keten peer list').  Every\n"
+	"request after the handshake is sealed with a key of this session alone.\n"
 	"Prints \"synced from URL: N entries (M stubs), F forks, P pending\".\n"
 	"Exit 69 when the node does not answer, 76 on a protocol error, 77 when\n"
-	"the node does not know this home's key.\n";
+	"the node does not know this home's key (or no longer: revoked, expired)\n"
+	"or is not the key kept for URL.\n";
 
 static int parse_seconds(const char *cmd, const char *opt, const char *s, double *out)
 {
@@ -532,7 +536,12 @@ static const char node_usage[] =
 	"a peer that announces starts a round at once (the push).\n"
 	"--checkpoint appends a checkpoint entry (the heads seen here) every\n"
 	"SECONDS when they changed; 'keten checkpoint --check' compares them.\n"
-	"tls+tcp:// URLs use the --tls-* PEM files, else those of 'keten peer tls'.\n";
+	"tls+tcp:// URLs use the --tls-* PEM files, else those of 'keten peer tls'.\n"
+	"Every session is sealed with a key of its own (keten/sync/v2); a peer's key\n"
+	"is checked against the one kept for its URL ('keten peer list').  The node\n"
+	"takes at most 256 connections, closes one that has not authenticated in\n"
+	"10 seconds or is idle 5 minutes, and keeps each key's strikes and request\n"
+	"rate across its connections; a key revoked meanwhile is refused at once.\n";
 
 /* The options of keten node into o (listen and peers: argv's strings). */
 struct node_args {
