@@ -36,7 +36,7 @@ void keten_sync_client_bind(keten_sync_client *c, const char *transport)
 
 bool keten_sync_client_authed(const keten_sync_client *c)
 {
-	return c->authed;
+	return c->authed && !c->provisional_server;
 }
 
 void kt_client_forget(keten_sync_client *c)

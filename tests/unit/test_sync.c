@@ -2031,8 +2031,8 @@ static void certify_expired(struct node *by, const uint8_t key[32], const char *
 static void test_revoked_session(void **state)
 {
 	struct node nd[NN], y;
-	keten_sync_client *c;
-	keten_sync_session s;
+	keten_sync_client *c, *c2;
+	keten_sync_session s, s2;
 	keten_sync_limits lim;
 	keten_sync_stats st;
 	keten_error err = {0};
@@ -2050,8 +2050,18 @@ static void test_revoked_session(void **state)
 	assert_int_equal(round_direct(c, &nd[L], &s, &st, &err), KETEN_OK);
 	assert_true(st.same);
 	assert_int_equal(s.state, KETEN_SYNC_AUTHED);
+	/* and L pulls from S1 on a session of its own */
+	keten_sync_session_init(&s2, &lim, 0);
+	assert_int_equal(keten_sync_client_new(nd[L].L, &c2, &err), KETEN_OK);
+	assert_int_equal(round_direct(c2, &nd[S1], &s2, &st, &err), KETEN_OK);
 	revoke_key(&nd[M], nd[S1].key);
 	assert_int_equal(pull(&nd[L], &nd[M], NULL), KETEN_OK);
+	/* L's client checks the server's key at the start of its round: not
+	 * one request goes to the revoked node */
+	assert_int_equal(round_direct(c2, &nd[S1], &s2, &st, &err), KETEN_EAUTHOR);
+	assert_int_equal(st.requests, 0);
+	assert_false(keten_sync_client_authed(c2));
+	keten_sync_client_free(c2);
 	memcpy(a[0], nd[L].key, 32);
 	memcpy(a[1], nd[S1].key, 32);
 	post_kp(nd[L].L, keten_ledger_keypair(nd[L].L), "an offer made after the revocation", (const uint8_t(*)[32])a,
