@@ -224,6 +224,24 @@ check "stored data: mdb_dump of subcontractor two's id index marks the offer a s
 	sh -c "mdb_dump -s status '$S2/ledger' | grep -A1 '^ $O1' | tail -1 | grep -q '^ 04'"
 check "bodies held by two homes are the same bytes" bodies_agree "$M" "$L" "$S1" "$S2"
 check "the node logs one line per round" grep -q "round [0-9]*: $UM: " "$T/l.log"
+
+# --- first contact: a new subcontractor syncs first from its lead provider -------------
+S3=$T/sub3
+run "$S3" init --name "Hulp Drie BV" --role subcontractor --agb 55667788 --no-passphrase; S3K=$(cat "$T/out")
+"$K" --home "$S3" trust add "$MK" --name "Gemeente Hoorn" >/dev/null
+run "$S3" checkpoint
+check "a home the municipality has not certified yet cannot act (exit 65, author-not-certified)" \
+	sh -c "[ $rc -eq 65 ] && grep -q author-not-certified '$T/err'"
+new "the municipality certifies subcontractor three" "$M" party certify "$S3K" --name "Hulp Drie BV" \
+	--role subcontractor --agb 55667788 --municipality 0405
+i=0; while [ $i -lt 100 ] && ! timeout 10 "$K" --home "$L" party list 2>/dev/null | grep -q "Hulp Drie BV"; do sleep 0.1; i=$((i + 1)); done
+run "$S3" sync "$UL"
+if [ "$rc" -eq 0 ]; then ok "subcontractor three syncs first from the lead provider, never from the municipality ($(cat "$T/out"))"; else
+	nok "first contact with the lead provider (exit $rc)"; sed 's/^/# /' "$T/err"; fi
+run "$S3" party list
+check "... and received its own certificate and the lead provider's" \
+	sh -c "grep -q 'Hulp Drie BV.*valid' '$T/out' && grep -q 'Zorg Hoofd BV.*valid' '$T/out'"
+new "... and can then act (its checkpoint is taken)" "$S3" checkpoint
 sleep 1
 check "in-sync rounds say so" grep -q "(in sync)" "$T/s2.log"
 run "$S2" verify
