@@ -426,6 +426,42 @@ fail:
 	                  nng_strerror(rc));
 }
 
+/* The limits of lim (NULL: the defaults); zero fields of the
+ * transport's take their defaults too. */
+static void node_limits(keten_node *n, const keten_sync_limits *lim)
+{
+	keten_sync_limits d;
+	keten_sync_limits_default(&d);
+	n->lim = lim ? *lim : d;
+	if (!n->lim.max_conns)
+		n->lim.max_conns = d.max_conns;
+	if (!n->lim.handshake_ms)
+		n->lim.handshake_ms = d.handshake_ms;
+	if (!n->lim.idle_ms)
+		n->lim.idle_ms = d.idle_ms;
+}
+
+/* A listener on each URL (with its TLS configuration). */
+static int node_listen(keten_node *n, const char *const *urls, size_t n_urls, const keten_tls_files *tls,
+                       keten_error *err)
+{
+	for (size_t i = 0; i < n_urls; i++) {
+		nng_listener l;
+		nng_tls_config *cfg;
+		int rc;
+		if ((rc = tls_config(urls[i], true, tls, &cfg, err)))
+			return rc;
+		if ((rc = nng_listener_create(&l, n->sock, urls[i])) ||
+		    (cfg && (rc = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg))) ||
+		    (rc = nng_listener_start(l, 0))) {
+			tls_free(cfg);
+			return net_fail(err, rc, "cannot listen on", urls[i]);
+		}
+		tls_free(cfg); /* the listener holds its own reference */
+	}
+	return KETEN_OK;
+}
+
 int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls, const keten_sync_limits *lim,
                      const keten_tls_files *tls, keten_log_fn log, void *log_ctx, keten_node **out, keten_error *err)
 {
@@ -439,29 +475,16 @@ int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls, co
 	if (!n)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	n->L = L;
-	if (!(n->announced = calloc(MAX_ANNOUNCED, 32))) {
-		free(n);
-		return keten_fail(err, KETEN_ENOMEM, NULL);
-	}
 	n->log = log;
 	n->log_ctx = log_ctx;
-	keten_sync_limits_default(&n->lim);
-	if (lim) {
-		keten_sync_limits d = n->lim;
-		n->lim = *lim;
-		n->lim.max_conns = lim->max_conns ? lim->max_conns : d.max_conns;
-		n->lim.handshake_ms = lim->handshake_ms ? lim->handshake_ms : d.handshake_ms;
-		n->lim.idle_ms = lim->idle_ms ? lim->idle_ms : d.idle_ms;
-	}
+	node_limits(n, lim);
 	pthread_mutex_init(&n->mu, NULL);
-	if ((rc = keten_sync_guard_new(&n->lim, 0, &n->guard, err)) ||
-	    (rc = nng_aio_alloc(&n->reap, reap_cb, n) ? keten_fail(err, KETEN_ENOMEM, NULL) : KETEN_OK)) {
-		keten_sync_guard_free(n->guard);
-		pthread_mutex_destroy(&n->mu);
-		free(n->announced);
-		free(n);
-		return rc;
+	if (!(n->announced = calloc(MAX_ANNOUNCED, 32)) || nng_aio_alloc(&n->reap, reap_cb, n)) {
+		rc = keten_fail(err, KETEN_ENOMEM, NULL);
+		goto fail;
 	}
+	if ((rc = keten_sync_guard_new(&n->lim, 0, &n->guard, err)))
+		goto fail;
 	if ((rc = nng_rep0_open(&n->sock))) {
 		rc = net_fail(err, rc, "cannot open a socket for", urls[0]);
 		goto fail;
@@ -478,20 +501,8 @@ int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls, co
 			goto fail;
 		}
 	}
-	for (size_t i = 0; i < n_urls; i++) {
-		nng_listener l;
-		nng_tls_config *cfg;
-		if ((rc = tls_config(urls[i], true, tls, &cfg, err)))
-			goto fail;
-		if ((rc = nng_listener_create(&l, n->sock, urls[i])) ||
-		    (cfg && (rc = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg))) ||
-		    (rc = nng_listener_start(l, 0))) {
-			tls_free(cfg);
-			rc = net_fail(err, rc, "cannot listen on", urls[i]);
-			goto fail;
-		}
-		tls_free(cfg); /* the listener holds its own reference */
-	}
+	if ((rc = node_listen(n, urls, n_urls, tls, err)))
+		goto fail;
 	for (int i = 0; i < WORKERS; i++)
 		worker_recv(&n->w[i]);
 	nng_sleep_aio(REAP_MS, n->reap);
