@@ -3,7 +3,20 @@
 # SANITIZE=address,undefined builds into build/san/ instead of build/.
 # DEV=1 is the developer build: warnings are errors (make test uses it).
 
+VERSION := 0.1
 PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR ?= $(PREFIX)/share
+MANDIR  ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+# systemd's own unit directory when installing into /usr (Debian: /lib/systemd/system)
+ifeq ($(PREFIX),/usr)
+SYSTEMDUNITDIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
+else
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+endif
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 SANITIZE ?=
@@ -27,9 +40,9 @@ XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null)
 # and the public headers.  Everything is hidden unless a public header
 # declares it KETEN_API (include/keten/export.h).
 LIB_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -fPIC -fvisibility=hidden \
-             -Iinclude -Iledger -I$(B) -I$(B)/proto $(XML_CFLAGS) -MMD -MP $(CFLAGS)
+             -Iinclude -Iledger -I$(B) -I$(B)/proto $(XML_CFLAGS) -MMD -MP $(CPPFLAGS) $(CFLAGS)
 # The program and the benchmarks see the public headers alone.
-PUB_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -MMD -MP $(CFLAGS)
+PUB_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -MMD -MP $(CPPFLAGS) $(CFLAGS)
 # Unit tests and fuzz targets test the library's modules from inside.
 INT_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Iledger -I$(B) -I$(B)/proto $(XML_CFLAGS) \
              -MMD -MP $(CFLAGS)
@@ -47,7 +60,7 @@ LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LEDGER_SRC)) $(PROTO_C:.c=.o) $(B)/web/ass
 CLI_OBJ  := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 TESTS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
 
-.PHONY: all deps test unit unit-san cli-tests fuzz fuzz-run demo bench install clean structure
+.PHONY: all deps test unit unit-san cli-tests fuzz fuzz-run demo bench install clean structure man completion deb
 all: $(B)/keten $(B)/libketen.a $(B)/libketen.so
 
 deps:
@@ -67,6 +80,9 @@ $(B)/ledger/%.o: ledger/%.c | $(PROTO_H)
 $(B)/cli/%.o: cli/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PUB_CFLAGS) -c -o $@ $<
+# `keten --version` says the Makefile's VERSION
+$(B)/cli/main.o: PUB_CFLAGS += -DKETEN_VERSION='"$(VERSION)"'
+$(B)/cli/main.o: Makefile
 
 $(B)/tests/unit/%.o: tests/unit/%.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
@@ -138,19 +154,57 @@ $(B)/bench/bench_reconcile: LIBS += -lsqlite3
 bench: deps $(B)/keten $(BENCH_BIN)
 	@sh tests/bench/run.sh
 
-# --- install ----------------------------------------------------------------
-install: $(B)/keten $(B)/libketen.a
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/keten \
-	           $(DESTDIR)$(PREFIX)/share/keten/proto
-	install -m 755 $(B)/keten $(DESTDIR)$(PREFIX)/bin/keten
-	install -m 644 $(B)/libketen.a $(DESTDIR)$(PREFIX)/lib/libketen.a
-	install -m 644 include/keten/*.h $(DESTDIR)$(PREFIX)/include/keten/
-	install -m 644 proto/*.proto $(DESTDIR)$(PREFIX)/share/keten/proto/
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	sed 's|@PREFIX@|$(PREFIX)|' keten.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/keten.pc
+# --- manual pages, completion, install, package ------------------------------
+# The pages and the completion are made from the program itself: its
+# command table (`keten --commands`) and its --help texts (scripts/man.sh
+# with help2man, scripts/completion.sh).
+man: $(B)/man/keten.1
+$(B)/man/keten.1: $(B)/keten scripts/man.sh
+	sh scripts/man.sh $(B)/keten $(B)/man $(VERSION)
+completion: $(B)/completion/keten
+$(B)/completion/keten: $(B)/keten scripts/completion.sh
+	sh scripts/completion.sh $(B)/keten $@
+# made again on every run: they depend on the directories given to make
+$(B)/keten-node@.service: dist/systemd/keten-node@.service.in FORCE
+	sed 's|@BINDIR@|$(BINDIR)|g' $< > $@
+# libdir and includedir relative to ${prefix} where they lie under it, so
+# that `pkg-config --define-prefix` finds a tree that was moved
+PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
+PC_INCLUDEDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))
+$(B)/keten.pc: keten.pc.in FORCE
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(PC_LIBDIR)|g' -e 's|@INCLUDEDIR@|$(PC_INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+install: all man completion $(B)/keten-node@.service $(B)/keten.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/keten \
+	           $(DESTDIR)$(DATADIR)/keten/proto $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+	           $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -m 755 $(B)/keten $(DESTDIR)$(BINDIR)/keten
+	install -m 644 $(B)/libketen.a $(DESTDIR)$(LIBDIR)/libketen.a
+	install -m 644 $(B)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libketen.so
+	install -m 644 include/keten/*.h $(DESTDIR)$(INCLUDEDIR)/keten/
+	install -m 644 $(B)/keten.pc $(DESTDIR)$(LIBDIR)/pkgconfig/keten.pc
+	install -m 644 proto/*.proto $(DESTDIR)$(DATADIR)/keten/proto/
+	install -m 644 $(B)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(B)/completion/keten $(DESTDIR)$(BASHCOMPDIR)/keten
+	install -m 644 $(B)/keten-node@.service $(DESTDIR)$(SYSTEMDUNITDIR)/keten-node@.service
+
+# The Debian packages (debian/), built from a copy of the sources in
+# build/deb/ so that the package build neither cleans this tree's build/
+# nor writes next to it; the .deb files land in build/deb/.
+DEB_SRC = Makefile keten.pc.in README.md cli include ledger proto web scripts dist debian docs examples
+DEB_JOBS ?= 2
+deb:
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/keten-$(VERSION)
+	tar -cf - $(DEB_SRC) | tar -xf - -C $(BUILD)/deb/keten-$(VERSION)
+	cd $(BUILD)/deb/keten-$(VERSION) && DEB_BUILD_OPTIONS="parallel=$(DEB_JOBS) $(DEB_BUILD_OPTIONS)" \
+	    dpkg-buildpackage -us -uc -b
+	@ls $(BUILD)/deb/*.deb
 
 clean:
 	rm -rf build
+FORCE:
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 
@@ -158,7 +212,7 @@ clean:
 # `keten serve` answers with these files from memory: the binary needs no
 # share directory.  Each file becomes a byte array (od, from coreutils) in
 # one generated C file; keten_web_assets[] lists them (include/keten/http.h).
-WEB_SRC := web/index.html web/app.js web/style.css
+WEB_SRC := web/index.html web/app.js web/style.css web/login.html web/login.js
 %/web/assets.c: $(WEB_SRC)
 	@mkdir -p $(dir $@)
 	@{ echo '/* generated by the Makefile from $(WEB_SRC): do not edit */'; \

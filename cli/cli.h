@@ -132,6 +132,7 @@ int cmd_claim(cli *c, int argc, char **argv);
 int cmd_pay(cli *c, int argc, char **argv);
 int cmd_receipt(cli *c, int argc, char **argv);
 int cmd_close(cli *c, int argc, char **argv);
+int cmd_resume(cli *c, int argc, char **argv);
 int cmd_clawback(cli *c, int argc, char **argv);
 int cmd_correct(cli *c, int argc, char **argv);
 int cmd_balance(cli *c, int argc, char **argv);

@@ -19,8 +19,10 @@ static const char balance_usage[] = "usage: keten balance [--with PARTY] [--as-o
 				    "paid, received (confirmed by the payee), clawed back and repaid, and\n"
 				    "outstanding = claimed - paid - clawed back + repaid, what the payer still\n"
 				    "owes the payee (negative: the payee owes money back).  Voided entries do\n"
-				    "not count.  --as-of counts claims by their entry date, payments by their\n"
-				    "payment date and receipts by their date, up to and including DATE.\n"
+				    "not count.  --as-of counts claims by their own date (declaratiedatum;\n"
+				    "the day recorded when they give none), payments by their payment date,\n"
+				    "receipts by their receipt date and clawbacks by the day recorded, up to\n"
+				    "and including DATE.\n"
 				    "--json: an array of {party, name, role, claimed_cents, paid_cents,\n"
 				    "received_cents, clawback_cents, repaid_cents, outstanding_cents, net_cents}\n"
 				    "where net_cents > 0 means the counterparty owes this home.\n";

@@ -2,7 +2,8 @@
  * cmd_contract.c — keten contract add|index|show|list (framework
  * contracts and their tariff tables) and keten allocate (a municipality
  * allocates an arrangement or component to a lead provider).  The tariff
- * CSV is read by keten_tariffs_read, the bodies are composed by
+ * CSV is read by keten_tariffs_read and the subcontract tariffs
+ * (--sub-tariffs) by keten_sub_tariffs_read, the bodies are composed by
  * keten_record (the allocation's amount is the contract's indexed tariff
  * unless marked maatwerk), and show and list print keten_contract_get's
  * plain view.
@@ -34,8 +35,12 @@ static const char contract_usage[] =
 	"usage: keten contract add --ref REF --domain jeugd|wmo --municipality CBS[,CBS...]\n"
 	"                          --from DATE --until DATE --tariffs FILE.csv [--payment-term DAYS]\n"
 	"                          [--subcontract fixed|max|free] [--max-margin PCT]\n"
-	"                          [--early-stop CODE=SHARE[:sub][,CODE=SHARE...]] [--eligible PARTY,...]\n"
+	"                          [--early-stop CODE=SHARE[:sub][,CODE=SHARE...]] [--stop-final CODE=PCT,...]\n"
+	"                          [--eligible PARTY,...]\n"
 	"                          [--sub-subcontracting] [--quality TEXT] [--dispute-route TEXT]\n"
+	"                          [--sub-tariffs FILE.csv]\n"
+	"                          [--change-window DAYS] [--heavy-window DAYS] [--heavy-intensities I,...]\n"
+	"                          [--delivered-below PCT]\n"
 	"       keten contract index REF --year YYYY --pct P\n"
 	"       keten contract show REF\n"
 	"       keten contract list\n"
@@ -44,12 +49,29 @@ static const char contract_usage[] =
 	"payment term (default 30 days), the subcontract rule (fixed: subcontract\n"
 	"price equals the tariff; max: at most the tariff; free) and maximum margin,\n"
 	"and per stop code the share of the up-front 2/3 reclaimed after an early\n"
-	"stop (SHARE a percentage; ':sub' passes it on to subcontractors pro rata).\n"
+	"stop (SHARE a percentage; ':sub' passes it on to subcontractors pro rata)\n"
+	"and the percentage of the final 1/3 still due after a stop with that code\n"
+	"(--stop-final; a code not named keeps the default: 100 after a stop\n"
+	"according to plan, jeugd 31 and wmo 19, and 0 after every other stop;\n"
+	"code 20 pauses and is not given one; 'contract show' lists them all).\n"
 	"The tariff CSV has columns domain,profile,profile_name,intensity,kind,\n"
 	"tariff_cents,per: rows of the contract's domain per traject (herstel) or\n"
 	"maand (duurzaam) become tariff lines; rows of domain 'component' become\n"
-	"P x Q components.  'index' raises every tariff by P percent from 1 January\n"
+	"P x Q components (per rit, consult, uur, ...: WJ756 units).  A change of an\n"
+	"allocation (allocate --replaces) within --change-window days of its start\n"
+	"(default 42) is normal, for --heavy-intensities within --heavy-window days\n"
+	"(default 84); later it is flagged.  A duurzaam month in hours delivering less\n"
+	"than --delivered-below percent of its volume (default 80) is flagged once\n"
+	"claimed.  'index' raises every tariff by P percent from 1 January\n"
 	"of YYYY (basis points, half away from zero, compounding year over year).\n"
+	"--sub-tariffs signs the subcontract tariffs (onderaannemerstarieven: what a\n"
+	"lead provider pays a subcontractor) in the contract: a CSV with columns\n"
+	"service,unit,tariff_cents and optionally name and share_pct; unit is a\n"
+	"WJ756 word (minute, hour, etmaal, dagdeel, piece-output, piece-effort,\n"
+	"euro), or share_pct (1 to 100) prices the service as a share of the\n"
+	"arrangement with unit and tariff_cents empty.  The --subcontract rule\n"
+	"judges an offer that names a service against its line (keten subcontract\n"
+	"--service).\n"
 	"Prints the new entry's id.\n";
 
 static int split(char *s, char **out, int max)
@@ -63,9 +85,37 @@ static int split(char *s, char **out, int max)
 
 /* What contract add reads before the draft is filled. */
 struct add_args {
-	char *mun, *early, *eligible;
-	const char *tariffs;
+	char *mun, *early, *eligible, *final, *heavy;
+	const char *tariffs, *sub_tariffs;
 };
+
+/* --change-window / --heavy-window DAYS. */
+static int parse_window(const char *flag, const char *s, uint32_t *days)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*end || v < 1 || v > 3650)
+		return cli_usage_error("contract", "%s '%s' is not 1 to 3650 days", flag, s);
+	*days = (uint32_t)v;
+	return 0;
+}
+
+/* The options of a change and of volumes. */
+static int add_change_opt(int o, struct add_args *a, keten_draft_contract *d)
+{
+	int32_t bp;
+	switch (o) {
+	case 'w': return parse_window("--change-window", optarg, &d->change_window_days);
+	case 'W': return parse_window("--heavy-window", optarg, &d->heavy_window_days);
+	case 'H': a->heavy = optarg; return 0;
+	default:
+		if (keten_parse_pct_bp(optarg, &bp) != 0 || bp > 10000)
+			return cli_usage_error("contract", "--delivered-below '%s' is not a percentage", optarg);
+		d->has_delivered_below = true;
+		d->delivered_below_bp = (uint32_t)bp;
+		return 0;
+	}
+}
 
 static int parse_rule(const char *s, keten_draft_contract *d)
 {
@@ -83,14 +133,28 @@ static int parse_rule(const char *s, keten_draft_contract *d)
 
 static int add_opts(int argc, char **argv, struct add_args *a, keten_draft_contract *d)
 {
-	static const struct option opts[] = {{"ref", 1, 0, 'r'},          {"domain", 1, 0, 'd'},
-	                                     {"municipality", 1, 0, 'm'}, {"from", 1, 0, 'f'},
-	                                     {"until", 1, 0, 'u'},        {"tariffs", 1, 0, 't'},
-	                                     {"payment-term", 1, 0, 'p'}, {"subcontract", 1, 0, 's'},
-	                                     {"max-margin", 1, 0, 'M'},   {"early-stop", 1, 0, 'e'},
-	                                     {"eligible", 1, 0, 'E'},     {"sub-subcontracting", 0, 0, 'S'},
-	                                     {"quality", 1, 0, 'q'},      {"dispute-route", 1, 0, 'D'},
-	                                     {"help", 0, 0, 'h'},         {0}};
+	static const struct option opts[] = {{"ref", 1, 0, 'r'},
+	                                     {"domain", 1, 0, 'd'},
+	                                     {"municipality", 1, 0, 'm'},
+	                                     {"from", 1, 0, 'f'},
+	                                     {"until", 1, 0, 'u'},
+	                                     {"tariffs", 1, 0, 't'},
+	                                     {"payment-term", 1, 0, 'p'},
+	                                     {"subcontract", 1, 0, 's'},
+	                                     {"max-margin", 1, 0, 'M'},
+	                                     {"early-stop", 1, 0, 'e'},
+	                                     {"eligible", 1, 0, 'E'},
+	                                     {"sub-subcontracting", 0, 0, 'S'},
+	                                     {"quality", 1, 0, 'q'},
+	                                     {"dispute-route", 1, 0, 'D'},
+	                                     {"change-window", 1, 0, 'w'},
+	                                     {"heavy-window", 1, 0, 'W'},
+	                                     {"heavy-intensities", 1, 0, 'H'},
+	                                     {"delivered-below", 1, 0, 'B'},
+	                                     {"stop-final", 1, 0, 'F'},
+	                                     {"sub-tariffs", 1, 0, 'T'},
+	                                     {"help", 0, 0, 'h'},
+	                                     {0}};
 	int o, rc;
 
 	optind = 2;
@@ -108,6 +172,7 @@ static int add_opts(int argc, char **argv, struct add_args *a, keten_draft_contr
 				return rc;
 			break;
 		case 't': a->tariffs = optarg; break;
+		case 'T': a->sub_tariffs = optarg; break;
 		case 'p': {
 			char *end;
 			long days = strtol(optarg, &end, 10);
@@ -129,10 +194,18 @@ static int add_opts(int argc, char **argv, struct add_args *a, keten_draft_contr
 			break;
 		}
 		case 'e': a->early = optarg; break;
+		case 'F': a->final = optarg; break;
 		case 'E': a->eligible = optarg; break;
 		case 'S': d->sub_subcontracting = true; break;
 		case 'q': d->quality = optarg; break;
 		case 'D': d->dispute_route = optarg; break;
+		case 'w':
+		case 'W':
+		case 'H':
+		case 'B':
+			if ((rc = add_change_opt(o, a, d)))
+				return rc;
+			break;
 		case 'h': return -1;
 		default: return cli_usage_error("contract", "unknown option");
 		}
@@ -168,6 +241,27 @@ static int parse_early_stop(char *s, keten_draft_stop_rule *rules, size_t *n)
 	return 0;
 }
 
+/* --stop-final CODE=PCT,... into finals (at most 32). */
+static int parse_stop_final(char *s, keten_draft_stop_final *finals, size_t *n)
+{
+	char *el[32];
+	int k = split(s, el, 32);
+	for (int i = 0; i < k; i++) {
+		char *eq = strchr(el[i], '=');
+		int32_t bp;
+		if (!eq)
+			return cli_usage_error("contract", "--stop-final '%s' is not CODE=PCT", el[i]);
+		*eq = 0;
+		if (keten_parse_pct_bp(eq + 1, &bp) != 0 || bp > 10000)
+			return cli_usage_error("contract", "--stop-final share '%s' is not a percentage (0 to 100)",
+			                       eq + 1);
+		finals[i].stop_code = el[i];
+		finals[i].final_bp = (uint32_t)bp;
+	}
+	*n = (size_t)k;
+	return 0;
+}
+
 /* The tariff table of the file, for the contract's domain. */
 static int read_tariffs(const char *path, const char *domain, keten_tariffs *tt)
 {
@@ -184,15 +278,33 @@ static int read_tariffs(const char *path, const char *domain, keten_tariffs *tt)
 	return rc ? cli_error(&err) : 0;
 }
 
+/* The subcontract tariff table of the file. */
+static int read_sub_tariffs(const char *path, keten_sub_tariffs *st)
+{
+	keten_error err = {0};
+	int rc = keten_sub_tariffs_read(path, st, &err);
+	if (rc == KETEN_ENOTFOUND) {
+		fprintf(stderr, "keten: %s\n", err.msg);
+		return EX_NOINPUT_;
+	}
+	if (rc == KETEN_EMALFORMED) {
+		fprintf(stderr, "keten: subcontract tariff file '%s': %s\n", path, err.msg);
+		return EX_DATAERR_;
+	}
+	return rc ? cli_error(&err) : 0;
+}
+
 static int contract_add(cli *c, int argc, char **argv)
 {
 	keten_draft d = {.kind = KETEN_DRAFT_CONTRACT};
 	keten_draft_contract *fc = &d.contract;
 	keten_draft_stop_rule rules[32];
+	keten_draft_stop_final finals[32];
 	struct add_args a = {0};
 	keten_tariffs tt = {0};
+	keten_sub_tariffs st = {0};
 	uint8_t keys[32][32];
-	char *ml[32], *el[32];
+	char *ml[32], *el[32], *hl[32];
 	int rc;
 
 	if ((rc = add_opts(argc, argv, &a, fc)))
@@ -211,7 +323,14 @@ static int contract_add(cli *c, int argc, char **argv)
 	fc->municipalities = (const char *const *)ml;
 	if (a.early && (rc = parse_early_stop(a.early, rules, &fc->n_early_stop)))
 		return rc;
+	if (a.heavy) {
+		fc->n_heavy_intensities = (size_t)split(a.heavy, hl, 32);
+		fc->heavy_intensities = (const char *const *)hl;
+	}
 	fc->early_stop = rules;
+	if (a.final && (rc = parse_stop_final(a.final, finals, &fc->n_stop_final)))
+		return rc;
+	fc->stop_final = finals;
 	if ((rc = cli_open(c, false)))
 		return rc;
 	if (a.eligible) {
@@ -222,11 +341,17 @@ static int contract_add(cli *c, int argc, char **argv)
 		fc->n_eligible = (size_t)n;
 		fc->eligible = (const uint8_t(*)[32])keys;
 	}
-	if ((rc = read_tariffs(a.tariffs, fc->domain, &tt)))
+	if (a.sub_tariffs && (rc = read_sub_tariffs(a.sub_tariffs, &st)))
 		return rc;
+	fc->sub_tariffs = a.sub_tariffs ? &st : NULL;
+	if ((rc = read_tariffs(a.tariffs, fc->domain, &tt))) {
+		keten_sub_tariffs_release(&st);
+		return rc;
+	}
 	fc->tariffs = &tt;
 	rc = cli_record(c, &d, NULL, NULL);
 	keten_tariffs_release(&tt);
+	keten_sub_tariffs_release(&st);
 	return rc;
 }
 
@@ -265,6 +390,38 @@ static int contract_index(cli *c, int argc, char **argv)
 }
 
 /* contract show, list ---------------------------------------------------------- */
+
+/* The subcontract tariffs: per unit (unit, cents) or a share (share_bp). */
+static json_t *sub_tariffs_json(const keten_contract_view *v)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < v->n_sub_tariffs; i++) {
+		const keten_contract_sub_tariff *s = &v->sub_tariffs[i];
+		json_t *l = json_object();
+		json_object_set_new(l, "service", json_string(s->service));
+		json_object_set_new(l, "name", json_string(s->name));
+		if (s->unit) {
+			json_object_set_new(l, "unit", json_string(s->unit));
+			json_object_set_new(l, "cents", json_integer(s->cents));
+		} else {
+			json_object_set_new(l, "share_bp", json_integer(s->share_bp));
+		}
+		json_array_append_new(a, l);
+	}
+	return a;
+}
+
+/* The terms of a change and of volumes. */
+static void contract_change_json(json_t *o, const keten_contract_view *v)
+{
+	json_t *h = json_array();
+	for (size_t i = 0; i < v->n_heavy_intensities; i++)
+		json_array_append_new(h, json_string(v->heavy_intensities[i]));
+	json_object_set_new(o, "change_window_days", json_integer(v->change_window_days));
+	json_object_set_new(o, "heavy_window_days", json_integer(v->heavy_window_days));
+	json_object_set_new(o, "heavy_intensities", h);
+	json_object_set_new(o, "delivered_below_bp", json_integer(v->delivered_below_bp));
+}
 
 static json_t *contract_json(const keten_contract_view *v, bool with_tables)
 {
@@ -333,6 +490,19 @@ static json_t *contract_json(const keten_contract_view *v, bool with_tables)
 			json_array_append_new(es, l);
 		}
 		json_object_set_new(o, "early_stop", es);
+		es = json_array();
+		for (size_t i = 0; i < v->n_stop_final; i++) {
+			json_t *l = json_object();
+			json_object_set_new(l, "stop_code", json_string(v->stop_final[i].stop_code));
+			json_object_set_new(l, "label", json_string(v->stop_final[i].label));
+			json_object_set_new(l, "final_bp", json_integer(v->stop_final[i].final_bp));
+			json_object_set_new(l, "from_contract", json_boolean(v->stop_final[i].from_contract));
+			json_array_append_new(es, l);
+		}
+		json_object_set_new(o, "stop_final", es);
+		if (with_tables)
+			json_object_set_new(o, "sub_tariffs", sub_tariffs_json(v));
+		contract_change_json(o, v);
 	}
 	return o;
 }
@@ -434,13 +604,24 @@ static const char allocate_usage[] =
 	"                      [--amount EUR --maatwerk REASON]\n"
 	"       keten allocate --contract REF --client CLIENTREF --provider PARTY\n"
 	"                      --component CODE --units N --from DATE [--until DATE] [--number NR]\n"
+	"       ... [--volume N --unit UNIT --frequency week|month|total]\n"
+	"       ... --replaces ALLOCATION --reason CODE\n"
 	"\n"
 	"A municipality allocates (toewijzing) one arrangement (profile x intensity,\n"
 	"herstel or duurzaam) or a P x Q component to a lead provider.  The amount\n"
 	"is the contract's tariff, indexed to the start year: the whole trajectory\n"
 	"(herstel), per month (duurzaam) or units x unit tariff (component); another\n"
 	"amount needs --maatwerk with a reason.  CLIENTREF is a pseudonymous client\n"
-	"reference: never a BSN.  Prints the new allocation's id.\n";
+	"reference: never a BSN.  --number (toewijzingnummer) is unique per\n"
+	"municipality and domain.  --volume (omvang) is N units of UNIT (WJ756:\n"
+	"minute, hour, etmaal, dagdeel, piece-output, euro, piece-effort) per week,\n"
+	"per month or in total; a Wmo arrangement needs one, deliveries are then in\n"
+	"that unit (a component's in the component's unit).  --replaces changes a\n"
+	"running allocation (reason CODE from JZ002: 03, 05, 08, 10, 11 close it with\n"
+	"stop code 36, 12 with 37): it is closed the day before this one starts, what\n"
+	"was paid up front under it counts towards this one's 2/3 (above it: owed\n"
+	"back, see balance), its final part is no longer claimable.  Prints the new\n"
+	"allocation's id.\n";
 
 /* A contract that is not applied here. */
 static int allocate_needs(keten_draft_need need CLI_UNUSED, const keten_error *err CLI_UNUSED, void *ctx)
@@ -450,17 +631,33 @@ static int allocate_needs(keten_draft_need need CLI_UNUSED, const keten_error *e
 }
 
 struct alloc_args {
-	const char *contract, *provider, *kind, *amount;
+	const char *contract, *provider, *kind, *amount, *replaces;
 };
+
+/* --volume, --unit, --frequency, --reason. */
+static int allocate_change_opt(int o, keten_draft_allocation *al)
+{
+	switch (o) {
+	case 'v':
+		if (keten_parse_cents(optarg, false, &al->volume) != 0 || al->volume <= 0)
+			return cli_usage_error("allocate", "--volume '%s' is not a positive number (up to 2 decimals)",
+			                       optarg);
+		al->has_volume = true;
+		return 0;
+	case 'e': al->volume_unit = optarg; return 0;
+	case 'F': al->frequency = optarg; return 0;
+	default: al->change_reason = optarg; return 0;
+	}
+}
 
 static int allocate_opts(int argc, char **argv, struct alloc_args *a, keten_draft_allocation *al)
 {
 	static const struct option opts[] = {
-		{"contract", 1, 0, 'c'}, {"client", 1, 0, 'C'},    {"provider", 1, 0, 'p'},
-		{"profile", 1, 0, 'P'},  {"intensity", 1, 0, 'i'}, {"kind", 1, 0, 'k'},
-		{"from", 1, 0, 'f'},     {"until", 1, 0, 'u'},     {"number", 1, 0, 'n'},
-		{"amount", 1, 0, 'a'},   {"maatwerk", 1, 0, 'm'},  {"component", 1, 0, 'K'},
-		{"units", 1, 0, 'U'},    {"help", 0, 0, 'h'},      {0}};
+		{"contract", 1, 0, 'c'},  {"client", 1, 0, 'C'}, {"provider", 1, 0, 'p'}, {"profile", 1, 0, 'P'},
+		{"intensity", 1, 0, 'i'}, {"kind", 1, 0, 'k'},   {"from", 1, 0, 'f'},     {"until", 1, 0, 'u'},
+		{"number", 1, 0, 'n'},    {"amount", 1, 0, 'a'}, {"maatwerk", 1, 0, 'm'}, {"component", 1, 0, 'K'},
+		{"units", 1, 0, 'U'},     {"volume", 1, 0, 'v'}, {"unit", 1, 0, 'e'},     {"frequency", 1, 0, 'F'},
+		{"replaces", 1, 0, 'R'},  {"reason", 1, 0, 'r'}, {"help", 0, 0, 'h'},     {0}};
 	int o, rc;
 
 	optind = 1;
@@ -489,6 +686,14 @@ static int allocate_opts(int argc, char **argv, struct alloc_args *a, keten_draf
 				return cli_usage_error("allocate", "--units '%s' is not a number (up to 2 decimals)",
 				                       optarg);
 			al->has_units = true;
+			break;
+		case 'R': a->replaces = optarg; break;
+		case 'v':
+		case 'e':
+		case 'F':
+		case 'r':
+			if ((rc = allocate_change_opt(o, al)))
+				return rc;
 			break;
 		case 'h': return -1;
 		default: return cli_usage_error("allocate", "unknown option");
@@ -536,13 +741,20 @@ int cmd_allocate(cli *c, int argc, char **argv)
 	if (a.amount && !al->maatwerk)
 		return cli_usage_error("allocate", "--amount differs from the tariff only with --maatwerk REASON");
 	if ((rc = cli_check_text("--client", al->client_ref)) || (rc = cli_check_text("--number", al->number)) ||
-	    (rc = cli_check_text("--maatwerk", al->maatwerk)))
+	    (rc = cli_check_text("--maatwerk", al->maatwerk)) || (rc = cli_check_text("--reason", al->change_reason)))
 		return rc;
+	if ((al->has_volume || al->volume_unit || al->frequency) &&
+	    !(al->has_volume && al->volume_unit && al->frequency))
+		return cli_usage_error("allocate", "a volume is --volume N --unit UNIT --frequency week|month|total");
+	if (!a.replaces != !al->change_reason)
+		return cli_usage_error("allocate", "--replaces and --reason go together");
+	al->has_replaces = a.replaces != NULL;
 	if (a.amount && (rc = cli_parse_amount("--amount", a.amount, &al->amount_cents)))
 		return rc;
 	al->has_amount = a.amount != NULL;
 	if ((rc = resolve_contract(c, a.contract, al->contract)) ||
-	    (rc = cli_resolve_party(c, a.provider, al->provider)))
+	    (rc = cli_resolve_party(c, a.provider, al->provider)) ||
+	    (a.replaces && (rc = cli_resolve_id(c, a.replaces, al->replaces))))
 		return rc;
 	return cli_record(c, &d, allocate_needs, (void *)a.contract);
 }

@@ -1,7 +1,7 @@
 /*
  * cmd_flow.c — the everyday commands of the money flow: keten subcontract,
- * accept, refuse, deliver, claim, pay, receipt, close, clawback and
- * correct.  Each reads its arguments into one draft and records it with
+ * accept, refuse, deliver, claim, pay, receipt, close, resume, clawback
+ * and correct.  Each reads its arguments into one draft and records it with
  * keten_record (cli_record): the library composes the body, chooses its
  * audience (the parties of the agreement it belongs to) and fills in every
  * default, exactly as for the rows of `keten batch`; the hard rules live
@@ -34,15 +34,25 @@ static bool wants_help(int argc, char **argv)
 static const char subcontract_usage[] =
 	"usage: keten subcontract ALLOCATION --to PARTY (--amount EUR | --monthly EUR |\n"
 	"                         --units N --unit-tariff EUR --unit U) --from DATE [--until DATE]\n"
-	"                         [--scope TEXT] [--payment-term DAYS]\n"
+	"                         [--service NAME] [--scope TEXT] [--payment-term DAYS]\n"
+	"       keten subcontract ALLOCATION --to PARTY --service NAME [--units N] --from DATE ...\n"
 	"\n"
 	"The lead provider offers part of an allocation to a subcontractor: a fixed\n"
 	"amount, a monthly amount, or units x unit tariff (unit: minute, hour, day,\n"
-	"dagdeel, etmaal, piece).  ALLOCATION may be an accepted subcontract when the\n"
-	"contract allows sub-subcontracting.  --until defaults to the end of what\n"
-	"is subcontracted; the payment term to the contract's.  A price above or\n"
-	"beside the framework tariff is recorded as a finding, not refused.\n"
-	"Prints the new offer's id.\n";
+	"dagdeel, etmaal, piece, piece-output, piece-effort, euro).  With --service\n"
+	"alone (and --units for a service priced per unit) the price comes from the\n"
+	"contract's subcontract tariffs (contract add --sub-tariffs): units x the\n"
+	"service's tariff in its unit, or the service's share of the allocation\n"
+	"(herstel: of the trajectory, a fixed amount; duurzaam: of a month, per\n"
+	"month; rounded half away from zero to the cent).  A price of its own with\n"
+	"--service is judged against that line: under --subcontract fixed an offer\n"
+	"off the table is refused (rule not-subcontract-tariff), under max a price\n"
+	"above it is the finding above-subcontract-tariff.  ALLOCATION may be an\n"
+	"accepted subcontract when the contract allows sub-subcontracting.  --until\n"
+	"defaults to the end of what is subcontracted; the payment term to the\n"
+	"contract's.  A price above or beside the framework tariff of the same work\n"
+	"(a month of duurzaam, a unit of a component) is recorded as a finding, not\n"
+	"refused.  Prints the new offer's id.\n";
 
 struct sub_args {
 	const char *to, *amount, *monthly, *tariff;
@@ -53,10 +63,19 @@ struct sub_args {
 /* The options of subcontract into s and d; an exit code on a bad one. */
 static int subcontract_opts(int argc, char **argv, struct sub_args *s, keten_draft_subcontract *d)
 {
-	static const struct option opts[] = {
-		{"to", 1, 0, 't'},          {"amount", 1, 0, 'a'},       {"monthly", 1, 0, 'm'}, {"units", 1, 0, 'U'},
-		{"unit-tariff", 1, 0, 'T'}, {"unit", 1, 0, 'u'},         {"from", 1, 0, 'f'},    {"until", 1, 0, 'e'},
-		{"scope", 1, 0, 's'},       {"payment-term", 1, 0, 'p'}, {"help", 0, 0, 'h'},    {0}};
+	static const struct option opts[] = {{"to", 1, 0, 't'},
+	                                     {"amount", 1, 0, 'a'},
+	                                     {"monthly", 1, 0, 'm'},
+	                                     {"units", 1, 0, 'U'},
+	                                     {"unit-tariff", 1, 0, 'T'},
+	                                     {"unit", 1, 0, 'u'},
+	                                     {"from", 1, 0, 'f'},
+	                                     {"until", 1, 0, 'e'},
+	                                     {"scope", 1, 0, 's'},
+	                                     {"payment-term", 1, 0, 'p'},
+	                                     {"help", 0, 0, 'h'},
+	                                     {"service", 1, 0, 'S'},
+	                                     {0}};
 	int opt, rc;
 
 	optind = 1;
@@ -87,6 +106,7 @@ static int subcontract_opts(int argc, char **argv, struct sub_args *s, keten_dra
 				return rc;
 			break;
 		case 's': d->scope = optarg; break;
+		case 'S': d->service = optarg; break;
 		case 'p': {
 			char *end;
 			long days = strtol(optarg, &end, 10);
@@ -117,12 +137,14 @@ int cmd_subcontract(cli *c, int argc, char **argv)
 		return rc;
 	if (optind != argc - 1 || !s.to || !o->start)
 		return cli_usage_error("subcontract", "takes one ALLOCATION, --to and --from");
-	if (s.prices != 1)
+	if (s.prices != 1 && !(o->service && s.prices == 0))
 		return cli_usage_error("subcontract",
 		                       "give one of --amount, --monthly, or --units with --unit-tariff and --unit");
-	if ((rc = cli_check_text("--scope", o->scope)))
+	if ((rc = cli_check_text("--scope", o->scope)) || (rc = cli_check_text("--service", o->service)))
 		return rc;
-	if (s.amount || s.monthly) {
+	if (o->service && !s.amount && !s.monthly && !s.tariff && !o->unit) {
+		o->pricing = KETEN_PRICING_NONE; /* from the contract's subcontract tariffs */
+	} else if (s.amount || s.monthly) {
 		o->pricing = s.amount ? KETEN_PRICING_FIXED_AMOUNT : KETEN_PRICING_MONTHLY;
 		if ((rc = cli_parse_amount(s.amount ? "--amount" : "--monthly", s.amount ? s.amount : s.monthly,
 		                           &o->amount_cents)))
@@ -231,7 +253,8 @@ int cmd_deliver(cli *c, int argc, char **argv)
 
 static const char claim_usage[] =
 	"usage: keten claim SUBCONTRACT|ALLOCATION [--amount EUR] [--installment upfront|final|YYYY-MM|units]\n"
-	"                   [--deliveries ID,...]\n"
+	"                   [--deliveries ID,...] [--number INVOICE] [--date DATE]\n"
+	"                   [--period YYYY-MM|FROM..UNTIL]\n"
 	"\n"
 	"The payee claims (declaratie) on an allocation or subcontract.  Without\n"
 	"--amount keten computes it: herstel (and a fixed-amount subcontract) is\n"
@@ -240,7 +263,17 @@ static const char claim_usage[] =
 	"indexed for that year; per-unit work as 'units' from the deliveries named.\n"
 	"Each installment is claimed once.  Without --installment: 'units' for\n"
 	"per-unit work, else 'upfront' and, once that is claimed, 'final'.\n"
-	"Prints the claim's id.\n";
+	"After a stop the final part is what the contract keeps due for the stop\n"
+	"code (more is refused: final-not-due); a month after the close date\n"
+	"(month-after-close) or wholly paused (month-paused) is refused, a month\n"
+	"cut by either claimed pro rata.\n"
+	"--number is the invoice number (factuurnummer): unique among this payee's\n"
+	"live claims (duplicate-invoice-number).  --date is the claim's date\n"
+	"(declaratiedatum; default the day it is recorded), not after today; the\n"
+	"payment term, --as-of and the balance count by it.\n"
+	"--period is what the claim covers (productperiode): a month, or two dates\n"
+	"YYYY-MM-DD..YYYY-MM-DD, inside the agreement (and inside the month\n"
+	"claimed).  Prints the claim's id.\n";
 
 /* What a claim lacks, in the words of `keten claim`. */
 static int claim_needs(keten_draft_need need, const keten_error *err, void *ctx CLI_UNUSED)
@@ -254,7 +287,8 @@ static int claim_needs(keten_draft_need need, const keten_error *err, void *ctx 
 int cmd_claim(cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"amount", 1, 0, 'a'}, {"installment", 1, 0, 'i'}, {"deliveries", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0}};
+		{"amount", 1, 0, 'a'}, {"installment", 1, 0, 'i'}, {"deliveries", 1, 0, 'd'}, {"number", 1, 0, 'n'},
+		{"date", 1, 0, 'D'},   {"period", 1, 0, 'p'},      {"help", 0, 0, 'h'},       {0}};
 	keten_draft d = {.kind = KETEN_DRAFT_CLAIM};
 	keten_draft_claim *k = &d.claim;
 	const char *amount = NULL;
@@ -270,12 +304,22 @@ int cmd_claim(cli *c, int argc, char **argv)
 		case 'a': amount = optarg; break;
 		case 'i': k->installment = optarg; break;
 		case 'd': dels = optarg; break;
+		case 'n': k->number = optarg; break;
+		case 'D':
+			if ((rc = cli_parse_date("--date", optarg, &k->date)))
+				return rc;
+			break;
+		case 'p':
+			if (keten_parse_date_range(optarg, &k->period_from, &k->period_until))
+				return cli_usage_error(
+					"claim", "--period '%s' is not YYYY-MM or YYYY-MM-DD..YYYY-MM-DD", optarg);
+			break;
 		default: return cli_usage_error("claim", "unknown option");
 		}
 	}
 	if (optind != argc - 1)
 		return cli_usage_error("claim", "takes one SUBCONTRACT or ALLOCATION");
-	if ((rc = cli_ref_id(c, argv[optind], k->target)))
+	if ((rc = cli_check_text("--number", k->number)) || (rc = cli_ref_id(c, argv[optind], k->target)))
 		return rc;
 	if (dels) {
 		char *save, *tok;
@@ -393,9 +437,50 @@ static const char close_usage[] =
 	"\n"
 	"The lead provider records the end of a trajectory: the result and the\n"
 	"stop code (reden beeindiging: iJw JZ588 for jeugd, e.g. 31 according to\n"
-	"plan, 32 early stop by the client; iWmo WMO588 for wmo, e.g. 19).  The\n"
-	"allocating municipality may countersign the same result once.  A closed\n"
-	"allocation is never reopened.  Prints the result's id.\n";
+	"plan, 32 early stop by the client; iWmo WMO588 for wmo, e.g. 19 according\n"
+	"to plan, 31 a move).  DATE is the last day of care.  The allocating\n"
+	"municipality may countersign the same result once.  A closed allocation\n"
+	"is never reopened: months that start after DATE are not claimed, the\n"
+	"month of DATE pro rata, and of a herstel final 1/3 only the percentage\n"
+	"the contract keeps for the code (default 100 after a stop according to\n"
+	"plan, 0 after any other; see 'keten contract show').\n"
+	"Stop code 20 (tijdelijk beeindigd) pauses instead: no month wholly in the\n"
+	"pause is claimed, a month cut by it pro rata over the days not paused,\n"
+	"until 'keten resume'; a paused allocation may still be closed with any\n"
+	"code.  Prints the result's id.\n";
+
+static const char resume_usage[] = "usage: keten resume ALLOCATION --date DATE\n"
+				   "\n"
+				   "The lead provider (or the allocating municipality) resumes an allocation\n"
+				   "paused by 'keten close --stop-code 20' (hervatting).  DATE is the first\n"
+				   "day of care again, after the pause's date: the days between are not\n"
+				   "paid, the months around them pro rata.  An allocation may be paused and\n"
+				   "resumed more than once.  Prints the resume's id.\n";
+
+int cmd_resume(cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"date", 1, 0, 'd'}, {"help", 0, 0, 'h'}, {0}};
+	keten_draft d = {.kind = KETEN_DRAFT_RESUME};
+	int o, rc;
+
+	if (wants_help(argc, argv))
+		return cli_help(resume_usage);
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd':
+			if ((rc = cli_parse_date("--date", optarg, &d.resume.date)))
+				return rc;
+			break;
+		default: return cli_usage_error("resume", "unknown option");
+		}
+	}
+	if (optind != argc - 1 || !d.resume.date)
+		return cli_usage_error("resume", "takes one ALLOCATION and --date");
+	if ((rc = cli_ref_id(c, argv[optind], d.resume.allocation)))
+		return rc;
+	return cli_record(c, &d, NULL, NULL);
+}
 
 int cmd_close(cli *c, int argc, char **argv)
 {

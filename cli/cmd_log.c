@@ -95,10 +95,12 @@ int cmd_log(cli *c, int argc, char **argv)
 static const char show_usage[] = "usage: keten show ID [--raw]\n"
 				 "\n"
 				 "Show one entry (ID: full id or a unique prefix of at least 8 hex digits):\n"
-				 "its header, status and decoded body.  --raw prints the stored bytes in hex.\n"
+				 "its header, status and decoded body; for an allocation also \"state\", what\n"
+				 "this node derived of it (closed, stop code, a change, volume, marks).\n"
+				 "--raw prints the stored bytes in hex.\n"
 				 "A stub says that its body is withheld from this node and why.\n";
 
-static void print_entry(cli *c, const keten_entry *e, const keten_entry_status *st, bool raw)
+static void print_entry(cli *c, const keten_entry *e, const keten_entry_status *st, json_t *state, bool raw)
 {
 	if (raw) {
 		char *hex = malloc(e->raw_len * 2 + 1);
@@ -108,9 +110,14 @@ static void print_entry(cli *c, const keten_entry *e, const keten_entry_status *
 			free(hex);
 		}
 	} else if (c->json) {
-		cli_print_json(keten_json_entry_status(e, st, true));
+		json_t *j = keten_json_entry_status(e, st, true);
+		if (state)
+			json_object_set(j, "state", state);
+		cli_print_json(j);
 	} else {
 		json_t *j = keten_json_entry_status(e, st, true);
+		if (state)
+			json_object_set(j, "state", state);
 		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		if (s) {
 			puts(s);
@@ -127,6 +134,7 @@ int cmd_show(cli *c, int argc, char **argv)
 	keten_entry e;
 	keten_entry_status st = {0};
 	keten_txn *t;
+	json_t *state = NULL;
 	uint8_t id[32];
 	bool raw = false;
 	int o, rc;
@@ -146,12 +154,15 @@ int cmd_show(cli *c, int argc, char **argv)
 	if (keten_store_read(keten_ledger_store(c->L), &t, &err))
 		return cli_error(&err);
 	rc = keten_store_get_entry(t, id, &e, &err);
-	if (rc == 0)
+	if (rc == 0) {
 		keten_entry_status_get(t, id, &st, NULL);
+		state = keten_json_allocation_state(t, id); /* what the rules made of an allocation */
+	}
 	keten_txn_end(t);
 	if (rc)
 		return cli_error(&err);
-	print_entry(c, &e, &st, raw);
+	print_entry(c, &e, &st, state, raw);
+	json_decref(state);
 	keten_entry_release(&e);
 	return 0;
 }

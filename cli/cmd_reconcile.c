@@ -105,7 +105,10 @@ static const char reconcile_usage[] =
 	"\n"
 	"--with     only what concerns this party (name, key or key prefix)\n"
 	"--period   only claims dated, and deliveries and months of agreements, in it\n"
-	"--as-of    what was known on that day: later claims and payments do not count\n"
+	"--as-of    what was known on that day: claims count by their own date\n"
+	"           (declaratiedatum, else the day recorded), payments by their payment\n"
+	"           date, receipts by their receipt date; overdue runs from a claim's\n"
+	"           date plus the payment term\n"
 	"--bank     match a camt.053 statement to this home's payments: by end-to-end\n"
 	"           reference first, then by amount within 5 days; lists matched,\n"
 	"           bank-only and ledger-only lines and checks the balances\n"
@@ -477,7 +480,7 @@ out:
 /* report ------------------------------------------------------------------------------ */
 
 static const char report_usage[] = "usage: keten report [--by municipality|provider|arrangement|month] [--period P]\n"
-				   "                    [--format table|csv|json]\n"
+				   "                    [--as-of DATE] [--format table|csv|json]\n"
 				   "\n"
 				   "The regional monitor over what this home holds bodies of: per group, the\n"
 				   "allocations and distinct clients, allocated and paid costs, the share\n"
@@ -487,7 +490,18 @@ static const char report_usage[] = "usage: keten report [--by municipality|provi
 				   "delay (median and 90th percentile days from a claim to each payment on\n"
 				   "it).  --by month groups allocations by start month and money and delays\n"
 				   "by payment month.  --period P (YYYY-MM, YYYY-Qn or YYYY): allocations\n"
-				   "running in it, closes and payments dated in it.  Default --by municipality.\n";
+				   "running in it, closes and payments dated in it.  Default --by municipality.\n"
+				   "--as-of DATE: what was known that day: allocations and subcontracts\n"
+				   "started by it, closes and payments dated by it, claims by their own date\n"
+				   "(declaratiedatum; the day recorded when they give none).\n"
+				   "\n"
+				   "A second table (and the CSV and JSON) adds per group: the outcomes of the\n"
+				   "allocations closed (achieved, partial, not achieved, stopped), dropout\n"
+				   "(the client ended the care early: jeugd 32, wmo 21) apart from the other\n"
+				   "early stops, maatwerk allocations and their amount, paid per client, the\n"
+				   "care delivered per unit, and for duurzaam the months paid, of those the\n"
+				   "months without any delivery, and the hours delivered per paid month.\n"
+				   "Columns: docs/reconciliation.md (the regional monitor).\n";
 
 static void stops_text(const keten_report_row *row, char *buf, size_t len)
 {
@@ -513,6 +527,40 @@ static char *pct(char *buf, uint32_t bp)
 	return buf;
 }
 
+/* The 30 CSV columns: 17 of the first table, 13 of outcomes and care. */
+#define REPORT_COLS 30
+
+/* "hour:17.50 minute:90", by unit. */
+static void volumes_text(const keten_report_row *row, char *buf, size_t len)
+{
+	size_t u = 0;
+	char v[24];
+	buf[0] = 0;
+	for (size_t i = 0; i < row->n_volumes && u + 1 < len; i++)
+		u += (size_t)snprintf(buf + u, len - u, "%s%s:%s", i ? " " : "", row->volumes[i].unit,
+		                      units(v, row->volumes[i].units));
+}
+
+/* The outcomes-and-care columns of a row, into f[0..13). */
+static void care_fields(const keten_report_row *row, const char **f, char n[14][24], char *vol, size_t len)
+{
+	const size_t counts[7] = {row->achieved, row->partial,     row->not_achieved, row->stopped,
+	                          row->dropouts, row->other_stops, row->maatwerk};
+	for (size_t i = 0; i < 7; i++) {
+		sprintf(n[i], "%zu", counts[i]);
+		f[i] = n[i];
+	}
+	f[7] = i64(n[7], row->maatwerk_cents);
+	f[8] = i64(n[8], row->cost_per_client_cents);
+	volumes_text(row, vol, len);
+	f[9] = vol;
+	sprintf(n[9], "%zu", row->duurzaam_paid_months);
+	f[10] = n[9];
+	sprintf(n[10], "%zu", row->duurzaam_unserved_months);
+	f[11] = n[10];
+	f[12] = units(n[11], row->duurzaam_hours_per_paid_month);
+}
+
 static void report_csv(keten_json_labels *nm, const keten_report *rep, keten_report_by by)
 {
 	static const char *const head[] = {"group",
@@ -531,12 +579,25 @@ static void report_csv(keten_json_labels *nm, const keten_report *rep, keten_rep
 	                                   "rijgen",
 	                                   "payments",
 	                                   "delay_median_days",
-	                                   "delay_p90_days"};
-	csv_row(head, 17);
+	                                   "delay_p90_days",
+	                                   "achieved",
+	                                   "partial",
+	                                   "not_achieved",
+	                                   "stopped",
+	                                   "dropouts",
+	                                   "other_stops",
+	                                   "maatwerk",
+	                                   "maatwerk_cents",
+	                                   "cost_per_client_cents",
+	                                   "delivered_by_unit",
+	                                   "duurzaam_paid_months",
+	                                   "duurzaam_unserved_months",
+	                                   "duurzaam_hours_per_paid_month"};
+	csv_row(head, REPORT_COLS);
 	for (size_t i = 0; i <= rep->n_rows; i++) {
 		const keten_report_row *row = i < rep->n_rows ? &rep->rows[i] : &rep->total;
-		char n[14][24], label[140], stops[400];
-		const char *f[17];
+		char n[14][24], label[140], stops[400], care[14][24], vol[600];
+		const char *f[REPORT_COLS];
 		stops_text(row, stops, sizeof stops);
 		f[0] = row->key;
 		f[1] = group_label(nm, by, row->key, label, sizeof label);
@@ -562,7 +623,8 @@ static void report_csv(keten_json_labels *nm, const keten_report *rep, keten_rep
 		f[14] = n[11];
 		f[15] = i64(n[12], row->delay_median_days);
 		f[16] = i64(n[13], row->delay_p90_days);
-		csv_row(f, 17);
+		care_fields(row, f + 17, care, vol, sizeof vol);
+		csv_row(f, REPORT_COLS);
 	}
 }
 
@@ -582,12 +644,27 @@ static void report_table(keten_json_labels *nm, const keten_report *rep, keten_r
 		       (long long)row->avg_trajectory_days, row->early_stops, stops[0] ? stops : "-", row->rijgen,
 		       (long long)row->delay_median_days, (long long)row->delay_p90_days);
 	}
+	/* the second table: outcomes, stops, maatwerk and care */
+	printf("\n%-20s %8s %7s %7s %7s %7s %5s %8s %14s %14s %7s %9s %10s %s\n", keten_report_by_name(by), "achieved",
+	       "partial", "not-ach", "stopped", "dropout", "other", "maatwerk", "maatwerk amt", "per client", "dz paid",
+	       "dz no del", "dz h/month", "delivered");
+	for (size_t i = 0; i <= rep->n_rows; i++) {
+		const keten_report_row *row = i < rep->n_rows ? &rep->rows[i] : &rep->total;
+		char vol[600], h[24];
+		volumes_text(row, vol, sizeof vol);
+		printf("%-20.20s %8zu %7zu %7zu %7zu %7zu %5zu %8zu %14s %14s %7zu %9zu %10s %s\n",
+		       group_label(nm, by, row->key, label, sizeof label), row->achieved, row->partial,
+		       row->not_achieved, row->stopped, row->dropouts, row->other_stops, row->maatwerk,
+		       human(a[0], 40, row->maatwerk_cents), human(a[1], 40, row->cost_per_client_cents),
+		       row->duurzaam_paid_months, row->duurzaam_unserved_months,
+		       units(h, row->duurzaam_hours_per_paid_month), vol[0] ? vol : "-");
+	}
 }
 
 int cmd_report(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"by", 1, 0, 'b'}, {"period", 1, 0, 'p'}, {"format", 1, 0, 'f'}, {"help", 0, 0, 'h'}, {0}};
+	static const struct option opts[] = {{"by", 1, 0, 'b'},     {"period", 1, 0, 'p'}, {"as-of", 1, 0, 'a'},
+	                                     {"format", 1, 0, 'f'}, {"help", 0, 0, 'h'},   {0}};
 	keten_report_opts ro = {.by = KETEN_REPORT_MUNICIPALITY};
 	keten_report rep = {0};
 	keten_json_labels nm = {0};
@@ -609,6 +686,10 @@ int cmd_report(cli *c, int argc, char **argv)
 			if (keten_recon_period(optarg, &ro.from, &ro.until))
 				return cli_usage_error("report", "--period '%s' is not YYYY-MM, YYYY-Qn or YYYY",
 				                       optarg);
+			break;
+		case 'a':
+			if ((rc = cli_parse_date("--as-of", optarg, &ro.as_of)))
+				return rc;
 			break;
 		case 'f':
 			if ((rc = parse_format("report", optarg, &fmt)))

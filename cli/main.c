@@ -1,12 +1,20 @@
 /*
  * main.c — the keten program: global options and the command table.
  * Each command group lives in its own file and registers one line here.
+ * `keten --commands` prints the table (name, tab, summary): the build
+ * makes the man pages and the bash completion from it (scripts/man.sh,
+ * scripts/completion.sh).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+/* The Makefile passes its VERSION; a compiler run by hand gets this. */
+#ifndef KETEN_VERSION
+#define KETEN_VERSION "0.1"
+#endif
 
 static const cli_command commands[] = {
 	{"init", cmd_init, "create a home: key and ledger"},
@@ -32,6 +40,7 @@ static const cli_command commands[] = {
 	{"pay", cmd_pay, "record a payment of a claim"},
 	{"receipt", cmd_receipt, "confirm what arrived of a payment"},
 	{"close", cmd_close, "record the result or stop of an allocation"},
+	{"resume", cmd_resume, "resume an allocation paused with stop code 20"},
 	{"clawback", cmd_clawback, "reclaim money after an early stop"},
 	{"correct", cmd_correct, "void one of this home's own entries"},
 	{"balance", cmd_balance, "claimed, paid, received and outstanding per counterparty"},
@@ -59,7 +68,12 @@ static int dispatch(cli *c, int n, char **rest)
 	if (strcmp(rest[0], "--help") == 0 || strcmp(rest[0], "-h") == 0 || strcmp(rest[0], "help") == 0)
 		return usage(stdout);
 	if (strcmp(rest[0], "--version") == 0) {
-		printf("keten 0.1\n");
+		printf("keten " KETEN_VERSION "\n");
+		return 0;
+	}
+	if (strcmp(rest[0], "--commands") == 0) {
+		for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+			printf("%s\t%s\n", commands[i].name, commands[i].summary);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

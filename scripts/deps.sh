@@ -7,11 +7,19 @@ set -u
 # of `keten serve` in headless Chromium and takes screenshots of it.
 # sqlite3 and libsqlite3-dev: `make bench` (tests/bench/bench_reconcile.c)
 # asks SQLite the same question as keten, by its command line and its C API.
-PKGS="build-essential pkg-config clang clang-format libclang-rt-14-dev
-liblmdb-dev lmdb-utils libsodium-dev libprotobuf-c-dev protobuf-c-compiler
-protobuf-compiler libnng-dev nng-utils libcmocka-dev libjansson-dev libcsv-dev
-libxml2-dev libxml2-utils sqlite3 libsqlite3-dev python3 jq openssl
-chromium fonts-liberation"
+# help2man: the manual pages are made from the --help texts (scripts/man.sh).
+# debhelper, dpkg-dev, fakeroot, lintian: `make deb` and the package test
+# (tests/cli/t_install.sh); man-db and bash-completion: that test reads the
+# installed pages with man and loads the completion in bash.  curl:
+# tests/cli/t_serve_https.sh asks the https dashboard with tokens and
+# client certificates.  The build
+# packages of debian/control are the first lines here.
+PKGS="build-essential pkg-config liblmdb-dev libsodium-dev libprotobuf-c-dev
+protobuf-c-compiler libnng-dev libjansson-dev libcsv-dev libxml2-dev help2man
+clang clang-format libclang-rt-14-dev lmdb-utils protobuf-compiler nng-utils
+libcmocka-dev libxml2-utils sqlite3 libsqlite3-dev python3 jq openssl curl
+chromium fonts-liberation debhelper dpkg-dev fakeroot lintian man-db
+bash-completion"
 missing=""
 for p in $PKGS; do
 	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)

@@ -51,7 +51,9 @@ typedef enum keten_batch_format {
  * Required per type: delivery: subcontract or allocation, period, units,
  * unit.  claim: subcontract or allocation, and amount or installment.
  * payment: claim, amount, date.  receipt: payment.  subcontract and
- * allocation are never both given.  claim (in a payment) and deliveries
+ * allocation are never both given.  A claim may also give number (its
+ * factuurnummer), date (its declaratiedatum) and period, which for a
+ * claim is YYYY-MM or YYYY-MM-DD..YYYY-MM-DD (keten_parse_date_range).  claim (in a payment) and deliveries
  * (in a claim) may list several ids separated by spaces, ',' or ';'.
  */
 typedef struct keten_batch_row {
@@ -70,10 +72,13 @@ typedef struct keten_batch_row {
 	char *reference;
 	char *note;
 	char *deliveries;
+	char *number;             /* a claim's factuurnummer */
 	int64_t amount_cents;     /* from amount, >= 0 */
 	int64_t units_hundredths; /* from units, >= 0: "1.5" is 150 */
 	uint32_t date_ymd;        /* from date: YYYYMMDD */
-	uint32_t period_ym;       /* from period: YYYYMM */
+	uint32_t period_ym;       /* from period: YYYYMM (not for a claim) */
+	uint32_t period_from;     /* a claim's period: its first day, YYYYMMDD */
+	uint32_t period_until;    /* and its last */
 } keten_batch_row;
 
 /* One refusal: the line it concerns (0 for the file as a whole) and a

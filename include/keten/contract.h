@@ -6,8 +6,9 @@
  * A contract is a FrameworkContract entry of a municipality or region
  * (see keten/record.h to write one) with the indexations applied to it
  * since.  Its derived record holds the reference, validity, payment term,
- * subcontract rule and indexations; the tariffs, components, municipalities
- * and early-stop rules are read from the signed body.
+ * subcontract rule and indexations; the tariffs, components, municipalities,
+ * early-stop rules, the final part due per stop code and the subcontract
+ * tariffs are read from the signed body.
  */
 #ifndef KETEN_CONTRACT_H
 #define KETEN_CONTRACT_H
@@ -59,10 +60,27 @@ typedef struct keten_contract_stop_rule {
 	bool subcontractor_shares; /* passed on to subcontractors pro rata */
 } keten_contract_stop_rule;
 
+/* The share of the final part due after a stop with one code: every
+ * code of the domain's list but 20 (a pause, which ends nothing). */
+typedef struct keten_contract_stop_final {
+	const char *stop_code;
+	const char *label;  /* the list's name of the code */
+	uint32_t final_bp;  /* basis points of the final part still due */
+	bool from_contract; /* signed in the contract; false: keten's default */
+} keten_contract_stop_final;
+
 typedef struct keten_contract_indexation {
 	uint32_t year; /* from 1 January */
 	int32_t bp;
 } keten_contract_indexation;
+
+/* A line of the subcontract tariffs (see keten/tariffs.h). */
+typedef struct keten_contract_sub_tariff {
+	const char *service, *name; /* name "" when none */
+	const char *unit;           /* per unit: a WJ756 word; NULL when share-priced */
+	int64_t cents;              /* per unit, as signed (never indexed); 0 when share-priced */
+	uint32_t share_bp;          /* share-priced: of the arrangement; 0 per unit */
+} keten_contract_sub_tariff;
 
 /* A contract's terms.  Every pointer is owned by the view (free it with
  * keten_contract_view_release). */
@@ -89,6 +107,16 @@ typedef struct keten_contract_view {
 	keten_contract_component *components;
 	size_t n_early_stop;
 	keten_contract_stop_rule *early_stop;
+	size_t n_stop_final;
+	keten_contract_stop_final *stop_final;
+	size_t n_sub_tariffs; /* the subcontract tariff table, in signed order */
+	keten_contract_sub_tariff *sub_tariffs;
+	/* The terms of a change and of volumes (the defaults when the
+	 * contract names none: 42 and 84 days, 8000 bp; docs/money.md). */
+	uint32_t change_window_days, heavy_window_days;
+	size_t n_heavy_intensities;
+	const char *const *heavy_intensities;
+	uint32_t delivered_below_bp;
 	void *priv; /* the decoded records the strings point into */
 } keten_contract_view;
 

@@ -106,6 +106,20 @@ KETEN_API json_t *keten_json_entry(const keten_entry *e);
 KETEN_API json_t *keten_json_entry_status(const keten_entry *e, const keten_entry_status *st, bool withheld_note);
 
 /*
+ * What this node derived of allocation `id`, as `keten show` prints it
+ * under "state": "closed", and when closed "stop_code", "close_date",
+ * "outcome" (absent when a change closed it); a change's "replaces" or
+ * "replaced_by" with "change_reason", and on a replacement
+ * "carried_cents" (paid up front under what it replaces),
+ * "owed_back_cents" and "upfront_due_cents"; "volume" (hundredths),
+ * "volume_unit" and "frequency" when it has a volume; "claimed_cents",
+ * "paid_cents", "upfront_paid_cents"; "findings" (the marks the rules
+ * left).  t: a read transaction.  NULL when id is not an allocation held
+ * here (a stub, another type, unknown).  New reference.
+ */
+KETEN_API json_t *keten_json_allocation_state(keten_txn *t, const uint8_t id[32]);
+
+/*
  * The inverse of keten_json_entry, for `keten import`: one line of `keten
  * export` (len bytes of JSON text) made Entry bytes again from its
  * header, signature and body (base64; a body null or absent is a stub's),

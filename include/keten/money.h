@@ -85,6 +85,14 @@ KETEN_API int keten_days_in_month(int year, int month);
 KETEN_API int keten_parse_period(const char *s, uint32_t *ym);
 
 /*
+ * Parse a period of days, as a claim's --period and a batch's period
+ * column give it: "YYYY-MM" (the month's first and last day) or
+ * "YYYY-MM-DD..YYYY-MM-DD" (inclusive; the first not after the second).
+ * 0 with *from and *until set; -1 on error (both untouched).
+ */
+KETEN_API int keten_parse_date_range(const char *s, uint32_t *from, uint32_t *until);
+
+/*
  * Pro rata amount for month `ym` (YYYYMM) of a monthly arrangement
  * running from `start` to `end` (YYYYMMDD, end 0 = open, inclusive):
  * monthly * covered_days / days_in_month, rounded half away from zero.

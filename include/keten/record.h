@@ -25,18 +25,33 @@
  *              readers of the disputed entries and their municipalities;
  *              a response or ruling to the dispute's audience (without
  *              this home unless it is in it); an allocation to its
- *              provider.  Certificates, revocations, contracts and
+ *              provider; a close or resume to the allocation's
+ *              municipality and lead provider.  Certificates, revocations, contracts and
  *              indexations are public (no audience).
  *   defaults   a claim's installment: "units" on per-unit work (a per-unit
  *              subcontract, a component allocation); on herstel or a
  *              fixed-amount subcontract "upfront", then "final" once a live
  *              claim for upfront exists or an earlier draft of the same
- *              call claims it; none otherwise (KETEN_NEED_INSTALLMENT).
+ *              call claims it, or when a change carried the whole up-front
+ *              part over; none otherwise (KETEN_NEED_INSTALLMENT).
  *              A claim's amount: what the agreement says for that
- *              installment (2/3 and 1/3 of herstel, the indexed month pro
- *              rata, units x tariff).  A receipt's amount: the payment's.
+ *              installment (2/3 and 1/3 of herstel, on a replacement the
+ *              2/3 less what was paid up front under what it replaces;
+ *              after a stop the part of the 1/3 the contract keeps due
+ *              for its stop code; the indexed month pro rata over the days
+ *              not paused and not after the close date; units x tariff).
+ *              A claim's date, number and period: none in the body unless
+ *              given (the ledger then counts the entry's date as the
+ *              claim's date).  A receipt's amount: the payment's.
  *              A subcontract's end: the end of what it subcontracts; its
- *              contract: the allocation's (or parent subcontract's).  An
+ *              contract: the allocation's (or parent subcontract's).  A
+ *              subcontract that names a service with pricing
+ *              KETEN_PRICING_NONE is priced from the contract's
+ *              subcontract tariffs: a per-unit service as units x its
+ *              tariff (as signed: not indexed), in its unit; a
+ *              share-priced one as its share of what is subcontracted
+ *              (rules in docs/money.md), a fixed amount, or per month on
+ *              a duurzaam allocation or a monthly subcontract.  An
  *              allocation's amount: the contract's tariff indexed to its
  *              start year (units x unit tariff for a component; 0 when the
  *              table has no such line, which the ledger then refuses) and
@@ -86,6 +101,7 @@ typedef enum keten_draft_kind {
 	KETEN_DRAFT_RESPONSE,    /* a side added to a dispute */
 	KETEN_DRAFT_RULING,      /* a dispute decided */
 	KETEN_DRAFT_CORRECTION,  /* one of this home's entries voided */
+	KETEN_DRAFT_RESUME,      /* a paused allocation resumed */
 } keten_draft_kind;
 
 /* Pricing of a subcontract (the values of the ledger's Pricing). */
@@ -128,6 +144,14 @@ typedef struct keten_draft_stop_rule {
 	bool subcontractor_shares;
 } keten_draft_stop_rule;
 
+/* The share of the final part (herstel: the rest after the up-front 2/3)
+ * still due after a stop with this code; a code not named keeps keten's
+ * default (docs/money.md: 100 % after a stop according to plan, else 0). */
+typedef struct keten_draft_stop_final {
+	const char *stop_code; /* of the contract's domain list, not 20 (a pause) */
+	uint32_t final_bp;     /* 0..10000 */
+} keten_draft_stop_final;
+
 typedef struct keten_draft_contract {
 	const char *ref;
 	const char *domain; /* jeugd | wmo */
@@ -142,10 +166,19 @@ typedef struct keten_draft_contract {
 	uint32_t max_margin_bp;
 	const keten_draft_stop_rule *early_stop;
 	size_t n_early_stop;
+	const keten_draft_stop_final *stop_final; /* empty: the defaults */
+	size_t n_stop_final;
 	const uint8_t (*eligible)[32]; /* empty: any certified provider */
 	size_t n_eligible;
 	bool sub_subcontracting;
-	const char *quality, *dispute_route; /* NULL: none */
+	const char *quality, *dispute_route;  /* NULL: none */
+	const keten_sub_tariffs *sub_tariffs; /* keten_sub_tariffs_parse; NULL: no subcontract tariffs */
+	uint32_t change_window_days;          /* 0: not named (42 days) */
+	uint32_t heavy_window_days;           /* 0: not named (84 days) */
+	const char *const *heavy_intensities;
+	size_t n_heavy_intensities;
+	bool has_delivered_below;
+	uint32_t delivered_below_bp; /* not named: 8000 */
 } keten_draft_contract;
 
 typedef struct keten_draft_indexation {
@@ -168,6 +201,13 @@ typedef struct keten_draft_allocation {
 	bool has_amount;      /* false: the indexed tariff */
 	int64_t amount_cents; /* with maatwerk */
 	const char *maatwerk; /* why the amount is not the tariff */
+	bool has_replaces;    /* a change: the allocation it replaces */
+	uint8_t replaces[32];
+	const char *change_reason; /* JZ002, with replaces */
+	bool has_volume;           /* omvang: volume per frequency in volume_unit */
+	int64_t volume;            /* hundredths */
+	const char *volume_unit;   /* WJ756 word */
+	const char *frequency;     /* week | month | total */
 } keten_draft_allocation;
 
 typedef struct keten_draft_subcontract {
@@ -181,6 +221,7 @@ typedef struct keten_draft_subcontract {
 	uint32_t start, end;        /* end 0: the end of what is subcontracted */
 	const char *scope;          /* NULL: none */
 	uint32_t payment_term_days; /* 0: the contract's */
+	const char *service;        /* a line of the contract's subcontract tariffs; NULL: none */
 } keten_draft_subcontract;
 
 typedef struct keten_draft_answer {
@@ -204,6 +245,10 @@ typedef struct keten_draft_claim {
 	int64_t amount_cents;
 	const uint8_t (*deliveries)[32];
 	size_t n_deliveries;
+	const char *number;    /* factuurnummer, unique per payee; NULL or "": none */
+	uint32_t date;         /* declaratiedatum; 0: none (the entry's date counts) */
+	uint32_t period_from;  /* productperiode (both or neither); 0: none */
+	uint32_t period_until; /* inclusive */
 } keten_draft_claim;
 
 typedef struct keten_draft_payment {
@@ -228,6 +273,13 @@ typedef struct keten_draft_close {
 	const char *stop_code;
 	uint32_t date;
 } keten_draft_close;
+
+/* A close with stop code 20 (tijdelijk beeindigd) pauses the allocation
+ * from the day after its date; a resume ends the pause. */
+typedef struct keten_draft_resume {
+	uint8_t allocation[32];
+	uint32_t date; /* the first day of care again, after the pause's date */
+} keten_draft_resume;
 
 typedef struct keten_draft_clawback {
 	uint8_t allocation[32];
@@ -293,6 +345,7 @@ typedef struct keten_draft {
 		keten_draft_response response;
 		keten_draft_ruling ruling;
 		keten_draft_correction correction;
+		keten_draft_resume resume;
 	};
 } keten_draft;
 

@@ -485,6 +485,31 @@ int keten_parse_period(const char *s, uint32_t *ym)
 	return 0;
 }
 
+int keten_parse_date_range(const char *s, uint32_t *from, uint32_t *until)
+{
+	char a[11], b[11];
+	uint32_t ym, f, u;
+
+	if (!s || !from || !until)
+		return -1;
+	if (keten_parse_period(s, &ym) == 0) {
+		*from = ym * 100 + 1;
+		*until = ym * 100 + (uint32_t)keten_days_in_month((int)(ym / 100), (int)(ym % 100));
+		return 0;
+	}
+	if (strlen(s) != 22 || s[10] != '.' || s[11] != '.')
+		return -1;
+	memcpy(a, s, 10);
+	a[10] = 0;
+	memcpy(b, s + 12, 10);
+	b[10] = 0;
+	if (keten_parse_date(a, &f) || keten_parse_date(b, &u) || f > u)
+		return -1;
+	*from = f;
+	*until = u;
+	return 0;
+}
+
 /* Civil-date arithmetic after H. Hinnant's days_from_civil / civil_from_days. */
 int64_t keten_date_days(uint32_t ymd)
 {

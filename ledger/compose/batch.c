@@ -94,6 +94,11 @@ static int claim_row(keten_txn *t, const keten_batch_row *row, struct row_draft 
 	d->installment = row->installment;
 	d->has_amount = row->amount != NULL;
 	d->amount_cents = row->amount_cents;
+	/* number, date and period as `keten claim` --number, --date, --period */
+	d->number = row->number;
+	d->date = row->date ? row->date_ymd : 0;
+	d->period_from = row->period ? row->period_from : 0;
+	d->period_until = row->period ? row->period_until : 0;
 	return 0;
 }
 

@@ -150,6 +150,7 @@ int kt_compose_one(kt_compose *x, const keten_draft *d, keten_composed *c, keten
 	case KETEN_DRAFT_RESPONSE: rc = kt_compose_response(x, &d->response, c, err); break;
 	case KETEN_DRAFT_RULING: rc = kt_compose_ruling(x, &d->ruling, c, err); break;
 	case KETEN_DRAFT_CORRECTION: rc = kt_compose_correction(x, &d->correction, c, err); break;
+	case KETEN_DRAFT_RESUME: rc = kt_compose_resume(x, &d->resume, c, err); break;
 	default: rc = keten_fail(err, KETEN_EINVAL, "draft kind %d is not known", (int)d->kind); break;
 	}
 	if (rc == KETEN_OK && d->kind == KETEN_DRAFT_CLAIM)

@@ -67,6 +67,7 @@ int kt_compose_payment(kt_compose *x, const keten_draft_payment *d, keten_compos
 int kt_compose_receipt(kt_compose *x, const keten_draft_receipt *d, keten_composed *c, keten_draft_need *need,
                        keten_error *err);
 int kt_compose_close(kt_compose *x, const keten_draft_close *d, keten_composed *c, keten_error *err);
+int kt_compose_resume(kt_compose *x, const keten_draft_resume *d, keten_composed *c, keten_error *err);
 int kt_compose_clawback(kt_compose *x, const keten_draft_clawback *d, keten_composed *c, keten_draft_need *need,
                         keten_error *err);
 int kt_compose_correction(kt_compose *x, const keten_draft_correction *d, keten_composed *c, keten_error *err);

@@ -11,6 +11,7 @@
 
 #include "compose/compose.h"
 #include "base/base.h"
+#include "rules/change.h"
 #include "rules/terms.h"
 
 #define SAME(a, b) ((int)(a) == (int)(b)) /* one value in two enums */
@@ -30,7 +31,7 @@ _Static_assert(SAME(KETEN_OUTCOME_ACHIEVED, KETEN__OUTCOME__ACHIEVED) &&
                        SAME(KETEN_OUTCOME_STOPPED, KETEN__OUTCOME__STOPPED),
                "keten_outcome follows the ledger's Outcome");
 
-#define MAX_LIST 32 /* municipalities, early-stop rules, eligible providers of one contract */
+#define MAX_LIST 32 /* municipalities, early-stop rules, final-part shares, eligible providers of one contract */
 
 /* contract ---------------------------------------------------------------------------- */
 
@@ -86,19 +87,63 @@ static void free_tariff_messages(Keten__FrameworkContract *fc)
 	free(fc->components);
 }
 
+/* The subcontract tariffs as protobuf messages pointing into the table (arrays malloc'd). */
+static int sub_tariff_messages(const keten_draft_contract *d, Keten__FrameworkContract *fc, keten_error *err)
+{
+	const keten_sub_tariffs *st = d->sub_tariffs;
+	Keten__SubTariff *l, **lp;
+
+	if (!st || st->n == 0)
+		return KETEN_OK;
+	l = calloc(st->n, sizeof *l);
+	lp = calloc(st->n, sizeof *lp);
+	if (!l || !lp) {
+		free(l);
+		free(lp);
+		return keten_fail(err, KETEN_ENOMEM, "out of memory composing a contract");
+	}
+	for (size_t i = 0; i < st->n; i++) {
+		const keten_sub_tariff *s = &st->lines[i];
+		keten__sub_tariff__init(&l[i]);
+		l[i].service = s->service;
+		l[i].name = s->name && s->name[0] ? s->name : NULL;
+		if (s->share_bp) {
+			l[i].has_share_bp = 1;
+			l[i].share_bp = s->share_bp;
+		} else {
+			l[i].unit = (char *)s->unit;
+			l[i].has_cents = 1;
+			l[i].cents = s->cents;
+		}
+		lp[i] = &l[i];
+	}
+	fc->sub_tariffs = lp;
+	fc->n_sub_tariffs = st->n;
+	return KETEN_OK;
+}
+
+static void free_sub_tariff_messages(Keten__FrameworkContract *fc)
+{
+	if (fc->sub_tariffs)
+		free(fc->sub_tariffs[0]);
+	free(fc->sub_tariffs);
+}
+
 int kt_compose_contract(kt_compose *x KT_UNUSED, const keten_draft_contract *d, keten_composed *c, keten_error *err)
 {
 	Keten__FrameworkContract fc = KETEN__FRAMEWORK_CONTRACT__INIT;
 	Keten__EarlyStopRule rules[MAX_LIST], *rp[MAX_LIST];
+	Keten__StopFinal finals[MAX_LIST], *fp[MAX_LIST];
 	ProtobufCBinaryData elig[MAX_LIST];
 	int rc;
 
 	if (!d->tariffs)
 		return keten_fail(err, KETEN_EINVAL, "a contract draft carries its tariff table");
-	if (d->n_municipalities > MAX_LIST || d->n_early_stop > MAX_LIST || d->n_eligible > MAX_LIST)
+	if (d->n_municipalities > MAX_LIST || d->n_early_stop > MAX_LIST || d->n_eligible > MAX_LIST ||
+	    d->n_stop_final > MAX_LIST)
 		return keten_fail(err, KETEN_EINVAL,
-		                  "a contract names at most %d municipalities, early-stop rules and "
-		                  "eligible providers",
+		                  "a contract names at most %d municipalities, early-stop rules, final-part "
+		                  "shares and eligible providers",
 		                  MAX_LIST);
 	fc.ref = (char *)d->ref;
 	fc.domain = (char *)d->domain;
@@ -122,6 +167,14 @@ int kt_compose_contract(kt_compose *x KT_UNUSED, const keten_draft_contract *d, 
 	}
 	fc.n_early_stop = d->n_early_stop;
 	fc.early_stop = rp;
+	for (size_t i = 0; i < d->n_stop_final; i++) {
+		keten__stop_final__init(&finals[i]);
+		finals[i].stop_code = (char *)d->stop_final[i].stop_code;
+		finals[i].final_bp = d->stop_final[i].final_bp;
+		fp[i] = &finals[i];
+	}
+	fc.n_stop_final = d->n_stop_final;
+	fc.stop_final = fp;
 	for (size_t i = 0; i < d->n_eligible; i++)
 		elig[i] = kt_bin32(d->eligible[i]);
 	fc.n_eligible = d->n_eligible;
@@ -129,9 +182,18 @@ int kt_compose_contract(kt_compose *x KT_UNUSED, const keten_draft_contract *d, 
 	fc.has_sub_subcontracting = fc.sub_subcontracting = d->sub_subcontracting;
 	fc.quality = (char *)d->quality;
 	fc.dispute_route = (char *)d->dispute_route;
-	if ((rc = tariff_messages(d, &fc, err)) == KETEN_OK)
+	fc.has_change_window_days = d->change_window_days != 0;
+	fc.change_window_days = d->change_window_days;
+	fc.has_heavy_window_days = d->heavy_window_days != 0;
+	fc.heavy_window_days = d->heavy_window_days;
+	fc.n_heavy_intensities = d->n_heavy_intensities;
+	fc.heavy_intensities = (char **)d->heavy_intensities;
+	fc.has_delivered_below_bp = d->has_delivered_below;
+	fc.delivered_below_bp = d->delivered_below_bp;
+	if ((rc = tariff_messages(d, &fc, err)) == KETEN_OK && (rc = sub_tariff_messages(d, &fc, err)) == KETEN_OK)
 		rc = kt_compose_pack(c, KETEN__BODY_TYPE__FRAMEWORK_CONTRACT, &fc.base, err);
 	free_tariff_messages(&fc);
+	free_sub_tariff_messages(&fc);
 	return rc; /* a framework contract is published: no audience */
 }
 
@@ -205,6 +267,13 @@ int kt_compose_allocation(kt_compose *x, const keten_draft_allocation *d, keten_
 	al.maatwerk = (char *)d->maatwerk;
 	al.number = (char *)d->number;
 	al.municipality = mun;
+	al.has_replaces = d->has_replaces;
+	al.replaces = d->has_replaces ? kt_bin32(d->replaces) : al.replaces;
+	al.change_reason = (char *)d->change_reason;
+	al.has_volume = d->has_volume;
+	al.volume = d->volume;
+	al.volume_unit = (char *)d->volume_unit;
+	al.frequency = (char *)d->frequency;
 	kt_aud_self(x, c);
 	kt_aud_add(c, d->provider, 32);
 	rc = kt_compose_pack(c, KETEN__BODY_TYPE__ALLOCATION, &al.base, err);
@@ -247,7 +316,55 @@ void keten_contract_view_release(keten_contract_view *v)
 	free(v->tariffs);
 	free(v->components);
 	free(v->early_stop);
+	free(v->stop_final);
+	free(v->sub_tariffs);
 	memset(v, 0, sizeof *v);
+}
+
+/* The final part due per stop code: signed, or keten's default. */
+static int view_stop_final(keten_contract_view *v, const Keten__FrameworkContract *fc)
+{
+	const char *code, *label;
+	size_t n = 0;
+
+	while (kt_stop_code_at(fc->domain, n, NULL))
+		n++;
+	if (!(v->stop_final = calloc(n ? n : 1, sizeof *v->stop_final)))
+		return KETEN_ENOMEM;
+	for (size_t i = 0; (code = kt_stop_code_at(fc->domain, i, &label)); i++) {
+		keten_contract_stop_final *f = &v->stop_final[v->n_stop_final];
+		if (kt_stop_is_pause(code))
+			continue;
+		f->stop_code = code;
+		f->label = label;
+		f->final_bp = kt_final_bp(fc, fc->domain, code);
+		for (size_t j = 0; j < fc->n_stop_final; j++)
+			f->from_contract = f->from_contract || strcmp(fc->stop_final[j]->stop_code, code) == 0;
+		v->n_stop_final++;
+	}
+	KETEN_ASSERT(v->n_stop_final < n || n == 0);
+	return KETEN_OK;
+}
+
+/* The subcontract tariffs into v, as signed. */
+static int view_sub_tariffs(keten_contract_view *v, const Keten__FrameworkContract *fc)
+{
+	if (!(v->sub_tariffs = calloc(fc->n_sub_tariffs ? fc->n_sub_tariffs : 1, sizeof *v->sub_tariffs)))
+		return KETEN_ENOMEM;
+	for (size_t i = 0; i < fc->n_sub_tariffs; i++) {
+		const Keten__SubTariff *l = fc->sub_tariffs[i];
+		keten_contract_sub_tariff *t = &v->sub_tariffs[i];
+		t->service = l->service;
+		t->name = l->name ? l->name : "";
+		if (l->has_share_bp) {
+			t->share_bp = l->share_bp;
+			continue;
+		}
+		t->unit = l->unit;
+		t->cents = l->cents;
+	}
+	v->n_sub_tariffs = fc->n_sub_tariffs;
+	return KETEN_OK;
 }
 
 /* The signed body's terms into v (when this node holds the body). */
@@ -284,7 +401,13 @@ static int view_body(keten_contract_view *v, const Keten__State__ContractState *
 	v->n_tariffs = fc->n_tariffs;
 	v->n_components = fc->n_components;
 	v->n_early_stop = fc->n_early_stop;
-	return KETEN_OK;
+	v->change_window_days = fc->change_window_days ? fc->change_window_days : KT_CHANGE_WINDOW_DAYS;
+	v->heavy_window_days = fc->heavy_window_days ? fc->heavy_window_days : KT_HEAVY_WINDOW_DAYS;
+	v->n_heavy_intensities = fc->n_heavy_intensities;
+	v->heavy_intensities = (const char *const *)fc->heavy_intensities;
+	v->delivered_below_bp = fc->has_delivered_below_bp ? fc->delivered_below_bp : KT_DELIVERED_BELOW_BP;
+	int rc = view_stop_final(v, fc);
+	return rc ? rc : view_sub_tariffs(v, fc);
 }
 
 /* v from a contract's derived record (taken over by v) and its body. */

@@ -1,7 +1,7 @@
 /*
  * flow.c — composing the entries of the money flow: subcontract offers
  * and their answers, deliveries, claims, payments, receipts, results,
- * clawbacks and corrections (see keten/record.h for the audiences and
+ * resumes, clawbacks and corrections (see keten/record.h for the audiences and
  * defaults).  The default installment of a claim is decided here and
  * nowhere else; the amounts follow from the agreement through
  * rules/terms.h.
@@ -12,6 +12,7 @@
 
 #include "compose/compose.h"
 #include "base/base.h"
+#include "rules/change.h"
 #include "rules/terms.h"
 
 static Keten__State__AllocationState *alloc_state(const kt_compose *x, const uint8_t id[32])
@@ -36,24 +37,80 @@ static char *opt_text(const char *s)
 
 /* subcontract ----------------------------------------------------------------------- */
 
+/* An offer without a price of its own, priced from the service's line in
+ * the contract's subcontract tariffs: units x its tariff as signed, in
+ * its unit; or its share of what is subcontracted (the
+ * allocation as, or the subcontract os passed on), per month on monthly
+ * work, else a fixed amount (terms.h: kt_share_of). */
+static int table_price(const kt_compose *x, const keten_draft_subcontract *d, const uint8_t contract[32],
+                       const Keten__State__AllocationState *as, const Keten__State__OfferState *os,
+                       Keten__SubcontractOffer *o, keten_error *err)
+{
+	Keten__State__ContractState *cs = NULL;
+	Keten__FrameworkContract *fc = NULL;
+	const Keten__SubTariff *l;
+	bool monthly;
+	int rc = KETEN_OK;
+
+	if ((!as && !os) ||
+	    kt_state_get(x->t, DK_CONTRACT, contract, &keten__state__contract_state__descriptor, (void **)&cs, NULL) ||
+	    kt_contract_body(x->t, contract, &fc, NULL)) {
+		kt_state_free(cs);
+		return keten_fail(err, KETEN_ENOTFOUND, "the contract of what is subcontracted is not held here");
+	}
+	if (!(l = kt_sub_tariff(fc, d->service))) /* nothing to price it by, whatever the rule */
+		rc = keten_refuse(err, "not-subcontract-tariff",
+		                  "service '%s' is not in the subcontract tariffs of contract '%s'", d->service,
+		                  cs->ref);
+	else if (l->has_share_bp && d->units)
+		rc = keten_fail(err, KETEN_EINVAL, "service '%s' is priced as a share of the arrangement: no units",
+		                d->service);
+	else if (!l->has_share_bp && d->units <= 0)
+		rc = keten_fail(err, KETEN_EINVAL, "service '%s' is priced per %s: give the units", d->service,
+		                l->unit);
+	else if (l->has_share_bp && !kt_share_of(as, os, l->share_bp, &o->amount_cents, &monthly))
+		rc = keten_fail(err, KETEN_EINVAL, "the share of what is subcontracted rounds to nothing");
+	if (rc == KETEN_OK && l->has_share_bp) {
+		o->pricing = monthly ? KETEN__PRICING__MONTHLY : KETEN__PRICING__FIXED_AMOUNT;
+		o->has_amount_cents = o->has_share_bp = 1;
+		o->share_bp = l->share_bp;
+	} else if (rc == KETEN_OK) {
+		o->pricing = KETEN__PRICING__PER_UNIT;
+		o->has_units = o->has_unit_tariff_cents = 1;
+		o->units = d->units;
+		o->unit_tariff_cents = l->cents;        /* as signed: see table_unit in rules/offer.c */
+		o->unit = (char *)kt_sub_unit(l->unit); /* static: l is freed below */
+	}
+	kt_state_free(cs);
+	keten__framework_contract__free_unpacked(fc, NULL);
+	return rc;
+}
+
+/* The price the draft gives: a fixed or monthly amount, or units x unit tariff. */
+static void own_price(const keten_draft_subcontract *d, Keten__SubcontractOffer *o)
+{
+	o->pricing = (uint32_t)d->pricing;
+	if (d->pricing == KETEN_PRICING_PER_UNIT) {
+		o->has_units = o->has_unit_tariff_cents = 1;
+		o->units = d->units;
+		o->unit_tariff_cents = d->unit_tariff_cents;
+	} else {
+		o->has_amount_cents = 1;
+		o->amount_cents = d->amount_cents;
+	}
+	o->unit = (char *)d->unit;
+}
+
 int kt_compose_subcontract(kt_compose *x, const keten_draft_subcontract *d, keten_composed *c, keten_error *err)
 {
 	Keten__SubcontractOffer o = KETEN__SUBCONTRACT_OFFER__INIT;
 	Keten__State__AllocationState *as = alloc_state(x, d->target);
 	Keten__State__OfferState *os = as ? NULL : offer_state(x, d->target);
 	uint8_t contract[32] = {0};
-	int rc;
+	int rc = KETEN_OK;
 
-	o.pricing = (uint32_t)d->pricing;
-	if (d->pricing == KETEN_PRICING_PER_UNIT) {
-		o.has_units = o.has_unit_tariff_cents = 1;
-		o.units = d->units;
-		o.unit_tariff_cents = d->unit_tariff_cents;
-	} else {
-		o.has_amount_cents = 1;
-		o.amount_cents = d->amount_cents;
-	}
-	o.unit = (char *)d->unit;
+	own_price(d, &o);
+	o.service = opt_text(d->service);
 	o.start = d->start;
 	o.has_end = d->end != 0;
 	o.end = d->end;
@@ -84,17 +141,21 @@ int kt_compose_subcontract(kt_compose *x, const keten_draft_subcontract *d, kete
 			o.end = os->end;
 		}
 	}
+	if (o.service && d->pricing == KETEN_PRICING_NONE)
+		rc = table_price(x, d, contract, as, os, &o, err);
 	kt_state_free(as);
 	kt_state_free(os);
+	if (rc)
+		return rc;
 	o.allocation = kt_bin32(d->target);
 	o.subcontractor = kt_bin32(d->subcontractor);
 	o.contract = kt_bin32(contract);
 	rc = kt_compose_pack(c, KETEN__BODY_TYPE__SUBCONTRACT_OFFER, &o.base, err);
-	c->amount_cents = d->pricing == KETEN_PRICING_PER_UNIT ? -1 : d->amount_cents;
+	c->amount_cents = o.pricing == KETEN__PRICING__PER_UNIT ? -1 : o.amount_cents;
 	return rc;
 }
 
-/* answer, delivery, close, correction ------------------------------------------------- */
+/* answer, delivery, close, resume, correction ------------------------------------------- */
 
 int kt_compose_answer(kt_compose *x, const keten_draft_answer *d, keten_composed *c, keten_error *err)
 {
@@ -130,6 +191,16 @@ int kt_compose_close(kt_compose *x, const keten_draft_close *d, keten_composed *
 	r.stop_code = (char *)d->stop_code;
 	r.date = d->date;
 	return kt_compose_pack(c, KETEN__BODY_TYPE__RESULT, &r.base, err);
+}
+
+int kt_compose_resume(kt_compose *x, const keten_draft_resume *d, keten_composed *c, keten_error *err)
+{
+	Keten__Resume r = KETEN__RESUME__INIT;
+	kt_aud_self(x, c);
+	kt_aud_target(x, c, d->allocation);
+	r.allocation = kt_bin32(d->allocation);
+	r.date = d->date;
+	return kt_compose_pack(c, KETEN__BODY_TYPE__RESUME, &r.base, err);
 }
 
 int kt_compose_correction(kt_compose *x, const keten_draft_correction *d, keten_composed *c, keten_error *err)
@@ -168,8 +239,9 @@ static const char *default_installment(const kt_compose *x, const uint8_t target
 		/* the up-front part first, then the final part */
 		inst = "upfront";
 		if (kt_index_has(x->t, DX_INSTALLMENT, target, 32, "upfront", 7) ||
-		    kt_compose_claimed(x, target, "upfront"))
-			inst = "final";
+		    kt_compose_claimed(x, target, "upfront") ||
+		    (as && kt_upfront_due(as->amount_cents, as->carried_cents) == 0))
+			inst = "final"; /* (a change may have carried the whole up-front part over) */
 	}
 	kt_state_free(os);
 	kt_state_free(as);
@@ -201,6 +273,13 @@ int kt_compose_claim(kt_compose *x, const keten_draft_claim *d, keten_composed *
 	kt_aud_target(x, c, d->target);
 	k.target = kt_bin32(d->target);
 	k.installment = (char *)inst;
+	k.number = opt_text(d->number);
+	k.has_date = d->date != 0;
+	k.date = d->date;
+	k.has_period_from = d->period_from != 0;
+	k.period_from = d->period_from;
+	k.has_period_until = d->period_until != 0;
+	k.period_until = d->period_until;
 	k.n_deliveries = d->n_deliveries;
 	if (!(k.deliveries = kt_bins(d->deliveries, d->n_deliveries)))
 		return keten_fail(err, KETEN_ENOMEM, "out of memory composing a claim");

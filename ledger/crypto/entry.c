@@ -48,6 +48,7 @@ static const char *const type_names[] = {
 	[KETEN__BODY_TYPE__RULING] = "ruling",
 	[KETEN__BODY_TYPE__CORRECTION] = "correction",
 	[KETEN__BODY_TYPE__CHECKPOINT] = "checkpoint",
+	[KETEN__BODY_TYPE__RESUME] = "resume",
 };
 #define N_TYPES (sizeof type_names / sizeof type_names[0])
 

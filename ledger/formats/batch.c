@@ -48,6 +48,7 @@ enum col {
 	C_REFERENCE,
 	C_NOTE,
 	C_DELIVERIES,
+	C_NUMBER,
 	N_COLS
 };
 
@@ -66,6 +67,7 @@ static const char *const col_names[N_COLS] = {
 	[C_REFERENCE] = "reference",
 	[C_NOTE] = "note",
 	[C_DELIVERIES] = "deliveries",
+	[C_NUMBER] = "number",
 };
 
 static const char *const type_names[] = {
@@ -319,6 +321,7 @@ static char **row_field(keten_batch_row *o, int c)
 	case C_REFERENCE: return &o->reference;
 	case C_NOTE: return &o->note;
 	case C_DELIVERIES: return &o->deliveries;
+	case C_NUMBER: return &o->number;
 	default: return NULL;
 	}
 }
@@ -389,8 +392,13 @@ static void row_values(raw_row *r, keten_batch_row *o)
 		        quote(q, r->v[C_UNITS]));
 	if (r->v[C_DATE] && keten_parse_date(r->v[C_DATE], &o->date_ymd) != 0)
 		problem(r, "bad date '%s' (YYYY-MM-DD)", quote(q, r->v[C_DATE]));
-	if (r->v[C_PERIOD] && keten_parse_period(r->v[C_PERIOD], &o->period_ym) != 0)
+	/* a claim's period is a month or two dates (its productperiode) */
+	if (r->v[C_PERIOD] && o->type == KETEN_BATCH_CLAIM) {
+		if (keten_parse_date_range(r->v[C_PERIOD], &o->period_from, &o->period_until) != 0)
+			problem(r, "bad period '%s' (YYYY-MM or YYYY-MM-DD..YYYY-MM-DD)", quote(q, r->v[C_PERIOD]));
+	} else if (r->v[C_PERIOD] && keten_parse_period(r->v[C_PERIOD], &o->period_ym) != 0) {
 		problem(r, "bad period '%s' (YYYY-MM)", quote(q, r->v[C_PERIOD]));
+	}
 	if (r->v[C_INSTALLMENT] && !installment_ok(r->v[C_INSTALLMENT]))
 		problem(r, "bad installment '%s' (upfront, final, units or YYYY-MM)", quote(q, r->v[C_INSTALLMENT]));
 }
@@ -490,7 +498,7 @@ static void csv_field(void *s, size_t len, void *data)
 		if (len > 0 && c < 0)
 			fatal(x, r->line,
 			      "unknown column '%s' in the header (type, subcontract, allocation, period, "
-			      "units, unit, amount, installment, claim, payment, date, reference, note, deliveries)",
+			      "units, unit, amount, installment, claim, payment, date, reference, note, deliveries, number)",
 			      quote(q, name));
 		for (size_t k = 0; k < i && c >= 0; k++)
 			if (x->map[k] == c)

@@ -58,16 +58,28 @@ static void on_field(void *s, size_t len, void *p)
 	x->nfield++;
 }
 
-/* The iJw unit of a component's `per`, or NULL. */
+/* The WJ756 unit word of a component's `per` (Dutch or the word itself), or
+ * NULL.  A ride and a consultation are pieces of effort (84: stuks
+ * inspanning, the P x Q of loose components); a bare "stuk" names no
+ * WJ756 unit (82 or 84), and day, week and month are not WJ756 units. */
 static const char *unit_of(const char *per)
 {
 	static const struct {
 		const char *nl, *unit;
 	} map[] = {
-		{"rit", "piece"},     {"consult", "piece"}, {"stuk", "piece"}, {"stuks", "piece"},
-		{"piece", "piece"},   {"uur", "hour"},      {"hour", "hour"},  {"minuut", "minute"},
-		{"minute", "minute"}, {"dag", "day"},       {"day", "day"},    {"dagdeel", "dagdeel"},
-		{"etmaal", "etmaal"}, {"week", "week"},
+		{"rit", "piece-effort"},
+		{"consult", "piece-effort"},
+		{"stuks-inspanning", "piece-effort"},
+		{"piece-effort", "piece-effort"},
+		{"stuks-output", "piece-output"},
+		{"piece-output", "piece-output"},
+		{"uur", "hour"},
+		{"hour", "hour"},
+		{"minuut", "minute"},
+		{"minute", "minute"},
+		{"dagdeel", "dagdeel"},
+		{"etmaal", "etmaal"},
+		{"euro", "euro"},
 	};
 	for (size_t i = 0; i < KT_COUNT(map); i++)
 		if (strcmp(map[i].nl, per) == 0)

@@ -1,8 +1,9 @@
 /*
  * http.c — the read-only audit dashboard (include/keten/http.h): one
  * answer for every path, served by the bounded HTTP/1.1 server of
- * httpd.c (a connection cap, a deadline for each request), which answers
- * GET only (405 otherwise), serves the embedded files of web/ (and
+ * httpd.c (a connection cap, a deadline for each request) over HTTP or
+ * HTTPS, which answers GET only (405 otherwise; with tokens, POST /login
+ * too), serves the embedded files of web/ (and
  * nothing else: no directory listing, no file system), and answers the
  * JSON API:
  *
@@ -12,7 +13,7 @@
  *                                     finding with its kind's meaning;
  *                                     with the statement opts->bank, as
  *                                     `keten reconcile --bank FILE --json`
- *   /api/report?by=&period=           as `keten report --json`
+ *   /api/report?by=&period=&as_of=    as `keten report --json`
  *   /api/disputes?open=1              as `keten dispute list --json`
  *   /api/disputes/ID                  as `keten dispute show --json`
  *   /api/log?limit=N&type=            the newest entries, summarised
@@ -21,7 +22,9 @@
  * (ledger/query/json.c), so scripts and the page read one format.  Each
  * request opens one read transaction, builds its answer, and ends the
  * transaction before the answer leaves; a bad parameter is 400 and an
- * unknown party, dispute or path 404, both as {"error": "..."}.
+ * unknown party, dispute or path 404, both as {"error": "..."}.  Who may
+ * ask at all (HTTPS, client certificates, tokens and the login page) is
+ * io/http_auth.c's: its check comes before everything else.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -32,6 +35,8 @@
 #include <strings.h>
 
 #include <jansson.h>
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "keten/keten.h"
 #include "keten/entries.h"
@@ -42,6 +47,7 @@
 #include "keten/report.h"
 #include "io/io.h"
 #include "rules/rules.h"
+#include "io/http_auth.h"
 #include "base/base.h"
 
 #define LOG_LIMIT_DEFAULT 50
@@ -56,6 +62,7 @@ struct keten_http_server {
 	struct kt_httpd *d;
 	char addr[300];
 	bool loopback;
+	kt_http_auth *auth; /* NULL: no tokens asked */
 };
 
 /* Addresses --------------------------------------------------------------- */
@@ -116,6 +123,8 @@ int keten_http_parse_addr(const char *addr, char *url, size_t len, bool *loopbac
 
 	if (strncasecmp(s, "http://", 7) == 0)
 		s += 7;
+	else if (strncasecmp(s, "https://", 8) == 0)
+		s += 8;
 	if (split_host(s, host, sizeof host, &port, true) != 0)
 		return keten_fail(err, KETEN_EINVAL, "address '%s' is not HOST:PORT (IPv6: [ADDR]:PORT)", addr);
 	p = strtol(port, &end, 10);
@@ -362,14 +371,14 @@ static json_t *api_reconcile(struct call *c)
 
 static json_t *api_report(struct call *c)
 {
-	static const char *const ok[] = {"by", "period", NULL};
+	static const char *const ok[] = {"by", "period", "as_of", NULL};
 	const char *by = qget(c->q, "by");
 	keten_report_opts ro = {.by = KETEN_REPORT_MUNICIPALITY};
 	keten_report rep = {0};
 	keten_error err = {0};
 	json_t *root;
 
-	if (!only_params(c, ok) || !period_param(c, &ro.from, &ro.until))
+	if (!only_params(c, ok) || !period_param(c, &ro.from, &ro.until) || !date_param(c, "as_of", &ro.as_of))
 		return NULL;
 	if (by && !(ro.by = keten_report_by_from_name(by)))
 		return fail(c, 400, "by is municipality, provider, arrangement or month, not '%.60s'", by);
@@ -548,18 +557,25 @@ static bool host_ok(const char *h)
 	return split_host(h, host, sizeof host, &port, false) == 0 && host_is_loopback(host);
 }
 
-static void route(keten_http_server *s, const char *method, const char *uri, const char *hosthdr,
-                  struct kt_http_reply *r)
+static void route(keten_http_server *s, const struct kt_http_req *req, struct kt_http_reply *r, kt_http_answer *auth)
 {
-	const char *qs;
+	const char *qs, *uri = req->uri;
 	char path[512];
 	size_t n;
 
-	if (s->loopback && !host_ok(hosthdr)) {
+	if (s->loopback && !host_ok(req->host)) {
 		reply_error(r, 403, "this dashboard answers only to a loopback host name (Host header)");
 		return;
 	}
-	if (strcmp(method, "GET") != 0) {
+	if (kt_http_auth_check(s->auth, req, auth)) {
+		r->status = auth->status;
+		r->type = auth->type;
+		r->data = auth->body;
+		r->len = auth->len;
+		r->api = true; /* not to be cached */
+		return;
+	}
+	if (strcmp(req->method, "GET") != 0) {
 		reply_error(r, 405, "the dashboard is read-only: GET only");
 		return;
 	}
@@ -591,28 +607,68 @@ static void route(keten_http_server *s, const char *method, const char *uri, con
 
 /* One request (kt_httpd_fn): routed, with the headers every answer
  * carries, and logged. */
-static void answer(void *ctx, const char *method, const char *uri, const char *host, struct kt_http_reply *r)
+static void answer(void *ctx, const struct kt_http_req *req, struct kt_http_reply *r)
 {
 	keten_http_server *s = ctx;
+	kt_http_answer auth = {0};
+	size_t n;
 
-	route(s, method, uri, host, r);
-	snprintf(r->headers, sizeof r->headers,
-	         "Content-Security-Policy: %s\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
-	         "Referrer-Policy: no-referrer\r\nCache-Control: %s\r\n%s",
-	         csp, r->api ? "no-store" : "no-cache", r->status == 405 ? "Allow: GET\r\n" : "");
+	route(s, req, r, &auth);
+	n = (size_t)snprintf(
+		r->headers, sizeof r->headers,
+		"Content-Security-Policy: %s\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+		"Referrer-Policy: no-referrer\r\nCache-Control: %s\r\n%s",
+		auth.csp ? auth.csp : csp, r->api ? "no-store" : "no-cache", r->status == 405 ? "Allow: GET\r\n" : "");
+	if (auth.location)
+		n += (size_t)snprintf(r->headers + n, sizeof r->headers - n, "Location: %s\r\n", auth.location);
+	if (auth.cookie[0])
+		n += (size_t)snprintf(r->headers + n, sizeof r->headers - n, "Set-Cookie: %s\r\n", auth.cookie);
+	if (auth.challenge)
+		n += (size_t)snprintf(r->headers + n, sizeof r->headers - n,
+		                      "WWW-Authenticate: Bearer realm=\"keten\"\r\n");
+	KETEN_ASSERT(n < sizeof r->headers);
 	if (s->o.log) {
 		char line[600];
-		snprintf(line, sizeof line, "%s %.500s %u", method, uri, (unsigned)r->status);
+		snprintf(line, sizeof line, "%s %.500s %u", req->method, req->uri, (unsigned)r->status);
 		s->o.log(s->o.log_ctx, line);
 	}
 }
 
 /* Start and stop ------------------------------------------------------------------ */
 
+/* Whom s may be served to: a loopback address, --public, or HTTPS with a
+ * way to tell viewers apart (client certificates or tokens).  With HTTPS
+ * the URL becomes https://. */
+static int guard(keten_http_server *s, const char *addr, keten_error *err)
+{
+	const keten_http_opts *o = &s->o;
+
+	if (o->client_ca && !o->tls_cert)
+		return keten_fail(err, KETEN_EINVAL, "client certificates need HTTPS: a certificate and key");
+	if (!o->tls_cert != !o->tls_key)
+		return keten_fail(err, KETEN_EINVAL, "HTTPS needs both a certificate and its key");
+	if (!s->loopback && !o->allow_public && !(o->tls_cert && (o->client_ca || o->n_tokens)))
+		return keten_fail(err, KETEN_EPERM,
+		                  "'%s' is not a loopback address: off loopback the dashboard is served over "
+		                  "HTTPS with client certificates or tokens (--https with --client-ca or --tokens), "
+		                  "or without a login with --public",
+		                  addr ? addr : KETEN_HTTP_DEFAULT_ADDR);
+	if (o->tls_cert) {
+		KETEN_ASSERT(strncmp(s->addr, "http://", 7) == 0 && strlen(s->addr) + 1 < sizeof s->addr);
+		memmove(s->addr + 5, s->addr + 4, strlen(s->addr + 4) + 1);
+		s->addr[4] = 's';
+	}
+	return KETEN_OK;
+}
+
 int keten_http_start(keten_ledger *L, const char *addr, const keten_http_opts *o, keten_http_server **out,
                      keten_error *err)
 {
+	struct kt_httpd_limits lim = {0};
+	struct nng_tls_config *tls = NULL;
+	keten_error lerr = {0};
 	keten_http_server *s;
+	char url[320];
 	int rv;
 
 	*out = NULL;
@@ -625,27 +681,28 @@ int keten_http_start(keten_ledger *L, const char *addr, const keten_http_opts *o
 		free(s);
 		return rv;
 	}
-	if (!s->loopback && !s->o.allow_public) {
-		rv = keten_fail(err, KETEN_EPERM,
-		                "'%s' is not a loopback address: the dashboard has no login, so it "
-		                "is served only on 127.0.0.1, ::1 or localhost unless --public is given",
-		                addr ? addr : KETEN_HTTP_DEFAULT_ADDR);
+	if ((rv = guard(s, addr, err)) || (rv = kt_http_auth_new(&s->o, s->o.tls_cert, &s->auth, err))) {
 		free(s);
 		return rv;
 	}
-	{
-		struct kt_httpd_limits lim = {.max_conns = s->o.max_conns, .header_ms = s->o.header_ms};
-		char tcp[320];
-		keten_error lerr = {0};
-		KETEN_ASSERT(strncmp(s->addr, "http://", 7) == 0);
-		snprintf(tcp, sizeof tcp, "tcp://%s", s->addr + 7);
-		if ((rv = kt_httpd_start(tcp, &lim, answer, s, &s->d, &lerr))) {
-			const char *why = strstr(lerr.msg, ": ");
-			rv = keten_fail(err, (keten_err)rv, "cannot serve on %s: %s", s->addr,
-			                why ? why + 2 : lerr.msg);
-			free(s);
-			return rv;
-		}
+	lim.max_conns = s->o.max_conns;
+	lim.header_ms = s->o.header_ms;
+	if (s->o.tls_cert && (rv = kt_http_auth_tls(&s->o, &tls, err))) {
+		kt_http_auth_free(s->auth);
+		free(s);
+		return rv;
+	}
+	/* s->addr is "http://HOST:PORT" or "https://HOST:PORT" */
+	snprintf(url, sizeof url, tls ? "tls+tcp://%s" : "tcp://%s", strstr(s->addr, "://") + 3);
+	rv = kt_httpd_start(url, tls, &lim, answer, s, &s->d, &lerr);
+	if (tls)
+		nng_tls_config_free(tls); /* the listener holds its own reference */
+	if (rv) {
+		const char *why = strstr(lerr.msg, ": ");
+		rv = keten_fail(err, (keten_err)rv, "cannot serve on %s: %s", s->addr, why ? why + 2 : lerr.msg);
+		kt_http_auth_free(s->auth);
+		free(s);
+		return rv;
 	}
 	*out = s;
 	return KETEN_OK;
@@ -666,5 +723,6 @@ void keten_http_stop(keten_http_server *s)
 	if (!s)
 		return;
 	kt_httpd_stop(s->d);
+	kt_http_auth_free(s->auth);
 	free(s);
 }

@@ -1,15 +1,19 @@
 /*
  * httpd.c — a small bounded HTTP/1.1 server on nng's streams, for the
- * dashboard (http.c answers each request).  nng's own HTTP server has
- * neither a connection cap nor a time limit on a request, so a client
+ * dashboard (http.c answers each request), over TCP or, with a TLS
+ * configuration on the listener, TLS (tls+tcp://).  nng's own HTTP server
+ * has neither a connection cap nor a time limit on a request, so a client
  * could hold as many connections as it liked, each sending a header a
  * byte a minute.  Here: at most max_conns connections (one more is closed
- * as it arrives); the request head (at most 16 KiB) and any body (at most
- * 64 KiB, read and dropped: the dashboard answers GET alone) must have
+ * as it arrives); the TLS handshake, the request head (at most 16 KiB)
+ * and any body (at most 64 KiB: a POST's is kept and handed over with the
+ * request, for the login form; any other is read and dropped) must have
  * arrived header_ms after the connection opened, and the answer must be
  * taken within write_ms, or the connection is closed; one request per
  * connection (Connection: close), so no connection idles between
- * requests.
+ * requests.  Over TLS a sent answer may still sit in the TLS layer's
+ * buffer when the send completes, so the connection waits (reading and
+ * dropping, at most LINGER_MS) for the client to close it first.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -23,18 +27,22 @@
 #include "io/io.h"
 #include "base/base.h"
 
-#define MAX_HEAD (16u * 1024u)
-#define MAX_BODY (64u * 1024u)
+#define MAX_HEAD  (16u * 1024u)
+#define MAX_BODY  KT_HTTPD_MAX_BODY
+#define LINGER_MS 5000u
 
 struct conn {
 	struct kt_httpd *d;
 	nng_stream *s;
 	nng_aio *aio;
 	int64_t deadline;
-	bool writing, head_only;
+	bool writing, lingering, head_only;
 	size_t n, body_left;
 	char head[MAX_HEAD + 1];
-	char drop[4096]; /* body bytes, read and dropped */
+	char drop[4096];  /* body bytes, read and dropped */
+	const char *body; /* a POST's body: in head, or body_own */
+	size_t body_len;
+	char *body_own; /* malloc'd when it did not come with the head */
 	char *out;
 	size_t out_len, out_done;
 	struct conn *next;
@@ -46,6 +54,7 @@ struct kt_httpd {
 	struct kt_httpd_limits lim;
 	kt_httpd_fn fn;
 	void *ctx;
+	bool tls;
 	pthread_mutex_t mu;
 	pthread_cond_t gone;
 	struct conn *conns;
@@ -78,6 +87,7 @@ static void conn_free(struct conn *c)
 	nng_stream_free(c->s);
 	nng_aio_reap(c->aio); /* from its own callback: freed in the background */
 	free(c->out);
+	free(c->body_own);
 	free(c);
 }
 
@@ -102,7 +112,9 @@ static const char *reason(unsigned status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 303: return "See Other";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -118,7 +130,7 @@ static bool conn_answer(struct conn *c, struct kt_http_reply *r)
 {
 	const void *body = r->owned ? r->owned : r->data;
 	size_t blen = r->len, hl;
-	char head[1024];
+	char head[2048];
 
 	hl = (size_t)snprintf(
 		head, sizeof head,
@@ -150,54 +162,81 @@ static bool conn_status(struct conn *c, uint16_t status)
 	return conn_answer(c, &r);
 }
 
-/* The value of header name in the head (lines after the first), cut at
- * CR, into v; false when absent. */
-static bool header(const char *head, const char *name, char *v, size_t vlen)
+/* The value of header name in the head (lines after the first), without
+ * the blanks around it, and its length into *vlen; NULL when absent. */
+static char *header(char *head, const char *name, size_t *vlen)
 {
 	size_t nl = strlen(name);
-	for (const char *p = strstr(head, "\r\n"); p && p[2] && !(p[2] == '\r' && p[3] == '\n');
-	     p = strstr(p + 2, "\r\n")) {
-		const char *line = p + 2, *e;
-		if (strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+	for (char *p = strstr(head, "\r\n"); p && p[2] && !(p[2] == '\r' && p[3] == '\n'); p = strstr(p + 2, "\r\n")) {
+		char *v = p + 2, *e;
+		if (strncasecmp(v, name, nl) != 0 || v[nl] != ':')
 			continue;
-		line += nl + 1;
-		while (*line == ' ' || *line == '\t')
-			line++;
-		e = strstr(line, "\r\n");
-		snprintf(v, vlen, "%.*s", (int)(e ? e - line : (ptrdiff_t)strlen(line)), line);
-		return true;
+		v += nl + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		if (!(e = strstr(v, "\r\n")))
+			e = v + strlen(v);
+		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		*vlen = (size_t)(e - v);
+		return v;
 	}
-	return false;
+	return NULL;
 }
 
 /* The head is complete (at its blank line): parse it and answer. */
 static bool conn_request(struct conn *c)
 {
+	static const char *const names[] = {"Host", "Authorization", "Cookie"};
 	struct kt_http_reply r = {0};
-	char method[16], uri[4096], version[16] = "", host[256];
-	bool has_host;
+	struct kt_http_req q = {.body = c->body, .body_len = c->body_len};
+	char method[16], uri[4096], version[16] = "", *v[KT_COUNT(names)];
+	size_t vlen[KT_COUNT(names)];
 
 	if (sscanf(c->head, "%15s %4095s %15s", method, uri, version) != 3 || strncmp(version, "HTTP/1.", 7) != 0)
 		return conn_status(c, strncmp(version, "HTTP/", 5) == 0 ? 505 : 400);
-	has_host = header(c->head, "Host", host, sizeof host);
-	if (!has_host && strcmp(version, "HTTP/1.1") == 0)
+	for (size_t i = 0; i < KT_COUNT(names); i++)
+		v[i] = header(c->head, names[i], &vlen[i]);
+	for (size_t i = 0; i < KT_COUNT(names); i++)
+		if (v[i])
+			v[i][vlen[i]] = 0; /* cut in place, once all are found */
+	if (!v[0] && strcmp(version, "HTTP/1.1") == 0)
 		return conn_status(c, 400);
+	q.method = method;
+	q.uri = uri;
+	q.host = v[0];
+	q.authorization = v[1];
+	q.cookie = v[2];
 	c->head_only = strcmp(method, "HEAD") == 0;
-	c->d->fn(c->d->ctx, method, uri, has_host ? host : NULL, &r);
+	c->d->fn(c->d->ctx, &q, &r);
 	KETEN_ASSERT(r.status >= 100 && r.status < 600);
 	return conn_answer(c, &r);
 }
 
 /* How much body follows the head (Content-Length); SIZE_MAX when too much
  * or not a number. */
-static size_t body_length(const char *head)
+static size_t body_length(char *head)
 {
-	char cl[32], *end;
+	char cl[32], *v, *end;
 	unsigned long long n;
-	if (!header(head, "Content-Length", cl, sizeof cl))
+	size_t vlen;
+	if (!(v = header(head, "Content-Length", &vlen)))
 		return 0;
+	if (vlen >= sizeof cl)
+		return SIZE_MAX;
+	memcpy(cl, v, vlen);
+	cl[vlen] = 0;
 	n = strtoull(cl, &end, 10);
 	return *end || n > MAX_BODY ? SIZE_MAX : (size_t)n;
+}
+
+/* On with the body: a POST's into body_own, any other into drop. */
+static void body_recv(struct conn *c)
+{
+	if (c->body_own)
+		conn_recv(c, c->body_own + (c->body_len - c->body_left), c->body_left);
+	else
+		conn_recv(c, c->drop, c->body_left < sizeof c->drop ? c->body_left : sizeof c->drop);
 }
 
 /* Bytes arrived while reading the head: on to the body, the answer, or more. */
@@ -216,15 +255,30 @@ static void conn_head(struct conn *c, size_t got)
 			return;
 		}
 	} else {
-		size_t have = c->n - (size_t)(end + 4 - c->head), want = body_length(c->head);
+		char *rest = end + 4;
+		size_t have = c->n - (size_t)(rest - c->head), want = body_length(c->head);
+		bool post = strncmp(c->head, "POST ", 5) == 0;
 		end[2] = 0; /* the head alone, ending in one CRLF */
 		if (want == SIZE_MAX) {
 			ok = conn_status(c, 413);
 		} else if (want > have) {
 			c->body_left = want - have;
-			conn_recv(c, c->drop, c->body_left < sizeof c->drop ? c->body_left : sizeof c->drop);
+			if (post) {
+				if (!(c->body_own = malloc(want))) {
+					conn_free(c);
+					return;
+				}
+				memcpy(c->body_own, rest, have);
+				c->body = c->body_own;
+				c->body_len = want;
+			}
+			body_recv(c);
 			return;
 		} else {
+			if (post) {
+				c->body = rest;
+				c->body_len = want;
+			}
 			ok = conn_request(c);
 		}
 		c->writing = true;
@@ -249,19 +303,28 @@ static void conn_cb(void *arg)
 		conn_free(c);
 		return;
 	}
+	if (c->lingering) {
+		conn_recv(c, c->drop, sizeof c->drop); /* dropped, until the client closes */
+		return;
+	}
 	if (c->writing) {
 		c->out_done += got;
-		if (c->out_done < c->out_len)
+		if (c->out_done < c->out_len) {
 			conn_send(c);
-		else
+		} else if (c->d->tls) {
+			c->lingering = true;
+			c->deadline = mono_ms() + (c->d->lim.write_ms < LINGER_MS ? c->d->lim.write_ms : LINGER_MS);
+			conn_recv(c, c->drop, sizeof c->drop);
+		} else {
 			conn_free(c);
+		}
 		return;
 	}
 	if (c->body_left) {
-		/* the body: read and dropped; the head keeps its bytes */
+		/* the body: a POST's kept, any other dropped; the head keeps its bytes */
 		c->body_left -= got < c->body_left ? got : c->body_left;
 		if (c->body_left) {
-			conn_recv(c, c->drop, c->body_left < sizeof c->drop ? c->body_left : sizeof c->drop);
+			body_recv(c);
 			return;
 		}
 		c->writing = true;
@@ -313,8 +376,8 @@ static void accept_cb(void *arg)
 		nng_stream_listener_accept(d->l, d->acc);
 }
 
-int kt_httpd_start(const char *url, const struct kt_httpd_limits *lim, kt_httpd_fn fn, void *ctx, struct kt_httpd **out,
-                   keten_error *err)
+int kt_httpd_start(const char *url, struct nng_tls_config *tls, const struct kt_httpd_limits *lim, kt_httpd_fn fn,
+                   void *ctx, struct kt_httpd **out, keten_error *err)
 {
 	struct kt_httpd *d = calloc(1, sizeof *d);
 	int rv;
@@ -327,9 +390,11 @@ int kt_httpd_start(const char *url, const struct kt_httpd_limits *lim, kt_httpd_
 	d->lim.write_ms = lim && lim->write_ms ? lim->write_ms : 30000;
 	d->fn = fn;
 	d->ctx = ctx;
+	d->tls = tls != NULL;
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->gone, NULL);
 	if ((rv = nng_aio_alloc(&d->acc, accept_cb, d)) || (rv = nng_stream_listener_alloc(&d->l, url)) ||
+	    (tls && (rv = nng_stream_listener_set_ptr(d->l, NNG_OPT_TLS_CONFIG, tls))) ||
 	    (rv = nng_stream_listener_listen(d->l))) {
 		kt_httpd_stop(d);
 		return keten_fail(err, rv == NNG_ENOMEM ? KETEN_ENOMEM : KETEN_EIO, "cannot listen on %s: %s", url,

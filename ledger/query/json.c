@@ -144,12 +144,13 @@ static const ProtobufCMessageDescriptor *descs[] = {
 	[KETEN__BODY_TYPE__RULING] = &keten__ruling__descriptor,
 	[KETEN__BODY_TYPE__CORRECTION] = &keten__correction__descriptor,
 	[KETEN__BODY_TYPE__CHECKPOINT] = &keten__checkpoint__descriptor,
+	[KETEN__BODY_TYPE__RESUME] = &keten__resume__descriptor,
 };
 
 static bool is_date_field(const char *name)
 {
 	return strcmp(name, "date") == 0 || strcmp(name, "start") == 0 || strcmp(name, "end") == 0 ||
-		strncmp(name, "valid_", 6) == 0;
+		strncmp(name, "valid_", 6) == 0 || strncmp(name, "period_", 7) == 0;
 }
 
 static json_t *message_json(const ProtobufCMessage *m);
@@ -523,6 +524,35 @@ json_t *keten_json_bank(const keten_bank_result *b)
 	return bo;
 }
 
+/* Hundredths as a number: an integer when whole, else a real. */
+static json_t *units_json(int64_t u)
+{
+	return u % 100 ? json_real((double)u / 100.0) : json_integer(u / 100);
+}
+
+/* A report row's outcomes, stops, maatwerk and care. */
+static void report_care_json(json_t *o, const keten_report_row *row)
+{
+	json_t *out = json_object(), *vol = json_object();
+
+	json_object_set_new(out, "achieved", json_integer((json_int_t)row->achieved));
+	json_object_set_new(out, "partial", json_integer((json_int_t)row->partial));
+	json_object_set_new(out, "not_achieved", json_integer((json_int_t)row->not_achieved));
+	json_object_set_new(out, "stopped", json_integer((json_int_t)row->stopped));
+	json_object_set_new(o, "outcomes", out);
+	json_object_set_new(o, "dropouts", json_integer((json_int_t)row->dropouts));
+	json_object_set_new(o, "other_stops", json_integer((json_int_t)row->other_stops));
+	json_object_set_new(o, "maatwerk", json_integer((json_int_t)row->maatwerk));
+	json_object_set_new(o, "maatwerk_cents", json_integer(row->maatwerk_cents));
+	json_object_set_new(o, "cost_per_client_cents", json_integer(row->cost_per_client_cents));
+	for (size_t v = 0; v < row->n_volumes; v++)
+		json_object_set_new(vol, row->volumes[v].unit, units_json(row->volumes[v].units));
+	json_object_set_new(o, "delivered_by_unit", vol);
+	json_object_set_new(o, "duurzaam_paid_months", json_integer((json_int_t)row->duurzaam_paid_months));
+	json_object_set_new(o, "duurzaam_unserved_months", json_integer((json_int_t)row->duurzaam_unserved_months));
+	json_object_set_new(o, "duurzaam_hours_per_paid_month", units_json(row->duurzaam_hours_per_paid_month));
+}
+
 json_t *keten_json_report(keten_txn *t, const keten_report *rep, keten_report_by by)
 {
 	json_t *root = json_object(), *rows = json_array();
@@ -555,6 +585,7 @@ json_t *keten_json_report(keten_txn *t, const keten_report *rep, keten_report_by
 		json_object_set_new(o, "payments", json_integer((json_int_t)row->payments));
 		json_object_set_new(o, "delay_median_days", json_integer(row->delay_median_days));
 		json_object_set_new(o, "delay_p90_days", json_integer(row->delay_p90_days));
+		report_care_json(o, row);
 		if (i < rep->n_rows)
 			json_array_append_new(rows, o);
 		else

@@ -85,6 +85,16 @@ struct claim {
 	uint8_t (*pay)[32];
 };
 
+/* A delivery on an allocation with a volume, or a claim for one of its
+ * months (recon_volume.c): the volume findings' material. */
+struct vol {
+	size_t subj;
+	uint32_t ym;
+	int64_t units; /* hundredths; 0 for a claim */
+	bool claim;
+	uint8_t id[32]; /* the delivery's or the claim's */
+};
+
 struct pay {
 	Keten__State__PaymentState *ps;
 	bool receipt_known; /* a receipt dated by as_of */
@@ -114,7 +124,9 @@ struct recon_ctx {
 	struct idmap c_map;
 	struct pay *p;
 	size_t n_p, cap_p;
-	struct idmap clawed;    /* allocation -> 1: a clawback exists */
+	struct idmap clawed; /* allocation -> 1: a clawback exists */
+	struct vol *vol;     /* deliveries on allocations with a volume (recon_volume.c) */
+	size_t n_vol, cap_vol;
 	struct idmap contracts; /* contract id -> index into cstate */
 	Keten__State__ContractState **cstate;
 	Keten__FrameworkContract **cbody;
@@ -193,6 +205,23 @@ int kt_recon_payment_findings(struct recon_ctx *x, struct pay *p);
 int kt_recon_subject_findings(struct recon_ctx *x, struct subj *s);
 /* Disputes open at as_of. */
 int kt_recon_dispute_findings(struct recon_ctx *x);
+
+/* Add a finding (deduplicated by kind and first id; ids NULL entries
+ * skipped; none: not made), as the finding functions do. */
+int kt_recon_add(struct recon_ctx *x, const char *kind, const uint8_t *subject, const uint8_t *payer,
+                 const uint8_t *payee, int64_t amount, const uint8_t *const *ids, size_t n, const char *detail);
+
+/* A change's or number's mark on allocation s (recon_change.c): true
+ * when mark is one (its finding made, *rc its result). */
+bool kt_recon_change_mark(struct recon_ctx *x, const struct subj *s, const char *mark, int *rc);
+
+/* Volume findings (recon_volume.c) ---------------------------------------------- */
+
+/* Keep a delivery of the scan (on subject i, month ym) when its allocation has a volume. */
+int kt_recon_vol_delivery(struct recon_ctx *x, size_t i, uint32_t ym, int64_t units, const uint8_t id[32]);
+/* delivered-above-volume and delivered-below-volume, from what was kept
+ * and the claims of the context. */
+int kt_recon_volume_findings(struct recon_ctx *x);
 
 /* Bank findings (bank.c) ------------------------------------------------------ */
 

@@ -31,6 +31,7 @@ static const char *mark_kind(const char *mark)
 		{"tariff-differs-from-framework", "tariff-differs-from-framework"},
 		{"margin-above-max", "margin-above-maximum"},
 		{"margin-above-maximum", "margin-above-maximum"},
+		{"above-subcontract-tariff", "above-subcontract-tariff"},
 	};
 	static const char *const computed[] = {
 		"rijgen",
@@ -45,7 +46,12 @@ static const char *mark_kind(const char *mark)
 		"payment-unconfirmed",
 		"payment-without-receipt",
 		"final-without-result",
+		"final-after-stop",
 		"stop-without-clawback",
+		"allocation-after-close",
+		"replacement-outside-window",
+		"claim-after-replacement",
+		"duplicate-allocation-number",
 	};
 	for (size_t i = 0; i < sizeof alias / sizeof *alias; i++)
 		if (strcmp(alias[i].mark, mark) == 0)
@@ -126,6 +132,12 @@ static int add_finding(struct recon_ctx *x, const char *kind, const uint8_t *sub
 	vsnprintf(f->detail, sizeof f->detail, fmt, ap);
 	va_end(ap);
 	return 0;
+}
+
+int kt_recon_add(struct recon_ctx *x, const char *kind, const uint8_t *subject, const uint8_t *payer,
+                 const uint8_t *payee, int64_t amount, const uint8_t *const *ids, size_t n, const char *detail)
+{
+	return add_finding(x, kind, subject, payer, payee, amount, ids, n, "%s", detail);
 }
 
 /* A kind named by a mark that reconcile does not compute itself: kept as
@@ -251,6 +263,8 @@ static int alloc_findings(struct recon_ctx *x, struct subj *s)
 		const char *mark = as->findings[i];
 		if (strcmp(mark, "rijgen") == 0 && as->client_ref && as->start <= x->as_of) {
 			rc = rijgen_finding(x, s);
+		} else if (kt_recon_change_mark(x, s, mark, &rc)) {
+			continue;
 		} else if (mark_kind(mark)) {
 			const char *kind = intern_kind(x, mark_kind(mark));
 			const uint8_t *ids[1] = {as->id.data};
@@ -315,9 +329,12 @@ static int offer_findings(struct recon_ctx *x, struct subj *s)
 				: strcmp(kind, "tariff-differs-from-framework") == 0
 				? "price differs from the framework tariff"
 				: strcmp(kind, "margin-above-maximum") == 0 ? "margin kept above the contract maximum"
-									    : "marked on the subcontract";
+				: strcmp(kind, "above-subcontract-tariff") == 0 ? "price above the subcontract tariff"
+										: "marked on the subcontract";
+			bool svc = os->service && strcmp(kind, "above-subcontract-tariff") == 0;
 			rc = add_finding(x, kind, os->id.data, l->payer, l->payee, os->amount_cents, ids, 2,
-			                 "%s (%s, %lld cents)", why, l->what, (long long)os->amount_cents);
+			                 "%s%s%s%s (%s, %lld cents)", why, svc ? " of service '" : "",
+			                 svc ? os->service : "", svc ? "'" : "", l->what, (long long)os->amount_cents);
 		}
 	}
 	return rc;
@@ -344,6 +361,40 @@ static bool has_result(struct recon_ctx *x, const struct subj *s)
 		(!as->close_date || as->close_date <= x->as_of);
 	kt_state_free(loaded);
 	return ok;
+}
+
+/*
+ * More of the final part paid than its stop leaves due: a final claim on
+ * a herstel allocation closed by as_of (a pause is no close), paid above
+ * kt_final_due.  It was paid before the stop, or the claim was accepted
+ * where the stop was not known yet; the evidence is the claim, its
+ * payments, the allocation and the result that stopped it.
+ */
+static int final_after_stop(struct recon_ctx *x, const struct claim *c, const uint8_t **ids, size_t n)
+{
+	const Keten__State__ClaimState *cs = c->cs;
+	const struct subj *s = &x->s[c->subj];
+	const Keten__State__AllocationState *as = s->as;
+	Keten__State__ContractState *ks = NULL;
+	Keten__FrameworkContract *fc = NULL;
+	int64_t due;
+	uint32_t bp;
+
+	if (!as || as->kind != KETEN__KIND__HERSTEL || c->paid <= 0 || !cs->installment ||
+	    strcmp(cs->installment, "final") != 0 || !as->closed || kt_stop_is_pause(as->stop_code) || !as->stop_code ||
+	    as->close_date > x->as_of)
+		return 0;
+	kt_recon_contract(x, &as->contract, &ks, &fc);
+	if (!kt_final_due(x->t, as, fc, &due, &bp) || c->paid <= due)
+		return 0;
+	KETEN_ASSERT(n >= 1 && n <= 12);
+	if (n < 12)
+		ids[n++] = as->id.data;
+	if (n < 12)
+		ids[n++] = bin(&as->result);
+	return add_finding(x, "final-after-stop", s->l.subject, s->l.payer, s->l.payee, c->paid - due, ids, n,
+	                   "final part paid %lld cents; %lld due after stop code %s (%u.%02u%%)", (long long)c->paid,
+	                   (long long)due, as->stop_code, bp / 100, bp % 100);
 }
 
 int kt_recon_claim_findings(struct recon_ctx *x, struct claim *c)
@@ -394,6 +445,16 @@ int kt_recon_claim_findings(struct recon_ctx *x, struct claim *c)
 			                 (long long)cs->amount_cents, (long long)expected);
 		}
 	}
+	/* an up-front part left unpaid, or a final part, of an allocation a
+	 * change replaced: no longer due (read from state, so both sides
+	 * find it whichever order the claim and the change arrived in) */
+	if (rc == 0 && s->as && s->as->replaced_by.len == 32 && cs->installment &&
+	    (strcmp(cs->installment, "final") == 0 || (strcmp(cs->installment, "upfront") == 0 && unpaid > 0))) {
+		const uint8_t *rv[3] = {cs->id.data, s->as->id.data, s->as->replaced_by.data};
+		rc = add_finding(x, "claim-after-replacement", l->subject, l->payer, l->payee, unpaid, rv, 3,
+		                 "%s claimed on an allocation a change replaced (reason %s): %lld cents no longer due",
+		                 cs->installment, s->as->change_reason ? s->as->change_reason : "-", (long long)unpaid);
+	}
 	/* the final part paid without a result */
 	if (rc == 0 && c->paid > 0 && cs->installment && strcmp(cs->installment, "final") == 0 && !has_result(x, s)) {
 		const uint8_t *root = s->as ? s->as->id.data : bin(&s->os->allocation);
@@ -402,6 +463,8 @@ int kt_recon_claim_findings(struct recon_ctx *x, struct claim *c)
 		                 "final part paid (%lld cents) but the allocation has no result entry",
 		                 (long long)c->paid);
 	}
+	if (rc == 0)
+		rc = final_after_stop(x, c, ids, n);
 	for (size_t i = 0; rc == 0 && i < cs->n_findings; i++) {
 		const char *kind = mark_kind(cs->findings[i]);
 		const uint8_t *ev[1] = {cs->id.data};

@@ -364,6 +364,10 @@ static int delivery_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, 
 			(!x->o->from || last >= x->o->from);
 		if (in)
 			keten_add_cents(x->s[i].l.delivered_units, d->units, &x->s[i].l.delivered_units);
+		if (in && kt_recon_vol_delivery(x, i, ym, d->units, k + 1)) {
+			kt_state_free(d);
+			return -1;
+		}
 	}
 	kt_state_free(d);
 	return 0;
@@ -571,6 +575,7 @@ void kt_recon_ctx_free(struct recon_ctx *x)
 	}
 	for (size_t i = 0; i < x->n_p; i++)
 		kt_state_free(x->p[i].ps);
+	free(x->vol);
 	for (size_t i = 0; i < x->n_cstate; i++) {
 		kt_state_free(x->cstate[i]);
 		if (x->cbody[i])

@@ -34,9 +34,17 @@ static const char *const kinds[] = {
 	"above-framework-tariff",
 	"tariff-differs-from-framework",
 	"margin-above-maximum",
+	"above-subcontract-tariff",
 	"final-without-result",
+	"final-after-stop",
 	"stop-without-clawback",
 	"rijgen",
+	"allocation-after-close",
+	"replacement-outside-window",
+	"claim-after-replacement",
+	"duplicate-allocation-number",
+	"delivered-above-volume",
+	"delivered-below-volume",
 	"open-dispute",
 	"bank-only",
 	"ledger-only",
@@ -55,9 +63,17 @@ static const char *const meanings[] = {
 	"a subcontract price is above the framework tariff (contract rule: maximum)",
 	"a subcontract price differs from the framework tariff (contract rule: fixed)",
 	"the lead provider keeps a larger share than the contract's maximum margin",
+	"a subcontract price is above the contract's subcontract tariff for its service (contract rule: maximum)",
 	"the final part was paid but no result entry closes the allocation",
+	"more of the final part was paid than the contract keeps due after the allocation's stop code",
 	"a trajectory stopped early after the up-front part was paid, without a clawback",
 	"the same herstel arrangement was allocated to the same client back to back",
+	"an allocation of the same profile for a client right after one was closed, not as a change (--replaces)",
+	"an allocation was replaced later after its start than the contract's change window",
+	"an up-front part left unpaid, or a final part, claimed on an allocation a change replaced: no longer due",
+	"an allocation number another author of the municipality had used (received)",
+	"the units delivered in a month, or in all, exceed the allocation's volume",
+	"a claimed duurzaam month in hours delivered less than the contract's share of its volume",
 	"a dispute over entries is not yet ruled",
 	"a bank statement line has no payment entry",
 	"a payment entry has no line on the bank statement",
@@ -167,10 +183,13 @@ static int64_t alloc_month(const struct recon_ctx *x KT_UNUSED, const void *arg,
 	return kt_alloc_month(ap->as, ap->cs, ym, &v) ? v : 0;
 }
 
-static int64_t offer_month(const struct recon_ctx *x KT_UNUSED, const void *arg, uint32_t ym)
+/* A month of a monthly subcontract, cut by its root allocation's close and
+ * pauses when that allocation is in view here (kt_month_value). */
+static int64_t offer_month(const struct recon_ctx *x, const void *arg, uint32_t ym)
 {
 	const Keten__State__OfferState *os = arg;
-	return keten_prorata_month(os->amount_cents, ym, os->start, os->end);
+	size_t i = os->allocation.len == 32 ? kt_idmap_get(&x->s_map, os->allocation.data) : SIZE_MAX;
+	return kt_month_value(os->amount_cents, ym, os->start, os->end, i != SIZE_MAX ? x->s[i].as : NULL);
 }
 
 static bool overlaps(const struct recon_ctx *x, uint32_t start, uint32_t end)
@@ -182,6 +201,22 @@ static bool overlaps(const struct recon_ctx *x, uint32_t start, uint32_t end)
 	if (x->o->from && end && end < x->o->from)
 		return false;
 	return true;
+}
+
+/* A change (rules/change.c): a replaced herstel allocation is worth what
+ * was paid up front under it (its final part is no longer claimable; what
+ * of it lies above the replacement's 2/3 is owed back, a clawback in the
+ * balance), the replacement its amount less what it took over. */
+static void change_line(const Keten__State__AllocationState *as, keten_recon_line *l)
+{
+	if (as->replaced_by.len == 32) {
+		size_t n = strlen(l->what);
+		snprintf(l->what + n, sizeof l->what - n, ", replaced (%s)", as->stop_code ? as->stop_code : "-");
+		if (as->kind == KETEN__KIND__HERSTEL)
+			l->agreed_cents = as->upfront_paid_cents;
+	}
+	if (as->replaces.len == 32 && as->kind == KETEN__KIND__HERSTEL)
+		l->agreed_cents = as->amount_cents - (as->carried_cents - as->owed_back_cents);
 }
 
 static void build_line(struct recon_ctx *x, struct subj *s, const uint8_t id[32])
@@ -210,6 +245,7 @@ static void build_line(struct recon_ctx *x, struct subj *s, const uint8_t id[32]
 		} else {
 			l->agreed_cents = as->amount_cents;
 		}
+		change_line(as, l);
 		s->line = overlaps(x, as->start, as->end);
 	} else {
 		const Keten__State__OfferState *os = s->os;
@@ -410,7 +446,7 @@ static int reconcile_steps(struct recon_ctx *x)
 		build_line(x, s, s->as ? s->as->id.data : s->os->id.data);
 	}
 	if ((rc = kt_recon_scan_records(x)) || (rc = claim_sums(x)) || (rc = payment_sums(x)) ||
-	    (rc = subject_lines(x)) || (rc = kt_recon_dispute_findings(x)))
+	    (rc = subject_lines(x)) || (rc = kt_recon_volume_findings(x)) || (rc = kt_recon_dispute_findings(x)))
 		return rc;
 	if (r->n_lines)
 		qsort(r->lines, r->n_lines, sizeof *r->lines, cmp_line);

@@ -1,21 +1,24 @@
 /*
- * report.c — the regional monitor from derived state (see keten/report.h).
+ * report.c — the regional monitor from derived state (see keten/report.h
+ * and, for how the work is shared with report_care.c, query/rep.h).
  *
  * Four prefix scans of the `state` table: allocations (each assigned to a
- * group, with its client, amount, close and stop), offers (subcontracted
- * amounts, added to the group of their root allocation), claims (their
- * date and the group of the allocation they fall under) and payments
- * (money paid and the delay between a claim's date and each payment on
- * it, for payments not dated before their claim).  Groups are few (municipalities, providers, arrangements, months),
- * so they are found by a linear search; claims are found by an id map.
- * Distinct clients are counted by sorting (group, client) pairs.
+ * group, with its client, amount, maatwerk, close, outcome and stop),
+ * offers (subcontracted amounts, added to the group of their root
+ * allocation), claims (their own date and the group of the allocation
+ * they fall under) and payments (money paid and the delay between a
+ * claim's date and each payment on it, for payments not dated before
+ * their claim); then report_care.c's scan of the deliveries.  With
+ * as_of, what is dated after it does not count.  Groups are few
+ * (municipalities, providers, arrangements, months), so they are found
+ * by a linear search; claims are found by an id map.  Distinct clients
+ * are counted by sorting (group, client) pairs.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rules/terms.h"
-#include "keten/report.h"
+#include "query/rep.h"
 #include "base/base.h"
 
 const char *keten_report_by_name(keten_report_by by)
@@ -46,20 +49,16 @@ bool keten_report_planned_stop(const char *domain, const char *code)
 	return strcmp(code, "31") == 0;
 }
 
+bool keten_report_dropout(const char *domain, const char *code)
+{
+	if (!code)
+		return false;
+	if (domain && strcmp(domain, "wmo") == 0)
+		return strcmp(code, "21") == 0;
+	return strcmp(code, "32") == 0;
+}
+
 /* Claim id -> (group, date, kind) --------------------------------------------- */
-
-struct cinfo {
-	uint8_t id[32];
-	size_t group;
-	uint32_t date;
-	bool sub; /* a claim on a subcontract */
-	bool used;
-};
-
-struct cmap {
-	struct cinfo *t;
-	size_t cap, n;
-};
 
 static size_t cslot(const struct cmap *m, const uint8_t id[32])
 {
@@ -90,19 +89,13 @@ static int cput(struct cmap *m, const struct cinfo *c)
 	return 0;
 }
 
-static const struct cinfo *cget(const struct cmap *m, const uint8_t id[32])
+static struct cinfo *cget(const struct cmap *m, const uint8_t id[32])
 {
 	if (!m->cap)
 		return NULL;
 	size_t i = cslot(m, id);
 	return m->t[i].used ? &m->t[i] : NULL;
 }
-
-/* Allocation id -> group: a sorted array after the allocation scan. */
-struct agroup {
-	uint8_t id[32];
-	size_t group;
-};
 
 static int cmp_agroup(const void *a, const void *b)
 {
@@ -111,39 +104,7 @@ static int cmp_agroup(const void *a, const void *b)
 
 /* Context ------------------------------------------------------------------------ */
 
-struct client {
-	size_t group;
-	char *ref;
-};
-
-struct delays {
-	int64_t *d;
-	size_t n, cap;
-};
-
-struct rctx {
-	keten_txn *t;
-	const keten_report_opts *o;
-	uint32_t today;
-	keten_report *r;
-	size_t cap_rows;
-	struct delays *dl; /* per row, parallel to r->rows */
-	struct delays dl_total;
-	int64_t *traj_days; /* per row: sum of trajectory days */
-	struct client *cl;
-	size_t n_cl, cap_cl;
-	struct agroup *ag;
-	size_t n_ag, cap_ag;
-	struct cmap claims;
-	/* contract state cache (few contracts) */
-	uint8_t (*ck)[32];
-	Keten__State__ContractState **cs;
-	size_t n_cs;
-	size_t n_made; /* rows made (dl and traj_days are indexed by them) */
-	int fail;
-};
-
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
+int kt_rep_grow(void **arr, size_t *cap, size_t n, size_t size)
 {
 	if (n < *cap)
 		return 0;
@@ -156,15 +117,14 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
-/* The row with this key, made when new; SIZE_MAX when out of memory. */
-static size_t row_of(struct rctx *x, const char *key)
+size_t kt_rep_row_of(struct rctx *x, const char *key)
 {
 	keten_report *r = x->r;
 	size_t old = x->cap_rows;
 	for (size_t i = 0; i < r->n_rows; i++)
 		if (strcmp(r->rows[i].key, key) == 0)
 			return i;
-	if (grow((void **)&r->rows, &x->cap_rows, r->n_rows, sizeof *r->rows))
+	if (kt_rep_grow((void **)&r->rows, &x->cap_rows, r->n_rows, sizeof *r->rows))
 		return SIZE_MAX;
 	if (x->cap_rows != old) {
 		void *a = realloc(x->dl, x->cap_rows * sizeof *x->dl), *b;
@@ -184,7 +144,7 @@ static size_t row_of(struct rctx *x, const char *key)
 	return r->n_rows++;
 }
 
-static void month_key(char *buf, size_t len, uint32_t ymd)
+void kt_rep_month_key(char *buf, size_t len, uint32_t ymd)
 {
 	snprintf(buf, len, "%04u-%02u", ymd / 10000, ymd / 100 % 100);
 }
@@ -216,13 +176,13 @@ static void group_key(const struct rctx *x, const Keten__State__AllocationState 
 			snprintf(buf, len, "%s/%s %s", as->profile ? as->profile : "-",
 			         as->intensity ? as->intensity : "-", kind_name(as->kind));
 		break;
-	default: month_key(buf, len, as->start); break;
+	default: kt_rep_month_key(buf, len, as->start); break;
 	}
 }
 
 static bool in_period(const struct rctx *x, uint32_t d)
 {
-	return (!x->o->from || d >= x->o->from) && (!x->o->until || d <= x->o->until);
+	return (!x->o->from || d >= x->o->from) && (!x->o->until || d <= x->o->until) && d <= x->cut;
 }
 
 static const Keten__State__ContractState *contract(struct rctx *x, const ProtobufCBinaryData *id)
@@ -247,7 +207,7 @@ static const Keten__State__ContractState *contract(struct rctx *x, const Protobu
 }
 
 /* Allocated amount of a duurzaam arrangement: its months within the period
- * and up to today, pro rata, indexed. */
+ * and up to today (or as_of), pro rata, indexed. */
 static int64_t duurzaam_total(struct rctx *x, const Keten__State__AllocationState *as)
 {
 	const Keten__State__ContractState *cs = contract(x, &as->contract);
@@ -257,6 +217,8 @@ static int64_t duurzaam_total(struct rctx *x, const Keten__State__AllocationStat
 		lo = x->o->from;
 	if (x->o->until && hi > x->o->until)
 		hi = x->o->until;
+	if (hi > x->cut)
+		hi = x->cut;
 	if (!lo || hi < lo)
 		return 0;
 	for (uint32_t ym = lo / 100; ym <= hi / 100; ym = (ym % 100 == 12) ? ym + 89 : ym + 1) {
@@ -281,6 +243,54 @@ static void add_stop(keten_report_row *row, const char *code)
 	}
 }
 
+/* An allocation counted in row g: its amount, maatwerk, rijgen and client.
+ * -1 without memory. */
+static int alloc_counted(struct rctx *x, const Keten__State__AllocationState *as, keten_report_row *row, size_t g)
+{
+	int64_t amount = as->kind == KETEN__KIND__DUURZAAM ? duurzaam_total(x, as) : as->amount_cents;
+
+	row->allocations++;
+	keten_add_cents(row->allocated_cents, amount, &row->allocated_cents);
+	if (as->maatwerk) {
+		row->maatwerk++;
+		keten_add_cents(row->maatwerk_cents, amount, &row->maatwerk_cents);
+	}
+	if (kt_strs_has(as->findings, as->n_findings, "rijgen"))
+		row->rijgen++;
+	if (!as->client_ref)
+		return 0;
+	if (kt_rep_grow((void **)&x->cl, &x->cap_cl, x->n_cl, sizeof *x->cl))
+		return -1;
+	x->cl[x->n_cl].group = g;
+	if (!(x->cl[x->n_cl].ref = strdup(as->client_ref)))
+		return -1;
+	x->n_cl++;
+	return 0;
+}
+
+/* An allocation closed in the period: its trajectory, outcome and stop. */
+static void alloc_closed(struct rctx *x, const Keten__State__AllocationState *as, keten_report_row *row, size_t g)
+{
+	if (as->kind == KETEN__KIND__HERSTEL && as->close_date >= as->start) {
+		row->closed_herstel++;
+		x->traj_days[g] += keten_date_days(as->close_date) - keten_date_days(as->start) + 1;
+	}
+	switch (as->outcome) {
+	case KETEN__OUTCOME__ACHIEVED: row->achieved++; break;
+	case KETEN__OUTCOME__PARTIAL: row->partial++; break;
+	case KETEN__OUTCOME__NOT_ACHIEVED: row->not_achieved++; break;
+	case KETEN__OUTCOME__STOPPED: row->stopped++; break;
+	default: break;
+	}
+	if (!as->stop_code || keten_report_planned_stop(as->domain, as->stop_code))
+		return;
+	add_stop(row, as->stop_code);
+	if (keten_report_dropout(as->domain, as->stop_code))
+		row->dropouts++;
+	else
+		row->other_stops++;
+}
+
 static int alloc_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct rctx *x = p;
@@ -298,36 +308,18 @@ static int alloc_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 		return 0;
 	}
 	group_key(x, as, key, sizeof key);
-	if ((g = row_of(x, key)) == SIZE_MAX || grow((void **)&x->ag, &x->cap_ag, x->n_ag, sizeof *x->ag))
+	if ((g = kt_rep_row_of(x, key)) == SIZE_MAX || kt_rep_grow((void **)&x->ag, &x->cap_ag, x->n_ag, sizeof *x->ag))
 		goto oom;
 	memcpy(x->ag[x->n_ag].id, k + 1, 32);
+	x->ag[x->n_ag].duurzaam = as->kind == KETEN__KIND__DUURZAAM;
 	x->ag[x->n_ag++].group = g;
 	row = &x->r->rows[g];
-	/* counted when it overlaps the period */
-	if ((!x->o->until || as->start <= x->o->until) && (!x->o->from || !as->end || as->end >= x->o->from)) {
-		row->allocations++;
-		keten_add_cents(row->allocated_cents,
-		                as->kind == KETEN__KIND__DUURZAAM ? duurzaam_total(x, as) : as->amount_cents,
-		                &row->allocated_cents);
-		if (kt_strs_has(as->findings, as->n_findings, "rijgen"))
-			row->rijgen++;
-		if (as->client_ref) {
-			if (grow((void **)&x->cl, &x->cap_cl, x->n_cl, sizeof *x->cl))
-				goto oom;
-			x->cl[x->n_cl].group = g;
-			if (!(x->cl[x->n_cl].ref = strdup(as->client_ref)))
-				goto oom;
-			x->n_cl++;
-		}
-	}
-	if (as->closed && as->close_date && in_period(x, as->close_date)) {
-		if (as->kind == KETEN__KIND__HERSTEL && as->close_date >= as->start) {
-			row->closed_herstel++;
-			x->traj_days[g] += keten_date_days(as->close_date) - keten_date_days(as->start) + 1;
-		}
-		if (as->stop_code && !keten_report_planned_stop(as->domain, as->stop_code))
-			add_stop(row, as->stop_code);
-	}
+	/* counted when it overlaps the period and had started by as_of */
+	if ((!x->o->until || as->start <= x->o->until) && (!x->o->from || !as->end || as->end >= x->o->from) &&
+	    as->start <= x->cut && alloc_counted(x, as, row, g))
+		goto oom;
+	if (as->closed && as->close_date && in_period(x, as->close_date))
+		alloc_closed(x, as, row, g);
 	kt_state_free(as);
 	return 0;
 oom:
@@ -336,17 +328,22 @@ oom:
 	return -1;
 }
 
-static size_t group_of_alloc(const struct rctx *x, const ProtobufCBinaryData *id)
+static const struct agroup *alloc_of(const struct rctx *x, const uint8_t id[32])
 {
-	struct agroup key, *hit;
-	if (id->len != 32 || !x->n_ag)
-		return SIZE_MAX;
-	memcpy(key.id, id->data, 32);
-	hit = bsearch(&key, x->ag, x->n_ag, sizeof *x->ag, cmp_agroup);
+	struct agroup key;
+	if (!x->n_ag)
+		return NULL;
+	memcpy(key.id, id, 32);
+	return bsearch(&key, x->ag, x->n_ag, sizeof *x->ag, cmp_agroup);
+}
+
+size_t kt_rep_group_of_alloc(const struct rctx *x, const uint8_t id[32])
+{
+	const struct agroup *hit = alloc_of(x, id);
 	return hit ? hit->group : SIZE_MAX;
 }
 
-static int offer_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, size_t vl, void *p)
+static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
 	struct rctx *x = p;
 	Keten__State__OfferState *os;
@@ -355,11 +352,18 @@ static int offer_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, siz
 		return 0;
 	if (!(os = keten__state__offer_state__unpack(NULL, vl, v)))
 		return 0;
-	/* accepted first-level subcontracts, overlapping the period */
+	/* every live offer leads its deliveries to its root allocation (report_care.c) */
+	if (!os->voided && os->allocation.len == 32 && kt_rep_offer_root(x, k + 1, os->allocation.data)) {
+		kt_state_free(os);
+		x->fail = KETEN_ENOMEM;
+		return -1;
+	}
+	/* accepted first-level subcontracts, overlapping the period, started by as_of */
 	if (!os->voided && os->accepted && os->parent.len == 32 && os->allocation.len == 32 &&
 	    memcmp(os->parent.data, os->allocation.data, 32) == 0 &&
-	    (g = group_of_alloc(x, &os->allocation)) != SIZE_MAX && (!x->o->until || os->start <= x->o->until) &&
-	    (!x->o->from || !os->end || os->end >= x->o->from)) {
+	    (g = kt_rep_group_of_alloc(x, os->allocation.data)) != SIZE_MAX &&
+	    (!x->o->until || os->start <= x->o->until) && (!x->o->from || !os->end || os->end >= x->o->from) &&
+	    os->start <= x->cut) {
 		int64_t amount = os->amount_cents;
 		if (os->pricing == KETEN__PRICING__MONTHLY) {
 			uint32_t lo = os->start, hi = os->end ? os->end : x->today;
@@ -368,6 +372,8 @@ static int offer_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, siz
 				lo = x->o->from;
 			if (x->o->until && hi > x->o->until)
 				hi = x->o->until;
+			if (hi > x->cut)
+				hi = x->cut;
 			for (uint32_t ym = lo / 100; lo && ym <= hi / 100; ym = (ym % 100 == 12) ? ym + 89 : ym + 1)
 				keten_add_cents(amount, keten_prorata_month(os->amount_cents, ym, os->start, os->end),
 				                &amount);
@@ -387,11 +393,19 @@ static int claim_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 		return 0;
 	if (!(cs = keten__state__claim_state__unpack(NULL, vl, v)))
 		return 0;
-	if (!cs->voided) {
+	/* a claim counts by its own date (the entry's when it gives none) */
+	if (!cs->voided && cs->date <= x->cut) {
 		const ProtobufCBinaryData *root = cs->allocation.len == 32 ? &cs->allocation : &cs->target;
-		ci.group = group_of_alloc(x, root);
+		const struct agroup *ag = root->len == 32 ? alloc_of(x, root->data) : NULL;
+		uint32_t ym;
+		ci.group = ag ? ag->group : SIZE_MAX;
 		ci.sub = !(cs->target.len == 32 && root->len == 32 && memcmp(cs->target.data, root->data, 32) == 0);
 		ci.date = cs->date;
+		/* a month of a duurzaam allocation claimed by its lead provider */
+		if (ag && ag->duurzaam && !ci.sub && cs->installment && keten_parse_period(cs->installment, &ym) == 0) {
+			ci.ym = ym;
+			memcpy(ci.alloc, root->data, 32);
+		}
 		memcpy(ci.id, k + 1, 32);
 		if (ci.group != SIZE_MAX && cput(&x->claims, &ci)) {
 			kt_state_free(cs);
@@ -405,7 +419,7 @@ static int claim_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 
 static int push_delay(struct delays *d, int64_t v)
 {
-	if (grow((void **)&d->d, &d->cap, d->n, sizeof *d->d))
+	if (kt_rep_grow((void **)&d->d, &d->cap, d->n, sizeof *d->d))
 		return -1;
 	d->d[d->n++] = v;
 	return 0;
@@ -419,18 +433,22 @@ static int payment_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, s
 		return 0;
 	if (!(ps = keten__state__payment_state__unpack(NULL, vl, v)))
 		return 0;
-	if (!ps->voided && !ps->repayment && in_period(x, ps->date)) {
+	if (!ps->voided && !ps->repayment && ps->date <= x->cut) {
 		for (size_t i = 0; i < ps->n_parts; i++) {
 			const Keten__State__ClaimPart *cp = ps->parts[i];
-			const struct cinfo *ci = cp->claim.len == 32 ? cget(&x->claims, cp->claim.data) : NULL;
+			struct cinfo *ci = cp->claim.len == 32 ? cget(&x->claims, cp->claim.data) : NULL;
 			size_t g;
 			if (!ci || cp->amount_cents <= 0)
+				continue;
+			/* a duurzaam month is paid when a payment by as_of pays its claim */
+			ci->paid = true;
+			if (!in_period(x, ps->date))
 				continue;
 			g = ci->group;
 			if (x->o->by == KETEN_REPORT_MONTH) {
 				char key[16];
-				month_key(key, sizeof key, ps->date);
-				if ((g = row_of(x, key)) == SIZE_MAX)
+				kt_rep_month_key(key, sizeof key, ps->date);
+				if ((g = kt_rep_row_of(x, key)) == SIZE_MAX)
 					goto oom;
 			}
 			keten_report_row *row = &x->r->rows[g];
@@ -438,11 +456,12 @@ static int payment_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, s
 				keten_add_cents(row->sub_paid_cents, cp->amount_cents, &row->sub_paid_cents);
 			else
 				keten_add_cents(row->paid_cents, cp->amount_cents, &row->paid_cents);
-			/* A claim is dated by its entry, a payment by its own date, which
-			 * may be backdated (paperwork recorded after the fact): a payment
-			 * dated before its claim has no delay to measure and is left out
-			 * of the delay figures (its money still counts), instead of
-			 * pulling the median below zero. */
+			/* A claim is dated by its own date (its entry's when it gives
+			 * none), a payment by its own date: a payment dated before its
+			 * claim (an advance, or paperwork recorded after the fact) has
+			 * no delay to measure and is left out of the delay figures
+			 * (its money still counts), instead of pulling the median
+			 * below zero. */
 			if (ci->date && ps->date && ps->date >= ci->date) {
 				int64_t days = keten_date_days(ps->date) - keten_date_days(ci->date);
 				if (push_delay(&x->dl[g], days) || push_delay(&x->dl_total, days))
@@ -504,6 +523,11 @@ static int cmp_stop(const void *a, const void *b)
 	return strcmp(((const keten_report_stop *)a)->code, ((const keten_report_stop *)b)->code);
 }
 
+static int cmp_volume(const void *a, const void *b)
+{
+	return strcmp(((const keten_report_volume *)a)->unit, ((const keten_report_volume *)b)->unit);
+}
+
 static int cmp_row(const void *a, const void *b)
 {
 	return strcmp(((const keten_report_row *)a)->key, ((const keten_report_row *)b)->key);
@@ -521,7 +545,8 @@ static int64_t avg_days(int64_t sum, size_t n)
 	return n ? (sum + (int64_t)n / 2) / (int64_t)n : 0;
 }
 
-/* The four scans, in order: allocations make the groups the others join. */
+/* The scans, in order: allocations make the groups the others join; the
+ * deliveries come last, to meet the duurzaam months paid. */
 static int report_scans(struct rctx *x, keten_error *err)
 {
 	uint8_t kind = DK_ALLOCATION;
@@ -538,7 +563,9 @@ static int report_scans(struct rctx *x, keten_error *err)
 	if ((rc = kt_kv_scan(x->t, KT_STATE, &kind, 1, claim_cb, x, err)))
 		return rc;
 	kind = DK_PAYMENT;
-	return kt_kv_scan(x->t, KT_STATE, &kind, 1, payment_cb, x, err);
+	if ((rc = kt_kv_scan(x->t, KT_STATE, &kind, 1, payment_cb, x, err)))
+		return rc;
+	return kt_rep_care(x, err);
 }
 
 /* Distinct clients per group, and over all. */
@@ -555,6 +582,34 @@ static void count_clients(struct rctx *x)
 	for (size_t i = 0; i < x->n_cl; i++)
 		if (i == 0 || strcmp(x->cl[i].ref, x->cl[i - 1].ref) != 0)
 			r->total.clients++;
+}
+
+/* An amount over n, rounded half up; 0 for n = 0. */
+static int64_t avg_cents(int64_t sum, size_t n)
+{
+	if (!n || sum < 0)
+		return 0;
+	return (int64_t)(((__int128)sum + (int64_t)n / 2) / (int64_t)n);
+}
+
+/* The outcomes, stops, maatwerk and care of row added to the total. */
+static void sum_outcomes(keten_report_row *tot, const keten_report_row *row)
+{
+	tot->achieved += row->achieved;
+	tot->partial += row->partial;
+	tot->not_achieved += row->not_achieved;
+	tot->stopped += row->stopped;
+	tot->dropouts += row->dropouts;
+	tot->other_stops += row->other_stops;
+	tot->maatwerk += row->maatwerk;
+	keten_add_cents(tot->maatwerk_cents, row->maatwerk_cents, &tot->maatwerk_cents);
+	for (size_t v = 0; v < row->n_volumes; v++)
+		kt_rep_add_volume(tot, row->volumes[v].unit, row->volumes[v].units);
+	tot->duurzaam_paid_months += row->duurzaam_paid_months;
+	tot->duurzaam_unserved_months += row->duurzaam_unserved_months;
+	/* still the sum of hours here (kt_rep_care_finish makes it the average) */
+	keten_add_cents(tot->duurzaam_hours_per_paid_month, row->duurzaam_hours_per_paid_month,
+	                &tot->duurzaam_hours_per_paid_month);
 }
 
 /* Each row finished (delays, shares, averages) and added to the total. */
@@ -580,10 +635,16 @@ static void sum_rows(struct rctx *x)
 		for (size_t s = 0; s < row->n_stops; s++)
 			for (size_t n = 0; n < row->stops[s].n; n++)
 				add_stop(tot, row->stops[s].code);
+		sum_outcomes(tot, row);
 	}
 	tot->subcontracted_bp = share_bp(tot->subcontracted_cents, tot->allocated_cents);
 	tot->avg_trajectory_days = avg_days(traj_total, tot->closed_herstel);
 	finish_delays(tot, &x->dl_total);
+	for (size_t i = 0; i <= r->n_rows; i++) {
+		keten_report_row *row = i < r->n_rows ? &r->rows[i] : tot;
+		row->cost_per_client_cents = avg_cents(row->paid_cents, row->clients);
+		kt_rep_care_finish(row);
+	}
 }
 
 /* Groups that only exist through periods outside the report are dropped;
@@ -594,7 +655,8 @@ static void tidy_rows(keten_report *r)
 	for (size_t i = 0; i < r->n_rows; i++) {
 		const keten_report_row *row = &r->rows[i];
 		if (row->allocations || row->paid_cents || row->sub_paid_cents || row->closed_herstel ||
-		    row->early_stops || row->payments)
+		    row->early_stops || row->payments || row->n_volumes || row->duurzaam_paid_months || row->achieved ||
+		    row->partial || row->not_achieved || row->stopped)
 			r->rows[j++] = *row;
 	}
 	r->n_rows = j;
@@ -605,6 +667,11 @@ static void tidy_rows(keten_report *r)
 			qsort(r->rows[i].stops, r->rows[i].n_stops, sizeof r->rows[i].stops[0], cmp_stop);
 	if (r->total.n_stops)
 		qsort(r->total.stops, r->total.n_stops, sizeof r->total.stops[0], cmp_stop);
+	for (size_t i = 0; i <= r->n_rows; i++) {
+		keten_report_row *row = i < r->n_rows ? &r->rows[i] : &r->total;
+		if (row->n_volumes)
+			qsort(row->volumes, row->n_volumes, sizeof row->volumes[0], cmp_volume);
+	}
 }
 
 static void rctx_free(struct rctx *x)
@@ -620,6 +687,8 @@ static void rctx_free(struct rctx *x)
 	free(x->cs);
 	free(x->ck);
 	free(x->ag);
+	free(x->off);
+	free(x->pm);
 	free(x->claims.t);
 	free(x->dl_total.d);
 	free(x->traj_days);
@@ -636,7 +705,8 @@ int keten_report_build(keten_txn *t, const keten_report_opts *o, keten_report *o
 	if (!t || !o || o->by < KETEN_REPORT_MUNICIPALITY || o->by > KETEN_REPORT_MONTH)
 		return keten_fail(err, KETEN_EINVAL, "report: --by is municipality, provider, arrangement or month");
 	x.r = out;
-	x.today = o->today ? o->today : keten_today();
+	x.cut = o->as_of ? o->as_of : UINT32_MAX;
+	x.today = o->today ? o->today : o->as_of ? o->as_of : keten_today();
 	if ((rc = report_scans(&x, err)) == 0) {
 		snprintf(out->total.key, sizeof out->total.key, "total");
 		count_clients(&x);

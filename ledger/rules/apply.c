@@ -3,7 +3,7 @@
  * (certificates, revocations), contract.c (contracts, indexation,
  * allocations), offer.c (subcontract offers, answers, deliveries), the
  * money flow (rules/flow.h: claim.c, payment.c, receipt.c, result.c,
- * clawback.c, correction.c) and dispute.c.  Body types nobody handles apply without domain state.
+ * resume.c, clawback.c, correction.c) and dispute.c.  Body types nobody handles apply without domain state.
  * The handlers never reach each other through here: this file is the top
  * of the rules layer, and core/ calls it alone.
  */
@@ -30,6 +30,7 @@ int kt_rules_apply(kt_apply *a, keten_error *err)
 	case KETEN__BODY_TYPE__PAYMENT: return kt_rule_payment(a, err);
 	case KETEN__BODY_TYPE__RECEIPT: return kt_rule_receipt(a, err);
 	case KETEN__BODY_TYPE__RESULT: return kt_rule_result(a, err);
+	case KETEN__BODY_TYPE__RESUME: return kt_rule_resume(a, err);
 	case KETEN__BODY_TYPE__CLAWBACK: return kt_rule_clawback(a, err);
 	case KETEN__BODY_TYPE__CORRECTION: return kt_rule_correction(a, err);
 	case KETEN__BODY_TYPE__DISPUTE:

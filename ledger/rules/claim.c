@@ -3,14 +3,44 @@
  * the payee of an allocation (its lead provider) or of an accepted
  * subcontract (its subcontractor) claims on it; the installment must fit
  * the target's kind or pricing and fall inside the agreed period; an
- * installment other than "units" is claimed once.  A claim above what the
- * agreement says is recorded as a finding, never refused.  A claim moves
+ * installment other than "units" is claimed once.  After a stop the
+ * final part is claimed only as far as the contract keeps it due
+ * ("final-not-due"), a month that starts after the close date is refused
+ * ("month-after-close") and so is a month wholly paused ("month-paused");
+ * a month cut by either is claimed pro rata (rules/terms.h).  A claim
+ * above what the agreement says is otherwise recorded as a finding,
+ * never refused.
+ *
+ * Those three depend on a stop or pause that another party may sign.  A
+ * claim received from elsewhere is rejected by the first two only when
+ * its author signed the stop itself (closed it, or countersigned it):
+ * that stop precedes the claim in the author's own feed, so every node
+ * applies it first.  Otherwise, and for "month-paused" always (a resume
+ * may still arrive), a received claim applies whatever the order of the
+ * feeds, and reconcile measures it against what is due
+ * (claim-above-agreed, final-after-stop).  A claim moves
  * its target's claimed counter and the pair's claimed balance by its
- * amount.  Part of the money flow (rules/flow.h).
+ * amount, on its date.  Part of the money flow (rules/flow.h).
+ *
+ * Dates and numbers (claim_dated).  A claim's date (declaratiedatum) is
+ * the one its body gives, else its entry's date; it is what --as-of, the
+ * payment term and the balance records count by.  It must be a date, not
+ * after the day the claim was signed (its entry's timestamp, signed with
+ * it: every node judges it alike, whenever the entry arrives).  It may lie
+ * before the agreement starts, as a claim recorded then always could: an
+ * up-front part is invoiced when the care is agreed, before it begins.
+ * Its period (productperiode) is two dates inside the agreement, and
+ * inside the month it claims for a month.  Its
+ * number (factuurnummer) is unique among the payee's live claims: only
+ * the payee claims, so two claims with one number are both in the payee's
+ * own feed, which every node applies in feed order, and the later one is
+ * refused (rejected when received) on every node that holds both;
+ * voiding a claim frees its number.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/change.h"
 #include "rules/flow.h"
 #include "base/base.h"
 
@@ -23,8 +53,10 @@ struct claim_ctx {
 	Keten__State__ContractState *cs;   /* an allocation's contract */
 	const uint8_t *payer, *payee, *muni;
 	uint32_t start, end, term;
+	uint32_t date, recorded; /* the claim's date, and its entry's */
 	int64_t agreed, claimed; /* the target's agreed amount (0: none) and claims so far */
 	bool upfront_final, month, units;
+	bool replaced; /* received: an up-front or final part of a replaced allocation */
 };
 
 static bool is_month(const char *s)
@@ -67,6 +99,18 @@ static int claim_on_allocation(struct claim_ctx *x, keten_error *err)
 	    (as->kind == KETEN__KIND__COMPONENT && !x->units && !x->month))
 		return keten_refuse(err, "invalid-installment", "installment '%s' does not fit a %s allocation",
 		                    x->c->installment, kind_installments(as->kind));
+	/* a change carried the up-front part over and ended the final part:
+	 * the provider's claim depends on the municipality's entry, so only
+	 * local claims are refused (a received one is marked) */
+	if (kt_replaced(as) && x->upfront_final) {
+		if (a->local)
+			return keten_refuse(
+				err, "allocation-replaced",
+				"the allocation was replaced (reason %s): its %s part is no longer claimable, "
+				"claim on the replacement",
+				as->change_reason ? as->change_reason : "-", x->c->installment);
+		x->replaced = true;
+	}
 	return KETEN_OK;
 }
 
@@ -98,15 +142,83 @@ static int claim_on_offer(struct claim_ctx *x, keten_error *err)
 	return KETEN_OK;
 }
 
+/* Did the claim's author sign the stop of allocation as itself (closed
+ * it, or countersigned the other side's close)?  The author is the lead
+ * provider (the payee, checked first), so a countersigned close that the
+ * municipality made was countersigned by it. */
+static bool own_stop(const kt_apply *a, const Keten__State__AllocationState *as)
+{
+	bool by_author = as->closed_by.len == 32 && memcmp(as->closed_by.data, a->e->author, 32) == 0;
+	return by_author || (as->countersigned && as->closed_by.len == 32);
+}
+
+/* The final part of a stopped herstel allocation above what is due. */
+static int claim_final_due(const struct claim_ctx *x, keten_error *err)
+{
+	const Keten__State__AllocationState *as = x->as;
+	int64_t up, fin, due;
+	uint32_t bp;
+
+	if (!as || as->kind != KETEN__KIND__HERSTEL || strcmp(x->c->installment, "final") != 0 || !as->closed ||
+	    kt_stop_is_pause(as->stop_code) || !(x->a->local || own_stop(x->a, as)))
+		return KETEN_OK;
+	if (!kt_final_due(x->a->txn, as, NULL, &due, &bp))
+		return keten_refuse(err, "amount-overflow", "the final part due overflows");
+	if (due > 0 && x->c->amount_cents <= due)
+		return KETEN_OK; /* with nothing due, any final claim is refused (an empty one too) */
+	keten_split_herstel(as->amount_cents, &up, &fin);
+	if (due == 0)
+		return keten_refuse(err, "final-not-due",
+		                    "nothing of the final part (%lld cents) is due after stop code %s", (long long)fin,
+		                    as->stop_code);
+	return keten_refuse(err, "final-not-due",
+	                    "after stop code %s the final part due is %lld cents (%u.%02u%% of %lld), not %lld",
+	                    as->stop_code, (long long)due, bp / 100, bp % 100, (long long)fin,
+	                    (long long)x->c->amount_cents);
+}
+
+/* A month after the close date, or wholly paused, of the allocation (or a
+ * monthly subcontract's root allocation, when held here). */
+static int claim_month_stop(const struct claim_ctx *x, uint32_t ym, keten_error *err)
+{
+	Keten__State__AllocationState *root = x->as;
+	bool after, paused;
+
+	if (!root && x->os->allocation.len == 32 &&
+	    kt_load_allocation(x->a->txn, x->os->allocation.data, &root, NULL) != KETEN_OK)
+		root = NULL; /* not ours to see: the subcontractor's node */
+	after = kt_month_after_close(root, ym) && (x->a->local || (x->as && own_stop(x->a, root)));
+	paused = !after && x->a->local && kt_month_paused(root, ym, x->start, x->end);
+	if (root != x->as)
+		kt_state_free(root);
+	if (after)
+		return keten_refuse(err, "month-after-close", "month %s starts after the allocation was closed",
+		                    x->c->installment);
+	if (paused)
+		return keten_refuse(err, "month-paused", "the allocation is paused for all of month %s",
+		                    x->c->installment);
+	return KETEN_OK;
+}
+
 /* Who claims, how much, for which month, and whether it was claimed before. */
 static int claim_checks(struct claim_ctx *x, keten_error *err)
 {
 	const Keten__Claim *c = x->c;
+	int rc;
 
 	KETEN_ASSERT(x->payee != NULL && c->target.len == 32);
 	if (memcmp(x->payee, x->a->e->author, 32) != 0)
 		return keten_refuse(err, "not-payee", "only the payee (the %s) claims on it",
 		                    x->os ? "subcontractor" : "allocation's lead provider");
+	if ((rc = claim_final_due(x, err)))
+		return rc;
+	if (x->month) {
+		/* a month after the close or in a pause is refused whatever its amount */
+		uint32_t ym;
+		keten_parse_period(c->installment, &ym);
+		if (kt_month_in(ym, x->start, x->end) && (rc = claim_month_stop(x, ym, err)))
+			return rc;
+	}
 	if (c->amount_cents <= 0)
 		return keten_refuse(err, "invalid-amount", "a claim amount must be above zero");
 	if (c->amount_cents > KETEN_MAX_CENTS)
@@ -122,6 +234,64 @@ static int claim_checks(struct claim_ctx *x, keten_error *err)
 	    kt_index_has(x->a->txn, DX_INSTALLMENT, c->target.data, 32, c->installment, strlen(c->installment)))
 		return keten_refuse(err, "installment-claimed",
 		                    "installment '%s' is already claimed (void that claim first)", c->installment);
+	return KETEN_OK;
+}
+
+/* The longest factuurnummer keten keeps. */
+#define NUMBER_MAX 64
+
+/* The claim's period: two dates, inside the agreement (and its month). */
+static int claim_period(const struct claim_ctx *x, keten_error *err)
+{
+	const Keten__Claim *c = x->c;
+	char f[16], u[16];
+	uint32_t ym;
+
+	if (!c->has_period_from && !c->has_period_until)
+		return KETEN_OK;
+	if (!c->has_period_from || !c->has_period_until || !keten_date_valid(c->period_from) ||
+	    !keten_date_valid(c->period_until) || c->period_from > c->period_until)
+		return keten_refuse(err, "invalid-period",
+		                    "a claim's period is two dates, the first not after the second");
+	keten_format_date(f, sizeof f, c->period_from);
+	keten_format_date(u, sizeof u, c->period_until);
+	if (c->period_from < x->start || (x->end && c->period_until > x->end))
+		return keten_refuse(err, "date-outside-validity", "period %s..%s lies outside the agreed period", f, u);
+	if (x->month && keten_parse_period(c->installment, &ym) == 0 &&
+	    (c->period_from / 100 != ym || c->period_until / 100 != ym))
+		return keten_refuse(err, "invalid-period", "period %s..%s is not inside month %s", f, u,
+		                    c->installment);
+	return KETEN_OK;
+}
+
+/* The claim's date, period and number (see the top of this file). */
+static int claim_dated(struct claim_ctx *x, keten_error *err)
+{
+	const Keten__Claim *c = x->c;
+	char d[16];
+	int rc;
+
+	x->recorded = kt_entry_date(x->a);
+	x->date = c->has_date && c->date ? c->date : x->recorded;
+	if (!keten_date_valid(x->date))
+		return keten_refuse(err, "invalid-date", "claim date is not a date");
+	keten_format_date(d, sizeof d, x->date);
+	if (x->date > x->recorded)
+		return keten_refuse(err, "date-in-future", "claim date %s lies after the day the claim is signed", d);
+	if ((rc = claim_period(x, err)))
+		return rc;
+	if (!c->number)
+		return KETEN_OK;
+	if ((rc = kt_text("number", c->number, err)))
+		return rc;
+	if (!c->number[0] || strlen(c->number) > NUMBER_MAX)
+		return keten_refuse(err, "invalid-number", "an invoice number is 1 to %d bytes", NUMBER_MAX);
+	KETEN_ASSERT(x->payee != NULL);
+	if (kt_index_has(x->a->txn, DX_INVOICE, x->payee, 32, c->number, strlen(c->number)))
+		return keten_refuse(err, "duplicate-invoice-number",
+		                    "invoice number '%s' is already on a live claim of this payee (void that claim "
+		                    "first)",
+		                    c->number);
 	return KETEN_OK;
 }
 
@@ -154,8 +324,8 @@ static int claim_deliveries(struct claim_ctx *x, keten_error *err)
 	return KETEN_OK;
 }
 
-/* The soft findings of a claim, into findings[0..3); returns their count. */
-static size_t claim_findings(const struct claim_ctx *x, char *findings[3])
+/* The soft findings of a claim, into findings[0..4); returns their count. */
+static size_t claim_findings(const struct claim_ctx *x, char *findings[4])
 {
 	const Keten__Claim *c = x->c;
 	int64_t expect, total;
@@ -169,7 +339,9 @@ static size_t claim_findings(const struct claim_ctx *x, char *findings[3])
 		findings[nf++] = "claims-above-agreed";
 	if (x->as && x->as->kind == KETEN__KIND__HERSTEL && strcmp(c->installment, "final") == 0 && !x->as->closed)
 		findings[nf++] = "final-without-result";
-	KETEN_ASSERT(nf <= 3);
+	if (x->replaced)
+		findings[nf++] = "claim-after-replacement";
+	KETEN_ASSERT(nf <= 4);
 	return nf;
 }
 
@@ -196,13 +368,22 @@ static int claim_record(const struct claim_ctx *x, char **findings, size_t nf, k
 	st.installment = c->installment;
 	st.has_amount_cents = st.has_date = st.has_payment_term_days = 1;
 	st.amount_cents = c->amount_cents;
-	st.date = kt_entry_date(a);
+	st.date = x->date;
 	st.payment_term_days = x->term;
+	st.has_recorded = 1;
+	st.recorded = x->recorded;
+	st.number = c->number;
+	st.has_period_from = c->has_period_from;
+	st.period_from = c->period_from;
+	st.has_period_until = c->has_period_until;
+	st.period_until = c->period_until;
 	st.findings = findings;
 	st.n_findings = nf;
 	if ((rc = kt_state_put(a->txn, DK_CLAIM, a->e->id, &st, err)) ||
 	    (rc = kt_adjust_target(a->txn, c->target.data, c->amount_cents, 0, 0, err)) ||
 	    (rc = kt_balance_add(a->txn, x->payer, x->payee, st.date, BAL_CLAIMED, c->amount_cents, err)))
+		return rc;
+	if (c->number && (rc = kt_index_put(a->txn, DX_INVOICE, x->payee, 32, c->number, strlen(c->number), err)))
 		return rc;
 	if (x->units)
 		return KETEN_OK;
@@ -212,7 +393,7 @@ static int claim_record(const struct claim_ctx *x, char **findings, size_t nf, k
 int kt_rule_claim(kt_apply *a, keten_error *err)
 {
 	struct claim_ctx x = {.a = a};
-	char *findings[3];
+	char *findings[4];
 	uint32_t type;
 	int rc;
 
@@ -230,7 +411,7 @@ int kt_rule_claim(kt_apply *a, keten_error *err)
 		goto out;
 	KETEN_ASSERT((x.as != NULL) != (x.os != NULL));
 	KETEN_ASSERT(x.payer && x.payee);
-	if ((rc = claim_checks(&x, err)) || (rc = claim_deliveries(&x, err)))
+	if ((rc = claim_checks(&x, err)) || (rc = claim_dated(&x, err)) || (rc = claim_deliveries(&x, err)))
 		goto out;
 	rc = claim_record(&x, findings, claim_findings(&x, findings), err);
 out:

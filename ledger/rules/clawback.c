@@ -226,7 +226,7 @@ int kt_rule_clawback(kt_apply *a, keten_error *err)
 	if (!c)
 		return keten_refuse(err, "malformed-body", "clawback body does not decode");
 	if (!(kt_roles(a) & ROLE_BIT(KETEN__ROLE__MUNICIPALITY)) && !(kt_roles(a) & ROLE_BIT(KETEN__ROLE__REGION))) {
-		rc = keten_refuse(err, "wrong-role", "only a municipality claws back");
+		rc = kt_refuse_role(a, "wrong-role", "municipality", "only a municipality claws back", err);
 		goto out;
 	}
 	if ((rc = kt_ref_stub(a, c->allocation.data, c->allocation.len, KT_ALLOC_BIT, &type, &stub, err)))

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/change.h"
 #include "rules/terms.h"
+#include "rules/volume.h"
 #include "base/base.h"
 
 static bool digits(const char *s, size_t n)
@@ -35,24 +37,14 @@ static bool domain_ok(const char *d)
 	return d && (strcmp(d, "jeugd") == 0 || strcmp(d, "wmo") == 0);
 }
 
-bool kt_unit_ok(const char *u)
-{
-	static const char *const units[] = {"minute", "hour", "day", "dagdeel", "etmaal", "piece", "week", "month"};
-	if (!u)
-		return false;
-	for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-		if (strcmp(u, units[i]) == 0)
-			return true;
-	return false;
-}
-
 /* Who publishes it, its reference, domain, municipalities and validity. */
 static int contract_header(kt_apply *a, const Keten__FrameworkContract *c, keten_error *err)
 {
 	int rc;
 
 	if (!(kt_roles(a) & ROLE_AUTHORITY))
-		return keten_refuse(err, "wrong-role", "only a municipality or region publishes a framework contract");
+		return kt_refuse_role(a, "wrong-role", "municipality",
+		                      "only a municipality or region publishes a framework contract", err);
 	if (!c->ref[0] || strlen(c->ref) > 64)
 		return keten_refuse(err, "invalid-reference", "a contract reference has 1 to 64 characters");
 	if ((rc = kt_text("contract reference", c->ref, err)) || (rc = kt_text("quality", c->quality, err)) ||
@@ -72,7 +64,7 @@ static int contract_header(kt_apply *a, const Keten__FrameworkContract *c, keten
 }
 
 /* The tariff table: herstel and duurzaam lines of the contract's domain, and components. */
-static int contract_tariffs(const Keten__FrameworkContract *c, keten_error *err)
+static int contract_tariffs(const kt_apply *a, const Keten__FrameworkContract *c, keten_error *err)
 {
 	int rc;
 
@@ -103,13 +95,68 @@ static int contract_tariffs(const Keten__FrameworkContract *c, keten_error *err)
 			return rc ? rc : (int)keten_refuse(err, "invalid-tariff", "a component needs a code");
 		if (k->cents_per_unit <= 0 || k->cents_per_unit > KETEN_MAX_CENTS)
 			return keten_refuse(err, "invalid-amount", "component %s is not a positive amount", k->code);
-		if (!kt_unit_ok(k->unit))
-			return keten_refuse(err, "invalid-unit", "component %s has unit '%s'", k->code, k->unit);
+		if ((rc = kt_unit_check(a, "component unit", k->unit, NULL, err)))
+			return rc;
 	}
 	return KETEN_OK;
 }
 
-/* The terms: subcontracting, margin, payment term, early-stop rules, eligible parties. */
+/* The subcontract tariff table: unique services, each priced per WJ756
+ * unit (cents above zero) or as a share of the arrangement (1..100 %). */
+static int contract_sub_tariffs(const Keten__FrameworkContract *c, keten_error *err)
+{
+	int rc;
+
+	for (size_t i = 0; i < c->n_sub_tariffs; i++) {
+		const Keten__SubTariff *l = c->sub_tariffs[i];
+		if (!l->service[0] || strlen(l->service) > 64 || (rc = kt_text("service", l->service, err)) ||
+		    (rc = kt_text("service name", l->name, err)))
+			return rc ? rc
+				  : (int)keten_refuse(err, "invalid-tariff",
+			                              "a subcontract tariff names a service of 1 to 64 characters");
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->sub_tariffs[j]->service, l->service) == 0)
+				return keten_refuse(err, "invalid-tariff",
+				                    "service '%s' appears twice in the subcontract tariffs",
+				                    l->service);
+		if (l->has_share_bp) {
+			if (l->share_bp < 1 || l->share_bp > 10000)
+				return keten_refuse(err, "invalid-share", "service '%s': share is not 1 to 100%%",
+				                    l->service);
+			if ((l->unit && l->unit[0]) || l->cents)
+				return keten_refuse(err, "invalid-tariff",
+				                    "service '%s' is priced as a share and has no unit or cents",
+				                    l->service);
+			continue;
+		}
+		if (!kt_sub_unit(l->unit))
+			return keten_refuse(err, "invalid-unit", "service '%s' has unit '%s', not a WJ756 unit",
+			                    l->service, l->unit ? l->unit : "");
+		if (l->cents <= 0 || l->cents > KETEN_MAX_CENTS)
+			return keten_refuse(err, "invalid-amount", "service '%s' is not a positive amount", l->service);
+	}
+	return KETEN_OK;
+}
+
+/* The terms of a change and of volumes: windows in days, heavy
+ * intensities, the delivered-below share. */
+static int contract_change_terms(const Keten__FrameworkContract *c, keten_error *err)
+{
+	int rc;
+
+	if ((c->has_change_window_days && (c->change_window_days == 0 || c->change_window_days > 3650)) ||
+	    (c->has_heavy_window_days && (c->heavy_window_days == 0 || c->heavy_window_days > 3650)))
+		return keten_refuse(err, "invalid-window", "a change window is 1 to 3650 days");
+	if (c->has_delivered_below_bp && c->delivered_below_bp > 10000)
+		return keten_refuse(err, "invalid-share", "delivered-below share above 100%%");
+	for (size_t i = 0; i < c->n_heavy_intensities; i++)
+		if (!c->heavy_intensities[i][0] || (rc = kt_text("heavy intensity", c->heavy_intensities[i], err)))
+			return rc ? rc : (int)keten_refuse(err, "invalid-tariff", "a heavy intensity is not empty");
+	return KETEN_OK;
+}
+
+/* The terms: subcontracting, margin, payment term, early-stop rules, the
+ * final part due per stop code, eligible parties. */
 static int contract_terms(const Keten__FrameworkContract *c, keten_error *err)
 {
 	if (c->subcontract_rule > KETEN__SUBCONTRACT_RULE__SUB_MAX)
@@ -126,10 +173,28 @@ static int contract_terms(const Keten__FrameworkContract *c, keten_error *err)
 		if (c->early_stop[i]->reclaim_bp > 10000)
 			return keten_refuse(err, "invalid-share", "early-stop share above 100%%");
 	}
+	for (size_t i = 0; i < c->n_stop_final; i++) {
+		const char *code = c->stop_final[i]->stop_code;
+		if (!kt_stop_label(c->domain, code))
+			return keten_refuse(err, "unknown-stop-code",
+			                    "stop code '%s' is not in the %s list (reden beeindiging)", code,
+			                    c->domain);
+		if (kt_stop_is_pause(code))
+			return keten_refuse(
+				err, "invalid-stop-final",
+				"stop code 20 pauses an allocation: the stop that ends it decides the final part");
+		if (c->stop_final[i]->final_bp > 10000)
+			return keten_refuse(err, "invalid-share", "final part due after stop code %s above 100%%",
+			                    code);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->stop_final[j]->stop_code, code) == 0)
+				return keten_refuse(err, "invalid-stop-final", "stop code %s has two final-part shares",
+				                    code);
+	}
 	for (size_t i = 0; i < c->n_eligible; i++)
 		if (c->eligible[i].len != 32)
 			return keten_refuse(err, "malformed-body", "an eligible party is not a 32-byte key");
-	return KETEN_OK;
+	return contract_change_terms(c, err);
 }
 
 /* A reference is unique per author; another author's contract with the
@@ -154,7 +219,8 @@ static int check_contract(kt_apply *a, const Keten__FrameworkContract *c, keten_
 {
 	int rc;
 
-	if ((rc = contract_header(a, c, err)) || (rc = contract_tariffs(c, err)) || (rc = contract_terms(c, err)))
+	if ((rc = contract_header(a, c, err)) || (rc = contract_tariffs(a, c, err)) ||
+	    (rc = contract_sub_tariffs(c, err)) || (rc = contract_terms(c, err)))
 		return rc;
 	KETEN_ASSERT(c->ref[0] && domain_ok(c->domain) && c->n_tariffs + c->n_components > 0);
 	return contract_unique(a, c, err);
@@ -266,30 +332,42 @@ out:
 }
 
 /* rijgen: an earlier herstel allocation of the same arrangement for the same
- * client that ended at most 31 days before this one starts. */
+ * client that ended at most 31 days before this one starts.
+ * allocation-after-close: an earlier allocation of the same profile for
+ * the same client closed (by a result, not by a change) at most 31 days
+ * before this one starts, when this one replaces nothing. */
 struct rijgen_scan {
 	keten_txn *t;
 	const Keten__Allocation *al;
 	size_t plen;
-	bool hit;
+	bool hit, after_close;
 };
+
+static bool right_after(uint32_t ended, uint32_t start)
+{
+	return ended && ended <= start && keten_date_days(start) - keten_date_days(ended) <= KT_AFTER_CLOSE_DAYS;
+}
 
 static int rijgen_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
 {
 	struct rijgen_scan *s = p;
+	const Keten__Allocation *al = s->al;
 	Keten__State__AllocationState *o = NULL;
 	if (kl != s->plen + 32)
 		return 0;
 	if (kt_state_get(s->t, DK_ALLOCATION, k + s->plen, &keten__state__allocation_state__descriptor, (void **)&o,
 	                 NULL))
 		return 0;
-	if (!o->voided && o->kind == KETEN__KIND__HERSTEL && o->profile && o->intensity && s->al->profile &&
-	    s->al->intensity && strcmp(o->profile, s->al->profile) == 0 &&
-	    strcmp(o->intensity, s->al->intensity) == 0) {
+	if (!o->voided && al->kind == KETEN__KIND__HERSTEL && o->kind == KETEN__KIND__HERSTEL && o->profile &&
+	    o->intensity && al->profile && al->intensity && strcmp(o->profile, al->profile) == 0 &&
+	    strcmp(o->intensity, al->intensity) == 0) {
 		uint32_t ended = o->close_date ? o->close_date : o->end;
-		if (ended && ended <= s->al->start && keten_date_days(s->al->start) - keten_date_days(ended) <= 31)
+		if (ended && ended <= al->start && keten_date_days(al->start) - keten_date_days(ended) <= 31)
 			s->hit = true;
 	}
+	if (!o->voided && !al->has_replaces && o->closed && !kt_replaced(o) && o->result.len == 32 && o->profile &&
+	    al->profile && strcmp(o->profile, al->profile) == 0 && right_after(o->close_date, al->start))
+		s->after_close = true;
 	kt_state_free(o);
 	return 0;
 }
@@ -360,7 +438,7 @@ static int check_allocation(kt_apply *a, const Keten__Allocation *al, const Kete
 	int rc;
 
 	if (!(kt_roles(a) & ROLE_AUTHORITY))
-		return keten_refuse(err, "wrong-role", "only a municipality or region allocates");
+		return kt_refuse_role(a, "wrong-role", "municipality", "only a municipality or region allocates", err);
 	if (!al->client_ref[0] || strlen(al->client_ref) > 64)
 		return keten_refuse(err, "invalid-reference", "a client reference has 1 to 64 characters");
 	if ((rc = kt_text("client reference", al->client_ref, err)) || (rc = kt_text("number", al->number, err)) ||
@@ -377,6 +455,15 @@ static int check_allocation(kt_apply *a, const Keten__Allocation *al, const Kete
 		                    al->domain, fc->domain);
 	if ((rc = allocation_provider(a, al, err)))
 		return rc;
+	if (fc->n_eligible) {
+		found = false;
+		for (size_t i = 0; i < fc->n_eligible; i++)
+			found = found ||
+				(fc->eligible[i].len == 32 && memcmp(fc->eligible[i].data, al->provider.data, 32) == 0);
+		if (!found)
+			return keten_refuse(err, "party-not-eligible",
+			                    "the lead provider is not eligible under contract '%s'", fc->ref);
+	}
 	if (!keten_date_valid(al->start) || (al->end && (!keten_date_valid(al->end) || al->end < al->start)))
 		return keten_refuse(err, "invalid-date", "allocation period is not a valid period");
 	if (al->start < fc->valid_from || al->start > fc->valid_until || (al->end && al->end > fc->valid_until))
@@ -396,15 +483,103 @@ static int check_allocation(kt_apply *a, const Keten__Allocation *al, const Kete
 	return KETEN_OK;
 }
 
+/* Allocation numbers (toewijzingnummer) are unique per municipality and
+ * domain (iJw TR332, retourcode 9332), over every allocation it ever made:
+ * a replacement is a new toegewezen product and has a number of its own.
+ * The index key: CBS code || 0 || domain || 0 || number || 0. */
+static size_t number_key(const Keten__Allocation *al, uint8_t *k, size_t cap)
+{
+	int n = snprintf((char *)k, cap, "%s%c%s%c%s", al->municipality, 0, al->domain, 0, al->number);
+	return n > 0 && (size_t)n + 1 < cap ? (size_t)n + 1 : 0;
+}
+
+struct number_find {
+	keten_txn *t;
+	size_t plen;
+	const uint8_t *author;
+	bool any, mine;
+};
+
+static int number_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
+{
+	struct number_find *f = p;
+	Keten__State__AllocationState *o = NULL;
+	if (kl != f->plen + 32)
+		return 0;
+	f->any = true;
+	if (kt_state_get(f->t, DK_ALLOCATION, k + f->plen, &keten__state__allocation_state__descriptor, (void **)&o,
+	                 NULL) == 0 &&
+	    memcmp(o->author.data, f->author, 32) == 0)
+		f->mine = true;
+	kt_state_free(o);
+	return 0;
+}
+
+/* A number used before: refused for the same author (and locally);
+ * another author's, received, is kept and marked (*dup). */
+static int allocation_number(kt_apply *a, const Keten__Allocation *al, bool *dup, keten_error *err)
+{
+	uint8_t k[200];
+	size_t n;
+	struct number_find f = {.t = a->txn, .author = a->e->author};
+	int rc;
+
+	*dup = false;
+	if (!al->number || !al->number[0])
+		return KETEN_OK;
+	if (strlen(al->number) > 64 || !(n = number_key(al, k + 1, sizeof k - 1)))
+		return keten_refuse(err, "invalid-reference", "an allocation number has 1 to 64 characters");
+	k[0] = DX_ALLOC_NUMBER;
+	f.plen = n + 1;
+	if ((rc = kt_kv_scan(a->txn, KT_INDEX, k, n + 1, number_cb, &f, err)))
+		return rc;
+	if (f.mine || (f.any && a->local))
+		return keten_refuse(err, "duplicate-allocation-number",
+		                    "allocation number '%s' is already used in municipality %s (%s)%s", al->number,
+		                    al->municipality, al->domain,
+		                    al->has_replaces ? ": a replacement has a number of its own" : "");
+	*dup = f.any;
+	return KETEN_OK;
+}
+
+static int number_record(kt_apply *a, const Keten__Allocation *al, keten_error *err)
+{
+	uint8_t k[200];
+	size_t n;
+
+	if (!al->number || !al->number[0])
+		return KETEN_OK;
+	n = number_key(al, k, sizeof k);
+	KETEN_ASSERT(n > 0); /* allocation_number held it to the key's size */
+	return kt_index_put(a->txn, DX_ALLOC_NUMBER, k, n, a->e->id, 32, err);
+}
+
+/* The rules beyond the tariff: volume, number, and a change. */
+static int allocation_more(kt_apply *a, const Keten__Allocation *al, const Keten__FrameworkContract *fc,
+                           Keten__State__AllocationState *as, kt_change *ch, bool *dup, keten_error *err)
+{
+	const Keten__Component *k = al->kind == KETEN__KIND__COMPONENT ? kt_component(fc, al->component) : NULL;
+	int rc;
+
+	KETEN_ASSERT(al->kind != KETEN__KIND__COMPONENT || k != NULL); /* allocation_tariff found it */
+	if ((rc = kt_text("change reason", al->change_reason, err)) ||
+	    (rc = kt_text("volume unit", al->volume_unit, err)) || (rc = kt_text("frequency", al->frequency, err)))
+		return rc;
+	if ((rc = kt_volume_check(a, al, k, as, err)) || (rc = allocation_number(a, al, dup, err)))
+		return rc;
+	return kt_change_check(a, al, ch, err);
+}
+
 /* Store the allocation's record (marked "rijgen" when it follows an earlier
- * herstel allocation for the client) and index it under its client. */
+ * herstel allocation for the client, and with the marks of a change) and
+ * index it under its client and its number. */
 static int allocation_record(kt_apply *a, const Keten__Allocation *al, Keten__State__AllocationState *as,
-                             keten_error *err)
+                             const kt_change *ch, bool dup, keten_error *err)
 {
 	struct rijgen_scan s = {.t = a->txn, .al = al};
-	char *finding = "rijgen";
+	char *marks[4];
 	uint8_t pre[80];
-	size_t n = strlen(al->client_ref);
+	size_t n = strlen(al->client_ref), nm = 0;
 	int rc;
 
 	/* check_allocation held the client reference to 64 characters */
@@ -413,15 +588,24 @@ static int allocation_record(kt_apply *a, const Keten__Allocation *al, Keten__St
 	memcpy(pre + 1, al->client_ref, n);
 	pre[n + 1] = 0;
 	s.plen = n + 2;
-	if (al->kind == KETEN__KIND__HERSTEL && (rc = kt_kv_scan(a->txn, KT_INDEX, pre, n + 2, rijgen_cb, &s, err)))
+	if ((rc = kt_kv_scan(a->txn, KT_INDEX, pre, n + 2, rijgen_cb, &s, err)))
 		return rc;
-	if (s.hit) {
-		as->n_findings = 1;
-		as->findings = &finding;
-	}
+	if (s.hit)
+		marks[nm++] = "rijgen";
+	if (s.after_close)
+		marks[nm++] = "allocation-after-close";
+	if (ch->outside_window)
+		marks[nm++] = "replacement-outside-window";
+	if (dup)
+		marks[nm++] = "duplicate-allocation-number";
+	KETEN_ASSERT(nm <= KT_COUNT(marks));
+	as->n_findings = nm;
+	as->findings = marks;
 	if ((rc = kt_state_index_begin(a->txn, err)) || (rc = kt_state_put(a->txn, DK_ALLOCATION, a->e->id, as, err)))
 		return rc;
-	return kt_index_put(a->txn, DX_CLIENT, pre + 1, n + 1, a->e->id, 32, err);
+	if ((rc = kt_index_put(a->txn, DX_CLIENT, pre + 1, n + 1, a->e->id, 32, err)))
+		return rc;
+	return number_record(a, al, err);
 }
 
 int kt_rule_allocation(kt_apply *a, keten_error *err)
@@ -430,13 +614,15 @@ int kt_rule_allocation(kt_apply *a, keten_error *err)
 	Keten__FrameworkContract *fc = NULL;
 	Keten__State__ContractState *cs = NULL;
 	Keten__State__AllocationState as = KETEN__STATE__ALLOCATION_STATE__INIT;
+	kt_change ch = {0};
 	uint32_t type;
+	bool dup = false;
 	int rc;
 
 	if (!al)
 		return keten_refuse(err, "malformed-body", "allocation body does not decode");
 	if (!(kt_roles(a) & ROLE_AUTHORITY)) {
-		rc = keten_refuse(err, "wrong-role", "only a municipality or region allocates");
+		rc = kt_refuse_role(a, "wrong-role", "municipality", "only a municipality or region allocates", err);
 		goto out;
 	}
 	if ((rc = kt_ref(a, al->contract.data, al->contract.len, TYPE_BIT(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT), &type,
@@ -446,7 +632,7 @@ int kt_rule_allocation(kt_apply *a, keten_error *err)
 	                       (void **)&cs, err)) ||
 	    (rc = kt_contract_body(a->txn, al->contract.data, &fc, err)))
 		goto out;
-	if ((rc = check_allocation(a, al, fc, cs, err)))
+	if ((rc = check_allocation(a, al, fc, cs, err)) || (rc = allocation_more(a, al, fc, &as, &ch, &dup, err)))
 		goto out;
 	as.id.data = (uint8_t *)a->e->id;
 	as.id.len = 32;
@@ -469,8 +655,11 @@ int kt_rule_allocation(kt_apply *a, keten_error *err)
 	as.client_ref = al->client_ref;
 	as.has_maatwerk = 1;
 	as.maatwerk = !blank(al->maatwerk);
-	rc = allocation_record(a, al, &as, err);
+	kt_change_fill(a, al, &ch, &as);
+	if ((rc = allocation_record(a, al, &as, &ch, dup, err)) == 0)
+		rc = kt_change_apply(a, &ch, &as, err);
 out:
+	kt_change_free(&ch);
 	if (fc)
 		keten__framework_contract__free_unpacked(fc, NULL);
 	kt_state_free(cs);

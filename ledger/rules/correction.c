@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/change.h"
 #include "rules/flow.h"
 #include "base/base.h"
 
@@ -33,6 +34,10 @@ static int void_claim(kt_apply *a, const uint8_t id[32], keten_error *err)
 	    (rc = kt_adjust_target(a->txn, ks->target.data, -ks->amount_cents, 0, 0, err)) ||
 	    (rc = kt_balance_add(a->txn, ks->payer.data, ks->author.data, ks->date, BAL_CLAIMED, -ks->amount_cents,
 	                         err)))
+		goto out;
+	/* its factuurnummer is free again (claim.c) */
+	if (ks->number &&
+	    (rc = kt_index_del(a->txn, DX_INVOICE, ks->author.data, 32, ks->number, strlen(ks->number), err)))
 		goto out;
 	if (strcmp(ks->installment, "units") != 0)
 		rc = kt_index_del(a->txn, DX_INSTALLMENT, ks->target.data, 32, ks->installment, strlen(ks->installment),
@@ -103,6 +108,24 @@ static int unreceive(kt_apply *a, const Keten__State__PaymentState *ps, keten_er
 	return rc;
 }
 
+/* A payment of the up-front part of an allocation a change replaced
+ * stays: what it paid was carried over to the replacement. */
+static int void_payment_replaced(kt_apply *a, const Keten__State__PaymentState *ps, keten_error *err)
+{
+	for (size_t i = 0; !ps->repayment && i < ps->n_parts; i++) {
+		Keten__State__ClaimState *ks = NULL;
+		bool replaced = kt_load_claim(a->txn, ps->parts[i]->claim.data, &ks, NULL) == 0 &&
+			ps->parts[i]->amount_cents > 0 && kt_upfront_replaced(a->txn, ks);
+		kt_state_free(ks);
+		if (replaced)
+			return keten_refuse(
+				err, "allocation-replaced",
+				"the payment paid the up-front part of a replaced allocation, carried over to "
+				"the replacement: void the replacement first");
+	}
+	return KETEN_OK;
+}
+
 static int void_payment(kt_apply *a, const uint8_t id[32], keten_error *err)
 {
 	Keten__State__PaymentState *ps = NULL;
@@ -114,6 +137,8 @@ static int void_payment(kt_apply *a, const uint8_t id[32], keten_error *err)
 		rc = keten_refuse(err, "already-void", "the payment is already void");
 		goto out;
 	}
+	if ((rc = void_payment_replaced(a, ps, err)))
+		goto out;
 	for (size_t i = 0; i < ps->n_parts && rc == 0; i++) {
 		const Keten__State__ClaimPart *part = ps->parts[i];
 		if (part->amount_cents == 0)
@@ -248,7 +273,8 @@ static int void_allocation(kt_apply *a, const uint8_t id[32], keten_error *err)
 	else if ((as->claimed_cents > 0 || as->subcontracted_cents > 0) && a->local)
 		rc = keten_refuse(err, "allocation-in-use",
 		                  "the allocation has live claims or subcontracts: void them first");
-	else {
+	else if ((rc = kt_change_void(a, as, err)) == 0) {
+		/* a replacement's change is undone with it (rules/change.c) */
 		as->voided = as->has_voided = 1;
 		rc = kt_state_put(a->txn, DK_ALLOCATION, id, as, err);
 	}

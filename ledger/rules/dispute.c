@@ -294,8 +294,9 @@ static int ruling_checks(const kt_apply *a, const Keten__Ruling *r, keten_error 
 {
 	int rc;
 
-	if (!(a->roles & (ROLE_BIT(KETEN__ROLE__MUNICIPALITY) | ROLE_BIT(KETEN__ROLE__REGION))))
-		return keten_refuse(err, "ruler-not-municipality", "only a municipality or region rules on a dispute");
+	if (!(kt_roles(a) & ROLE_AUTHORITY))
+		return kt_refuse_role(a, "ruler-not-municipality", "municipality",
+		                      "only a municipality or region rules on a dispute", err);
 	if ((rc = text_rule("decision", r->decision, err)))
 		return rc;
 	if (r->n_adjustments > KETEN_MAX_ADJUSTMENTS)

@@ -1,7 +1,8 @@
 /*
  * flow.h — (internal) what the rules of the money flow share: claims
  * (claim.c), payments (payment.c), receipts (receipt.c), results and stops
- * (result.c), clawbacks (clawback.c) and corrections (correction.c).
+ * (result.c), resumes after a pause (resume.c), clawbacks (clawback.c)
+ * and corrections (correction.c).
  *
  * Every amount of the flow moves the balance of its pair of parties
  * (payer, payee) on its day and the counters of the allocation or

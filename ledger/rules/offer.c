@@ -3,8 +3,12 @@
  * acceptance or refusal, and deliveries (prestaties).  Only the holder of
  * an allocation subcontracts it (a subcontractor passes work on only when
  * the contract allows sub-subcontracting); only the offered party answers,
- * once; deliveries fall inside the agreed period.  Prices above or beside
- * the framework tariff, over-allocation and margins above the contract's
+ * once; deliveries fall inside the agreed period.  An offer that names a
+ * service is judged against the contract's subcontract tariff table:
+ * under rule fixed an offer off the table is refused
+ * (not-subcontract-tariff), under max a price above it is a finding
+ * (above-subcontract-tariff).  Prices above or beside the framework tariff
+ * of the same work, over-allocation and margins above the contract's
  * maximum are recorded as findings on the offer, never refused.
  *
  * A rule that depends on another party's later entry (a voided allocation
@@ -16,7 +20,11 @@
 #include <string.h>
 
 #include "rules/flow.h"
+#include "rules/terms.h"
+#include "rules/volume.h"
 #include "base/base.h"
+
+#define KT_OFFER_FINDINGS 5 /* the most findings one offer carries */
 
 struct offer_ctx {
 	Keten__SubcontractOffer *o;
@@ -24,8 +32,9 @@ struct offer_ctx {
 	Keten__State__OfferState *parent;  /* when sub-subcontracting */
 	Keten__State__ContractState *cs;
 	Keten__FrameworkContract *fc;
-	int64_t total; /* fixed, monthly, or units x tariff */
-	bool stub;     /* what is subcontracted is withheld from this node */
+	int64_t total;    /* fixed, monthly, or units x tariff */
+	bool stub;        /* what is subcontracted is withheld from this node */
+	bool above_table; /* under rule max, priced above the subcontract tariff */
 };
 
 /* What is subcontracted: an allocation its lead provider holds, or an
@@ -148,9 +157,10 @@ static int offer_party(kt_apply *a, struct offer_ctx *x, keten_error *err)
 }
 
 /* The price: a fixed or monthly amount, or units x unit tariff; sets x->total. */
-static int offer_price(struct offer_ctx *x, keten_error *err)
+static int offer_price(const kt_apply *a, struct offer_ctx *x, keten_error *err)
 {
 	Keten__SubcontractOffer *o = x->o;
+	int rc;
 
 	switch (o->pricing) {
 	case KETEN__PRICING__FIXED_AMOUNT:
@@ -164,9 +174,8 @@ static int offer_price(struct offer_ctx *x, keten_error *err)
 	case KETEN__PRICING__PER_UNIT:
 		if (o->units <= 0 || o->unit_tariff_cents <= 0)
 			return keten_refuse(err, "invalid-amount", "units and unit tariff must be above zero");
-		if (!kt_unit_ok(o->unit))
-			return keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit",
-			                    o->unit ? o->unit : "");
+		if ((rc = kt_unit_check(a, "unit", o->unit, x->as ? x->as->volume_unit : NULL, err)))
+			return rc;
 		if (o->units > KETEN_MAX_CENTS / 100 || o->unit_tariff_cents > KETEN_MAX_CENTS ||
 		    !keten_apply_bp(o->unit_tariff_cents, o->units * 100, &x->total) || x->total > KETEN_MAX_CENTS)
 			return keten_refuse(err, "amount-overflow", "units x unit tariff overflows");
@@ -196,6 +205,113 @@ static int offer_period(const struct offer_ctx *x, keten_error *err)
 	return KETEN_OK;
 }
 
+/* subcontract tariffs ----------------------------------------------------------------- */
+
+/* A share-priced offer is a fixed or monthly amount that is its share of
+ * what it subcontracts (checked where that is held), whatever the rule. */
+static int offer_share(const struct offer_ctx *x, keten_error *err)
+{
+	const Keten__SubcontractOffer *o = x->o;
+	int64_t want;
+	bool monthly;
+
+	if (!o->has_share_bp)
+		return KETEN_OK;
+	if (o->share_bp < 1 || o->share_bp > 10000)
+		return keten_refuse(err, "invalid-share", "a subcontract's share is not 1 to 100%%");
+	if (o->pricing == KETEN__PRICING__PER_UNIT)
+		return keten_refuse(err, "invalid-pricing", "a share-priced subcontract is a fixed or monthly amount");
+	if (!x->as && !x->parent)
+		return KETEN_OK; /* withheld here: taken on the author's word */
+	if (!kt_share_of(x->as, x->parent, o->share_bp, &want, &monthly))
+		return keten_refuse(err, "invalid-amount", "the share of what is subcontracted rounds to nothing");
+	if (monthly != (o->pricing == KETEN__PRICING__MONTHLY) || want != x->total)
+		return keten_refuse(err, "share-amount-mismatch",
+		                    "the offer is not its share (%u bp) of what it subcontracts: %lld cents%s",
+		                    o->share_bp, (long long)want, monthly ? " a month" : "");
+	return KETEN_OK;
+}
+
+/* A service priced as a share of the arrangement (rule fixed or max). */
+static int table_share(struct offer_ctx *x, const Keten__SubTariff *l, bool fixed, keten_error *err)
+{
+	const Keten__SubcontractOffer *o = x->o;
+	int64_t want;
+	bool monthly;
+
+	if (o->pricing == KETEN__PRICING__PER_UNIT)
+		return keten_refuse(err, "not-subcontract-tariff",
+		                    "service '%s' is priced as a share of the arrangement, not per unit", l->service);
+	if (o->has_share_bp && o->share_bp != l->share_bp) {
+		if (fixed)
+			return keten_refuse(err, "not-subcontract-tariff",
+			                    "service '%s' is a share of %u bp, the offer %u bp", l->service,
+			                    l->share_bp, o->share_bp);
+		x->above_table = x->above_table || o->share_bp > l->share_bp;
+	}
+	if (!x->as && !x->parent)
+		return KETEN_OK; /* withheld here: the amount is taken on the author's word */
+	if (!kt_share_of(x->as, x->parent, l->share_bp, &want, &monthly))
+		return keten_refuse(err, "invalid-amount", "the share of what is subcontracted rounds to nothing");
+	if (monthly != (o->pricing == KETEN__PRICING__MONTHLY))
+		return keten_refuse(err, "not-subcontract-tariff", "service '%s' is a share of %s", l->service,
+		                    monthly ? "each month (offer it --monthly)" : "the whole (a fixed amount)");
+	if (x->total != want && fixed)
+		return keten_refuse(err, "not-subcontract-tariff",
+		                    "service '%s' is %u bp of what is subcontracted: %lld cents, the offer %lld",
+		                    l->service, l->share_bp, (long long)want, (long long)x->total);
+	x->above_table = x->above_table || x->total > want;
+	return KETEN_OK;
+}
+
+/* A service priced per unit (rule fixed or max): the table's tariff as
+ * signed.  Not indexed: an indexation is the municipality's later entry,
+ * and an offer judged by it would stand or fall by which of the two a
+ * node received first. */
+static int table_unit(struct offer_ctx *x, const Keten__SubTariff *l, bool fixed, keten_error *err)
+{
+	const Keten__SubcontractOffer *o = x->o;
+	int64_t want = l->cents;
+
+	if (o->pricing != KETEN__PRICING__PER_UNIT || !o->unit || strcmp(o->unit, l->unit) != 0)
+		return keten_refuse(err, "not-subcontract-tariff", "service '%s' is priced per %s", l->service,
+		                    l->unit);
+	if (o->unit_tariff_cents != want && fixed)
+		return keten_refuse(err, "not-subcontract-tariff",
+		                    "service '%s' costs %lld cents per %s, the offer %lld", l->service, (long long)want,
+		                    l->unit, (long long)o->unit_tariff_cents);
+	x->above_table = o->unit_tariff_cents > want;
+	return KETEN_OK;
+}
+
+/* An offer that names a service, against the contract's subcontract
+ * tariffs: under fixed it is the table's or refused, under max above it
+ * is a finding, under free it is not judged.  Where the contract is not
+ * held (a stub that names none) the offer is taken on the author's word. */
+static int offer_table(kt_apply *a, struct offer_ctx *x, keten_error *err)
+{
+	const Keten__SubcontractOffer *o = x->o;
+	const Keten__SubTariff *l;
+	int rc;
+
+	if ((rc = offer_share(x, err)) || !o->service)
+		return rc;
+	if (!o->service[0] || strlen(o->service) > 64)
+		return keten_refuse(err, "invalid-tariff", "a service is named by 1 to 64 characters");
+	if ((rc = kt_text("service", o->service, err)))
+		return rc;
+	if (x->cs && !x->fc && x->cs->id.len == 32)
+		kt_contract_body(a->txn, x->cs->id.data, &x->fc, NULL);
+	if (!x->cs || !x->fc || x->cs->subcontract_rule == KETEN__SUBCONTRACT_RULE__SUB_FREE)
+		return KETEN_OK;
+	if (!(l = kt_sub_tariff(x->fc, o->service)))
+		return keten_refuse(err, "not-subcontract-tariff",
+		                    "service '%s' is not in the subcontract tariffs of contract '%s'", o->service,
+		                    x->cs->ref);
+	return l->has_share_bp ? table_share(x, l, x->cs->subcontract_rule == KETEN__SUBCONTRACT_RULE__SUB_FIXED, err)
+			       : table_unit(x, l, x->cs->subcontract_rule == KETEN__SUBCONTRACT_RULE__SUB_FIXED, err);
+}
+
 static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 {
 	int rc;
@@ -207,7 +323,7 @@ static int check_offer(kt_apply *a, struct offer_ctx *x, keten_error *err)
 		return rc;
 	if ((rc = kt_text("scope", x->o->scope, err)) || (rc = kt_text("unit", x->o->unit, err)))
 		return rc;
-	if ((rc = offer_price(x, err)))
+	if ((rc = offer_price(a, x, err)) || (rc = offer_table(a, x, err)))
 		return rc;
 	return offer_period(x, err);
 }
@@ -260,31 +376,42 @@ static bool margin_prices(const struct offer_ctx *x, int64_t *mine, int64_t *ref
 	return false;
 }
 
-/* Soft findings of an offer against the allocation and the framework. */
+/*
+ * Soft findings of an offer.  Where what it subcontracts is held here:
+ * over-allocation; the framework tariff, only where the offer prices the
+ * same work as the arrangement (margin_prices: a month against a month, a
+ * unit against the same unit; a fixed amount or 30 hours of a trajectory
+ * are a part of the care, whose price the arrangement's does not tell),
+ * and not when it names a subcontract tariff (judged against that table
+ * instead); the margin of the same work.  Wherever the contract is held:
+ * a price above the subcontract tariff (rule max), and the margin of a
+ * share-priced offer, 100% - its share.
+ */
 static int offer_findings(struct offer_ctx *x, Keten__State__OfferState *st, char **buf)
 {
-	int64_t mine, mref;
+	const Keten__SubcontractOffer *o = x->o;
+	int64_t mine = 0, mref = 0, sub;
 	size_t n = 0;
-	int64_t ref = x->parent ? x->parent->amount_cents : x->as->amount_cents, sub;
-	bool comparable;
 
-	if (x->parent)
-		comparable = x->o->pricing == x->parent->pricing;
-	else
-		comparable = (x->o->pricing == KETEN__PRICING__MONTHLY) == (x->as->kind == KETEN__KIND__DUURZAAM);
-	if (!x->parent && keten_add_cents(x->as->subcontracted_cents, x->total, &sub) && sub > x->as->amount_cents &&
-	    comparable)
-		buf[n++] = "over-allocation";
-	if (comparable) {
-		if (x->cs->subcontract_rule == KETEN__SUBCONTRACT_RULE__SUB_MAX && x->total > ref)
+	if (!x->stub) {
+		bool by_table = o->service || o->has_share_bp, same = margin_prices(x, &mine, &mref);
+		/* over-allocation counts what adds up to the allocation's amount: a month on a month, else totals */
+		if (!x->parent && (o->pricing == KETEN__PRICING__MONTHLY) == (x->as->kind == KETEN__KIND__DUURZAAM) &&
+		    keten_add_cents(x->as->subcontracted_cents, x->total, &sub) && sub > x->as->amount_cents)
+			buf[n++] = "over-allocation";
+		if (same && !by_table && x->cs->subcontract_rule == KETEN__SUBCONTRACT_RULE__SUB_MAX && mine > mref)
 			buf[n++] = "above-framework-tariff";
-		if (x->cs->subcontract_rule == KETEN__SUBCONTRACT_RULE__SUB_FIXED && x->total != ref)
+		if (same && !by_table && x->cs->subcontract_rule == KETEN__SUBCONTRACT_RULE__SUB_FIXED && mine != mref)
 			buf[n++] = "differs-from-framework-tariff";
+		if (!o->has_share_bp && x->cs->max_margin_bp && same && mref > 0 && mine < mref &&
+		    (__int128)(mref - mine) * 10000 > (__int128)x->cs->max_margin_bp * mref)
+			buf[n++] = "margin-above-max";
 	}
-	if (x->cs->max_margin_bp && margin_prices(x, &mine, &mref) && mref > 0 && mine < mref &&
-	    (__int128)(mref - mine) * 10000 > (__int128)x->cs->max_margin_bp * mref)
+	if (x->above_table)
+		buf[n++] = "above-subcontract-tariff";
+	if (o->has_share_bp && x->cs && x->cs->max_margin_bp && 10000 - o->share_bp > x->cs->max_margin_bp)
 		buf[n++] = "margin-above-max";
-	KETEN_ASSERT(n <= 4);
+	KETEN_ASSERT(n <= KT_OFFER_FINDINGS);
 	st->findings = buf;
 	st->n_findings = n;
 	return 0;
@@ -318,7 +445,7 @@ int kt_rule_offer(kt_apply *a, keten_error *err)
 {
 	struct offer_ctx x = {0};
 	Keten__State__OfferState st = KETEN__STATE__OFFER_STATE__INIT;
-	char *findings[4];
+	char *findings[KT_OFFER_FINDINGS];
 	int rc;
 
 	x.o = keten__subcontract_offer__unpack(NULL, a->e->body_len, a->e->body);
@@ -353,8 +480,10 @@ int kt_rule_offer(kt_apply *a, keten_error *err)
 	}
 	/* what is subcontracted, and its contract, are held here unless it is a stub */
 	KETEN_ASSERT(x.stub || (x.as != NULL && x.cs != NULL));
-	if (!x.stub)
-		offer_findings(&x, &st, findings);
+	st.service = x.o->service;
+	st.has_share_bp = x.o->has_share_bp;
+	st.share_bp = x.o->share_bp;
+	offer_findings(&x, &st, findings);
 	if ((rc = kt_state_index_begin(a->txn, err)) || (rc = kt_state_put(a->txn, DK_OFFER, a->e->id, &st, err)))
 		goto out;
 	if ((rc = kt_index_put(a->txn, DX_OFFERS, st.allocation.data, 32, a->e->id, 32, err)))
@@ -486,11 +615,13 @@ static int delivery_on_allocation(kt_apply *a, struct delivery_ctx *x, keten_err
 	return KETEN_OK;
 }
 
-/* The month, units and unit of what was delivered. */
-static int delivery_checks(const struct delivery_ctx *x, keten_error *err)
+/* The month, units and unit of what was delivered: the unit of the
+ * allocation's volume (or component) when the allocation is held here. */
+static int delivery_checks(const kt_apply *a, const struct delivery_ctx *x, keten_error *err)
 {
 	const Keten__Delivery *d = x->d;
 	uint32_t ym;
+	int rc;
 
 	if (keten_parse_period(d->period, &ym) != 0)
 		return keten_refuse(err, "invalid-period", "period '%s' is not YYYY-MM", d->period);
@@ -498,10 +629,9 @@ static int delivery_checks(const struct delivery_ctx *x, keten_error *err)
 		return keten_refuse(err, "date-outside-validity", "period %s is outside the agreed period", d->period);
 	if (d->units <= 0 || d->units > KETEN_MAX_CENTS)
 		return keten_refuse(err, "invalid-amount", "delivered units must be above zero");
-	if (!kt_unit_ok(d->unit))
-		return keten_refuse(err, "invalid-unit", "unit '%s' is not an iJw/iWmo unit", d->unit);
-	if (x->as && x->as->domain && strcmp(x->as->domain, "wmo") == 0 && strcmp(d->unit, "hour") != 0)
-		return keten_refuse(err, "wmo-needs-hours", "Wmo deliveries are indicated in hours");
+	if ((rc = kt_unit_check(a, "unit", d->unit, x->as ? x->as->volume_unit : NULL, err)) ||
+	    (x->as && (rc = kt_delivery_unit(a, x->as, d->unit, err))))
+		return rc;
 	return kt_text("note", d->note, err);
 }
 
@@ -550,7 +680,7 @@ int kt_rule_delivery(kt_apply *a, keten_error *err)
 		goto out;
 	rc = type == KETEN__BODY_TYPE__SUBCONTRACT_OFFER ? delivery_on_offer(a, &x, err)
 							 : delivery_on_allocation(a, &x, err);
-	if (rc || (rc = delivery_checks(&x, err)))
+	if (rc || (rc = delivery_checks(a, &x, err)))
 		goto out;
 	rc = delivery_record(a, &x, err);
 out:

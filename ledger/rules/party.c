@@ -163,7 +163,11 @@ int kt_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms, uint
 		if (is_anchor)
 			return KETEN_OK;
 		keten_hex(hex, key, 32);
-		return keten_fail(err, KETEN_EAUTHOR, "key '%.16s' is not certified by a trust anchor here", hex);
+		return keten_fail(
+			err, KETEN_EAUTHOR,
+			"key '%.16s' is not certified by a trust anchor here: it needs a certificate "
+			"with its role, made by an anchor with 'keten party certify %s --name NAME --role ROLE'",
+			hex, hex);
 	}
 	if (rc)
 		return rc;

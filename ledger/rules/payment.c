@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/change.h"
 #include "rules/flow.h"
 #include "base/base.h"
 
@@ -87,6 +88,11 @@ static int pay_load_claim(struct pay_ctx *x, size_t i, const uint8_t **to, keten
 		return keten_refuse(err, "not-payer", "only the party a claim is addressed to pays it");
 	if (ks->voided && a->local)
 		return keten_refuse(err, "entry-void", "a claim paid was voided");
+	/* the payer made the change earlier in its own feed: received payments are judged alike */
+	if (kt_upfront_replaced(a->txn, ks))
+		return keten_refuse(err, "allocation-replaced",
+		                    "the claim's allocation was replaced: its up-front part carried over to the "
+		                    "replacement (the payee voids this claim)");
 	*to = ks->author.data;
 	x->remain[i] = ks->amount_cents - ks->paid_cents;
 	memcpy(x->muni, ks->municipality_key.data, 32);
@@ -140,8 +146,21 @@ static int pay_load_one(struct pay_ctx *x, size_t i, keten_error *err)
 	if (named_before(p, i))
 		return keten_refuse(err, "malformed-body", "a payment names a claim twice");
 	if ((rc = kt_ref(x->a, p->claims[i].data, p->claims[i].len,
-	                 TYPE_BIT(KETEN__BODY_TYPE__CLAIM) | TYPE_BIT(KETEN__BODY_TYPE__CLAWBACK), &x->types[i], err)))
+	                 TYPE_BIT(KETEN__BODY_TYPE__CLAIM) | TYPE_BIT(KETEN__BODY_TYPE__CLAWBACK) | KT_ALLOC_BIT,
+	                 &x->types[i], err)))
 		return rc;
+	/* a replacement that left an amount owed back holds that debt as a
+	 * clawback record under its own id (rules/change.c): repaid alike */
+	if (x->types[i] == KETEN__BODY_TYPE__ALLOCATION) {
+		Keten__State__ClawbackState *cb = NULL;
+		if (kt_load_clawback(x->a->txn, p->claims[i].data, &cb, NULL) != 0) {
+			kt_state_free(cb);
+			return keten_refuse(err, "wrong-reference-type",
+			                    "a payment settles claims, clawbacks or what a change left owed back");
+		}
+		kt_state_free(cb);
+		x->types[i] = KETEN__BODY_TYPE__CLAWBACK;
+	}
 	if (i > 0 && x->types[i] != x->types[0])
 		return keten_refuse(err, "malformed-body", "one payment settles claims or clawbacks, not both");
 	rc = x->types[i] == KETEN__BODY_TYPE__CLAIM ? pay_load_claim(x, i, &to, err)

@@ -1,8 +1,8 @@
 /*
  * refs.c — checks every body rule shares: a reference to another entry
  * (applied, of the right type, or a stub where the rule allows it), clean
- * text without a BSN, the entry's date, the author's roles and whether a
- * month overlaps a period.
+ * text without a BSN, the entry's date, the author's roles (and the refusal
+ * that names a missing certificate) and whether a month overlaps a period.
  */
 #include <string.h>
 
@@ -70,7 +70,22 @@ uint32_t kt_entry_date(const kt_apply *a)
 
 uint32_t kt_roles(const kt_apply *a)
 {
-	return a->roles ? a->roles : a->anchor ? ROLE_AUTHORITY : 0;
+	return a->roles;
+}
+
+int kt_refuse_role(const kt_apply *a, const char *rule, const char *role, const char *what, keten_error *err)
+{
+	char hex[65];
+
+	if (a->roles)
+		return keten_refuse(err, rule, "%s", what);
+	/* no certificate at all: name the one that is missing and how it is made */
+	keten_hex(hex, a->e->author, 32);
+	return keten_refuse(err, rule,
+	                    "%s: key '%.16s'%s has no certificate; it needs one with role %s: run 'keten party "
+	                    "certify %s --name NAME --role %s%s'",
+	                    what, hex, a->anchor ? " is a trust anchor here but" : "", role, hex, role,
+	                    strcmp(role, "municipality") == 0 ? " --municipality CBS" : "");
 }
 
 bool kt_month_in(uint32_t ym, uint32_t start, uint32_t end)

@@ -6,6 +6,15 @@
  * allocation is never reopened; the early-stop clawback (clawback.c,
  * kt_clawback_auto) reads its stop code.  Part of the money flow
  * (rules/flow.h): it moves no amounts itself.
+ *
+ * Stop code 20 (tijdelijk beeindigd) does not close: it pauses the
+ * allocation from the day after its date until a Resume entry
+ * (resume.c), and the allocation can still be closed with any code.  A
+ * pause is kept as an event in the allocation's record (kt_pause_add);
+ * the paused days follow from the set of events, so a pause received
+ * from elsewhere is kept whatever its order against the resumes and the
+ * close, and only a local pause is refused when the allocation is closed
+ * or already paused.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +73,44 @@ static int result_on_closed(const kt_apply *a, const Keten__Result *r, Keten__St
 	return keten_refuse(err, "allocation-closed", "the allocation is already closed; it is not reopened");
 }
 
+/* Has another party than `author` paused the allocation on `date`, and
+ * `author` not?  Then a local pause of that day countersigns it. */
+static bool countersigns_pause(const Keten__State__AllocationState *as, const uint8_t *author, uint32_t date)
+{
+	bool other = false;
+	for (size_t i = 0; i < as->n_pauses; i++) {
+		const Keten__State__AllocationPause *p = as->pauses[i];
+		if (p->resume || p->date != date || p->author.len != 32)
+			continue;
+		if (memcmp(p->author.data, author, 32) == 0)
+			return false;
+		other = true;
+	}
+	return other;
+}
+
+/* Stop code 20: a pause from the day after r->date. */
+static int result_pause(const kt_apply *a, const Keten__Result *r, Keten__State__AllocationState *as, keten_error *err)
+{
+	KETEN_ASSERT(kt_stop_is_pause(r->stop_code));
+	if (a->local && as->closed)
+		return keten_refuse(err, "allocation-closed",
+		                    "the allocation is closed; a closed allocation is not paused");
+	if (a->local && kt_paused(as, NULL) && !countersigns_pause(as, a->e->author, r->date))
+		return keten_refuse(err, "already-paused", "the allocation is paused already: 'keten resume' it first");
+	if (a->local && r->date < kt_pause_last(as))
+		return keten_refuse(err, "invalid-date", "the pause date lies before the allocation's last resume");
+	if (kt_pause_add(as, a->e->id, a->e->author, r->date, false))
+		return keten_fail(err, KETEN_ENOMEM, NULL);
+	return kt_state_put(a->txn, DK_ALLOCATION, as->id.data, as, err);
+}
+
 static int result_close(const kt_apply *a, const Keten__Result *r, Keten__State__AllocationState *as, keten_error *err)
 {
 	KETEN_ASSERT(!as->closed && r->stop_code);
+	if (a->local && r->date < kt_pause_last(as))
+		return keten_refuse(err, "invalid-date",
+		                    "the close date lies before the allocation's last pause or resume");
 	if (kt_set_bytes(&as->closed_by, a->e->author, 32))
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	as->has_closed_by = 1;
@@ -96,8 +140,11 @@ int kt_rule_result(kt_apply *a, keten_error *err)
 		goto out;
 	if ((rc = result_checks(a, r, as, err)))
 		goto out;
-	rc = as->closed ? result_on_closed(a, r, as, err) : result_close(a, r, as, err);
-	KETEN_ASSERT(rc != 0 || as->closed);
+	if (kt_stop_is_pause(r->stop_code))
+		rc = result_pause(a, r, as, err);
+	else
+		rc = as->closed ? result_on_closed(a, r, as, err) : result_close(a, r, as, err);
+	KETEN_ASSERT(rc != 0 || as->closed || kt_stop_is_pause(r->stop_code));
 out:
 	kt_state_free(as);
 	keten__result__free_unpacked(r, NULL);

@@ -81,13 +81,23 @@ int kt_ref_stub(kt_apply *a, const uint8_t *id, size_t len, uint32_t mask, uint3
 /* Text field check: clean UTF-8 and no BSN ("bsn-in-text"). */
 int kt_text(const char *field, const char *s, keten_error *err);
 
-/* The author's roles; a trust anchor with no certificate of its own counts
- * as region and municipality (the certifying authority). */
+/* The author's roles: those its certificate names.  A trust anchor without
+ * a certificate of its own may certify others but holds no role: an
+ * authority certifies itself (keten init --anchor does). */
 uint32_t kt_roles(const kt_apply *a);
+/* Refuse an entry (rule `rule`, message `what`) whose author lacks `role`
+ * ("municipality", ...).  An author with no certificate at all is told
+ * which certificate is missing and the command that makes it. */
+int kt_refuse_role(const kt_apply *a, const char *rule, const char *role, const char *what, keten_error *err);
 #define ROLE_AUTHORITY (ROLE_BIT(KETEN__ROLE__REGION) | ROLE_BIT(KETEN__ROLE__MUNICIPALITY))
 
-/* An iJw/iWmo unit name keten knows (minute, hour, day, dagdeel, etmaal, piece, ...). */
+/* A WJ756 unit word (minute, hour, etmaal, dagdeel, piece-output, euro,
+ * piece-effort); rules/volume.h for the old words and the checks. */
 bool kt_unit_ok(const char *u);
+/* The WJ756 unit word u of the subcontract tariff table (minute, hour,
+ * etmaal, dagdeel, piece-output, piece-effort, euro) as a static string;
+ * NULL when u is none of them. */
+const char *kt_sub_unit(const char *u);
 
 /* Does month ym (YYYYMM) overlap [start, end] (end 0: open)? */
 bool kt_month_in(uint32_t ym, uint32_t start, uint32_t end);
@@ -110,6 +120,7 @@ int kt_rule_claim(kt_apply *a, keten_error *err);
 int kt_rule_payment(kt_apply *a, keten_error *err);
 int kt_rule_receipt(kt_apply *a, keten_error *err);
 int kt_rule_result(kt_apply *a, keten_error *err);
+int kt_rule_resume(kt_apply *a, keten_error *err);
 int kt_rule_clawback(kt_apply *a, keten_error *err);
 int kt_rule_correction(kt_apply *a, keten_error *err);
 

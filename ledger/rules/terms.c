@@ -2,6 +2,7 @@
  * terms.c — what a framework contract's signed terms say: the contract of a
  * reference, its body, the stop-code lists, tariff lookup with compounding
  * indexation, and the amounts keten computes from them (expected claims,
+ * the final part due after a stop, months cut by a pause or the close,
  * automatic clawbacks).  Used by the body rules inside the append
  * transaction, and by composing and reconciling in read transactions.
  */
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/change.h"
 #include "rules/terms.h"
 #include "base/base.h"
 
@@ -102,6 +104,230 @@ const char *kt_stop_label(const char *domain, const char *code)
 	return NULL;
 }
 
+const char *kt_stop_code_at(const char *domain, size_t i, const char **label)
+{
+	for (size_t j = 0; domain && j < sizeof stop_codes / sizeof *stop_codes; j++)
+		if (strcmp(stop_codes[j].domain, domain) == 0 && i-- == 0) {
+			if (label)
+				*label = stop_codes[j].label;
+			return stop_codes[j].code;
+		}
+	return NULL;
+}
+
+bool kt_stop_is_pause(const char *code)
+{
+	return code && strcmp(code, KT_STOP_PAUSE) == 0;
+}
+
+/* Stops according to plan: the only ones after which the whole final part
+ * is due when the contract says nothing (docs/money.md has the table). */
+static bool stop_by_plan(const char *domain, const char *code)
+{
+	return domain && code &&
+		((strcmp(domain, "jeugd") == 0 && strcmp(code, "31") == 0) ||
+	         (strcmp(domain, "wmo") == 0 && strcmp(code, "19") == 0));
+}
+
+uint32_t kt_final_bp(const Keten__FrameworkContract *fc, const char *domain, const char *code)
+{
+	if (!code)
+		return 10000;
+	for (size_t i = 0; fc && i < fc->n_stop_final; i++)
+		if (strcmp(fc->stop_final[i]->stop_code, code) == 0)
+			return fc->stop_final[i]->final_bp > 10000 ? 10000 : fc->stop_final[i]->final_bp;
+	return stop_by_plan(domain, code) ? 10000 : 0;
+}
+
+bool kt_final_due(keten_txn *t, const Keten__State__AllocationState *as, const Keten__FrameworkContract *fc,
+                  int64_t *due, uint32_t *bp)
+{
+	Keten__FrameworkContract *own = NULL;
+	int64_t up, fin;
+	uint32_t share = 10000;
+
+	keten_split_herstel(as->amount_cents, &up, &fin);
+	if (as->closed && as->stop_code && !kt_stop_is_pause(as->stop_code)) {
+		if (!fc && t && as->contract.len == 32 && kt_contract_body(t, as->contract.data, &own, NULL) == 0)
+			fc = own;
+		share = kt_final_bp(fc, as->domain, as->stop_code);
+		if (own)
+			keten__framework_contract__free_unpacked(own, NULL);
+	}
+	KETEN_ASSERT(share <= 10000);
+	if (bp)
+		*bp = share;
+	return keten_apply_bp(fin, share, due);
+}
+
+/* Pauses --------------------------------------------------------------------- */
+
+void kt_pause_spans(const Keten__State__AllocationState *as, kt_span_fn fn, void *ctx)
+{
+	bool paused = false;
+	uint32_t from = 0;
+
+	for (size_t i = 0; i < as->n_pauses; i++) {
+		const Keten__State__AllocationPause *p = as->pauses[i];
+		if (!p->resume && !paused) {
+			paused = true;
+			from = keten_date_add_days(p->date, 1);
+		} else if (p->resume && paused) {
+			uint32_t until = keten_date_add_days(p->date, -1);
+			paused = false;
+			if (until >= from && !fn(from, until, ctx))
+				return;
+		}
+	}
+	if (paused)
+		fn(from, 0, ctx);
+}
+
+bool kt_paused(const Keten__State__AllocationState *as, uint32_t *since)
+{
+	bool paused = false;
+	uint32_t at = 0;
+
+	for (size_t i = 0; i < as->n_pauses; i++) {
+		const Keten__State__AllocationPause *p = as->pauses[i];
+		if (!p->resume && !paused) {
+			paused = true;
+			at = p->date;
+		} else if (p->resume && paused) {
+			paused = false;
+		}
+	}
+	if (paused && since)
+		*since = at;
+	return paused;
+}
+
+/* The order of pause events: by date, a resume before a pause of the same
+ * day (it ends the pause before; a pause and its resume never share a
+ * day), then by entry id. */
+static int pause_cmp(const Keten__State__AllocationPause *a, uint32_t date, bool resume, const uint8_t entry[32])
+{
+	if (a->date != date)
+		return a->date < date ? -1 : 1;
+	if (a->resume != resume)
+		return a->resume ? -1 : 1;
+	return memcmp(a->entry.data, entry, 32);
+}
+
+int kt_pause_add(Keten__State__AllocationState *as, const uint8_t entry[32], const uint8_t author[32], uint32_t date,
+                 bool resume)
+{
+	Keten__State__AllocationPause *p = malloc(sizeof *p), **arr;
+	size_t pos = 0;
+
+	if (!p)
+		return -1;
+	keten__state__allocation_pause__init(p);
+	if (kt_set_bytes(&p->entry, entry, 32) || kt_set_bytes(&p->author, author, 32) ||
+	    !(arr = realloc(as->pauses, (as->n_pauses + 1) * sizeof *arr))) {
+		free(p->entry.data);
+		free(p->author.data);
+		free(p);
+		return -1;
+	}
+	as->pauses = arr;
+	p->date = date;
+	p->has_resume = 1;
+	p->resume = resume;
+	while (pos < as->n_pauses && pause_cmp(arr[pos], date, resume, entry) < 0)
+		pos++;
+	memmove(arr + pos + 1, arr + pos, (as->n_pauses - pos) * sizeof *arr);
+	arr[pos] = p;
+	as->n_pauses++;
+	KETEN_ASSERT(pos == 0 || pause_cmp(arr[pos - 1], date, resume, entry) <= 0);
+	return 0;
+}
+
+uint32_t kt_pause_last(const Keten__State__AllocationState *as)
+{
+	return as->n_pauses ? as->pauses[as->n_pauses - 1]->date : 0;
+}
+
+/* Paused days inside [lo, hi], counted span by span. */
+struct paused_count {
+	int64_t lo, hi, n;
+};
+
+static bool count_cb(uint32_t from, uint32_t until, void *ctx)
+{
+	struct paused_count *c = ctx;
+	int64_t a = keten_date_days(from), b = until ? keten_date_days(until) : c->hi;
+	if (a < c->lo)
+		a = c->lo;
+	if (b > c->hi)
+		b = c->hi;
+	if (a <= b)
+		c->n += b - a + 1;
+	return true;
+}
+
+/* The days of ym covered by [start, end], less (as given) those after the
+ * close date (cut_close) and those paused (cut_pause). */
+static int month_days(uint32_t ym, uint32_t start, uint32_t end, const Keten__State__AllocationState *as,
+                      bool cut_close, bool cut_pause, int *dim)
+{
+	int y = (int)(ym / 100), m = (int)(ym % 100), days;
+	uint32_t first, last, lo, hi;
+	struct paused_count c;
+
+	if (dim)
+		*dim = 0;
+	if (m < 1 || m > 12 || y < 1900 || y > 2999 || !keten_date_valid(start) || (end && !keten_date_valid(end)))
+		return 0;
+	days = keten_days_in_month(y, m);
+	if (dim)
+		*dim = days;
+	first = ym * 100 + 1;
+	last = ym * 100 + (uint32_t)days;
+	lo = start > first ? start : first;
+	hi = end && end < last ? end : last;
+	if (as && cut_close && as->closed && as->close_date && !kt_stop_is_pause(as->stop_code) && as->close_date < hi)
+		hi = as->close_date;
+	if (lo > hi)
+		return 0;
+	c.lo = keten_date_days(lo);
+	c.hi = keten_date_days(hi);
+	c.n = 0;
+	if (as && cut_pause)
+		kt_pause_spans(as, count_cb, &c);
+	KETEN_ASSERT(c.n >= 0 && c.n <= c.hi - c.lo + 1 && c.hi - c.lo + 1 <= days);
+	return (int)(c.hi - c.lo + 1 - c.n);
+}
+
+int kt_month_days(uint32_t ym, uint32_t start, uint32_t end, const Keten__State__AllocationState *as, int *dim)
+{
+	return month_days(ym, start, end, as, true, true, dim);
+}
+
+int64_t kt_month_value(int64_t monthly, uint32_t ym, uint32_t start, uint32_t end,
+                       const Keten__State__AllocationState *as)
+{
+	int dim, days = kt_month_days(ym, start, end, as, &dim);
+	if (days <= 0)
+		return 0;
+	if (days == dim)
+		return monthly;
+	/* the days counted as one stretch from the 1st: keten_prorata_month's
+	 * single rounding of monthly x days / days in month */
+	return keten_prorata_month(monthly, ym, ym * 100 + 1, ym * 100 + (uint32_t)days);
+}
+
+bool kt_month_after_close(const Keten__State__AllocationState *as, uint32_t ym)
+{
+	return as && as->closed && as->close_date && !kt_stop_is_pause(as->stop_code) && ym * 100 + 1 > as->close_date;
+}
+
+bool kt_month_paused(const Keten__State__AllocationState *as, uint32_t ym, uint32_t start, uint32_t end)
+{
+	return as && as->n_pauses && month_days(ym, start, end, as, false, false, NULL) > 0 &&
+		month_days(ym, start, end, as, false, true, NULL) == 0;
+}
+
 bool kt_tariff_indexed(const Keten__State__ContractState *cs, int64_t cents, uint32_t from_year, uint32_t to_year,
                        int64_t *out)
 {
@@ -121,7 +347,7 @@ bool kt_alloc_month(const Keten__State__AllocationState *as, const Keten__State_
 	int64_t monthly = as->amount_cents;
 	if (cs && !kt_tariff_indexed(cs, monthly, as->start / 10000, ym / 100, &monthly))
 		return false;
-	*out = keten_prorata_month(monthly, ym, as->start, as->end);
+	*out = kt_month_value(monthly, ym, as->start, as->end, as);
 	return true;
 }
 
@@ -146,6 +372,32 @@ const Keten__Component *kt_component(const Keten__FrameworkContract *fc, const c
 		if (strcmp(fc->components[i]->code, code) == 0)
 			return fc->components[i];
 	return NULL;
+}
+
+const Keten__SubTariff *kt_sub_tariff(const Keten__FrameworkContract *fc, const char *service)
+{
+	if (!fc || !service)
+		return NULL;
+	for (size_t i = 0; i < fc->n_sub_tariffs; i++)
+		if (strcmp(fc->sub_tariffs[i]->service, service) == 0)
+			return fc->sub_tariffs[i];
+	return NULL;
+}
+
+bool kt_share_of(const Keten__State__AllocationState *as, const Keten__State__OfferState *parent, uint32_t share_bp,
+                 int64_t *cents, bool *monthly)
+{
+	int64_t base;
+
+	KETEN_ASSERT(as != NULL || parent != NULL);
+	if (parent) {
+		base = parent->amount_cents;
+		*monthly = parent->pricing == KETEN__PRICING__MONTHLY;
+	} else {
+		base = as->amount_cents;
+		*monthly = as->kind == KETEN__KIND__DUURZAAM;
+	}
+	return share_bp >= 1 && share_bp <= 10000 && keten_apply_bp(base, share_bp, cents) && *cents > 0;
 }
 
 /* Sum of the units of deliveries (hundredths); -1 on a bad reference. */
@@ -176,10 +428,11 @@ static int expected_alloc(keten_txn *t, const Keten__State__AllocationState *as,
 	if (as->kind == KETEN__KIND__HERSTEL) {
 		keten_split_herstel(as->amount_cents, &up, &fin);
 		if (strcmp(inst, "upfront") == 0)
-			*cents = up;
-		else if (strcmp(inst, "final") == 0)
-			*cents = fin;
-		else
+			*cents = kt_upfront_due(as->amount_cents,
+			                        as->carried_cents); /* 2/3 less what a change carried */
+		else if (strcmp(inst, "final") == 0 && !kt_final_due(t, as, NULL, cents, NULL))
+			return keten_fail(err, KETEN_EINVAL, "the final part due overflows");
+		else if (strcmp(inst, "final") != 0)
 			return keten_fail(err, KETEN_EINVAL,
 			                  "a herstel arrangement is claimed as 'upfront' and 'final'");
 		return KETEN_OK;
@@ -238,11 +491,18 @@ static int expected_offer(keten_txn *t, const Keten__State__OfferState *os, cons
 				err, KETEN_EINVAL,
 				"a fixed-amount subcontract computes only 'upfront' and 'final': give --amount");
 		return KETEN_OK;
-	case KETEN__PRICING__MONTHLY:
+	case KETEN__PRICING__MONTHLY: {
+		/* the root allocation's close and pauses, when it is held here */
+		Keten__State__AllocationState *root = NULL;
 		if (keten_parse_period(inst, &ym) != 0)
 			return keten_fail(err, KETEN_EINVAL, "a monthly subcontract is claimed per month (YYYY-MM)");
-		*cents = keten_prorata_month(os->amount_cents, ym, os->start, os->end);
+		if (os->allocation.len == 32)
+			kt_state_get(t, DK_ALLOCATION, os->allocation.data, &keten__state__allocation_state__descriptor,
+			             (void **)&root, NULL);
+		*cents = kt_month_value(os->amount_cents, ym, os->start, os->end, root);
+		kt_state_free(root);
 		return KETEN_OK;
+	}
 	default: {
 		int64_t units = nd ? delivery_units(t, d, nd) : os->units;
 		if (units < 0)

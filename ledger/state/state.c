@@ -379,7 +379,7 @@ bool kt_strs_has(char *const *arr, size_t n, const char *s)
 static bool index_kind_ok(uint8_t kind)
 {
 	return kind == DX_CONTRACT_REF || kind == DX_OFFERS || kind == DX_INSTALLMENT || kind == DX_CLIENT ||
-		kind == DX_PARTY || kind == DX_PAIR;
+		kind == DX_PARTY || kind == DX_PAIR || kind == DX_INVOICE || kind == DX_ALLOC_NUMBER;
 }
 
 /* kind || k1 || k2 into k (which holds at least 1 + l1 + l2 bytes). */

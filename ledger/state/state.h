@@ -45,8 +45,10 @@ enum {
 	DX_OFFERS = 'O',       /* 'O' || allocation || offer: offers under a root allocation */
 	DX_INSTALLMENT = 'I',  /* 'I' || target || installment: a live claim for it exists */
 	DX_CLIENT = 'L',       /* 'L' || client ref || 0 || allocation: for rijgen */
+	DX_ALLOC_NUMBER = 'W', /* 'W' || CBS || 0 || domain || 0 || toewijzingnummer || 0 || allocation */
 	DX_PARTY = 'P',        /* 'P' || party || state kind || id -> a copy of the record, or "" (kt_state_put) */
 	DX_PAIR = 'B',         /* 'B' || party || payer || payee: the pairs with a total that a party is in */
+	DX_INVOICE = 'F',      /* 'F' || payee || number: a live claim of the payee carries this factuurnummer */
 };
 
 /*

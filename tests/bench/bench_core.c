@@ -286,14 +286,12 @@ struct export_ctx {
 	size_t *off, *len, n, ncap;
 };
 
-/* One log record: author || seq -> id || Entry bytes. */
-static int export_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
+/* One stored entry: its encoded bytes, as export writes them. */
+static int export_cb(const keten_entry *e, const keten_entry_status *st BENCH_UNUSED, void *p)
 {
 	struct export_ctx *x = p;
-	const uint8_t *raw = v + 32;
-	size_t n = vl - 32;
-	if (vl <= 32)
-		return -1;
+	const uint8_t *raw = e->raw;
+	size_t n = e->raw_len;
 	if (x->used + n > x->cap) {
 		size_t cap = x->cap ? x->cap * 2 : (size_t)64 << 20;
 		uint8_t *nb;
@@ -324,14 +322,15 @@ static int export_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, v
 
 static keten_blob *export_all(keten_ledger *L, size_t *n, uint8_t **arena, double *secs)
 {
+	static const keten_entry_filter by_feed = {.order = KETEN_BY_FEED};
 	struct export_ctx x = {0};
 	keten_error err = {0};
 	keten_blob *b;
 	double t = now_s();
 	if (keten_store_read(keten_ledger_store(L), &x.t, &err))
 		die("keten_store_read", &err);
-	if (keten_kv_scan(x.t, KT_LOG, NULL, 0, export_cb, &x, &err))
-		die("export scan", &err);
+	if (keten_entries_each(x.t, &by_feed, export_cb, &x, &err))
+		die("keten_entries_each", &err);
 	keten_txn_end(x.t);
 	b = calloc(x.n, sizeof *b);
 	for (size_t i = 0; i < x.n; i++)

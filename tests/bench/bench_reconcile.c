@@ -1,9 +1,10 @@
 /*
  * bench_reconcile.c — `make bench` for reconciliation: a generated region
- * ledger (7 municipalities, 60 providers, KETEN_BENCH_CLIENTS clients over
- * two years: herstel and duurzaam allocations, a fifth of them partly
- * subcontracted to another provider, claims, payments, receipts and
- * results, every entry signed by its real author and appended or ingested
+ * ledger (a region of 7 municipalities, 60 providers, KETEN_BENCH_CLIENTS
+ * clients over two years: herstel and duurzaam allocations, a fifth of
+ * them partly subcontracted to another provider, claims, payments,
+ * receipts and results; every entry composed from a draft by the library
+ * (keten/record.h), signed by its real author and appended or ingested
  * through the ledger's one path, rules and derived state included), then,
  * for one provider seen from the region's node:
  *
@@ -49,7 +50,6 @@
 
 #include "keten/keten.h"
 #include "keten/reconcile.h"
-#include "proto/keten.pb-c.h"
 
 #define N_MUNI   7
 #define N_PROV   60
@@ -92,144 +92,156 @@ static author prov[N_PROV];
 static uint8_t region_key[32];
 static char region_hex[65];
 static keten_ledger *L;
-
-/* Entries waiting to be ingested, in order. */
-static keten_blob *pend;
-static keten_entry *pend_e;
-static size_t n_pend, cap_pend;
 static size_t total_entries;
 
-static void flush_ingest(void)
+/* Drafts waiting to be recorded --------------------------------------------------- */
+
+/*
+ * The generator queues drafts (keten/record.h) and records them in calls
+ * of up to CHUNK: the region's own by keten_record (composed and appended
+ * by its key, timestamped now; an allocation gets the composer's defaults,
+ * the tariff and the region's CBS code), a provider's by keten_compose at
+ * the region's node, signed by the provider's key with the generator's
+ * timestamp (keten_entry_sign) and ingested as from the provider's node
+ * (keten_ledger_ingest, all or nothing).  The composer reads the state
+ * earlier entries left, so a draft that needs one (an answer its offer, a
+ * receipt its payment) is queued after the flush that recorded it.  What
+ * a draft points at stays put until the flush.
+ */
+typedef struct queued {
+	author *by;      /* NULL: the region */
+	int64_t ts;      /* a provider's entry: its timestamp */
+	uint8_t *id;     /* receives the entry's id (may be NULL) */
+	int64_t *amount; /* receives the amount it carries (may be NULL) */
+} queued;
+
+static keten_draft *qd;
+static queued *qm;
+static size_t n_q, cap_q;
+
+static void flush(void);
+
+/* A new draft of this kind by `by` (NULL: the region), cleared; the caller fills it in. */
+static keten_draft *queue(keten_draft_kind kind, author *by, int64_t ts, uint8_t *id, int64_t *amount)
+{
+	if (n_q >= CHUNK)
+		flush();
+	if (n_q == cap_q) {
+		cap_q = cap_q ? cap_q * 2 : 1024;
+		qd = realloc(qd, cap_q * sizeof *qd);
+		qm = realloc(qm, cap_q * sizeof *qm);
+		if (!qd || !qm)
+			exit(1);
+	}
+	memset(&qd[n_q], 0, sizeof *qd);
+	qd[n_q].kind = kind;
+	qm[n_q] = (queued){.by = by, .ts = ts, .id = id, .amount = amount};
+	return &qd[n_q++];
+}
+
+/* Record drafts [i, j) of the queue, all by the region, in one call. */
+static void record_region(size_t i, size_t j)
+{
+	keten_error err = {0};
+	keten_draft_need need;
+	keten_recorded *rec = calloc(j - i, sizeof *rec);
+	if (!rec)
+		exit(1);
+	if (keten_record(L, qd + i, j - i, rec, &need, &err))
+		die("keten_record", &err);
+	for (size_t k = i; k < j; k++) {
+		if (qm[k].id)
+			memcpy(qm[k].id, rec[k - i].id, 32);
+		if (qm[k].amount)
+			*qm[k].amount = rec[k - i].amount_cents;
+	}
+	free(rec);
+	total_entries += j - i;
+}
+
+/* Compose drafts [i, j) of the queue, all by providers, sign each by its
+ * author and ingest them in one call. */
+static void record_providers(size_t i, size_t j)
 {
 	keten_error err = {0};
 	keten_ingest_stats st = {0};
-	if (!n_pend)
-		return;
-	if (keten_ledger_ingest(L, pend, n_pend, true, &st, &err))
-		die("ingest", &err);
+	keten_composition c;
+	size_t n = j - i;
+	keten_entry *e = calloc(n, sizeof *e);
+	keten_blob *b = calloc(n, sizeof *b);
+	if (!e || !b)
+		exit(1);
+	if (keten_compose(L, qd + i, n, &c, &err))
+		die("keten_compose", &err);
+	for (size_t k = 0; k < n; k++) {
+		const keten_composed *x = &c.entries[k];
+		author *a = qm[i + k].by;
+		uint8_t aud[KETEN_MAX_AUDIENCE][32];
+		size_t na = 0;
+		/* the author first, as its own node composes it, then the parties the composer chose */
+		if (x->n_audience)
+			memcpy(aud[na++], a->kp.pk, 32);
+		for (size_t y = 0; y < x->n_audience && na < KETEN_MAX_AUDIENCE; y++) {
+			bool seen = false;
+			for (size_t z = 0; z < na && !seen; z++)
+				seen = memcmp(aud[z], x->audience[y], 32) == 0;
+			if (!seen)
+				memcpy(aud[na++], x->audience[y], 32);
+		}
+		keten_entry_draft d = {.seq = a->seq + 1,
+		                       .prev = a->seq ? a->prev : NULL,
+		                       .timestamp_ms = qm[i + k].ts,
+		                       .body_type = x->body_type,
+		                       .body = x->body,
+		                       .body_len = x->body_len,
+		                       .audience = (const uint8_t(*)[32])aud,
+		                       .n_audience = na};
+		if (keten_entry_sign(&a->kp, &d, &e[k], &err))
+			die("keten_entry_sign", &err);
+		a->seq++;
+		memcpy(a->prev, e[k].id, 32);
+		b[k] = (keten_blob){e[k].raw, e[k].raw_len};
+		if (qm[i + k].id)
+			memcpy(qm[i + k].id, e[k].id, 32);
+		if (qm[i + k].amount)
+			*qm[i + k].amount = x->amount_cents;
+	}
+	if (keten_ledger_ingest(L, b, n, true, &st, &err))
+		die("keten_ledger_ingest", &err);
 	if (st.rejected || st.pending)
-		fprintf(stderr, "bench_reconcile: %zu rejected, %zu pending of %zu\n", st.rejected, st.pending, n_pend);
-	for (size_t i = 0; i < n_pend; i++)
-		keten_entry_release(&pend_e[i]);
-	total_entries += n_pend;
-	n_pend = 0;
+		fprintf(stderr, "bench_reconcile: %zu rejected, %zu pending of %zu\n", st.rejected, st.pending, n);
+	for (size_t k = 0; k < n; k++)
+		keten_entry_release(&e[k]);
+	keten_composition_release(&c);
+	free(e);
+	free(b);
+	total_entries += n;
 }
 
-/* Sign a body by a provider; the entry is ingested at the next flush. */
-static void by_provider(author *a, uint32_t type, const ProtobufCMessage *m, int64_t ts, const uint8_t (*aud)[32],
-                        size_t n_aud, uint8_t id[32])
+/* Record the queue in order: each run of the region's drafts, and of
+ * providers' drafts, in one call. */
+static void flush(void)
 {
-	keten_error err = {0};
-	size_t len = protobuf_c_message_get_packed_size(m);
-	uint8_t *buf = malloc(len ? len : 1);
-	keten_entry_draft d = {.seq = a->seq + 1,
-	                       .prev = a->seq ? a->prev : NULL,
-	                       .timestamp_ms = ts,
-	                       .body_type = type,
-	                       .audience = aud,
-	                       .n_audience = n_aud};
-	if (!buf)
-		exit(1);
-	protobuf_c_message_pack(m, buf);
-	d.body = buf;
-	d.body_len = len;
-	if (n_pend == cap_pend) {
-		cap_pend = cap_pend ? cap_pend * 2 : 1024;
-		pend = realloc(pend, cap_pend * sizeof *pend);
-		pend_e = realloc(pend_e, cap_pend * sizeof *pend_e);
-		if (!pend || !pend_e)
-			exit(1);
+	for (size_t i = 0, j; i < n_q; i = j) {
+		for (j = i; j < n_q && !qm[j].by == !qm[i].by; j++)
+			;
+		if (qm[i].by)
+			record_providers(i, j);
+		else
+			record_region(i, j);
 	}
-	if (keten_entry_sign(&a->kp, &d, &pend_e[n_pend], &err))
-		die("sign", &err);
-	free(buf);
-	a->seq++;
-	memcpy(a->prev, pend_e[n_pend].id, 32);
-	memcpy(id, pend_e[n_pend].id, 32);
-	n_pend++;
-	/* the blobs point into the entries; refresh all after a realloc */
-	for (size_t i = 0; i < n_pend; i++) {
-		pend[i].data = pend_e[i].raw;
-		pend[i].len = pend_e[i].raw_len;
-	}
-	if (n_pend >= CHUNK)
-		flush_ingest();
-}
-
-/* Appends by the region's own key, batched. */
-static keten_append *app;
-static uint8_t **app_body;
-static uint8_t (*app_aud)[2][32];
-static uint8_t (**app_id)[32];
-static size_t n_app, cap_app;
-
-static void flush_append(void)
-{
-	keten_error err = {0};
-	uint8_t(*ids)[32];
-	if (!n_app)
-		return;
-	flush_ingest();
-	ids = malloc(n_app * sizeof *ids);
-	if (!ids)
-		exit(1);
-	for (size_t i = 0; i < n_app; i++)
-		app[i].audience = (const uint8_t(*)[32])app_aud[i];
-	if (keten_ledger_append(L, app, n_app, ids, &err))
-		die("append", &err);
-	for (size_t i = 0; i < n_app; i++) {
-		if (app_id[i])
-			memcpy(*app_id[i], ids[i], 32);
-		free(app_body[i]);
-	}
-	free(ids);
-	total_entries += n_app;
-	n_app = 0;
-}
-
-/* Queue a body by the region; *id is filled at the flush. */
-static void by_region(uint32_t type, const ProtobufCMessage *m, int64_t ts, const uint8_t *to, uint8_t (*id)[32])
-{
-	size_t len = protobuf_c_message_get_packed_size(m);
-	if (n_app == cap_app) {
-		cap_app = cap_app ? cap_app * 2 : 1024;
-		app = realloc(app, cap_app * sizeof *app);
-		app_body = realloc(app_body, cap_app * sizeof *app_body);
-		app_aud = realloc(app_aud, cap_app * sizeof *app_aud);
-		app_id = realloc(app_id, cap_app * sizeof *app_id);
-		if (!app || !app_body || !app_aud || !app_id)
-			exit(1);
-	}
-	app_body[n_app] = malloc(len ? len : 1);
-	if (!app_body[n_app])
-		exit(1);
-	protobuf_c_message_pack(m, app_body[n_app]);
-	memset(&app[n_app], 0, sizeof *app);
-	app[n_app].body_type = type;
-	app[n_app].body = app_body[n_app];
-	app[n_app].body_len = len;
-	app[n_app].timestamp_ms = ts;
-	memcpy(app_aud[n_app][0], region_key, 32);
-	app[n_app].n_audience = 1;
-	if (to) {
-		memcpy(app_aud[n_app][1], to, 32);
-		app[n_app].n_audience = 2;
-	}
-	app_id[n_app] = id;
-	n_app++;
-	if (n_app >= CHUNK)
-		flush_append();
+	n_q = 0;
 }
 
 /* The data set ------------------------------------------------------------------------ */
 
 typedef struct client {
 	uint8_t alloc[32];
+	char ref[16];  /* client_ref */
 	int prov, sub; /* sub: subcontractor index, -1 none */
-	int muni;
 	bool herstel;
 	int start;      /* month index 0..23 */
-	int64_t amount; /* herstel total or monthly */
+	int64_t amount; /* herstel total or monthly, as recorded */
 	uint8_t offer[32];
 	int64_t offer_amount; /* fixed total or monthly */
 } client;
@@ -272,38 +284,33 @@ static void csv_row(const char *type, const uint8_t id[32], const char *payer, c
 	fprintf(csv, "%s,%s,%s,%s,%s,%lld,%u,%s\n", type, a, payer, payee, b, (long long)amount, date, c);
 }
 
+/* A claim of the month, and what pays and confirms it. */
 struct pending_claim {
 	uint8_t id[32];
 	int c;    /* client */
 	bool sub; /* a subcontractor's claim on the offer */
 	int64_t amount;
 	uint32_t date;
+	uint32_t paid;    /* the payment's date */
+	char ref[32];     /* the payment's reference */
+	uint8_t pay[32];  /* the payment */
+	uint8_t rcpt[32]; /* its receipt, when confirmed */
 };
 
-/* Audience: the region, then a and b, without repeats. */
-static void audience3(uint8_t (*aud)[32], size_t *n, const uint8_t *a, const uint8_t *b)
-{
-	const uint8_t *k[2] = {a, b};
-	memcpy(aud[0], region_key, 32);
-	*n = 1;
-	for (int i = 0; i < 2; i++) {
-		bool seen = !k[i];
-		for (size_t j = 0; j < *n && !seen; j++)
-			seen = memcmp(aud[j], k[i], 32) == 0;
-		if (!seen)
-			memcpy(aud[(*n)++], k[i], 32);
-	}
-}
+static const uint32_t region_roles[1] = {KETEN_ROLE_MUNICIPALITY};
+static const uint32_t prov_roles[2] = {KETEN_ROLE_LEAD_PROVIDER, KETEN_ROLE_SUBCONTRACTOR};
+static const char tariff_csv[] = "domain,profile,intensity,kind,tariff_cents,per\n"
+				 "jeugd,J03,4,herstel,1436600,traject\n"
+				 "jeugd,J03,4,duurzaam,159600,maand\n";
 
-static void generate(void)
+/* The home, its parties and the framework contract; *contract receives its id. */
+static void generate_parties(uint8_t contract[32])
 {
+	static char names[N_PROV][32];
 	keten_error err = {0};
 	keten_home_info info = {0};
-	uint8_t contract[32];
-	uint64_t rng = 0x9E3779B97F4A7C15ull;
-	struct pending_claim *pc = NULL;
-	size_t n_pc = 0, cap_pc = 0;
-	double t0 = now_s();
+	keten_tariffs tariffs;
+	keten_draft *d;
 
 	snprintf(info.name, sizeof info.name, "Regio West-Friesland");
 	snprintf(info.role, sizeof info.role, "municipality");
@@ -315,281 +322,229 @@ static void generate(void)
 	hexid(region_hex, region_key);
 	if (keten_ledger_trust_add(L, region_key, "Regio West-Friesland", &err))
 		die("trust", &err);
-	{
-		Keten__PartyCertificate pcert = KETEN__PARTY_CERTIFICATE__INIT;
-		uint32_t roles[1] = {KETEN__ROLE__MUNICIPALITY};
-		char *ml[N_MUNI];
-		for (int i = 0; i < N_MUNI; i++)
-			ml[i] = (char *)munis[i];
-		pcert.key.data = region_key;
-		pcert.key.len = 32;
-		pcert.name = "Regio West-Friesland";
-		pcert.roles = roles;
-		pcert.n_roles = 1;
-		pcert.municipality = ml;
-		pcert.n_municipality = N_MUNI;
-		pcert.has_valid_from = 1;
-		pcert.valid_from = 20240101;
-		by_region(KETEN__BODY_TYPE__PARTY_CERTIFICATE, &pcert.base, ms_of(20241201), NULL, NULL);
-	}
+	d = queue(KETEN_DRAFT_CERTIFICATE, NULL, 0, NULL, NULL);
+	d->certificate = (keten_draft_certificate){.name = "Regio West-Friesland",
+	                                           .roles = region_roles,
+	                                           .n_roles = 1,
+	                                           .municipalities = munis,
+	                                           .n_municipalities = N_MUNI,
+	                                           .valid_from = 20240101};
+	memcpy(d->certificate.key, region_key, 32);
 	for (int p = 0; p < N_PROV; p++) {
-		Keten__PartyCertificate pcert = KETEN__PARTY_CERTIFICATE__INIT;
-		uint32_t roles[2] = {KETEN__ROLE__LEAD_PROVIDER, KETEN__ROLE__SUBCONTRACTOR};
-		char name[64];
 		prov[p].kp.sk = sodium_malloc(64);
 		if (!prov[p].kp.sk)
 			exit(1);
 		crypto_sign_keypair(prov[p].kp.pk, prov[p].kp.sk);
 		hexid(prov[p].hex, prov[p].kp.pk);
-		snprintf(name, sizeof name, "Zorgaanbieder %02d", p + 1);
-		pcert.key.data = prov[p].kp.pk;
-		pcert.key.len = 32;
-		pcert.name = name;
-		pcert.roles = roles;
-		pcert.n_roles = 2;
-		pcert.has_valid_from = 1;
-		pcert.valid_from = 20240101;
-		by_region(KETEN__BODY_TYPE__PARTY_CERTIFICATE, &pcert.base, ms_of(20241201), NULL, NULL);
+		snprintf(names[p], sizeof names[p], "Zorgaanbieder %02d", p + 1);
+		d = queue(KETEN_DRAFT_CERTIFICATE, NULL, 0, NULL, NULL);
+		d->certificate = (keten_draft_certificate){
+			.name = names[p], .roles = prov_roles, .n_roles = 2, .valid_from = 20240101};
+		memcpy(d->certificate.key, prov[p].kp.pk, 32);
 	}
-	{
-		Keten__FrameworkContract fc = KETEN__FRAMEWORK_CONTRACT__INIT;
-		Keten__Tariff t1 = KETEN__TARIFF__INIT, t2 = KETEN__TARIFF__INIT, *tt[2] = {&t1, &t2};
-		char *ml[N_MUNI];
-		for (int i = 0; i < N_MUNI; i++)
-			ml[i] = (char *)munis[i];
-		t1.domain = t2.domain = "jeugd";
-		t1.profile = t2.profile = "J03";
-		t1.intensity = t2.intensity = "4";
-		t1.kind = KETEN__KIND__HERSTEL;
-		t1.cents = 1436600;
-		t1.per = "traject";
-		t2.kind = KETEN__KIND__DUURZAAM;
-		t2.cents = 159600;
-		t2.per = "maand";
-		fc.ref = "RWF-J-2025";
-		fc.municipalities = ml;
-		fc.n_municipalities = N_MUNI;
-		fc.domain = "jeugd";
-		fc.valid_from = 20250101;
-		fc.valid_until = 20271231;
-		fc.tariffs = tt;
-		fc.n_tariffs = 2;
-		fc.has_payment_term_days = 1;
-		fc.payment_term_days = 30;
-		by_region(KETEN__BODY_TYPE__FRAMEWORK_CONTRACT, &fc.base, ms_of(20241215), NULL, &contract);
-	}
-	flush_append();
+	if (keten_tariffs_parse((const uint8_t *)tariff_csv, sizeof tariff_csv - 1, "jeugd", &tariffs, &err))
+		die("tariffs", &err);
+	d = queue(KETEN_DRAFT_CONTRACT, NULL, 0, contract, NULL);
+	d->contract = (keten_draft_contract){.ref = "RWF-J-2025",
+	                                     .domain = "jeugd",
+	                                     .municipalities = munis,
+	                                     .n_municipalities = N_MUNI,
+	                                     .valid_from = 20250101,
+	                                     .valid_until = 20271231,
+	                                     .tariffs = &tariffs,
+	                                     .payment_term_days = 30};
+	flush();
+	keten_tariffs_release(&tariffs);
+}
 
+/* Month m, steps 1 and 2: the allocations that start in it, their offers
+ * to subcontractors and the answers. */
+static void generate_agreements(int m, const uint8_t contract[32])
+{
+	uint32_t d1 = month_first(m);
+	keten_draft *d;
+
+	for (size_t c = 0; c < n_clients; c++) {
+		if (cl[c].start != m)
+			continue;
+		d = queue(KETEN_DRAFT_ALLOCATION, NULL, 0, cl[c].alloc, &cl[c].amount);
+		d->allocation = (keten_draft_allocation){.client_ref = cl[c].ref,
+		                                         .kind = cl[c].herstel ? KETEN_KIND_HERSTEL
+		                                                               : KETEN_KIND_DUURZAAM,
+		                                         .profile = "J03",
+		                                         .intensity = "4",
+		                                         .start = d1,
+		                                         .end = month_last(m + (cl[c].herstel ? 5 : 11))};
+		memcpy(d->allocation.contract, contract, 32);
+		memcpy(d->allocation.provider, prov[cl[c].prov].kp.pk, 32);
+	}
+	flush();
+	for (size_t c = 0; c < n_clients; c++) {
+		if (cl[c].start != m)
+			continue;
+		csv_row("agreement", cl[c].alloc, region_hex, prov[cl[c].prov].hex, cl[c].alloc,
+		        cl[c].herstel ? cl[c].amount : cl[c].amount * 12, d1, NULL);
+	}
+	for (size_t c = 0; c < n_clients; c++) {
+		if (cl[c].start != m || cl[c].sub < 0)
+			continue;
+		d = queue(KETEN_DRAFT_SUBCONTRACT, &prov[cl[c].prov], ms_of(d1) + 1000, cl[c].offer, NULL);
+		d->subcontract = (keten_draft_subcontract){.pricing = cl[c].herstel ? KETEN_PRICING_FIXED_AMOUNT
+		                                                                    : KETEN_PRICING_MONTHLY,
+		                                           .amount_cents = cl[c].offer_amount,
+		                                           .start = d1,
+		                                           .end = month_last(m + (cl[c].herstel ? 5 : 11))};
+		memcpy(d->subcontract.target, cl[c].alloc, 32);
+		memcpy(d->subcontract.subcontractor, prov[cl[c].sub].kp.pk, 32);
+	}
+	flush();
+	for (size_t c = 0; c < n_clients; c++) {
+		if (cl[c].start != m || cl[c].sub < 0)
+			continue;
+		d = queue(KETEN_DRAFT_ANSWER, &prov[cl[c].sub], ms_of(d1) + 2000, NULL, NULL);
+		memcpy(d->answer.offer, cl[c].offer, 32);
+		d->answer.accept = true;
+		csv_row("agreement", cl[c].offer, prov[cl[c].prov].hex, prov[cl[c].sub].hex, cl[c].offer,
+		        cl[c].herstel ? cl[c].offer_amount : cl[c].offer_amount * 12, d1, NULL);
+	}
+	flush();
+}
+
+/* Month m, step 3: the claims of the month (into pc, which holds two per
+ * client) and the herstel results; returns how many claims. */
+static size_t generate_claims(int m, struct pending_claim *pc)
+{
+	static const char *const inst_h[2] = {"upfront", "final"};
+	uint32_t d1 = month_first(m);
+	char month[8];
+	size_t n_pc = 0;
+	keten_draft *d;
+
+	snprintf(month, sizeof month, "%04u-%02u", d1 / 10000, d1 / 100 % 100);
+	for (size_t c = 0; c < n_clients; c++) {
+		int age = m - cl[c].start;
+		int64_t up, fin;
+		if (age < 0 || (cl[c].herstel && age != 0 && age != 6) || (!cl[c].herstel && age > 11))
+			continue;
+		for (int who = 0; who < 2; who++) {
+			struct pending_claim *k = &pc[n_pc];
+			if (who == 1 && cl[c].sub < 0)
+				break;
+			memset(k, 0, sizeof *k);
+			k->c = (int)c;
+			k->sub = who == 1;
+			k->date = d1 + 4;
+			if (cl[c].herstel) {
+				keten_split_herstel(who == 0 ? cl[c].amount : cl[c].offer_amount, &up, &fin);
+				k->amount = age == 0 ? up : fin;
+			} else
+				k->amount = who == 0 ? cl[c].amount : cl[c].offer_amount;
+			d = queue(KETEN_DRAFT_CLAIM, who == 0 ? &prov[cl[c].prov] : &prov[cl[c].sub], ms_of(k->date),
+			          k->id, NULL);
+			memcpy(d->claim.target, who == 0 ? cl[c].alloc : cl[c].offer, 32);
+			d->claim.installment = cl[c].herstel ? inst_h[age != 0] : month;
+			d->claim.has_amount = true;
+			d->claim.amount_cents = k->amount;
+			n_pc++;
+		}
+		if (cl[c].herstel && age == 6) {
+			d = queue(KETEN_DRAFT_CLOSE, &prov[cl[c].prov], ms_of(d1 + 3), NULL, NULL);
+			memcpy(d->close.allocation, cl[c].alloc, 32);
+			d->close.outcome = (c % 10 == 0) ? KETEN_OUTCOME_STOPPED : KETEN_OUTCOME_ACHIEVED;
+			d->close.stop_code = (c % 10 == 0) ? "32" : "31";
+			d->close.date = d1;
+		}
+	}
+	flush();
+	for (size_t i = 0; i < n_pc; i++) {
+		const client *x = &cl[pc[i].c];
+		csv_row("claim", pc[i].id, pc[i].sub ? prov[x->prov].hex : region_hex,
+		        pc[i].sub ? prov[x->sub].hex : prov[x->prov].hex, pc[i].sub ? x->offer : x->alloc, pc[i].amount,
+		        pc[i].date, NULL);
+	}
+	return n_pc;
+}
+
+/* Month m, steps 4 and 5: the region pays the lead providers, the lead
+ * providers pay the subcontractors, and confirm 9 in 10 of the region's
+ * payments. */
+static void generate_payments(int m, struct pending_claim *pc, size_t n_pc)
+{
+	uint32_t d1 = month_first(m);
+	keten_draft *d;
+
+	/* the subcontractors' payments first, then the region's: one call each */
+	for (int region = 0; region < 2; region++) {
+		for (size_t i = 0; i < n_pc; i++) {
+			const client *x = &cl[pc[i].c];
+			if (pc[i].sub == (region == 1))
+				continue;
+			pc[i].paid = keten_date_add_days(pc[i].date, 5 + (int32_t)(i % 37));
+			snprintf(pc[i].ref, sizeof pc[i].ref, "E2E-%d-%zu", m, i);
+			d = queue(KETEN_DRAFT_PAYMENT, region ? NULL : &prov[x->prov], ms_of(d1 + 20), pc[i].pay, NULL);
+			d->payment = (keten_draft_payment){.claims = (const uint8_t(*)[32])pc[i].id,
+			                                   .n_claims = 1,
+			                                   .amount_cents = pc[i].amount,
+			                                   .date = pc[i].paid,
+			                                   .reference = pc[i].ref};
+		}
+	}
+	flush();
+	for (size_t i = 0; i < n_pc; i++) {
+		const client *x = &cl[pc[i].c];
+		if (pc[i].sub)
+			csv_row("payment", pc[i].pay, prov[x->prov].hex, prov[x->sub].hex, x->offer, pc[i].amount,
+			        pc[i].paid, pc[i].id);
+		else
+			csv_row("payment", pc[i].pay, region_hex, prov[x->prov].hex, x->alloc, pc[i].amount, pc[i].paid,
+			        pc[i].id);
+	}
+	for (size_t i = 0; i < n_pc; i++) {
+		if (pc[i].sub || i % 10 == 9)
+			continue;
+		d = queue(KETEN_DRAFT_RECEIPT, &prov[cl[pc[i].c].prov], ms_of(d1 + 25), pc[i].rcpt, NULL);
+		memcpy(d->receipt.payment, pc[i].pay, 32);
+		d->receipt.has_amount = true;
+		d->receipt.amount_cents = pc[i].amount;
+		d->receipt.date = pc[i].paid;
+	}
+	flush();
+	for (size_t i = 0; i < n_pc; i++) {
+		const client *x = &cl[pc[i].c];
+		if (pc[i].sub || i % 10 == 9)
+			continue;
+		csv_row("receipt", pc[i].rcpt, region_hex, prov[x->prov].hex, x->alloc, pc[i].amount, pc[i].paid,
+		        pc[i].id);
+	}
+}
+
+static void generate(void)
+{
+	uint8_t contract[32];
+	uint64_t rng = 0x9E3779B97F4A7C15ull;
+	struct pending_claim *pc;
+	double t0 = now_s();
+
+	generate_parties(contract);
 	cl = calloc(n_clients, sizeof *cl);
-	if (!cl)
+	pc = calloc(2 * n_clients + 1, sizeof *pc); /* at most two claims per client and month */
+	if (!cl || !pc)
 		exit(1);
 	for (size_t c = 0; c < n_clients; c++) {
 		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
 		cl[c].prov = (int)((rng >> 33) % N_PROV);
-		cl[c].muni = (int)(c % N_MUNI);
 		cl[c].herstel = (rng >> 20) & 1;
 		cl[c].start = (int)((rng >> 40) % MONTHS);
 		cl[c].sub = ((rng >> 50) % 5 == 0) ? (cl[c].prov + 1 + (int)((rng >> 24) % (N_PROV - 1))) % N_PROV : -1;
 		cl[c].amount = cl[c].herstel ? 1436600 : 159600;
 		cl[c].offer_amount = cl[c].herstel ? 480000 : 60000;
+		snprintf(cl[c].ref, sizeof cl[c].ref, "RWF-%06zu", c);
 	}
-
 	for (int m = 0; m < MONTHS; m++) {
-		uint32_t d1 = month_first(m);
-		/* 1. allocations starting this month */
-		for (size_t c = 0; c < n_clients; c++) {
-			Keten__Allocation al = KETEN__ALLOCATION__INIT;
-			char ref[32];
-			if (cl[c].start != m)
-				continue;
-			snprintf(ref, sizeof ref, "RWF-%06zu", c);
-			al.contract.data = contract;
-			al.contract.len = 32;
-			al.client_ref = ref;
-			al.provider.data = prov[cl[c].prov].kp.pk;
-			al.provider.len = 32;
-			al.domain = "jeugd";
-			al.profile = "J03";
-			al.intensity = "4";
-			al.kind = cl[c].herstel ? KETEN__KIND__HERSTEL : KETEN__KIND__DUURZAAM;
-			al.start = d1;
-			al.has_end = 1;
-			al.end = month_last(m + (cl[c].herstel ? 5 : 11));
-			al.amount_cents = cl[c].amount;
-			al.municipality = (char *)munis[cl[c].muni];
-			by_region(KETEN__BODY_TYPE__ALLOCATION, &al.base, ms_of(d1), prov[cl[c].prov].kp.pk,
-			          &cl[c].alloc);
-		}
-		flush_append();
-		for (size_t c = 0; c < n_clients; c++) {
-			if (cl[c].start != m)
-				continue;
-			csv_row("agreement", cl[c].alloc, region_hex, prov[cl[c].prov].hex, cl[c].alloc,
-			        cl[c].herstel ? cl[c].amount : cl[c].amount * 12, d1, NULL);
-		}
-		/* 2. offers and acceptances */
-		for (size_t c = 0; c < n_clients; c++) {
-			Keten__SubcontractOffer o = KETEN__SUBCONTRACT_OFFER__INIT;
-			Keten__OfferAnswer an = KETEN__OFFER_ANSWER__INIT;
-			uint8_t aud[3][32], ans[32];
-			size_t na;
-			if (cl[c].start != m || cl[c].sub < 0)
-				continue;
-			audience3(aud, &na, prov[cl[c].prov].kp.pk, prov[cl[c].sub].kp.pk);
-			o.allocation.data = cl[c].alloc;
-			o.allocation.len = 32;
-			o.subcontractor.data = prov[cl[c].sub].kp.pk;
-			o.subcontractor.len = 32;
-			o.pricing = cl[c].herstel ? KETEN__PRICING__FIXED_AMOUNT : KETEN__PRICING__MONTHLY;
-			o.has_amount_cents = 1;
-			o.amount_cents = cl[c].offer_amount;
-			o.start = d1;
-			o.has_end = 1;
-			o.end = month_last(m + (cl[c].herstel ? 5 : 11));
-			by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__SUBCONTRACT_OFFER, &o.base, ms_of(d1) + 1000,
-			            (const uint8_t(*)[32])aud, na, cl[c].offer);
-			an.offer.data = cl[c].offer;
-			an.offer.len = 32;
-			an.accept = 1;
-			by_provider(&prov[cl[c].sub], KETEN__BODY_TYPE__OFFER_ANSWER, &an.base, ms_of(d1) + 2000,
-			            (const uint8_t(*)[32])aud, na, ans);
-			csv_row("agreement", cl[c].offer, prov[cl[c].prov].hex, prov[cl[c].sub].hex, cl[c].offer,
-			        cl[c].herstel ? cl[c].offer_amount : cl[c].offer_amount * 12, d1, NULL);
-		}
-		flush_ingest();
-		/* 3. claims (and results) of this month */
-		n_pc = 0;
-		for (size_t c = 0; c < n_clients; c++) {
-			int age = m - cl[c].start;
-			const char *inst = NULL;
-			char month[8];
-			int64_t amt = 0, up, fin;
-			if (age < 0 || (cl[c].herstel && age != 0 && age != 6) || (!cl[c].herstel && age > 11))
-				continue;
-			keten_split_herstel(cl[c].amount, &up, &fin);
-			snprintf(month, sizeof month, "%04u-%02u", d1 / 10000, d1 / 100 % 100);
-			for (int who = 0; who < 2; who++) {
-				Keten__Claim k = KETEN__CLAIM__INIT;
-				uint8_t aud[3][32];
-				size_t na;
-				author *a;
-				if (who == 1 && cl[c].sub < 0)
-					break;
-				if (cl[c].herstel) {
-					inst = age == 0 ? "upfront" : "final";
-					if (who == 0)
-						amt = age == 0 ? up : fin;
-					else {
-						int64_t su, sf;
-						keten_split_herstel(cl[c].offer_amount, &su, &sf);
-						amt = age == 0 ? su : sf;
-					}
-				} else {
-					inst = month;
-					amt = who == 0 ? cl[c].amount : cl[c].offer_amount;
-				}
-				a = who == 0 ? &prov[cl[c].prov] : &prov[cl[c].sub];
-				if (who == 0)
-					audience3(aud, &na, prov[cl[c].prov].kp.pk, NULL);
-				else
-					audience3(aud, &na, prov[cl[c].prov].kp.pk, prov[cl[c].sub].kp.pk);
-				k.target.data = who == 0 ? cl[c].alloc : cl[c].offer;
-				k.target.len = 32;
-				k.installment = (char *)inst;
-				k.amount_cents = amt;
-				if (n_pc == cap_pc) {
-					cap_pc = cap_pc ? cap_pc * 2 : 1024;
-					if (!(pc = realloc(pc, cap_pc * sizeof *pc)))
-						exit(1);
-				}
-				by_provider(a, KETEN__BODY_TYPE__CLAIM, &k.base, ms_of(d1 + 4),
-				            (const uint8_t(*)[32])aud, na, pc[n_pc].id);
-				pc[n_pc].c = (int)c;
-				pc[n_pc].sub = who == 1;
-				pc[n_pc].amount = amt;
-				pc[n_pc].date = d1 + 4;
-				csv_row("claim", pc[n_pc].id, who == 0 ? region_hex : prov[cl[c].prov].hex, a->hex,
-				        k.target.data, amt, d1 + 4, NULL);
-				n_pc++;
-			}
-			if (cl[c].herstel && age == 6) {
-				Keten__Result r = KETEN__RESULT__INIT;
-				uint8_t aud[3][32], rid[32];
-				size_t na;
-				audience3(aud, &na, prov[cl[c].prov].kp.pk, NULL);
-				r.allocation.data = cl[c].alloc;
-				r.allocation.len = 32;
-				r.outcome = (c % 10 == 0) ? KETEN__OUTCOME__STOPPED : KETEN__OUTCOME__ACHIEVED;
-				r.stop_code = (c % 10 == 0) ? "32" : "31";
-				r.date = d1;
-				by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__RESULT, &r.base, ms_of(d1 + 3),
-				            (const uint8_t(*)[32])aud, na, rid);
-			}
-		}
-		flush_ingest();
-		/* 4. payments: the region pays lead providers, lead providers pay subcontractors */
-		{
-			size_t k = 0;
-			uint8_t(*pid)[32] = calloc(n_pc ? n_pc : 1, sizeof *pid);
-			if (!pid)
-				exit(1);
-			for (size_t i = 0; i < n_pc; i++) {
-				Keten__Payment p = KETEN__PAYMENT__INIT;
-				ProtobufCBinaryData cb = {32, pc[i].id};
-				uint32_t date = keten_date_add_days(pc[i].date, 5 + (int32_t)(i % 37));
-				char ref[32];
-				int c = pc[i].c;
-				snprintf(ref, sizeof ref, "E2E-%d-%zu", m, i);
-				p.claims = &cb;
-				p.n_claims = 1;
-				p.amount_cents = pc[i].amount;
-				p.date = date;
-				p.reference = ref;
-				if (!pc[i].sub) {
-					by_region(KETEN__BODY_TYPE__PAYMENT, &p.base, ms_of(d1 + 20),
-					          prov[cl[c].prov].kp.pk, &pid[k++]);
-				} else {
-					uint8_t aud[3][32], sid[32];
-					size_t na;
-					audience3(aud, &na, prov[cl[c].prov].kp.pk, prov[cl[c].sub].kp.pk);
-					by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__PAYMENT, &p.base,
-					            ms_of(d1 + 20), (const uint8_t(*)[32])aud, na, sid);
-					csv_row("payment", sid, prov[cl[c].prov].hex, prov[cl[c].sub].hex, cl[c].offer,
-					        pc[i].amount, date, pc[i].id);
-				}
-			}
-			flush_ingest();
-			flush_append();
-			k = 0;
-			for (size_t i = 0; i < n_pc; i++) {
-				int c = pc[i].c;
-				uint32_t date = keten_date_add_days(pc[i].date, 5 + (int32_t)(i % 37));
-				if (pc[i].sub)
-					continue;
-				csv_row("payment", pid[k], region_hex, prov[cl[c].prov].hex, cl[c].alloc, pc[i].amount,
-				        date, pc[i].id);
-				/* 5. the lead provider confirms (9 in 10) */
-				if (i % 10 != 9) {
-					Keten__Receipt r = KETEN__RECEIPT__INIT;
-					uint8_t aud[3][32], rid[32];
-					size_t na;
-					audience3(aud, &na, prov[cl[c].prov].kp.pk, NULL);
-					r.payment.data = pid[k];
-					r.payment.len = 32;
-					r.amount_cents = pc[i].amount;
-					r.received = 1;
-					r.has_date = 1;
-					r.date = date;
-					by_provider(&prov[cl[c].prov], KETEN__BODY_TYPE__RECEIPT, &r.base,
-					            ms_of(d1 + 25), (const uint8_t(*)[32])aud, na, rid);
-					csv_row("receipt", rid, region_hex, prov[cl[c].prov].hex, cl[c].alloc,
-					        pc[i].amount, date, pc[i].id);
-				}
-				k++;
-			}
-			free(pid);
-		}
-		flush_ingest();
+		size_t n_pc;
+		generate_agreements(m, contract);
+		n_pc = generate_claims(m, pc);
+		generate_payments(m, pc, n_pc);
 		if (isatty(2))
 			fprintf(stderr, "\rgenerating: month %d/%d, %zu entries", m + 1, MONTHS, total_entries);
 	}
@@ -1034,12 +989,8 @@ int main(void)
 	for (int i = 0; i < N_PROV; i++)
 		keten_keypair_release(&prov[i].kp);
 	free(cl);
-	free(pend);
-	free(pend_e);
-	free(app);
-	free(app_body);
-	free(app_aud);
-	free(app_id);
+	free(qd);
+	free(qm);
 	if (made_workdir && !getenv("KETEN_BENCH_KEEP"))
 		rmtree(workdir);
 	else

@@ -52,7 +52,7 @@
 #define BENCH_NAME "bench_sync"
 #include "bench_util.h"
 #include "keten/net.h"
-#include "sync/sync.h"
+#include "keten/sync.h"
 
 extern char **environ;
 

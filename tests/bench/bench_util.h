@@ -2,7 +2,8 @@
  * bench_util.h — helpers the benchmarks in tests/bench/ share: a monotonic
  * clock, medians, dying with a message, removing the scratch directory,
  * entry bodies written as protobuf by hand (proto2 wire format, so a bench
- * needs no generated header), and a new unlocked home that trusts keys.
+ * needs no generated header), a new unlocked home that trusts keys, and
+ * BENCH_UNUSED for callback parameters a bench does not read.
  * Define BENCH_NAME ("bench_core") before including it: messages start
  * with it.  Static inline, so a bench that uses only some of them builds
  * without warnings.
@@ -17,6 +18,9 @@
 #include <time.h>
 
 #include "keten/keten.h"
+
+/* An unused callback parameter: put after its name. */
+#define BENCH_UNUSED __attribute__((unused))
 
 #ifndef BENCH_NAME
 #error "define BENCH_NAME before including bench_util.h"

@@ -13,6 +13,8 @@
 #   - claim on a herstel allocation without an installment: `keten claim`
 #     twice gives "upfront" then "final", and so do two rows of one batch;
 #   - claim of a duurzaam month with the amount computed;
+#   - claim with an invoice number, a date and a period (two dates, or a
+#     month), as the number, date and period columns of a batch row;
 #   - claim on a fixed-amount subcontract without an installment;
 #   - payment of a claim, with an end-to-end reference;
 #   - receipt of a payment with the payment's amount by default;
@@ -91,7 +93,7 @@ new "wmo contract" "$M" contract add --ref RC-W --domain wmo --municipality 0405
 new "A1: J03/4 herstel" "$M" allocate --contract RC-J --client HRN-1 --provider "Zorg Hoofd BV" \
 	--profile J03 --intensity 4 --kind herstel --from 2026-01-01 --until 2026-12-31; A1=$ID
 new "A2: W02/B duurzaam" "$M" allocate --contract RC-W --client HRN-2 --provider "Zorg Hoofd BV" \
-	--profile W02 --intensity B --kind duurzaam --from 2026-01-01 --until 2026-06-30; A2=$ID
+	--profile W02 --intensity B --kind duurzaam --from 2026-01-01 --until 2026-06-30 --volume 200 --unit hour --frequency total; A2=$ID
 sync "$M" "$L" "$S"
 new "O1: the lead subcontracts A1 for a fixed amount" "$L" subcontract "$A1" --to "Hulp Onder VOF" --amount 3000 \
 	--from 2026-02-01; O1=$ID
@@ -144,6 +146,26 @@ run "$L" --json batch "$T/month.ndjson"
 B1=$(jq -r '.[0].id' "$T/out")
 check "batch --json gives the same computed amount" [ "$(jq -r '.[0].amount_cents' "$T/out")" = "$AMOUNT" ]
 same "month: batch and claim give the same body and audience" "$L" "$C3" "$B1"
+
+# --- number, date and period -------------------------------------------------------
+new "claim A2 2026-02 --number --date --period FROM..UNTIL" "$L" claim "$A2" --installment 2026-02 --number F-2026-17 \
+	--date 2026-03-02 --period 2026-02-01..2026-02-28; C5=$ID
+check "the claim's body has its number and date" sh -c "[ \"\$('$K' --home '$L' --json show '$C5' | jq -r '.fields.number + \" \" + .fields.date')\" = 'F-2026-17 2026-03-02' ]"
+void "$L" "$C5" "opnieuw"
+cat >"$T/dated.csv" <<CSV
+type,allocation,installment,number,date,period
+claim,$A2,2026-02,F-2026-17,2026-03-02,2026-02-01..2026-02-28
+CSV
+batch "batch: the same claim with number, date and period columns (the voided claim's number is free)" "$L" batch "$T/dated.csv"
+same "dated claim: batch and claim give the same body and audience" "$L" "$C5" "$B1"
+void "$L" "$B1" "opnieuw"
+new "claim A2 2026-03 --period YYYY-MM" "$L" claim "$A2" --installment 2026-03 --number F-2026-18 --date 2026-04-01 \
+	--period 2026-03; C6=$ID
+void "$L" "$C6" "opnieuw"
+printf '{"type":"claim","allocation":"%s","installment":"2026-03","number":"F-2026-18","date":"2026-04-01","period":"2026-03"}\n' \
+	"$A2" >"$T/dated.ndjson"
+batch "batch: the same as an NDJSON row, its period a month" "$L" batch "$T/dated.ndjson"
+same "a month period: batch and claim give the same body and audience" "$L" "$C6" "$B1"
 
 # --- a fixed-amount subcontract: upfront by default ----------------------------------
 new "claim O1 without --installment" "$S" claim "$O1" --amount 2000; C4=$ID

@@ -230,7 +230,7 @@ new "indexation 2.5% from 2027" "$M" contract index RGW-W-2026 --year 2027 --pct
 run "$M" --json contract show RGW-W-2026
 check "contract show lists the indexation" jq -e '.indexations == [{"year": 2027, "bp": 250}]' "$T/out"
 new "allocate W02/B duurzaam 2026-11-16 .. 2028-01-15" "$M" --json allocate --contract RGW-W-2026 --client HRN-W-0002 \
-	--provider "Zorg Hoofd BV" --profile W02 --intensity B --kind duurzaam --from 2026-11-16 --until 2028-01-15
+	--provider "Zorg Hoofd BV" --profile W02 --intensity B --kind duurzaam --from 2026-11-16 --until 2028-01-15 --volume 200 --unit hour --frequency total
 A2=$(jget "$T/out" .id)
 check "monthly amount at the 2026 tariff: 45200" jq -e '.amount_cents == 45200' "$T/out"
 sync "$M" "$L"
@@ -251,10 +251,15 @@ refused wmo-needs-hours "a Wmo delivery in minutes" "$L" deliver "$A2" --period 
 
 # --- scenario 4: correction, receipt mismatch ----------------------------------------
 new "lead delivers on the allocation itself" "$L" deliver "$A1" --period 2027-02 --units 3 --unit hour
-new "lead claims units by mistake" "$L" --json claim "$A3" --installment final
+refused final-not-due "the final part after an early stop by the client (32: none of it due)" "$L" claim "$A3" --installment final
+new "allocate a J03/4 herstel for the correction test" "$M" allocate --contract RGW-J-2026 --client HRN-2026-0006 \
+	--provider "Zorg Hoofd BV" --profile J03 --intensity 4 --kind herstel --from 2026-12-01 --until 2027-06-30
+A6=$ID
+sync "$M" "$L"
+new "lead claims a final part by mistake" "$L" --json claim "$A6" --installment final
 KX=$(jget "$T/out" .id)
 before=$(bal "$L" "$MK" claimed_cents)
-new "lead voids its own claim" "$L" correct "$KX" --reason "final part claimed by mistake after the stop"
+new "lead voids its own claim" "$L" correct "$KX" --reason "final part claimed by mistake before the result"
 after=$(bal "$L" "$MK" claimed_cents)
 check "a voided claim no longer counts (claimed $before -> $after)" test $((before - after)) -eq 478867
 CX=$ID

@@ -107,7 +107,7 @@ new "A2: the same arrangement for HRN-1 right after (rijgen)" "$M" allocate --co
 new "A3: J03/4 herstel for HRN-3" "$M" allocate --contract RC-J --client HRN-3 --provider "Zorg Hoofd BV" \
 	--profile J03 --intensity 4 --kind herstel --from 2026-02-01 --until 2026-12-31; A3=$ID
 new "A4: W02/B duurzaam for HRN-4, six months" "$M" allocate --contract RC-W --client HRN-4 --provider "Zorg Hoofd BV" \
-	--profile W02 --intensity B --kind duurzaam --from 2026-01-01 --until 2026-06-30; A4=$ID
+	--profile W02 --intensity B --kind duurzaam --from 2026-01-01 --until 2026-06-30 --volume 200 --unit hour --frequency total; A4=$ID
 sync "$M" "$L" "$S"
 
 # --- the lead provider and the municipality ---------------------------------------------
@@ -126,7 +126,7 @@ new "lead closes A3: stopped early, code 32, no clawback follows (stop-without-c
 	--outcome stopped --stop-code 32 --date 2026-04-01
 
 # --- subcontracts -------------------------------------------------------------------------
-new "O1: 4800.00 fixed on A1 (tariff-differs-from-framework, margin-above-maximum)" "$L" subcontract "$A1" \
+new "O1: 4800.00 fixed on A1, a part of the trajectory: not held against its whole price" "$L" subcontract "$A1" \
 	--to "Hulp Onder VOF" --amount 4800 --from 2026-01-01 --until 2026-06-30; O1=$ID
 new "O2: 12000.00 more on A1 (over-allocation)" "$L" subcontract "$A1" --to "Hulp Onder VOF" --amount 12000 \
 	--from 2026-01-01 --until 2026-06-30; O2=$ID
@@ -135,7 +135,7 @@ new "O3: 500.00 a month on A4, above the W02/B tariff 452.00 (above-framework-ta
 new "A5: J03/4 duurzaam for HRN-5 (1596.00 a month)" "$M" allocate --contract RC-J --client HRN-5 --provider "Zorg Hoofd BV" \
 	--profile J03 --intensity 4 --kind duurzaam --from 2026-01-01 --until 2026-06-30; A5=$ID
 sync "$M" "$L"
-new "O4: 1000.00 a month on A5: the lead keeps 37% of the same month's price (margin-above-maximum)" "$L" subcontract "$A5" \
+new "O4: 1000.00 a month on A5: the lead keeps 37% of the same month's price (margin-above-maximum, tariff-differs-from-framework)" "$L" subcontract "$A5" \
 	--to "Hulp Onder VOF" --monthly 1000 --from 2026-01-01 --until 2026-06-30; O4=$ID
 sync "$L" "$S" "$M"
 new "subcontractor accepts O1" "$S" accept "$O1"
@@ -187,6 +187,8 @@ check "stop-without-clawback amount is 50% of the up-front part paid (478867)" \
 	sh -c "grep '^finding,stop-without-clawback,' '$T/lead.csv' | grep -q ',478867,'"
 check "margin-above-maximum is raised for the monthly price of the same work (O4), not for parts of a trajectory (O1, O2)" \
 	sh -c "[ \$(grep -c '^finding,margin-above-maximum,' '$T/lead.csv') -eq 1 ] && grep '^finding,margin-above-maximum,' '$T/lead.csv' | grep -q '$O4'"
+check "tariff-differs-from-framework only for the monthly price of the same work (O4), not for fixed parts of a trajectory (O1, O2)" \
+	sh -c "[ \$(grep -c '^finding,tariff-differs-from-framework,' '$T/lead.csv') -eq 1 ] && grep '^finding,tariff-differs-from-framework,' '$T/lead.csv' | grep -q '$O4'"
 check "the overdue A2 upfront claim is 957733 at --as-of" \
 	sh -c "grep '^finding,overdue,' '$T/lead.csv' | grep '$K3' | grep -q ',957733,'"
 
@@ -241,8 +243,9 @@ for by in municipality provider arrangement month; do
 	cp "$T/out" "$T/report-$by.csv"
 	check "report --by $by" [ "$rc" -eq 0 ]
 done
-# payment delays count from the claims' entry dates (today): left out of the golden file
-cut -d, -f1-14 "$T/report-municipality.csv" >"$T/report-stable.csv"
+# payment delays count from the claims' dates, here the day they were recorded
+# (today): left out of the golden file; the outcomes and care columns after them are in
+cut -d, -f1-14,18- "$T/report-municipality.csv" >"$T/report-stable.csv"
 golden report-municipality.csv "$T/report-stable.csv" raw
 check "report: 5 allocations, 4 clients, 1 rijgen, early stop 32:1, 60 days" \
 	grep -q '^total,total,5,4,5538600,.*,1,60,1,32:1,1,' "$T/report-municipality.csv"

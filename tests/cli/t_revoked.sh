@@ -52,7 +52,7 @@ $M party certify "$KD" --name "Zorg Oud" --role subcontractor --municipality 040
 $M contract add --ref RC-2026-01 --domain wmo --municipality 0405 --from 2026-01-01 --until 2026-12-31 \
 	--tariffs "$TARIFFS" >/dev/null &&
 AL=$($M allocate --contract RC-2026-01 --client HRN-0001 --provider "Zorg Hoofd" --profile W02 --intensity B \
-	--kind duurzaam --from 2026-01-01 --until 2026-12-31) &&
+	--kind duurzaam --from 2026-01-01 --until 2026-12-31 --volume 8 --unit hour --frequency week) &&
 sync m a b c d &&
 SC=$($A subcontract "$AL" --to "Zorg Onder" --monthly 400 --from 2026-01-01 --until 2026-12-31) &&
 sync a b m && $B accept "$SC" >/dev/null &&

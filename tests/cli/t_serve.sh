@@ -80,7 +80,7 @@ $M contract add --ref RC-2026-01 --domain wmo --municipality 0405 --from 2026-01
 	--until 2026-12-31 --tariffs "$TARIFFS" >/dev/null 2>"$T/err" &&
 sync m a b &&
 AL=$($M allocate --contract RC-2026-01 --client HRN-0001 --provider "Zorg Hoofd" --profile W02 \
-	--intensity B --kind duurzaam --from 2026-01-01 --until 2026-12-31 2>"$T/err") &&
+	--intensity B --kind duurzaam --from 2026-01-01 --until 2026-12-31 --volume 200 --unit hour --frequency total 2>"$T/err") &&
 sync m a b &&
 SC=$($A subcontract "$AL" --to "Zorg Onder" --monthly 400 --from 2026-01-01 --until 2026-12-31 2>"$T/err") &&
 sync a b m &&

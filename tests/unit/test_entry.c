@@ -587,7 +587,7 @@ static void test_draft_checks(void **state)
 	d.body_type = 0;
 	assert_int_equal(keten_entry_sign(&f->kp, &d, &p, &err), KETEN_EINVAL);
 	d = ok;
-	d.body_type = 19;
+	d.body_type = 20;
 	assert_int_equal(keten_entry_sign(&f->kp, &d, &p, &err), KETEN_EINVAL);
 	d = ok;
 	d.n_audience = KETEN_MAX_AUDIENCE + 1;
@@ -683,7 +683,7 @@ static void test_header_ranges(void **state)
 	h.body_type = 0;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
 	h = base;
-	h.body_type = 19;
+	h.body_type = 20;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
 	h = base;
 	h.body_type = 1000;
@@ -788,9 +788,10 @@ static void test_type_names(void **state)
 	assert_string_equal(keten_body_type_name(KETEN__BODY_TYPE__PARTY_CERTIFICATE), "certificate");
 	assert_string_equal(keten_body_type_name(KETEN__BODY_TYPE__CHECKPOINT), "checkpoint");
 	assert_null(keten_body_type_name(0));
-	assert_null(keten_body_type_name(19));
+	assert_string_equal(keten_body_type_name(KETEN__BODY_TYPE__RESUME), "resume");
+	assert_null(keten_body_type_name(20));
 	assert_null(keten_body_type_name(UINT32_MAX));
-	for (uint32_t t = 1; t <= 18; t++) {
+	for (uint32_t t = 1; t <= 19; t++) {
 		const char *n = keten_body_type_name(t);
 		assert_non_null(n);
 		assert_int_equal(keten_body_type_from_name(n), t);
