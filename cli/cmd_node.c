@@ -96,9 +96,13 @@ static const char sync_usage[] =
 	"Bodies come only for entries this party may read; others arrive as stubs.\n"
 	"tls+tcp://HOST:PORT checks the node's certificate against --tls-ca (default:\n"
 	"the home's config, 'keten peer tls'); HOST must be the name in it.\n"
+	"The node must hold the key kept for URL: pinned ('keten peer add URL --key\n"
+	"KEY') or recorded at the first sync with URL ('keten peer list').  Every\n"
+	"request after the handshake is sealed with a key of this session alone.\n"
 	"Prints \"synced from URL: N entries (M stubs), F forks, P pending\".\n"
 	"Exit 69 when the node does not answer, 76 on a protocol error, 77 when\n"
-	"the node does not know this home's key.\n";
+	"the node does not know this home's key (or no longer: revoked, expired)\n"
+	"or is not the key kept for URL.\n";
 
 static int parse_seconds(const char *cmd, const char *opt, const char *s, double *out)
 {
@@ -180,13 +184,21 @@ int cmd_sync(cli *c, int argc, char **argv)
 
 /* Peers and TLS files kept in the home ------------------------------------- */
 
-static const char peer_usage[] = "usage: keten peer add URL\n"
+static const char peer_usage[] = "usage: keten peer add URL [--key KEY]\n"
 				 "       keten peer remove URL\n"
 				 "       keten peer list\n"
 				 "       keten peer tls [--cert FILE] [--key FILE] [--ca FILE]\n"
 				 "\n"
 				 "The nodes 'keten node' pulls from besides its --peer options, kept in\n"
-				 "this home.  'tls' names the PEM files used for tls+tcp:// URLs when no\n"
+				 "this home.  --key names the node's ledger key (64 hex, a key prefix or\n"
+				 "a certified party's name): a node at URL with another key is refused.\n"
+				 "Without it, the key that answers the first sync with URL is recorded\n"
+				 "and expected from then on (first use), for 'keten sync URL' too.\n"
+				 "'list' shows each peer with the key expected there and how it came to\n"
+				 "be kept (pinned, first use), then other URLs a key is kept for.\n"
+				 "'remove' forgets the URL's key too (a node's key changed: remove, or\n"
+				 "add --key the new one).\n"
+				 "'tls' names the PEM files used for tls+tcp:// URLs when no\n"
 				 "--tls-* option is given: this node's certificate and key (needed to\n"
 				 "listen; with a CA, clients must present a certificate too) and the CA\n"
 				 "that signed the other nodes' certificates (needed to dial).  An empty\n"
@@ -237,24 +249,91 @@ static int peer_tls(cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* One line (or object) of peer list: url, the key kept for it, whether
+ * it is kept as a peer. */
+static void peer_line(cli *c, json_t *arr, const char *url, bool peer)
+{
+	uint8_t key[32];
+	keten_pin_kind kind = KETEN_PIN_NONE;
+	char hex[65] = "", who[128] = "";
+	const char *how;
+	if (keten_node_pin_get(c->L, url, key, &kind, NULL) == KETEN_OK) {
+		keten_hex(hex, key, 32);
+		cli_party_name(c, key, who, sizeof who);
+	}
+	how = kind == KETEN_PIN_SET ? "pinned" : kind == KETEN_PIN_FIRST_USE ? "first use" : NULL;
+	if (arr) {
+		json_t *o = json_object();
+		json_object_set_new(o, "url", json_string(url));
+		json_object_set_new(o, "key", hex[0] ? json_string(hex) : json_null());
+		json_object_set_new(o, "name", who[0] ? json_string(who) : json_null());
+		json_object_set_new(o, "kept", how ? json_string(how) : json_null());
+		json_object_set_new(o, "peer", json_boolean(peer));
+		json_array_append_new(arr, o);
+	} else if (how) {
+		printf("%s  %.16s  %s%s%s%s%s\n", url, hex, how, who[0] ? " (" : "", who, who[0] ? ")" : "",
+		       peer ? "" : ", not a peer");
+	} else {
+		puts(url);
+	}
+}
+
+/* The peers kept, then the other URLs a key is kept for. */
 static int peer_list(cli *c)
 {
 	keten_error err = {0};
-	char **urls = NULL;
-	size_t n = 0;
+	char **urls = NULL, **pins = NULL;
+	size_t n = 0, np = 0;
 	json_t *arr = c->json ? json_array() : NULL;
 	int rc = keten_node_peers(c->L, &urls, &n, &err);
 
-	for (size_t i = 0; i < n; i++) {
-		if (arr)
-			json_array_append_new(arr, json_string(urls[i]));
-		else
-			puts(urls[i]);
+	if (rc == 0)
+		rc = keten_node_pinned(c->L, &pins, &np, &err);
+	for (size_t i = 0; i < n; i++)
+		peer_line(c, arr, urls[i], true);
+	for (size_t i = 0; i < np; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < n && !kept; j++)
+			kept = strcmp(urls[j], pins[i]) == 0;
+		if (!kept)
+			peer_line(c, arr, pins[i], false);
 	}
 	keten_node_peers_free(urls, n);
+	keten_node_peers_free(pins, np);
 	if (arr)
 		cli_print_json(arr);
 	return rc ? cli_error(&err) : 0;
+}
+
+/* keten peer add URL [--key KEY]: keep the peer, and pin its key. */
+static int peer_add(cli *c, int argc, char **argv)
+{
+	keten_error err = {0};
+	const char *key_arg = NULL, *url = NULL;
+	uint8_t key[32];
+	int rc;
+
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+			key_arg = argv[++i];
+		else if (strncmp(argv[i], "--key=", 6) == 0)
+			key_arg = argv[i] + 6;
+		else if (argv[i][0] == '-' || url)
+			return cli_usage_error("peer", "add takes one URL and --key KEY");
+		else
+			url = argv[i];
+	}
+	if (!url)
+		return cli_usage_error("peer", "add takes one URL");
+	if (!url_ok(url))
+		return cli_usage_error("peer", "'%s' is not a tcp://, tls+tcp:// or ipc:// URL", url);
+	if ((rc = cli_open(c, false)))
+		return rc;
+	if (key_arg && (rc = cli_resolve_party(c, key_arg, key)))
+		return rc;
+	if (keten_node_peer_add(c->L, url, &err) || (key_arg && keten_node_pin_set(c->L, url, key, false, &err)))
+		return cli_error(&err);
+	return 0;
 }
 
 int cmd_peer(cli *c, int argc, char **argv)
@@ -268,16 +347,16 @@ int cmd_peer(cli *c, int argc, char **argv)
 		return cli_help(peer_usage);
 	if (strcmp(argv[1], "tls") == 0)
 		return peer_tls(c, argc, argv);
-	if (strcmp(argv[1], "add") == 0 || strcmp(argv[1], "remove") == 0) {
+	if (strcmp(argv[1], "add") == 0)
+		return peer_add(c, argc, argv);
+	if (strcmp(argv[1], "remove") == 0) {
 		if (argc != 3)
-			return cli_usage_error("peer", "%s takes one URL", argv[1]);
+			return cli_usage_error("peer", "remove takes one URL");
 		if (!url_ok(argv[2]))
 			return cli_usage_error("peer", "'%s' is not a tcp://, tls+tcp:// or ipc:// URL", argv[2]);
 		if ((rc = cli_open(c, false)))
 			return rc;
-		rc = argv[1][0] == 'r' ? keten_node_peer_remove(c->L, argv[2], &err)
-				       : keten_node_peer_add(c->L, argv[2], &err);
-		return rc ? cli_error(&err) : 0;
+		return keten_node_peer_remove(c->L, argv[2], &err) ? cli_error(&err) : 0;
 	}
 	if (strcmp(argv[1], "list") == 0) {
 		if (argc != 2)
@@ -457,7 +536,12 @@ static const char node_usage[] =
 	"a peer that announces starts a round at once (the push).\n"
 	"--checkpoint appends a checkpoint entry (the heads seen here) every\n"
 	"SECONDS when they changed; 'keten checkpoint --check' compares them.\n"
-	"tls+tcp:// URLs use the --tls-* PEM files, else those of 'keten peer tls'.\n";
+	"tls+tcp:// URLs use the --tls-* PEM files, else those of 'keten peer tls'.\n"
+	"Every session is sealed with a key of its own (keten/sync/v2); a peer's key\n"
+	"is checked against the one kept for its URL ('keten peer list').  The node\n"
+	"takes at most 256 connections, closes one that has not authenticated in\n"
+	"10 seconds or is idle 5 minutes, and keeps each key's strikes and request\n"
+	"rate across its connections; a key revoked meanwhile is refused at once.\n";
 
 /* The options of keten node into o (listen and peers: argv's strings). */
 struct node_args {

@@ -1,6 +1,7 @@
 /*
- * http.h — the read-only audit dashboard of a home, over HTTP (nng's HTTP
- * server): a JSON API, GET only, over the derived state (balances,
+ * http.h — the read-only audit dashboard of a home, over HTTP (a small
+ * bounded HTTP/1.1 server on nng's streams): a JSON API, GET only, over
+ * the derived state (balances,
  * reconciliation lines and findings, the regional report, disputes with
  * their evidence, recent entries), and a static page (web/: index.html,
  * app.js, style.css) embedded in the library at build time, so the binary
@@ -23,6 +24,12 @@
  * which keeps a web page elsewhere from reading the API through DNS
  * rebinding.  Every answer carries Content-Security-Policy default-src
  * 'self' and X-Content-Type-Options nosniff; see docs/dashboard.md.
+ *
+ * Bounded, over HTTP and HTTPS alike: at most opts->max_conns
+ * connections at once, each request (the TLS handshake, a head of at most
+ * 16 KiB, a body of at most 64 KiB: dropped, but for the login's POST) in
+ * within opts->header_ms of its connection, its answer taken within 30 s,
+ * one request per connection.
  */
 #ifndef KETEN_HTTP_H
 #define KETEN_HTTP_H
@@ -62,6 +69,12 @@ typedef struct keten_http_opts {
 	 * none.  The caller keeps it until keten_http_stop; requests only read
 	 * it. */
 	const struct keten_camt_statement *bank;
+	/* Connections at once (0: 64); one more is closed as it arrives. */
+	unsigned max_conns;
+	/* A request (over HTTPS with its TLS handshake) must have arrived this
+	 * long after its connection opened, or the connection is closed (0:
+	 * 10000 ms). */
+	unsigned header_ms;
 	/* HTTPS: this server's certificate and private key, PEM files; NULL:
 	 * plain HTTP.  Read once, at start. */
 	const char *tls_cert, *tls_key;

@@ -11,7 +11,18 @@
  * by the host name in that certificate; a server given a CA requires
  * client certificates too).  Every socket caps the size of what
  * it receives (NNG_OPT_RECVMAXSZ: 1 MiB for requests, 4 MiB + margin for
- * replies).  A peer that keeps sending bad requests is dropped.
+ * replies).  A peer that keeps sending bad requests is dropped; its key's
+ * strikes and request bucket outlive the connection (keten_sync_guard).
+ * The server takes at most lim->max_conns connections at once (one more
+ * is closed as it arrives), and closes one that has not authenticated
+ * lim->handshake_ms after it opened or has sent nothing for lim->idle_ms.
+ *
+ * A peer connection expects the server key kept for its URL in the home
+ * (keten_node_pin_get: pinned by 'keten peer add URL --key KEY', or
+ * recorded at the first handshake with that URL): a node at that URL
+ * with another key is refused (KETEN_EAUTHOR).  The session is bound to
+ * the transport (TLS or plain), so a relay cannot strip TLS unseen; nng
+ * exposes no TLS channel binding beyond that (docs/sync-protocol.md).
  *
  * The server reads the ledger from nng's threads while a pull writes to it
  * from the caller's thread (and the sync client's own, which stores a
@@ -59,9 +70,12 @@ KETEN_API int keten_node_start(struct keten_ledger *L, const char *const *urls, 
 /* Stop serving and free; NULL does nothing.  May block inside nng: callers
  * that must exit keep a watchdog. */
 KETEN_API void keten_node_stop(keten_node *n);
-/* Requests answered so far, and peers dropped for misbehaving. */
+/* Requests answered so far, peers dropped for misbehaving, and
+ * connections refused over the cap or closed by the reaper (no handshake
+ * in time, or idle). */
 KETEN_API uint64_t keten_node_requests(const keten_node *n);
 KETEN_API uint64_t keten_node_dropped(const keten_node *n);
+KETEN_API uint64_t keten_node_refused(const keten_node *n);
 /* Keys of peers that announced a change since the last call (at most
  * max): a node pulling from them starts a round now. */
 KETEN_API size_t keten_node_take_announced(keten_node *n, uint8_t (*keys)[32], size_t max);
@@ -69,7 +83,8 @@ KETEN_API size_t keten_node_take_announced(keten_node *n, uint8_t (*keys)[32], s
 typedef struct keten_peer keten_peer;
 
 /*
- * Connect to the node at url to pull from it into L (unlocked).  With
+ * Connect to the node at url to pull from it into L (unlocked), expecting
+ * the key kept for url in L's home (if any).  With
  * wait, the dial happens now and fails when nobody listens (KETEN_EIO);
  * without, nng keeps dialling in the background.  timeout_ms bounds
  * each round trip.  tls as for keten_node_start (a CA is needed for
@@ -82,7 +97,9 @@ KETEN_API int keten_peer_open(struct keten_ledger *L, const char *url, bool wait
  * what is new.  *st receives the round's figures.  Errors: KETEN_EIO (no
  * answer in time, connection lost), KETEN_EPROTO (the peer broke the
  * protocol or answered with an error), KETEN_ESIG, KETEN_EAUTHOR (the
- * handshake failed or we are not certified there), store errors.
+ * handshake failed, we are not certified there, or the node is not the
+ * key expected at its URL), store errors.  The first handshake with a URL
+ * that has no key kept records the key that answered (first use).
  */
 KETEN_API int keten_peer_sync(keten_peer *p, struct keten_sync_stats *st, struct keten_error *err);
 /* Tell the node at the other end that this ledger changed (the optional

@@ -12,9 +12,11 @@
  * Every line of its log goes to the caller's log function.
  *
  * The home keeps the peers a node pulls from besides those the caller
- * names (meta "peer.<url>"), and the PEM files for tls+tcp:// URLs
- * (meta "tls.cert", "tls.key", "tls.ca"): the functions below read and
- * change them, so no caller writes those records itself.
+ * names (meta "peer.<url>"), the server key expected at each URL it
+ * dials (meta "pin.<url>": pinned, or recorded on first use), and the PEM
+ * files for tls+tcp:// URLs (meta "tls.cert", "tls.key", "tls.ca"): the
+ * functions below read and change them, so no caller writes those records
+ * itself.
  */
 #ifndef KETEN_NODE_H
 #define KETEN_NODE_H
@@ -81,16 +83,38 @@ KETEN_API int keten_node_run(keten_ledger *L, const keten_node_opts *o, keten_er
 /* Keep url (keten_node_url_ok) as a peer of this home; adding it again
  * changes nothing.  Errors: KETEN_EINVAL (not such a URL), store errors. */
 KETEN_API int keten_node_peer_add(keten_ledger *L, const char *url, keten_error *err);
-/* Forget peer url; one not kept is not an error.  Errors: KETEN_EINVAL,
- * store errors. */
+/* Forget peer url and the key kept for it; one not kept is not an error.
+ * Errors: KETEN_EINVAL, store errors. */
 KETEN_API int keten_node_peer_remove(keten_ledger *L, const char *url, keten_error *err);
+
+/* How the server key expected at a URL came to be kept. */
+typedef enum keten_pin_kind {
+	KETEN_PIN_NONE = 0,
+	KETEN_PIN_SET = 1,       /* named: keten peer add URL --key KEY */
+	KETEN_PIN_FIRST_USE = 2, /* the key that answered the first handshake */
+} keten_pin_kind;
+
+/* Expect key at url (keten_node_url_ok) from now on: a handshake with
+ * another key there is refused.  first_use: recorded by a handshake
+ * (keten_peer_sync does so), kept only when no key is kept for url yet;
+ * otherwise a pin that replaces any kept before.  Errors: KETEN_EINVAL
+ * (not such a URL, not a valid key), store errors. */
+KETEN_API int keten_node_pin_set(keten_ledger *L, const char *url, const uint8_t key[32], bool first_use,
+                                 keten_error *err);
+/* The key kept for url into key (out) and how into *kind (out).  Errors:
+ * KETEN_ENOTFOUND (none kept; *kind KETEN_PIN_NONE), store errors. */
+KETEN_API int keten_node_pin_get(keten_ledger *L, const char *url, uint8_t key[32], keten_pin_kind *kind,
+                                 keten_error *err);
 /* The peers kept, in URL order, at most KETEN_NODE_MAX_URLS: *urls (out)
  * is an array of *n strings, all owned by the caller (free them with
  * keten_node_peers_free); NULL and 0 on failure.  Errors: store errors,
  * KETEN_ENOMEM. */
 KETEN_API int keten_node_peers(keten_ledger *L, char ***urls, size_t *n, keten_error *err);
-/* Free what keten_node_peers gave (NULL does nothing). */
+/* Free what keten_node_peers or keten_node_pinned gave (NULL does nothing). */
 KETEN_API void keten_node_peers_free(char **urls, size_t n);
+/* The URLs a server key is kept for (keten_node_pin_get), kept as peers
+ * or not (a URL synced from once), as keten_node_peers. */
+KETEN_API int keten_node_pinned(keten_ledger *L, char ***urls, size_t *n, keten_error *err);
 
 /* TLS files kept in the home ---------------------------------------------- */
 

@@ -1,16 +1,37 @@
 /*
- * sync.h — the sync protocol between keten nodes (proto/sync.proto) as
- * functions over message bytes, with no sockets: keten/net.h carries the
- * bytes over nng, and a program that embeds the protocol in a transport
- * of its own (or a test that simulates a network) calls these directly.
+ * sync.h — the sync protocol between keten nodes (proto/sync.proto,
+ * keten/sync/v2; docs/sync-protocol.md) as functions over message bytes,
+ * with no sockets: keten/net.h carries the bytes over nng, and a program
+ * that embeds the protocol in a transport of its own (or a test that
+ * simulates a network) calls these directly.
  *
  * Server side: one keten_sync_session per connection.  keten_sync_serve()
  * takes one request's bytes and always produces one reply: Challenge,
- * AuthOk, HeadsReply, Entries, Ack or Error.  Nothing but Hello and Auth
- * is answered on a session that has not authenticated.
+ * a Sealed reply (AuthOk, HeadsReply, Entries, Ack or Error inside) or a
+ * plain Error.  Nothing but Hello and Auth is answered on a session that
+ * has not authenticated, and nothing but Sealed requests after it.
+ *
+ * The handshake yields a session key: each side's ephemeral X25519 key,
+ * authenticated by both ledger keys over the whole transcript (both
+ * nonces, both ledger keys, both ephemeral keys, the version, the server
+ * key the client expects, where each side's certificate is, and the
+ * transport binding), and every later request and reply is sealed with it
+ * (XChaCha20-Poly1305, a counter per direction): a relay or anyone on the
+ * path of a connection can neither read nor inject.  The client names the
+ * server key it expects (keten_sync_client_expect) and the server refuses
+ * a Hello meant for another key.  The Hello is signed by the client's key
+ * before the server signs anything.
  *
  * Both sides accept only keys their own ledger knows: a trust anchor, or a
- * party certified by one and not revoked.
+ * party certified by one and not revoked; a server checks this again on
+ * every request, so a key revoked (or a certificate expired) while its
+ * session is open gets an error on its next request.  A key not known yet
+ * says where its certificate is (its certifier and the seq in that feed):
+ * when the certifier is a trust anchor here, the session goes on and the
+ * certificate comes with it, ingested through keten_ledger_ingest: the
+ * client Presents its certifier's feed up to its certificate to a server
+ * that lacks it, and a client that does not know the server fetches its
+ * own anchors' feeds from it first.
  *
  * Client side: a keten_sync_client pulls from one server in rounds.
  * keten_sync_client_begin() gives the first request of a round; each
@@ -37,6 +58,8 @@
  * thread's timing.  A round:
  *
  *   Hello -> Challenge, Auth -> AuthOk      (when not yet authenticated)
+ *   Present -> AuthOk                       (first contact: the client's
+ *            certificate, when the server lacks it)
  *   Heads -> HeadsReply                     (digest only when unchanged)
  *   Fetch -> Entries, per feed that is new, per stub whose body this node
  *            may read and the server may hold, and to compare a head that
@@ -76,8 +99,11 @@
 #define KETEN_SYNC_MAX_STRIKES   8u                   /* bad requests before a pipe is dropped */
 #define KETEN_SYNC_BATCH_ENTRIES 10000u               /* entries per ingest by a client */
 #define KETEN_SYNC_BATCH_BYTES   (8u * 1024u * 1024u) /* entry bytes per ingest by a client */
-#define KETEN_SYNC_CTX_SERVER    "keten/sync/v1/server"
-#define KETEN_SYNC_CTX_CLIENT    "keten/sync/v1/client"
+#define KETEN_SYNC_MAX_PRESENT   20000u               /* entries a first contact may present */
+#define KETEN_SYNC_VERSION       2u
+#define KETEN_SYNC_CTX_HELLO     "keten/sync/v2/hello"
+#define KETEN_SYNC_CTX_SERVER    "keten/sync/v2/server"
+#define KETEN_SYNC_CTX_CLIENT    "keten/sync/v2/client"
 
 /* The kinds of reply (the field numbers of Reply's oneof on the wire). */
 typedef enum keten_sync_reply_kind {
@@ -88,6 +114,7 @@ typedef enum keten_sync_reply_kind {
 	KETEN_SYNC_REPLY_ENTRIES = 4,
 	KETEN_SYNC_REPLY_ERROR = 5,
 	KETEN_SYNC_REPLY_ACK = 6,
+	KETEN_SYNC_REPLY_SEALED = 7, /* under the session key: not opened by describe */
 } keten_sync_reply_kind;
 
 /* The codes of an Error reply (keten.sync.ErrorCode on the wire). */
@@ -101,30 +128,45 @@ typedef enum keten_sync_error_code {
 	KETEN_SYNC_ERROR_NOT_CERTIFIED = 6,
 	KETEN_SYNC_ERROR_BAD_SIGNATURE = 7,
 	KETEN_SYNC_ERROR_INTERNAL = 8,
+	KETEN_SYNC_ERROR_VERSION = 9,       /* the other node speaks another version */
+	KETEN_SYNC_ERROR_WRONG_SERVER = 10, /* the Hello names another server key */
 } keten_sync_error_code;
 
 /* Server ------------------------------------------------------------------ */
 
-/* What a server allows each session. */
+/* What a server allows each session (and, with a keten_sync_guard, each
+ * key); the last three are the transport's (keten_node_start). */
 typedef struct keten_sync_limits {
-	uint32_t max_entries; /* per reply, at most KETEN_SYNC_MAX_ENTRIES (0: that) */
-	uint32_t max_bytes;   /* per reply, at most KETEN_SYNC_REPLY_BYTES (0: that) */
-	uint32_t rate_per_s;  /* requests per second per session */
-	uint32_t burst;       /* requests allowed at once */
+	uint32_t max_entries;  /* per reply, at most KETEN_SYNC_MAX_ENTRIES (0: that) */
+	uint32_t max_bytes;    /* per reply, at most KETEN_SYNC_REPLY_BYTES (0: that) */
+	uint32_t rate_per_s;   /* requests per second per session, and per key */
+	uint32_t burst;        /* requests allowed at once */
+	uint32_t max_conns;    /* connections at once (0: 256) */
+	uint32_t handshake_ms; /* a connection not authenticated this long after it
+	                          opened is closed (0: 10 s) */
+	uint32_t idle_ms;      /* a connection with no request this long is closed (0: 5 min) */
 } keten_sync_limits;
 
 /* Fill *lim (out) with the defaults: 1000 entries, 3 MiB, 500 requests/s,
- * bursts of 1000. */
+ * bursts of 1000, 256 connections, 10 s to authenticate, 5 minutes idle. */
 KETEN_API void keten_sync_limits_default(keten_sync_limits *lim);
 
 typedef enum keten_sync_state {
-	KETEN_SYNC_NEW = 0,    /* nothing yet, or a failed Auth */
-	KETEN_SYNC_CHALLENGED, /* Hello answered, waiting for Auth */
-	KETEN_SYNC_AUTHED,     /* bound to `peer` */
+	KETEN_SYNC_NEW = 0,     /* nothing yet, or a failed Auth */
+	KETEN_SYNC_CHALLENGED,  /* Hello answered, waiting for Auth */
+	KETEN_SYNC_AUTHED,      /* bound to `peer`, sealed */
+	KETEN_SYNC_PROVISIONAL, /* sealed, the peer's certificate not here yet:
+	                           Present only */
 } keten_sync_state;
 
+/* Per-key limits shared by the sessions of a server (guard.c). */
+typedef struct keten_sync_guard keten_sync_guard;
+
 /* A server's view of one connection (the caller keeps it, one per
- * connection, and serializes the calls on it). */
+ * connection, and serializes the calls on it).  Only state, peer,
+ * strikes, requests, announced and guard are the caller's to read; the
+ * rest is the handshake's and the session key's (cleared by
+ * keten_sync_session_end). */
 typedef struct keten_sync_session {
 	keten_sync_state state;
 	uint8_t peer[32]; /* from Hello; bound after Auth */
@@ -132,19 +174,63 @@ typedef struct keten_sync_session {
 	uint8_t server_nonce[KETEN_SYNC_NONCE_BYTES];
 	uint8_t challenge_sig[64]; /* to answer a repeated Hello alike */
 	uint8_t auth_sig[64];      /* to answer a repeated Auth alike */
-	double tokens;             /* rate limit bucket */
+	double tokens;             /* rate limit bucket of this connection */
 	int64_t last_ms;
-	uint32_t strikes; /* malformed, bad signature, unauthenticated: the
-	                     caller drops a peer at KETEN_SYNC_MAX_STRIKES */
+	uint32_t strikes; /* malformed, bad signature, unauthenticated, not
+	                     certified: the caller drops a peer at
+	                     KETEN_SYNC_MAX_STRIKES (and a guard its key) */
 	uint64_t requests;
-	bool announced; /* the peer said its ledger changed: pull from it (the
-	                   caller clears it) */
+	bool announced;          /* the peer said its ledger changed: pull from it (the
+	                             caller clears it) */
+	keten_sync_guard *guard; /* per-key limits (NULL: none); the caller's */
+	bool key_proven;         /* the Hello's signature verified */
+	bool first_contact;      /* peer not known here: its certificate comes with the session */
+	uint8_t peer_certifier[32];
+	uint64_t peer_cert_seq;
+	uint8_t own_certifier[32]; /* where the server's certificate is (zero: none) */
+	uint64_t own_cert_seq;
+	uint8_t client_eph[32];
+	uint8_t server_eph[32];
+	uint8_t server_eph_sk[32]; /* cleared once the keys are derived */
+	uint8_t expect[32];        /* the server key the Hello named (zero: none) */
+	uint8_t binding[32];       /* of the transport (keten_sync_session_bind) */
+	uint8_t transcript[32];
+	uint8_t k_rx[32], k_tx[32]; /* session keys: client to server, and back */
+	uint64_t rx_ctr, tx_ctr;    /* the last counter taken, and sent */
+	uint32_t presented;         /* entries a provisional peer presented */
 } keten_sync_session;
 
 /* Start session *s (out) of a new connection at now_ms (any monotonic
  * clock in milliseconds, the same for every call on s), with a full
- * bucket of lim->burst requests. */
+ * bucket of lim->burst requests, no guard and the binding of no
+ * transport. */
 KETEN_API void keten_sync_session_init(keten_sync_session *s, const keten_sync_limits *lim, int64_t now_ms);
+/* Bind session s to its transport: "tls" for a connection that came over
+ * TLS, anything else (or NULL) names a plain one.  The client must name
+ * the same (keten_sync_client_bind), or the handshake fails: a relay
+ * cannot turn a TLS connection into a plain one unseen.  Call before the
+ * Hello. */
+KETEN_API void keten_sync_session_bind(keten_sync_session *s, const char *transport);
+/* Clear the session's keys (the connection is gone); s may be reused
+ * only after keten_sync_session_init. */
+KETEN_API void keten_sync_session_end(keten_sync_session *s);
+
+/*
+ * Per-key limits for the sessions of one server, into *out (free with
+ * keten_sync_guard_free): a token bucket of lim's rate and burst (NULL:
+ * the defaults) and a count of strikes for each key that proved it holds
+ * its secret, kept across connections (at most max_keys keys, 0: 4096;
+ * the one seen least recently makes room), and one bucket for first
+ * contacts (keys not known here yet: 2 a second, in bursts of 16).  A key
+ * with KETEN_SYNC_MAX_STRIKES strikes is refused until they decay (one
+ * every 30 s).  Thread-safe.  Errors: KETEN_ENOMEM.
+ */
+KETEN_API int keten_sync_guard_new(const keten_sync_limits *lim, size_t max_keys, keten_sync_guard **out,
+                                   keten_error *err);
+/* Free g (NULL does nothing); no session may use it any more. */
+KETEN_API void keten_sync_guard_free(keten_sync_guard *g);
+/* The strikes held against key at now_ms (after decay). */
+KETEN_API uint32_t keten_sync_guard_strikes(keten_sync_guard *g, const uint8_t key[32], int64_t now_ms);
 
 /*
  * Answer one request of session s (in/out) at now_ms, under lim.  req,
@@ -152,10 +238,13 @@ KETEN_API void keten_sync_session_init(keten_sync_session *s, const keten_sync_l
  * it) always receives a reply unless the result is KETEN_ENOMEM; the
  * caller sends it whatever the result.  Returns KETEN_OK for a normal
  * reply, or the reason an Error reply was sent: KETEN_EPROTO (malformed,
- * unknown type, too large, rate limited, unauthenticated), KETEN_ESIG
- * (bad Auth), KETEN_EAUTHOR (peer not certified here), KETEN_ECRYPTO, or
- * a store error; note (may be NULL) says what happened, for the log.  L
- * must be unlocked (Challenge is signed with its key).  Sessions of
+ * unknown type, too large, rate limited, unauthenticated, another
+ * version, out of order), KETEN_ESIG (bad Hello or Auth signature, a
+ * sealed frame that does not open), KETEN_EAUTHOR (peer not certified
+ * here, or no longer: revoked or expired; or the Hello names another
+ * server), KETEN_ECRYPTO, or a store error; note (may be NULL) says what
+ * happened, for the log.  L must be unlocked (Challenge is signed with
+ * its key).  A Present request ingests entries into L.  Sessions of
  * different connections may be served from several threads at once.
  */
 KETEN_API int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_limits *lim, int64_t now_ms,
@@ -262,6 +351,18 @@ KETEN_API int keten_sync_client_new(keten_ledger *L, keten_sync_client **out, ke
 /* Free c (NULL does nothing), after waiting for its ingest thread. */
 KETEN_API void keten_sync_client_free(keten_sync_client *c);
 
+/* The server key this client expects (pinned): named in every Hello, and
+ * a Challenge by another key is refused (KETEN_EAUTHOR).  key NULL: any
+ * key the ledger knows (first use; keten_sync_client_server tells which
+ * answered). */
+KETEN_API void keten_sync_client_expect(keten_sync_client *c, const uint8_t key[32]);
+/* The transport the client's connection runs over, as for
+ * keten_sync_session_bind ("tls", or a plain one). */
+KETEN_API void keten_sync_client_bind(keten_sync_client *c, const char *transport);
+/* Has the handshake with the current server completed (a session key
+ * that the server confirmed, and the server's key valid here)? */
+KETEN_API bool keten_sync_client_authed(const keten_sync_client *c);
+
 /* Ask for at most this many entries and bytes per Fetch (0: the server's
  * cap). */
 KETEN_API void keten_sync_client_limits(keten_sync_client *c, uint32_t max_entries, uint32_t max_bytes);
@@ -297,8 +398,11 @@ KETEN_API int keten_sync_client_begin(keten_sync_client *c, uint8_t **req, size_
  * malloc'd) receives the next request, or NULL when the round is over.
  * An Error reply, a bad Challenge or a reply that does not fit ends the
  * round with KETEN_EPROTO (or KETEN_ESIG, KETEN_EAUTHOR for a bad or
- * refused handshake); what arrived and verified before is kept.  An Error
- * UNAUTHENTICATED after the handshake (the connection was replaced) makes
+ * refused handshake, a server that is not the one expected, or one whose
+ * key is no longer valid here); what arrived and verified before is kept.
+ * A reply after the handshake that is not sealed under the session key,
+ * or sealed out of order, ends the round with KETEN_ESIG or KETEN_EPROTO.
+ * An Error UNAUTHENTICATED after the handshake (the connection was replaced) makes
  * the client authenticate again, at most twice per round; an Error
  * RATE_LIMITED gives the same request again, to send after
  * keten_sync_client_wait_ms() (at most four times per round).  Store
@@ -325,10 +429,11 @@ KETEN_API void keten_sync_client_reset(keten_sync_client *c);
  * request. */
 KETEN_API int keten_sync_client_announce(keten_sync_client *c, uint8_t **req, size_t *req_len, keten_error *err);
 
-/* Decode a Reply and say which kind it is ("error unauthenticated: ...")
- * into buf (out, buflen bytes), for tests and logs.  Returns its
- * keten_sync_reply_kind, KETEN_SYNC_REPLY_NONE when it does not decode;
- * *error_code (out) receives its keten_sync_error_code (0 when none). */
+/* Decode a Reply and say which kind it is ("error unauthenticated: ...",
+ * "sealed (N bytes)") into buf (out, buflen bytes), for tests and logs.
+ * Returns its keten_sync_reply_kind, KETEN_SYNC_REPLY_NONE when it does
+ * not decode; *error_code (out) receives its keten_sync_error_code (0
+ * when none).  A sealed reply is not opened. */
 KETEN_API int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code, char *buf, size_t buflen);
 
 #endif

@@ -1,8 +1,11 @@
 /*
- * http.c — the read-only audit dashboard (include/keten/http.h): nng's
- * HTTP server with one handler for every path, which answers GET only
- * (405 otherwise), serves the embedded files of web/ (and nothing else:
- * no directory listing, no file system), and answers the JSON API:
+ * http.c — the read-only audit dashboard (include/keten/http.h): one
+ * answer for every path, served by the bounded HTTP/1.1 server of
+ * httpd.c (a connection cap, a deadline for each request) over HTTP or
+ * HTTPS, which answers GET only (405 otherwise; with tokens, POST /login
+ * too), serves the embedded files of web/ (and
+ * nothing else: no directory listing, no file system), and answers the
+ * JSON API:
  *
  *   /api/whoami                       this home: name, role, key
  *   /api/balance?with=&as_of=         as `keten balance --json`
@@ -33,7 +36,7 @@
 
 #include <jansson.h>
 #include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
+#include <nng/supplemental/tls/tls.h>
 
 #include "keten/keten.h"
 #include "keten/entries.h"
@@ -42,6 +45,7 @@
 #include "keten/net.h"
 #include "keten/reconcile.h"
 #include "keten/report.h"
+#include "io/io.h"
 #include "rules/rules.h"
 #include "io/http_auth.h"
 #include "base/base.h"
@@ -49,29 +53,16 @@
 #define LOG_LIMIT_DEFAULT 50
 #define LOG_LIMIT_MAX     500
 #define MAX_QUERY         2048
-#define MAX_BODY          (64u * 1024u)
 
 static const char csp[] = "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 struct keten_http_server {
 	keten_ledger *L;
 	keten_http_opts o;
-	nng_url *url;
-	nng_http_server *srv;
+	struct kt_httpd *d;
 	char addr[300];
 	bool loopback;
 	kt_http_auth *auth; /* NULL: no tokens asked */
-};
-
-/* What a request is answered with. */
-struct reply {
-	uint16_t status;
-	const char *type;
-	const void *data; /* static (an embedded file) ... */
-	size_t len;
-	char *owned; /* ... or owned (JSON text) */
-	bool api;
-	kt_http_answer auth; /* the headers of an answer of the token check */
 };
 
 /* Addresses --------------------------------------------------------------- */
@@ -500,7 +491,7 @@ static char *error_text(const char *msg)
 	return s;
 }
 
-static void reply_error(struct reply *r, uint16_t status, const char *msg)
+static void reply_error(struct kt_http_reply *r, uint16_t status, const char *msg)
 {
 	r->status = status;
 	r->type = "application/json; charset=utf-8";
@@ -509,7 +500,7 @@ static void reply_error(struct reply *r, uint16_t status, const char *msg)
 	r->len = r->owned ? strlen(r->owned) : 0;
 }
 
-static void api(keten_http_server *s, const char *path, const char *query, struct reply *r)
+static void api(keten_http_server *s, const char *path, const char *query, struct kt_http_reply *r)
 {
 	struct query q;
 	struct call c = {.s = s, .q = &q};
@@ -557,34 +548,34 @@ static void api(keten_http_server *s, const char *path, const char *query, struc
 }
 
 /* The Host header names a loopback host (or is absent). */
-static bool host_ok(nng_http_req *req)
+static bool host_ok(const char *h)
 {
-	const char *h = nng_http_req_get_header(req, "Host"), *port;
+	const char *port;
 	char host[256];
 	if (!h)
 		return true;
 	return split_host(h, host, sizeof host, &port, false) == 0 && host_is_loopback(host);
 }
 
-static void route(keten_http_server *s, nng_http_req *req, struct reply *r)
+static void route(keten_http_server *s, const struct kt_http_req *req, struct kt_http_reply *r, kt_http_answer *auth)
 {
-	const char *method = nng_http_req_get_method(req), *uri = nng_http_req_get_uri(req), *qs;
+	const char *qs, *uri = req->uri;
 	char path[512];
 	size_t n;
 
-	if (s->loopback && !host_ok(req)) {
+	if (s->loopback && !host_ok(req->host)) {
 		reply_error(r, 403, "this dashboard answers only to a loopback host name (Host header)");
 		return;
 	}
-	if (kt_http_auth_check(s->auth, req, &r->auth)) {
-		r->status = r->auth.status;
-		r->type = r->auth.type;
-		r->data = r->auth.body;
-		r->len = r->auth.len;
+	if (kt_http_auth_check(s->auth, req, auth)) {
+		r->status = auth->status;
+		r->type = auth->type;
+		r->data = auth->body;
+		r->len = auth->len;
 		r->api = true; /* not to be cached */
 		return;
 	}
-	if (strcmp(method, "GET") != 0) {
+	if (strcmp(req->method, "GET") != 0) {
 		reply_error(r, 405, "the dashboard is read-only: GET only");
 		return;
 	}
@@ -614,51 +605,33 @@ static void route(keten_http_server *s, nng_http_req *req, struct reply *r)
 	reply_error(r, 404, "no such path");
 }
 
-static void handle(nng_aio *aio)
+/* One request (kt_httpd_fn): routed, with the headers every answer
+ * carries, and logged. */
+static void answer(void *ctx, const struct kt_http_req *req, struct kt_http_reply *r)
 {
-	nng_http_req *req = nng_aio_get_input(aio, 0);
-	nng_http_handler *h = nng_aio_get_input(aio, 1);
-	keten_http_server *s = nng_http_handler_get_data(h);
-	struct reply r = {0};
-	nng_http_res *res;
-	int rv;
+	keten_http_server *s = ctx;
+	kt_http_answer auth = {0};
+	size_t n;
 
-	route(s, req, &r);
-	if ((rv = nng_http_res_alloc(&res)) != 0) {
-		free(r.owned);
-		nng_aio_finish(aio, rv);
-		return;
-	}
-	nng_http_res_set_status(res, r.status);
-	nng_http_res_set_header(res, "Content-Type", r.type);
-	nng_http_res_set_header(res, "Content-Security-Policy", r.auth.csp ? r.auth.csp : csp);
-	if (r.auth.location)
-		nng_http_res_set_header(res, "Location", r.auth.location);
-	if (r.auth.cookie[0])
-		nng_http_res_set_header(res, "Set-Cookie", r.auth.cookie);
-	if (r.auth.challenge)
-		nng_http_res_set_header(res, "WWW-Authenticate", "Bearer realm=\"keten\"");
-	nng_http_res_set_header(res, "X-Content-Type-Options", "nosniff");
-	nng_http_res_set_header(res, "X-Frame-Options", "DENY");
-	nng_http_res_set_header(res, "Referrer-Policy", "no-referrer");
-	nng_http_res_set_header(res, "Cache-Control", r.api ? "no-store" : "no-cache");
-	if (r.status == 405)
-		nng_http_res_set_header(res, "Allow", "GET");
-	rv = r.owned ? nng_http_res_copy_data(res, r.owned, r.len) : nng_http_res_set_data(res, r.data, r.len);
+	route(s, req, r, &auth);
+	n = (size_t)snprintf(
+		r->headers, sizeof r->headers,
+		"Content-Security-Policy: %s\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n"
+		"Referrer-Policy: no-referrer\r\nCache-Control: %s\r\n%s",
+		auth.csp ? auth.csp : csp, r->api ? "no-store" : "no-cache", r->status == 405 ? "Allow: GET\r\n" : "");
+	if (auth.location)
+		n += (size_t)snprintf(r->headers + n, sizeof r->headers - n, "Location: %s\r\n", auth.location);
+	if (auth.cookie[0])
+		n += (size_t)snprintf(r->headers + n, sizeof r->headers - n, "Set-Cookie: %s\r\n", auth.cookie);
+	if (auth.challenge)
+		n += (size_t)snprintf(r->headers + n, sizeof r->headers - n,
+		                      "WWW-Authenticate: Bearer realm=\"keten\"\r\n");
+	KETEN_ASSERT(n < sizeof r->headers);
 	if (s->o.log) {
 		char line[600];
-		snprintf(line, sizeof line, "%s %.500s %u", nng_http_req_get_method(req), nng_http_req_get_uri(req),
-		         (unsigned)r.status);
+		snprintf(line, sizeof line, "%s %.500s %u", req->method, req->uri, (unsigned)r->status);
 		s->o.log(s->o.log_ctx, line);
 	}
-	free(r.owned);
-	if (rv != 0) {
-		nng_http_res_free(res);
-		nng_aio_finish(aio, rv);
-		return;
-	}
-	nng_aio_set_output(aio, 0, res);
-	nng_aio_finish(aio, 0);
 }
 
 /* Start and stop ------------------------------------------------------------------ */
@@ -691,8 +664,11 @@ static int guard(keten_http_server *s, const char *addr, keten_error *err)
 int keten_http_start(keten_ledger *L, const char *addr, const keten_http_opts *o, keten_http_server **out,
                      keten_error *err)
 {
+	struct kt_httpd_limits lim = {0};
+	struct nng_tls_config *tls = NULL;
+	keten_error lerr = {0};
 	keten_http_server *s;
-	nng_http_handler *h = NULL;
+	char url[320];
 	int rv;
 
 	*out = NULL;
@@ -709,40 +685,27 @@ int keten_http_start(keten_ledger *L, const char *addr, const keten_http_opts *o
 		free(s);
 		return rv;
 	}
-	if ((rv = nng_url_parse(&s->url, s->addr)) != 0) {
-		kt_http_auth_free(s->auth);
-		free(s);
-		return keten_fail(err, KETEN_EINVAL, "address '%s': %s", s->addr, nng_strerror(rv));
-	}
-	if ((rv = nng_http_server_hold(&s->srv, s->url)) != 0)
-		goto fail;
-	if (s->o.tls_cert && (rv = kt_http_auth_tls(&s->o, s->srv, err))) {
-		nng_http_server_release(s->srv);
-		nng_url_free(s->url);
+	lim.max_conns = s->o.max_conns;
+	lim.header_ms = s->o.header_ms;
+	if (s->o.tls_cert && (rv = kt_http_auth_tls(&s->o, &tls, err))) {
 		kt_http_auth_free(s->auth);
 		free(s);
 		return rv;
 	}
-	if ((rv = nng_http_handler_alloc(&h, "/", handle)) != 0 || (rv = nng_http_handler_set_method(h, NULL)) != 0 ||
-	    (rv = nng_http_handler_set_tree(h)) != 0 || (rv = nng_http_handler_collect_body(h, true, MAX_BODY)) != 0 ||
-	    (rv = nng_http_handler_set_data(h, s, NULL)) != 0 || (rv = nng_http_server_add_handler(s->srv, h)) != 0) {
-		if (h)
-			nng_http_handler_free(h);
-		goto fail;
+	/* s->addr is "http://HOST:PORT" or "https://HOST:PORT" */
+	snprintf(url, sizeof url, tls ? "tls+tcp://%s" : "tcp://%s", strstr(s->addr, "://") + 3);
+	rv = kt_httpd_start(url, tls, &lim, answer, s, &s->d, &lerr);
+	if (tls)
+		nng_tls_config_free(tls); /* the listener holds its own reference */
+	if (rv) {
+		const char *why = strstr(lerr.msg, ": ");
+		rv = keten_fail(err, (keten_err)rv, "cannot serve on %s: %s", s->addr, why ? why + 2 : lerr.msg);
+		kt_http_auth_free(s->auth);
+		free(s);
+		return rv;
 	}
-	if ((rv = nng_http_server_start(s->srv)) != 0)
-		goto fail;
 	*out = s;
 	return KETEN_OK;
-fail:
-	if (s->srv)
-		nng_http_server_release(s->srv);
-	nng_url_free(s->url);
-	rv = keten_fail(err, rv == NNG_ENOMEM ? KETEN_ENOMEM : KETEN_EIO, "cannot serve on %s: %s", s->addr,
-	                nng_strerror(rv));
-	kt_http_auth_free(s->auth);
-	free(s);
-	return rv;
 }
 
 const char *keten_http_url(const keten_http_server *s)
@@ -759,9 +722,7 @@ void keten_http_stop(keten_http_server *s)
 {
 	if (!s)
 		return;
-	nng_http_server_stop(s->srv);
-	nng_http_server_release(s->srv);
-	nng_url_free(s->url);
+	kt_httpd_stop(s->d);
 	kt_http_auth_free(s->auth);
 	free(s);
 }

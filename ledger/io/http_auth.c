@@ -105,9 +105,9 @@ static bool token_valid(const kt_http_auth *a, const char *t, size_t len)
 }
 
 /* The request's token: its Authorization: Bearer header, else its cookie. */
-static bool presented(const kt_http_auth *a, nng_http_req *req)
+static bool presented(const kt_http_auth *a, const struct kt_http_req *req)
 {
-	const char *h = nng_http_req_get_header(req, "Authorization"), *c;
+	const char *h = req->authorization, *c;
 
 	if (h && strncasecmp(h, "Bearer ", 7) == 0) {
 		h += 7;
@@ -115,7 +115,7 @@ static bool presented(const kt_http_auth *a, nng_http_req *req)
 			h++;
 		return token_valid(a, h, strlen(h));
 	}
-	for (c = nng_http_req_get_header(req, "Cookie"); c && *c;) {
+	for (c = req->cookie; c && *c;) {
 		while (*c == ' ' || *c == ';')
 			c++;
 		size_t n = strcspn(c, ";");
@@ -185,17 +185,15 @@ static void login_page(kt_http_answer *ans, uint16_t status)
 }
 
 /* POST /login: a valid token sets the cookie and goes to the dashboard. */
-static void login(const kt_http_auth *a, nng_http_req *req, kt_http_answer *ans)
+static void login(const kt_http_auth *a, const struct kt_http_req *req, kt_http_answer *ans)
 {
 	char token[KETEN_HTTP_TOKEN_MAX + 2];
-	void *body = NULL;
-	size_t blen = 0;
 
-	nng_http_req_get_data(req, &body, &blen);
 	ans->status = 303;
 	ans->type = "text/plain; charset=utf-8";
 	ans->body = "";
-	if (!body || !form_token(body, blen, token, sizeof token) || !token_valid(a, token, strlen(token))) {
+	if (!req->body || !form_token(req->body, req->body_len, token, sizeof token) ||
+	    !token_valid(a, token, strlen(token))) {
 		ans->location = "/login?failed";
 	} else {
 		ans->location = "/";
@@ -205,9 +203,9 @@ static void login(const kt_http_auth *a, nng_http_req *req, kt_http_answer *ans)
 	sodium_memzero(token, sizeof token);
 }
 
-bool kt_http_auth_check(const kt_http_auth *a, nng_http_req *req, kt_http_answer *ans)
+bool kt_http_auth_check(const kt_http_auth *a, const struct kt_http_req *req, kt_http_answer *ans)
 {
-	const char *method = nng_http_req_get_method(req), *uri = nng_http_req_get_uri(req);
+	const char *method = req->method, *uri = req->uri;
 	size_t n = strcspn(uri, "?");
 	bool get = strcmp(method, "GET") == 0;
 
@@ -262,13 +260,14 @@ static char *read_pem(const char *path)
 	return buf;
 }
 
-int kt_http_auth_tls(const keten_http_opts *o, nng_http_server *srv, keten_error *err)
+int kt_http_auth_tls(const keten_http_opts *o, struct nng_tls_config **out, keten_error *err)
 {
 	nng_tls_config *cfg = NULL;
 	char *cert = NULL, *key = NULL;
 	int rv;
 
 	KETEN_ASSERT(o && o->tls_cert && o->tls_key);
+	*out = NULL;
 	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)))
 		goto out;
 	cert = read_pem(o->tls_cert);
@@ -286,16 +285,17 @@ int kt_http_auth_tls(const keten_http_opts *o, nng_http_server *srv, keten_error
 	} else if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE))) {
 		goto out;
 	}
-	rv = nng_http_server_set_tls(srv, cfg);
 out:
 	if (key)
 		sodium_memzero(key, strlen(key));
 	free(cert);
 	free(key);
-	if (cfg)
-		nng_tls_config_free(cfg); /* the server holds its own reference */
-	if (rv == 0)
+	if (rv == 0) {
+		*out = cfg;
 		return KETEN_OK;
+	}
+	if (cfg)
+		nng_tls_config_free(cfg);
 	return keten_fail(err, rv == NNG_ENOMEM ? KETEN_ENOMEM : KETEN_EIO, "TLS files (%s, %s%s%s): %s", o->tls_cert,
 	                  o->tls_key, o->client_ca ? ", client CA " : "", o->client_ca ? o->client_ca : "",
 	                  rv == NNG_ENOENT ? "cannot read the certificate or the key" : nng_strerror(rv));

@@ -2,8 +2,9 @@
  * http_auth.h — (internal) who may open the dashboard of keten serve
  * (include/keten/http.h): HTTPS with this server's certificate, client
  * certificates checked in the TLS handshake, and tokens checked on every
- * request.  http.c calls kt_http_auth_tls once before the server starts
- * and kt_http_auth_check first thing for every request.
+ * request.  http.c calls kt_http_auth_tls once before the server
+ * (io/httpd.c) starts, for its listener, and kt_http_auth_check first
+ * thing for every request the server has parsed.
  */
 #ifndef KETEN_IO_HTTP_AUTH_H
 #define KETEN_IO_HTTP_AUTH_H
@@ -12,11 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <nng/nng.h>
-#include <nng/supplemental/http/http.h>
-
 #include "keten/keten.h"
 #include "keten/http.h"
+#include "io/io.h"
 
 typedef struct kt_http_auth kt_http_auth;
 
@@ -42,12 +41,15 @@ int kt_http_auth_new(const keten_http_opts *o, bool tls, kt_http_auth **out, ket
 void kt_http_auth_free(kt_http_auth *a);
 
 /*
- * Give srv, not yet started, the TLS configuration of o: own certificate
- * and key, and with o->client_ca the CA whose client certificates it
- * requires.  Errors: KETEN_EIO (a file cannot be read or is not PEM of
- * the right kind; the message names the files), KETEN_ENOMEM.
+ * The server's TLS configuration of o into *out, for a listener not yet
+ * listening (NNG_OPT_TLS_CONFIG): own certificate and key, and with
+ * o->client_ca the CA whose client certificates it requires
+ * (NNG_TLS_AUTH_MODE_REQUIRED).  The caller frees it with
+ * nng_tls_config_free once the listener holds it.  Errors: KETEN_EIO (a
+ * file cannot be read or is not PEM of the right kind; the message names
+ * the files), KETEN_ENOMEM.
  */
-int kt_http_auth_tls(const keten_http_opts *o, nng_http_server *srv, keten_error *err);
+int kt_http_auth_tls(const keten_http_opts *o, struct nng_tls_config **out, keten_error *err);
 
 /*
  * May req go on to the dashboard?  false: yes (a is NULL or asks no
@@ -57,6 +59,6 @@ int kt_http_auth_tls(const keten_http_opts *o, nng_http_server *srv, keten_error
  * POST /login a redirect with the cookie (a valid token) or back to
  * /login?failed.
  */
-bool kt_http_auth_check(const kt_http_auth *a, nng_http_req *req, kt_http_answer *ans);
+bool kt_http_auth_check(const kt_http_auth *a, const struct kt_http_req *req, kt_http_answer *ans);
 
 #endif

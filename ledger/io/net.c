@@ -1,8 +1,12 @@
 /*
  * net.c — nng transport for the sync protocol: a rep0 server with a pool
- * of contexts, one protocol session per nng pipe, and a req0 peer
- * connection that drives a keten_sync_client round by round.  Nothing
- * here decides what to send: ledger/sync/ does.
+ * of contexts, one protocol session per nng pipe (bound to the pipe's
+ * transport, sharing one keten_sync_guard of per-key limits), a cap on
+ * connections (a pipe over it is closed as it arrives) and a reaper that
+ * closes pipes that do not authenticate in time or stay idle; and a req0
+ * peer connection that drives a keten_sync_client round by round, with
+ * the server key pinned for its URL (node.c keeps the pins) or recorded
+ * on first use.  Nothing here decides what to send: ledger/sync/ does.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -19,12 +23,16 @@
 
 #include "keten/keten.h"
 #include "keten/net.h"
+#include "keten/node.h"
 #include "sync/sync.h"
+#include "base/base.h"
 
 #define WORKERS         8
 #define SERVER_RECVMAX  (1024u * 1024u)
 #define CLIENT_RECVMAX  (KETEN_SYNC_MAX_REPLY + 64u * 1024u)
-#define LOG_PER_SESSION 4 /* bad requests logged per session before going quiet */
+#define LOG_PER_SESSION 4   /* bad requests logged per session before going quiet */
+#define REAP_MS         200 /* how often the reaper looks at the pipes */
+#define REAP_MAX        64  /* pipes closed per look */
 
 /* keten_sync_client_lock's hook: the client takes its peer's mutex
  * around its own use of the ledger, which lets it store a full batch on
@@ -49,9 +57,12 @@ static int64_t mono_ms(void)
 
 struct session {
 	uint32_t pipe;
+	nng_pipe p;
 	pthread_mutex_t mu;
 	keten_sync_session s;
 	unsigned logged;
+	int64_t opened_ms, last_ms; /* for the reaper (under the node's mu) */
+	bool closing;
 	struct session *next;
 };
 
@@ -71,8 +82,11 @@ struct keten_node {
 	void *log_ctx;
 	pthread_mutex_t mu; /* sessions list and counters */
 	struct session *sessions;
+	size_t n_sessions;
 	struct worker w[WORKERS];
-	uint64_t requests, dropped;
+	uint64_t requests, dropped, refused, reaped;
+	keten_sync_guard *guard;
+	nng_aio *reap;
 	uint8_t (*announced)[32]; /* keys that announced a change, not yet taken */
 	size_t n_announced;
 	volatile bool stopping;
@@ -94,47 +108,119 @@ static void node_log(keten_node *n, const char *fmt, ...)
 	n->log(n->log_ctx, line);
 }
 
-/* Find or make the session of a pipe; returned locked. */
-static struct session *session_get(keten_node *n, uint32_t pipe)
+/* A new session for pipe p (the node's mu held). */
+static struct session *session_new(keten_node *n, nng_pipe p)
 {
+	struct session *s = calloc(1, sizeof *s);
+	bool verified;
+	if (!s)
+		return NULL;
+	s->pipe = (uint32_t)nng_pipe_id(p);
+	s->p = p;
+	pthread_mutex_init(&s->mu, NULL);
+	s->opened_ms = s->last_ms = mono_ms();
+	keten_sync_session_init(&s->s, &n->lim, s->opened_ms);
+	s->s.guard = n->guard;
+	/* a pipe that answers the TLS option came over TLS */
+	keten_sync_session_bind(&s->s, nng_pipe_get_bool(p, NNG_OPT_TLS_VERIFIED, &verified) == 0 ? "tls" : NULL);
+	s->next = n->sessions;
+	n->sessions = s;
+	n->n_sessions++;
+	return s;
+}
+
+/* Find (or make) the session of a pipe; returned locked. */
+static struct session *session_get(keten_node *n, nng_pipe p)
+{
+	uint32_t pipe = (uint32_t)nng_pipe_id(p);
 	struct session *s;
 	pthread_mutex_lock(&n->mu);
 	for (s = n->sessions; s && s->pipe != pipe; s = s->next)
 		;
-	if (!s && (s = calloc(1, sizeof *s))) {
-		s->pipe = pipe;
-		pthread_mutex_init(&s->mu, NULL);
-		keten_sync_session_init(&s->s, &n->lim, mono_ms());
-		s->next = n->sessions;
-		n->sessions = s;
-	}
+	if (!s)
+		s = session_new(n, p);
+	if (s)
+		s->last_ms = mono_ms();
 	if (s)
 		pthread_mutex_lock(&s->mu);
 	pthread_mutex_unlock(&n->mu);
 	return s;
 }
 
-static void pipe_gone(nng_pipe p, nng_pipe_ev ev, void *arg)
+static void session_free(struct session *s)
+{
+	keten_sync_session_end(&s->s);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* A pipe arrives: over the cap it is closed at once, else it gets its
+ * session (and its clock for the reaper). */
+static void pipe_added(nng_pipe p, nng_pipe_ev ev KT_UNUSED, void *arg)
+{
+	keten_node *n = arg;
+	bool over;
+	pthread_mutex_lock(&n->mu);
+	over = n->n_sessions >= n->lim.max_conns || !session_new(n, p);
+	if (over)
+		n->refused++;
+	pthread_mutex_unlock(&n->mu);
+	if (over)
+		nng_pipe_close(p);
+}
+
+static void pipe_gone(nng_pipe p, nng_pipe_ev ev KT_UNUSED, void *arg)
 {
 	keten_node *n = arg;
 	uint32_t id = (uint32_t)nng_pipe_id(p);
 	struct session **pp, *s = NULL;
-	(void)ev;
 	pthread_mutex_lock(&n->mu);
 	for (pp = &n->sessions; *pp; pp = &(*pp)->next)
 		if ((*pp)->pipe == id) {
 			s = *pp;
 			*pp = s->next;
+			n->n_sessions--;
 			break;
 		}
 	if (s) {
 		/* wait for a worker still serving it */
 		pthread_mutex_lock(&s->mu);
 		pthread_mutex_unlock(&s->mu);
-		pthread_mutex_destroy(&s->mu);
-		free(s);
+		session_free(s);
 	}
 	pthread_mutex_unlock(&n->mu);
+}
+
+/* Close the pipes that did not authenticate in time or stay idle. */
+static void reap_cb(void *arg)
+{
+	keten_node *n = arg;
+	nng_pipe close[REAP_MAX];
+	int64_t now = mono_ms();
+	size_t k = 0;
+
+	if (n->stopping || nng_aio_result(n->reap) == NNG_ECANCELED)
+		return;
+	pthread_mutex_lock(&n->mu);
+	for (struct session *s = n->sessions; s && k < REAP_MAX; s = s->next) {
+		/* the session's state is read without its lock: a stale view
+		 * only closes a pipe one look later or sooner */
+		bool authed = s->s.state == KETEN_SYNC_AUTHED;
+		if (s->closing ||
+		    ((authed || now - s->opened_ms <= n->lim.handshake_ms) && now - s->last_ms <= n->lim.idle_ms))
+			continue;
+		s->closing = true;
+		close[k++] = s->p;
+	}
+	n->reaped += k;
+	pthread_mutex_unlock(&n->mu);
+	for (size_t i = 0; i < k; i++)
+		nng_pipe_close(close[i]);
+	if (k)
+		node_log(n, "closed %zu connections that did not authenticate within %u ms or were idle %u ms", k,
+		         n->lim.handshake_ms, n->lim.idle_ms);
+	if (!n->stopping)
+		nng_sleep_aio(REAP_MS, n->reap);
 }
 
 static void worker_recv(struct worker *w)
@@ -215,7 +301,7 @@ static void worker_cb(void *arg)
 	}
 	msg = nng_aio_get_msg(w->aio);
 	pipe = nng_msg_get_pipe(msg);
-	s = session_get(n, (uint32_t)nng_pipe_id(pipe));
+	s = session_get(n, pipe);
 	if (s && s->s.strikes >= KETEN_SYNC_MAX_STRIKES) {
 		/* A peer that keeps misbehaving: no more answers, drop the connection. */
 		pthread_mutex_unlock(&s->mu);
@@ -340,6 +426,42 @@ fail:
 	                  nng_strerror(rc));
 }
 
+/* The limits of lim (NULL: the defaults); zero fields of the
+ * transport's take their defaults too. */
+static void node_limits(keten_node *n, const keten_sync_limits *lim)
+{
+	keten_sync_limits d;
+	keten_sync_limits_default(&d);
+	n->lim = lim ? *lim : d;
+	if (!n->lim.max_conns)
+		n->lim.max_conns = d.max_conns;
+	if (!n->lim.handshake_ms)
+		n->lim.handshake_ms = d.handshake_ms;
+	if (!n->lim.idle_ms)
+		n->lim.idle_ms = d.idle_ms;
+}
+
+/* A listener on each URL (with its TLS configuration). */
+static int node_listen(keten_node *n, const char *const *urls, size_t n_urls, const keten_tls_files *tls,
+                       keten_error *err)
+{
+	for (size_t i = 0; i < n_urls; i++) {
+		nng_listener l;
+		nng_tls_config *cfg;
+		int rc;
+		if ((rc = tls_config(urls[i], true, tls, &cfg, err)))
+			return rc;
+		if ((rc = nng_listener_create(&l, n->sock, urls[i])) ||
+		    (cfg && (rc = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg))) ||
+		    (rc = nng_listener_start(l, 0))) {
+			tls_free(cfg);
+			return net_fail(err, rc, "cannot listen on", urls[i]);
+		}
+		tls_free(cfg); /* the listener holds its own reference */
+	}
+	return KETEN_OK;
+}
+
 int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls, const keten_sync_limits *lim,
                      const keten_tls_files *tls, keten_log_fn log, void *log_ctx, keten_node **out, keten_error *err)
 {
@@ -353,23 +475,23 @@ int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls, co
 	if (!n)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	n->L = L;
-	if (!(n->announced = calloc(MAX_ANNOUNCED, 32))) {
-		free(n);
-		return keten_fail(err, KETEN_ENOMEM, NULL);
-	}
 	n->log = log;
 	n->log_ctx = log_ctx;
-	if (lim)
-		n->lim = *lim;
-	else
-		keten_sync_limits_default(&n->lim);
+	node_limits(n, lim);
 	pthread_mutex_init(&n->mu, NULL);
+	if (!(n->announced = calloc(MAX_ANNOUNCED, 32)) || nng_aio_alloc(&n->reap, reap_cb, n)) {
+		rc = keten_fail(err, KETEN_ENOMEM, NULL);
+		goto fail;
+	}
+	if ((rc = keten_sync_guard_new(&n->lim, 0, &n->guard, err)))
+		goto fail;
 	if ((rc = nng_rep0_open(&n->sock))) {
 		rc = net_fail(err, rc, "cannot open a socket for", urls[0]);
 		goto fail;
 	}
 	n->open = true;
 	nng_socket_set_size(n->sock, NNG_OPT_RECVMAXSZ, SERVER_RECVMAX);
+	nng_pipe_notify(n->sock, NNG_PIPE_EV_ADD_PRE, pipe_added, n);
 	nng_pipe_notify(n->sock, NNG_PIPE_EV_REM_POST, pipe_gone, n);
 	for (int i = 0; i < WORKERS; i++) {
 		n->w[i].node = n;
@@ -379,22 +501,11 @@ int keten_node_start(keten_ledger *L, const char *const *urls, size_t n_urls, co
 			goto fail;
 		}
 	}
-	for (size_t i = 0; i < n_urls; i++) {
-		nng_listener l;
-		nng_tls_config *cfg;
-		if ((rc = tls_config(urls[i], true, tls, &cfg, err)))
-			goto fail;
-		if ((rc = nng_listener_create(&l, n->sock, urls[i])) ||
-		    (cfg && (rc = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg))) ||
-		    (rc = nng_listener_start(l, 0))) {
-			tls_free(cfg);
-			rc = net_fail(err, rc, "cannot listen on", urls[i]);
-			goto fail;
-		}
-		tls_free(cfg); /* the listener holds its own reference */
-	}
+	if ((rc = node_listen(n, urls, n_urls, tls, err)))
+		goto fail;
 	for (int i = 0; i < WORKERS; i++)
 		worker_recv(&n->w[i]);
+	nng_sleep_aio(REAP_MS, n->reap);
 	*out = n;
 	return KETEN_OK;
 fail:
@@ -408,6 +519,8 @@ void keten_node_stop(keten_node *n)
 	if (!n)
 		return;
 	n->stopping = true;
+	if (n->reap)
+		nng_aio_stop(n->reap);
 	for (int i = 0; i < WORKERS; i++)
 		if (n->w[i].aio)
 			nng_aio_stop(n->w[i].aio);
@@ -415,11 +528,12 @@ void keten_node_stop(keten_node *n)
 		nng_close(n->sock);
 	for (int i = 0; i < WORKERS; i++)
 		nng_aio_free(n->w[i].aio);
+	nng_aio_free(n->reap);
 	for (s = n->sessions; s; s = next) {
 		next = s->next;
-		pthread_mutex_destroy(&s->mu);
-		free(s);
+		session_free(s);
 	}
+	keten_sync_guard_free(n->guard);
 	pthread_mutex_destroy(&n->mu);
 	free(n->announced);
 	free(n);
@@ -433,6 +547,11 @@ uint64_t keten_node_requests(const keten_node *n)
 uint64_t keten_node_dropped(const keten_node *n)
 {
 	return n->dropped;
+}
+
+uint64_t keten_node_refused(const keten_node *n)
+{
+	return n->refused + n->reaped;
 }
 
 size_t keten_node_take_announced(keten_node *n, uint8_t (*keys)[32], size_t max)
@@ -455,6 +574,7 @@ struct keten_peer {
 	nng_socket sock;
 	char url[512];
 	keten_sync_client *c;
+	bool pinned; /* a key is expected at this URL (pinned, or first use recorded) */
 };
 
 int keten_peer_open(keten_ledger *L, const char *url, bool wait, int timeout_ms, const keten_tls_files *tls,
@@ -482,6 +602,15 @@ int keten_peer_open(keten_ledger *L, const char *url, bool wait, int timeout_ms,
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	keten_sync_client_lock(p->c, client_lock_fn, &p->mu);
+	keten_sync_client_bind(p->c, is_tls(url) ? "tls" : NULL);
+	{
+		uint8_t key[32];
+		keten_pin_kind kind;
+		if (keten_node_pin_get(L, url, key, &kind, NULL) == KETEN_OK) {
+			keten_sync_client_expect(p->c, key);
+			p->pinned = true;
+		}
+	}
 	if ((rc = nng_req0_open(&p->sock))) {
 		tls_free(cfg);
 		keten_sync_client_free(p->c);
@@ -546,6 +675,15 @@ int keten_peer_sync(keten_peer *p, keten_sync_stats *st, keten_error *err)
 	free(req);
 	if (st)
 		*st = *keten_sync_client_stats(p->c);
+	if (!p->pinned && keten_sync_client_authed(p->c)) {
+		/* first use: the key that answered is the one expected from now on */
+		uint8_t key[32];
+		if (keten_sync_client_server(p->c, key) &&
+		    keten_node_pin_set(p->L, p->url, key, true, NULL) == KETEN_OK) {
+			keten_sync_client_expect(p->c, key);
+			p->pinned = true;
+		}
+	}
 	return rc;
 }
 

@@ -3,8 +3,10 @@
  * serves a ledger (net.c's server) and pulls from its peers (net.c's peer
  * connections) in rounds, announces this home's own new entries and
  * appends checkpoints; and the node's configuration in the home's meta
- * table: its peers ("peer.<url>" -> empty) and TLS files ("tls.cert",
- * "tls.key", "tls.ca" -> absolute path, NUL-terminated).  The protocol is
+ * table: its peers ("peer.<url>" -> empty), the server key expected at
+ * each URL ("pin.<url>" -> how (1 pinned, 2 first use) || key) and TLS
+ * files ("tls.cert", "tls.key", "tls.ca" -> absolute path,
+ * NUL-terminated).  The protocol is
  * the sync layer's; this file only schedules it.
  */
 #include <errno.h>
@@ -26,6 +28,7 @@
 _Static_assert(_Generic((sig_atomic_t)0, int : 1, default : 0), "sig_atomic_t is int");
 
 #define PEER_PREFIX "peer."
+#define PIN_PREFIX  "pin."
 #define MAX_URLS    KETEN_NODE_MAX_URLS
 #define TICK_NS     (50 * 1000 * 1000) /* how often the loop looks at the clock and *stop */
 
@@ -65,13 +68,72 @@ static int meta_put_fn(keten_txn *t, void *ctx, keten_error *err)
 
 static int peer_put(keten_ledger *L, const char *url, bool keep, keten_error *err)
 {
-	char key[sizeof PEER_PREFIX + KETEN_NODE_URL_MAX];
-	struct meta_put m = {.name = {key}, .value = {keep ? "" : NULL}, .vlen = {0}, .n = 1};
+	char key[sizeof PEER_PREFIX + KETEN_NODE_URL_MAX], pin[sizeof PIN_PREFIX + KETEN_NODE_URL_MAX];
+	struct meta_put m = {.name = {key, pin}, .value = {keep ? "" : NULL, NULL}, .vlen = {0}, .n = keep ? 1 : 2};
 
 	if (!keten_node_url_ok(url))
 		return keten_fail(err, KETEN_EINVAL, "'%s' is not a tcp://, tls+tcp:// or ipc:// URL", url ? url : "");
 	snprintf(key, sizeof key, PEER_PREFIX "%s", url);
+	snprintf(pin, sizeof pin, PIN_PREFIX "%s", url);
 	return kt_store_write(keten_ledger_store(L), meta_put_fn, &m, err);
+}
+
+/* Pins ------------------------------------------------------------------------ */
+
+struct pin_put {
+	const char *name;
+	uint8_t v[33];
+	bool first_use;
+};
+
+static int pin_put_fn(keten_txn *t, void *ctx, keten_error *err)
+{
+	struct pin_put *p = ctx;
+	size_t kl = strlen(p->name);
+	if (p->first_use && kt_kv_get(t, KT_META, p->name, kl, NULL, NULL, NULL) == KETEN_OK)
+		return KETEN_OK; /* a key is kept already: first use is over */
+	return kt_kv_put(t, KT_META, p->name, kl, p->v, sizeof p->v, err);
+}
+
+int keten_node_pin_set(keten_ledger *L, const char *url, const uint8_t key[32], bool first_use, keten_error *err)
+{
+	char name[sizeof PIN_PREFIX + KETEN_NODE_URL_MAX];
+	struct pin_put p = {.name = name, .first_use = first_use};
+
+	if (!keten_node_url_ok(url))
+		return keten_fail(err, KETEN_EINVAL, "'%s' is not a tcp://, tls+tcp:// or ipc:// URL", url ? url : "");
+	if (!key || !keten_key_valid(key))
+		return keten_fail(err, KETEN_EINVAL, "not a valid Ed25519 public key");
+	snprintf(name, sizeof name, PIN_PREFIX "%s", url);
+	p.v[0] = first_use ? KETEN_PIN_FIRST_USE : KETEN_PIN_SET;
+	memcpy(p.v + 1, key, 32);
+	return kt_store_write(keten_ledger_store(L), pin_put_fn, &p, err);
+}
+
+int keten_node_pin_get(keten_ledger *L, const char *url, uint8_t key[32], keten_pin_kind *kind, keten_error *err)
+{
+	char name[sizeof PIN_PREFIX + KETEN_NODE_URL_MAX];
+	const uint8_t *v;
+	size_t n;
+	keten_txn *t;
+	int rc;
+
+	*kind = KETEN_PIN_NONE;
+	memset(key, 0, 32);
+	if (!url || strlen(url) >= KETEN_NODE_URL_MAX)
+		return keten_fail(err, KETEN_ENOTFOUND, "no key kept for that URL");
+	snprintf(name, sizeof name, PIN_PREFIX "%s", url);
+	if ((rc = keten_store_read(keten_ledger_store(L), &t, err)))
+		return rc;
+	rc = kt_kv_get(t, KT_META, name, strlen(name), (const void **)&v, &n, err);
+	if (rc == KETEN_OK && (n != 33 || (v[0] != KETEN_PIN_SET && v[0] != KETEN_PIN_FIRST_USE)))
+		rc = keten_fail(err, KETEN_ENOTFOUND, "no key kept for '%s'", url);
+	if (rc == KETEN_OK) {
+		*kind = (keten_pin_kind)v[0];
+		memcpy(key, v + 1, 32);
+	}
+	keten_txn_end(t);
+	return rc;
 }
 
 int keten_node_peer_add(keten_ledger *L, const char *url, keten_error *err)
@@ -86,13 +148,13 @@ int keten_node_peer_remove(keten_ledger *L, const char *url, keten_error *err)
 
 struct peer_list {
 	char **urls;
-	size_t n;
+	size_t n, pre;
 };
 
 static int peer_list_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *ctx)
 {
 	struct peer_list *pl = ctx;
-	size_t pre = sizeof PEER_PREFIX - 1;
+	size_t pre = pl->pre;
 	if (kl <= pre || pl->n >= MAX_URLS)
 		return 0;
 	if (!(pl->urls[pl->n] = strndup((const char *)k + pre, kl - pre)))
@@ -101,9 +163,10 @@ static int peer_list_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED,
 	return 0;
 }
 
-int keten_node_peers(keten_ledger *L, char ***urls, size_t *n, keten_error *err)
+/* The URLs under meta prefix pre ("peer." or "pin."), in URL order. */
+static int url_list(keten_ledger *L, const char *pre, char ***urls, size_t *n, keten_error *err)
 {
-	struct peer_list pl = {calloc(MAX_URLS, sizeof(char *)), 0};
+	struct peer_list pl = {calloc(MAX_URLS, sizeof(char *)), 0, strlen(pre)};
 	keten_txn *t;
 	int rc;
 
@@ -113,7 +176,7 @@ int keten_node_peers(keten_ledger *L, char ***urls, size_t *n, keten_error *err)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	rc = keten_store_read(keten_ledger_store(L), &t, err);
 	if (rc == 0) {
-		rc = kt_kv_scan(t, KT_META, PEER_PREFIX, sizeof PEER_PREFIX - 1, peer_list_cb, &pl, err);
+		rc = kt_kv_scan(t, KT_META, pre, pl.pre, peer_list_cb, &pl, err);
 		keten_txn_end(t);
 	}
 	if (rc) {
@@ -123,6 +186,16 @@ int keten_node_peers(keten_ledger *L, char ***urls, size_t *n, keten_error *err)
 	*urls = pl.urls;
 	*n = pl.n;
 	return KETEN_OK;
+}
+
+int keten_node_peers(keten_ledger *L, char ***urls, size_t *n, keten_error *err)
+{
+	return url_list(L, PEER_PREFIX, urls, n, err);
+}
+
+int keten_node_pinned(keten_ledger *L, char ***urls, size_t *n, keten_error *err)
+{
+	return url_list(L, PIN_PREFIX, urls, n, err);
 }
 
 void keten_node_peers_free(char **urls, size_t n)

@@ -311,7 +311,9 @@ static int ruling_checks(const kt_apply *a, const Keten__Ruling *r, keten_error 
 		if (memcmp(x->debtor.data, x->creditor.data, 32) == 0)
 			return keten_refuse(err, "debtor-is-creditor", "adjustment %zu: a party cannot owe itself",
 			                    i + 1);
-		if ((rc = amount_rule("adjustment amount", x->amount_cents, err)))
+		if ((rc = amount_rule("adjustment amount", x->amount_cents, err)) ||
+		    (rc = kt_party_valid_at(a->txn, x->debtor.data, a->e->timestamp_ms, "debtor", err)) ||
+		    (rc = kt_party_valid_at(a->txn, x->creditor.data, a->e->timestamp_ms, "creditor", err)))
 			return rc;
 	}
 	return KETEN_OK;

@@ -142,6 +142,8 @@ static int offer_party(kt_apply *a, struct offer_ctx *x, keten_error *err)
 	if (rc)
 		return keten_fail(err, rc, "cannot read the subcontractor's certificate");
 	keten__state__party_state__free_unpacked(ps, NULL);
+	if ((rc = kt_party_valid_at(a->txn, o->subcontractor.data, a->e->timestamp_ms, "subcontractor", err)))
+		return rc;
 	if (x->fc && x->fc->n_eligible) {
 		bool found = false;
 		for (size_t i = 0; i < x->fc->n_eligible; i++)

@@ -187,6 +187,21 @@ int kt_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms, uint
 	return rc;
 }
 
+int kt_party_valid_at(keten_txn *t, const uint8_t key[32], int64_t ts_ms, const char *what, keten_error *err)
+{
+	keten_error perr = {0};
+	uint32_t roles;
+	bool anchor;
+	int rc = kt_party_authorized(t, key, ts_ms, &roles, &anchor, &perr);
+
+	if (rc != KETEN_ERULE)
+		return rc == KETEN_EAUTHOR ? KETEN_OK : rc; /* not known: other rules decide */
+	if (strcmp(perr.rule, "author-revoked") == 0)
+		return keten_refuse(err, "party-revoked", "the %s was revoked before this entry (%s)", what, perr.msg);
+	return keten_refuse(err, "party-not-valid", "the %s's certificate does not cover this entry's date (%s)", what,
+	                    perr.msg);
+}
+
 static bool code_ok(const char *s, size_t digits)
 {
 	if (!s)

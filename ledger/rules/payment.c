@@ -279,6 +279,8 @@ int kt_rule_payment(kt_apply *a, keten_error *err)
 		if ((rc = pay_load_one(&x, i, err)))
 			goto out;
 	KETEN_ASSERT(x.have_payee);
+	if ((rc = kt_party_valid_at(a->txn, x.payee, a->e->timestamp_ms, "payee", err)))
+		goto out;
 	if (x.p->amount_cents > x.total) {
 		rc = keten_refuse(err, "overpayment", "payment %lld exceeds what is still open on its claims (%lld)",
 		                  (long long)x.p->amount_cents, (long long)x.total);

@@ -56,6 +56,13 @@ int kt_party_authorized(keten_txn *t, const uint8_t key[32], int64_t ts_ms, uint
 
 bool kt_is_anchor(keten_txn *t, const uint8_t key[32]);
 
+/* May an entry at ts_ms still name key as its `what` (an offer's
+ * subcontractor, a payment's payee, a ruling's debtor or creditor)?
+ * KETEN_OK unless the key's certificate was revoked before ts_ms
+ * (KETEN_ERULE "party-revoked") or does not cover its date
+ * ("party-not-valid"); a key not certified here is other rules' to judge. */
+int kt_party_valid_at(keten_txn *t, const uint8_t key[32], int64_t ts_ms, const char *what, keten_error *err);
+
 /* keten_party_find and the role names (keten_role_name,
  * keten_role_from_name) are public: keten/party.h. */
 

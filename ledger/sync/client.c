@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/rules.h"
 #include "sync/client.h"
 #include "base/base.h"
 #include "store/kv.h"
@@ -28,6 +29,7 @@ int keten_sync_client_new(keten_ledger *L, keten_sync_client **out, keten_error 
 	if (!c)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
 	c->L = L;
+	keten_sync_client_bind(c, NULL);
 	*out = c;
 	return KETEN_OK;
 }
@@ -40,6 +42,7 @@ void keten_sync_client_free(keten_sync_client *c)
 	free(c->jobs);
 	free(c->wants);
 	free(c->last);
+	kt_client_forget(c);
 	free(c);
 }
 
@@ -83,17 +86,20 @@ void keten_sync_client_reset(keten_sync_client *c)
 {
 	/* What was fetched but not ingested is fetched again next round. */
 	kt_batches_drop(c);
-	c->authed = false;
+	kt_client_forget(c);
 	c->have_digest = false;
 	c->have_forks = false;
 	c->expect = X_NONE;
 }
 
-static int send_request(keten_sync_client *c, const Keten__Sync__Request *r, enum expect x, uint8_t **req, size_t *len,
-                        keten_error *err)
+int kt_client_send(keten_sync_client *c, const Keten__Sync__Request *r, enum expect x, uint8_t **req, size_t *len,
+                   keten_error *err)
 {
-	if (kt_sync_pack_request(r, req, len))
+	int rc = c->sealed ? kt_seal_request(c->k_tx, c->tx_ctr + 1, r, req, len) : kt_sync_pack_request(r, req, len);
+	if (rc)
 		return keten_fail(err, KETEN_ENOMEM, NULL);
+	if (c->sealed)
+		c->tx_ctr++;
 	/* kept to send again after a rate-limited reply */
 	free(c->last);
 	c->last = malloc(*len ? *len : 1);
@@ -109,21 +115,6 @@ static int send_request(keten_sync_client *c, const Keten__Sync__Request *r, enu
 	c->st.requests++;
 	c->st.bytes_out += *len;
 	return KETEN_OK;
-}
-
-static int send_hello(keten_sync_client *c, uint8_t **req, size_t *len, keten_error *err)
-{
-	Keten__Sync__Request r = KETEN__SYNC__REQUEST__INIT;
-	Keten__Sync__Hello h = KETEN__SYNC__HELLO__INIT;
-	randombytes_buf(c->nonce, sizeof c->nonce);
-	h.key.data = (uint8_t *)keten_ledger_info(c->L)->key;
-	h.key.len = 32;
-	h.nonce.data = c->nonce;
-	h.nonce.len = sizeof c->nonce;
-	r.msg_case = KETEN__SYNC__REQUEST__MSG_HELLO;
-	r.hello = &h;
-	c->authed = false;
-	return send_request(c, &r, X_CHALLENGE, req, len, err);
 }
 
 struct stub_scan {
@@ -225,7 +216,7 @@ static int find_wants(keten_sync_client *c, keten_error *err)
 	return rc;
 }
 
-static int send_heads(keten_sync_client *c, uint8_t **req, size_t *len, keten_error *err)
+int kt_client_heads(keten_sync_client *c, uint8_t **req, size_t *len, keten_error *err)
 {
 	Keten__Sync__Request r = KETEN__SYNC__REQUEST__INIT;
 	Keten__Sync__Heads h = KETEN__SYNC__HEADS__INIT;
@@ -240,7 +231,7 @@ static int send_heads(keten_sync_client *c, uint8_t **req, size_t *len, keten_er
 	}
 	r.msg_case = KETEN__SYNC__REQUEST__MSG_HEADS;
 	r.heads = &h;
-	return send_request(c, &r, X_HEADS, req, len, err);
+	return kt_client_send(c, &r, X_HEADS, req, len, err);
 }
 
 static int send_fetch(keten_sync_client *c, uint8_t **req, size_t *len, keten_error *err)
@@ -267,7 +258,7 @@ static int send_fetch(keten_sync_client *c, uint8_t **req, size_t *len, keten_er
 	}
 	r.msg_case = KETEN__SYNC__REQUEST__MSG_FETCH;
 	r.fetch = &f;
-	return send_request(c, &r, X_ENTRIES, req, len, err);
+	return kt_client_send(c, &r, X_ENTRIES, req, len, err);
 }
 
 static int send_forks(keten_sync_client *c, uint8_t **req, size_t *len, keten_error *err)
@@ -277,7 +268,7 @@ static int send_forks(keten_sync_client *c, uint8_t **req, size_t *len, keten_er
 	c->want_forks = false;
 	r.msg_case = KETEN__SYNC__REQUEST__MSG_FORKS;
 	r.forks = &f;
-	return send_request(c, &r, X_FORKS, req, len, err);
+	return kt_client_send(c, &r, X_FORKS, req, len, err);
 }
 
 /* The next job's Fetch, then the fork proofs if the server has new ones,
@@ -290,6 +281,16 @@ static int next_fetch(keten_sync_client *c, uint8_t **req, size_t *len, keten_er
 		return send_fetch(c, req, len, err);
 	if (c->want_forks)
 		return send_forks(c, req, len, err);
+	if (c->provisional_server) {
+		/* first contact: what the server holds of our anchors' feeds is
+		 * here now; its certificate must be among it */
+		int rc = kt_client_server_known(c, c->server, err);
+		if (rc)
+			return rc;
+		c->provisional_server = false;
+		c->have_digest = false;
+		return kt_client_heads(c, req, len, err);
+	}
 	c->expect = X_NONE;
 	kt_batches_drop(c); /* both empty by now: their memory goes */
 	/* Remember the server's digest only when we now hold what it listed;
@@ -328,7 +329,7 @@ int keten_sync_client_announce(keten_sync_client *c, uint8_t **req, size_t *req_
 	an.digest.len = 32;
 	r.msg_case = KETEN__SYNC__REQUEST__MSG_ANNOUNCE;
 	r.announce = &an;
-	return send_request(c, &r, X_ACK, req, req_len, err);
+	return kt_client_send(c, &r, X_ACK, req, req_len, err);
 }
 
 int keten_sync_client_begin(keten_sync_client *c, uint8_t **req, size_t *req_len, keten_error *err)
@@ -342,7 +343,11 @@ int keten_sync_client_begin(keten_sync_client *c, uint8_t **req, size_t *req_len
 	c->backoffs = 0;
 	c->n_jobs = c->cur = 0;
 	kt_client_lock(c);
-	rc = c->authed ? send_heads(c, req, req_len, err) : send_hello(c, req, req_len, err);
+	/* the server's key may have been revoked, or have expired, since */
+	if (c->authed && (rc = kt_client_server_known(c, c->server, err)))
+		kt_client_forget(c);
+	else
+		rc = c->authed ? kt_client_heads(c, req, req_len, err) : kt_client_hello(c, req, req_len, err);
 	kt_client_unlock(c);
 	return rc;
 }
@@ -395,6 +400,8 @@ static int plan(keten_sync_client *c, const Keten__Sync__HeadsReply *h, keten_er
 			rc = keten_fail(err, KETEN_EPROTO, "the server listed a malformed feed head");
 			break;
 		}
+		if (c->provisional_server && !kt_is_anchor(t, f->author.data))
+			continue; /* first contact: our anchors' feeds first */
 		if ((rc = keten_store_head(t, f->author.data, &mine, NULL, err)))
 			break;
 		if (f->seq > mine) {
@@ -443,69 +450,25 @@ static int take_error(keten_sync_client *c, const Keten__Sync__Error *e, enum ex
 		c->wait_ms = 250u << c->backoffs;
 		return KETEN_OK;
 	}
-	if (e->code == KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED && (x == X_HEADS || x == X_ENTRIES || x == X_FORKS) &&
-	    c->restarts < MAX_RESTARTS) {
+	if (e->code == KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED &&
+	    (x == X_HEADS || x == X_ENTRIES || x == X_FORKS || x == X_PRESENT) && c->restarts < MAX_RESTARTS) {
 		/* A new connection: authenticate again and start the round over,
 		 * keeping what arrived so far. */
 		int rc;
 		c->restarts++;
 		if ((rc = kt_batches_finish(c, err)))
 			return rc;
-		return send_hello(c, req, len, err);
+		return kt_client_hello(c, req, len, err);
 	}
+	if (e->code == KETEN__SYNC__ERROR_CODE__WRONG_SERVER)
+		return keten_fail(err, KETEN_EAUTHOR,
+		                  "the node at this address does not hold the key expected for it ('keten peer list' "
+		                  "shows it; the server says wrong-server: %s)",
+		                  text);
 	code = e->code == KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED    ? KETEN_EAUTHOR
 		: e->code == KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE ? KETEN_ESIG
 								    : KETEN_EPROTO;
 	return keten_fail(err, code, "the server says %s: %s", kt_sync_code_name(e->code), text);
-}
-
-/* Mutual: we talk only to nodes our own ledger knows. */
-static int server_known(keten_sync_client *c, const uint8_t key[32], keten_error *err)
-{
-	keten_error perr = {0};
-	char hex[65];
-	int rc = kt_sync_peer_allowed(c->L, key, NULL, 0, &perr);
-	if (rc == KETEN_OK)
-		return KETEN_OK;
-	if (rc != KETEN_EAUTHOR && rc != KETEN_ERULE)
-		return rc;
-	keten_hex(hex, key, 32);
-	return keten_fail(err, KETEN_EAUTHOR, "the server's key '%.16s' is not a certified party or trust anchor here",
-	                  hex);
-}
-
-/* The Challenge to our Hello: check it, and answer with Auth. */
-static int take_challenge(keten_sync_client *c, const Keten__Sync__Reply *r, uint8_t **req, size_t *len,
-                          keten_error *err)
-{
-	const Keten__Sync__Challenge *ch = r->challenge;
-	uint8_t msg[KT_SYNC_SERVER_MSG_LEN > KT_SYNC_CLIENT_MSG_LEN ? KT_SYNC_SERVER_MSG_LEN : KT_SYNC_CLIENT_MSG_LEN];
-	Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
-	Keten__Sync__Auth au = KETEN__SYNC__AUTH__INIT;
-	uint8_t sig[64];
-	const uint8_t *me = keten_ledger_info(c->L)->key;
-	int rc;
-
-	if (r->msg_case != KETEN__SYNC__REPLY__MSG_CHALLENGE || ch->key.len != 32 || ch->nonce.len != 32 ||
-	    ch->signature.len != 64 || !keten_key_valid(ch->key.data))
-		return keten_fail(err, KETEN_EPROTO, "the server did not answer hello with a challenge");
-	kt_sync_server_message(msg, c->nonce, me, ch->nonce.data);
-	if (keten_sig_verify(ch->signature.data, msg, KT_SYNC_SERVER_MSG_LEN, ch->key.data) != KETEN_OK)
-		return keten_fail(err, KETEN_ESIG, "the server's challenge signature does not verify");
-	if ((rc = server_known(c, ch->key.data, err)))
-		return rc;
-	if (c->have_server && memcmp(c->server, ch->key.data, 32) != 0)
-		c->have_digest = false; /* another node answers at this address */
-	memcpy(c->server, ch->key.data, 32);
-	c->have_server = true;
-	kt_sync_client_message(msg, ch->nonce.data, c->server, me);
-	if (keten_keypair_sign(keten_ledger_keypair(c->L), sig, msg, KT_SYNC_CLIENT_MSG_LEN) != 0)
-		return keten_fail(err, KETEN_ECRYPTO, "cannot sign the auth");
-	au.signature.data = sig;
-	au.signature.len = 64;
-	q.msg_case = KETEN__SYNC__REQUEST__MSG_AUTH;
-	q.auth = &au;
-	return send_request(c, &q, X_AUTH_OK, req, len, err);
 }
 
 /* The server's heads: the round ends when they are unchanged (but for
@@ -540,12 +503,9 @@ static int take_reply(keten_sync_client *c, const Keten__Sync__Reply *r, enum ex
 	bool entries = r->msg_case == KETEN__SYNC__REPLY__MSG_ENTRIES;
 
 	switch (x) {
-	case X_CHALLENGE: return take_challenge(c, r, req, len, err);
+	case X_CHALLENGE: return kt_client_challenge(c, r, req, len, err);
 	case X_AUTH_OK:
-		if (r->msg_case != KETEN__SYNC__REPLY__MSG_AUTH_OK)
-			return keten_fail(err, KETEN_EPROTO, "the server did not answer auth with auth-ok");
-		c->authed = true;
-		return send_heads(c, req, len, err);
+	case X_PRESENT: return kt_client_auth_ok(c, r, req, len, err);
 	case X_HEADS: return take_heads(c, r, req, len, err);
 	case X_ENTRIES:
 		if (!entries || c->cur >= c->n_jobs)
@@ -574,9 +534,10 @@ static int take_reply(keten_sync_client *c, const Keten__Sync__Reply *r, enum ex
 int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t len, uint8_t **req, size_t *req_len,
                             keten_error *err)
 {
-	struct kt_capped cap = {0, KT_SYNC_REPLY_CAP};
+	struct kt_capped cap = {0, KT_SYNC_REPLY_CAP}, icap = {0, KT_SYNC_REPLY_CAP};
 	ProtobufCAllocator a = {kt_capped_alloc, kt_capped_free, &cap};
-	Keten__Sync__Reply *r = NULL;
+	ProtobufCAllocator ia = {kt_capped_alloc, kt_capped_free, &icap};
+	Keten__Sync__Reply *r = NULL, *inner = NULL, *outer = NULL;
 	enum expect x = c->expect;
 	int rc;
 
@@ -586,11 +547,14 @@ int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t l
 		return keten_fail(err, KETEN_EPROTO, "a reply came when none was expected");
 	c->expect = X_NONE;
 	c->st.bytes_in += len;
-	if (len > KETEN_SYNC_MAX_REPLY)
+	if (len > KETEN_SYNC_MAX_REPLY + KT_SYNC_FRAME_SLACK)
 		rc = keten_fail(err, KETEN_EPROTO, "the server's reply is larger than 4 MiB");
-	else if (!(r = keten__sync__reply__unpack(&a, len, reply)))
+	else if (!(outer = keten__sync__reply__unpack(&a, len, reply)))
 		rc = keten_fail(err, KETEN_EPROTO, "the server's reply does not decode");
+	else if ((rc = kt_client_unseal(c, outer, &inner, &ia, err)))
+		;
 	else {
+		r = inner ? inner : outer;
 		/* Only Entries that continue a feed may be taken without touching
 		 * the ledger (kt_take_entries locks when it must). */
 		if (x != X_ENTRIES || r->msg_case != KETEN__SYNC__REPLY__MSG_ENTRIES)
@@ -599,8 +563,11 @@ int keten_sync_client_reply(keten_sync_client *c, const uint8_t *reply, size_t l
 			rc = take_error(c, r->error, x, req, req_len, err);
 		else
 			rc = take_reply(c, r, x, req, req_len, err);
-		keten__sync__reply__free_unpacked(r, &a);
 	}
+	if (inner)
+		keten__sync__reply__free_unpacked(inner, &ia);
+	if (outer)
+		keten__sync__reply__free_unpacked(outer, &a);
 	if (rc) {
 		/* The round ends here: keep what arrived and verified.  The
 		 * round's error is what the caller hears. */

@@ -1,6 +1,7 @@
 /*
  * client.h — (internal) the state of a sync client (keten/sync.h), shared
- * by the round (client.c) and its batches (batch.c).
+ * by the round (client.c), its handshake and sealed frames (shake.c) and
+ * its batches (batch.c).
  */
 #ifndef KETEN_SYNC_CLIENT_H
 #define KETEN_SYNC_CLIENT_H
@@ -23,7 +24,7 @@ struct want {
 	uint64_t seq;
 };
 
-enum expect { X_NONE, X_CHALLENGE, X_AUTH_OK, X_HEADS, X_ENTRIES, X_FORKS, X_ACK };
+enum expect { X_NONE, X_CHALLENGE, X_AUTH_OK, X_PRESENT, X_HEADS, X_ENTRIES, X_FORKS, X_ACK };
 
 /* What one keten_ledger_ingest call did, with our head of the job's feed
  * right after it. */
@@ -98,7 +99,49 @@ struct keten_sync_client {
 	keten_sync_lock_fn lock_fn;
 	void *lock_ctx;
 	bool locked; /* this thread holds lock_fn's lock now */
+	/* the session (shake.c) */
+	bool sealed;     /* keys derived: every request from the next on is sealed */
+	bool has_expect; /* the server key this client expects (pinned) */
+	uint8_t expect_key[32];
+	uint8_t binding[32]; /* of the transport */
+	uint8_t eph_pk[32], eph_sk[32];
+	uint8_t transcript[32];
+	uint8_t k_tx[32], k_rx[32];
+	uint64_t tx_ctr, rx_ctr; /* the last counter sent, and taken */
+	bool cred;               /* where our certificate is, as the Hello said */
+	uint8_t cred_certifier[32];
+	uint64_t cred_seq, cred_top;
+	uint64_t present_from;   /* the next seq of the certifier's feed to Present */
+	bool provisional_server; /* the server's certificate is not here yet: its
+	                            certifier (an anchor here) is fetched first */
 };
+
+/* The round (client.c) ------------------------------------------------------ */
+
+/* Send request r (sealed once the session has keys), expecting x. */
+int kt_client_send(keten_sync_client *c, const Keten__Sync__Request *r, enum expect x, uint8_t **req, size_t *len,
+                   keten_error *err);
+/* The round's Heads request (after the handshake). */
+int kt_client_heads(keten_sync_client *c, uint8_t **req, size_t *len, keten_error *err);
+
+/* The handshake (shake.c) ----------------------------------------------------- */
+
+/* Forget the session and its keys. */
+void kt_client_forget(keten_sync_client *c);
+/* A new Hello: a fresh nonce and ephemeral key. */
+int kt_client_hello(keten_sync_client *c, uint8_t **req, size_t *len, keten_error *err);
+/* The Challenge to our Hello: checked, the keys derived, Auth sent. */
+int kt_client_challenge(keten_sync_client *c, const Keten__Sync__Reply *r, uint8_t **req, size_t *len,
+                        keten_error *err);
+/* AuthOk (to Auth or Present): on to Present more, or to Heads. */
+int kt_client_auth_ok(keten_sync_client *c, const Keten__Sync__Reply *r, uint8_t **req, size_t *len, keten_error *err);
+/* Open a Sealed reply into *inner (decoded with a, freed by the caller
+ * with it); *inner NULL for a plain reply, which after the handshake
+ * may only be an Error. */
+int kt_client_unseal(keten_sync_client *c, const Keten__Sync__Reply *r, Keten__Sync__Reply **inner,
+                     ProtobufCAllocator *a, keten_error *err);
+/* Is key a node this ledger knows (KETEN_EAUTHOR when not)? */
+int kt_client_server_known(keten_sync_client *c, const uint8_t key[32], keten_error *err);
 
 /* Batches (batch.c) --------------------------------------------------------- */
 

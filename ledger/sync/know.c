@@ -95,3 +95,69 @@ int kt_sync_peer_allowed(keten_ledger *L, const uint8_t key[32], char *name, siz
 	keten_txn_end(t);
 	return rc;
 }
+
+bool kt_sync_is_anchor(keten_ledger *L, const uint8_t key[32])
+{
+	keten_txn *t;
+	bool yes;
+	if (keten_store_read(keten_ledger_store(L), &t, NULL) != KETEN_OK)
+		return false;
+	yes = kt_is_anchor(t, key);
+	keten_txn_end(t);
+	return yes;
+}
+
+struct revocations {
+	const uint8_t *key, *certifier;
+	keten_txn *t;
+	uint64_t top;
+};
+
+/* by_type: type || timestamp || id; a revocation of r->key by its certifier. */
+static int revocation_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, size_t vl KT_UNUSED, void *p)
+{
+	struct revocations *r = p;
+	Keten__Revocation *rv;
+	keten_entry e;
+	if (kl < 44 || keten_store_get_entry(r->t, k + 12, &e, NULL))
+		return 0;
+	if (e.has_body && memcmp(e.author, r->certifier, 32) == 0 &&
+	    (rv = keten__revocation__unpack(NULL, e.body_len, e.body))) {
+		if (rv->key.len == 32 && memcmp(rv->key.data, r->key, 32) == 0 && e.seq > r->top)
+			r->top = e.seq;
+		keten__revocation__free_unpacked(rv, NULL);
+	}
+	keten_entry_release(&e);
+	return 0;
+}
+
+bool kt_sync_credential(keten_txn *t, const uint8_t key[32], uint8_t certifier[32], uint64_t *seq, uint64_t *top)
+{
+	Keten__State__PartyState *p = NULL;
+	struct revocations r = {.key = key, .certifier = certifier, .t = t};
+	keten_entry e;
+	uint8_t prefix[4];
+	bool ok = false;
+
+	memset(certifier, 0, 32);
+	*seq = 0;
+	if (top)
+		*top = 0;
+	if (kt_is_anchor(t, key) || kt_party_load(t, key, &p, NULL) != KETEN_OK)
+		return false;
+	if (p->has_certificate && p->certificate.len == 32 &&
+	    keten_store_get_entry(t, p->certificate.data, &e, NULL) == KETEN_OK) {
+		memcpy(certifier, e.author, 32);
+		*seq = e.seq;
+		ok = e.has_body;
+		keten_entry_release(&e);
+	}
+	keten__state__party_state__free_unpacked(p, NULL);
+	if (ok && top) {
+		r.top = *seq;
+		kt_be32(prefix, KETEN__BODY_TYPE__REVOCATION);
+		kt_kv_scan(t, KT_BY_TYPE, prefix, 4, revocation_cb, &r, NULL);
+		*top = r.top;
+	}
+	return ok;
+}

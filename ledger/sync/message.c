@@ -2,8 +2,8 @@
  * message.c — the messages of the sync protocol as bytes: decoding with a
  * capped allocator (protobuf-c allocates many times its input, so every
  * message is size-checked before it is decoded and decoded on a budget),
- * packing replies and requests, Error replies, the messages the handshake
- * signs, and the descriptions of replies and round figures for logs.  The
+ * packing replies and requests, Error replies, and the descriptions of
+ * replies and round figures for logs.  The
  * server (server.c) and the client (client.c) build on these.
  */
 #include <stdio.h>
@@ -77,6 +77,8 @@ const char *kt_sync_code_name(int code)
 	case KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED: return "not-certified";
 	case KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE: return "bad-signature";
 	case KETEN__SYNC__ERROR_CODE__INTERNAL: return "internal";
+	case KETEN__SYNC__ERROR_CODE__VERSION: return "version";
+	case KETEN__SYNC__ERROR_CODE__WRONG_SERVER: return "wrong-server";
 	default: return "unknown-error";
 	}
 }
@@ -115,7 +117,7 @@ int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code,
 	char text[200];
 
 	*error_code = 0;
-	if (len > KETEN_SYNC_MAX_REPLY || !(r = keten__sync__reply__unpack(&a, len, reply))) {
+	if (len > KETEN_SYNC_MAX_REPLY + KT_SYNC_FRAME_SLACK || !(r = keten__sync__reply__unpack(&a, len, reply))) {
 		snprintf(buf, buflen, "undecodable reply (%zu bytes)", len);
 		return 0;
 	}
@@ -126,6 +128,7 @@ int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code,
 	case KETEN__SYNC__REPLY__MSG_ACK: snprintf(buf, buflen, "ack"); break;
 	case KETEN__SYNC__REPLY__MSG_HEADS: snprintf(buf, buflen, "heads (%zu feeds)", r->heads->n_heads); break;
 	case KETEN__SYNC__REPLY__MSG_ENTRIES: snprintf(buf, buflen, "entries (%zu)", r->entries->n_entry); break;
+	case KETEN__SYNC__REPLY__MSG_SEALED: snprintf(buf, buflen, "sealed (%zu bytes)", r->sealed->box.len); break;
 	case KETEN__SYNC__REPLY__MSG_ERROR:
 		*error_code = (int)r->error->code;
 		kt_sync_clean_text(text, sizeof text, r->error->text);
@@ -140,26 +143,6 @@ int keten_sync_describe_reply(const uint8_t *reply, size_t len, int *error_code,
 	return kind;
 }
 
-void kt_sync_server_message(uint8_t *msg, const uint8_t client_nonce[32], const uint8_t client[32],
-                            const uint8_t server_nonce[32])
-{
-	size_t k = sizeof KETEN_SYNC_CTX_SERVER - 1;
-	memcpy(msg, KETEN_SYNC_CTX_SERVER, k);
-	memcpy(msg + k, client_nonce, 32);
-	memcpy(msg + k + 32, client, 32);
-	memcpy(msg + k + 64, server_nonce, 32);
-}
-
-void kt_sync_client_message(uint8_t *msg, const uint8_t server_nonce[32], const uint8_t server[32],
-                            const uint8_t client[32])
-{
-	size_t k = sizeof KETEN_SYNC_CTX_CLIENT - 1;
-	memcpy(msg, KETEN_SYNC_CTX_CLIENT, k);
-	memcpy(msg + k, server_nonce, 32);
-	memcpy(msg + k + 32, server, 32);
-	memcpy(msg + k + 64, client, 32);
-}
-
 /* The public kinds and codes are the wire's numbers. */
 #define SAME(a, b) _Static_assert((int)(a) == (int)(b), #a " follows sync.proto")
 SAME(KETEN_SYNC_REPLY_CHALLENGE, KETEN__SYNC__REPLY__MSG_CHALLENGE);
@@ -168,6 +151,7 @@ SAME(KETEN_SYNC_REPLY_HEADS, KETEN__SYNC__REPLY__MSG_HEADS);
 SAME(KETEN_SYNC_REPLY_ENTRIES, KETEN__SYNC__REPLY__MSG_ENTRIES);
 SAME(KETEN_SYNC_REPLY_ERROR, KETEN__SYNC__REPLY__MSG_ERROR);
 SAME(KETEN_SYNC_REPLY_ACK, KETEN__SYNC__REPLY__MSG_ACK);
+SAME(KETEN_SYNC_REPLY_SEALED, KETEN__SYNC__REPLY__MSG_SEALED);
 SAME(KETEN_SYNC_ERROR_UNAUTHENTICATED, KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED);
 SAME(KETEN_SYNC_ERROR_MALFORMED, KETEN__SYNC__ERROR_CODE__MALFORMED);
 SAME(KETEN_SYNC_ERROR_TOO_LARGE, KETEN__SYNC__ERROR_CODE__TOO_LARGE);
@@ -176,6 +160,8 @@ SAME(KETEN_SYNC_ERROR_UNKNOWN_TYPE, KETEN__SYNC__ERROR_CODE__UNKNOWN_TYPE);
 SAME(KETEN_SYNC_ERROR_NOT_CERTIFIED, KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED);
 SAME(KETEN_SYNC_ERROR_BAD_SIGNATURE, KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE);
 SAME(KETEN_SYNC_ERROR_INTERNAL, KETEN__SYNC__ERROR_CODE__INTERNAL);
+SAME(KETEN_SYNC_ERROR_VERSION, KETEN__SYNC__ERROR_CODE__VERSION);
+SAME(KETEN_SYNC_ERROR_WRONG_SERVER, KETEN__SYNC__ERROR_CODE__WRONG_SERVER);
 #undef SAME
 
 void keten_sync_stats_text(const keten_sync_stats *st, char *buf, size_t len)

@@ -1,10 +1,12 @@
 /*
  * server.c — the server's side of the sync protocol: one answer for each
- * request of a session (Hello, Auth, Heads, Fetch, Forks, Announce), with
- * a rate limit per session, the limits on entries and bytes per reply,
- * and need-to-know stubs (know.c) for bodies the peer may not read.  The
- * transport (keten/net.h, or a caller's own) keeps one session per
- * connection and sends whatever reply comes back.
+ * request of a session, with a rate limit per session (before anything
+ * is decoded), the handshake and the Sealed requests handed to
+ * handshake.c, and the answers to what an open session asks (Heads,
+ * Fetch, Forks, Announce) within the limits on entries and bytes per
+ * reply, with need-to-know stubs (know.c) for bodies the peer may not
+ * read.  The transport (keten/net.h, or a caller's own) keeps one session
+ * per connection and sends whatever reply comes back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,9 @@ void keten_sync_limits_default(keten_sync_limits *lim)
 	lim->max_bytes = KETEN_SYNC_REPLY_BYTES;
 	lim->rate_per_s = 500;
 	lim->burst = 1000;
+	lim->max_conns = 256;
+	lim->handshake_ms = 10000;
+	lim->idle_ms = 300000;
 }
 
 void keten_sync_session_init(keten_sync_session *s, const keten_sync_limits *lim, int64_t now_ms)
@@ -27,112 +32,7 @@ void keten_sync_session_init(keten_sync_session *s, const keten_sync_limits *lim
 	memset(s, 0, sizeof *s);
 	s->tokens = lim->burst;
 	s->last_ms = now_ms;
-}
-
-static int challenge_reply(keten_ledger *L, const keten_sync_session *s, uint8_t **out, size_t *len)
-{
-	Keten__Sync__Reply r = KETEN__SYNC__REPLY__INIT;
-	Keten__Sync__Challenge c = KETEN__SYNC__CHALLENGE__INIT;
-	c.key.data = (uint8_t *)keten_ledger_info(L)->key;
-	c.key.len = 32;
-	c.nonce.data = (uint8_t *)s->server_nonce;
-	c.nonce.len = 32;
-	c.signature.data = (uint8_t *)s->challenge_sig;
-	c.signature.len = 64;
-	r.msg_case = KETEN__SYNC__REPLY__MSG_CHALLENGE;
-	r.challenge = &c;
-	return kt_sync_pack_reply(&r, out, len);
-}
-
-static int serve_hello(keten_ledger *L, keten_sync_session *s, const Keten__Sync__Hello *h, uint8_t **out, size_t *len,
-                       keten_error *note)
-{
-	const keten_keypair *kp = keten_ledger_keypair(L);
-	uint8_t msg[KT_SYNC_SERVER_MSG_LEN];
-	keten_error perr = {0};
-	int rc;
-
-	if (h->key.len != 32 || h->nonce.len != KETEN_SYNC_NONCE_BYTES || !keten_key_valid(h->key.data)) {
-		s->strikes++;
-		return kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__MALFORMED,
-		                           "hello needs a valid 32-byte Ed25519 key and a 32-byte nonce", KETEN_EPROTO,
-		                           out, len, note);
-	}
-	/* The same Hello again (a resent request): the same Challenge. */
-	if (s->state != KETEN_SYNC_NEW && memcmp(s->peer, h->key.data, 32) == 0 &&
-	    memcmp(s->client_nonce, h->nonce.data, 32) == 0)
-		return challenge_reply(L, s, out, len) ? keten_fail(note, KETEN_ENOMEM, NULL) : KETEN_OK;
-	s->state = KETEN_SYNC_NEW;
-	rc = kt_sync_peer_allowed(L, h->key.data, NULL, 0, &perr);
-	if (rc == KETEN_EAUTHOR || rc == KETEN_ERULE)
-		return kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED,
-		                           "this key is not a certified party or trust anchor here", KETEN_EAUTHOR, out,
-		                           len, note);
-	if (rc || !kp)
-		return kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot sign now",
-		                           rc ? rc : KETEN_EINVAL, out, len, note);
-	memcpy(s->peer, h->key.data, 32);
-	memcpy(s->client_nonce, h->nonce.data, 32);
-	randombytes_buf(s->server_nonce, sizeof s->server_nonce);
-	kt_sync_server_message(msg, s->client_nonce, s->peer, s->server_nonce);
-	if (keten_keypair_sign(kp, s->challenge_sig, msg, sizeof msg) != 0)
-		return kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__INTERNAL, "the server cannot sign now",
-		                           KETEN_ECRYPTO, out, len, note);
-	s->state = KETEN_SYNC_CHALLENGED;
-	return challenge_reply(L, s, out, len) ? keten_fail(note, KETEN_ENOMEM, NULL) : KETEN_OK;
-}
-
-static int auth_ok_reply(const char *name, uint8_t **out, size_t *len, keten_error *note)
-{
-	Keten__Sync__Reply r = KETEN__SYNC__REPLY__INIT;
-	Keten__Sync__AuthOk ok = KETEN__SYNC__AUTH_OK__INIT;
-	ok.name = name && name[0] ? (char *)name : NULL;
-	r.msg_case = KETEN__SYNC__REPLY__MSG_AUTH_OK;
-	r.auth_ok = &ok;
-	return kt_sync_pack_reply(&r, out, len) ? keten_fail(note, KETEN_ENOMEM, NULL) : KETEN_OK;
-}
-
-static int serve_auth(keten_ledger *L, keten_sync_session *s, const Keten__Sync__Auth *a, uint8_t **out, size_t *len,
-                      keten_error *note)
-{
-	uint8_t msg[KT_SYNC_CLIENT_MSG_LEN];
-	char name[128];
-	keten_error perr = {0};
-	int rc;
-
-	if (a->signature.len != 64) {
-		s->strikes++;
-		return kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__MALFORMED, "auth needs a 64-byte signature",
-		                           KETEN_EPROTO, out, len, note);
-	}
-	if (s->state == KETEN_SYNC_AUTHED && sodium_memcmp(s->auth_sig, a->signature.data, 64) == 0) {
-		kt_sync_peer_allowed(L, s->peer, name, sizeof name, NULL);
-		return auth_ok_reply(name, out, len, note);
-	}
-	if (s->state != KETEN_SYNC_CHALLENGED) {
-		s->strikes++;
-		return kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED,
-		                           "auth without a fresh challenge: send hello first", KETEN_EPROTO, out, len,
-		                           note);
-	}
-	kt_sync_client_message(msg, s->server_nonce, keten_ledger_info(L)->key, s->peer);
-	/* The challenge is spent whether or not the answer holds. */
-	sodium_memzero(s->server_nonce, sizeof s->server_nonce);
-	s->state = KETEN_SYNC_NEW;
-	if (keten_sig_verify(a->signature.data, msg, sizeof msg, s->peer) != KETEN_OK) {
-		s->strikes++;
-		return kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE,
-		                           "the auth signature does not verify: send hello again", KETEN_ESIG, out, len,
-		                           note);
-	}
-	rc = kt_sync_peer_allowed(L, s->peer, name, sizeof name, &perr);
-	if (rc)
-		return kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED,
-		                           "this key is not a certified party or trust anchor here", KETEN_EAUTHOR, out,
-		                           len, note);
-	memcpy(s->auth_sig, a->signature.data, 64);
-	s->state = KETEN_SYNC_AUTHED;
-	return auth_ok_reply(name, out, len, note);
+	keten_sync_session_bind(s, NULL);
 }
 
 static int serve_heads(keten_ledger *L, const Keten__Sync__Heads *q, uint8_t **out, size_t *len, keten_error *note)
@@ -379,6 +279,29 @@ static int serve_forks(keten_ledger *L, const keten_sync_limits *lim, const Kete
 	return rc;
 }
 
+int kt_serve_inner(keten_ledger *L, keten_sync_session *s, const keten_sync_limits *lim, int64_t now KT_UNUSED,
+                   const Keten__Sync__Request *q, uint8_t **out, size_t *len, keten_error *note)
+{
+	Keten__Sync__Reply r = KETEN__SYNC__REPLY__INIT;
+	Keten__Sync__Ack ack = KETEN__SYNC__ACK__INIT;
+
+	switch (q->msg_case) {
+	case KETEN__SYNC__REQUEST__MSG_HEADS: return serve_heads(L, q->heads, out, len, note);
+	case KETEN__SYNC__REQUEST__MSG_FETCH: return serve_fetch(L, s, lim, q->fetch, out, len, note);
+	case KETEN__SYNC__REQUEST__MSG_FORKS: return serve_forks(L, lim, q->forks, out, len, note);
+	case KETEN__SYNC__REQUEST__MSG_ANNOUNCE:
+		s->announced = true;
+		r.msg_case = KETEN__SYNC__REPLY__MSG_ACK;
+		r.ack = &ack;
+		return kt_sync_pack_reply(&r, out, len) ? keten_fail(note, KETEN_ENOMEM, NULL) : KETEN_OK;
+	default:
+		s->strikes++;
+		return kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__UNKNOWN_TYPE,
+		                           "unknown request type (this server speaks keten/sync/v2)", KETEN_EPROTO, out,
+		                           len, note);
+	}
+}
+
 int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_limits *lim, int64_t now_ms,
                      const uint8_t *req, size_t len, uint8_t **reply, size_t *reply_len, keten_error *note)
 {
@@ -413,36 +336,27 @@ int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const keten_sync_li
 		                           reply, reply_len, note);
 	}
 	switch (q->msg_case) {
-	case KETEN__SYNC__REQUEST__MSG_HELLO: rc = serve_hello(L, s, q->hello, reply, reply_len, note); break;
-	case KETEN__SYNC__REQUEST__MSG_AUTH: rc = serve_auth(L, s, q->auth, reply, reply_len, note); break;
+	case KETEN__SYNC__REQUEST__MSG_HELLO:
+		rc = kt_serve_hello(L, s, now_ms, q->hello, reply, reply_len, note);
+		break;
+	case KETEN__SYNC__REQUEST__MSG_AUTH: rc = kt_serve_auth(L, s, now_ms, q->auth, reply, reply_len, note); break;
+	case KETEN__SYNC__REQUEST__MSG_SEALED:
+		rc = kt_serve_sealed(L, s, lim, now_ms, q->sealed, reply, reply_len, note);
+		break;
 	case KETEN__SYNC__REQUEST__MSG_HEADS:
 	case KETEN__SYNC__REQUEST__MSG_FETCH:
 	case KETEN__SYNC__REQUEST__MSG_FORKS:
 	case KETEN__SYNC__REQUEST__MSG_ANNOUNCE:
-		if (s->state != KETEN_SYNC_AUTHED) {
-			s->strikes++;
-			rc = kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED,
-			                         "authenticate first: hello, then auth", KETEN_EPROTO, reply, reply_len,
-			                         note);
-		} else if (q->msg_case == KETEN__SYNC__REQUEST__MSG_HEADS) {
-			rc = serve_heads(L, q->heads, reply, reply_len, note);
-		} else if (q->msg_case == KETEN__SYNC__REQUEST__MSG_FORKS) {
-			rc = serve_forks(L, lim, q->forks, reply, reply_len, note);
-		} else if (q->msg_case == KETEN__SYNC__REQUEST__MSG_ANNOUNCE) {
-			Keten__Sync__Reply r = KETEN__SYNC__REPLY__INIT;
-			Keten__Sync__Ack ack = KETEN__SYNC__ACK__INIT;
-			s->announced = true;
-			r.msg_case = KETEN__SYNC__REPLY__MSG_ACK;
-			r.ack = &ack;
-			rc = kt_sync_pack_reply(&r, reply, reply_len) ? keten_fail(note, KETEN_ENOMEM, NULL) : KETEN_OK;
-		} else {
-			rc = serve_fetch(L, s, lim, q->fetch, reply, reply_len, note);
-		}
+	case KETEN__SYNC__REQUEST__MSG_PRESENT:
+		s->strikes++;
+		rc = kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED,
+		                         "authenticate first: hello, then auth; requests after it are sealed",
+		                         KETEN_EPROTO, reply, reply_len, note);
 		break;
 	default:
 		s->strikes++;
 		rc = kt_sync_error_reply(KETEN__SYNC__ERROR_CODE__UNKNOWN_TYPE,
-		                         "unknown request type (this server speaks keten/sync/v1)", KETEN_EPROTO, reply,
+		                         "unknown request type (this server speaks keten/sync/v2)", KETEN_EPROTO, reply,
 		                         reply_len, note);
 		break;
 	}

@@ -12,7 +12,11 @@
 #     by the CA gets the dashboard, no certificate or one of another CA is
 #     refused in the TLS handshake (curl, and Chromium without one);
 #   - without one of them a non-loopback address is still refused, and
-#     the options are checked.
+#     the options are checked;
+#   - the bounded server's limits hold over TLS too: a connection that
+#     never starts its handshake is closed at the request deadline, a head
+#     over 16 KiB is 431, a body over 64 KiB 413, and a login whose body
+#     comes after its head, in pieces, still signs in.
 # Screenshots: build/serve-login.png, build/serve-https.png.
 #
 # One line per check: "ok N - ..." or "not ok N - ...".  Exit 1 on failure.
@@ -108,6 +112,53 @@ SRV="$SRV $TS"
 if up "$B/login" --cacert "$C/ca.pem"; then ok "serve --https --tokens answers on $B"; else
 	not_ok "serve --https --tokens does not answer: $(cat "$T/tok.log")"; fi
 check "it says the https:// address" grep -q "at $B/ (read-only" "$T/tok.log"
+# raw.py PORT MODE [TOKEN]: one request over TLS written by hand (the
+# server's certificate is not checked: this is about the server's bounds)
+cat >"$T/raw.py" <<'EOF'
+import socket, ssl, sys, time, urllib.parse
+port, mode = int(sys.argv[1]), sys.argv[2]
+tok = sys.argv[3] if len(sys.argv) > 3 else ""
+if mode == "silent":  # TCP only: the TLS handshake never starts
+    t0 = time.time()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(30)
+    try:
+        got = s.recv(100)
+    except OSError:
+        got = b""
+    print("%d %.1f" % (len(got), time.time() - t0))
+    sys.exit(0)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=15))
+try:
+    if mode == "late-body":
+        body = urllib.parse.urlencode({"token": tok}).encode()
+        t.sendall(b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" % len(body))
+        for i in range(0, len(body), 7):
+            time.sleep(0.1)
+            t.sendall(body[i:i + 7])
+    elif mode == "big-body":
+        t.sendall(b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 70000\r\n\r\n")
+    elif mode == "big-head":
+        t.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+except OSError:
+    pass
+got = b""
+try:
+    while True:
+        b = t.recv(65536)
+        if not b:
+            break
+        got += b
+except OSError:
+    pass
+sys.stdout.write(got.decode("latin-1").replace("\r", ""))
+EOF
+python3 "$T/raw.py" "$P" silent >"$T/silent" 2>&1 &
+SIL=$!
 check "... with no warning" sh -c '! grep -q WARNING "$1"' _ "$T/tok.log"
 check "plain HTTP on that port gets no dashboard" sh -c '! curl -s --max-time 5 "http://127.0.0.1:$1/api/whoami" | grep -q Hoorn' _ "$P"
 $CURL -i "$B/api/whoami" | tr -d "\r" >"$T/r"
@@ -147,6 +198,13 @@ $CURL -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOK" "$B
 check "with a token the dashboard is still read-only (POST: 405)" test "$(cat "$T/r")" = 405
 check "the server's log never holds a token" sh -c '! grep -qF "$2" "$1" && ! grep -qF "$3" "$1" && grep -q "POST /login 303" "$1"' \
 	_ "$T/tok.log" "$TOK" "$TOK2"
+timeout 30 python3 "$T/raw.py" "$P" late-body "$TOK" >"$T/r" 2>&1
+check "POST /login whose body comes after its head, in pieces: 303 with the cookie" sh -c \
+	'head -1 "$1" | grep -q "^HTTP/1.1 303 " && grep -qx "Location: /" "$1" && grep -q "^Set-Cookie: keten_token=" "$1"' _ "$T/r"
+timeout 30 python3 "$T/raw.py" "$P" big-body >"$T/r" 2>&1
+check "over https a body over 64 KiB is 413" sh -c 'head -1 "$1" | grep -q "^HTTP/1.1 413 "' _ "$T/r"
+timeout 30 python3 "$T/raw.py" "$P" big-head >"$T/r" 2>&1
+check "over https a head over 16 KiB is 431" sh -c 'head -1 "$1" | grep -q "^HTTP/1.1 431 "' _ "$T/r"
 
 # --- Chromium over https ------------------------------------------------------------------
 CHROME=
@@ -185,6 +243,9 @@ else
 	check "the server logged Chromium's sign-in and the API calls after it" sh -c \
 		'grep -q "POST /login 303" "$1" && grep -q "GET /api/balance 200" "$1"' _ "$T/tok.log"
 fi
+wait "$SIL"
+check "a connection that never starts its TLS handshake is closed, unanswered, at the deadline (10 s): $(cat "$T/silent")" \
+	sh -c 'read -r n s <"$1" && [ "$n" = 0 ] && awk -v s="$s" "BEGIN { exit !(s >= 9 && s < 14) }"' _ "$T/silent"
 kill "$TS"; wait "$TS"
 check "SIGTERM stops it (exit 0)" test $? -eq 0
 

@@ -154,7 +154,14 @@ printf 'hello { key: "0123456789abcdef0123456789abcdef" nonce: "0123456789abcdef
 	protoc --encode=keten.sync.Request -I"$PROTO" "$PROTO/sync.proto" >"$T/hello.bin"
 timeout 10 nngcat --req0 --dial "$UM" --file "$T/hello.bin" --raw >"$T/reply.bin" 2>/dev/null
 protoc --decode=keten.sync.Reply -I"$PROTO" "$PROTO/sync.proto" <"$T/reply.bin" >"$T/reply.txt" 2>&1
-check "nngcat: hello with a key that is no party gets an error" grep -Eq 'code: (MALFORMED|NOT_CERTIFIED)' "$T/reply.txt"
+check "nngcat: a keten/sync/v1 hello gets error VERSION, saying which version this node speaks" \
+	sh -c "grep -q 'code: VERSION' '$T/reply.txt' && grep -q 'keten/sync/v2' '$T/reply.txt'"
+printf 'hello { key: "0123456789abcdef0123456789abcdef" nonce: "0123456789abcdef0123456789abcdef" version: 2 ephemeral: "0123456789abcdef0123456789abcdef" signature: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" }\n' |
+	protoc --encode=keten.sync.Request -I"$PROTO" "$PROTO/sync.proto" >"$T/hello2.bin"
+timeout 10 nngcat --req0 --dial "$UM" --file "$T/hello2.bin" --raw >"$T/reply.bin" 2>/dev/null
+protoc --decode=keten.sync.Reply -I"$PROTO" "$PROTO/sync.proto" <"$T/reply.bin" >"$T/reply.txt" 2>&1
+check "nngcat: a v2 hello whose signature does not hold gets an error, and no challenge" \
+	sh -c "grep -Eq 'code: (MALFORMED|BAD_SIGNATURE)' '$T/reply.txt' && ! grep -q challenge '$T/reply.txt'"
 check "the node logged the bad requests" grep -q unauthenticated "$T/m.log"
 
 # --- certificates first: keten sync from the municipality ---------------------------
@@ -217,6 +224,24 @@ check "stored data: mdb_dump of subcontractor two's id index marks the offer a s
 	sh -c "mdb_dump -s status '$S2/ledger' | grep -A1 '^ $O1' | tail -1 | grep -q '^ 04'"
 check "bodies held by two homes are the same bytes" bodies_agree "$M" "$L" "$S1" "$S2"
 check "the node logs one line per round" grep -q "round [0-9]*: $UM: " "$T/l.log"
+
+# --- first contact: a new subcontractor syncs first from its lead provider -------------
+S3=$T/sub3
+run "$S3" init --name "Hulp Drie BV" --role subcontractor --agb 55667788 --no-passphrase; S3K=$(cat "$T/out")
+"$K" --home "$S3" trust add "$MK" --name "Gemeente Hoorn" >/dev/null
+run "$S3" checkpoint
+check "a home the municipality has not certified yet cannot act (exit 65, author-not-certified)" \
+	sh -c "[ $rc -eq 65 ] && grep -q author-not-certified '$T/err'"
+new "the municipality certifies subcontractor three" "$M" party certify "$S3K" --name "Hulp Drie BV" \
+	--role subcontractor --agb 55667788 --municipality 0405
+i=0; while [ $i -lt 100 ] && ! timeout 10 "$K" --home "$L" party list 2>/dev/null | grep -q "Hulp Drie BV"; do sleep 0.1; i=$((i + 1)); done
+run "$S3" sync "$UL"
+if [ "$rc" -eq 0 ]; then ok "subcontractor three syncs first from the lead provider, never from the municipality ($(cat "$T/out"))"; else
+	nok "first contact with the lead provider (exit $rc)"; sed 's/^/# /' "$T/err"; fi
+run "$S3" party list
+check "... and received its own certificate and the lead provider's" \
+	sh -c "grep -q 'Hulp Drie BV.*valid' '$T/out' && grep -q 'Zorg Hoofd BV.*valid' '$T/out'"
+new "... and can then act (its checkpoint is taken)" "$S3" checkpoint
 sleep 1
 check "in-sync rounds say so" grep -q "(in sync)" "$T/s2.log"
 run "$S2" verify
@@ -292,10 +317,27 @@ run "$S2" peer add "$U1"
 check "peer add" test "$rc" -eq 0
 run "$S2" peer add "$UM"
 run "$S2" --json peer list
-check "peer list --json shows both" jq -e --arg a "$U1" --arg b "$UM" '(. | index($a) != null) and (. | index($b) != null)' "$T/out"
+check "peer list --json shows both" jq -e --arg a "$U1" --arg b "$UM" '(map(.url) | index($a) != null) and (map(.url) | index($b) != null)' "$T/out"
+check "peer list --json: the key that answered at U1 was recorded on first use" \
+	jq -e --arg a "$U1" --arg k "$S1K" '.[] | select(.url == $a) | .key == $k and .kept == "first use" and .name == "Hulp Een VOF"' "$T/out"
+run "$S2" peer add "$UM" --key "$LK"
+run "$S2" sync "$UM"
+if [ "$rc" -eq 77 ] && grep -q "does not hold the key expected" "$T/err"; then
+	ok "a URL pinned to another key (peer add --key): the node there is refused (exit 77)"; else
+	nok "pinned to another key (exit $rc)"; sed 's/^/# /' "$T/err"; fi
+run "$S2" peer add "$UM" --key "Gemeente Hoorn"
+run "$S2" sync "$UM"
+check "pinned to the right key (by name): keten sync exit 0" test "$rc" -eq 0
+run "$S2" peer list
+check "peer list shows the key and that it is pinned" grep -q "^$UM  $(printf '%.16s' "$MK")  pinned (Gemeente Hoorn)$" "$T/out"
+run "$S2" peer add "$UM" --key "nobody-known"
+check "peer add --key with a party not known here: exit 66" test "$rc" -eq 66
 run "$S2" peer remove "$UM"
 run "$S2" peer list
-check "peer remove" test "$(cat "$T/out")" = "$U1"
+check "peer remove" test "$(grep -v 'not a peer$' "$T/out" | awk '{print $1}')" = "$U1"
+check "... and its key is forgotten with it" sh -c "! grep -q '^$UM ' '$T/out'"
+check "peer list also shows a URL synced from once, with the key recorded there" \
+	grep -q "^$UL  $(printf '%.16s' "$LK")  first use (Zorg Hoofd BV), not a peer$" "$T/out"
 run "$S2" peer add "ftp://x"
 check "peer add of a bad URL: exit 64" test "$rc" -eq 64
 for nm in m l s1 s2; do
@@ -314,6 +356,16 @@ check "announce: the municipality holds it within seconds" "$K" --home "$M" show
 check "the lead's node logged the announce" grep -q "announced seq" "$T/l.log"
 check "the municipality's node ran a round on it" grep -q "round 2" "$T/m.log"
 stop m; stop l
+
+# --- the key recorded on first use: another node at that URL is refused -------------
+node s1x "$S1" --listen "$UM"
+wait_listen "$PM"
+run "$L" sync "$UM" --timeout 5
+if [ "$rc" -eq 77 ] && grep -q "does not hold the key expected" "$T/err"; then
+	ok "another key at the municipality's URL (recorded on first use): refused, exit 77"; else
+	nok "another key at a first-use URL (exit $rc)"; sed 's/^/# /' "$T/err"; fi
+check "... the node there said the hello was meant for another key" grep -q "wrong-server" "$T/err"
+stop s1x
 
 # --- equivocation: the lead provider's home copied and both copies write on -----------
 L2=$T/lead-copy

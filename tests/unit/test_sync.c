@@ -56,6 +56,7 @@
 #include "keten/sync.h"
 #include "keten/verify.h"
 #include "proto/sync.pb-c.h"
+#include "sync/sync.h"
 #include "test_util.h"
 
 enum { M, L, S1, S2, AU, NN };
@@ -885,81 +886,142 @@ static int serve_once(struct node *srv, keten_sync_session *s, int64_t now, cons
 	return rc;
 }
 
-static uint8_t *hello_bytes(const uint8_t key[32], const uint8_t nonce[32], size_t *len)
+/* Sealed frames as a test sees them: opened and made with the keys the
+ * server's session holds (k_rx: client to server, k_tx: back), as the
+ * client at the other end, or a server that sends what it likes, would. */
+static Keten__Sync__Reply *unseal_reply(const keten_sync_session *s, const uint8_t *rep, size_t pl, uint64_t *ctr,
+                                        uint64_t *to)
 {
-	Keten__Sync__Request r = KETEN__SYNC__REQUEST__INIT;
-	Keten__Sync__Hello h = KETEN__SYNC__HELLO__INIT;
-	uint8_t *b;
-	h.key.data = (uint8_t *)key;
-	h.key.len = 32;
-	h.nonce.data = (uint8_t *)nonce;
-	h.nonce.len = 32;
-	r.msg_case = KETEN__SYNC__REQUEST__MSG_HELLO;
-	r.hello = &h;
-	*len = keten__sync__request__get_packed_size(&r);
-	b = malloc(*len);
-	keten__sync__request__pack(&r, b);
-	return b;
-}
-
-static uint8_t *auth_bytes(const keten_keypair *kp, const uint8_t *rep, size_t rl, const uint8_t client_nonce[32],
-                           size_t *len)
-{
-	Keten__Sync__Reply *r = keten__sync__reply__unpack(NULL, rl, rep);
-	Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
-	Keten__Sync__Auth a = KETEN__SYNC__AUTH__INIT;
-	uint8_t msg[200], sig[64], *b;
-	size_t k = strlen(KETEN_SYNC_CTX_CLIENT);
-	(void)client_nonce;
-	assert_non_null(r);
-	assert_int_equal(r->msg_case, KETEN__SYNC__REPLY__MSG_CHALLENGE);
-	memcpy(msg, KETEN_SYNC_CTX_CLIENT, k);
-	memcpy(msg + k, r->challenge->nonce.data, 32);
-	memcpy(msg + k + 32, r->challenge->key.data, 32);
-	memcpy(msg + k + 64, kp->pk, 32);
-	assert_int_equal(keten_keypair_sign(kp, sig, msg, k + 96), 0);
+	Keten__Sync__Reply *r = keten__sync__reply__unpack(NULL, pl, rep), *in = NULL;
+	uint8_t *m;
+	size_t ml;
+	if (!r)
+		return NULL;
+	if (r->msg_case == KETEN__SYNC__REPLY__MSG_SEALED &&
+	    kt_open(s->k_tx, 's', r->sealed->counter, r->sealed->reply_to, r->sealed->box.data, r->sealed->box.len, &m,
+	            &ml) == KETEN_OK) {
+		*ctr = r->sealed->counter;
+		*to = r->sealed->reply_to;
+		in = keten__sync__reply__unpack(NULL, ml, m);
+		free(m);
+	}
 	keten__sync__reply__free_unpacked(r, NULL);
-	a.signature.data = sig;
-	a.signature.len = 64;
-	q.msg_case = KETEN__SYNC__REQUEST__MSG_AUTH;
-	q.auth = &a;
-	*len = keten__sync__request__get_packed_size(&q);
-	b = malloc(*len);
-	keten__sync__request__pack(&q, b);
+	return in;
+}
+
+static void reseal_reply(const keten_sync_session *s, const Keten__Sync__Reply *inner, uint64_t ctr, uint64_t to,
+                         uint8_t **rep, size_t *pl)
+{
+	size_t n = keten__sync__reply__get_packed_size(inner);
+	uint8_t *b = malloc(n ? n : 1);
+	assert_non_null(b);
+	keten__sync__reply__pack(inner, b);
+	assert_int_equal(kt_seal_reply(s->k_tx, ctr, to, b, n, rep, pl), KETEN_OK);
+	free(b);
+}
+
+/* The kind of a request, looking inside a Sealed one. */
+static int request_kind(const keten_sync_session *s, const uint8_t *req, size_t rl)
+{
+	Keten__Sync__Request *q = keten__sync__request__unpack(NULL, rl, req), *in;
+	uint8_t *m;
+	size_t ml;
+	int kind;
+	if (!q)
+		return 0;
+	kind = (int)q->msg_case;
+	if (q->msg_case == KETEN__SYNC__REQUEST__MSG_SEALED) {
+		kind = 0;
+		if (kt_open(s->k_rx, 'c', q->sealed->counter, 0, q->sealed->box.data, q->sealed->box.len, &m, &ml) ==
+		    KETEN_OK) {
+			if ((in = keten__sync__request__unpack(NULL, ml, m))) {
+				kind = (int)in->msg_case;
+				keten__sync__request__free_unpacked(in, NULL);
+			}
+			free(m);
+		}
+	}
+	keten__sync__request__free_unpacked(q, NULL);
+	return kind;
+}
+
+/* Request q sealed at ctr, as the client of session s would send it. */
+static uint8_t *sealed_req(const keten_sync_session *s, uint64_t ctr, const Keten__Sync__Request *q, size_t *len)
+{
+	uint8_t *b = NULL;
+	assert_int_equal(kt_seal_request(s->k_rx, ctr, q, &b, len), KETEN_OK);
 	return b;
 }
 
-static void test_hostile_requests(void **state)
+static uint8_t *sealed_heads(const keten_sync_session *s, uint64_t ctr, size_t *len)
 {
-	struct node nd[NN], x;
+	Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
+	Keten__Sync__Heads h = KETEN__SYNC__HEADS__INIT;
+	q.msg_case = KETEN__SYNC__REQUEST__MSG_HEADS;
+	q.heads = &h;
+	return sealed_req(s, ctr, &q, len);
+}
+
+/* The error code inside a reply, sealed or not (0: not an error). */
+static int any_error(const keten_sync_session *s, const uint8_t *rep, size_t rl)
+{
+	uint64_t ctr, to;
+	Keten__Sync__Reply *in = unseal_reply(s, rep, rl, &ctr, &to);
+	int code = 0;
+	char buf[300];
+	if (!in)
+		return keten_sync_describe_reply(rep, rl, &code, buf, sizeof buf) ? code : -1;
+	if (in->msg_case == KETEN__SYNC__REPLY__MSG_ERROR)
+		code = (int)in->error->code;
+	keten__sync__reply__free_unpacked(in, NULL);
+	return code;
+}
+
+/* A real client's Hello (*hello) answered on s, and the Auth it then
+ * sends (returned); the client waits for AuthOk. */
+static uint8_t *handshake_to_auth(keten_sync_client *kc, struct node *srv, keten_sync_session *s, uint8_t **hello,
+                                  size_t *hl, size_t *al)
+{
+	keten_error err = {0};
+	uint8_t *rep, *auth;
+	size_t pl;
+	assert_int_equal(keten_sync_client_begin(kc, hello, hl, &err), KETEN_OK);
+	assert_int_equal(serve_once(srv, s, 0, *hello, *hl, &rep, &pl), KETEN_OK);
+	if (keten_sync_client_reply(kc, rep, pl, &auth, al, &err))
+		fail_msg("challenge: %s", err.msg);
+	free(rep);
+	return auth;
+}
+
+/* Hostile requests before the handshake: truncated, garbage, unknown,
+ * oversized, an old version. */
+static void hostile_unauthenticated(struct node *nd, keten_sync_client *kc)
+{
 	keten_sync_session s, s2;
 	keten_sync_limits lim;
-	const keten_keypair *kp;
-	uint8_t nonce[32], *rep, *req, *auth, garbage[512], heads[2] = {0x1a, 0x00};
-	size_t rl, ql, al;
-	char dx[200];
+	keten_error err = {0};
+	uint8_t *rep, *req, garbage[512], heads[2] = {0x1a, 0x00};
+	size_t rl, ql;
 	uint64_t prng = 0x9e3779b97f4a7c15u;
-	(void)state;
-	nodes_copy(nd, "hostile");
-	kp = keten_ledger_keypair(nd[L].L);
+
 	keten_sync_limits_default(&lim);
 	keten_sync_session_init(&s, &lim, 0);
-
-	/* Before authenticating: Heads, Fetch, Auth get "unauthenticated". */
+	/* Before authenticating: Heads gets "unauthenticated". */
 	assert_int_equal(serve_once(&nd[M], &s, 0, heads, 2, &rep, &rl), KETEN_EPROTO);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED);
 	free(rep);
-	randombytes_buf(nonce, 32);
-	req = hello_bytes(kp->pk, nonce, &ql);
+	assert_int_equal(keten_sync_client_begin(kc, &req, &ql, &err), KETEN_OK);
 	/* Truncated: every proper prefix of a Hello is refused with an Error. */
 	for (size_t cut = 1; cut < ql; cut++) {
 		keten_sync_session_init(&s2, &lim, 0);
 		serve_once(&nd[M], &s2, 0, req, cut, &rep, &rl);
 		int code = error_of(rep, rl);
 		assert_true(code == KETEN__SYNC__ERROR_CODE__MALFORMED ||
-		            code == KETEN__SYNC__ERROR_CODE__UNKNOWN_TYPE);
+		            code == KETEN__SYNC__ERROR_CODE__UNKNOWN_TYPE || code == KETEN__SYNC__ERROR_CODE__VERSION);
 		free(rep);
 	}
+	free(req);
+	keten_sync_client_reset(kc);
 	/* Garbage: random bytes never crash and always get an Error. */
 	for (int i = 0; i < 300; i++) {
 		size_t n = 1 + i % sizeof garbage;
@@ -995,91 +1057,183 @@ static void test_hostile_requests(void **state)
 		free(rep);
 		free(big);
 	}
-	/* A good handshake on s; capture the Auth. */
-	assert_int_equal(serve_once(&nd[M], &s, 0, req, ql, &rep, &rl), KETEN_OK);
-	auth = auth_bytes(kp, rep, rl, nonce, &al);
-	free(rep);
-	/* A bad signature first: refused, and the challenge is spent. */
+	/* A v1 Hello (key and nonce, nothing else): a clear "version" error. */
+	{
+		Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
+		Keten__Sync__Hello h = KETEN__SYNC__HELLO__INIT;
+		uint8_t nonce[32] = {1}, buf[128];
+		char what[300];
+		int code;
+		h.key.data = nd[L].key;
+		h.key.len = 32;
+		h.nonce.data = nonce;
+		h.nonce.len = 32;
+		q.msg_case = KETEN__SYNC__REQUEST__MSG_HELLO;
+		q.hello = &h;
+		ql = keten__sync__request__pack(&q, buf);
+		keten_sync_session_init(&s2, &lim, 0);
+		assert_int_equal(serve_once(&nd[M], &s2, 0, buf, ql, &rep, &rl), KETEN_EPROTO);
+		keten_sync_describe_reply(rep, rl, &code, what, sizeof what);
+		assert_int_equal(code, KETEN__SYNC__ERROR_CODE__VERSION);
+		assert_non_null(strstr(what, "keten/sync/v2"));
+		free(rep);
+	}
+}
+
+/* Sealed frames on an open session: a resend answered, a flipped one,
+ * an old counter and one skipping ahead refused; a replayed handshake. */
+static void hostile_sealed(struct node *nd, keten_sync_client *kc, keten_sync_session *s)
+{
+	keten_sync_session s2;
+	keten_sync_limits lim;
+	uint8_t *rep, *req, *auth, *hello, heads[2] = {0x1a, 0x00};
+	size_t rl, ql, al, hl;
+
+	keten_sync_limits_default(&lim);
+	/* A good handshake up to the Auth; a bad signature first: refused,
+	 * and the challenge is spent. */
+	auth = handshake_to_auth(kc, &nd[M], s, &hello, &hl, &al);
 	auth[al - 1] ^= 1;
-	assert_int_equal(serve_once(&nd[M], &s, 0, auth, al, &rep, &rl), KETEN_ESIG);
+	assert_int_equal(serve_once(&nd[M], s, 0, auth, al, &rep, &rl), KETEN_ESIG);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE);
 	free(rep);
 	auth[al - 1] ^= 1;
-	assert_int_equal(serve_once(&nd[M], &s, 0, auth, al, &rep, &rl), KETEN_EPROTO);
+	assert_int_equal(serve_once(&nd[M], s, 0, auth, al, &rep, &rl), KETEN_EPROTO);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED);
 	free(rep);
 	free(auth);
-	/* Hello again, answer properly: authenticated; Heads works. */
-	randombytes_buf(nonce, 32);
+	free(hello);
+	/* Hello again, answered properly: the AuthOk is sealed; a plain Heads
+	 * is refused on the open session, a sealed one served. */
+	keten_sync_client_reset(kc);
+	auth = handshake_to_auth(kc, &nd[M], s, &hello, &hl, &al);
+	assert_int_equal(serve_once(&nd[M], s, 0, auth, al, &rep, &rl), KETEN_OK);
+	{
+		char what[64];
+		int code;
+		assert_int_equal(keten_sync_describe_reply(rep, rl, &code, what, sizeof what), KETEN_SYNC_REPLY_SEALED);
+	}
+	free(rep);
+	assert_int_equal(serve_once(&nd[M], s, 0, heads, 2, &rep, &rl), KETEN_EPROTO);
+	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED);
+	free(rep);
+	req = sealed_heads(s, 1, &ql);
+	assert_int_equal(serve_once(&nd[M], s, 0, req, ql, &rep, &rl), KETEN_OK);
+	assert_int_equal(any_error(s, rep, rl), 0);
+	free(rep);
+	/* the same frame again is a resend: answered; one flipped does not
+	 * open; an old counter after a newer is a replay: refused */
+	assert_int_equal(serve_once(&nd[M], s, 0, req, ql, &rep, &rl), KETEN_OK);
+	free(rep);
+	req[ql - 1] ^= 1;
+	assert_int_equal(serve_once(&nd[M], s, 0, req, ql, &rep, &rl), KETEN_ESIG);
+	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE);
+	free(rep);
+	req[ql - 1] ^= 1;
+	{
+		size_t l2;
+		uint8_t *r2 = sealed_heads(s, 2, &l2);
+		assert_int_equal(serve_once(&nd[M], s, 0, r2, l2, &rep, &rl), KETEN_OK);
+		free(rep);
+		free(r2);
+		assert_int_equal(serve_once(&nd[M], s, 0, req, ql, &rep, &rl), KETEN_EPROTO);
+		assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__MALFORMED);
+		free(rep);
+		r2 = sealed_heads(s, 5, &l2); /* skipping ahead: out of order too */
+		assert_int_equal(serve_once(&nd[M], s, 0, r2, l2, &rep, &rl), KETEN_EPROTO);
+		free(rep);
+		free(r2);
+	}
 	free(req);
-	req = hello_bytes(kp->pk, nonce, &ql);
-	assert_int_equal(serve_once(&nd[M], &s, 0, req, ql, &rep, &rl), KETEN_OK);
-	auth = auth_bytes(kp, rep, rl, nonce, &al);
-	free(rep);
-	assert_int_equal(serve_once(&nd[M], &s, 0, auth, al, &rep, &rl), KETEN_OK);
-	free(rep);
-	assert_int_equal(serve_once(&nd[M], &s, 0, heads, 2, &rep, &rl), KETEN_OK);
-	free(rep);
-	/* Replayed auth: another session replays the same Hello and Auth; the
-	 * server's nonce differs, so the signature does not verify. */
+	/* Replayed handshake: another session replays the same Hello and
+	 * Auth; the server's nonce and ephemeral key differ, so the Auth's
+	 * signature does not verify, and the first session's frames mean
+	 * nothing there. */
 	keten_sync_session_init(&s2, &lim, 0);
-	assert_int_equal(serve_once(&nd[M], &s2, 0, req, ql, &rep, &rl), KETEN_OK);
+	assert_int_equal(serve_once(&nd[M], &s2, 0, hello, hl, &rep, &rl), KETEN_OK);
 	free(rep);
 	assert_int_equal(serve_once(&nd[M], &s2, 0, auth, al, &rep, &rl), KETEN_ESIG);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE);
 	free(rep);
-	assert_int_equal(serve_once(&nd[M], &s2, 0, heads, 2, &rep, &rl), KETEN_EPROTO);
+	req = sealed_heads(s, 3, &ql);
+	assert_int_equal(serve_once(&nd[M], &s2, 0, req, ql, &rep, &rl), KETEN_EPROTO);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED);
 	free(rep);
+	free(req);
 	assert_true(s2.strikes >= 2);
 	free(auth);
-	free(req);
-	/* A malformed Fetch after authenticating. */
+	free(hello);
+}
+
+static void test_hostile_requests(void **state)
+{
+	struct node nd[NN], x;
+	keten_sync_client *kc, *kx;
+	keten_sync_session s, s2;
+	keten_sync_limits lim;
+	keten_error err = {0};
+	uint8_t *rep, *req;
+	size_t rl, ql;
+	char dx[200];
+	(void)state;
+	nodes_copy(nd, "hostile");
+	keten_sync_limits_default(&lim);
+	keten_sync_session_init(&s, &lim, 0);
+	assert_int_equal(keten_sync_client_new(nd[L].L, &kc, &err), KETEN_OK);
+	hostile_unauthenticated(nd, kc);
+	hostile_sealed(nd, kc, &s);
+	/* A malformed Fetch after authenticating, sealed. */
 	{
 		Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
 		Keten__Sync__Fetch f = KETEN__SYNC__FETCH__INIT;
-		uint8_t short_key[5] = {1, 2, 3, 4, 5}, buf[64];
+		uint8_t short_key[5] = {1, 2, 3, 4, 5};
 		f.author.data = short_key;
 		f.author.len = 5;
 		f.from_seq = 0;
 		q.msg_case = KETEN__SYNC__REQUEST__MSG_FETCH;
 		q.fetch = &f;
-		ql = keten__sync__request__pack(&q, buf);
-		assert_int_equal(serve_once(&nd[M], &s, 0, buf, ql, &rep, &rl), KETEN_EPROTO);
-		assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__MALFORMED);
+		req = sealed_req(&s, s.rx_ctr + 1, &q, &ql);
+		assert_int_equal(serve_once(&nd[M], &s, 0, req, ql, &rep, &rl), KETEN_EPROTO);
+		assert_int_equal(any_error(&s, rep, rl), KETEN__SYNC__ERROR_CODE__MALFORMED);
 		free(rep);
+		free(req);
 	}
 	/* Flooding: past the burst, "rate-limited"; a second later, served again. */
 	{
 		int limited = 0;
 		for (uint32_t i = 0; i < lim.burst + 10; i++) {
-			serve_once(&nd[M], &s, 1000, heads, 2, &rep, &rl);
-			char buf[200];
-			int code = 0;
-			keten_sync_describe_reply(rep, rl, &code, buf, sizeof buf);
-			limited += code == KETEN__SYNC__ERROR_CODE__RATE_LIMITED;
+			req = sealed_heads(&s, s.rx_ctr + 1, &ql);
+			serve_once(&nd[M], &s, 1000, req, ql, &rep, &rl);
+			limited += any_error(&s, rep, rl) == KETEN__SYNC__ERROR_CODE__RATE_LIMITED;
 			free(rep);
+			free(req);
 		}
 		assert_true(limited >= 10);
-		assert_int_equal(serve_once(&nd[M], &s, 3000, heads, 2, &rep, &rl), KETEN_OK);
+		req = sealed_heads(&s, s.rx_ctr + 1, &ql);
+		assert_int_equal(serve_once(&nd[M], &s, 3000, req, ql, &rep, &rl), KETEN_OK);
 		free(rep);
+		free(req);
 	}
-	/* A key nobody certified: "not-certified". */
+	/* A key nobody certified: "not-certified", a strike, and no Challenge. */
 	snprintf(dx, sizeof dx, "%s/hostile/x", FX->base);
 	node_create(&x, dx, "Vreemde", "lead-provider");
-	randombytes_buf(nonce, 32);
-	req = hello_bytes(x.key, nonce, &ql);
+	assert_int_equal(keten_sync_client_new(x.L, &kx, &err), KETEN_OK);
+	assert_int_equal(keten_sync_client_begin(kx, &req, &ql, &err), KETEN_OK);
 	keten_sync_session_init(&s2, &lim, 0);
 	assert_int_equal(serve_once(&nd[M], &s2, 0, req, ql, &rep, &rl), KETEN_EAUTHOR);
 	assert_int_equal(error_of(rep, rl), KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED);
+	assert_int_equal(s2.strikes, 1);
+	assert_int_not_equal(s2.state, KETEN_SYNC_CHALLENGED);
 	free(rep);
 	free(req);
+	keten_sync_client_free(kx);
 	assert_int_not_equal(pull(&x, &nd[M], NULL), KETEN_OK);
 	/* and the other way: x serves L (x trusts L's key), but L does not
 	 * talk to a node its own ledger does not know */
 	assert_int_equal(keten_ledger_trust_add(x.L, nd[L].key, "L", NULL), KETEN_OK);
 	assert_int_equal(pull(&nd[L], &x, NULL), KETEN_EAUTHOR);
 	node_close(&x);
+	keten_sync_client_free(kc);
 	/* After all that, another peer still syncs. */
 	assert_int_equal(pull(&nd[S1], &nd[M], NULL), KETEN_OK);
 	nodes_drop(nd, "hostile");
@@ -1118,27 +1272,26 @@ static void test_hostile_replies(void **state)
 	rep[pl - 1] ^= 0x40;
 	assert_int_equal(keten_sync_client_reply(c, rep, pl, &req, &rl, &err), KETEN_ESIG);
 	free(rep);
-	/* Entries with a flipped byte: dropped, the rest of the round goes on. */
+	/* Entries with a flipped byte (a server that sends what it likes, so
+	 * sealed as ever): dropped, the rest of the round goes on. */
 	keten_sync_session_init(&s, &lim, 0);
 	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
 	int rc = KETEN_OK, fetches = 0;
 	while (rc == KETEN_OK && req) {
-		bool is_fetch = req[0] == 0x22; /* field 4, length-delimited */
+		bool is_fetch = request_kind(&s, req, rl) == KETEN__SYNC__REQUEST__MSG_FETCH;
 		serve_once(&nd[M], &s, 0, req, rl, &rep, &pl);
 		free(req);
 		if (is_fetch && fetches++ == 0) {
-			/* flip the last byte of the last entry (its body) and re-encode */
-			Keten__Sync__Reply *r = keten__sync__reply__unpack(NULL, pl, rep);
+			/* flip the last byte of the last entry (its body) and reseal */
+			uint64_t ctr, to;
+			Keten__Sync__Reply *r = unseal_reply(&s, rep, pl, &ctr, &to);
 			assert_non_null(r);
 			assert_int_equal(r->msg_case, KETEN__SYNC__REPLY__MSG_ENTRIES);
 			assert_true(r->entries->n_entry >= 2);
 			ProtobufCBinaryData *last = &r->entries->entry[r->entries->n_entry - 1];
 			last->data[last->len - 1] ^= 0x01;
 			free(rep);
-			pl = keten__sync__reply__get_packed_size(r);
-			rep = malloc(pl);
-			assert_non_null(rep);
-			keten__sync__reply__pack(r, rep);
+			reseal_reply(&s, r, ctr, to, &rep, &pl);
 			keten__sync__reply__free_unpacked(r, NULL);
 		}
 		rc = keten_sync_client_reply(c, rep, pl, &req, &rl, &err);
@@ -1155,6 +1308,43 @@ static void test_hostile_replies(void **state)
 	/* The next round fills the gap. */
 	assert_int_equal(round_direct(c, &nd[M], &s, &st, &err), KETEN_OK);
 	assert_true(st.entries >= 1);
+	/* Sealed replies tampered on the way: a flipped byte does not open
+	 * (ESIG), an old reply replayed and a reply to another request are
+	 * out of order (EPROTO), an unsealed reply other than an Error is
+	 * refused; nothing of them is taken. */
+	{
+		uint8_t *old = NULL, *req2;
+		size_t ol = 0;
+		for (int k = 0; k < 4; k++) {
+			assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+			serve_once(&nd[M], &s, 0, req, rl, &rep, &pl);
+			free(req);
+			if (k == 0) {
+				assert_int_equal(keten_sync_client_reply(c, rep, pl, &req2, &rl, &err), KETEN_OK);
+				old = rep; /* a good reply, kept to replay */
+				ol = pl;
+				free(req2);
+				continue;
+			}
+			if (k == 1) {
+				rep[pl - 1] ^= 0x01;
+				assert_int_equal(keten_sync_client_reply(c, rep, pl, &req2, &rl, &err), KETEN_ESIG);
+			} else if (k == 2) {
+				assert_int_equal(keten_sync_client_reply(c, old, ol, &req2, &rl, &err), KETEN_EPROTO);
+			} else {
+				const uint8_t plain_heads[] = {0x1a, 0x02, 0x0a, 0x00};
+				assert_int_equal(
+					keten_sync_client_reply(c, plain_heads, sizeof plain_heads, &req2, &rl, &err),
+					KETEN_EPROTO);
+			}
+			assert_null(req2);
+			free(rep);
+			keten_sync_client_reset(c);
+			keten_sync_session_init(&s, &lim, 0);
+			assert_int_equal(round_direct(c, &nd[M], &s, &st, &err), KETEN_OK);
+		}
+		free(old);
+	}
 	keten_sync_client_free(c);
 	nodes_drop(nd, "hostrep");
 }
@@ -1190,14 +1380,14 @@ static int round_damaged(keten_sync_client *c, struct node *srv, keten_sync_sess
 	rc = keten_sync_client_begin(c, &req, &rl, err);
 	while (rc == 0 && req) {
 		Keten__Sync__Reply *r;
+		uint64_t ctr = 0, to = 0;
 		bool hit = false;
 		serve_once(srv, s, 0, req, rl, &rep, &pl);
 		free(req);
 		req = NULL;
-		r = keten__sync__reply__unpack(NULL, pl, rep);
-		assert_non_null(r);
-		for (size_t i = 0; bad && r->msg_case == KETEN__SYNC__REPLY__MSG_ENTRIES && i < r->entries->n_entry;
-		     i++) {
+		r = unseal_reply(s, rep, pl, &ctr, &to);
+		for (size_t i = 0;
+		     bad && r && r->msg_case == KETEN__SYNC__REPLY__MSG_ENTRIES && i < r->entries->n_entry; i++) {
 			ProtobufCBinaryData *d = &r->entries->entry[i];
 			keten_entry e;
 			if (keten_entry_parse(d->data, d->len, &e, NULL) != KETEN_OK)
@@ -1212,12 +1402,10 @@ static int round_damaged(keten_sync_client *c, struct node *srv, keten_sync_sess
 		}
 		if (hit) {
 			free(rep);
-			pl = keten__sync__reply__get_packed_size(r);
-			rep = malloc(pl);
-			assert_non_null(rep);
-			keten__sync__reply__pack(r, rep);
+			reseal_reply(s, r, ctr, to, &rep, &pl);
 		}
-		keten__sync__reply__free_unpacked(r, NULL);
+		if (r)
+			keten__sync__reply__free_unpacked(r, NULL);
 		rc = keten_sync_client_reply(c, rep, pl, &req, &rl, err);
 		free(rep);
 		rep = NULL;
@@ -1439,16 +1627,27 @@ static void test_mutations(void **state)
 		rc = keten_sync_client_begin(fc, &req, &rl, &err);
 		while (rc == 0 && req) {
 			keten_error note = {0};
-			bool fetch = req[0] == 0x22;
+			bool fetch = request_kind(&s, req, rl) == KETEN__SYNC__REQUEST__MSG_FETCH;
 			keten_sync_serve(nd[M].L, &s, &lim, 0, req, rl, &rep, &pl, &note);
 			free(req);
 			req = NULL;
 			if (fetch) {
-				struct msgrec in = {rep, pl}, m;
+				/* the entries inside mutated, sealed again: what a
+				 * hostile server sends */
+				uint64_t ctr = 0, to = 0;
+				Keten__Sync__Reply *r = unseal_reply(&s, rep, pl, &ctr, &to);
+				struct msgrec in, m;
+				assert_non_null(r);
+				in.n = keten__sync__reply__get_packed_size(r);
+				in.b = malloc(in.n ? in.n : 1);
+				assert_non_null(in.b);
+				keten__sync__reply__pack(r, in.b);
+				keten__sync__reply__free_unpacked(r, NULL);
 				mutate(&rng, &in, &m);
 				free(rep);
-				rep = m.b;
-				pl = m.n;
+				assert_int_equal(kt_seal_reply(s.k_tx, ctr, to, m.b, m.n, &rep, &pl), KETEN_OK);
+				free(in.b);
+				free(m.b);
 			}
 			rc = keten_sync_client_reply(fc, rep, pl, &req, &rl, &err);
 			free(rep);
@@ -1471,6 +1670,524 @@ static void test_mutations(void **state)
 	}
 	keten_sync_client_free(c);
 	nodes_drop(nd, "mutate");
+}
+
+/* The handshake against a hostile network -------------------------------------- */
+
+/* Does the ledger file of home dir hold `needle`? */
+static bool file_holds(const char *dir, const char *needle)
+{
+	char path[300];
+	FILE *fp;
+	size_t nl = strlen(needle), n, got = 0;
+	static uint8_t buf[1 << 20];
+	bool hit = false;
+	snprintf(path, sizeof path, "%s/ledger/data.mdb", dir);
+	if (!(fp = fopen(path, "rb")))
+		return false;
+	while (!hit && (n = fread(buf + got, 1, sizeof buf - got, fp)) > 0) {
+		got += n;
+		for (size_t j = 0; j + nl <= got && !hit; j++)
+			hit = memcmp(buf + j, needle, nl) == 0;
+		if (got > nl) {
+			memmove(buf, buf + got - nl, nl);
+			got = nl;
+		}
+	}
+	fclose(fp);
+	return hit;
+}
+
+/* Messages recorded on the way, and whether any holds `needle` in clear. */
+struct tape {
+	uint8_t *b[64];
+	size_t n[64];
+	int k;
+};
+
+static void tape_add(struct tape *tp, const uint8_t *b, size_t n)
+{
+	assert_true(tp->k < 64);
+	tp->b[tp->k] = malloc(n ? n : 1);
+	assert_non_null(tp->b[tp->k]);
+	memcpy(tp->b[tp->k], b, n);
+	tp->n[tp->k++] = n;
+}
+
+static bool tape_holds(const struct tape *tp, const char *needle)
+{
+	size_t nl = strlen(needle);
+	for (int i = 0; i < tp->k; i++)
+		for (size_t j = 0; j + nl <= tp->n[i]; j++)
+			if (memcmp(tp->b[i] + j, needle, nl) == 0)
+				return true;
+	return false;
+}
+
+static void tape_free(struct tape *tp)
+{
+	for (int i = 0; i < tp->k; i++)
+		free(tp->b[i]);
+	tp->k = 0;
+}
+
+/*
+ * Problem 1, the relay: a node in the middle forwards a victim's
+ * handshake to another server.  The victim (S1) expects the relay's own
+ * key (S2): the server refuses the Hello as meant for another node.  On
+ * the path of a connection to the right server, the relay forwards every
+ * byte and records it: the victim's round succeeds, but no body byte is
+ * in clear, and what the relay sends on the session itself (a plain
+ * Fetch, a frame sealed under a key of its own, a replay of the victim's
+ * Fetch) gets errors only.  A relay that swaps in its own ephemeral key
+ * breaks the signatures on either side.
+ */
+static void test_relay(void **state)
+{
+	struct node nd[NN];
+	keten_sync_client *c;
+	keten_sync_session s;
+	keten_sync_limits lim;
+	keten_sync_stats st;
+	keten_error err = {0};
+	struct tape tp = {0};
+	uint8_t *req = NULL, *rep = NULL, *fetch = NULL;
+	size_t rl, pl, fl = 0;
+	int rc;
+	(void)state;
+	nodes_copy(nd, "relay");
+	for (int i = 1; i < NN; i++)
+		assert_int_equal(pull(&nd[i], &nd[M], NULL), KETEN_OK);
+	keten_sync_limits_default(&lim);
+	assert_int_equal(keten_sync_client_new(nd[S1].L, &c, &err), KETEN_OK);
+
+	/* The victim dials the relay, expecting the relay's key; the relay
+	 * forwards the Hello to the lead provider's node. */
+	keten_sync_client_expect(c, nd[S2].key);
+	keten_sync_session_init(&s, &lim, 0);
+	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+	assert_int_equal(serve_once(&nd[L], &s, 0, req, rl, &rep, &pl), KETEN_EAUTHOR);
+	assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__WRONG_SERVER);
+	assert_int_not_equal(s.state, KETEN_SYNC_CHALLENGED); /* nothing signed for it */
+	free(req);
+	assert_int_equal(keten_sync_client_reply(c, rep, pl, &req, &rl, &err), KETEN_EAUTHOR);
+	assert_non_null(strstr(err.msg, "does not hold the key expected"));
+	free(rep);
+
+	/* On the path of a connection to the right server: every byte
+	 * forwarded and recorded. */
+	keten_sync_client_expect(c, nd[L].key);
+	keten_sync_client_reset(c);
+	keten_sync_client_limits(c, 2, 0);
+	keten_sync_session_init(&s, &lim, 0);
+	rc = keten_sync_client_begin(c, &req, &rl, &err);
+	while (rc == 0 && req) {
+		tape_add(&tp, req, rl);
+		if (!fetch && request_kind(&s, req, rl) == KETEN__SYNC__REQUEST__MSG_FETCH) {
+			fetch = malloc(rl);
+			memcpy(fetch, req, fl = rl);
+		}
+		serve_once(&nd[L], &s, 0, req, rl, &rep, &pl);
+		tape_add(&tp, rep, pl);
+		free(req);
+		rc = keten_sync_client_reply(c, rep, pl, &req, &rl, &err);
+		free(rep);
+	}
+	if (rc)
+		fail_msg("the round through the relay: %s", err.msg);
+	st = *keten_sync_client_stats(c);
+	assert_true(st.entries >= 3);
+	assert_non_null(fetch);
+	/* the bodies came (the victim may read them: they are in its ledger
+	 * file) but never in clear on the way */
+	assert_true(file_holds(nd[S1].dir, "offer to subcontractor one"));
+	assert_true(file_holds(nd[S1].dir, "public note"));
+	assert_false(tape_holds(&tp, "offer to subcontractor one"));
+	assert_false(tape_holds(&tp, "public note"));
+	tape_free(&tp);
+	/* The relay on the victim's session: a plain Fetch, a frame sealed
+	 * under its own key, the victim's Fetch replayed. */
+	{
+		Keten__Sync__Request q = KETEN__SYNC__REQUEST__INIT;
+		Keten__Sync__Fetch f = KETEN__SYNC__FETCH__INIT;
+		keten_sync_session fake = s;
+		uint8_t plain[128], *forged;
+		size_t n, forged_len;
+		f.author.data = nd[L].key;
+		f.author.len = 32;
+		f.from_seq = 1;
+		q.msg_case = KETEN__SYNC__REQUEST__MSG_FETCH;
+		q.fetch = &f;
+		n = keten__sync__request__pack(&q, plain);
+		assert_int_equal(serve_once(&nd[L], &s, 0, plain, n, &rep, &pl), KETEN_EPROTO);
+		assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__UNAUTHENTICATED);
+		free(rep);
+		randombytes_buf(fake.k_rx, 32);
+		forged = sealed_req(&fake, s.rx_ctr + 1, &q, &forged_len);
+		assert_int_equal(serve_once(&nd[L], &s, 0, forged, forged_len, &rep, &pl), KETEN_ESIG);
+		assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE);
+		free(rep);
+		free(forged);
+		assert_int_equal(serve_once(&nd[L], &s, 0, fetch, fl, &rep, &pl), KETEN_EPROTO);
+		assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__MALFORMED);
+		free(rep);
+	}
+	free(fetch);
+	/* A relay that swaps in its own ephemeral key: the Hello's signature
+	 * fails at the server; swapped in the Challenge, the server's fails at
+	 * the client. */
+	for (int side = 0; side < 2; side++) {
+		Keten__Sync__Request *q;
+		Keten__Sync__Reply *r;
+		uint8_t mine[32], sk[32];
+		crypto_kx_keypair(mine, sk);
+		keten_sync_client_reset(c);
+		keten_sync_session_init(&s, &lim, 0);
+		assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+		if (side == 0) {
+			q = keten__sync__request__unpack(NULL, rl, req);
+			memcpy(q->hello->ephemeral.data, mine, 32);
+			keten__sync__request__pack(q, req);
+			keten__sync__request__free_unpacked(q, NULL);
+			assert_int_equal(serve_once(&nd[L], &s, 0, req, rl, &rep, &pl), KETEN_ESIG);
+			assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__BAD_SIGNATURE);
+		} else {
+			assert_int_equal(serve_once(&nd[L], &s, 0, req, rl, &rep, &pl), KETEN_OK);
+			r = keten__sync__reply__unpack(NULL, pl, rep);
+			memcpy(r->challenge->ephemeral.data, mine, 32);
+			keten__sync__reply__pack(r, rep);
+			keten__sync__reply__free_unpacked(r, NULL);
+			free(req);
+			assert_int_equal(keten_sync_client_reply(c, rep, pl, &req, &rl, &err), KETEN_ESIG);
+			assert_null(req);
+		}
+		free(req);
+		req = NULL;
+		free(rep);
+	}
+	keten_sync_client_free(c);
+	nodes_drop(nd, "relay");
+}
+
+/* A local entry by n's own key (a checkpoint): its status here
+ * (KS_APPLIED: n may act). */
+static keten_status act(struct node *n)
+{
+	keten_error err = {0};
+	keten_status st = 0;
+	keten_txn *t;
+	uint8_t ids[1][32];
+	if (keten_checkpoint_append(n->L, ids[0], NULL, &err)) {
+		print_message("act: %s\n", err.msg);
+		return 0;
+	}
+	assert_int_equal(keten_store_read(keten_ledger_store(n->L), &t, NULL), KETEN_OK);
+	assert_int_equal(keten_store_status(t, ids[0], &st, NULL, 0, NULL), KETEN_OK);
+	keten_txn_end(t);
+	return st;
+}
+
+static void revoke_key(struct node *by, const uint8_t key[32])
+{
+	Keten__Revocation r = KETEN__REVOCATION__INIT;
+	keten_append a = {.body_type = KETEN__BODY_TYPE__REVOCATION};
+	keten_error err = {0};
+	uint8_t buf[128];
+	r.key.data = (uint8_t *)key;
+	r.key.len = 32;
+	r.reason = "contract ended";
+	r.effective_ms = 1764000000000;
+	a.body = buf;
+	a.body_len = keten__revocation__pack(&r, buf);
+	if (keten_ledger_append(by->L, &a, 1, NULL, &err))
+		fail_msg("revoke: %s", err.msg);
+}
+
+static bool knows(struct node *n, const uint8_t key[32])
+{
+	Keten__State__PartyState *p = NULL;
+	keten_txn *t;
+	bool yes;
+	assert_int_equal(keten_store_read(keten_ledger_store(n->L), &t, NULL), KETEN_OK);
+	yes = kt_party_load(t, key, &p, NULL) == KETEN_OK;
+	keten__state__party_state__free_unpacked(p, NULL);
+	keten_txn_end(t);
+	return yes;
+}
+
+/*
+ * Certificates with the handshake: a subcontractor that never synced
+ * with the municipality (it holds only the anchor's key) syncs first from
+ * its lead provider, receives its own certificate and the lead's, and can
+ * then act; it then meets a node that has seen nothing yet (the other
+ * subcontractor), presents its certificate there and is accepted.  A
+ * revoked key, a chain from a key that is no anchor, and an expired
+ * certificate are refused at first contact, before any Challenge.
+ */
+static void test_first_contact(void **state)
+{
+	struct node nd[NN], f, x;
+	keten_sync_session s;
+	keten_sync_limits lim;
+	keten_sync_client *c;
+	keten_error err = {0};
+	uint8_t *req, *rep;
+	size_t rl, pl;
+	char d1[200], d2[200];
+	(void)state;
+	nodes_copy(nd, "first");
+	keten_sync_limits_default(&lim);
+	assert_int_equal(pull(&nd[L], &nd[M], NULL), KETEN_OK);
+	assert_int_equal(act(&nd[S1]), KS_PENDING); /* waits for its certificate */
+	assert_false(knows(&nd[S1], nd[L].key));
+	/* S1 knows only the anchor; L's Challenge says where L's certificate
+	 * is, by that anchor: the round fetches the anchor's feed first */
+	assert_int_equal(pull(&nd[S1], &nd[L], NULL), KETEN_OK);
+	assert_true(knows(&nd[S1], nd[L].key));
+	assert_true(knows(&nd[S1], nd[S1].key));
+	assert_int_equal(act(&nd[S1]), KS_APPLIED);
+	/* S2 has seen nothing: S1 presents the anchor's feed up to its
+	 * certificate, S2 ingests it, and the round goes on */
+	assert_false(knows(&nd[S2], nd[S1].key));
+	assert_int_equal(pull(&nd[S1], &nd[S2], NULL), KETEN_OK);
+	assert_true(knows(&nd[S2], nd[S1].key));
+	/* and S2, now holding S1's certificate, may pull from S1 (S2 learns
+	 * its own certificate there) */
+	assert_int_equal(pull(&nd[S2], &nd[S1], NULL), KETEN_OK);
+	assert_int_equal(act(&nd[S2]), KS_APPLIED);
+
+	/* A revoked key: M revokes AU; L hears of it; AU's first contact
+	 * with L is refused before L signs anything. */
+	revoke_key(&nd[M], nd[AU].key);
+	assert_int_equal(pull(&nd[L], &nd[M], NULL), KETEN_OK);
+	assert_int_equal(keten_sync_client_new(nd[AU].L, &c, &err), KETEN_OK);
+	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+	keten_sync_session_init(&s, &lim, 0);
+	assert_int_equal(serve_once(&nd[L], &s, 0, req, rl, &rep, &pl), KETEN_EAUTHOR);
+	assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED);
+	assert_int_equal(s.state, KETEN_SYNC_NEW);
+	free(req);
+	free(rep);
+	keten_sync_client_free(c);
+	assert_int_equal(pull(&nd[AU], &nd[L], NULL), KETEN_EAUTHOR);
+
+	/* A forged chain: F is X's anchor, not anyone else's; F certifies X. */
+	snprintf(d1, sizeof d1, "%s/first/f", FX->base);
+	snprintf(d2, sizeof d2, "%s/first/x", FX->base);
+	node_create(&f, d1, "Valse Gemeente", "municipality");
+	node_create(&x, d2, "Valse Aanbieder", "lead-provider");
+	assert_int_equal(keten_ledger_trust_add(f.L, f.key, "Valse Gemeente", &err), KETEN_OK);
+	assert_int_equal(keten_ledger_trust_add(x.L, f.key, "Valse Gemeente", &err), KETEN_OK);
+	certify(&f, x.key, "Valse Aanbieder", KETEN__ROLE__LEAD_PROVIDER, "0363");
+	assert_int_equal(pull(&x, &f, NULL), KETEN_OK);
+	assert_int_equal(keten_sync_client_new(x.L, &c, &err), KETEN_OK);
+	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+	keten_sync_session_init(&s, &lim, 0);
+	assert_int_equal(serve_once(&nd[L], &s, 0, req, rl, &rep, &pl), KETEN_EAUTHOR);
+	assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__NOT_CERTIFIED);
+	assert_int_equal(s.state, KETEN_SYNC_NEW);
+	free(req);
+	free(rep);
+	keten_sync_client_free(c);
+	/* the other way round: L does not pull from a node whose chain ends
+	 * at a key that is no anchor of L's */
+	assert_int_equal(keten_ledger_trust_add(x.L, nd[L].key, "L", NULL), KETEN_OK);
+	assert_int_equal(pull(&nd[L], &x, NULL), KETEN_EAUTHOR);
+	assert_false(knows(&nd[L], x.key));
+	node_close(&f);
+	node_close(&x);
+	nodes_drop(nd, "first");
+}
+
+/* A certificate by M whose validity ended in 2025. */
+static void certify_expired(struct node *by, const uint8_t key[32], const char *name)
+{
+	Keten__PartyCertificate pc = KETEN__PARTY_CERTIFICATE__INIT;
+	uint32_t r[1] = {KETEN__ROLE__SUBCONTRACTOR};
+	keten_append a = {.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE};
+	keten_error err = {0};
+	uint8_t buf[256];
+	pc.key.data = (uint8_t *)key;
+	pc.key.len = 32;
+	pc.name = (char *)name;
+	pc.n_roles = 1;
+	pc.roles = r;
+	pc.has_valid_from = pc.has_valid_until = 1;
+	pc.valid_from = 20240101;
+	pc.valid_until = 20250101;
+	a.body = buf;
+	a.body_len = keten__party_certificate__pack(&pc, buf);
+	if (keten_ledger_append(by->L, &a, 1, NULL, &err))
+		fail_msg("certify: %s", err.msg);
+}
+
+/*
+ * Problem 4, revocation that bites on open sessions: S1 is logged in at L
+ * and in sync; M revokes S1, L hears of it and then makes a new offer to
+ * S1.  S1's next round on the same session gets an error on its first
+ * request and nothing of the offer; the session is gone.  A key whose
+ * certificate has expired is refused too.
+ */
+static void test_revoked_session(void **state)
+{
+	struct node nd[NN], y;
+	keten_sync_client *c, *c2;
+	keten_sync_session s, s2;
+	keten_sync_limits lim;
+	keten_sync_stats st;
+	keten_error err = {0};
+	uint8_t offer[32], a[2][32];
+	char dy[200];
+	keten_txn *t;
+	(void)state;
+	nodes_copy(nd, "revoked");
+	for (int i = 1; i < NN; i++)
+		assert_int_equal(pull(&nd[i], &nd[M], NULL), KETEN_OK);
+	keten_sync_limits_default(&lim);
+	keten_sync_session_init(&s, &lim, 0);
+	assert_int_equal(keten_sync_client_new(nd[S1].L, &c, &err), KETEN_OK);
+	assert_int_equal(round_direct(c, &nd[L], &s, &st, &err), KETEN_OK);
+	assert_int_equal(round_direct(c, &nd[L], &s, &st, &err), KETEN_OK);
+	assert_true(st.same);
+	assert_int_equal(s.state, KETEN_SYNC_AUTHED);
+	/* and L pulls from S1 on a session of its own */
+	keten_sync_session_init(&s2, &lim, 0);
+	assert_int_equal(keten_sync_client_new(nd[L].L, &c2, &err), KETEN_OK);
+	assert_int_equal(round_direct(c2, &nd[S1], &s2, &st, &err), KETEN_OK);
+	revoke_key(&nd[M], nd[S1].key);
+	assert_int_equal(pull(&nd[L], &nd[M], NULL), KETEN_OK);
+	/* L's client checks the server's key at the start of its round: not
+	 * one request goes to the revoked node */
+	assert_int_equal(round_direct(c2, &nd[S1], &s2, &st, &err), KETEN_EAUTHOR);
+	assert_int_equal(st.requests, 0);
+	assert_false(keten_sync_client_authed(c2));
+	keten_sync_client_free(c2);
+	memcpy(a[0], nd[L].key, 32);
+	memcpy(a[1], nd[S1].key, 32);
+	post_kp(nd[L].L, keten_ledger_keypair(nd[L].L), "an offer made after the revocation", (const uint8_t(*)[32])a,
+	        2, offer);
+	assert_int_equal(round_direct(c, &nd[L], &s, &st, &err), KETEN_EAUTHOR);
+	assert_non_null(strstr(err.msg, "not-certified"));
+	assert_int_equal(st.entries, 0);
+	assert_int_not_equal(s.state, KETEN_SYNC_AUTHED);
+	assert_int_equal(keten_store_read(keten_ledger_store(nd[S1].L), &t, &err), KETEN_OK);
+	assert_int_not_equal(keten_store_get_entry(t, offer, &(keten_entry){0}, NULL), KETEN_OK);
+	keten_txn_end(t);
+	/* and a new login is refused from the start */
+	assert_int_equal(round_direct(c, &nd[L], &s, &st, &err), KETEN_EAUTHOR);
+	keten_sync_client_free(c);
+	/* An expired certificate: refused at the Hello. */
+	snprintf(dy, sizeof dy, "%s/revoked/y", FX->base);
+	node_create(&y, dy, "Verlopen", "subcontractor");
+	assert_int_equal(keten_ledger_trust_add(y.L, nd[M].key, names[M], &err), KETEN_OK);
+	certify_expired(&nd[M], y.key, "Verlopen");
+	assert_int_equal(pull(&nd[L], &nd[M], NULL), KETEN_OK);
+	assert_int_equal(pull(&y, &nd[L], NULL), KETEN_EAUTHOR);
+	node_close(&y);
+	nodes_drop(nd, "revoked");
+}
+
+/*
+ * Problem 6 on the sync side: limits kept per key survive reconnects.  A
+ * key that fails its Auth on eight connections is refused on the ninth at
+ * its Hello (its strikes decay: half a minute each); a key that used up
+ * its bucket on one connection finds it empty on the next; not being
+ * certified is a strike; first contacts share one small bucket.
+ */
+static void test_guard(void **state)
+{
+	struct node nd[NN], x;
+	keten_sync_guard *g;
+	keten_sync_limits lim;
+	keten_sync_session s;
+	keten_sync_client *c;
+	keten_error err = {0};
+	uint8_t *req, *rep, *hello, *auth;
+	size_t rl, pl, hl, al;
+	char dx[200];
+	(void)state;
+	nodes_copy(nd, "guard");
+	keten_sync_limits_default(&lim);
+	assert_int_equal(keten_sync_guard_new(&lim, 16, &g, &err), KETEN_OK);
+	assert_int_equal(keten_sync_client_new(nd[L].L, &c, &err), KETEN_OK);
+	for (unsigned i = 0; i < KETEN_SYNC_MAX_STRIKES; i++) {
+		keten_sync_session_init(&s, &lim, 0);
+		s.guard = g;
+		keten_sync_client_reset(c);
+		auth = handshake_to_auth(c, &nd[M], &s, &hello, &hl, &al);
+		auth[al - 1] ^= 1;
+		assert_int_equal(serve_once(&nd[M], &s, 0, auth, al, &rep, &rl), KETEN_ESIG);
+		free(rep);
+		free(auth);
+		free(hello);
+	}
+	assert_int_equal(keten_sync_guard_strikes(g, nd[L].key, 0), KETEN_SYNC_MAX_STRIKES);
+	keten_sync_session_init(&s, &lim, 0);
+	s.guard = g;
+	keten_sync_client_reset(c);
+	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+	assert_int_equal(serve_once(&nd[M], &s, 0, req, rl, &rep, &pl), KETEN_EPROTO);
+	assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__RATE_LIMITED);
+	free(rep);
+	/* four minutes later the strikes have decayed */
+	assert_int_equal(keten_sync_guard_strikes(g, nd[L].key, 240000), 0);
+	keten_sync_session_init(&s, &lim, 240000);
+	s.guard = g;
+	assert_int_equal(serve_once(&nd[M], &s, 240000, req, rl, &rep, &pl), KETEN_OK);
+	free(rep);
+	free(req);
+	keten_sync_guard_free(g);
+
+	/* the bucket: bursts of 4, one a second, kept per key: five new
+	 * connections (each with a full bucket of its own) at once, and the
+	 * fifth Hello is refused; two seconds later one goes again */
+	lim.burst = 4;
+	lim.rate_per_s = 1;
+	assert_int_equal(keten_sync_guard_new(&lim, 16, &g, &err), KETEN_OK);
+	for (int conn = 0; conn < 6; conn++) {
+		keten_sync_limits roomy;
+		int64_t now = conn < 5 ? 0 : 2000;
+		keten_sync_limits_default(&roomy);
+		keten_sync_session_init(&s, &roomy, now);
+		s.guard = g;
+		keten_sync_client_reset(c);
+		assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+		if (conn == 4) {
+			assert_int_equal(serve_once(&nd[M], &s, now, req, rl, &rep, &pl), KETEN_EPROTO);
+			assert_int_equal(error_of(rep, pl), KETEN__SYNC__ERROR_CODE__RATE_LIMITED);
+		} else {
+			assert_int_equal(serve_once(&nd[M], &s, now, req, rl, &rep, &pl), KETEN_OK);
+		}
+		free(req);
+		free(rep);
+	}
+	keten_sync_guard_free(g);
+
+	/* not certified: a strike on the session and on the key */
+	keten_sync_limits_default(&lim);
+	assert_int_equal(keten_sync_guard_new(&lim, 2, &g, &err), KETEN_OK);
+	snprintf(dx, sizeof dx, "%s/guard/x", FX->base);
+	node_create(&x, dx, "Vreemde", "lead-provider");
+	keten_sync_client_free(c);
+	assert_int_equal(keten_sync_client_new(x.L, &c, &err), KETEN_OK);
+	assert_int_equal(keten_sync_client_begin(c, &req, &rl, &err), KETEN_OK);
+	keten_sync_session_init(&s, &lim, 0);
+	s.guard = g;
+	assert_int_equal(serve_once(&nd[M], &s, 0, req, rl, &rep, &pl), KETEN_EAUTHOR);
+	assert_int_equal(s.strikes, 1);
+	assert_int_equal(keten_sync_guard_strikes(g, x.key, 0), 1);
+	free(req);
+	free(rep);
+	/* first contacts: 16 at once, then 2 a second */
+	for (int i = 0; i < 16; i++)
+		assert_true(kt_guard_first_contact(g, 1000));
+	assert_false(kt_guard_first_contact(g, 1000));
+	assert_true(kt_guard_first_contact(g, 1600));
+	keten_sync_guard_free(g);
+	keten_sync_guard_free(NULL);
+	keten_sync_client_free(c);
+	node_close(&x);
+	nodes_drop(nd, "guard");
 }
 
 /* The simulated network --------------------------------------------------------- */
@@ -1802,6 +2519,10 @@ int main(void)
 		cmocka_unit_test(test_hostile_replies),
 		cmocka_unit_test(test_batches),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_relay),
+		cmocka_unit_test(test_first_contact),
+		cmocka_unit_test(test_revoked_session),
+		cmocka_unit_test(test_guard),
 		cmocka_unit_test(test_simulated_network),
 	};
 	setenv("KETEN_PWHASH_FAST", "1", 1);

@@ -11,7 +11,11 @@
  * limit) while a certified peer keeps syncing; keten_node_run (a node that
  * serves and checkpoints, one that pulls from the peer kept in its home,
  * each stopped by a flag as a signal handler sets it, and one that stops
- * after its rounds), and the peers and TLS files kept in a home.
+ * after its rounds), and the peers and TLS files kept in a home; the
+ * listener's bounds (a connection cap, connections that do not
+ * authenticate in time or stay idle closed, a peer whose idle connection
+ * was closed syncing again on a new one) and the server keys kept per URL
+ * (recorded on first use, pinned, a node with another key refused).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
@@ -588,12 +593,183 @@ static void test_node_config(void **state)
 	assert_null(cfg.files.ca);
 }
 
+/* --- bounded listeners and pinned keys ----------------------------------------- */
+
+/* A raw TCP connection that completes nng's SP handshake as a req0 peer
+ * and then says nothing; -1 when it cannot connect. */
+static int sp_hold(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	const uint8_t hdr[8] = {0x00, 'S', 'P', 0x00, 0x00, 0x30, 0x00, 0x00};
+	uint8_t got[8];
+	struct timeval tv = {2, 0};
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_port = htons((uint16_t)port);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof a) || write(s, hdr, 8) != 8) {
+		if (s >= 0)
+			close(s);
+		return -1;
+	}
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (recv(s, got, 8, MSG_WAITALL) != 8) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* Has the server closed connection s (EOF within wait_ms)? */
+static bool sp_closed(int s, int wait_ms)
+{
+	struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
+	uint8_t b;
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	return recv(s, &b, 1, 0) == 0;
+}
+
+static int url_port(const char *url)
+{
+	const char *c = strrchr(url, ':');
+	return c ? atoi(c + 1) : 0;
+}
+
+/*
+ * The listener's bounds: at most max_conns connections (one more is
+ * closed as it arrives), a connection that has not authenticated within
+ * handshake_ms is closed, and one idle for idle_ms too; a certified peer
+ * whose connection was closed for idling authenticates again on the next
+ * round and syncs as ever.
+ */
+static void test_limits(void **state)
+{
+	struct fx *f = *state;
+	const char *urls[1];
+	keten_sync_limits lim;
+	keten_node *node;
+	keten_peer *p;
+	keten_sync_stats st;
+	keten_error err = {0};
+	int held[6], closed_at_once = 0, closed_later = 0, port;
+	bool gone[6];
+
+	keten_sync_limits_default(&lim);
+	lim.max_conns = 4;
+	lim.handshake_ms = 1500;
+	lim.idle_ms = 700;
+	snprintf(f->url, sizeof f->url, "tcp://127.0.0.1:%d", free_port());
+	urls[0] = f->url;
+	port = url_port(f->url);
+	assert_int_equal(keten_node_start(f->L[0], urls, 1, &lim, NULL, NULL, NULL, &node, &err), KETEN_OK);
+	for (int i = 0; i < 6; i++)
+		held[i] = sp_hold(port);
+	for (int i = 0; i < 6; i++)
+		closed_at_once += gone[i] = held[i] < 0 || sp_closed(held[i], 100);
+	print_message("6 held connections with a cap of 4: %d closed at once\n", closed_at_once);
+	assert_int_equal(closed_at_once, 2);
+	/* the ones under the cap go when they have not authenticated in time */
+	for (int i = 0; i < 6; i++) {
+		if (!gone[i])
+			closed_later += sp_closed(held[i], 2500);
+		if (held[i] >= 0)
+			close(held[i]);
+	}
+	assert_int_equal(closed_later, 4);
+	assert_true(keten_node_refused(node) >= 6);
+	/* a certified peer syncs; idle past idle_ms, its connection is closed,
+	 * and the next round authenticates again on a new one */
+	assert_int_equal(keten_peer_open(f->L[1], f->url, true, 5000, NULL, &p, &err), KETEN_OK);
+	if (keten_peer_sync(p, &st, &err))
+		fail_msg("sync: %s", err.msg);
+	{
+		uint64_t before = keten_node_refused(node);
+		usleep(1300 * 1000);
+		assert_true(keten_node_refused(node) > before);
+	}
+	fill(f->L[0], 2);
+	{
+		int rc = KETEN_EIO;
+		for (int tries = 0; tries < 20 && rc; tries++)
+			if ((rc = keten_peer_sync(p, &st, &err)))
+				usleep(100 * 1000);
+		if (rc)
+			fail_msg("after the idle close: %s", err.msg);
+	}
+	assert_int_equal(head_of(f->L[1], keten_ledger_info(f->L[0])->key),
+	                 head_of(f->L[0], keten_ledger_info(f->L[0])->key));
+	keten_peer_close(p);
+	keten_node_stop(node);
+}
+
+/* The server key expected at a URL: recorded on first use, kept over
+ * later ones, replaced by a pin, forgotten with the peer; a peer pinned to
+ * another key than the node's is refused (KETEN_EAUTHOR) and takes
+ * nothing. */
+static void test_pins(void **state)
+{
+	struct fx *f = *state;
+	const uint8_t *mk = keten_ledger_info(f->L[0])->key, *other = keten_ledger_info(f->L[2])->key;
+	const char *urls[1];
+	keten_node *node;
+	keten_peer *p;
+	keten_sync_stats st;
+	keten_error err = {0};
+	keten_pin_kind kind;
+	uint8_t key[32];
+	uint64_t head;
+
+	snprintf(f->url, sizeof f->url, "tcp://127.0.0.1:%d", free_port());
+	urls[0] = f->url;
+	assert_int_equal(keten_node_pin_get(f->L[3], f->url, key, &kind, &err), KETEN_ENOTFOUND);
+	assert_int_equal(kind, KETEN_PIN_NONE);
+	assert_int_equal(keten_node_start(f->L[0], urls, 1, NULL, NULL, NULL, NULL, &node, &err), KETEN_OK);
+	/* first use: the key that answered is recorded */
+	assert_int_equal(keten_peer_open(f->L[3], f->url, true, 5000, NULL, &p, &err), KETEN_OK);
+	if (keten_peer_sync(p, &st, &err))
+		fail_msg("sync: %s", err.msg);
+	keten_peer_close(p);
+	assert_int_equal(keten_node_pin_get(f->L[3], f->url, key, &kind, &err), KETEN_OK);
+	assert_int_equal(kind, KETEN_PIN_FIRST_USE);
+	assert_memory_equal(key, mk, 32);
+	/* a later first use does not replace it; a pin does */
+	assert_int_equal(keten_node_pin_set(f->L[3], f->url, other, true, &err), KETEN_OK);
+	assert_int_equal(keten_node_pin_get(f->L[3], f->url, key, &kind, &err), KETEN_OK);
+	assert_memory_equal(key, mk, 32);
+	assert_int_equal(keten_node_pin_set(f->L[3], f->url, other, false, &err), KETEN_OK);
+	assert_int_equal(keten_node_pin_get(f->L[3], f->url, key, &kind, &err), KETEN_OK);
+	assert_int_equal(kind, KETEN_PIN_SET);
+	assert_memory_equal(key, other, 32);
+	assert_int_equal(keten_node_pin_set(f->L[3], "ftp://x", other, false, &err), KETEN_EINVAL);
+	/* pinned to another key: refused, nothing taken */
+	fill(f->L[0], 1);
+	head = head_of(f->L[3], mk);
+	assert_int_equal(keten_peer_open(f->L[3], f->url, true, 5000, NULL, &p, &err), KETEN_OK);
+	assert_int_equal(keten_peer_sync(p, &st, &err), KETEN_EAUTHOR);
+	assert_non_null(strstr(err.msg, "does not hold the key expected"));
+	assert_false(keten_peer_key(p, key));
+	keten_peer_close(p);
+	assert_int_equal(head_of(f->L[3], mk), head);
+	/* the peer kept and removed: its key goes with it */
+	assert_int_equal(keten_node_peer_add(f->L[3], f->url, &err), KETEN_OK);
+	assert_int_equal(keten_node_peer_remove(f->L[3], f->url, &err), KETEN_OK);
+	assert_int_equal(keten_node_pin_get(f->L[3], f->url, key, &kind, &err), KETEN_ENOTFOUND);
+	/* first use again: it syncs */
+	assert_int_equal(keten_peer_open(f->L[3], f->url, true, 5000, NULL, &p, &err), KETEN_OK);
+	assert_int_equal(keten_peer_sync(p, &st, &err), KETEN_OK);
+	keten_peer_close(p);
+	assert_int_equal(head_of(f->L[3], mk), head_of(f->L[0], mk));
+	keten_node_stop(node);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pull_figures),    cmocka_unit_test(test_concurrent_and_restart),
-		cmocka_unit_test(test_hostile_sockets), cmocka_unit_test(test_node_run),
+		cmocka_unit_test(test_pull_figures),
+		cmocka_unit_test(test_concurrent_and_restart),
+		cmocka_unit_test(test_hostile_sockets),
+		cmocka_unit_test(test_node_run),
 		cmocka_unit_test(test_node_config),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_pins),
 	};
 	setenv("KETEN_PWHASH_FAST", "1", 1);
 	return cmocka_run_group_tests(tests, setup, teardown);
