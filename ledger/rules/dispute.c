@@ -488,35 +488,21 @@ static bool rules_over(const Keten__State__PartyState *p)
 	return false;
 }
 
-/* CBS codes of the core parties, gathered once. */
-struct cbs_set {
-	char (*code)[8];
-	size_t n, cap;
-};
-
-static int cbs_add(struct cbs_set *c, const char *code)
-{
-	if (!code || strlen(code) >= 8)
-		return 0;
-	for (size_t i = 0; i < c->n; i++)
-		if (strcmp(c->code[i], code) == 0)
-			return 0;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 8;
-		void *p = realloc(c->code, cap * sizeof *c->code);
-		if (!p)
-			return -1;
-		c->code = p;
-		c->cap = cap;
-	}
-	snprintf(c->code[c->n++], sizeof *c->code, "%s", code);
-	return 0;
-}
-
 struct ruler_scan {
 	struct keyset *out;
-	const struct cbs_set *cbs;
+	const kt_municipalities *mun;
 };
+
+/* Is party p a municipality or region certified for one of m's codes? */
+static bool rules_here(const Keten__State__PartyState *p, const kt_municipalities *m)
+{
+	bool hit = false;
+	if (!rules_over(p) || p->revoked_ms)
+		return false;
+	for (size_t i = 0; i < p->n_municipality && !hit; i++)
+		hit = kt_municipalities_has(m, p->municipality[i]);
+	return hit;
+}
 
 static int ruler_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, void *p)
 {
@@ -527,60 +513,78 @@ static int ruler_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, vo
 	ps = keten__state__party_state__unpack(NULL, vl, v);
 	if (!ps)
 		return 0;
-	if (rules_over(ps) && !ps->revoked_ms) {
-		bool hit = false;
-		for (size_t i = 0; i < ps->n_municipality && !hit; i++)
-			for (size_t j = 0; j < r->cbs->n && !hit; j++)
-				hit = ps->municipality[i] && strcmp(ps->municipality[i], r->cbs->code[j]) == 0;
-		if (hit)
-			keyset_add(r->out, k);
-	}
+	if (rules_here(ps, r->mun))
+		keyset_add(r->out, k);
 	keten__state__party_state__free_unpacked(ps, NULL);
 	return 0;
+}
+
+/* The disputed entries' own municipalities into *m, their authors and
+ * audiences into s. */
+static int dispute_parties(keten_txn *t, const uint8_t (*entries)[32], size_t n, struct keyset *s, kt_municipalities *m,
+                           keten_error *err)
+{
+	m->n = 0;
+	for (size_t i = 0; i < n; i++) {
+		kt_municipalities one;
+		keten_entry e;
+		int rc = keten_store_get_entry(t, entries[i], &e, err);
+		if (rc)
+			return rc;
+		keyset_add(s, e.author);
+		for (size_t j = 0; j < e.n_audience; j++)
+			keyset_add(s, e.audience[j]);
+		kt_entry_municipalities(t, &e, &one);
+		for (size_t j = 0; j < one.n && m->n < KT_MAX_MUNICIPALITIES; j++)
+			if (!kt_municipalities_has(m, one.code[j]))
+				snprintf(m->code[m->n++], sizeof m->code[0], "%s", one.code[j]);
+		keten_entry_release(&e);
+	}
+	return KETEN_OK;
+}
+
+/* The certifier of party key when it is an authority over the dispute:
+ * a municipality or region certified for one of m's codes, or, when the
+ * disputed entries' municipality is not known here, one that is a trust
+ * anchor or any municipality or region. */
+static void add_certifier(keten_txn *t, const uint8_t key[32], const kt_municipalities *m, struct keyset *s)
+{
+	Keten__State__PartyState *p = NULL, *cert = NULL;
+	bool rules = false;
+	if (kt_party_load(t, key, &p, NULL) != KETEN_OK)
+		return;
+	if (p->has_certified_by && p->certified_by.len == 32) {
+		bool loaded = kt_party_load(t, p->certified_by.data, &cert, NULL) == KETEN_OK;
+		if (m->n)
+			rules = loaded && rules_here(cert, m);
+		else
+			rules = kt_is_anchor(t, p->certified_by.data) || (loaded && rules_over(cert));
+		if (rules)
+			keyset_add(s, p->certified_by.data);
+		keten__state__party_state__free_unpacked(cert, NULL);
+	}
+	keten__state__party_state__free_unpacked(p, NULL);
 }
 
 int kt_dispute_audience(keten_txn *t, const uint8_t opener[32], const uint8_t (*entries)[32], size_t n,
                         uint8_t (*out)[32], size_t *n_out, keten_error *err)
 {
 	struct keyset s = {out, 0};
-	struct cbs_set cbs = {0};
+	kt_municipalities m;
 	size_t core;
-	int rc = KETEN_OK;
+	int rc;
 
 	*n_out = 0;
 	keyset_add(&s, opener);
-	for (size_t i = 0; i < n; i++) {
-		keten_entry e;
-		if ((rc = keten_store_get_entry(t, entries[i], &e, err)))
-			return rc;
-		keyset_add(&s, e.author);
-		for (size_t j = 0; j < e.n_audience; j++)
-			keyset_add(&s, e.audience[j]);
-		keten_entry_release(&e);
-	}
+	if ((rc = dispute_parties(t, entries, n, &s, &m, err)))
+		return rc;
 	core = s.n;
-	for (size_t i = 0; i < core && rc == 0; i++) {
-		Keten__State__PartyState *p = NULL, *cert = NULL;
-		if (kt_party_load(t, s.k[i], &p, NULL) != KETEN_OK)
-			continue;
-		for (size_t j = 0; j < p->n_municipality && rc == 0; j++)
-			if (cbs_add(&cbs, p->municipality[j]))
-				rc = keten_fail(err, KETEN_ENOMEM, NULL);
-		if (p->has_certified_by && p->certified_by.len == 32) {
-			bool rules = kt_is_anchor(t, p->certified_by.data);
-			if (kt_party_load(t, p->certified_by.data, &cert, NULL) == KETEN_OK)
-				rules = rules || rules_over(cert);
-			if (rules)
-				keyset_add(&s, p->certified_by.data);
-			keten__state__party_state__free_unpacked(cert, NULL);
-		}
-		keten__state__party_state__free_unpacked(p, NULL);
-	}
-	if (rc == 0 && cbs.n) {
-		struct ruler_scan r = {&s, &cbs};
+	for (size_t i = 0; i < core; i++)
+		add_certifier(t, s.k[i], &m, &s);
+	if (m.n) {
+		struct ruler_scan r = {&s, &m};
 		rc = kt_kv_scan(t, KT_PARTIES, NULL, 0, ruler_cb, &r, err);
 	}
-	free(cbs.code);
 	if (rc == 0)
 		*n_out = s.n;
 	return rc;

@@ -56,9 +56,12 @@ bool kt_entry_under_open_dispute(keten_txn *t, const uint8_t entry[32]);
 /*
  * The audience of a new dispute by `opener` over entries[0..n): the
  * opener; the author of each entry and the keys of its audience; then the
- * municipality/region parties of those parties (each one's certifier when
- * it is a municipality, region or trust anchor, and every municipality or
- * region party sharing a CBS code with one of them).  Deduplicated, in
+ * authorities of the entries' own municipality (kt_entry_municipalities,
+ * not the municipalities their parties work in): each of those parties'
+ * certifier and every municipality or region party not revoked that is
+ * certified for one of those CBS codes.  When no entry's municipality can
+ * be traced here, only the certifiers that are a municipality, region or
+ * trust anchor.  Deduplicated, in
  * that order, at most KETEN_MAX_AUDIENCE keys; later ones are dropped.
  * out holds KETEN_MAX_AUDIENCE keys.  KETEN_ENOTFOUND when an entry is
  * not stored here.

@@ -105,6 +105,24 @@ bool kt_month_in(uint32_t ym, uint32_t start, uint32_t end);
 /* Entry date of the entry being applied. */
 uint32_t kt_entry_date(const kt_apply *a);
 
+/* The municipality an entry is about (whose.c): an allocation's CBS code,
+ * a framework contract's scope (an indexation's through its contract),
+ * for what belongs to an allocation (offer, answer, delivery, claim,
+ * payment, receipt, result, resume, clawback, correction) that
+ * allocation's, for a dispute that of its entries, for a response or
+ * ruling that of its dispute.  Certificates, revocations and checkpoints
+ * have none.  What t cannot trace (a reference held here only as a stub,
+ * or not at all) adds none.  Who may read a body beyond its audience
+ * (auditors) and which authorities a dispute goes to follow this alone. */
+#define KT_MAX_MUNICIPALITIES 16
+typedef struct kt_municipalities {
+	size_t n;
+	char code[KT_MAX_MUNICIPALITIES][8];
+} kt_municipalities;
+void kt_entry_municipalities(keten_txn *t, const keten_entry *e, kt_municipalities *m);
+/* Is code one of m's? */
+bool kt_municipalities_has(const kt_municipalities *m, const char *code);
+
 /* Body handlers, one per body type (party.c, contract.c, offer.c, the
  * money flow of rules/flow.h, dispute.c), called by kt_rules_apply
  * (apply.c) alone. */

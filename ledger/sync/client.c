@@ -166,17 +166,21 @@ static int want_push(keten_sync_client *c, const uint8_t author[32], uint64_t se
 	return 0;
 }
 
-/* The stubs held here that this node may read and this server may hold
+/* The stubs held here that this node might read and this server may hold
  * (it wrote them or is in their audience): the lowest seq per feed.
  * Parsing every stub each round would cost a node that holds many of
  * them dearly, so the answer is kept while the set of stubs, the number
- * of parties known here and the server stay the same (and for at most
- * WANTS_MAX_AGE rounds, for certificates that change in place). */
+ * of parties known here, the server and its heads stay the same (and for
+ * at most WANTS_MAX_AGE rounds, for certificates that change in place).
+ * An auditor cannot tell from a stub whose municipality it is about; the
+ * server decides, and stubs it asked for that the server left stubs
+ * (the round ended, the set is the same) are not asked for again until
+ * one of those changes. */
 static int find_wants(keten_sync_client *c, keten_error *err)
 {
 	struct stub_scan ss = {0};
 	struct kt_reader me = {.key = keten_ledger_info(c->L)->key};
-	uint8_t key[32 + 32 + 8];
+	uint8_t key[32 + 32 + 8 + 32];
 	keten_txn *t;
 	int rc = keten_store_read(keten_ledger_store(c->L), &t, err);
 
@@ -187,13 +191,18 @@ static int find_wants(keten_sync_client *c, keten_error *err)
 	crypto_generichash_final(&ss.hs, key, 32);
 	memcpy(key + 32, c->server, 32);
 	kt_be64(key + 64, (uint64_t)kt_kv_count(t, KT_PARTIES));
+	memset(key + 72, 0, 32);
+	if (c->have_digest)
+		memcpy(key + 72, c->digest, 32);
 	if (rc == 0 && c->wants_valid && c->wants_age < WANTS_MAX_AGE && memcmp(key, c->wants_key, sizeof key) == 0) {
 		c->wants_age++;
+		if (c->wants_spent)
+			c->n_wants = 0; /* asked last round: the server keeps them stubs */
 		keten_txn_end(t);
 		return KETEN_OK;
 	}
 	c->n_wants = 0;
-	c->wants_valid = false;
+	c->wants_valid = c->wants_spent = false;
 	ss.collect = true;
 	if (rc == 0)
 		rc = kt_kv_scan(t, KT_STATUS, NULL, 0, stub_cb, &ss, err);
@@ -202,7 +211,7 @@ static int find_wants(keten_sync_client *c, keten_error *err)
 		if (keten_store_get_entry(t, ss.ids[i], &e, NULL))
 			continue;
 		if ((memcmp(e.author, c->server, 32) == 0 || keten_entry_has_audience(&e, c->server)) &&
-		    kt_reader_may(t, &me, &e) && want_push(c, e.author, e.seq))
+		    kt_reader_might(t, &me, &e) && want_push(c, e.author, e.seq))
 			rc = keten_fail(err, KETEN_ENOMEM, NULL);
 		keten_entry_release(&e);
 	}
@@ -297,6 +306,7 @@ static int next_fetch(keten_sync_client *c, uint8_t **req, size_t *len, keten_er
 	 * otherwise the next round asks for the full heads again. */
 	memcpy(c->digest, c->round_digest, 32);
 	c->have_digest = !c->incomplete;
+	c->wants_spent = c->n_wants > 0;
 	return KETEN_OK;
 }
 

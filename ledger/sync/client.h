@@ -84,8 +84,9 @@ struct keten_sync_client {
 	size_t n_jobs, cap_jobs, cur;
 	struct want *wants;
 	size_t n_wants, cap_wants;
-	bool wants_valid;      /* wants still answer for wants_key */
-	uint8_t wants_key[72]; /* stub ids digest || server || number of parties */
+	bool wants_valid;       /* wants still answer for wants_key */
+	bool wants_spent;       /* asked in the round that ended: left stubs */
+	uint8_t wants_key[104]; /* stub ids digest || server || number of parties || server's digest */
 	unsigned wants_age;
 	uint32_t max_entries, max_bytes;
 	uint8_t *last; /* the last request, to repeat after "rate-limited" */

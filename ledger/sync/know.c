@@ -1,7 +1,8 @@
 /*
  * know.c — need-to-know: who may read an entry's body (the rule in
  * keten/sync.h; the server sends everyone else the stub, and the client
- * asks only for bodies it may read), and who may sync at all (a trust
+ * asks only for bodies it may read: for an auditor, those of its
+ * municipalities, rules/whose.c), and who may sync at all (a trust
  * anchor, or a party certified by one and not revoked), for both ends of
  * the handshake.
  */
@@ -24,9 +25,9 @@ static void reader_load(keten_txn *t, struct kt_reader *r)
 			r->auditor = true;
 	if (p->revoked_ms)
 		r->auditor = false;
-	for (size_t i = 0; i < p->n_municipality && r->n_mun < KT_READER_MAX_MUN; i++)
-		if (p->municipality[i] && strlen(p->municipality[i]) < sizeof r->mun[0])
-			snprintf(r->mun[r->n_mun++], sizeof r->mun[0], "%s", p->municipality[i]);
+	for (size_t i = 0; i < p->n_municipality && r->mun.n < KT_MAX_MUNICIPALITIES; i++)
+		if (p->municipality[i] && strlen(p->municipality[i]) < sizeof r->mun.code[0])
+			snprintf(r->mun.code[r->mun.n++], sizeof r->mun.code[0], "%s", p->municipality[i]);
 	keten__state__party_state__free_unpacked(p, NULL);
 }
 
@@ -38,16 +39,38 @@ static bool shares_municipality(keten_txn *t, const struct kt_reader *r, const u
 	if (kt_party_load(t, key, &p, NULL) != KETEN_OK)
 		return false;
 	for (size_t i = 0; i < p->n_municipality && !hit; i++)
-		for (size_t j = 0; j < r->n_mun && !hit; j++)
-			hit = p->municipality[i] && strcmp(p->municipality[i], r->mun[j]) == 0;
+		hit = kt_municipalities_has(&r->mun, p->municipality[i]);
 	keten__state__party_state__free_unpacked(p, NULL);
 	return hit;
 }
 
+/* Author, audience, or published to all. */
+static bool reader_named(const struct kt_reader *r, const keten_entry *e)
+{
+	return e->n_audience == 0 || memcmp(e->author, r->key, 32) == 0 || keten_entry_has_audience(e, r->key);
+}
+
 bool kt_reader_may(keten_txn *t, struct kt_reader *r, const keten_entry *e)
 {
-	if (e->n_audience == 0 || memcmp(e->author, r->key, 32) == 0 || keten_entry_has_audience(e, r->key))
+	kt_municipalities m;
+	if (reader_named(r, e))
 		return true;
+	if (!r->loaded)
+		reader_load(t, r);
+	if (!r->auditor)
+		return false;
+	/* an auditor: the entry's own municipality, not its parties' */
+	kt_entry_municipalities(t, e, &m);
+	for (size_t i = 0; i < m.n; i++)
+		if (kt_municipalities_has(&r->mun, m.code[i]))
+			return true;
+	return false;
+}
+
+bool kt_reader_might(keten_txn *t, struct kt_reader *r, const keten_entry *e)
+{
+	if (e->has_body || reader_named(r, e))
+		return kt_reader_may(t, r, e);
 	if (!r->loaded)
 		reader_load(t, r);
 	if (!r->auditor)

@@ -30,6 +30,7 @@
 #include "keten/sync.h"
 #include "proto/keten.pb-c.h"
 #include "proto/sync.pb-c.h"
+#include "rules/rules.h"
 
 /* Messages (message.c) ------------------------------------------------------ */
 
@@ -125,20 +126,27 @@ int kt_serve_inner(keten_ledger *L, keten_sync_session *s, const keten_sync_limi
 
 /* Need-to-know (know.c) ----------------------------------------------------- */
 
-#define KT_READER_MAX_MUN 16
-
 /* Who is asking, with an auditor's municipalities loaded once (set key,
  * zero the rest). */
 struct kt_reader {
 	const uint8_t *key;
 	bool loaded, auditor;
-	size_t n_mun;
-	char mun[KT_READER_MAX_MUN][8];
+	kt_municipalities mun;
 };
 
 /* May r read the body of e (keten_sync_may_read, with r kept between
- * entries)? */
+ * entries)?  An auditor reads the bodies of its municipalities' entries
+ * (kt_entry_municipalities): t must trace e's, so a server decides this
+ * with the body at hand. */
 bool kt_reader_may(keten_txn *t, struct kt_reader *r, const keten_entry *e);
+
+/* Might r be let read the body of e, which may be a stub here (the
+ * stubs a client asks the bodies of)?  As kt_reader_may for a body; for
+ * a stub of which r is no party, true for an auditor certified for a
+ * municipality some party of its audience is certified for: the entry's
+ * own municipality is in the body, and the server, which holds it,
+ * decides. */
+bool kt_reader_might(keten_txn *t, struct kt_reader *r, const keten_entry *e);
 
 /* May this key sync with L: a trust anchor, or certified and not revoked
  * (KETEN_EAUTHOR or KETEN_ERULE when not).  name (may be NULL): the

@@ -57,6 +57,7 @@
 #include "keten/verify.h"
 #include "proto/sync.pb-c.h"
 #include "sync/sync.h"
+#include "rules/dispute.h"
 #include "test_util.h"
 
 enum { M, L, S1, S2, AU, NN };
@@ -129,11 +130,11 @@ static void node_close(struct node *n)
 	n->L = NULL;
 }
 
-static void certify(struct node *by, const uint8_t key[32], const char *name, uint32_t role, const char *muni)
+/* Certify key for role in the n CBS codes m. */
+static void certify_in(struct node *by, const uint8_t key[32], const char *name, uint32_t role, char **m, size_t n)
 {
 	Keten__PartyCertificate pc = KETEN__PARTY_CERTIFICATE__INIT;
 	uint32_t r[1] = {role};
-	char *m[1] = {(char *)muni};
 	keten_append a = {.body_type = KETEN__BODY_TYPE__PARTY_CERTIFICATE, .timestamp_ms = 1764000000000};
 	keten_error err = {0};
 	uint8_t *buf;
@@ -143,7 +144,7 @@ static void certify(struct node *by, const uint8_t key[32], const char *name, ui
 	pc.name = (char *)name;
 	pc.n_roles = 1;
 	pc.roles = r;
-	pc.n_municipality = muni ? 1 : 0;
+	pc.n_municipality = n;
 	pc.municipality = m;
 	len = keten__party_certificate__get_packed_size(&pc);
 	buf = malloc(len);
@@ -156,12 +157,18 @@ static void certify(struct node *by, const uint8_t key[32], const char *name, ui
 	free(buf);
 }
 
-/* Sign an entry by kp at its next seq in L and store it there as a received
- * entry (so the domain's rules may reject it but never refuse it). */
-static void post_kp(keten_ledger *Lg, const keten_keypair *kp, const char *text, const uint8_t (*aud)[32], size_t n_aud,
-                    uint8_t id_out[32])
+static void certify(struct node *by, const uint8_t key[32], const char *name, uint32_t role, const char *muni)
 {
-	Keten__Dispute d = KETEN__DISPUTE__INIT;
+	char *m[1] = {(char *)muni};
+	certify_in(by, key, name, role, m, muni ? 1 : 0);
+}
+
+/* Sign a body of type by kp for the audience at its next seq in Lg and
+ * store it there as a received entry (so the domain's rules may reject it
+ * but never refuse it). */
+static void post_entry(keten_ledger *Lg, const keten_keypair *kp, uint32_t type, const uint8_t *body, size_t len,
+                       const uint8_t (*aud)[32], size_t n_aud, uint8_t id_out[32])
+{
 	keten_entry_draft dr = {0};
 	keten_ingest_stats st;
 	keten_error err = {0};
@@ -169,22 +176,16 @@ static void post_kp(keten_ledger *Lg, const keten_keypair *kp, const char *text,
 	keten_blob b;
 	keten_txn *t;
 	uint64_t seq;
-	uint8_t prev[32], *buf;
-	size_t len;
+	uint8_t prev[32];
 
 	assert_int_equal(keten_store_read(keten_ledger_store(Lg), &t, &err), KETEN_OK);
 	assert_int_equal(keten_store_head(t, kp->pk, &seq, prev, &err), KETEN_OK);
 	keten_txn_end(t);
-	d.text = (char *)text;
-	len = keten__dispute__get_packed_size(&d);
-	buf = malloc(len);
-	assert_non_null(buf);
-	keten__dispute__pack(&d, buf);
 	dr.seq = seq + 1;
 	dr.prev = seq ? prev : NULL;
 	dr.timestamp_ms = 1764000000000 + (int64_t)seq;
-	dr.body_type = KETEN__BODY_TYPE__DISPUTE;
-	dr.body = buf;
+	dr.body_type = type;
+	dr.body = body;
 	dr.body_len = len;
 	dr.audience = aud;
 	dr.n_audience = n_aud;
@@ -196,41 +197,80 @@ static void post_kp(keten_ledger *Lg, const keten_keypair *kp, const char *text,
 	if (id_out)
 		memcpy(id_out, e.id, 32);
 	keten_entry_release(&e);
+}
+
+/* A note by kp (a dispute body with text, about the entry `about` when
+ * not NULL: its municipality is then that entry's). */
+static void post_about(keten_ledger *Lg, const keten_keypair *kp, const char *text, const uint8_t (*aud)[32],
+                       size_t n_aud, const uint8_t *about, uint8_t id_out[32])
+{
+	Keten__Dispute d = KETEN__DISPUTE__INIT;
+	ProtobufCBinaryData ref = {32, (uint8_t *)about};
+	uint8_t *buf;
+	size_t len;
+
+	d.text = (char *)text;
+	if (about) {
+		d.n_entries = 1;
+		d.entries = &ref;
+	}
+	len = keten__dispute__get_packed_size(&d);
+	buf = malloc(len);
+	assert_non_null(buf);
+	keten__dispute__pack(&d, buf);
+	post_entry(Lg, kp, KETEN__BODY_TYPE__DISPUTE, buf, len, aud, n_aud, id_out);
 	free(buf);
+}
+
+static void post_kp(keten_ledger *Lg, const keten_keypair *kp, const char *text, const uint8_t (*aud)[32], size_t n_aud,
+                    uint8_t id_out[32])
+{
+	post_about(Lg, kp, text, aud, n_aud, NULL, id_out);
 }
 
 /* Sign any body by kp at its next seq in Lg and store it as received. */
 static void post_body(keten_ledger *Lg, const keten_keypair *kp, uint32_t type, const uint8_t *body, size_t len,
                       uint8_t id_out[32])
 {
-	keten_entry_draft dr = {0};
-	keten_ingest_stats st;
-	keten_error err = {0};
-	keten_entry e;
-	keten_blob b;
-	keten_txn *t;
-	uint64_t seq;
-	uint8_t prev[32];
-	assert_int_equal(keten_store_read(keten_ledger_store(Lg), &t, &err), KETEN_OK);
-	assert_int_equal(keten_store_head(t, kp->pk, &seq, prev, &err), KETEN_OK);
-	keten_txn_end(t);
-	dr.seq = seq + 1;
-	dr.prev = seq ? prev : NULL;
-	dr.timestamp_ms = 1764000000000 + (int64_t)seq;
-	dr.body_type = type;
-	dr.body = body;
-	dr.body_len = len;
-	assert_int_equal(keten_entry_sign(kp, &dr, &e, &err), KETEN_OK);
-	b.data = e.raw;
-	b.len = e.raw_len;
-	assert_int_equal(keten_ledger_ingest(Lg, &b, 1, true, &st, &err), KETEN_OK);
-	memcpy(id_out, e.id, 32);
-	keten_entry_release(&e);
+	post_entry(Lg, kp, type, body, len, NULL, 0, id_out);
+}
+
+/* An allocation by the municipality in CBS code muni (its contract is
+ * not here: it stays pending, but its body names its municipality). */
+static void post_allocation(struct node *n, const char *muni, const uint8_t provider[32], const uint8_t (*aud)[32],
+                            size_t n_aud, uint8_t id_out[32])
+{
+	Keten__Allocation al = KETEN__ALLOCATION__INIT;
+	uint8_t contract[32] = {1}, *buf;
+	size_t len;
+
+	al.contract.data = contract;
+	al.contract.len = 32;
+	al.client_ref = (char *)"client-fixture";
+	al.provider.data = (uint8_t *)provider;
+	al.provider.len = 32;
+	al.domain = (char *)"jeugd";
+	al.kind = KETEN__KIND__HERSTEL;
+	al.start = 20260101;
+	al.amount_cents = 1436600;
+	al.municipality = (char *)muni;
+	len = keten__allocation__get_packed_size(&al);
+	buf = malloc(len);
+	assert_non_null(buf);
+	keten__allocation__pack(&al, buf);
+	post_entry(n->L, keten_ledger_keypair(n->L), KETEN__BODY_TYPE__ALLOCATION, buf, len, aud, n_aud, id_out);
+	free(buf);
 }
 
 static void post(struct node *n, const char *text, const uint8_t (*aud)[32], size_t n_aud)
 {
 	post_kp(n->L, keten_ledger_keypair(n->L), text, aud, n_aud, NULL);
+}
+
+/* A note about entry `about` (of its municipality). */
+static void post_on(struct node *n, const char *text, const uint8_t (*aud)[32], size_t n_aud, const uint8_t about[32])
+{
+	post_about(n->L, keten_ledger_keypair(n->L), text, aud, n_aud, about, NULL);
 }
 
 /* One full round between a client and a server session, messages passed
@@ -277,17 +317,14 @@ static int pull(struct node *cl, struct node *srv, keten_sync_stats *st)
 	return rc;
 }
 
-/* What a node holds, in id order: body or stub, a hash of the bytes, and
- * whether the need-to-know rule lets this node read the body. */
+/* What a node holds, in id order: body or stub and a hash of the bytes. */
 struct held {
 	uint8_t id[32];
-	bool body, may;
+	bool body;
 	uint8_t hash[32];
 };
 
 struct holding {
-	keten_txn *t;
-	const uint8_t *key;
 	struct held *h;
 	size_t n, cap;
 };
@@ -306,7 +343,6 @@ static int held_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, voi
 	}
 	memcpy(ho->h[ho->n].id, k, 32);
 	ho->h[ho->n].body = e.has_body;
-	ho->h[ho->n].may = keten_sync_may_read(ho->t, &e, ho->key);
 	keten_hash(ho->h[ho->n].hash, v, vl);
 	ho->n++;
 	keten_entry_release(&e);
@@ -315,12 +351,31 @@ static int held_cb(const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, voi
 
 static size_t holdings(struct node *n, struct held **out)
 {
-	struct holding ho = {.key = n->key};
-	assert_int_equal(keten_store_read(keten_ledger_store(n->L), &ho.t, NULL), KETEN_OK);
-	assert_int_equal(kt_kv_scan(ho.t, KT_ENTRIES, NULL, 0, held_cb, &ho, NULL), KETEN_OK);
-	keten_txn_end(ho.t);
+	struct holding ho = {0};
+	keten_txn *t;
+	assert_int_equal(keten_store_read(keten_ledger_store(n->L), &t, NULL), KETEN_OK);
+	assert_int_equal(kt_kv_scan(t, KT_ENTRIES, NULL, 0, held_cb, &ho, NULL), KETEN_OK);
+	keten_txn_end(t);
 	*out = ho.h;
 	return ho.n;
+}
+
+/* May `key` read the body of entry id, as a node that holds the body
+ * judges it (what it would send in sync)?  True when any of them says so. */
+static bool may_read_at(struct node *nodes, int n, const uint8_t id[32], const uint8_t key[32])
+{
+	bool may = false;
+	for (int j = 0; j < n && !may; j++) {
+		keten_txn *t;
+		keten_entry e;
+		assert_int_equal(keten_store_read(keten_ledger_store(nodes[j].L), &t, NULL), KETEN_OK);
+		if (keten_store_get_entry(t, id, &e, NULL) == KETEN_OK) {
+			may = e.has_body && keten_sync_may_read(t, &e, key);
+			keten_entry_release(&e);
+		}
+		keten_txn_end(t);
+	}
+	return may;
 }
 
 static void digest_of(struct node *n, uint8_t d[32], size_t *feeds)
@@ -361,7 +416,7 @@ static bool converged(struct node *nodes, int n, char *why, size_t wl)
 			if (memcmp(h[k].id, h0[k].id, 32) != 0) {
 				snprintf(why, wl, "node %d holds other entries than node 0", i);
 				ok = false;
-			} else if (h[k].body != h[k].may) {
+			} else if (h[k].body != may_read_at(nodes, n, h[k].id, nodes[i].key)) {
 				snprintf(why, wl, "node %d holds entry %zu %s", i, k,
 				         h[k].body ? "with a body it may not read" : "as a stub though it may read it");
 				ok = false;
@@ -416,24 +471,24 @@ static int group_setup(void **state)
 	for (int i = 1; i < NN; i++)
 		certify(&nd[M], nd[i].key, names[i], role_ids[i], munis[i]);
 	{
-		uint8_t a[3][32];
+		uint8_t a[3][32], al[32];
 		memcpy(a[0], nd[M].key, 32);
 		memcpy(a[1], nd[L].key, 32);
-		post(&nd[M], "allocation for the lead provider", (const uint8_t(*)[32])a, 2);
+		post_allocation(&nd[M], "0363", nd[L].key, (const uint8_t(*)[32])a, 2, al);
 		memcpy(a[0], nd[L].key, 32);
 		memcpy(a[1], nd[S1].key, 32);
-		post(&nd[L], "offer to subcontractor one", (const uint8_t(*)[32])a, 2);
+		post_on(&nd[L], "offer to subcontractor one", (const uint8_t(*)[32])a, 2, al);
 		memcpy(a[1], nd[S2].key, 32);
-		post(&nd[L], "offer to subcontractor two", (const uint8_t(*)[32])a, 2);
+		post_on(&nd[L], "offer to subcontractor two", (const uint8_t(*)[32])a, 2, al);
 		post(&nd[L], "public note", NULL, 0);
 		memcpy(a[0], nd[S1].key, 32);
 		memcpy(a[1], nd[L].key, 32);
-		post(&nd[S1], "delivery by one", (const uint8_t(*)[32])a, 2);
-		post(&nd[S1], "claim by one", (const uint8_t(*)[32])a, 2);
+		post_on(&nd[S1], "delivery by one", (const uint8_t(*)[32])a, 2, al);
+		post_on(&nd[S1], "claim by one", (const uint8_t(*)[32])a, 2, al);
 		memcpy(a[0], nd[S2].key, 32);
-		post(&nd[S2], "own note of two (0599: no auditor of 0363)", (const uint8_t(*)[32])a, 1);
+		post(&nd[S2], "own note of two, about no allocation: no municipality's", (const uint8_t(*)[32])a, 1);
 		memcpy(a[1], nd[L].key, 32);
-		post(&nd[S2], "delivery by two", (const uint8_t(*)[32])a, 2);
+		post_on(&nd[S2], "delivery by two", (const uint8_t(*)[32])a, 2, al);
 		memcpy(a[0], nd[M].key, 32);
 		post(&nd[AU], "auditor to municipality", (const uint8_t(*)[32])a, 1);
 	}
@@ -496,7 +551,8 @@ static void test_pull_and_need_to_know(void **state)
 	if (!converged(nd, NN, why, sizeof why))
 		fail_msg("not converged: %s", why);
 	/* Spot checks of the rule: S2 never reads L's offer to S1; AU reads it
-	 * (S1 is certified for 0363) but not S2's own note (0599 only). */
+	 * (it is about a 0363 allocation) but not S2's own note (about no
+	 * allocation, of no municipality). */
 	{
 		struct held *h;
 		size_t n = holdings(&nd[S2], &h), stubs = 0, bodies = 0;
@@ -513,6 +569,122 @@ static void test_pull_and_need_to_know(void **state)
 		free(h);
 	}
 	nodes_drop(nd, "pull");
+}
+
+/* A lead provider works in two municipalities, 0405 and 0498.  An
+ * auditor of 0498 pulls the ledger: it gets the bodies of the 0498
+ * allocation and of what is about it (offer, delivery, claim), and only
+ * the stubs of the 0405 ones, though the lead provider in their audience
+ * also works in 0498.  A dispute over the 0405 delivery is addressed to
+ * the municipality of 0405 alone. */
+static void test_own_municipality(void **state)
+{
+	static const char *const what[4] = {"allocation", "offer", "delivery", "claim"};
+	struct node nd[NN], ax;
+	keten_keypair kp[4] = {0}; /* lead provider, subcontractor, municipality 0405, municipality 0498 */
+	char *both[2] = {(char *)"0405", (char *)"0498"}, *m5[1] = {(char *)"0405"}, *m8[1] = {(char *)"0498"};
+	uint8_t ids[2][4][32], a[2][32], out[KETEN_MAX_AUDIENCE][32];
+	keten_error err = {0};
+	keten_txn *t;
+	size_t n_out;
+	int wrong = 0;
+	(void)state;
+	nodes_copy(nd, "own");
+	for (int i = 0; i < 4; i++) {
+		kp[i].sk = sodium_malloc(64);
+		assert_non_null(kp[i].sk);
+		crypto_sign_keypair(kp[i].pk, kp[i].sk);
+	}
+	snprintf(ax.dir, sizeof ax.dir, "%s/own/ax", FX->base);
+	node_create(&ax, ax.dir, "Accountant 0498", "auditor");
+	assert_int_equal(keten_ledger_trust_add(ax.L, nd[M].key, names[M], &err), KETEN_OK);
+	certify_in(&nd[M], kp[0].pk, "Hoofd in twee", KETEN__ROLE__LEAD_PROVIDER, both, 2);
+	certify_in(&nd[M], kp[1].pk, "Onder in twee", KETEN__ROLE__SUBCONTRACTOR, both, 2);
+	certify_in(&nd[M], kp[2].pk, "Gemeente Hoorn", KETEN__ROLE__MUNICIPALITY, m5, 1);
+	certify_in(&nd[M], kp[3].pk, "Gemeente Drechterland", KETEN__ROLE__MUNICIPALITY, m8, 1);
+	certify_in(&nd[M], ax.key, "Accountant 0498", KETEN__ROLE__AUDITOR, m8, 1);
+	for (int g = 0; g < 2; g++) {
+		memcpy(a[0], kp[2 + g].pk, 32);
+		memcpy(a[1], kp[0].pk, 32);
+		{
+			Keten__Allocation al = KETEN__ALLOCATION__INIT;
+			uint8_t contract[32] = {2}, *buf;
+			size_t len;
+			al.contract.data = contract;
+			al.contract.len = 32;
+			al.client_ref = (char *)(g ? "DRL-2026-0001" : "HRN-2026-0001");
+			al.provider.data = kp[0].pk;
+			al.provider.len = 32;
+			al.domain = (char *)"jeugd";
+			al.kind = KETEN__KIND__HERSTEL;
+			al.start = 20260101;
+			al.amount_cents = 1436600;
+			al.municipality = both[g];
+			len = keten__allocation__get_packed_size(&al);
+			buf = malloc(len);
+			assert_non_null(buf);
+			keten__allocation__pack(&al, buf);
+			post_entry(nd[M].L, &kp[2 + g], KETEN__BODY_TYPE__ALLOCATION, buf, len, (const uint8_t(*)[32])a,
+			           2, ids[g][0]);
+			free(buf);
+		}
+		memcpy(a[1], kp[1].pk, 32);
+		memcpy(a[0], kp[0].pk, 32);
+		post_about(nd[M].L, &kp[0], "offer in full", (const uint8_t(*)[32])a, 2, ids[g][0], ids[g][1]);
+		post_about(nd[M].L, &kp[1], "delivery", (const uint8_t(*)[32])a, 2, ids[g][1], ids[g][2]);
+		post_about(nd[M].L, &kp[1], "claim", (const uint8_t(*)[32])a, 2, ids[g][2], ids[g][3]);
+	}
+	/* the rule, as the node that holds every body judges it */
+	assert_int_equal(keten_store_read(keten_ledger_store(nd[M].L), &t, &err), KETEN_OK);
+	for (int g = 0; g < 2; g++)
+		for (int k = 0; k < 4; k++) {
+			keten_entry e;
+			assert_int_equal(keten_store_get_entry(t, ids[g][k], &e, &err), KETEN_OK);
+			if (keten_sync_may_read(t, &e, ax.key) != (g == 1) && ++wrong)
+				print_message("the %s entry of %s: the auditor of 0498 %s", what[k], both[g],
+				              g ? "may not read it\n" : "may read it\n");
+			assert_true(keten_sync_may_read(t, &e, kp[0].pk));
+			keten_entry_release(&e);
+		}
+	/* a dispute over the 0405 delivery: to 0405's municipality, not 0498's */
+	assert_int_equal(kt_dispute_audience(t, kp[1].pk, (const uint8_t(*)[32])ids[0][2], 1, out, &n_out, &err),
+	                 KETEN_OK);
+	{
+		bool to5 = false, to8 = false;
+		for (size_t i = 0; i < n_out; i++) {
+			to5 = to5 || memcmp(out[i], kp[2].pk, 32) == 0;
+			to8 = to8 || memcmp(out[i], kp[3].pk, 32) == 0;
+		}
+		assert_true(to5);
+		if (to8 && ++wrong)
+			print_message("a dispute over a 0405 delivery is addressed to the municipality of 0498\n");
+		print_message("a dispute over the 0405 delivery goes to %zu keys: the municipality of 0405%s\n", n_out,
+		              to8 ? " and 0498" : ", not 0498's");
+	}
+	keten_txn_end(t);
+	/* over sync: the auditor pulls from the node holding them all */
+	assert_int_equal(pull(&ax, &nd[M], NULL), KETEN_OK);
+	assert_int_equal(keten_store_read(keten_ledger_store(ax.L), &t, &err), KETEN_OK);
+	{
+		size_t bodies = 0, stubs = 0;
+		for (int g = 0; g < 2; g++)
+			for (int k = 0; k < 4; k++) {
+				keten_entry e;
+				assert_int_equal(keten_store_get_entry(t, ids[g][k], &e, &err), KETEN_OK);
+				if (e.has_body != (g == 1) && ++wrong)
+					print_message("the auditor of 0498 holds the %s entry of %s %s", what[k],
+					              both[g], e.has_body ? "with its body\n" : "as a stub\n");
+				e.has_body ? bodies++ : stubs++;
+				keten_entry_release(&e);
+			}
+		print_message("auditor of 0498 after sync: %zu of the 8 with their body, %zu stubs\n", bodies, stubs);
+	}
+	keten_txn_end(t);
+	assert_int_equal(wrong, 0);
+	node_close(&ax);
+	for (int i = 0; i < 4; i++)
+		keten_keypair_release(&kp[i]);
+	nodes_drop(nd, "own");
 }
 
 static void test_in_sync_round(void **state)
@@ -2510,6 +2682,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pull_and_need_to_know),
+		cmocka_unit_test(test_own_municipality),
 		cmocka_unit_test(test_in_sync_round),
 		cmocka_unit_test(test_rate_limited_backoff),
 		cmocka_unit_test(test_equivocation),
