@@ -71,9 +71,13 @@
  *
  * Need-to-know (keten_sync_may_read): a key may read an entry's body when
  * the audience is empty (certificates, revocations), the key is the author
- * or in the audience, or the key is an auditor certified for a
- * municipality that a party of the audience is certified for.  Everyone
- * else gets the stub: the signed header without the body.
+ * or in the audience, or the key is an auditor certified for the entry's
+ * own municipality: an allocation's CBS code, a framework contract's
+ * scope, for an offer, answer, delivery, claim, payment, receipt, result,
+ * resume, clawback or correction the municipality of the allocation it
+ * belongs to, for a dispute that of the entries it is about (not the
+ * municipalities its parties work in).  Everyone else gets the stub: the
+ * signed header without the body.
  *
  * Checkpoints: a node records the heads it has seen as a checkpoint entry
  * (every feed head here, in author order, and their root: the heads
@@ -251,7 +255,9 @@ KETEN_API int keten_sync_serve(keten_ledger *L, keten_sync_session *s, const ket
                                const uint8_t *req, size_t len, uint8_t **reply, size_t *reply_len, keten_error *note);
 
 /* May `key` read the body of e (the need-to-know rule above)?  t: a read
- * transaction of the ledger that holds e (party states are read in it). */
+ * transaction of the ledger that holds e (party states, and for an
+ * auditor what e refers to, are read in it: a municipality that cannot be
+ * traced there, as of a stub, lets no auditor read). */
 KETEN_API bool keten_sync_may_read(keten_txn *t, const keten_entry *e, const uint8_t key[32]);
 
 /* Heads and checkpoints ----------------------------------------------------- */

@@ -13,7 +13,9 @@
  * The derived state is read first (an offer's record names its root
  * allocation, a claim's its allocation), the signed bodies of what an
  * entry refers to when there is no record (an entry still pending, or
- * one the rules rejected).  What cannot be traced here (a reference held
+ * one the rules rejected).  A subcontractor holds the allocation only as
+ * a stub: for it an offer's municipality is the scope of the framework
+ * contract the offer names.  What cannot be traced here (a reference held
  * only as a stub, or not at all) adds nothing: an entry whose
  * municipality is not known is nobody's beyond its audience.
  */
@@ -52,9 +54,13 @@ static bool of_state(keten_txn *t, const uint8_t id[32], kt_municipalities *m, i
 
 	if (kt_state_get(t, DK_ALLOCATION, id, &keten__state__allocation_state__descriptor, &r, NULL) == 0)
 		add_code(m, ((Keten__State__AllocationState *)r)->municipality);
-	else if (kt_state_get(t, DK_OFFER, id, &keten__state__offer_state__descriptor, &r, NULL) == 0)
-		of_id(t, &((Keten__State__OfferState *)r)->allocation, m, depth);
-	else if (kt_state_get(t, DK_CLAIM, id, &keten__state__claim_state__descriptor, &r, NULL) == 0) {
+	else if (kt_state_get(t, DK_OFFER, id, &keten__state__offer_state__descriptor, &r, NULL) == 0) {
+		Keten__State__OfferState *o = r;
+		size_t was = m->n;
+		of_id(t, &o->allocation, m, depth);
+		if (m->n == was && o->has_contract)
+			of_id(t, &o->contract, m, depth); /* the allocation is a stub here */
+	} else if (kt_state_get(t, DK_CLAIM, id, &keten__state__claim_state__descriptor, &r, NULL) == 0) {
 		Keten__State__ClaimState *k = r;
 		of_id(t, k->has_allocation ? &k->allocation : &k->target, m, depth);
 	} else if (kt_state_get(t, DK_DELIVERY, id, &keten__state__delivery_state__descriptor, &r, NULL) == 0)
@@ -91,7 +97,6 @@ static const ProtobufCMessageDescriptor *one_ref(uint32_t type)
 {
 	switch (type) {
 	case KETEN__BODY_TYPE__INDEXATION: return &keten__indexation__descriptor;
-	case KETEN__BODY_TYPE__SUBCONTRACT_OFFER: return &keten__subcontract_offer__descriptor;
 	case KETEN__BODY_TYPE__OFFER_ANSWER: return &keten__offer_answer__descriptor;
 	case KETEN__BODY_TYPE__DELIVERY: return &keten__delivery__descriptor;
 	case KETEN__BODY_TYPE__CLAIM: return &keten__claim__descriptor;
@@ -124,7 +129,15 @@ static void of_body(keten_txn *t, const keten_entry *e, kt_municipalities *m, in
 {
 	const ProtobufCMessageDescriptor *d = one_ref(e->body_type);
 
-	if (d) {
+	if (e->body_type == KETEN__BODY_TYPE__SUBCONTRACT_OFFER) {
+		Keten__SubcontractOffer *o = keten__subcontract_offer__unpack(NULL, e->body_len, e->body);
+		size_t was = m->n;
+		if (o)
+			of_id(t, &o->allocation, m, depth);
+		if (o && m->n == was && o->has_contract)
+			of_id(t, &o->contract, m, depth); /* the allocation is a stub here */
+		keten__subcontract_offer__free_unpacked(o, NULL);
+	} else if (d) {
 		of_first_field(t, d, e, m, depth);
 	} else if (e->body_type == KETEN__BODY_TYPE__ALLOCATION) {
 		Keten__Allocation *a = keten__allocation__unpack(NULL, e->body_len, e->body);
