@@ -326,7 +326,7 @@ static int import_message(keten_ledger *L, const keten_ijw_message *m, keten_ijw
 int keten_ijw_import(keten_ledger *L, const uint8_t *xml, size_t len, keten_ijw_result *out, keten_error *err)
 {
 	keten_ijw_message m;
-	uint8_t key[32];
+	uint8_t *key;
 	int rc;
 
 	if (out)
@@ -335,10 +335,12 @@ int keten_ijw_import(keten_ledger *L, const uint8_t *xml, size_t len, keten_ijw_
 		return keten_fail(err, KETEN_EINVAL, "keten_ijw_import needs a ledger, bytes and a result");
 	if (!keten_ledger_unlocked(L))
 		return keten_fail(err, KETEN_EPERM, "the home's key is not unlocked");
-	if ((rc = pseudonym_key(L, key, err)))
-		return rc;
-	rc = keten_ijw_parse(xml, len, key, &m, err);
-	sodium_memzero(key, sizeof key);
+	/* the pseudonym key is a secret: in guarded, locked memory, wiped */
+	if (!(key = sodium_malloc(32)))
+		return keten_fail(err, KETEN_ENOMEM, "no memory for the pseudonym key");
+	if ((rc = pseudonym_key(L, key, err)) == KETEN_OK)
+		rc = keten_ijw_parse(xml, len, key, &m, err);
+	sodium_free(key); /* wipes */
 	if (rc) {
 		if (err && (out->faults = malloc(sizeof *out->faults))) {
 			out->faults[0] = *err;

@@ -33,6 +33,15 @@
  * cannot make us spend unbounded memory or time.  For an unprotected
  * store the salt and limits are still written (random salt, chosen
  * limits) but not used; the sealing key is 32 zero bytes.
+ *
+ * No secret in a core dump: before a secret key is made or opened, the
+ * process is made non-dumpable (PR_SET_DUMPABLE 0: no core file, no
+ * ptrace or /proc/PID/mem by other processes of the same user) and its
+ * core size limit, soft and hard, set to 0, so every program that
+ * unlocks a key through this library has both.  The seed, secret key and
+ * sealing key live only in sodium_malloc'd (guarded, mlocked) memory and
+ * are wiped with sodium_free; a new key's seed is drawn there too, not on
+ * the stack.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +49,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -123,6 +134,21 @@ static keten_err fail_sys(keten_error *err, int sys, const char *what, const cha
 	if (err)
 		err->sys = sys;
 	return KETEN_EIO;
+}
+
+/* Keep this process's memory out of core dumps and away from other
+ * processes of its user, for as long as it lives (both are inherited by
+ * children and kept over exec of a program that is not set-id). */
+static keten_err no_core_dumps(keten_error *err)
+{
+	struct rlimit none = {0, 0};
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return keten_fail(err, KETEN_EIO, "cannot keep the key out of core dumps (PR_SET_DUMPABLE): %s",
+		                  strerror(errno));
+	if (setrlimit(RLIMIT_CORE, &none) != 0)
+		return keten_fail(err, KETEN_EIO, "cannot keep the key out of core dumps (RLIMIT_CORE): %s",
+		                  strerror(errno));
+	return KETEN_OK;
 }
 
 static keten_err not_keystore(keten_error *err, const char *path)
@@ -293,7 +319,7 @@ int keten_keystore_create(const char *path, const char *passphrase, keten_keypai
 	keten_keypair kp = {0};
 	uint8_t buf[KS_FILE_LEN];
 	struct ks_header h;
-	uint8_t *key = NULL;
+	uint8_t *key = NULL, *seed = NULL;
 	keten_err rc;
 
 	memset(buf, 0, sizeof buf);
@@ -307,17 +333,23 @@ int keten_keystore_create(const char *path, const char *passphrase, keten_keypai
 		goto cleanup;
 	}
 
+	if ((rc = no_core_dumps(err)) != KETEN_OK)
+		goto cleanup;
 	kp.unprotected = no_passphrase(passphrase);
 	kp.sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
 	key = sodium_malloc(KS_KEY_LEN);
-	if (!kp.sk || !key) {
+	seed = sodium_malloc(crypto_sign_SEEDBYTES);
+	if (!kp.sk || !key || !seed) {
 		rc = keten_fail(err, KETEN_ENOMEM, "out of memory creating keystore '%s'", path);
 		goto cleanup;
 	}
-	if (crypto_sign_keypair(kp.pk, kp.sk) != 0) {
+	randombytes_buf(seed, crypto_sign_SEEDBYTES);
+	if (crypto_sign_seed_keypair(kp.pk, kp.sk, seed) != 0) {
 		rc = keten_fail(err, KETEN_ECRYPTO, "cannot make a key pair for '%s'", path);
 		goto cleanup;
 	}
+	sodium_free(seed); /* wipes */
+	seed = NULL;
 	/* libsodium makes keys of the prime-order group: what open and the ledger accept */
 	KETEN_ASSERT(keten_key_valid(kp.pk));
 
@@ -342,7 +374,8 @@ int keten_keystore_create(const char *path, const char *passphrase, keten_keypai
 	memset(&kp, 0, sizeof kp);
 	rc = KETEN_OK;
 cleanup:
-	sodium_free(key); /* wipes; NULL is fine */
+	sodium_free(seed); /* wipes; NULL is fine */
+	sodium_free(key);
 	keten_keypair_release(&kp);
 	sodium_memzero(buf, sizeof buf);
 	if (rc != KETEN_OK && out)
@@ -368,6 +401,8 @@ int keten_keystore_open(const char *path, const char *passphrase, keten_keypair 
 		rc = keten_fail(err, KETEN_EINVAL, "keystore path and output are required");
 		goto cleanup;
 	}
+	if ((rc = no_core_dumps(err)) != KETEN_OK)
+		goto cleanup;
 	if ((rc = read_file(path, buf, err)) != KETEN_OK)
 		goto cleanup;
 	if ((rc = parse_header(buf, &h, path, err)) != KETEN_OK)

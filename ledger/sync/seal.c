@@ -81,26 +81,35 @@ size_t kt_hs_sigmsg(const char *ctx, const uint8_t hash[32], uint8_t msg[KT_HS_M
 int kt_hs_keys(bool client, const uint8_t my_pk[32], const uint8_t my_sk[32], const uint8_t peer_pk[32],
                const uint8_t th[32], uint8_t k_tx[32], uint8_t k_rx[32])
 {
-	uint8_t rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES], c2s[32], s2c[32];
+	/* the shared secrets in guarded, locked memory, not on the stack */
+	uint8_t *sec = sodium_malloc(4 * 32), *rx, *tx, *c2s, *s2c;
 	uint8_t msg[3 + 32];
-	int rc = client ? crypto_kx_client_session_keys(rx, tx, my_pk, my_sk, peer_pk)
-			: crypto_kx_server_session_keys(rx, tx, my_pk, my_sk, peer_pk);
-	if (rc != 0)
+	int rc;
+
+	_Static_assert(crypto_kx_SESSIONKEYBYTES == 32, "kx session key size");
+	if (!sec)
+		return KETEN_ENOMEM;
+	rx = sec;
+	tx = sec + 32;
+	c2s = sec + 64;
+	s2c = sec + 96;
+	rc = client ? crypto_kx_client_session_keys(rx, tx, my_pk, my_sk, peer_pk)
+		    : crypto_kx_server_session_keys(rx, tx, my_pk, my_sk, peer_pk);
+	if (rc != 0) {
+		sodium_free(sec);
 		return KETEN_ECRYPTO; /* the peer's ephemeral key is a low-order point */
+	}
 	/* the client's tx is the server's rx: name each by its direction, and
 	 * bind both to everything the handshake said */
 	memcpy(msg, "c2s", 3);
 	memcpy(msg + 3, th, 32);
-	crypto_generichash(c2s, 32, msg, sizeof msg, client ? tx : rx, sizeof tx);
+	crypto_generichash(c2s, 32, msg, sizeof msg, client ? tx : rx, 32);
 	memcpy(msg, "s2c", 3);
-	crypto_generichash(s2c, 32, msg, sizeof msg, client ? rx : tx, sizeof rx);
+	crypto_generichash(s2c, 32, msg, sizeof msg, client ? rx : tx, 32);
 	memcpy(k_tx, client ? c2s : s2c, 32);
 	memcpy(k_rx, client ? s2c : c2s, 32);
-	sodium_memzero(rx, sizeof rx);
-	sodium_memzero(tx, sizeof tx);
-	sodium_memzero(c2s, sizeof c2s);
-	sodium_memzero(s2c, sizeof s2c);
-	return KETEN_OK;
+	sodium_free(sec); /* wipes */
+	return rc;
 }
 
 void kt_sync_binding(const char *transport, uint8_t out[32])

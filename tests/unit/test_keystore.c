@@ -1,7 +1,9 @@
 /*
  * test_keystore.c — unit tests for ledger/keystore.c: create and open,
  * wrong passphrases, file mode, refusal of every damaged or truncated
- * file, unprotected stores, peek and release.
+ * file, unprotected stores, peek and release; no core dump once a key is
+ * made or opened (dumpable off, core size 0 soft and hard, as
+ * /proc/self/limits and prctl say).
  *
  * main sets KETEN_PWHASH_FAST=1 so Argon2id runs at its minimum limits;
  * one test creates a store with the real interactive limits.
@@ -19,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -642,11 +646,79 @@ static void test_weak_public_key(void **state)
 	keten_keypair_release(&kp);
 }
 
+/* The core size limits as /proc/self/limits gives them ("unlimited" as
+ * -1); false when the line is not there. */
+static bool core_limits(long long *soft, long long *hard)
+{
+	char line[256], a[32], b[32];
+	bool found = false;
+	FILE *f = fopen("/proc/self/limits", "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof line, f))
+		if (strncmp(line, "Max core file size", 18) == 0 && sscanf(line + 18, "%31s %31s", a, b) == 2) {
+			*soft = strcmp(a, "unlimited") == 0 ? -1 : atoll(a);
+			*hard = strcmp(b, "unlimited") == 0 ? -1 : atoll(b);
+			found = true;
+		}
+	fclose(f);
+	return found;
+}
+
+/* In a child that may dump core (dumpable on, soft limit raised to the
+ * hard one): create (open = false) or open the store at path, then exit
+ * 0 when it is non-dumpable with a core size of 0 soft and hard, 2 when
+ * the child could not start dumpable, 3 on a failed keystore call, 1
+ * otherwise. */
+static int core_child(const char *path, bool open)
+{
+	pid_t pid = fork();
+	int status;
+	if (pid == 0) {
+		struct rlimit rl;
+		keten_keypair kp = {0};
+		long long soft, hard;
+		int rc;
+		getrlimit(RLIMIT_CORE, &rl);
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_CORE, &rl);
+		prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+		if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1 || !core_limits(&soft, &hard) || (soft == 0 && hard == 0))
+			_exit(2);
+		rc = open ? keten_keystore_open(path, PASS, &kp, NULL) : keten_keystore_create(path, PASS, &kp, NULL);
+		if (rc != KETEN_OK)
+			_exit(3);
+		if (!core_limits(&soft, &hard))
+			_exit(1);
+		printf("after %s: PR_GET_DUMPABLE %d; /proc/self/limits: Max core file size %lld %lld\n",
+		       open ? "keten_keystore_open" : "keten_keystore_create", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), soft,
+		       hard);
+		fflush(stdout);
+		rc = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 && soft == 0 && hard == 0;
+		keten_keypair_release(&kp);
+		_exit(rc ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* First in the file: this process has not touched a key yet, so the
+ * children start dumpable with the hard limit they inherit. */
+static void test_no_core_dumps(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(core_child(f->path, false), 0);
+	assert_int_equal(core_child(f->path, true), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(test_no_core_dumps),
 		T(test_roundtrip),
 		T(test_two_stores_differ),
 		T(test_wrong_passphrase),
