@@ -17,6 +17,7 @@
 #define KETEN_JSON_H
 
 #include "keten/export.h"
+#include "keten/limits.h"
 
 #include <stdbool.h>
 #include <stddef.h>
