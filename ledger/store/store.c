@@ -131,9 +131,11 @@ static keten_err commit_fail(keten_store *s, int rc, keten_error *err)
 	           "ledger store in '%s': no space left on device (%s); nothing of this command was stored: "
 	           "free space there or move the home to a larger file system, then run it again",
 	           dir,
-	           rc == MDB_MAP_FULL  ? "the map cannot grow"
-	                   : rc == EIO ? "a write fell short on a full file system"
-	                               : strerror(rc));
+	           rc == MDB_MAP_FULL     ? "the map cannot grow"
+	                   : rc == EIO    ? "a write fell short on a full file system"
+	                   : rc == EDQUOT ? "the disk quota is used up"
+	                   : rc == EFBIG  ? "the file is at its size limit"
+	                                  : "the file system is full");
 	if (err)
 		err->sys = ENOSPC;
 	return KETEN_ESTORE;
