@@ -1,5 +1,5 @@
 # keten — top-level build.  No autotools: `make`, `make test`, `make demo`,
-# `make bench`, `make fuzz`, `make install PREFIX=... DESTDIR=...`.
+# `make bench`, `make fuzz`, `make fuzz-long`, `make install PREFIX=... DESTDIR=...`.
 # SANITIZE=address,undefined builds into build/san/ instead of build/.
 # DEV=1 is the developer build: warnings are errors (make test uses it).
 
@@ -62,7 +62,7 @@ LIB_OBJ  := $(patsubst %.c,$(B)/%.o,$(LEDGER_SRC)) $(PROTO_C:.c=.o) $(B)/web/ass
 CLI_OBJ  := $(patsubst %.c,$(B)/%.o,$(CLI_SRC))
 TESTS    := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
 
-.PHONY: all deps test unit unit-san cli-tests fuzz fuzz-run demo bench install clean structure man completion deb
+.PHONY: all deps test unit unit-san cli-tests fuzz fuzz-long fuzz-run demo bench install clean structure man completion deb
 all: $(B)/keten $(B)/libketen.a $(B)/libketen.so
 
 deps:
@@ -135,6 +135,12 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
               -Iinclude -Iledger -Ibuild/fuzz -Ibuild/fuzz/proto $(XML_CFLAGS)
 fuzz: $(FUZZ_BIN)
+# A long run, not part of make test: FUZZ_RUNS executions of each target
+# (FUZZ_TARGETS names a few: make fuzz-long FUZZ_TARGETS="keystore import").
+FUZZ_RUNS ?= 10000000
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+fuzz-long: $(FUZZ_BIN)
+	@sh tests/fuzz/long.sh $(FUZZ_RUNS) $(FUZZ_TARGETS)
 build/fuzz/proto/%.pb-c.c: proto/%.proto
 	@mkdir -p build/fuzz/proto
 	protoc-c --c_out=build/fuzz/proto -Iproto $<

@@ -59,6 +59,12 @@ static int record_failed(const char *path, const keten_batch *bt, const keten_er
 		        bt->n_errors == 1 ? "" : "s", bt->n_rows);
 		return EX_DATAERR_;
 	}
+	if (err->code == KETEN_ESTORE || err->code == KETEN_EIO || err->code == KETEN_ENOMEM) {
+		/* the store could not take the rows: no row was refused */
+		rc = cli_error(err);
+		fprintf(stderr, "keten: nothing appended: none of the %zu rows was stored\n", bt->n_rows);
+		return rc;
+	}
 	if (err->item >= 1 && err->item <= bt->n_rows) {
 		/* the append path names the entry that failed: its row's line */
 		size_t line = bt->rows[err->item - 1].line;

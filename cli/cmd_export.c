@@ -186,16 +186,20 @@ static int read_blobs(FILE *in, const char *path, struct blobs *bs)
 {
 	keten_error err = {0};
 	char *line = NULL;
-	size_t lcap = 0, lineno = 0, rl;
-	ssize_t got;
+	size_t lcap = 0, lineno = 0, rl, got;
 	uint8_t *raw;
-	int rc = 0;
+	int rc = 0, r;
 
-	while (rc == 0 && (got = getline(&line, &lcap, in)) > 0) {
+	while (rc == 0 && (r = keten_json_read_line(in, KETEN_IMPORT_MAX_LINE, &line, &lcap, &got, &err)) != 1) {
 		lineno++;
+		if (r) {
+			fprintf(stderr, "keten: '%s' line %zu: %s\n", path, lineno, err.msg);
+			rc = cli_exit_code(err.code);
+			break;
+		}
 		if (got == 1 && line[0] == '\n')
 			continue;
-		if (keten_json_entry_parse(line, (size_t)got, &raw, &rl, &err)) {
+		if (keten_json_entry_parse(line, got, &raw, &rl, &err)) {
 			if (err.code == KETEN_EMALFORMED)
 				fprintf(stderr, "keten: '%s' line %zu: not a JSON object: %s\n", path, lineno, err.msg);
 			else

@@ -16,6 +16,7 @@
 #define KETEN_BATCH_H
 
 #include "keten/export.h"
+#include "keten/limits.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,10 +24,8 @@
 
 struct keten_error;
 
-/* Input limits: larger batches are refused as malformed. */
-#define KETEN_BATCH_MAX_BYTES (64u * 1024u * 1024u)
-#define KETEN_BATCH_MAX_ROWS  200000u
-#define KETEN_BATCH_MAX_FIELD 4096u /* bytes in one field */
+/* Input limits (KETEN_BATCH_MAX_*): keten/limits.h.  Larger batches are
+ * refused as malformed. */
 
 typedef enum keten_batch_type {
 	KETEN_BATCH_NONE = 0,

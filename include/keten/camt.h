@@ -15,6 +15,7 @@
 #define KETEN_CAMT_H
 
 #include "keten/export.h"
+#include "keten/limits.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,10 +23,7 @@
 
 struct keten_error;
 
-/* Input limits: larger statements are refused as malformed. */
-#define KETEN_CAMT_MAX_BYTES   (32u * 1024u * 1024u)
-#define KETEN_CAMT_MAX_ENTRIES 100000u /* Ntry per statement */
-#define KETEN_CAMT_MAX_TX      200000u /* TxDtls per statement, all entries */
+/* Input limits (KETEN_CAMT_MAX_*): keten/limits.h. */
 
 /* One transaction inside an entry (Ntry/NtryDtls/TxDtls).  Every string is
  * owned by the statement, NUL-terminated, trimmed, and NULL when absent. */

@@ -36,6 +36,7 @@
 #define KETEN_IJW_H
 
 #include "keten/export.h"
+#include "keten/limits.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,13 +46,8 @@ struct keten_error;
 struct keten_ledger;
 struct keten_txn;
 
-/* Input limits, checked on the bytes before a tree is built: larger or
- * deeper messages are refused as malformed. */
-#define KETEN_IJW_MAX_BYTES    (8u * 1024u * 1024u)
-#define KETEN_IJW_MAX_DEPTH    16u     /* element nesting (the 3.2 messages need 8) */
-#define KETEN_IJW_MAX_ATTRS    8u      /* attributes (namespace declarations included) on one element */
-#define KETEN_IJW_MAX_ELEMENTS 400000u /* elements in one message */
-#define KETEN_IJW_MAX_ITEMS    20000u  /* products or prestaties in one message */
+/* Input limits (KETEN_IJW_MAX_*), checked on the bytes before a tree is
+ * built: keten/limits.h. */
 
 /* A client reference: "ijw-" and 24 letters a..p, the first 96 bits of
  * the keyed hash (see keten_ijw_pseudonym). */

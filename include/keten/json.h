@@ -17,8 +17,10 @@
 #define KETEN_JSON_H
 
 #include "keten/export.h"
+#include "keten/limits.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -131,6 +133,17 @@ KETEN_API json_t *keten_json_allocation_state(keten_txn *t, const uint8_t id[32]
  * missing or not base64).
  */
 KETEN_API int keten_json_entry_parse(const char *text, size_t len, uint8_t **out, size_t *out_len, keten_error *err);
+
+/*
+ * One line of in into *buf (grown as needed, *cap its size; the caller
+ * frees it), *len its bytes with the newline; at most max bytes besides
+ * the newline are ever read or held (KETEN_IMPORT_MAX_LINE for `keten
+ * import`).  Returns 0 with a line, 1 at the end of input, or
+ * KETEN_EMALFORMED as soon as the line passes max ("the line is longer
+ * than the limit of N bytes"), KETEN_EIO, KETEN_ENOMEM.  The line is NUL-terminated
+ * (and may hold NUL bytes itself).
+ */
+KETEN_API int keten_json_read_line(FILE *in, size_t max, char **buf, size_t *cap, size_t *len, keten_error *err);
 
 /*
  * `keten import --json`: {received, added, known, applied, pending,

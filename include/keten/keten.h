@@ -88,6 +88,7 @@ KETEN_API void keten_hex(char *out, const uint8_t *in, size_t len);
 /* Parse exactly 2*len hex digits; KETEN_EINVAL otherwise. */
 KETEN_API keten_err keten_unhex(uint8_t *out, size_t len, const char *hex);
 
+#include "keten/limits.h"
 #include "keten/money.h"
 #include "keten/entry.h"
 #include "keten/store.h"

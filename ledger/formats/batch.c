@@ -589,6 +589,11 @@ static void read_csv(bctx *x, const char *s, size_t len, size_t start)
 		size_t seg = nl ? (size_t)(nl - (s + pos)) + 1 : len - pos;
 		if (p.pstate == LIBCSV_ROW_NOT_BEGUN)
 			x->row.line = x->cur_line;
+		if (seg - (nl != NULL) > KETEN_BATCH_MAX_LINE) {
+			fatal(x, x->cur_line, "line %zu is longer than the limit of %u bytes", x->cur_line,
+			      KETEN_BATCH_MAX_LINE);
+			break;
+		}
 		if (csv_parse(&p, s + pos, seg, csv_field, csv_record, x) != seg) {
 			if (csv_error(&p) == CSV_EPARSE)
 				fatal(x, x->cur_line,
@@ -673,6 +678,10 @@ static void read_ndjson(bctx *x, const char *s, size_t len)
 
 		line++;
 		pos += n + (nl ? 1 : 0);
+		if (n > KETEN_BATCH_MAX_LINE) {
+			fatal(x, line, "line %zu is longer than the limit of %u bytes", line, KETEN_BATCH_MAX_LINE);
+			break;
+		}
 		while (k < n && (l[k] == ' ' || l[k] == '\t' || l[k] == '\r'))
 			k++;
 		if (k == n)

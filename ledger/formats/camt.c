@@ -2,8 +2,11 @@
  * camt.c — the camt.053 bank statement reader (see keten/camt.h).
  *
  * The bytes are screened first (size, NUL bytes, a leading '<', no
- * DOCTYPE) so that libxml2 never meets an entity declaration, then parsed
- * by libxml2 without network access and without entity substitution.  The
+ * DOCTYPE) so that libxml2 never meets an entity declaration, and the
+ * markup is counted against the limits of keten/limits.h (depth,
+ * attributes per element, elements: formats/xml.c) before a tree is
+ * built; libxml2 then parses without network access and without entity
+ * substitution.  The
  * tree is walked by local element names under a Document whose namespace
  * is any camt.053.001.* version, so .001.02 and .001.08 files both read.
  * Amount texts are checked to be plain decimals with at most two decimals
@@ -21,6 +24,7 @@
 
 #include "keten/keten.h"
 #include "keten/camt.h"
+#include "formats/xml.h"
 
 #define CAMT_NS_PREFIX "urn:iso:std:iso:20022:tech:xsd:camt.053.001."
 #define QUOTE_MAX      96
@@ -587,6 +591,14 @@ static bool encoding_ok(const char *s, size_t len)
 	return false;
 }
 
+static const kt_xml_limits camt_limits = {
+	.what = "camt.053 file",
+	.max_bytes = KETEN_CAMT_MAX_BYTES,
+	.max_depth = KETEN_CAMT_MAX_DEPTH,
+	.max_attrs = KETEN_CAMT_MAX_ATTRS,
+	.max_elements = KETEN_CAMT_MAX_ELEMENTS,
+};
+
 /* Screen the raw bytes before libxml2 reads them. */
 static int screen(const uint8_t *xml, size_t len, keten_error *err)
 {
@@ -595,9 +607,7 @@ static int screen(const uint8_t *xml, size_t len, keten_error *err)
 	if (len == 0)
 		return keten_fail(err, KETEN_EMALFORMED, "not XML: the camt.053 file is empty");
 	if (len > KETEN_CAMT_MAX_BYTES)
-		return keten_fail(err, KETEN_EMALFORMED,
-		                  "camt.053 file of %zu bytes is larger than the limit of %u bytes", len,
-		                  KETEN_CAMT_MAX_BYTES);
+		return kt_xml_scan(xml, len, &camt_limits, err); /* refuses the size */
 	if (memchr(xml, 0, len))
 		return keten_fail(err, KETEN_EMALFORMED, "not XML in UTF-8: the camt.053 file holds NUL bytes");
 	if (len >= 3 && xml[0] == 0xef && xml[1] == 0xbb && xml[2] == 0xbf)
@@ -612,13 +622,12 @@ static int screen(const uint8_t *xml, size_t len, keten_error *err)
 	if (memmem(xml, len, "<!DOCTYPE", 9) || memmem(xml, len, "<!ENTITY", 8))
 		return keten_fail(err, KETEN_EMALFORMED,
 		                  "a DOCTYPE or entity declaration is not allowed in a camt.053 statement");
-	return 0;
+	return kt_xml_scan(xml, len, &camt_limits, err);
 }
 
 int keten_camt_parse(const uint8_t *xml, size_t len, keten_camt_statement *out, keten_error *err)
 {
 	camt_ctx x = {.err = err};
-	xmlParserCtxtPtr pc;
 	xmlDocPtr doc;
 	xmlNode *root;
 	const char *href;
@@ -632,30 +641,12 @@ int keten_camt_parse(const uint8_t *xml, size_t len, keten_camt_statement *out, 
 	if ((rc = screen(xml, len, err)))
 		return rc;
 
-	pc = xmlNewParserCtxt();
-	if (!pc)
-		return oom(&x);
-	doc = xmlCtxtReadMemory(pc, (const char *)xml, (int)len, NULL, NULL,
-	                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!doc) {
-		const xmlError *e = &pc->lastError;
-		char msg[200];
-		size_t k;
-		snprintf(msg, sizeof msg, "%s", e->message ? e->message : "unreadable");
-		k = strlen(msg);
-		while (k && is_space(msg[k - 1]))
-			msg[--k] = '\0';
-		rc = keten_fail(err, KETEN_EMALFORMED, "not well-formed XML at line %d: %s", e->line, quote(q, msg));
-		xmlFreeParserCtxt(pc);
+	if ((rc = kt_xml_read(xml, len, NULL, "camt.053 statement", &doc, err)))
 		return rc;
-	}
-	xmlFreeParserCtxt(pc);
 
 	root = xmlDocGetRootElement(doc);
 	href = root && root->ns && root->ns->href ? (const char *)root->ns->href : "";
-	if (doc->intSubset || doc->extSubset) {
-		rc = keten_fail(err, KETEN_EMALFORMED, "a DOCTYPE is not allowed in a camt.053 statement");
-	} else if (!root || !is_element(root, "Document")) {
+	if (!root || !is_element(root, "Document")) {
 		rc = bad(&x, root, "not a camt.053 statement: the root element is '%s', not Document",
 		         root ? quote(q, (const char *)root->name) : "");
 	} else if (strncmp(href, CAMT_NS_PREFIX, strlen(CAMT_NS_PREFIX)) != 0 || href[strlen(CAMT_NS_PREFIX)] == '\0') {

@@ -7,8 +7,9 @@
  * Screening comes before libxml2 sees anything: the size, NUL bytes, a
  * leading '<', the declared encoding (UTF-8 only), no DOCTYPE and no
  * entity declaration anywhere, and one pass over the markup that counts
- * nesting depth, attributes per element and elements, so that a hostile
- * file is refused before a tree of it is built.  libxml2 then parses
+ * nesting depth, attributes per element and elements against the limits
+ * of keten/limits.h (formats/xml.c, shared with the camt.053 reader), so
+ * that a hostile file is refused before a tree of it is built.  libxml2 then parses
  * without network access and without substituting entities (with no
  * DTD, a reference to any entity but the five predefined ones is a
  * well-formedness error).  The tree is checked element by element
@@ -26,6 +27,7 @@
 #include <sodium.h>
 
 #include "formats/ijw.h"
+#include "formats/xml.h"
 #include "base/base.h"
 
 #define NS_IJW  "http://www.istandaarden.nl/ijw/3_2/"
@@ -121,83 +123,20 @@ static bool encoding_ok(const char *s, size_t len)
 	return end - p >= 5 && strncasecmp(p, "utf-8", 5) == 0 && (p[5] == '"' || p[5] == '\'');
 }
 
-/* The end of the markup at s that closes with `close`, or NULL. */
-static const char *skip_to(const char *s, const char *end, const char *close)
-{
-	const char *p = memmem(s, (size_t)(end - s), close, strlen(close));
-	return p ? p + strlen(close) : NULL;
-}
-
-/*
- * One element tag at p ('<' then a name): its attributes (each '='
- * outside a quoted value counts one, namespace declarations included)
- * and whether it closes itself.  Returns the byte after '>', or NULL
- * when the tag does not end (libxml2 then reports it).
- */
-static const char *scan_tag(const char *p, const char *end, size_t *attrs, bool *empty)
-{
-	char quote = 0;
-
-	*attrs = 0;
-	for (p++; p < end; p++) {
-		if (quote) {
-			if (*p == quote)
-				quote = 0;
-		} else if (*p == '"' || *p == '\'') {
-			quote = *p;
-		} else if (*p == '=') {
-			(*attrs)++;
-		} else if (*p == '>') {
-			*empty = p[-1] == '/';
-			return p + 1;
-		}
-	}
-	return NULL;
-}
-
-/* Depth, attributes and elements, counted over the bytes. */
-static int scan_markup(const char *s, size_t len, keten_error *err)
-{
-	const char *p = s, *end = s + len;
-	size_t depth = 0, elements = 0, attrs;
-	bool empty;
-
-	while (p && (p = memchr(p, '<', (size_t)(end - p)))) {
-		if (end - p >= 4 && memcmp(p, "<!--", 4) == 0) {
-			p = skip_to(p + 4, end, "-->");
-		} else if (end - p >= 9 && memcmp(p, "<![CDATA[", 9) == 0) {
-			p = skip_to(p + 9, end, "]]>");
-		} else if (end - p >= 2 && p[1] == '?') {
-			p = skip_to(p + 2, end, "?>");
-		} else if (end - p >= 2 && p[1] == '!') {
-			return keten_fail(err, KETEN_EMALFORMED,
-			                  "a markup declaration is not allowed in an iJw message");
-		} else if (end - p >= 2 && p[1] == '/') {
-			depth -= depth > 0;
-			p = skip_to(p + 2, end, ">");
-		} else {
-			if (++elements > KETEN_IJW_MAX_ELEMENTS)
-				return keten_fail(err, KETEN_EMALFORMED, "the message has more than %u elements",
-				                  KETEN_IJW_MAX_ELEMENTS);
-			if (!(p = scan_tag(p, end, &attrs, &empty)))
-				break;
-			if (attrs > KETEN_IJW_MAX_ATTRS)
-				return keten_fail(err, KETEN_EMALFORMED, "an element has more than %u attributes",
-				                  KETEN_IJW_MAX_ATTRS);
-			if (!empty && ++depth > KETEN_IJW_MAX_DEPTH)
-				return keten_fail(err, KETEN_EMALFORMED, "elements nest deeper than %u levels",
-				                  KETEN_IJW_MAX_DEPTH);
-		}
-	}
-	return KETEN_OK;
-}
+static const kt_xml_limits ijw_limits = {
+	.what = "message",
+	.max_bytes = KETEN_IJW_MAX_BYTES,
+	.max_depth = KETEN_IJW_MAX_DEPTH,
+	.max_attrs = KETEN_IJW_MAX_ATTRS,
+	.max_elements = KETEN_IJW_MAX_ELEMENTS,
+};
 
 static int screen(const uint8_t *xml, size_t len, keten_error *err)
 {
 	size_t i = 0;
 
 	if (len > KETEN_IJW_MAX_BYTES)
-		return keten_fail(err, KETEN_EMALFORMED, "the message is larger than %u bytes", KETEN_IJW_MAX_BYTES);
+		return kt_xml_scan(xml, len, &ijw_limits, err); /* refuses the size */
 	if (memchr(xml, 0, len))
 		return keten_fail(err, KETEN_EMALFORMED, "not XML in UTF-8: the message holds NUL bytes");
 	if (len >= 3 && xml[0] == 0xef && xml[1] == 0xbb && xml[2] == 0xbf)
@@ -211,7 +150,7 @@ static int screen(const uint8_t *xml, size_t len, keten_error *err)
 	if (memmem(xml, len, "<!DOCTYPE", 9) || memmem(xml, len, "<!ENTITY", 8) || memmem(xml, len, "<!doctype", 9))
 		return keten_fail(err, KETEN_EMALFORMED,
 		                  "a DOCTYPE or entity declaration is not allowed in an iJw message");
-	return scan_markup((const char *)xml + i, len - i, err);
+	return kt_xml_scan(xml, len, &ijw_limits, err);
 }
 
 /* Tree helpers ----------------------------------------------------------------- */
@@ -659,31 +598,7 @@ static int read_root(kt_ijw *x, const xmlNode *root, keten_ijw_message *m)
 
 static int parse_tree(const uint8_t *xml, size_t len, xmlDocPtr *doc, keten_error *err)
 {
-	xmlParserCtxtPtr pc = xmlNewParserCtxt();
-	char msg[200], q[KT_IJW_QUOTE];
-	int rc = KETEN_OK;
-
-	*doc = NULL;
-	if (!pc)
-		return keten_fail(err, KETEN_ENOMEM, "out of memory reading an iJw message");
-	*doc = xmlCtxtReadMemory(pc, (const char *)xml, (int)len, NULL, "UTF-8",
-	                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (!*doc) {
-		const xmlError *e = &pc->lastError;
-		size_t k;
-		snprintf(msg, sizeof msg, "%s", e->message ? e->message : "unreadable");
-		k = strlen(msg);
-		while (k && is_space(msg[k - 1]))
-			msg[--k] = '\0';
-		rc = keten_fail(err, KETEN_EMALFORMED, "not well-formed XML at line %d: %s", e->line,
-		                kt_ijw_quote(q, msg));
-	} else if ((*doc)->intSubset || (*doc)->extSubset) {
-		rc = keten_fail(err, KETEN_EMALFORMED, "a DOCTYPE is not allowed in an iJw message");
-		xmlFreeDoc(*doc);
-		*doc = NULL;
-	}
-	xmlFreeParserCtxt(pc);
-	return rc;
+	return kt_xml_read(xml, len, "UTF-8", "iJw message", doc, err);
 }
 
 int keten_ijw_parse(const uint8_t *xml, size_t len, const uint8_t key[32], keten_ijw_message *out, keten_error *err)

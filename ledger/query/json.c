@@ -354,7 +354,7 @@ int keten_json_entry_parse(const char *text, size_t len, uint8_t **out, size_t *
 	o = json_loadb(text, len, 0, &jerr);
 	if (!o || !json_is_object(o)) {
 		json_decref(o);
-		return keten_fail(err, KETEN_EMALFORMED, "%s", jerr.text);
+		return keten_fail(err, KETEN_EMALFORMED, "%s", o ? "the line is JSON but not an object" : jerr.text);
 	}
 	if (b64field(o, "header", &h, &hl, NULL) || b64field(o, "signature", &s, &sl, NULL) ||
 	    b64field(o, "body", &b, &bl, &hasb) || sl != 64 || keten_entry_frame(h, hl, s, b, bl, hasb, out, out_len))

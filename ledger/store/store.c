@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <lmdb.h>
 
@@ -101,6 +102,42 @@ static keten_err lmdb_fail(keten_error *err, int rc, const char *what)
 	keten_fail(err, KETEN_ESTORE, "ledger store: %s: %s", what, mdb_strerror(rc));
 	if (err)
 		err->sys = rc;
+	return KETEN_ESTORE;
+}
+
+/* Free bytes under which an EIO from a commit is taken for a full disk. */
+#define LOW_SPACE (1u << 20)
+
+/*
+ * A commit (or a map that cannot grow) that failed.  A full file system
+ * is said in words: ENOSPC or a quota, MDB_MAP_FULL, or EIO, which LMDB
+ * returns for a short write, when the file system of the store has less
+ * than LOW_SPACE left.  LMDB wrote no meta page, so the store is as it
+ * was before the transaction.
+ */
+static keten_err commit_fail(keten_store *s, int rc, keten_error *err)
+{
+	const char *dir = NULL;
+	struct statvfs fs;
+	bool full = rc == ENOSPC || rc == EDQUOT || rc == EFBIG || rc == MDB_MAP_FULL;
+
+	if (mdb_env_get_path(s->env, &dir) != 0 || !dir)
+		dir = "";
+	if (!full && rc == EIO && *dir && statvfs(dir, &fs) == 0)
+		full = (unsigned long long)fs.f_bavail * fs.f_frsize < LOW_SPACE;
+	if (!full)
+		return lmdb_fail(err, rc, "committing");
+	keten_fail(err, KETEN_ESTORE,
+	           "ledger store in '%s': no space left on device (%s); nothing of this command was stored: "
+	           "free space there or move the home to a larger file system, then run it again",
+	           dir,
+	           rc == MDB_MAP_FULL     ? "the map cannot grow"
+	                   : rc == EIO    ? "a write fell short on a full file system"
+	                   : rc == EDQUOT ? "the disk quota is used up"
+	                   : rc == EFBIG  ? "the file is at its size limit"
+	                                  : "the file system is full");
+	if (err)
+		err->sys = ENOSPC;
 	return KETEN_ESTORE;
 }
 
@@ -315,7 +352,7 @@ int kt_store_open(const char *dir, bool create, size_t map_bytes, keten_store **
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (rc) {
-		rc = lmdb_fail(err, rc, "committing");
+		rc = commit_fail(s, rc, err);
 		goto fail;
 	}
 	*out = s;
@@ -385,7 +422,7 @@ static int write_once(keten_store *s, kt_write_fn fn, void *ctx, size_t *seen, k
 		gate_leave(s);
 		if (rc == 0)
 			return KETEN_OK;
-		return rc == MDB_MAP_FULL ? -1 : (int)lmdb_fail(err, rc, "committing");
+		return rc == MDB_MAP_FULL ? -1 : (int)commit_fail(s, rc, err);
 	}
 	mdb_txn_abort(t.txn);
 	gate_leave(s);
@@ -405,7 +442,7 @@ int kt_store_write(keten_store *s, kt_write_fn fn, void *ctx, keten_error *err)
 			return rc;
 		keten_error_clear(err);
 	}
-	return lmdb_fail(err, MDB_MAP_FULL, "growing the map");
+	return commit_fail(s, MDB_MAP_FULL, err);
 }
 
 int keten_store_read(keten_store *s, keten_txn **out, keten_error *err)

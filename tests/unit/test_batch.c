@@ -396,6 +396,26 @@ static void test_arguments_and_limits(void **state)
 	assert_non_null(strstr(err.msg, "larger than the limit"));
 	keten_batch_release(&b);
 	free(big);
+
+	/* a line longer than the limit, in CSV and in NDJSON, by its number */
+	big = malloc(KETEN_BATCH_MAX_LINE + 200u);
+	assert_non_null(big);
+	{
+		size_t k = (size_t)sprintf(big, "type,note\ndelivery,");
+		size_t fill = KETEN_BATCH_MAX_LINE - strlen("delivery,") + 1;
+		memset(big + k, 'a', fill);
+		strcpy(big + k + fill, "\n");
+		expect_one_error(big, 2, "line 2 is longer than the limit of 65536 bytes");
+		k = (size_t)sprintf(big, "\n{\"note\":\"");
+		fill = KETEN_BATCH_MAX_LINE - strlen("{\"note\":\"\"}") + 1;
+		memset(big + k, 'a', fill);
+		strcpy(big + k + fill, "\"}\n");
+		expect_one_error(big, 2, "line 2 is longer than the limit of 65536 bytes");
+		/* one byte less: the line is read (and its note refused) */
+		strcpy(big + k + fill - 1, "\"}\n");
+		expect_one_error(big, 2, "note is longer than");
+	}
+	free(big);
 }
 
 int main(void)

@@ -270,13 +270,14 @@ static void test_hostile(void **state)
 	refused("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><Bericht/>", "encoding other than UTF-8");
 	refused("  hello", "does not start with '<'");
 	refused("<Bericht><Header/></Bericht>", "not an iJw or iWmo 3.2 message");
-	refused("<a b='1' c='2' d='3' e='4' f='5' g='6' h='7' i='8' j='9'/>", "more than 8 attributes");
+	refused("<a b='1' c='2' d='3' e='4' f='5' g='6' h='7' i='8' j='9'/>",
+	        "attributes at line 1, more than the limit of 8");
 	/* nesting deeper than the limit */
 	deep = calloc(1, 40 * 8 + 1);
 	assert_non_null(deep);
 	for (int i = 0; i < 40; i++)
 		strcat(deep, "<a>");
-	refused(deep, "nest deeper than 16");
+	refused(deep, "deeper than the limit of 16");
 	free(deep);
 	/* more elements than the limit, and more bytes than the limit */
 	n = (size_t)KETEN_IJW_MAX_ELEMENTS + 2;
@@ -286,7 +287,7 @@ static void test_hostile(void **state)
 	for (size_t i = 0; i < n; i++)
 		memcpy(big + 3 + 4 * i, "<a/>", 4);
 	strcpy(big + 3 + 4 * n, "</r>");
-	refused(big, "more than 400000 elements");
+	refused(big, "more than the limit of 400000 elements");
 	free(big);
 	big = malloc((size_t)KETEN_IJW_MAX_BYTES + 2);
 	assert_non_null(big);
