@@ -301,9 +301,11 @@ class Trial:
 
     def append(self, home, target):
         rc, out, err = keten(home, "deliver", target, "--period", "2026-06", "--units", "2", "--unit", "hour")
-        if rc != 0 or not ID.match(out.strip()) or keten(home, "show", out.strip())[0] != 0:
+        shown = keten(home, "show", out.strip())[0] if rc == 0 and ID.match(out.strip()) else -1
+        if shown != 0:
             self.t.recovery += 1
-            self.note("%s: append after the kill: exit %d: %s" % (os.path.basename(home), rc, err.strip()[:300]))
+            self.note("%s: append after the kill: exit %d, then show exit %d: %s" % (
+                os.path.basename(home), rc, shown, err.strip()[:300]))
 
     def resync(self, home, url):
         rc, out, err = keten(home, "sync", url, "--timeout", "10", timeout=60)
