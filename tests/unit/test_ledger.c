@@ -692,8 +692,9 @@ static void test_fork(void **state)
 			size_t len;
 			keten_entry pe;
 			size_t hl = s.vlen[i] - 64;
-			assert_int_equal(keten_entry_frame(s.vals[i], hl, s.vals[i] + hl, NULL, 0, false, &raw, &len),
-			                 KETEN_OK);
+			assert_int_equal(
+				keten_entry_frame(s.vals[i], hl, s.vals[i] + hl, NULL, 0, false, NULL, &raw, &len),
+				KETEN_OK);
 			assert_int_equal(keten_entry_parse(raw, len, &pe, NULL), KETEN_OK);
 			assert_int_equal(keten_entry_verify(&pe), KETEN_OK);
 			assert_int_equal(pe.seq, 4);
