@@ -1,15 +1,24 @@
 /*
  * entry.h — the signed envelope of every fact in the ledger.
  *
- *   Entry     { header bytes, signature, body bytes (absent in a stub) }
+ *   Entry     { header bytes, signature, body bytes, salt (body and salt
+ *               absent in a stub) }
  *   signature = Ed25519(author, "keten/entry/v1" || header bytes)
  *   id        = BLAKE2b-256(header bytes || signature)
- *   body_hash = BLAKE2b-256(body bytes)
+ *   body_hash = BLAKE2b-256(body bytes)                   format version 1
+ *             = BLAKE2b-256 keyed by the salt (body bytes)  format version 2
  *
- * A keten_entry is a parsed view of the stored bytes: the header, signature
- * and body pointers point into `raw`, which the entry owns.  Nothing that
- * was signed is ever re-encoded; a stub is made by dropping the body field
- * from the Entry message, leaving the signed header bytes as they were.
+ * The header says its format version (absent: 1).  Every new entry is
+ * version 2, with a fresh random 16-byte salt that travels with the body
+ * and never with the stub: a stub's body_hash cannot be matched against
+ * guessed bodies.  Version 1 entries (signed before) still parse and
+ * verify; they carry no salt.
+ *
+ * A keten_entry is a parsed view of the stored bytes: the header, signature,
+ * body and salt pointers point into `raw`, which the entry owns.  Nothing
+ * that was signed is ever re-encoded; a stub is made by dropping the body
+ * and salt fields from the Entry message, leaving the signed header bytes
+ * as they were.
  */
 #ifndef KETEN_ENTRY_H
 #define KETEN_ENTRY_H
@@ -26,6 +35,8 @@ struct keten_keypair;
 #define KETEN_SIG_CONTEXT     "keten/entry/v1"
 #define KETEN_SIG_CONTEXT_LEN 14u
 #define KETEN_MAX_AUDIENCE    64u
+#define KETEN_SALT_BYTES      16u
+#define KETEN_ENTRY_VERSION   2u /* the format version of every new entry */
 
 typedef struct keten_entry {
 	uint8_t *raw; /* the encoded Entry, owned */
@@ -36,6 +47,7 @@ typedef struct keten_entry {
 	const uint8_t *body; /* into raw, NULL in a stub */
 	size_t body_len;
 	bool has_body;
+	const uint8_t *salt; /* into raw, KETEN_SALT_BYTES: a version 2 entry with its body; else NULL */
 
 	uint8_t id[32];
 	uint8_t author[32];
@@ -43,6 +55,7 @@ typedef struct keten_entry {
 	uint8_t prev[32]; /* all zero at seq 1 */
 	int64_t timestamp_ms;
 	uint32_t body_type;
+	uint32_t version; /* entry format: 1 (unsalted) or 2 (salted) */
 	uint8_t body_hash[32];
 	size_t n_audience;
 	uint8_t audience[KETEN_MAX_AUDIENCE][32]; /* only [0, n_audience) is set */
@@ -51,8 +64,11 @@ typedef struct keten_entry {
 /*
  * Parse encoded Entry bytes into *out (copying them).  Checks the framing,
  * every header field's size and range (author 32 bytes, seq >= 1, prev
- * present iff seq > 1, known body type, audience size), computes
- * the id, and — when the body is present — checks body_hash.  It does NOT
+ * present iff seq > 1, known body type, audience size, format version 1
+ * or 2), computes the id, and — when the body is present — checks
+ * body_hash: a version 2 body must come with its salt (KETEN_EHASH when it
+ * does not, or when the salt or body was altered), a version 1 body
+ * without one; a salt without a body is malformed.  It does NOT
  * check the signature (keten_entry_verify), nor that the author is a valid
  * key (keten_key_valid): the ledger checks that once per author, when its
  * feed first appears, and libsodium's verify refuses such keys anyway.
@@ -76,20 +92,23 @@ typedef struct keten_entry_draft {
 } keten_entry_draft;
 
 /*
- * Encode, hash and sign a new entry by kp; *out receives it parsed.
- * Errors: KETEN_EINVAL (bad draft), KETEN_ENOMEM.
+ * Encode, hash and sign a new entry by kp, format version 2: a fresh
+ * random salt (libsodium's randombytes_buf) keys the body hash; *out
+ * receives it parsed.  Errors: KETEN_EINVAL (bad draft), KETEN_ENOMEM.
  */
 KETEN_API int keten_entry_sign(const struct keten_keypair *kp, const keten_entry_draft *d, keten_entry *out,
                                struct keten_error *err);
 
-/* The stub of an entry: the same header and signature, no body.
- * *out owns malloc'd bytes.  Errors: KETEN_ENOMEM. */
+/* The stub of an entry: the same header and signature, no body and no
+ * salt.  *out owns malloc'd bytes.  Errors: KETEN_ENOMEM. */
 KETEN_API int keten_entry_stub_bytes(const keten_entry *e, uint8_t **out, size_t *out_len);
 
-/* Frame header, signature and (when has_body) body as Entry bytes, the
- * canonical way keten_entry_parse accepts.  *out is malloc'd. */
+/* Frame header, signature and (when has_body) body and (when salt is not
+ * NULL, with a body only) its KETEN_SALT_BYTES salt as Entry bytes, the
+ * canonical way keten_entry_parse accepts.  *out is malloc'd.
+ * Errors: KETEN_EINVAL (a salt without a body), KETEN_ENOMEM. */
 KETEN_API int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t sig[64], const uint8_t *body,
-                                size_t body_len, bool has_body, uint8_t **out, size_t *out_len);
+                                size_t body_len, bool has_body, const uint8_t *salt, uint8_t **out, size_t *out_len);
 
 /*
  * Check a detached Ed25519 signature over msg by key — for signed messages
@@ -121,5 +140,9 @@ KETEN_API uint32_t keten_body_type_from_name(const char *name);
 
 /* BLAKE2b-256 helper. */
 KETEN_API void keten_hash(uint8_t out[32], const uint8_t *in, size_t len);
+
+/* The body_hash of a body: BLAKE2b-256 keyed by salt (KETEN_SALT_BYTES,
+ * format version 2), or unkeyed when salt is NULL (version 1). */
+KETEN_API void keten_body_hash(uint8_t out[32], const uint8_t *salt, const uint8_t *body, size_t len);
 
 #endif

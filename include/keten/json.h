@@ -90,9 +90,11 @@ KETEN_API json_t *keten_json_body(uint32_t body_type, const uint8_t *body, size_
 
 /*
  * The whole entry e as `keten export` and `keten show --json` print it:
- * id, author, seq, prev (null for seq 1), timestamp_ms, type, audience,
- * header, signature and body (base64; body null when withheld), fields
- * (keten_json_body, null when withheld).  New reference; the caller may add
+ * id, author, seq, prev (null for seq 1), timestamp_ms, type, version
+ * (the entry format, 1 or 2), audience, header, signature and body
+ * (base64; body null when withheld), salt (base64, only beside the body
+ * of a version 2 entry: never in a stub), fields (keten_json_body, null
+ * when withheld).  New reference; the caller may add
  * fields (status, rule) after these.
  */
 KETEN_API json_t *keten_json_entry(const keten_entry *e);
@@ -124,13 +126,13 @@ KETEN_API json_t *keten_json_allocation_state(keten_txn *t, const uint8_t id[32]
 /*
  * The inverse of keten_json_entry, for `keten import`: one line of `keten
  * export` (len bytes of JSON text) made Entry bytes again from its
- * header, signature and body (base64; a body null or absent is a stub's),
- * framed by keten_entry_frame.  Nothing is verified here:
+ * header, signature, body and salt (base64; a body null or absent is a
+ * stub's; a salt only with a body), framed by keten_entry_frame.  Nothing is verified here:
  * keten_ledger_ingest does that.  On success *out is malloc'd (the caller
  * frees it) and *out_len its length; both cleared on failure.
  * Errors: KETEN_EMALFORMED (the text is not a JSON object; err->msg is
- * the parser's message), KETEN_EINVAL (header, signature or body is
- * missing or not base64).
+ * the parser's message), KETEN_EINVAL (header, signature, body or salt
+ * is missing or not base64; a salt not of 16 bytes or without a body).
  */
 KETEN_API int keten_json_entry_parse(const char *text, size_t len, uint8_t **out, size_t *out_len, keten_error *err);
 

@@ -94,7 +94,9 @@ typedef struct keten_ingest_stats {
  * entries continue its stored feed link by link and the last one's
  * signature holds (KETEN_ECHAIN, KETEN_EFORK, KETEN_ESIG); the author of a
  * feed this home has not seen yet must be a valid key (keten_key_valid;
- * KETEN_EMALFORMED).
+ * KETEN_EMALFORMED); each body must match its header's body_hash, a
+ * format version 2 body with its salt (KETEN_EHASH; nothing of it is
+ * stored, and a stub held here stays a stub).
  */
 KETEN_API int keten_ledger_ingest(keten_ledger *L, const keten_blob *b, size_t n, bool all_or_nothing,
                                   keten_ingest_stats *st, struct keten_error *err);

@@ -4,7 +4,9 @@
  * Parsing decodes the outer Entry and then the Header from the very bytes
  * that were signed; both decodes are bounded by KETEN_MAX_ENTRY_BYTES
  * before protobuf-c sees them.  The id and hashes are always computed over
- * the stored bytes, never over a re-encoding.
+ * the stored bytes, never over a re-encoding.  Two format versions
+ * (include/keten/entry.h): 1, the body hashed alone; 2, every entry signed
+ * now, the body hashed under a random salt kept beside the body.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -70,6 +72,12 @@ void keten_hash(uint8_t out[32], const uint8_t *in, size_t len)
 	crypto_generichash(out, 32, in, len, NULL, 0);
 }
 
+void keten_body_hash(uint8_t out[32], const uint8_t *salt, const uint8_t *body, size_t len)
+{
+	_Static_assert(KETEN_SALT_BYTES >= crypto_generichash_KEYBYTES_MIN, "the salt is a BLAKE2b key");
+	crypto_generichash(out, 32, body, len, salt, salt ? KETEN_SALT_BYTES : 0);
+}
+
 /*
  * Clear a view, all but the audience slots: they are 2 KB of the 2.3 KB
  * struct and nothing reads them past n_audience (which is cleared).
@@ -121,6 +129,11 @@ static int parse_header(keten_entry *e, keten_error *err)
 		keten_fail(err, rc, "entry body hash has %zu bytes, not 32", h->body_hash.len);
 		goto out;
 	}
+	if (h->has_version && h->version != KETEN_ENTRY_VERSION) {
+		keten_fail(err, rc, "entry format version %u is unknown (1 has no version field, 2 is the newest)",
+		           h->version);
+		goto out;
+	}
 	if (h->n_audience > KETEN_MAX_AUDIENCE) {
 		keten_fail(err, rc, "entry audience of %zu keys is above %u", h->n_audience, KETEN_MAX_AUDIENCE);
 		goto out;
@@ -140,6 +153,7 @@ static int parse_header(keten_entry *e, keten_error *err)
 		memcpy(e->prev, h->prev.data, 32);
 	e->timestamp_ms = h->timestamp_ms;
 	e->body_type = h->body_type;
+	e->version = h->has_version ? h->version : 1;
 	memcpy(e->body_hash, h->body_hash.data, 32);
 	rc = KETEN_OK;
 out:
@@ -181,16 +195,33 @@ static bool get_field(const uint8_t **p, const uint8_t *end, uint8_t tag, const 
 	return true;
 }
 
+/* A parsed entry's body against its header: a version 2 body comes with
+ * its salt and a version 1 body without; either matches body_hash. */
+static int check_body(const keten_entry *e, keten_error *err)
+{
+	uint8_t h[32];
+	KETEN_ASSERT(e->has_body && (e->version == 1 || e->version == 2));
+	if (e->version == 1 && e->salt)
+		return keten_fail(err, KETEN_EMALFORMED, "entry of format version 1 carries a salt");
+	if (e->version == 2 && !e->salt)
+		return keten_fail(err, KETEN_EHASH, "entry body comes without its salt (format version 2)");
+	keten_body_hash(h, e->salt, e->body, e->body_len);
+	if (sodium_memcmp(h, e->body_hash, 32) != 0)
+		return keten_fail(err, KETEN_EHASH, "entry body does not match its hash");
+	return KETEN_OK;
+}
+
 /*
  * The outer Entry is read by hand, strictly: header (field 1), signature
- * (field 2) and optional body (field 3), in that order, once each, nothing
- * after.  keten always writes it that way, so one byte string has exactly
- * one reading and the views can point straight into the stored bytes.
+ * (field 2), optional body (field 3) and, only after a body, optional salt
+ * (field 4, KETEN_SALT_BYTES), in that order, once each, nothing after.
+ * keten always writes it that way, so one byte string has exactly one
+ * reading and the views can point straight into the stored bytes.
  */
 int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out, keten_error *err)
 {
-	const uint8_t *p = bytes, *end = bytes + len, *hdr, *sig, *body = NULL;
-	size_t hdr_len, sig_len, body_len = 0;
+	const uint8_t *p = bytes, *end = bytes + len, *hdr, *sig, *body = NULL, *salt = NULL;
+	size_t hdr_len, sig_len, body_len = 0, salt_len = 0;
 	int rc;
 
 	clear_view(out);
@@ -201,6 +232,8 @@ int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out, keten_
 		return keten_fail(err, KETEN_EMALFORMED, "entry framing is malformed");
 	if (p < end && !get_field(&p, end, 0x1a, &body, &body_len))
 		return keten_fail(err, KETEN_EMALFORMED, "entry framing is malformed");
+	if (p < end && (!get_field(&p, end, 0x22, &salt, &salt_len) || salt_len != KETEN_SALT_BYTES))
+		return keten_fail(err, KETEN_EMALFORMED, "entry salt is malformed (16 bytes, after the body)");
 	if (p != end)
 		return keten_fail(err, KETEN_EMALFORMED, "entry has trailing bytes");
 
@@ -219,18 +252,14 @@ int keten_entry_parse(const uint8_t *bytes, size_t len, keten_entry *out, keten_
 		out->body_len = body_len;
 		out->has_body = true;
 	}
+	if (salt)
+		out->salt = out->raw + (salt - bytes);
 	rc = parse_header(out, err);
 	if (rc)
 		goto fail;
 	entry_id(out);
-	if (out->has_body) {
-		uint8_t h[32];
-		keten_hash(h, out->body, out->body_len);
-		if (sodium_memcmp(h, out->body_hash, 32) != 0) {
-			rc = keten_fail(err, KETEN_EHASH, "entry body does not match its hash");
-			goto fail;
-		}
-	}
+	if (out->has_body && (rc = check_body(out, err)))
+		goto fail;
 	return KETEN_OK;
 fail:
 	keten_entry_release(out);
@@ -281,16 +310,20 @@ static uint8_t *put_field(uint8_t *p, uint8_t tag, const uint8_t *data, size_t l
 }
 
 static int frame(const uint8_t *hdr, size_t hdr_len, const uint8_t *sig, const uint8_t *body, size_t body_len,
-                 bool has_body, uint8_t **out, size_t *out_len)
+                 bool has_body, const uint8_t *salt, uint8_t **out, size_t *out_len)
 {
-	size_t cap = hdr_len + KETEN_SIG_BYTES + body_len + 3 * 11;
-	uint8_t *buf = malloc(cap), *p;
-	if (!buf)
+	size_t cap = hdr_len + KETEN_SIG_BYTES + body_len + KETEN_SALT_BYTES + 4 * 11;
+	uint8_t *buf, *p;
+	if (salt && !has_body)
+		return KETEN_EINVAL; /* a stub carries no salt */
+	if (!(buf = malloc(cap)))
 		return KETEN_ENOMEM;
 	p = put_field(buf, 0x0a, hdr, hdr_len);
 	p = put_field(p, 0x12, sig, KETEN_SIG_BYTES);
 	if (has_body)
 		p = put_field(p, 0x1a, body, body_len);
+	if (salt)
+		p = put_field(p, 0x22, salt, KETEN_SALT_BYTES);
 	KETEN_ASSERT((size_t)(p - buf) <= cap);
 	*out = buf;
 	*out_len = (size_t)(p - buf);
@@ -314,6 +347,8 @@ static void draft_header(const keten_keypair *kp, const keten_entry_draft *d, ui
 	h->body_type = d->body_type;
 	h->body_hash.data = body_hash;
 	h->body_hash.len = 32;
+	h->has_version = 1;
+	h->version = KETEN_ENTRY_VERSION;
 	for (size_t i = 0; i < d->n_audience; i++) {
 		aud[i].data = (uint8_t *)d->audience[i];
 		aud[i].len = 32;
@@ -326,7 +361,7 @@ static void draft_header(const keten_keypair *kp, const keten_entry_draft *d, ui
  * Fill the view of what frame() just wrote (raw, owned by out from here)
  * from the draft: no second decode.  frame() puts the header right after a
  * 1-byte tag and its varint, the signature after the header's tag and
- * length, the body last.
+ * length, then the body, and the salt last (after its tag and length 16).
  */
 static void signed_view(keten_entry *out, uint8_t *raw, size_t raw_len, size_t hlen, const keten_keypair *kp,
                         const keten_entry_draft *d, const uint8_t body_hash[32])
@@ -336,10 +371,13 @@ static void signed_view(keten_entry *out, uint8_t *raw, size_t raw_len, size_t h
 	out->header_len = hlen;
 	out->header = raw + 1 + varint_len(hlen);
 	out->sig = out->header + hlen + 2;
-	out->body = raw + raw_len - d->body_len;
-	KETEN_ASSERT(out->sig + KETEN_SIG_BYTES <= out->body && out->body + d->body_len == raw + raw_len);
+	out->salt = raw + raw_len - KETEN_SALT_BYTES;
+	out->body = out->salt - 2 - d->body_len;
+	KETEN_ASSERT(out->sig + KETEN_SIG_BYTES <= out->body && out->salt[-2] == 0x22 &&
+	             out->salt[-1] == KETEN_SALT_BYTES);
 	out->body_len = d->body_len;
 	out->has_body = true;
+	out->version = KETEN_ENTRY_VERSION;
 	memcpy(out->author, kp->pk, 32);
 	out->seq = d->seq;
 	if (d->prev)
@@ -357,7 +395,7 @@ int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_
 {
 	Keten__Header h = KETEN__HEADER__INIT;
 	ProtobufCBinaryData aud[KETEN_MAX_AUDIENCE];
-	uint8_t body_hash[32], sig[64], *msg = NULL, *raw = NULL;
+	uint8_t body_hash[32], salt[KETEN_SALT_BYTES], sig[64], *msg = NULL, *raw = NULL;
 	size_t hlen, raw_len;
 	int rc;
 
@@ -365,7 +403,8 @@ int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_
 	if (d->seq < 1 || (d->seq > 1) != (d->prev != NULL) || d->n_audience > KETEN_MAX_AUDIENCE ||
 	    !keten_body_type_name(d->body_type) || d->body_len > KETEN_MAX_ENTRY_BYTES / 2)
 		return keten_fail(err, KETEN_EINVAL, "entry draft is invalid");
-	keten_hash(body_hash, d->body, d->body_len);
+	randombytes_buf(salt, sizeof salt);
+	keten_body_hash(body_hash, salt, d->body, d->body_len);
 	draft_header(kp, d, body_hash, aud, &h);
 	hlen = keten__header__get_packed_size(&h);
 	KETEN_ASSERT(hlen > 0);
@@ -378,14 +417,15 @@ int keten_entry_sign(const keten_keypair *kp, const keten_entry_draft *d, keten_
 		rc = keten_fail(err, KETEN_ECRYPTO, "signing failed");
 		goto out;
 	}
-	rc = frame(msg + KETEN_SIG_CONTEXT_LEN, hlen, sig, d->body, d->body_len, true, &raw, &raw_len);
+	rc = frame(msg + KETEN_SIG_CONTEXT_LEN, hlen, sig, d->body, d->body_len, true, salt, &raw, &raw_len);
 	if (rc) {
 		keten_fail(err, rc, NULL);
 		goto out;
 	}
 	signed_view(out, raw, raw_len, hlen, kp, d, body_hash);
 	/* the views point at the header signed and its signature */
-	KETEN_ASSERT(memcmp(out->header, msg + KETEN_SIG_CONTEXT_LEN, hlen) == 0 && memcmp(out->sig, sig, 64) == 0);
+	KETEN_ASSERT(memcmp(out->header, msg + KETEN_SIG_CONTEXT_LEN, hlen) == 0 && memcmp(out->sig, sig, 64) == 0 &&
+	             memcmp(out->salt, salt, sizeof salt) == 0);
 #ifdef KETEN_CHECK_SIGNED
 	KETEN_ASSERT(keten_entry_verify(out) == KETEN_OK);
 #endif
@@ -398,7 +438,7 @@ out:
 
 int keten_entry_stub_bytes(const keten_entry *e, uint8_t **out, size_t *out_len)
 {
-	return frame(e->header, e->header_len, e->sig, NULL, 0, false, out, out_len);
+	return frame(e->header, e->header_len, e->sig, NULL, 0, false, NULL, out, out_len);
 }
 
 bool keten_entry_has_audience(const keten_entry *e, const uint8_t key[32])
@@ -418,9 +458,9 @@ void keten_entry_release(keten_entry *e)
 }
 
 int keten_entry_frame(const uint8_t *header, size_t header_len, const uint8_t sig[64], const uint8_t *body,
-                      size_t body_len, bool has_body, uint8_t **out, size_t *out_len)
+                      size_t body_len, bool has_body, const uint8_t *salt, uint8_t **out, size_t *out_len)
 {
-	return frame(header, header_len, sig, body, body_len, has_body, out, out_len);
+	return frame(header, header_len, sig, body, body_len, has_body, salt, out, out_len);
 }
 
 bool keten_key_valid(const uint8_t key[32])

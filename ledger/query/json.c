@@ -272,6 +272,7 @@ json_t *keten_json_entry(const keten_entry *e)
 	json_object_set_new(o, "prev", e->seq > 1 ? keten_json_hex(e->prev, 32) : json_null());
 	json_object_set_new(o, "timestamp_ms", json_integer(e->timestamp_ms));
 	json_object_set_new(o, "type", json_string(keten_body_type_name(e->body_type)));
+	json_object_set_new(o, "version", json_integer((json_int_t)e->version));
 	for (size_t i = 0; i < e->n_audience; i++)
 		json_array_append_new(aud, keten_json_hex(e->audience[i], 32));
 	json_object_set_new(o, "audience", aud);
@@ -285,6 +286,12 @@ json_t *keten_json_entry(const keten_entry *e)
 		if (e->has_body) {
 			sodium_bin2base64(b64, b64len, e->body, e->body_len, sodium_base64_VARIANT_ORIGINAL);
 			json_object_set_new(o, "body", json_string(b64));
+			/* the salt goes with the body only: a stub's line has none */
+			if (e->salt) {
+				sodium_bin2base64(b64, b64len, e->salt, KETEN_SALT_BYTES,
+				                  sodium_base64_VARIANT_ORIGINAL);
+				json_object_set_new(o, "salt", json_string(b64));
+			}
 		} else {
 			json_object_set_new(o, "body", json_null());
 		}
@@ -344,9 +351,9 @@ int keten_json_entry_parse(const char *text, size_t len, uint8_t **out, size_t *
 {
 	json_error_t jerr;
 	json_t *o;
-	uint8_t *h = NULL, *s = NULL, *b = NULL;
-	size_t hl, sl = 0, bl;
-	bool hasb;
+	uint8_t *h = NULL, *s = NULL, *b = NULL, *salt = NULL;
+	size_t hl, sl = 0, bl, saltl = 0;
+	bool hasb, hass;
 	int rc = KETEN_OK;
 
 	*out = NULL;
@@ -357,11 +364,16 @@ int keten_json_entry_parse(const char *text, size_t len, uint8_t **out, size_t *
 		return keten_fail(err, KETEN_EMALFORMED, "%s", o ? "the line is JSON but not an object" : jerr.text);
 	}
 	if (b64field(o, "header", &h, &hl, NULL) || b64field(o, "signature", &s, &sl, NULL) ||
-	    b64field(o, "body", &b, &bl, &hasb) || sl != 64 || keten_entry_frame(h, hl, s, b, bl, hasb, out, out_len))
-		rc = keten_fail(err, KETEN_EINVAL, "header, signature or body is missing or not base64");
+	    b64field(o, "body", &b, &bl, &hasb) || b64field(o, "salt", &salt, &saltl, &hass) || sl != 64)
+		rc = keten_fail(err, KETEN_EINVAL, "header, signature, body or salt is missing or not base64");
+	else if (hass && (!hasb || saltl != KETEN_SALT_BYTES))
+		rc = keten_fail(err, KETEN_EINVAL, "a salt is 16 bytes (base64) and comes with a body only");
+	else if (keten_entry_frame(h, hl, s, b, bl, hasb, hass ? salt : NULL, out, out_len))
+		rc = keten_fail(err, KETEN_ENOMEM, NULL);
 	free(h);
 	free(s);
 	free(b);
+	free(salt);
 	json_decref(o);
 	return rc;
 }

@@ -244,7 +244,7 @@ static int fork_cb(const uint8_t *k KT_UNUSED, size_t kl, const uint8_t *v, size
 		f->it.more = true;
 		return 1;
 	}
-	if (keten_entry_frame(v, vl - 64, v + vl - 64, NULL, 0, false, &b, &bl)) {
+	if (keten_entry_frame(v, vl - 64, v + vl - 64, NULL, 0, false, NULL, &b, &bl)) {
 		f->nomem = true;
 		return 1;
 	}

@@ -151,7 +151,8 @@ check "export --format ndjson -o FILE exits 0" test "$rc" -eq 0
 check "export to stdout gives the same lines" cmp -s "$T/m.ndjson" "$T/m2.ndjson"
 check "export lines have every field, and ids are BLAKE2b(header||signature)" python3 -c '
 import base64, hashlib, json, sys
-need = ["id", "author", "prev", "seq", "timestamp_ms", "type", "audience", "header", "signature", "body", "fields"]
+need = ["id", "author", "prev", "seq", "timestamp_ms", "type", "version", "audience", "header", "signature", "body",
+        "salt", "fields"]
 lines = open(sys.argv[1]).read().splitlines()
 assert len(lines) == 3, len(lines)
 prev = None
@@ -165,12 +166,15 @@ for i, line in enumerate(lines):
     b = base64.b64decode(o["body"], validate=True)
     assert len(s) == 64
     assert hashlib.blake2b(h + s, digest_size=32).hexdigest() == o["id"], "id"
-    assert hashlib.blake2b(b, digest_size=32).digest() in h, "body hash in header"
+    salt = base64.b64decode(o["salt"], validate=True)
+    assert o["version"] == 2 and len(salt) == 16, "format version 2, a 16-byte salt"
+    assert hashlib.blake2b(b, digest_size=32, key=salt).digest() in h, "body hash (keyed by the salt) in header"
+    assert hashlib.blake2b(b, digest_size=32).digest() not in h, "not the unsalted hash"
     assert o["id"] == sys.argv[3 + i]
     assert isinstance(o["timestamp_ms"], int) and o["timestamp_ms"] > 1700000000000
     prev = o["id"]
 ' "$T/m.ndjson" "$MK" "$ID1" "$ID2" "$ID3"
-check "show --raw equals the exported header, signature and body, framed" python3 -c '
+check "show --raw equals the exported header, signature, body and salt, framed" python3 -c '
 import base64, json, sys
 o = json.loads(open(sys.argv[1]).read().splitlines()[1])
 def field(tag, b):
@@ -181,7 +185,7 @@ def field(tag, b):
         out.append(n & 0x7f | 0x80); n >>= 7
     return bytes(out) + b
 raw = field(0x0a, base64.b64decode(o["header"])) + field(0x12, base64.b64decode(o["signature"])) \
-    + field(0x1a, base64.b64decode(o["body"]))
+    + field(0x1a, base64.b64decode(o["body"])) + field(0x22, base64.b64decode(o["salt"]))
 assert raw.hex() == sys.argv[2], (raw.hex(), sys.argv[2])
 ' "$T/m.ndjson" "$RAW"
 expect_rc 64 "export in an unknown format exits 64" "$K" --home "$M" export --format xml

@@ -87,7 +87,7 @@ sync() {
 sync_s() {
 	"$K" --home "$1" export -o "$T/x.ndjson"
 	jq -c --arg k "$SK" 'if (.audience | length) > 0 and .author != $k and ((.audience | index($k)) == null)
-		then .body = null | .fields = null else . end' "$T/x.ndjson" >"$T/xs.ndjson"
+		then .body = null | .fields = null | del(.salt) else . end' "$T/x.ndjson" >"$T/xs.ndjson"
 	"$K" --home "$S" import "$T/xs.ndjson" >/dev/null 2>"$T/imperr" || { nok "need-to-know import"; sed 's/^/# /' "$T/imperr"; }
 }
 # finding HOME KIND SUBJECT: the JSON of reconcile's findings of KIND on SUBJECT in $T/f.json

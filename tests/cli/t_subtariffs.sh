@@ -92,7 +92,7 @@ sync() {
 feed() {
 	"$K" --home "$1" export -o "$T/x.ndjson"
 	jq -c --arg k "$S2K" 'if (.audience | length) > 0 and .author != $k and ((.audience | index($k)) == null)
-		then .body = null | .fields = null else . end' "$T/x.ndjson" >"$T/x2.ndjson"
+		then .body = null | .fields = null | del(.salt) else . end' "$T/x.ndjson" >"$T/x2.ndjson"
 	"$K" --home "$S2" import "$T/x2.ndjson" >/dev/null 2>"$T/imperr" || { nok "need-to-know import"; sed 's/^/# /' "$T/imperr"; }
 }
 # body ID FILTER: jq FILTER over the offer's signed fields at the lead provider

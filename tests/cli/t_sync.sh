@@ -9,7 +9,8 @@
 # After each: every home holds the same entries (ids, signed headers and
 # signatures from `keten export`), bodies byte for byte where both hold
 # them, and the second subcontractor holds the subcontract offer only as a
-# stub — checked in the LMDB file itself, not only via `keten show`.  In
+# stub, without its salt — checked in the LMDB file itself, not only via
+# `keten show`.  In
 # the chain a body cannot pass a node outside its audience: it arrives
 # when its reader pulls from the author.
 # Also: an independent client (protoc --encode/--decode and nngcat)
@@ -217,6 +218,18 @@ check "subcontractor one holds the offer with its body" jq -e '.body != null and
 run "$S2" --json show "$O1"
 check "subcontractor two holds the offer as a stub, body withheld" \
 	jq -e '.body == null and .status == "stub" and (.withheld | length > 0)' "$T/out"
+# the offer is entry format 2: its salt travels with the body, never in the stub
+"$K" --home "$S1" export | jq -c --arg id "$O1" 'select(.id == $id)' >"$T/o1.full"
+"$K" --home "$S2" export | jq -c --arg id "$O1" 'select(.id == $id)' >"$T/o1.stub"
+SALT=$(jq -r '.salt // empty' "$T/o1.full")
+check "subcontractor one's export of the offer: version 2, its 16-byte salt beside the body" \
+	sh -c "jq -e '.version == 2 and .body != null' '$T/o1.full' && [ \$(printf %s '$SALT' | base64 -d | wc -c) -eq 16 ]"
+check "subcontractor two's export of the stub: version 2, no body, no salt" \
+	jq -e '.version == 2 and .body == null and (has("salt") | not)' "$T/o1.stub"
+hasbytes() { python3 -c 'import base64,sys; sys.exit(0 if base64.b64decode(sys.argv[1]) in open(sys.argv[2],"rb").read() else 1)' "$@"; }
+check "stored data: the salt is in subcontractor one's LMDB file" hasbytes "$SALT" "$S1/ledger/data.mdb"
+if hasbytes "$SALT" "$S2/ledger/data.mdb"; then nok "stored data: subcontractor two's LMDB file holds the offer's salt"; else
+	ok "stored data: subcontractor two's LMDB file does not hold the offer's salt (the stub came without it)"; fi
 check "stored data: the scope text is in subcontractor one's LMDB file" grep -aq "gezinsbegeleiding thuis" "$S1/ledger/data.mdb"
 if grep -aq "gezinsbegeleiding thuis" "$S2/ledger/data.mdb"; then nok "stored data: subcontractor two's LMDB file holds the body"; else
 	ok "stored data: subcontractor two's LMDB file does not hold the offer's body"; fi

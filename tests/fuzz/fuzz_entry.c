@@ -35,22 +35,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (e.header < e.raw || e.header + e.header_len > e.raw + e.raw_len || e.sig < e.raw ||
 	    e.sig + KETEN_SIG_BYTES > e.raw + e.raw_len ||
 	    (e.has_body && (e.body < e.raw || e.body + e.body_len > e.raw + e.raw_len)) || e.seq < 1 ||
-	    e.n_audience > KETEN_MAX_AUDIENCE || !keten_body_type_name(e.body_type))
-		abort();
+	    e.n_audience > KETEN_MAX_AUDIENCE || !keten_body_type_name(e.body_type) ||
+	    (e.salt &&
+	     (!e.has_body || e.version != 2 || e.salt < e.raw || e.salt + KETEN_SALT_BYTES > e.raw + e.raw_len)) ||
+	    (e.has_body && (e.version == 2) != (e.salt != NULL)))
+		abort(); /* a salt only with a version 2 body, always with one */
 	(void)keten_entry_verify(&e);
 	if (keten_entry_stub_bytes(&e, &stub, &stub_len) != KETEN_OK)
 		abort();
 	if (keten_entry_parse(stub, stub_len, &s, &err) != KETEN_OK)
 		abort(); /* the stub of a parsed entry always parses */
-	if (s.has_body || memcmp(s.id, e.id, 32) != 0 || s.header_len != e.header_len ||
+	if (s.has_body || s.salt || memcmp(s.id, e.id, 32) != 0 || s.header_len != e.header_len ||
 	    memcmp(s.header, e.header, e.header_len) != 0 || keten_entry_verify(&s) != keten_entry_verify(&e))
 		abort();
 	/* the framing is canonical: what parses is exactly its own re-framing */
 	{
 		uint8_t *re = NULL;
 		size_t re_len = 0;
-		if (keten_entry_frame(e.header, e.header_len, e.sig, e.body, e.body_len, e.has_body, &re, &re_len) !=
-		    KETEN_OK)
+		if (keten_entry_frame(e.header, e.header_len, e.sig, e.body, e.body_len, e.has_body, e.salt, &re,
+		                      &re_len) != KETEN_OK)
 			abort();
 		if (re_len != size || memcmp(re, data, size) != 0)
 			abort();

@@ -3,8 +3,11 @@
  * sign, parse and verify; the id and body hash recomputed by hand; every
  * header and signature byte flipped; bodies swapped; stubs; strict outer
  * framing (trailing bytes, every truncation, duplicate fields, wrong tags,
- * oversize); header range checks (seq and prev, sizes, body type) on
- * entries built by hand; and keten_entry_frame round trips.
+ * oversize); header range checks (seq and prev, sizes, body type, format
+ * version) on entries built by hand; format version 2's salt (the body
+ * hash keyed by it, never in a stub, refused when missing, altered or
+ * misplaced) next to version 1 entries built by hand; and
+ * keten_entry_frame round trips.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -146,11 +149,20 @@ static void test_sign_parse_verify(void **state)
 		crypto_generichash_update(&st, p.sig, 64);
 		crypto_generichash_final(&st, id, 32);
 		assert_memory_equal(p.id, id, 32);
-		/* body_hash = BLAKE2b-256(body) */
-		crypto_generichash(h, 32, BODY, sizeof BODY, NULL, 0);
+		/* format version 2: body_hash = BLAKE2b-256 keyed by the salt, the
+		 * salt the last 16 bytes of the entry (field 4) */
+		assert_int_equal(p.version, 2);
+		assert_non_null(p.salt);
+		assert_ptr_equal(p.salt, p.raw + p.raw_len - KETEN_SALT_BYTES);
+		assert_int_equal(p.salt[-2], 0x22);
+		assert_int_equal(p.salt[-1], KETEN_SALT_BYTES);
+		crypto_generichash(h, 32, BODY, sizeof BODY, p.salt, KETEN_SALT_BYTES);
 		assert_memory_equal(p.body_hash, h, 32);
+		keten_body_hash(h, p.salt, BODY, sizeof BODY);
+		assert_memory_equal(p.body_hash, h, 32);
+		/* not the unsalted hash of version 1 */
 		keten_hash(h, BODY, sizeof BODY);
-		assert_memory_equal(p.body_hash, h, 32);
+		assert_memory_not_equal(p.body_hash, h, 32);
 		/* the signature is Ed25519 over "keten/entry/v1" || header, by hand */
 		{
 			size_t n = KETEN_SIG_CONTEXT_LEN + p.header_len;
@@ -176,6 +188,8 @@ static void test_sign_parse_verify(void **state)
 			assert_int_equal(hd->has_prev, p.seq > 1);
 			assert_int_equal(hd->timestamp_ms, p.timestamp_ms);
 			assert_int_equal(hd->n_audience, auds[a]);
+			assert_true(hd->has_version);
+			assert_int_equal(hd->version, KETEN_ENTRY_VERSION);
 			keten__header__free_unpacked(hd, NULL);
 		}
 		keten_entry_release(&p);
@@ -267,25 +281,38 @@ static void test_body_swapped_and_flipped(void **state)
 	size_t len;
 
 	sign_one(f, 1, 0, BODY, sizeof BODY, &s);
-	/* another body under the same header and signature */
-	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, BODY2, sizeof BODY2, true, &raw, &len),
-	                 KETEN_OK);
+	/* another body under the same header, signature and salt */
+	assert_int_equal(
+		keten_entry_frame(s.header, s.header_len, s.sig, BODY2, sizeof BODY2, true, s.salt, &raw, &len),
+		KETEN_OK);
 	assert_int_equal(len, s.raw_len);
 	assert_int_equal(keten_entry_parse(raw, len, &p, &err), KETEN_EHASH);
 	assert_int_equal(err.code, KETEN_EHASH);
 	assert_null(p.raw);
 	free(raw);
 	/* an empty body is a present body, and it does not match either */
-	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, NULL, 0, true, &raw, &len), KETEN_OK);
+	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, NULL, 0, true, s.salt, &raw, &len), KETEN_OK);
 	assert_int_equal(keten_entry_parse(raw, len, &p, NULL), KETEN_EHASH);
 	free(raw);
-	/* every body byte flipped */
+	/* the right body without its salt: refused, and the error says why */
+	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, BODY, sizeof BODY, true, NULL, &raw, &len),
+	                 KETEN_OK);
+	memset(&err, 0, sizeof err);
+	assert_int_equal(keten_entry_parse(raw, len, &p, &err), KETEN_EHASH);
+	assert_non_null(strstr(err.msg, "without its salt"));
+	assert_null(p.raw);
+	free(raw);
+	/* every body byte and every salt byte flipped */
 	raw = malloc(s.raw_len);
 	assert_non_null(raw);
 	for (size_t i = (size_t)(s.body - s.raw); i < s.raw_len; i++) {
+		if (i == (size_t)(s.salt - s.raw) - 2)
+			i += 2; /* the salt's tag and length: framing (test_framing) */
 		memcpy(raw, s.raw, s.raw_len);
 		raw[i] ^= 0x20;
-		assert_int_equal(keten_entry_parse(raw, s.raw_len, &p, NULL), KETEN_EHASH);
+		memset(&err, 0, sizeof err);
+		assert_int_equal(keten_entry_parse(raw, s.raw_len, &p, &err), KETEN_EHASH);
+		assert_string_equal(err.msg, "entry body does not match its hash");
 	}
 	free(raw);
 	keten_entry_release(&s);
@@ -301,12 +328,16 @@ static void test_stub(void **state)
 	sign_one(f, 2, 3, BODY, sizeof BODY, &s);
 	assert_int_equal(keten_entry_stub_bytes(&s, &stub, &stub_len), KETEN_OK);
 	assert_true(stub_len < s.raw_len);
-	/* the stub is the entry's bytes up to the body field */
+	/* the stub is the entry's bytes up to the body field: no salt */
 	assert_int_equal(stub_len, (size_t)(s.sig - s.raw) + 64);
 	assert_memory_equal(stub, s.raw, stub_len);
+	assert_non_null(s.salt);
+	assert_null(memmem(stub, stub_len, s.salt, KETEN_SALT_BYTES));
 	assert_int_equal(keten_entry_parse(stub, stub_len, &p, NULL), KETEN_OK);
 	assert_false(p.has_body);
 	assert_null(p.body);
+	assert_null(p.salt);
+	assert_int_equal(p.version, 2);
 	assert_int_equal(p.body_len, 0);
 	assert_memory_equal(p.id, s.id, 32);
 	assert_memory_equal(p.body_hash, s.body_hash, 32);
@@ -317,8 +348,9 @@ static void test_stub(void **state)
 	assert_int_equal(len, stub_len);
 	assert_memory_equal(raw, stub, len);
 	free(raw);
-	/* the body framed back onto the stub gives the full entry, byte for byte */
-	assert_int_equal(keten_entry_frame(p.header, p.header_len, p.sig, BODY, sizeof BODY, true, &raw, &len),
+	/* the body and its salt framed back onto the stub give the full entry,
+	 * byte for byte */
+	assert_int_equal(keten_entry_frame(p.header, p.header_len, p.sig, BODY, sizeof BODY, true, s.salt, &raw, &len),
 	                 KETEN_OK);
 	assert_int_equal(len, s.raw_len);
 	assert_memory_equal(raw, s.raw, len);
@@ -346,17 +378,23 @@ static void test_frame_roundtrip(void **state)
 
 	sign_one(f, 2, KETEN_MAX_AUDIENCE, BODY, sizeof BODY, &s);
 	assert_true(s.header_len > 127); /* a two-byte length */
-	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, s.body, s.body_len, true, &raw, &len),
+	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, s.body, s.body_len, true, s.salt, &raw, &len),
 	                 KETEN_OK);
 	assert_int_equal(len, s.raw_len);
 	assert_memory_equal(raw, s.raw, len);
 	free(raw);
 	/* has_body false ignores the body pointer */
-	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, s.body, s.body_len, false, &raw, &len),
+	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, s.body, s.body_len, false, NULL, &raw, &len),
 	                 KETEN_OK);
 	assert_int_equal(len, (size_t)(s.sig - s.raw) + 64);
 	assert_memory_equal(raw, s.raw, len);
 	free(raw);
+	/* ... but a stub is never framed with a salt */
+	raw = NULL;
+	assert_int_equal(
+		keten_entry_frame(s.header, s.header_len, s.sig, s.body, s.body_len, false, s.salt, &raw, &len),
+		KETEN_EINVAL);
+	assert_null(raw);
 	keten_entry_release(&s);
 }
 
@@ -420,13 +458,15 @@ static void test_framing(void **state)
 		k += 66;
 		assert_int_equal(parse_rc(buf, k), KETEN_EMALFORMED);
 	}
-	/* wrong tags: every other value of each of the three tag bytes */
+	/* wrong tags: every other value of each of the four tag bytes */
 	{
-		size_t tag_at[3] = {0, (size_t)(s.sig - 2 - s.raw), (size_t)(s.body - 2 - s.raw)};
+		size_t tag_at[4] = {0, (size_t)(s.sig - 2 - s.raw), (size_t)(s.body - 2 - s.raw),
+		                    (size_t)(s.salt - 2 - s.raw)};
 		assert_int_equal(s.raw[tag_at[0]], 0x0a);
 		assert_int_equal(s.raw[tag_at[1]], 0x12);
 		assert_int_equal(s.raw[tag_at[2]], 0x1a);
-		for (int t = 0; t < 3; t++)
+		assert_int_equal(s.raw[tag_at[3]], 0x22);
+		for (int t = 0; t < 4; t++)
 			for (int v = 0; v < 256; v++) {
 				if (v == s.raw[tag_at[t]])
 					continue;
@@ -504,7 +544,21 @@ static void test_framing(void **state)
 		buf[stub_len + 10] = 0x02;
 		assert_int_equal(parse_rc(buf, stub_len + 11), KETEN_EMALFORMED);
 	}
-	/* truncated at every length: malformed, except exactly at the stub */
+	/* the salt of 15 and of 17 bytes; a salt after the signature, no body */
+	{
+		size_t at = (size_t)(s.salt - s.raw);
+		memcpy(buf, s.raw, s.raw_len);
+		buf[at - 1] = KETEN_SALT_BYTES - 1;
+		assert_int_equal(parse_rc(buf, s.raw_len - 1), KETEN_EMALFORMED);
+		buf[at - 1] = KETEN_SALT_BYTES + 1;
+		buf[s.raw_len] = 0;
+		assert_int_equal(parse_rc(buf, s.raw_len + 1), KETEN_EMALFORMED);
+		memcpy(buf, s.raw, stub_len);
+		memcpy(buf + stub_len, s.salt - 2, KETEN_SALT_BYTES + 2);
+		assert_int_equal(parse_rc(buf, stub_len + KETEN_SALT_BYTES + 2), KETEN_EMALFORMED);
+	}
+	/* truncated at every length: malformed, except exactly at the stub, and
+	 * right after the body (a version 2 body without its salt) */
 	for (size_t len = 0; len < s.raw_len; len++) {
 		uint8_t *t = malloc(len ? len : 1); /* exact size: ASan sees any over-read */
 		assert_non_null(t);
@@ -512,6 +566,8 @@ static void test_framing(void **state)
 		int rc = parse_rc(t, len);
 		if (len == stub_len)
 			assert_int_equal(rc, KETEN_OK);
+		else if (len == (size_t)(s.salt - 2 - s.raw))
+			assert_int_equal(rc, KETEN_EHASH);
 		else
 			assert_int_equal(rc, KETEN_EMALFORMED);
 		free(t);
@@ -535,7 +591,7 @@ static void test_oversize(void **state)
 	assert_non_null(big);
 	/* a well-framed entry one byte over the limit is refused before decoding */
 	size_t blen = KETEN_MAX_ENTRY_BYTES + 1 - s.header_len - 64 - 2 - 2 - 4;
-	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, big, blen, true, &raw, &len), KETEN_OK);
+	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, big, blen, true, NULL, &raw, &len), KETEN_OK);
 	assert_int_equal(len, KETEN_MAX_ENTRY_BYTES + 1);
 	assert_int_equal(keten_entry_parse(raw, len, &p, &err), KETEN_EMALFORMED);
 	assert_int_equal(err.code, KETEN_EMALFORMED);
@@ -544,7 +600,8 @@ static void test_oversize(void **state)
 	assert_int_equal(keten_entry_parse(raw, len - 1, &p, NULL), KETEN_EMALFORMED);
 	free(raw);
 	/* exactly at the limit it gets past the size check (and fails on the hash) */
-	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, big, blen - 1, true, &raw, &len), KETEN_OK);
+	assert_int_equal(keten_entry_frame(s.header, s.header_len, s.sig, big, blen - 1, true, NULL, &raw, &len),
+	                 KETEN_OK);
 	assert_int_equal(len, KETEN_MAX_ENTRY_BYTES);
 	assert_int_equal(keten_entry_parse(raw, len, &p, NULL), KETEN_EHASH);
 	free(raw);
@@ -601,7 +658,8 @@ static void test_draft_checks(void **state)
 	keten_entry_release(&p);
 }
 
-/* Build Entry bytes around a hand-made header, signed properly by kp. */
+/* Build Entry bytes around a hand-made header, signed properly by kp: a
+ * version 1 entry unless the header says otherwise (the salt is NULL). */
 static void hand_entry(struct fx *f, const Keten__Header *h, const uint8_t *body, size_t blen, uint8_t **out,
                        size_t *out_len)
 {
@@ -611,7 +669,7 @@ static void hand_entry(struct fx *f, const Keten__Header *h, const uint8_t *body
 	memcpy(m, KETEN_SIG_CONTEXT, 14);
 	keten__header__pack(h, m + 14);
 	assert_int_equal(keten_keypair_sign(&f->kp, sig, m, 14 + hl), 0);
-	assert_int_equal(keten_entry_frame(m + 14, hl, sig, body, blen, true, out, out_len), KETEN_OK);
+	assert_int_equal(keten_entry_frame(m + 14, hl, sig, body, blen, true, NULL, out, out_len), KETEN_OK);
 	free(m);
 }
 
@@ -651,7 +709,15 @@ static void test_header_ranges(void **state)
 		aud[i].len = 32;
 	}
 
-	assert_int_equal(hand_rc(f, &base), KETEN_OK); /* the baseline parses and verifies */
+	assert_int_equal(hand_rc(f, &base), KETEN_OK); /* the baseline (version 1) parses and verifies */
+	h = base;
+	h.has_version = 1;
+	h.version = 2; /* version 2 over an unsalted hash, no salt */
+	assert_int_equal(hand_rc(f, &h), KETEN_EHASH);
+	h.version = 1; /* version 1 is written without the field */
+	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
+	h.version = 3;
+	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
 	h = base;
 	h.has_prev = 1;
 	h.prev.data = prev;
@@ -701,13 +767,29 @@ static void test_header_ranges(void **state)
 	aud[1].len = 31;
 	assert_int_equal(hand_rc(f, &h), KETEN_EMALFORMED);
 	aud[1].len = 32;
+	/* a version 1 entry with a salt beside its body */
+	{
+		uint8_t *raw, *more;
+		size_t len;
+		keten_entry p;
+		hand_entry(f, &base, BODY, sizeof BODY, &raw, &len);
+		assert_int_equal(keten_entry_parse(raw, len, &p, NULL), KETEN_OK);
+		keten_entry_release(&p);
+		more = realloc(raw, len + 2 + KETEN_SALT_BYTES);
+		assert_non_null(more);
+		more[len] = 0x22;
+		more[len + 1] = KETEN_SALT_BYTES;
+		memset(more + len + 2, 0x5a, KETEN_SALT_BYTES);
+		assert_int_equal(keten_entry_parse(more, len + 2 + KETEN_SALT_BYTES, &p, NULL), KETEN_EMALFORMED);
+		free(more);
+	}
 	/* a header that is not a protobuf message at all */
 	{
 		uint8_t junk[40], sig[64] = {0}, *raw;
 		size_t len;
 		keten_entry p;
 		memset(junk, 0xff, sizeof junk);
-		assert_int_equal(keten_entry_frame(junk, sizeof junk, sig, NULL, 0, false, &raw, &len), KETEN_OK);
+		assert_int_equal(keten_entry_frame(junk, sizeof junk, sig, NULL, 0, false, NULL, &raw, &len), KETEN_OK);
 		assert_int_equal(keten_entry_parse(raw, len, &p, NULL), KETEN_EMALFORMED);
 		free(raw);
 	}
@@ -730,7 +812,8 @@ static void test_wrong_author(void **state)
 		uint8_t *hb = malloc(hl);
 		assert_non_null(hb);
 		keten__header__pack(h, hb);
-		assert_int_equal(keten_entry_frame(hb, hl, s.sig, BODY, sizeof BODY, true, &raw, &len), KETEN_OK);
+		assert_int_equal(keten_entry_frame(hb, hl, s.sig, BODY, sizeof BODY, true, s.salt, &raw, &len),
+		                 KETEN_OK);
 		free(hb);
 	}
 	keten__header__free_unpacked(h, NULL);
@@ -770,7 +853,7 @@ static void test_weak_key(void **state)
 	assert_non_null(m);
 	keten__header__pack(&h, m);
 	assert_false(keten_key_valid(weak));
-	assert_int_equal(keten_entry_frame(m, hl, sig, BODY, sizeof BODY, true, &raw, &len), KETEN_OK);
+	assert_int_equal(keten_entry_frame(m, hl, sig, BODY, sizeof BODY, true, NULL, &raw, &len), KETEN_OK);
 	int rc = keten_entry_parse(raw, len, &p, NULL);
 	if (rc == KETEN_OK) {
 		assert_int_equal(keten_entry_verify(&p), KETEN_ESIG);

@@ -397,7 +397,7 @@ static uint8_t *entry_by(const uint8_t author[32], size_t *len)
 	hb = malloc(hl);
 	assert_non_null(hb);
 	keten__header__pack(&h, hb);
-	assert_int_equal(keten_entry_frame(hb, hl, sig, body, sizeof body, true, &raw, len), KETEN_OK);
+	assert_int_equal(keten_entry_frame(hb, hl, sig, body, sizeof body, true, NULL, &raw, len), KETEN_OK);
 	free(hb);
 	return raw;
 }

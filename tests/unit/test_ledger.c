@@ -692,8 +692,9 @@ static void test_fork(void **state)
 			size_t len;
 			keten_entry pe;
 			size_t hl = s.vlen[i] - 64;
-			assert_int_equal(keten_entry_frame(s.vals[i], hl, s.vals[i] + hl, NULL, 0, false, &raw, &len),
-			                 KETEN_OK);
+			assert_int_equal(
+				keten_entry_frame(s.vals[i], hl, s.vals[i] + hl, NULL, 0, false, NULL, &raw, &len),
+				KETEN_OK);
 			assert_int_equal(keten_entry_parse(raw, len, &pe, NULL), KETEN_OK);
 			assert_int_equal(keten_entry_verify(&pe), KETEN_OK);
 			assert_int_equal(pe.seq, 4);
@@ -740,11 +741,11 @@ static void test_fork(void **state)
 
 /*
  * A batch of 600 (more than the signer's ring of 256) is signed on a second
- * thread ahead of the store: every entry must be exactly what the plain
- * path makes (Ed25519 is deterministic, so signing the same draft again
- * gives the same bytes), chained, stored once with status applied, and its
- * id index record must lead back to its place in the feed.  A refusal deep
- * in such a batch stores nothing.
+ * thread ahead of the store: every entry must be what the plain path makes
+ * (signing the same draft again gives the same header but for the body
+ * hash, keyed by each entry's own salt), chained, stored once with status
+ * applied, and its id index record must lead back to its place in the
+ * feed.  A refusal deep in such a batch stores nothing.
  */
 static void test_pipelined_append(void **state)
 {
@@ -806,7 +807,9 @@ static void test_pipelined_append(void **state)
 			assert_memory_equal(e.prev, ids[i - 1], 32);
 		else
 			assert_memory_equal(e.prev, f->ids[2], 32);
-		/* the plain path's bytes: the same draft signed again */
+		/* the plain path's entry: the same draft signed again gives the
+		 * same header but for the body hash (each entry draws its own
+		 * salt), the same body, and the same sizes */
 		keten_entry_draft d = {.seq = seq,
 		                       .prev = e.prev,
 		                       .timestamp_ms = e.timestamp_ms,
@@ -815,7 +818,26 @@ static void test_pipelined_append(void **state)
 		                       .body_len = a[i].body_len};
 		assert_int_equal(keten_entry_sign(keten_ledger_keypair(f->A), &d, &again, &err), KETEN_OK);
 		assert_int_equal(again.raw_len, e.raw_len);
-		assert_memory_equal(again.raw, e.raw, e.raw_len);
+		assert_int_equal(e.version, 2);
+		assert_memory_not_equal(again.salt, e.salt, KETEN_SALT_BYTES);
+		{
+			uint8_t bh[32], *hb;
+			Keten__Header *h = keten__header__unpack(NULL, again.header_len, again.header);
+			assert_non_null(h);
+			keten_body_hash(bh, e.salt, a[i].body, a[i].body_len);
+			assert_memory_equal(bh, e.body_hash, 32);
+			memcpy(h->body_hash.data, e.body_hash, 32);
+			hb = malloc(e.header_len);
+			assert_non_null(hb);
+			assert_int_equal(keten__header__pack(h, hb), e.header_len);
+			assert_memory_equal(hb, e.header, e.header_len);
+			free(hb);
+			keten__header__free_unpacked(h, NULL);
+		}
+		assert_int_equal(e.body_len, a[i].body_len);
+		if (e.body_len)
+			assert_memory_equal(e.body, a[i].body, e.body_len);
+		assert_int_equal(keten_entry_verify(&e), KETEN_OK);
 		keten_entry_release(&again);
 		keten_entry_release(&e);
 		/* status applied, and the id index leads to author || seq */

@@ -530,6 +530,48 @@ static void nodes_drop(struct node *nd, const char *name)
 
 /* Tests ------------------------------------------------------------------------ */
 
+/*
+ * The stubs nodes[who] received carry no salt: each one's bytes (exactly
+ * as they came over the sync) hold neither a salt field nor the salt that
+ * a node holding the body keeps beside it.  How many stubs of version 2
+ * entries were so checked.
+ */
+static size_t stubs_without_salt(struct node *nodes, int who)
+{
+	struct held *h;
+	size_t n = holdings(&nodes[who], &h), checked = 0;
+	for (size_t k = 0; k < n; k++) {
+		keten_entry stub, full;
+		keten_txn *t;
+		if (h[k].body)
+			continue;
+		assert_int_equal(keten_store_read(keten_ledger_store(nodes[who].L), &t, NULL), KETEN_OK);
+		assert_int_equal(keten_store_get_entry(t, h[k].id, &stub, NULL), KETEN_OK);
+		keten_txn_end(t);
+		assert_null(stub.salt);
+		for (int i = 0; i < NN; i++) {
+			int rc;
+			assert_int_equal(keten_store_read(keten_ledger_store(nodes[i].L), &t, NULL), KETEN_OK);
+			rc = keten_store_get_entry(t, h[k].id, &full, NULL);
+			keten_txn_end(t);
+			if (rc)
+				continue;
+			if (full.salt) {
+				assert_null(memmem(stub.raw, stub.raw_len, full.salt, KETEN_SALT_BYTES));
+				/* the stub is the entry's bytes up to its body */
+				assert_int_equal(stub.raw_len, (size_t)(full.sig - full.raw) + 64);
+				assert_memory_equal(stub.raw, full.raw, stub.raw_len);
+				checked++;
+				i = NN;
+			}
+			keten_entry_release(&full);
+		}
+		keten_entry_release(&stub);
+	}
+	free(h);
+	return checked;
+}
+
 static void test_pull_and_need_to_know(void **state)
 {
 	struct node nd[NN];
@@ -567,6 +609,15 @@ static void test_pull_and_need_to_know(void **state)
 			stubs += !h[k].body;
 		assert_int_equal(stubs, 1);
 		free(h);
+	}
+	/* what came over the sync as a stub came without the body's salt */
+	{
+		size_t s2 = stubs_without_salt(nd, S2), au = stubs_without_salt(nd, AU);
+		print_message("stubs received by sync, checked for the body's salt: %zu at S2, %zu at the auditor, "
+		              "none carries it\n",
+		              s2, au);
+		assert_true(s2 >= 3);
+		assert_int_equal(au, 1);
 	}
 	nodes_drop(nd, "pull");
 }
