@@ -145,14 +145,18 @@ KETEN_API int keten_node_conf_peer_remove(const char *path, const char *url, ket
  * as o says, until *o->stop is set or o->rounds rounds have run; the last
  * round still announces and checkpoints.  Logs "serving as NAME on URL,
  * ...; pulling from N peers" (or "not serving as NAME; ..."), "peer URL:
- * why" for a peer that cannot be opened, "round N: URL: FIGURES; ..." per
- * round with peers (keten_sync_stats_text, or "error: why"), "announced
+ * why" for a peer that cannot be opened, "round N: URL: FIGURES; ...; ok=N
+ * failed=N entries=N stubs=N forks=N pending=N ms=N" per round with peers
+ * (keten_sync_stats_text, or "error: why"; then the totals), "dashboard at
+ * URL/", the reload's lines (keten_node_opts.reload), "announced
  * seq N to K of M peers", "checkpoint ID over N feeds" (or "checkpoint
  * failed: why"), "stopping (SIGINT|SIGTERM|done)" and "stopped".  The
  * process should ignore SIGPIPE.  Returns KETEN_OK once stopped, or an
  * error from starting: KETEN_EINVAL (not unlocked; no URL to listen on and
  * no peer given or kept; a bad URL; TLS files missing), KETEN_EIO (cannot
- * listen; a TLS file cannot be read), KETEN_ENOMEM.
+ * listen; a TLS file cannot be read), KETEN_EMALFORMED (a config error),
+ * KETEN_ENOTFOUND (no config file), the dashboard's errors
+ * (keten_http_start), KETEN_ENOMEM.
  */
 KETEN_API int keten_node_run(keten_ledger *L, const keten_node_opts *o, keten_error *err);
 
