@@ -433,8 +433,11 @@ static bool find_peer(const struct lines *L, const char *url, size_t *h, size_t 
 		if (!peer_header(line_span(L, i), u, sizeof u) || strcmp(u, url) != 0)
 			continue;
 		*h = i;
-		for (*e = i + 1; *e < L->n && *line_span(L, *e).b != '['; (*e)++)
-			;
+		for (*e = i + 1; *e < L->n; (*e)++) {
+			struct span s = line_span(L, *e);
+			if (s.b < s.e && *s.b == '[')
+				break;
+		}
 		return true;
 	}
 	return false;
