@@ -12,6 +12,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 DATADIR ?= $(PREFIX)/share
 MANDIR  ?= $(DATADIR)/man
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+DOCDIR  ?= $(DATADIR)/doc/keten
 # systemd's own unit directory when installing into /usr (Debian: /lib/systemd/system)
 ifeq ($(PREFIX),/usr)
 SYSTEMDUNITDIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/lib/systemd/system)
@@ -183,7 +184,7 @@ $(B)/completion/keten: $(B)/keten scripts/completion.sh
 	sh scripts/completion.sh $(B)/keten $@
 # made again on every run: they depend on the directories given to make
 $(B)/keten-node@.service: dist/systemd/keten-node@.service.in FORCE
-	sed 's|@BINDIR@|$(BINDIR)|g' $< > $@
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' $< > $@
 # libdir and includedir relative to ${prefix} where they lie under it, so
 # that `pkg-config --define-prefix` finds a tree that was moved
 PC_LIBDIR = $(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))
@@ -195,7 +196,7 @@ $(B)/keten.pc: keten.pc.in FORCE
 install: all man completion $(B)/keten-node@.service $(B)/keten.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)/keten \
 	           $(DESTDIR)$(DATADIR)/keten/proto $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
-	           $(DESTDIR)$(SYSTEMDUNITDIR)
+	           $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 755 $(B)/keten $(DESTDIR)$(BINDIR)/keten
 	install -m 644 $(B)/libketen.a $(DESTDIR)$(LIBDIR)/libketen.a
 	install -m 644 $(B)/$(SONAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -206,6 +207,7 @@ install: all man completion $(B)/keten-node@.service $(B)/keten.pc
 	install -m 644 $(B)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 $(B)/completion/keten $(DESTDIR)$(BASHCOMPDIR)/keten
 	install -m 644 $(B)/keten-node@.service $(DESTDIR)$(SYSTEMDUNITDIR)/keten-node@.service
+	install -m 644 dist/keten-node.conf.example $(DESTDIR)$(DOCDIR)/keten-node.conf.example
 
 # The Debian packages (debian/), built from a copy of the sources in
 # build/deb/ so that the package build neither cleans this tree's build/

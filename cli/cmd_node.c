@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -184,8 +185,8 @@ int cmd_sync(cli *c, int argc, char **argv)
 
 /* Peers and TLS files kept in the home ------------------------------------- */
 
-static const char peer_usage[] = "usage: keten peer add URL [--key KEY]\n"
-				 "       keten peer remove URL\n"
+static const char peer_usage[] = "usage: keten peer add URL [--key KEY] [--config FILE]\n"
+				 "       keten peer remove URL [--config FILE]\n"
 				 "       keten peer list\n"
 				 "       keten peer tls [--cert FILE] [--key FILE] [--ca FILE]\n"
 				 "\n"
@@ -202,7 +203,13 @@ static const char peer_usage[] = "usage: keten peer add URL [--key KEY]\n"
 				 "--tls-* option is given: this node's certificate and key (needed to\n"
 				 "listen; with a CA, clients must present a certificate too) and the CA\n"
 				 "that signed the other nodes' certificates (needed to dial).  An empty\n"
-				 "FILE forgets the setting.\n";
+				 "FILE forgets the setting.\n"
+				 "With --config FILE, 'add' and 'remove' change the [peer URL] sections of\n"
+				 "that node config file instead of the home ('keten node --config FILE'):\n"
+				 "the file is rewritten whole (a new file renamed over it), its comments\n"
+				 "and other lines as they were, and created when missing; a running node\n"
+				 "takes it up on SIGHUP (systemctl reload).  A config that does not parse\n"
+				 "is left alone: exit 78 with its line.\n";
 
 static void tls_print(cli *c)
 {
@@ -305,40 +312,89 @@ static int peer_list(cli *c)
 	return rc ? cli_error(&err) : 0;
 }
 
-/* keten peer add URL [--key KEY]: keep the peer, and pin its key. */
+/* Exit code of a config file's error: 78 for what is in it. */
+static int config_exit(const keten_error *err)
+{
+	cli_error(err);
+	return err->code == KETEN_EMALFORMED ? EX_CONFIG_ : cli_exit_code(err->code);
+}
+
+/* Take --NAME VALUE or --NAME=VALUE at argv[*i] into *val. */
+static bool take_opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+	size_t n = strlen(name);
+	if (strcmp(argv[*i], name) == 0 && *i + 1 < argc) {
+		*val = argv[++*i];
+		return true;
+	}
+	if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') {
+		*val = argv[*i] + n + 1;
+		return true;
+	}
+	return false;
+}
+
+/* keten peer add URL [--key KEY] [--config FILE]: keep the peer, and pin
+ * its key, in the home or the config file. */
 static int peer_add(cli *c, int argc, char **argv)
 {
 	keten_error err = {0};
-	const char *key_arg = NULL, *url = NULL;
+	const char *key_arg = NULL, *url = NULL, *config = NULL;
 	uint8_t key[32];
 	int rc;
 
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
-			key_arg = argv[++i];
-		else if (strncmp(argv[i], "--key=", 6) == 0)
-			key_arg = argv[i] + 6;
-		else if (argv[i][0] == '-' || url)
-			return cli_usage_error("peer", "add takes one URL and --key KEY");
-		else
-			url = argv[i];
+		if (take_opt(argc, argv, &i, "--key", &key_arg) || take_opt(argc, argv, &i, "--config", &config))
+			continue;
+		if (argv[i][0] == '-' || url)
+			return cli_usage_error("peer", "add takes one URL, --key KEY and --config FILE");
+		url = argv[i];
 	}
 	if (!url)
 		return cli_usage_error("peer", "add takes one URL");
 	if (!url_ok(url))
 		return cli_usage_error("peer", "'%s' is not a tcp://, tls+tcp:// or ipc:// URL", url);
+	/* a key in hex needs no home: root may edit /etc/keten without one */
+	if (config && key_arg && strlen(key_arg) == 64 && keten_unhex(key, 32, key_arg) == KETEN_OK)
+		return keten_node_conf_peer_add(config, url, key, &err) ? config_exit(&err) : 0;
 	if ((rc = cli_open(c, false)))
 		return rc;
 	if (key_arg && (rc = cli_resolve_party(c, key_arg, key)))
 		return rc;
+	if (config)
+		return keten_node_conf_peer_add(config, url, key_arg ? key : NULL, &err) ? config_exit(&err) : 0;
 	if (keten_node_peer_add(c->L, url, &err) || (key_arg && keten_node_pin_set(c->L, url, key, false, &err)))
 		return cli_error(&err);
 	return 0;
 }
 
-int cmd_peer(cli *c, int argc, char **argv)
+/* keten peer remove URL [--config FILE]. */
+static int peer_remove(cli *c, int argc, char **argv)
 {
 	keten_error err = {0};
+	const char *url = NULL, *config = NULL;
+	int rc;
+
+	for (int i = 2; i < argc; i++) {
+		if (take_opt(argc, argv, &i, "--config", &config))
+			continue;
+		if (argv[i][0] == '-' || url)
+			return cli_usage_error("peer", "remove takes one URL and --config FILE");
+		url = argv[i];
+	}
+	if (!url)
+		return cli_usage_error("peer", "remove takes one URL");
+	if (!url_ok(url))
+		return cli_usage_error("peer", "'%s' is not a tcp://, tls+tcp:// or ipc:// URL", url);
+	if (config)
+		return keten_node_conf_peer_remove(config, url, &err) ? config_exit(&err) : 0;
+	if ((rc = cli_open(c, false)))
+		return rc;
+	return keten_node_peer_remove(c->L, url, &err) ? cli_error(&err) : 0;
+}
+
+int cmd_peer(cli *c, int argc, char **argv)
+{
 	int rc;
 
 	if (argc < 2)
@@ -349,15 +405,8 @@ int cmd_peer(cli *c, int argc, char **argv)
 		return peer_tls(c, argc, argv);
 	if (strcmp(argv[1], "add") == 0)
 		return peer_add(c, argc, argv);
-	if (strcmp(argv[1], "remove") == 0) {
-		if (argc != 3)
-			return cli_usage_error("peer", "remove takes one URL");
-		if (!url_ok(argv[2]))
-			return cli_usage_error("peer", "'%s' is not a tcp://, tls+tcp:// or ipc:// URL", argv[2]);
-		if ((rc = cli_open(c, false)))
-			return rc;
-		return keten_node_peer_remove(c->L, argv[2], &err) ? cli_error(&err) : 0;
-	}
+	if (strcmp(argv[1], "remove") == 0)
+		return peer_remove(c, argc, argv);
 	if (strcmp(argv[1], "list") == 0) {
 		if (argc != 2)
 			return cli_usage_error("peer", "list takes no arguments");
@@ -474,12 +523,28 @@ int cmd_checkpoint(cli *c, int argc, char **argv)
 
 /* The node -------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, reload_signal;
 
 static void on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGHUP)
+		reload_signal = 1;
+	else
+		stop_signal = sig;
 }
+
+/* Is stderr the journal's stream (JOURNAL_STREAM names its device and
+ * inode)?  Then the journal stamps each line and names the unit. */
+static bool to_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+		(unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+static bool journal;
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -488,10 +553,14 @@ static void node_log(void *ctx CLI_UNUSED, const char *line)
 	char when[16];
 	time_t now = time(NULL);
 	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof when, "%H:%M:%S", &tm);
 	pthread_mutex_lock(&log_mu);
-	fprintf(stderr, "keten node %s %s\n", when, line);
+	if (journal) {
+		fprintf(stderr, "%s\n", line);
+	} else {
+		gmtime_r(&now, &tm);
+		strftime(when, sizeof when, "%H:%M:%S", &tm);
+		fprintf(stderr, "keten node %s %s\n", when, line);
+	}
 	pthread_mutex_unlock(&log_mu);
 }
 
@@ -521,8 +590,8 @@ static void node_stopping(void *ctx CLI_UNUSED)
 }
 
 static const char node_usage[] =
-	"usage: keten node [--listen URL]... [--peer URL]... [--interval SECONDS] [--rounds N]\n"
-	"                  [--timeout SECONDS] [--checkpoint SECONDS]\n"
+	"usage: keten node [--config FILE] [--listen URL]... [--peer URL]... [--interval SECONDS]\n"
+	"                  [--rounds N] [--timeout SECONDS] [--checkpoint SECONDS]\n"
 	"                  [--tls-cert FILE --tls-key FILE] [--tls-ca FILE]\n"
 	"\n"
 	"Serve this ledger on each --listen URL (tcp://HOST:PORT, ipc:///PATH) to\n"
@@ -541,7 +610,15 @@ static const char node_usage[] =
 	"is checked against the one kept for its URL ('keten peer list').  The node\n"
 	"takes at most 256 connections, closes one that has not authenticated in\n"
 	"10 seconds or is idle 5 minutes, and keeps each key's strikes and request\n"
-	"rate across its connections; a key revoked meanwhile is refused at once.\n";
+	"rate across its connections; a key revoked meanwhile is refused at once.\n"
+	"--config FILE reads the node's settings from FILE ([node] listen, interval,\n"
+	"timeout, checkpoint; [peer URL] key; [tls] cert, key, ca; [dashboard] listen,\n"
+	"cert, key, client-ca, tokens, public; see docs/service.md): the options\n"
+	"given override it.  SIGHUP rereads it, and the home's peers and TLS files:\n"
+	"peers and intervals change at once, listen URLs and the dashboard at a\n"
+	"restart; a file with an error is refused and the one in use kept.  A bad\n"
+	"config at start exits 78 naming FILE:LINE (66 when FILE is missing).\n"
+	"Under systemd (JOURNAL_STREAM) the log lines carry no time of their own.\n";
 
 /* The options of keten node into o (listen and peers: argv's strings). */
 struct node_args {
@@ -576,6 +653,7 @@ static int node_option(int opt, struct node_args *a)
 			return cli_usage_error("node", "--rounds '%s' is not a positive number", optarg);
 		return 0;
 	}
+	case 'f': a->o.config = optarg; return 0;
 	case 'h': cli_help(node_usage); return NODE_HELP;
 	default:
 		if (tls_option(opt, optarg, &a->o.tls))
@@ -589,7 +667,7 @@ static bool node_has_work(cli *c, const keten_node_opts *o)
 {
 	char **kept = NULL;
 	size_t n = 0;
-	if (o->n_listen || o->n_peers)
+	if (o->n_listen || o->n_peers || o->config)
 		return true;
 	keten_node_peers(c->L, &kept, &n, NULL);
 	keten_node_peers_free(kept, n);
@@ -598,17 +676,17 @@ static bool node_has_work(cli *c, const keten_node_opts *o)
 
 int cmd_node(cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {{"listen", 1, 0, 'l'}, {"peer", 1, 0, 'p'},       {"interval", 1, 0, 'i'},
-	                                     {"rounds", 1, 0, 'r'}, {"checkpoint", 1, 0, 'c'}, {"timeout", 1, 0, 't'},
-	                                     TLS_LONGOPTS,          {"help", 0, 0, 'h'},       {0}};
+	static const struct option opts[] = {{"listen", 1, 0, 'l'},     {"peer", 1, 0, 'p'},
+	                                     {"interval", 1, 0, 'i'},   {"rounds", 1, 0, 'r'},
+	                                     {"checkpoint", 1, 0, 'c'}, {"timeout", 1, 0, 't'},
+	                                     {"config", 1, 0, 'f'},     TLS_LONGOPTS,
+	                                     {"help", 0, 0, 'h'},       {0}};
 	static struct node_args a;
 	keten_error err = {0};
 	struct sigaction sa;
 	int o, rc;
 
-	memset(&a, 0, sizeof a);
-	a.o.interval_s = 10;
-	a.o.timeout_s = 5;
+	memset(&a, 0, sizeof a); /* intervals 0: the config's, else 10 and 5 seconds */
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1)
 		if ((rc = node_option(o, &a)))
@@ -624,14 +702,17 @@ int cmd_node(cli *c, int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	journal = to_journal();
 
 	a.o.listen = a.listen;
 	a.o.peers = a.peers;
 	a.o.stop = &stop_signal;
 	a.o.log = node_log;
 	a.o.stopping = node_stopping;
+	a.o.reload = &reload_signal;
 	if (keten_node_run(c->L, &a.o, &err))
-		return sync_exit(&err);
+		return err.code == KETEN_EMALFORMED ? config_exit(&err) : sync_exit(&err);
 	return 0;
 }

@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define KETEN_NODE_MAX_URLS 64u  /* listen URLs, and peers (given and kept) */
 #define KETEN_NODE_URL_MAX  400u /* a URL is shorter than this */
@@ -60,21 +61,102 @@ typedef struct keten_node_opts {
 	 * watchdog here); may be NULL. */
 	void (*stopping)(void *ctx);
 	void *stopping_ctx;
+	/* A config file (keten_node_conf_read; NULL: none).  Its settings
+	 * apply where the fields above leave them unset: its listen URLs when
+	 * n_listen is 0, its peers besides those given (their keys pinned in
+	 * the home, keten_node_pin_set), its intervals where the fields are 0,
+	 * its TLS files field by field; its [dashboard] serves the dashboard
+	 * (keten/http.h) beside the node.  A config error at start fails the
+	 * run with KETEN_EMALFORMED ("FILE:LINE: why"). */
+	const char *config;
+	/* Reread the config and the home's peers and TLS files when *reload
+	 * becomes nonzero (a SIGHUP handler sets it; the node sets it back to
+	 * 0); may be NULL.  Peers, intervals and the TLS files used to dial
+	 * change at once; a new peer's round is due at once; listen URLs, the
+	 * server's TLS files and the dashboard only at a restart (the log
+	 * says so).  A config with an error is refused and the one in use
+	 * kept ("reload refused: FILE:LINE: why; ..."). */
+	volatile int *reload;
 } keten_node_opts;
+
+/* The config file ---------------------------------------------------------- */
+
+#define KETEN_NODE_PATH_MAX 512u /* a file name in a config is shorter than this */
+#define KETEN_NODE_ADDR_MAX 300u /* so is the dashboard's address */
+
+/* A [peer URL] section: the URL and the key pinned for it, if any. */
+typedef struct keten_node_conf_peer {
+	char url[KETEN_NODE_URL_MAX];
+	uint8_t key[32];
+	bool has_key;
+	unsigned line; /* of its [peer URL] line */
+} keten_node_conf_peer;
+
+/* What a config file says (docs/service.md); "" and 0: not set. */
+typedef struct keten_node_conf {
+	char listen[KETEN_NODE_MAX_URLS][KETEN_NODE_URL_MAX]; /* [node] listen, in order */
+	size_t n_listen;
+	keten_node_conf_peer peers[KETEN_NODE_MAX_URLS]; /* the [peer URL] sections, in order */
+	size_t n_peers;
+	double interval_s, timeout_s, checkpoint_s; /* [node] interval, timeout, checkpoint */
+	char tls_cert[KETEN_NODE_PATH_MAX], tls_key[KETEN_NODE_PATH_MAX], tls_ca[KETEN_NODE_PATH_MAX]; /* [tls] */
+	struct {
+		char listen[KETEN_NODE_ADDR_MAX];                         /* HOST:PORT ("": no dashboard) */
+		char cert[KETEN_NODE_PATH_MAX], key[KETEN_NODE_PATH_MAX]; /* HTTPS */
+		char client_ca[KETEN_NODE_PATH_MAX], tokens[KETEN_NODE_PATH_MAX];
+		bool public_; /* public = yes */
+	} dashboard;
+	unsigned line; /* after an error: the line it is on (0: none) */
+} keten_node_conf;
+
+/*
+ * Parse the text of a config file (len bytes; name, for messages, may be
+ * NULL) into *out (about 60 KiB: callers allocate it).  Errors:
+ * KETEN_EMALFORMED, the message "NAME:LINE: why" and out->line the line:
+ * a line that is not a [section], a key = value or a # comment; an unknown
+ * section or key; a key outside a section; a missing value; a bad URL,
+ * number, key (64 hex) or yes/no; a duplicate key, section or peer;
+ * dashboard cert without key, or client-ca or tokens without cert; more
+ * than KETEN_NODE_MAX_URLS URLs; a line of 1024 bytes or more; a NUL.
+ */
+KETEN_API int keten_node_conf_parse(const char *text, size_t len, const char *name, keten_node_conf *out,
+                                    keten_error *err);
+/* Read and parse the file at path.  Errors: KETEN_ENOTFOUND (no such
+ * file), KETEN_EIO (cannot read it; over 1 MiB), KETEN_EMALFORMED. */
+KETEN_API int keten_node_conf_read(const char *path, keten_node_conf *out, keten_error *err);
+/*
+ * Keep url as a peer in the config file at path (created, mode 0640, when
+ * missing) with key pinned (NULL: none; an existing section keeps the key
+ * it has); adding it again with the same key changes nothing.  The file is
+ * rewritten whole, its other lines and comments as they were, into a
+ * temporary file beside it that replaces it (rename).  Errors: KETEN_EINVAL
+ * (a bad URL; key not a valid Ed25519 public key), KETEN_EMALFORMED (the file does not parse: not changed),
+ * KETEN_EIO.
+ */
+KETEN_API int keten_node_conf_peer_add(const char *path, const char *url, const uint8_t *key, keten_error *err);
+/* Remove url's [peer URL] section from the file at path (its header and
+ * key lines; comments after them stay), as keten_node_conf_peer_add
+ * rewrites; one not there is not an error.  Errors: as
+ * keten_node_conf_peer_add, KETEN_ENOTFOUND (no such file). */
+KETEN_API int keten_node_conf_peer_remove(const char *path, const char *url, keten_error *err);
 
 /*
  * Run a node of L (unlocked: it signs challenges, auths and checkpoints)
  * as o says, until *o->stop is set or o->rounds rounds have run; the last
  * round still announces and checkpoints.  Logs "serving as NAME on URL,
  * ...; pulling from N peers" (or "not serving as NAME; ..."), "peer URL:
- * why" for a peer that cannot be opened, "round N: URL: FIGURES; ..." per
- * round with peers (keten_sync_stats_text, or "error: why"), "announced
+ * why" for a peer that cannot be opened, "round N: URL: FIGURES; ...; ok=N
+ * failed=N entries=N stubs=N forks=N pending=N ms=N" per round with peers
+ * (keten_sync_stats_text, or "error: why"; then the totals), "dashboard at
+ * URL/", the reload's lines (keten_node_opts.reload), "announced
  * seq N to K of M peers", "checkpoint ID over N feeds" (or "checkpoint
  * failed: why"), "stopping (SIGINT|SIGTERM|done)" and "stopped".  The
  * process should ignore SIGPIPE.  Returns KETEN_OK once stopped, or an
  * error from starting: KETEN_EINVAL (not unlocked; no URL to listen on and
  * no peer given or kept; a bad URL; TLS files missing), KETEN_EIO (cannot
- * listen; a TLS file cannot be read), KETEN_ENOMEM.
+ * listen; a TLS file cannot be read), KETEN_EMALFORMED (a config error),
+ * KETEN_ENOTFOUND (no config file), the dashboard's errors
+ * (keten_http_start), KETEN_ENOMEM.
  */
 KETEN_API int keten_node_run(keten_ledger *L, const keten_node_opts *o, keten_error *err);
 

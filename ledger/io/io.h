@@ -1,7 +1,7 @@
 /*
  * io.h — (internal) what the files of ledger/io/ share: the bounded
  * HTTP/1.1 server the dashboard (http.c) answers through (httpd.c), over
- * TCP or TLS.
+ * TCP or TLS; and the token file a node's dashboard reads (nodeconf.c).
  */
 #ifndef KETEN_IO_IO_H
 #define KETEN_IO_IO_H
@@ -64,5 +64,12 @@ int kt_httpd_start(const char *url, struct nng_tls_config *tls, const struct kt_
 uint64_t kt_httpd_refused(const struct kt_httpd *d);
 /* Stop, close every connection and free (NULL does nothing). */
 void kt_httpd_stop(struct kt_httpd *d);
+
+/* The tokens of the file at path, one a line (blank lines and # comments
+ * skipped, space at either end dropped), as pointers (*list, *n of them;
+ * the caller frees *list and *buf, which they point into, also on
+ * failure).  Errors: KETEN_ENOTFOUND, KETEN_EIO, KETEN_EMALFORMED (a NUL;
+ * no token), KETEN_ENOMEM.  (nodeconf.c) */
+int kt_tokens_read(const char *path, char **buf, const char ***list, size_t *n, keten_error *err);
 
 #endif

@@ -115,7 +115,11 @@ offers "... file names after an option that takes a FILE" "$T/afschrift.xml" ket
 U=$R$UNITDIR/keten-node@.service
 check "the unit keten-node@.service is installed" test -f "$U"
 check "... runs the node of /var/lib/keten/INSTANCE as the user keten" sh -c \
-	'grep -qx "ExecStart=/usr/bin/keten --home /var/lib/keten/%i node \$KETEN_NODE_ARGS" "$1" && grep -qx "User=keten" "$1"' _ "$U"
+	'grep -qx "ExecStart=/usr/bin/keten --home /var/lib/keten/%i node --config /etc/keten/%i.conf \$KETEN_NODE_ARGS" "$1" &&
+	 grep -qx "ExecReload=/bin/kill -HUP \$MAINPID" "$1" && grep -qx "User=keten" "$1"' _ "$U"
+check "... names the annotated example config, installed beside the docs" sh -c \
+	'cmp -s dist/keten-node.conf.example "$1/usr/share/doc/keten/keten-node.conf.example" &&
+	 ! grep -q "@DOCDIR@" "$2" && grep -q "/usr/share/doc/keten/keten-node.conf.example" "$2"' _ "$R" "$U"
 check "... confined: ProtectSystem=strict, NoNewPrivileges=yes, writes its home alone" sh -c \
 	'grep -qx "ProtectSystem=strict" "$1" && grep -qx "NoNewPrivileges=yes" "$1" &&
 	 grep -qx "ReadWritePaths=/var/lib/keten/%i" "$1"' _ "$U"
@@ -147,7 +151,8 @@ check "... and its pages read with man -l" sh -c \
 check "the packages hold: the library under its multiarch soname, headers, pc file, unit, completion" sh -c \
 	'test -f "$1$2/libketen.so.0" -a -L "$1$2/libketen.so" -a -f "$1$2/pkgconfig/keten.pc" \
 	      -a -f "$1/usr/include/keten/keten.h" -a -f "$1$3/keten-node@.service" \
-	      -a -f "$1/usr/share/bash-completion/completions/keten" -a -f "$1/usr/share/keten/proto/keten.proto"' \
+	      -a -f "$1/usr/share/bash-completion/completions/keten" -a -f "$1/usr/share/keten/proto/keten.proto" \
+	      -a -f "$1/usr/share/doc/keten/keten-node.conf.example"' \
 	_ "$X" "$LIBDIR" "$UNITDIR"
 check "keten depends on adduser; its postinst makes the system user keten" sh -c \
 	'dpkg-deb -f "$1"/keten_0.1_*.deb Depends | grep -q adduser &&
