@@ -38,7 +38,7 @@ static int read_frame(const uint8_t *data, size_t len, Keten__Join__JoinFile **o
 	if (!data || len == 0 || len > KETEN_JOIN_MAX_BYTES)
 		return keten_refuse(err, FILE_RULE, "not a join file: %zu bytes", len);
 	if (!(f = keten__join__join_file__unpack(NULL, len, data)))
-		return keten_refuse(err, FILE_RULE, "not a join file, or a damaged one: it does not decode");
+		return keten_refuse(err, FILE_RULE, "not a join file, or one changed or damaged: it does not decode");
 	n = keten__join__join_file__get_packed_size(f);
 	if (!(again = malloc(n ? n : 1))) {
 		keten__join__join_file__free_unpacked(f, NULL);
@@ -49,7 +49,8 @@ static int read_frame(const uint8_t *data, size_t len, Keten__Join__JoinFile **o
 	free(again);
 	if (!same) {
 		keten__join__join_file__free_unpacked(f, NULL);
-		return keten_refuse(err, FILE_RULE, "a damaged join file: it is not framed as keten writes it");
+		return keten_refuse(err, FILE_RULE,
+		                    "the join file was changed or damaged: it is not framed as keten writes it");
 	}
 	*out = f;
 	return KETEN_OK;
@@ -205,7 +206,7 @@ int kt_join_decode(const uint8_t *data, size_t len, keten_join_info *info, Keten
 		return rc;
 	if (!(b = keten__join__join_body__unpack(NULL, f->body.len, f->body.data)) || b->anchor.len != 32 ||
 	    !keten_key_valid(b->anchor.data)) {
-		rc = keten_refuse(err, FILE_RULE, "a damaged join file: its body does not decode");
+		rc = keten_refuse(err, FILE_RULE, "the join file was changed or damaged: its body does not decode");
 		goto out;
 	}
 	memcpy(info->anchor, b->anchor.data, 32);
