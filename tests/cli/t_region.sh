@@ -67,6 +67,14 @@ if [ "$rc" -eq 0 ] && [ "$BLOCKS" -ge 8 ]; then ok "the guide's $BLOCKS sh block
 	nok "the guide's sh blocks (exit $rc after ${SECS}s)"; tail -15 "$T/guide.err" | sed 's/^/# /'; fi
 . "$T/w/ids.env" 2>/dev/null || true
 W=$T/w
+# The guide's last block sent SIGTERM; wait (at most 15 s) until each node is gone.
+for f in "$W"/*.pid; do
+	i=0
+	while [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && [ "$i" -lt 150 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+done
 k() { h=$1; shift; timeout 30 "$K" --home "$W/$h" "$@"; }
 
 for h in veenoord noorderzand linde hetven; do
