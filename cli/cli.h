@@ -112,6 +112,8 @@ int cmd_init(cli *c, int argc, char **argv);
 int cmd_whoami(cli *c, int argc, char **argv);
 int cmd_trust(cli *c, int argc, char **argv);
 int cmd_party(cli *c, int argc, char **argv);
+int cmd_invite(cli *c, int argc, char **argv);
+int cmd_join(cli *c, int argc, char **argv);
 int cmd_log(cli *c, int argc, char **argv);
 int cmd_show(cli *c, int argc, char **argv);
 int cmd_verify(cli *c, int argc, char **argv);

@@ -21,6 +21,8 @@ static const cli_command commands[] = {
 	{"whoami", cmd_whoami, "this home's name, role and key"},
 	{"trust", cmd_trust, "trust add KEY --name NAME: a certifying authority"},
 	{"party", cmd_party, "party certify|revoke|list"},
+	{"invite", cmd_invite, "certify a party and write its join file: invite --key KEY ... -o FILE"},
+	{"join", cmd_join, "join a region with the join file an authority made: join FILE"},
 	{"log", cmd_log, "list entries"},
 	{"show", cmd_show, "show one entry"},
 	{"verify", cmd_verify, "check every signature, hash, chain link and certificate"},

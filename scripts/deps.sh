@@ -12,14 +12,15 @@ set -u
 # (tests/cli/t_install.sh); man-db and bash-completion: that test reads the
 # installed pages with man and loads the completion in bash.  curl:
 # tests/cli/t_serve_https.sh asks the https dashboard with tokens and
-# client certificates.  The build
+# client certificates.  python3-cryptography: tests/cli/t_join.sh signs a
+# forged join file with a key of its own (Ed25519).  The build
 # packages of debian/control are the first lines here.
 PKGS="build-essential pkg-config liblmdb-dev libsodium-dev libprotobuf-c-dev
 protobuf-c-compiler libnng-dev libjansson-dev libcsv-dev libxml2-dev help2man
 clang clang-format libclang-rt-14-dev lmdb-utils protobuf-compiler nng-utils
 libcmocka-dev libxml2-utils sqlite3 libsqlite3-dev python3 jq openssl curl
 chromium fonts-liberation debhelper dpkg-dev fakeroot lintian man-db
-bash-completion"
+bash-completion python3-cryptography"
 missing=""
 for p in $PKGS; do
 	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)

@@ -107,6 +107,7 @@ KETEN_API keten_err keten_unhex(uint8_t *out, size_t len, const char *hex);
 #include "keten/sync.h"
 #include "keten/net.h"
 #include "keten/node.h"
+#include "keten/join.h"
 #include "keten/verify.h"
 #include "keten/ijw.h"
 
