@@ -82,11 +82,24 @@ done
 echo "== fuzz (brief, committed corpora)"
 if [ -n "$(ls tests/fuzz/fuzz_*.c 2>/dev/null)" ]; then
 	if make -s -j"$JOBS" fuzz >> "$LOG" 2>&1; then
+		# $JOBS targets at a time, 10 s each over its corpus.
+		i=0
 		for f in build/fuzz/fuzz_*; do
 			name=$(basename "$f")
 			corpus=tests/fuzz/corpus/${name#fuzz_}
 			mkdir -p "build/fuzz/work-$name"
-			if timeout 120 "$f" -max_total_time=15 -rss_limit_mb=2048 "build/fuzz/work-$name" "$corpus" >> "$LOG" 2>&1; then
+			rm -f "build/fuzz/work-$name.rc"
+			(timeout 120 "$f" -max_total_time=10 -rss_limit_mb=2048 -artifact_prefix="build/fuzz/work-$name-" \
+				"build/fuzz/work-$name" "$corpus" \
+				> "build/fuzz/work-$name.log" 2>&1; echo $? > "build/fuzz/work-$name.rc") &
+			i=$((i + 1))
+			[ $((i % JOBS)) -ne 0 ] || wait
+		done
+		wait
+		for f in build/fuzz/fuzz_*; do
+			name=$(basename "$f")
+			cat "build/fuzz/work-$name.log" >> "$LOG"
+			if [ "$(cat "build/fuzz/work-$name.rc" 2>/dev/null)" = 0 ]; then
 				ok "fuzz $name"
 			else
 				bad "fuzz $name"
