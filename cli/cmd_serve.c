@@ -1,6 +1,6 @@
 /*
  * cmd_serve.c — keten serve: the read-only audit dashboard of this home in
- * a browser (ledger/http.c does the serving; web/ is the page).  Opens the
+ * a browser (ledger/io/http.c does the serving; web/ is the page).  Opens the
  * home without unlocking its key, serves until SIGINT or SIGTERM, and
  * logs one line per request on stderr unless --quiet.  Only loopback
  * addresses are served, unless the viewers are told apart (--https with
