@@ -335,7 +335,11 @@ static size_t claim_findings(const struct claim_ctx *x, char *findings[4])
 	                      NULL) == 0 &&
 	    !(x->units && c->n_deliveries) && c->amount_cents > expect)
 		findings[nf++] = "claim-above-agreed";
-	if (x->agreed > 0 && keten_add_cents(x->claimed, c->amount_cents, &total) && total > x->agreed)
+	/* The whole agreed total bounds the sum of the claims, except on a
+	 * duurzaam allocation, whose amount is a month's: each month is held
+	 * against what is due for it above, and a month is claimed once. */
+	if (x->agreed > 0 && !(x->as && x->as->kind == KETEN__KIND__DUURZAAM) &&
+	    keten_add_cents(x->claimed, c->amount_cents, &total) && total > x->agreed)
 		findings[nf++] = "claims-above-agreed";
 	if (x->as && x->as->kind == KETEN__KIND__HERSTEL && strcmp(c->installment, "final") == 0 && !x->as->closed)
 		findings[nf++] = "final-without-result";

@@ -489,6 +489,48 @@ static void test_received_after_stop(void **state)
 	assert_string_equal(rule, "month-after-close");
 }
 
+static bool marked(struct fx *f, const uint8_t id[32], const char *kind)
+{
+	Keten__State__ClaimState *ks = NULL;
+	keten_txn *t;
+	bool has = false;
+	assert_int_equal(keten_store_read(keten_ledger_store(f->M), &t, NULL), 0);
+	assert_int_equal(kt_state_get(t, DK_CLAIM, id, &keten__state__claim_state__descriptor, (void **)&ks, NULL), 0);
+	keten_txn_end(t);
+	for (size_t i = 0; i < ks->n_findings; i++)
+		has = has || strcmp(ks->findings[i], kind) == 0;
+	kt_state_free(ks);
+	return has;
+}
+
+/* A duurzaam allocation's amount is a month's: the months claimed one by
+ * one add up to more than it without being above what was agreed; a
+ * herstel allocation's claims above its whole price are marked. */
+static void test_months_add_up_past_one(void **state)
+{
+	struct fx *f = *state;
+	uint8_t a1[32], a2[32], id[32];
+	Keten__Claim k;
+	static const char *const months[] = {"2027-01", "2027-02", "2027-03"};
+
+	allocate(f, KETEN__KIND__DUURZAAM, 45200, a1);
+	for (size_t i = 0; i < 3; i++) {
+		claim_of(&k, a1, months[i], 45200);
+		ingest(f, KETEN__BODY_TYPE__CLAIM, &k.base, id);
+		assert_int_equal(status_of(f, id, NULL), KS_APPLIED);
+		assert_false(marked(f, id, "claims-above-agreed"));
+		assert_false(marked(f, id, "claim-above-agreed"));
+	}
+	allocate(f, KETEN__KIND__HERSTEL, 1436600, a2);
+	claim_of(&k, a2, "upfront", 957733);
+	ingest(f, KETEN__BODY_TYPE__CLAIM, &k.base, id);
+	assert_false(marked(f, id, "claims-above-agreed"));
+	claim_of(&k, a2, "final", 478868);
+	ingest(f, KETEN__BODY_TYPE__CLAIM, &k.base, id);
+	assert_int_equal(status_of(f, id, NULL), KS_APPLIED);
+	assert_true(marked(f, id, "claims-above-agreed"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_close_cuts_months),
 		cmocka_unit_test(test_events_in_any_order),
 		cmocka_unit_test_setup_teardown(test_received_after_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_months_add_up_past_one, setup, teardown),
 	};
 	setenv("KETEN_PWHASH_FAST", "1", 1);
 	if (sodium_init() < 0)
