@@ -355,6 +355,11 @@ function niceStep(x) {
 	return 10 * p;
 }
 
+// Goals of the closed arrangements: achieved / partly / not achieved.
+function outcomes(o) {
+	return o ? o.achieved + ' / ' + o.partial + ' / ' + o.not_achieved : '—';
+}
+
 async function loadReport() {
 	const by = document.getElementById('report-by').value;
 	const rep = await api('report' + query({by}));
@@ -364,8 +369,11 @@ async function loadReport() {
 		el('th', {scope: 'row'}, r.label),
 		td(String(r.allocations), 'num'), td(String(r.clients), 'num'),
 		money(r.allocated_cents), money(r.paid_cents), money(r.subcontracted_cents), money(r.subcontract_paid_cents),
-		td(String(r.early_stops), 'num'), td(String(r.rijgen), 'num'),
-		td(r.payments ? r.delay_median_days + ' / ' + r.delay_p90_days : '—', 'num'))), 'No allocations held here.', 10);
+		td(r.maatwerk ? r.maatwerk + ' · ' + euro(r.maatwerk_cents) : '0', 'num'),
+		r.clients ? money(r.cost_per_client_cents) : td('—', 'num'),
+		td(outcomes(r.outcomes), 'num'),
+		td(String(r.early_stops), 'num'), td(String(r.dropouts), 'num'), td(String(r.rijgen), 'num'),
+		td(r.payments ? r.delay_median_days + ' / ' + r.delay_p90_days : '—', 'num'))), 'No allocations held here.', 14);
 }
 
 async function loadEntries() {

@@ -96,9 +96,15 @@ R=$($A dispute respond "$D" --text "The February report was missing; it has arri
 sync a b m &&
 RU=$($M dispute rule "$D" --decision "The lead provider pays February within 14 days" \
 	--owes "Zorg Hoofd:Zorg Onder:400,00" 2>"$T/err") &&
+sync m a b &&
+CJ=$($A --json claim "$AL" --installment 2026-01 2>"$T/err") &&
+CL=$(printf '%s' "$CJ" | jq -r .id) && CA=$(printf '%s' "$CJ" | jq -r .amount_cents) &&
+sync a m &&
+PM=$($M pay "$CL" --amount "$((CA / 100)),$(printf '%02d' $((CA % 100)))" --date 2026-02-10 \
+	--reference HRN-2026-01 2>"$T/err") &&
 sync m a b
-if [ $? -eq 0 ] && is_id "$C2" && is_id "$P1" && is_id "$D" && is_id "$R" && is_id "$RU"; then
-	ok "three homes: contract, allocation, subcontract, claims, a payment, a ruled dispute"
+if [ $? -eq 0 ] && is_id "$C2" && is_id "$P1" && is_id "$D" && is_id "$R" && is_id "$RU" && is_id "$PM"; then
+	ok "three homes: contract, allocation, subcontract, claims, payments, a ruled dispute"
 else
 	not_ok "building the ledger: $(head -c 300 "$T/err")"; echo "Bail out!"; exit 1
 fi
@@ -389,6 +395,22 @@ else
 	dom "February not paid, two reminders sent" "the dispute's reason"
 	dom "Gemeente Hoorn" "a counterparty's name in the tables"
 	dom 'aria-labelledby="chart-title"' "the monitor's SVG chart"
+	# the monitor's totals row as keten report --by month has it: cost per client, goals
+	COST=$(python3 -c 'import json,sys
+t = json.load(open(sys.argv[1]))["total"]
+c = t["cost_per_client_cents"]
+e = "{:,}".format(c // 100).replace(",", ".")
+o = t["outcomes"]
+print("€ %s,%02d|%d / %d / %d|%d" % (e, c % 100, o["achieved"], o["partial"], o["not_achieved"], t["dropouts"]))' "$T/report-month.json")
+	jq -c '.total | {allocations, clients, paid_cents, cost_per_client_cents, maatwerk, outcomes, dropouts}' \
+		"$T/report-month.json" | sed 's/^/# keten report --by month, total: /'
+	TOT=$(python3 -c 'import re,sys
+h = open(sys.argv[1]).read()
+m = re.search(r"<tr class=\"total\">(.*?)</tr>", h, re.S)
+print("|".join(re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", m.group(1), re.S)) if m else "")' "$T/dom.html")
+	check "the monitor's total row shows the cost per client, goals and dropouts of keten report ($COST)" \
+		sh -c 'c=${1%%|*}; r=${1#*|}; g=${r%%|*}; d=${r#*|}; printf "%s\n" "$2" | grep -qF "|$c|" &&
+			printf "%s\n" "$2" | grep -qF "|$g|" && printf "%s\n" "$2" | grep -qF "|$d|"' _ "$COST" "$TOT"
 	dom 'data-ready="yes"' "app.js ran to the end"
 	check "the page shows no error" sh -c "! grep -q 'class=\"status error\"' '$T/dom.html'"
 	browse "$T/dom2.html" --dump-dom "$BASE/#disputes/$D"
