@@ -371,9 +371,9 @@ int kt_compose_clawback(kt_compose *x, const keten_draft_clawback *d, keten_comp
                         keten_error *err)
 {
 	Keten__Clawback k = KETEN__CLAWBACK__INIT;
-	Keten__Share shares[16], *sp[16];
-	uint8_t parties[16][32];
-	int64_t amounts[16];
+	Keten__Share shares[KT_CLAWBACK_MAX_SHARES], *sp[KT_CLAWBACK_MAX_SHARES];
+	uint8_t parties[KT_CLAWBACK_MAX_SHARES][32];
+	int64_t amounts[KT_CLAWBACK_MAX_SHARES];
 	char rule[300] = "";
 	size_t n = 0;
 	int rc;

@@ -16,8 +16,8 @@
 #include "rules/flow.h"
 #include "base/base.h"
 
-/* Debts a stub node records at most: the lead provider's and 16 shares. */
-#define STUB_DEBTS 17
+/* Debts a stub node records at most: the lead provider's and every share. */
+#define STUB_DEBTS (KT_CLAWBACK_MAX_SHARES + 1)
 
 struct provider_find {
 	keten_txn *t;
@@ -99,6 +99,9 @@ static int clawback_stub(kt_apply *a, const Keten__Clawback *c, keten_error *err
 	memcpy(pre + 1, c->allocation.data, 32);
 	if ((rc = kt_kv_scan(a->txn, KT_INDEX, pre, 33, provider_cb, &pf, err)))
 		return rc;
+	if (c->n_passed_on > KT_CLAWBACK_MAX_SHARES)
+		return keten_refuse(err, "invalid-share", "a clawback passes on at most %d shares, this one %zu",
+		                    KT_CLAWBACK_MAX_SHARES, c->n_passed_on);
 	if (pf.found)
 		set_debt(&debts[n++], &provider, &author, c->amount_cents);
 	for (size_t i = 0; i < c->n_passed_on; i++) {
@@ -107,7 +110,7 @@ static int clawback_stub(kt_apply *a, const Keten__Clawback *c, keten_error *err
 		    shared > c->amount_cents)
 			return keten_refuse(err, "invalid-share",
 			                    "passed-on shares are positive and add up to at most the clawback");
-		if (!pf.found || n >= STUB_DEBTS)
+		if (!pf.found)
 			continue;
 		set_debt(&debts[n++], &s->party, &provider, s->amount_cents);
 	}
@@ -156,6 +159,9 @@ static int clawback_shares(const Keten__Clawback *c, const Keten__State__Allocat
 {
 	int64_t shared = 0;
 
+	if (c->n_passed_on > KT_CLAWBACK_MAX_SHARES)
+		return keten_refuse(err, "invalid-share", "a clawback passes on at most %d shares, this one %zu",
+		                    KT_CLAWBACK_MAX_SHARES, c->n_passed_on);
 	for (size_t i = 0; i < c->n_passed_on; i++) {
 		const Keten__Share *s = c->passed_on[i];
 		if (s->party.len != 32 || s->amount_cents <= 0 || !keten_add_cents(shared, s->amount_cents, &shared) ||

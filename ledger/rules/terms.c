@@ -551,6 +551,7 @@ struct offer_scan {
 	int64_t *weights;
 	size_t n, max;
 	int64_t total;
+	bool over; /* more subcontracts share than max */
 };
 
 /*
@@ -593,8 +594,13 @@ static int offer_cb(const uint8_t *k, size_t kl, const uint8_t *v KT_UNUSED, siz
 		return 0;
 	if (kt_state_get(s->t, DK_OFFER, k + 33, &keten__state__offer_state__descriptor, (void **)&os, NULL))
 		return 0;
-	if (os->accepted && !os->voided && memcmp(os->author.data, s->provider, 32) == 0 && s->n < s->max &&
+	if (os->accepted && !os->voided && memcmp(os->author.data, s->provider, 32) == 0 &&
 	    offer_weight(os, s->as, &w)) {
+		if (s->n == s->max) {
+			s->over = true;
+			kt_state_free(os);
+			return 1;
+		}
 		memcpy(s->parties[s->n], os->subcontractor.data, 32);
 		s->weights[s->n++] = w;
 		keten_add_cents(s->total, w, &s->total);
@@ -652,19 +658,28 @@ int kt_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amount, uin
 	         r->reclaim_bp / 100, r->reclaim_bp % 100, (long long)(as->upfront_paid_cents / 100),
 	         (long long)(as->upfront_paid_cents % 100), r->subcontractor_shares ? ", shared pro rata" : "");
 	if (r->subcontractor_shares && max > 1) {
-		int64_t w[65], parts[65];
-		uint8_t ps[64][32];
+		int64_t w[KT_CLAWBACK_MAX_SHARES + 1], parts[KT_CLAWBACK_MAX_SHARES + 1];
+		uint8_t ps[KT_CLAWBACK_MAX_SHARES][32];
 		struct offer_scan s = {.t = t,
 		                       .as = as,
 		                       .provider = as->provider.data,
 		                       .parties = ps,
 		                       .weights = w + 1,
-		                       .max = max < 64 ? max : 64};
+		                       .max = max < KT_CLAWBACK_MAX_SHARES ? max : KT_CLAWBACK_MAX_SHARES};
 		uint8_t pre[33];
 		pre[0] = DX_OFFERS;
 		memcpy(pre + 1, alloc, 32);
 		if ((rc = kt_kv_scan(t, KT_INDEX, pre, 33, offer_cb, &s, err)))
 			goto out;
+		if (s.over) {
+			rc = keten_refuse(
+				err, "too-many-shares",
+				"more than %zu accepted subcontracts under this allocation share the "
+				"clawback: record it with --amount (owed by the lead provider alone, who settles "
+				"with its subcontractors)",
+				s.max);
+			goto out;
+		}
 		if (s.n) {
 			w[0] = as->amount_cents > s.total ? as->amount_cents - s.total : 0;
 			if (!keten_split_weighted(*amount, w, s.n + 1, parts)) {

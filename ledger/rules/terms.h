@@ -158,7 +158,9 @@ int kt_expected_for(keten_txn *t, const Keten__State__AllocationState *as, const
  * up-front part paid; when the rule says the subcontractors share it, their
  * parts pro rata to the subcontracted amounts (weights: the lead provider's
  * own part = allocation - subcontracted, and each accepted offer's amount).
- * parties/shares hold up to max entries; *n receives the count.
+ * parties/shares hold up to max entries (at most KT_CLAWBACK_MAX_SHARES
+ * count); *n receives the count.  More accepted subcontracts than that
+ * are refused ("too-many-shares"), never split among some of them.
  * Refused ("clawback-exists") when live clawbacks on the allocation already
  * stand: the rule asks for its share once, and adding it again would double
  * it (void the earlier clawback with a correction first).
@@ -167,6 +169,8 @@ int kt_expected_for(keten_txn *t, const Keten__State__AllocationState *as, const
  * with this: kt_rule_clawback tells an automatic clawback by it (the body has
  * no other mark), so that a second one is refused ("clawback-exists"). */
 #define KT_CLAWBACK_AUTO_PREFIX "early-stop "
+/* The passed-on shares a clawback carries at most, on every node alike. */
+#define KT_CLAWBACK_MAX_SHARES  64
 int kt_clawback_auto(keten_txn *t, const uint8_t alloc[32], int64_t *amount, uint8_t (*parties)[32], int64_t *shares,
                      size_t max, size_t *n, char *rule, size_t rule_len, keten_error *err);
 

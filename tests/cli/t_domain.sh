@@ -296,6 +296,39 @@ new "after the correction a new receipt is accepted" "$S" receipt "$P6" --amount
 run "$S" --json balance --with "Zorg Hoofd BV"
 check "the received amount is the new receipt's" jq -e '.[0].received_cents == 480000 + 6666' "$T/out"
 
+# --- an automatic clawback shared by 17 subcontracts: every one bears its part -----------
+new "allocate a third J03/4 herstel" "$M" allocate --contract RGW-J-2026 --client HRN-2026-0017 --provider "Zorg Hoofd BV" \
+	--profile J03 --intensity 4 --kind herstel --from 2026-12-01 --until 2027-06-30
+A17=$ID
+sync "$M" "$L"
+new "lead claims its upfront part" "$L" claim "$A17" --installment upfront
+K17=$ID
+subs=0 accepted=0
+for i in 01 02 03 04 05 06 07 08 09 10 11 12 13 14 15 16 17; do
+	run "$L" subcontract "$A17" --to "Hulp Onder VOF" --amount 100 --from 2026-12-01 --scope "sessie $i"
+	[ "$rc" -eq 0 ] && subs=$((subs + 1)) && echo "$(cat "$T/out")" >>"$T/o17"
+done
+sync "$L" "$M" "$S"
+while read -r o; do run "$S" accept "$o"; [ "$rc" -eq 0 ] && accepted=$((accepted + 1)); done <"$T/o17"
+check "17 subcontracts of 100.00 under it, all accepted" test "$subs.$accepted" = 17.17
+new "municipality pays the upfront part" "$M" pay "$K17" --amount 9577.33 --date 2026-12-10
+sync "$S" "$L" "$M"
+sync "$M" "$L"
+new "lead closes it: code 32" "$L" close "$A17" --outcome stopped --stop-code 32 --date 2027-02-15
+sync "$L" "$M"
+CB0=$(bal "$S" "$LK" clawback_cents)
+run "$M" --json clawback "$A17" --auto
+CB17=$(jget "$T/out" .id)
+run "$M" --json show "$CB17"
+# 478867 over the weights 1266600 (the lead's own part) and 17 x 10000:
+# 422200 and 17 parts of 3333 or 3334, 56667 together (largest remainder)
+check "clawback --auto of 478867 passes on 17 shares of 3333 or 3334, 56667 together" \
+	jq -e '(.fields.passed_on | length) == 17 and ([.fields.passed_on[].amount_cents] | add) == 56667
+	       and all(.fields.passed_on[]; .amount_cents == 3333 or .amount_cents == 3334)' "$T/out"
+sync "$M" "$L" "$S"
+check "the subcontractor, which holds the allocation as a stub, owes all 17 shares: 56667 more clawed back" \
+	test "$(bal "$S" "$LK" clawback_cents)" = $((CB0 + 56667))
+
 # --- hard rules ------------------------------------------------------------------------
 refused wrong-role "a lead provider publishes a contract" "$L" contract add --ref X-1 --domain jeugd --municipality 0405 \
 	--from 2026-01-01 --until 2026-12-31 --tariffs "$TARIFFS"
