@@ -74,15 +74,13 @@ static int unpay_clawback(kt_apply *a, const Keten__State__PaymentState *ps, con
                           keten_error *err)
 {
 	Keten__State__ClawbackState *cb = NULL;
-	Keten__State__Debt *d;
 	int rc;
 
 	if ((rc = kt_load_clawback(a->txn, part->claim.data, &cb, err)))
 		return rc;
-	/* the repayment booked this part on the same debt (kt_debt_of) */
-	d = kt_debt_of(cb, ps->author.data);
-	KETEN_ASSERT(d != NULL && part->amount_cents > 0);
-	d->repaid_cents -= part->amount_cents;
+	/* the repayment booked this part on the author's debts (kt_debt_repay) */
+	KETEN_ASSERT(kt_debt_of(cb, ps->author.data) != NULL && part->amount_cents > 0);
+	kt_debt_unrepay(cb, ps->author.data, part->amount_cents);
 	rc = kt_state_put(a->txn, DK_CLAWBACK, cb->id.data, cb, err);
 	kt_state_free(cb);
 	if (rc)

@@ -95,6 +95,46 @@ Keten__State__Debt *kt_debt_of(const Keten__State__ClawbackState *cb, const uint
 	return NULL;
 }
 
+int64_t kt_debt_open(const Keten__State__ClawbackState *cb, const uint8_t key[32])
+{
+	int64_t open = 0;
+	for (size_t k = 0; k < cb->n_debts; k++)
+		if (memcmp(cb->debts[k]->debtor.data, key, 32) == 0)
+			open += cb->debts[k]->amount_cents - cb->debts[k]->repaid_cents;
+	return open;
+}
+
+void kt_debt_repay(Keten__State__ClawbackState *cb, const uint8_t key[32], int64_t part)
+{
+	for (size_t k = 0; k < cb->n_debts && part > 0; k++) {
+		Keten__State__Debt *d = cb->debts[k];
+		int64_t open = d->amount_cents - d->repaid_cents, here;
+		if (memcmp(d->debtor.data, key, 32) != 0 || open <= 0)
+			continue;
+		here = open < part ? open : part;
+		d->repaid_cents += here;
+		d->has_repaid_cents = 1;
+		part -= here;
+	}
+	/* the payment was held to kt_debt_open */
+	KETEN_ASSERT(part == 0);
+}
+
+void kt_debt_unrepay(Keten__State__ClawbackState *cb, const uint8_t key[32], int64_t part)
+{
+	for (size_t k = cb->n_debts; k-- > 0 && part > 0;) {
+		Keten__State__Debt *d = cb->debts[k];
+		int64_t here;
+		if (memcmp(d->debtor.data, key, 32) != 0 || d->repaid_cents <= 0)
+			continue;
+		here = d->repaid_cents < part ? d->repaid_cents : part;
+		d->repaid_cents -= here;
+		part -= here;
+	}
+	/* the repayment booked this much on key's debts */
+	KETEN_ASSERT(part == 0);
+}
+
 int kt_receipt_mismatch(Keten__State__PaymentState *ps, bool on)
 {
 	size_t j = 0;

@@ -41,9 +41,19 @@ int kt_adjust_target(keten_txn *t, const uint8_t target[32], int64_t claimed, in
  * clawback limit of a herstel allocation is that total. */
 int64_t kt_upfront_part(const Keten__State__ClaimState *ks, int64_t amount);
 
-/* The first debt of cb whose debtor is key, or NULL: where a repayment
- * by key is booked, and where its voiding takes it off again. */
+/* The first debt of cb whose debtor is key, or NULL.  A debtor may owe
+ * several (a subcontractor with two subcontracts under the allocation
+ * has two shares), all to the same creditor. */
 Keten__State__Debt *kt_debt_of(const Keten__State__ClawbackState *cb, const uint8_t key[32]);
+
+/* What key still owes on cb: its debts less what it repaid, together. */
+int64_t kt_debt_open(const Keten__State__ClawbackState *cb, const uint8_t key[32]);
+
+/* Book a repayment of part (at most kt_debt_open) on key's debts in
+ * their order, each up to what is open on it; unbook takes part (at most
+ * what key repaid) off them from the last one back. */
+void kt_debt_repay(Keten__State__ClawbackState *cb, const uint8_t key[32], int64_t part);
+void kt_debt_unrepay(Keten__State__ClawbackState *cb, const uint8_t key[32], int64_t part);
 
 /* Set or clear the "receipt-mismatch" finding of a payment record.
  * 0, or -1 without memory. */

@@ -113,16 +113,14 @@ static int pay_load_clawback(struct pay_ctx *x, size_t i, const uint8_t **to, ke
 	if ((rc = kt_load_clawback(a->txn, x->p->claims[i].data, &cb, err)))
 		return rc;
 	x->loaded[i] = cb;
-	/* the last of the author's debts says what is open (booking takes the first: kt_debt_of) */
-	for (size_t k = 0; k < cb->n_debts; k++)
-		if (memcmp(cb->debts[k]->debtor.data, a->e->author, 32) == 0)
-			d = cb->debts[k];
+	/* every debt of the author counts (all to one creditor); booking fills them in order */
+	d = kt_debt_of(cb, a->e->author);
 	if (!d)
 		return keten_refuse(err, "not-payer", "only a debtor of the clawback repays it");
 	if (cb->voided && a->local)
 		return keten_refuse(err, "entry-void", "the clawback was voided");
 	*to = d->creditor.data;
-	x->remain[i] = d->amount_cents - d->repaid_cents;
+	x->remain[i] = kt_debt_open(cb, a->e->author);
 	memcpy(x->muni, cb->author.data, 32);
 	return KETEN_OK;
 }
@@ -197,12 +195,11 @@ static int book_claim_part(struct pay_ctx *x, Keten__State__ClaimState *ks, int6
 static int book_repayment_part(struct pay_ctx *x, Keten__State__ClawbackState *cb, int64_t part, keten_error *err)
 {
 	kt_apply *a = x->a;
-	Keten__State__Debt *d = kt_debt_of(cb, a->e->author);
 	int rc;
 
-	KETEN_ASSERT(d != NULL); /* pay_load_clawback found one */
-	d->repaid_cents += part;
-	d->has_repaid_cents = 1;
+	/* pay_load_clawback found the author's debts; part is at most what is open on them */
+	KETEN_ASSERT(kt_debt_of(cb, a->e->author) != NULL && part <= kt_debt_open(cb, a->e->author));
+	kt_debt_repay(cb, a->e->author, part);
 	if ((rc = kt_state_put(a->txn, DK_CLAWBACK, cb->id.data, cb, err)))
 		return rc;
 	return kt_balance_add(a->txn, x->payee, a->e->author, x->p->date, BAL_REPAID, part, err);

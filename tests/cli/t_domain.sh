@@ -328,6 +328,18 @@ check "clawback --auto of 478867 passes on 17 shares of 3333 or 3334, 56667 toge
 sync "$M" "$L" "$S"
 check "the subcontractor, which holds the allocation as a stub, owes all 17 shares: 56667 more clawed back" \
 	test "$(bal "$S" "$LK" clawback_cents)" = $((CB0 + 56667))
+R0=$(bal "$S" "$LK" repaid_cents)
+new "the subcontractor repays its 17 shares in one payment of 566.67" "$S" pay "$CB17" --amount 566.67 --date 2027-03-02
+RP17=$ID
+refused overpayment "a cent more than its 17 shares" "$S" pay "$CB17" --amount 0.01 --date 2027-03-03
+check "... repaid on its side: 56667 more" test "$(bal "$S" "$LK" repaid_cents)" = $((R0 + 56667))
+sync "$S" "$L"
+check "... and at the lead provider, which holds the 17 debts: repaid 56667 more" \
+	test "$(bal "$L" "$SK" repaid_cents)" = $((R0 + 56667))
+new "the subcontractor voids the repayment" "$S" correct "$RP17" --reason "paid from the wrong account"
+check "... its repaid is as before" test "$(bal "$S" "$LK" repaid_cents)" = "$R0"
+new "... and pays 200.00 of it again" "$S" pay "$CB17" --amount 200 --date 2027-03-04
+check "... repaid 20000 more than before" test "$(bal "$S" "$LK" repaid_cents)" = $((R0 + 20000))
 
 # --- hard rules ------------------------------------------------------------------------
 refused wrong-role "a lead provider publishes a contract" "$L" contract add --ref X-1 --domain jeugd --municipality 0405 \
