@@ -313,6 +313,16 @@ static void aud_paid(const kt_compose *x, keten_composed *c, const uint8_t id[32
 	kt_state_free(cb);
 }
 
+/* The municipality of a claim held here, into c's audience. */
+static void aud_claim_municipality(const kt_compose *x, keten_composed *c, const uint8_t *id, size_t len)
+{
+	Keten__State__ClaimState *ks = NULL;
+	if (len == 32 &&
+	    kt_state_get(x->t, DK_CLAIM, id, &keten__state__claim_state__descriptor, (void **)&ks, NULL) == 0)
+		kt_aud_add(c, ks->municipality_key.data, ks->municipality_key.len);
+	kt_state_free(ks);
+}
+
 int kt_compose_payment(kt_compose *x, const keten_draft_payment *d, keten_composed *c, keten_error *err)
 {
 	Keten__Payment p = KETEN__PAYMENT__INIT;
@@ -348,6 +358,9 @@ int kt_compose_receipt(kt_compose *x, const keten_draft_receipt *d, keten_compos
 	    0) {
 		kt_aud_add(c, ps->author.data, ps->author.len);
 		kt_aud_add(c, ps->municipality_key.data, ps->municipality_key.len);
+		/* a payment over claims of two municipalities: each of them */
+		for (size_t i = 0; i < ps->n_parts; i++)
+			aud_claim_municipality(x, c, ps->parts[i]->claim.data, ps->parts[i]->claim.len);
 		if (defaulted)
 			r.amount_cents = ps->amount_cents;
 		kt_state_free(ps);

@@ -143,6 +143,19 @@ sync "$L" "$PS"
 run "$L" --json show "$P5"
 check "... the same at the lead provider after sync" jq -e --arg n "$DK" '(.audience | index($n)) == null' "$T/out"
 
+# --- one payment over claims of both municipalities: its receipt goes to both ------------
+printf 'type,claim,amount,date,reference\npayment,%s %s,4800,2026-12-20,E2E-DEC-BOTH\n' "$K5" "$K8" >"$T/pay.csv"
+run "$L" --json batch "$T/pay.csv"
+PB=$(jq -r '.[0].id // empty' "$T/out" 2>/dev/null)
+run "$L" --json show "$PB"
+check "the lead provider pays both claims in one payment (batch), addressed to both municipalities" \
+	jq -e --arg a "$MK" --arg b "$DK" '(.audience | index($a)) != null and (.audience | index($b)) != null' "$T/out"
+sync "$S" "$PL"
+RB=$(id "$S" receipt "$PB" --date 2026-12-21)
+run "$S" --json show "$RB"
+check "the subcontractor's receipt of it goes to Hoorn and to Drechterland" \
+	jq -e --arg a "$MK" --arg b "$DK" '(.audience | index($a)) != null and (.audience | index($b)) != null' "$T/out"
+
 echo "1..$n"
 echo "# $n tests, $failed failed"
 [ "$failed" -eq 0 ]
