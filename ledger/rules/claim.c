@@ -126,7 +126,8 @@ static int claim_on_offer(struct claim_ctx *x, keten_error *err)
 	KETEN_ASSERT(os != NULL && x->as == NULL);
 	x->payee = os->subcontractor.data;
 	x->payer = os->author.data;
-	x->muni = os->municipality_key.data;
+	/* unset when the node holds neither the allocation nor a municipality in the offer's audience */
+	x->muni = os->has_municipality_key && os->municipality_key.len == 32 ? os->municipality_key.data : NULL;
 	if (!os->accepted || (os->voided && a->local))
 		return keten_refuse(err, os->accepted ? "entry-void" : "offer-not-accepted",
 		                    "the subcontract is not accepted");
@@ -365,10 +366,13 @@ static int claim_record(const struct claim_ctx *x, char **findings, size_t nf, k
 	st.payer.data = (uint8_t *)x->payer;
 	st.payer.len = 32;
 	st.target = c->target;
-	st.has_allocation = st.has_municipality_key = 1;
+	st.has_allocation = 1;
 	st.allocation = x->as ? x->as->id : x->os->allocation;
-	st.municipality_key.data = (uint8_t *)x->muni;
-	st.municipality_key.len = 32;
+	if (x->muni) {
+		st.has_municipality_key = 1;
+		st.municipality_key.data = (uint8_t *)x->muni;
+		st.municipality_key.len = 32;
+	}
 	st.installment = c->installment;
 	st.has_amount_cents = st.has_date = st.has_payment_term_days = 1;
 	st.amount_cents = c->amount_cents;

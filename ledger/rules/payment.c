@@ -28,7 +28,7 @@ struct pay_ctx {
 	int64_t *remain; /* what is open on it (may be negative) */
 	Keten__State__ClaimPart *parts, **pp;
 	uint8_t payee[32], muni[32];
-	bool have_payee, overdue;
+	bool have_payee, overdue, have_muni;
 	int64_t total; /* what is open on all of them */
 };
 
@@ -95,7 +95,10 @@ static int pay_load_claim(struct pay_ctx *x, size_t i, const uint8_t **to, keten
 		                    "replacement (the payee voids this claim)");
 	*to = ks->author.data;
 	x->remain[i] = ks->amount_cents - ks->paid_cents;
-	memcpy(x->muni, ks->municipality_key.data, 32);
+	if (ks->has_municipality_key && ks->municipality_key.len == 32) {
+		memcpy(x->muni, ks->municipality_key.data, 32);
+		x->have_muni = true;
+	}
 	if (x->p->date > keten_date_add_days(ks->date, (int32_t)ks->payment_term_days))
 		x->overdue = true;
 	return KETEN_OK;
@@ -122,6 +125,7 @@ static int pay_load_clawback(struct pay_ctx *x, size_t i, const uint8_t **to, ke
 	*to = d->creditor.data;
 	x->remain[i] = kt_debt_open(cb, a->e->author);
 	memcpy(x->muni, cb->author.data, 32);
+	x->have_muni = true;
 	return KETEN_OK;
 }
 
@@ -247,7 +251,8 @@ static int pay_record(const struct pay_ctx *x, keten_error *err)
 	st.author.len = 32;
 	st.payee.data = (uint8_t *)x->payee;
 	st.payee.len = 32;
-	st.has_amount_cents = st.has_date = st.has_municipality_key = st.has_repayment = 1;
+	st.has_amount_cents = st.has_date = st.has_repayment = 1;
+	st.has_municipality_key = x->have_muni;
 	st.amount_cents = x->p->amount_cents;
 	st.date = x->p->date;
 	st.parts = x->pp;
