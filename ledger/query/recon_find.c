@@ -468,7 +468,13 @@ int kt_recon_claim_findings(struct recon_ctx *x, struct claim *c)
 	for (size_t i = 0; rc == 0 && i < cs->n_findings; i++) {
 		const char *kind = mark_kind(cs->findings[i]);
 		const uint8_t *ev[1] = {cs->id.data};
-		if (kind && (kind = intern_kind(x, kind)))
+		if (kind && strcmp(kind, "claim-above-delivered") == 0)
+			rc = add_finding(x, intern_kind(x, kind), l->subject, l->payer, l->payee, cs->amount_cents, ev,
+			                 1,
+			                 "a claim per unit of %lld cents, more than the deliveries it names are worth "
+			                 "at the unit price",
+			                 (long long)cs->amount_cents);
+		else if (kind && (kind = intern_kind(x, kind)))
 			rc = add_finding(x, kind, l->subject, l->payer, l->payee, cs->amount_cents, ev, 1,
 			                 "marked on the claim");
 	}

@@ -30,6 +30,7 @@ static const char *const kinds[] = {
 	"overdue",
 	"paid-late",
 	"claim-above-agreed",
+	"claim-above-delivered",
 	"over-allocation",
 	"above-framework-tariff",
 	"tariff-differs-from-framework",

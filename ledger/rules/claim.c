@@ -325,6 +325,28 @@ static int claim_deliveries(struct claim_ctx *x, keten_error *err)
 	return KETEN_OK;
 }
 
+/* A claim per unit asks more than the live deliveries it names are worth
+ * at the unit price (false when they cannot be counted). */
+static bool claim_above_delivered(const struct claim_ctx *x)
+{
+	const Keten__Claim *c = x->c;
+	uint8_t(*d)[32] = calloc(c->n_deliveries, sizeof *d);
+	int64_t worth;
+	bool above;
+
+	if (!d)
+		return false;
+	for (size_t i = 0; i < c->n_deliveries; i++) {
+		KETEN_ASSERT(c->deliveries[i].len == 32); /* claim_deliveries held each */
+		memcpy(d[i], c->deliveries[i].data, 32);
+	}
+	above = kt_expected_claim(x->a->txn, c->target.data, c->installment, (const uint8_t(*)[32])d, c->n_deliveries,
+	                          &worth, NULL) == 0 &&
+		c->amount_cents > worth;
+	free(d);
+	return above;
+}
+
 /* The soft findings of a claim, into findings[0..4); returns their count. */
 static size_t claim_findings(const struct claim_ctx *x, char *findings[4])
 {
@@ -332,9 +354,13 @@ static size_t claim_findings(const struct claim_ctx *x, char *findings[4])
 	int64_t expect, total;
 	size_t nf = 0;
 
-	if (kt_expected_claim(x->a->txn, c->target.data, c->installment, (const uint8_t(*)[32])NULL, 0, &expect,
-	                      NULL) == 0 &&
-	    !(x->units && c->n_deliveries) && c->amount_cents > expect)
+	if (x->units && c->n_deliveries) {
+		/* a claim per unit that names its deliveries: held against their units at the unit price */
+		if (claim_above_delivered(x))
+			findings[nf++] = "claim-above-delivered";
+	} else if (kt_expected_claim(x->a->txn, c->target.data, c->installment, (const uint8_t(*)[32])NULL, 0, &expect,
+	                             NULL) == 0 &&
+	           c->amount_cents > expect)
 		findings[nf++] = "claim-above-agreed";
 	/* The whole agreed total bounds the sum of the claims, except on a
 	 * duurzaam allocation, whose amount is a month's: each month is held

@@ -206,6 +206,20 @@ check "delivered-above-volume: 11 rides of 10" finding "$M" delivered-above-volu
 	"11.00 piece-effort delivered in all, the volume is 10.00 in total" "$T1" "$DR1" "$DR2"
 new "a subcontract per ride" "$L" subcontract "$T1" --to "Hulp Onder VOF" --units 10 --unit-tariff 10 --unit piece-effort \
 	--from 2026-01-01
+SR=$ID
+sync "$L" "$S"
+new "the subcontractor accepts it" "$S" accept "$SR"
+new "3 rides delivered on it" "$S" deliver "$SR" --period 2026-05 --units 3 --unit piece-effort; DS1=$ID
+new "a claim of 30.00 for them (3 x 10.00)" "$S" claim "$SR" --installment units --deliveries "$DS1" --amount 30
+KS1=$ID
+new "2 rides more" "$S" deliver "$SR" --period 2026-06 --units 2 --unit piece-effort; DS2=$ID
+new "a claim of 50.00 for those 2 rides" "$S" claim "$SR" --installment units --deliveries "$DS2" --amount 50
+KS2=$ID
+sync "$S" "$L"
+check "claim-above-delivered: the 50.00 claimed for 2 rides of 10.00" finding "$L" claim-above-delivered \
+	"a claim per unit of 5000 cents, more than the deliveries" "$KS2"
+check "... and not the 30.00 claimed for 3 rides" test "$(count "$L" claim-above-delivered "$SR")" = 1
+check "... the same on the subcontractor's node" finding "$S" claim-above-delivered "of 5000 cents" "$KS2"
 refused invalid-unit "a subcontract per 'piece'" "$L" subcontract "$T1" --to "Hulp Onder VOF" --units 10 --unit-tariff 10 \
 	--unit piece --from 2026-01-01
 
