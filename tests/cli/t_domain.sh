@@ -341,6 +341,31 @@ check "... its repaid is as before" test "$(bal "$S" "$LK" repaid_cents)" = "$R0
 new "... and pays 200.00 of it again" "$S" pay "$CB17" --amount 200 --date 2027-03-04
 check "... repaid 20000 more than before" test "$(bal "$S" "$LK" repaid_cents)" = $((R0 + 20000))
 
+# 65 subcontracts under one allocation: more than a clawback passes on, refused whole
+new "allocate a fourth J03/4 herstel" "$M" allocate --contract RGW-J-2026 --client HRN-2026-0065 --provider "Zorg Hoofd BV" \
+	--profile J03 --intensity 4 --kind herstel --from 2026-12-01 --until 2027-06-30
+A65=$ID
+sync "$M" "$L"
+new "lead claims its upfront part" "$L" claim "$A65" --installment upfront
+K65=$ID
+: >"$T/o65"
+i=0
+while [ "$i" -lt 65 ]; do
+	i=$((i + 1))
+	"$K" --home "$L" subcontract "$A65" --to "Hulp Onder VOF" --amount 1 --from 2026-12-01 >>"$T/o65" 2>/dev/null
+done
+sync "$L" "$M" "$S"
+accepted=0
+while read -r o; do "$K" --home "$S" accept "$o" >/dev/null 2>&1 && accepted=$((accepted + 1)); done <"$T/o65"
+check "65 subcontracts of 1.00 under it, all accepted" test "$(wc -l <"$T/o65" | tr -d ' ').$accepted" = 65.65
+new "municipality pays the upfront part" "$M" pay "$K65" --amount 9577.33 --date 2026-12-10
+sync "$S" "$L" "$M"
+sync "$M" "$L"
+new "lead closes it: code 32" "$L" close "$A65" --outcome stopped --stop-code 32 --date 2027-02-15
+sync "$L" "$M"
+refused too-many-shares "clawback --auto shared by 65 subcontracts (at most 64 shares)" "$M" clawback "$A65" --auto
+check "... saying so and what to do" grep -q "more than 64 accepted subcontracts .* record it with --amount" "$T/err"
+
 # --- hard rules ------------------------------------------------------------------------
 refused wrong-role "a lead provider publishes a contract" "$L" contract add --ref X-1 --domain jeugd --municipality 0405 \
 	--from 2026-01-01 --until 2026-12-31 --tariffs "$TARIFFS"
