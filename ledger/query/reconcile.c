@@ -60,6 +60,7 @@ static const char *const meanings[] = {
 	"a claim is (partly) unpaid past its payment term",
 	"a claim was paid after its payment term",
 	"a claim asks more than the allocation or subcontract agreed",
+	"a claim per unit asks more than the deliveries it names are worth at the unit price",
 	"the subcontracted total exceeds the allocation amount",
 	"a subcontract price is above the framework tariff (contract rule: maximum)",
 	"a subcontract price differs from the framework tariff (contract rule: fixed)",
@@ -82,6 +83,9 @@ static const char *const meanings[] = {
 	"a payment appears twice on the bank statement",
 	"the statement's opening balance plus its bookings does not give its closing balance",
 };
+
+/* one meaning per kind, in the same order */
+_Static_assert(sizeof kinds / sizeof *kinds == sizeof meanings / sizeof *meanings, "a meaning for every kind");
 
 const char *const *keten_recon_kinds(size_t *n)
 {
